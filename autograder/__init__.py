@@ -1,0 +1,1 @@
+"""Auto-graded exercises for the course "How neural networks learn"."""

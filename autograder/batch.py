@@ -1,0 +1,199 @@
+"""`autograder grade`: a batch of submissions through a pool of sandboxes into the gradebook.
+
+Submissions are streamed, never held together: a worker thread per sandbox grades one notebook at a
+time, and this thread alone writes the gradebook, the autograded copies and the JSON report, so a
+SQLite gradebook has a single writer.
+"""
+from __future__ import annotations
+
+import json
+import os
+import queue
+import statistics
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from nbgrader.utils import parse_utc
+from tqdm import tqdm
+
+from . import notebook as nb
+from .autograded import write_autograded
+from .config import Course
+from .grade import AssignmentSpec, SubmissionResult, assignment_spec, error_result, grade_notebook
+from .gradebook import GradebookWriter
+from .sandbox import Sandbox
+
+
+@dataclass(frozen=True)
+class SubmittedNotebook:
+    student: str
+    path: Path | None            # None when the student's folder holds no notebook
+    timestamp_file: Path | None
+
+
+@dataclass
+class BatchSummary:
+    assignment: str
+    graded: int = 0
+    errors: int = 0
+    scores: list = field(default_factory=list)
+    max_score: float = 0.0
+    slowest: list = field(default_factory=list)   # (seconds, student), the five slowest
+    seconds: float = 0.0
+
+    def add(self, result: SubmissionResult):
+        if result.status == "graded":
+            self.graded += 1
+        else:
+            self.errors += 1
+        self.scores.append(result.score)
+        self.max_score = result.max_score
+        self.slowest = sorted([*self.slowest, (result.seconds, result.student)], reverse=True)[:5]
+
+    def lines(self) -> list[str]:
+        total = self.graded + self.errors
+        rate = total / self.seconds if self.seconds else 0.0
+        lines = [f"{self.assignment}: {total} submissions in {self.seconds:.1f} s ({rate:.1f} per second)",
+                 f"  graded: {self.graded}   errors: {self.errors}"]
+        if self.scores:
+            lines.append(f"  score: mean {statistics.mean(self.scores):.2f}, median "
+                         f"{statistics.median(self.scores):.2f} (out of {self.max_score:g})")
+            lines.append("  slowest: " + ", ".join(f"{student} {seconds:.2f} s" for seconds, student in self.slowest[:3]))
+        return lines
+
+
+def find_submissions(course: Course, assignment: str, folder: Path | None = None) -> Iterator[SubmittedNotebook]:
+    """nbgrader's layout: submitted/<student>/<assignment>/<notebook>.ipynb, students in name order."""
+    root = folder or course.root / "submitted"
+    notebook = course.notebook(assignment)
+    if not root.is_dir():
+        return
+    for student in sorted(entry.name for entry in os.scandir(root) if entry.is_dir()):
+        where = root / student / assignment
+        if not where.is_dir():
+            continue
+        path = where / notebook
+        if not path.is_file():  # a renamed file still counts, if it is the only notebook there
+            others = sorted(where.glob("*.ipynb"))
+            path = others[0] if len(others) == 1 else None
+        stamp = where / "timestamp.txt"
+        yield SubmittedNotebook(student, path, stamp if stamp.is_file() else None)
+
+
+class _Worker(threading.Thread):
+    def __init__(self, course, spec, others, slot, jobs, results):
+        super().__init__(daemon=True)
+        self.course, self.spec, self.others, self.slot = course, spec, others, slot
+        self.jobs, self.results = jobs, results
+
+    def run(self):
+        try:
+            with Sandbox(self.course, self.slot) as sandbox:
+                while (job := self.jobs.get()) is not None:
+                    self.results.put((job, self._grade(sandbox, job)))
+        except BaseException as error:  # the grader itself failed: stop the batch
+            self.results.put((None, error))
+        finally:
+            self.results.put((None, None))
+
+    def _grade(self, sandbox, job: SubmittedNotebook) -> SubmissionResult:
+        if job.path is None:
+            return error_result(self.spec, job.student, f"No {self.spec.notebook} was found in the submission.")
+        return grade_notebook(sandbox, self.course, self.spec, job.student, job.path, self.others)
+
+
+def grade_batch(course: Course, assignment: str, db_url: str | None, workers: int = 2,
+                json_path: Path | None = None, submissions: Iterator[SubmittedNotebook] | None = None,
+                autograded_root: Path | None = None, progress: bool = True, on_result=None) -> BatchSummary:
+    """Grade every submission, writing each result as it arrives; returns the closing summary."""
+    spec = assignment_spec(course, assignment)
+    others = tuple(assignment_spec(course, name) for name in course.assignments if name != assignment)
+    submissions = list(submissions if submissions is not None else find_submissions(course, assignment))
+    writer = GradebookWriter(db_url, course, spec) if db_url else None
+    summary = BatchSummary(assignment, max_score=spec.max_score)
+    jobs, results = queue.Queue(maxsize=4 * workers), queue.Queue()
+    pool = [_Worker(course, spec, others, slot, jobs, results) for slot in range(max(1, workers))]
+    for worker in pool:
+        worker.start()
+    feeder = threading.Thread(target=_feed, args=(submissions, jobs, len(pool)), daemon=True)
+    feeder.start()
+    started = time.monotonic()
+    report = _JsonReport(json_path)
+    bar = tqdm(total=len(submissions), desc=f"grading {assignment}", unit="nb", disable=not progress,
+               file=sys.stderr, dynamic_ncols=True)
+    finished, failure = 0, None
+    try:
+        while finished < len(pool):
+            job, result = results.get()
+            if job is None:
+                if isinstance(result, BaseException):
+                    failure = result
+                    break
+                finished += 1
+                continue
+            if writer:
+                _save(writer, spec, job, result, autograded_root or course.root / "autograded")
+            report.add(result)
+            summary.add(result)
+            if on_result:
+                on_result(result)
+            bar.update(1)
+    finally:
+        bar.close()
+        report.close()
+        if writer:
+            writer.close()
+    if failure is not None:
+        raise failure
+    summary.seconds = time.monotonic() - started
+    return summary
+
+
+def _feed(submissions, jobs, workers):
+    for job in submissions:
+        jobs.put(job)
+    for _ in range(workers):
+        jobs.put(None)
+
+
+def _save(writer: GradebookWriter, spec: AssignmentSpec, job: SubmittedNotebook, result: SubmissionResult,
+          autograded_root: Path):
+    submitted = None
+    if job.path is not None:
+        try:
+            submitted = nb.read(job.path)
+        except nb.NotebookError:
+            submitted = None
+    timestamp = None
+    if job.timestamp_file:
+        try:
+            timestamp = parse_utc(job.timestamp_file.read_text().strip())
+        except Exception:  # an unreadable timestamp is the LMS's problem, not a reason to lose the grade
+            timestamp = None
+    writer.save(result, submitted, timestamp)
+    if submitted is not None:
+        write_autograded(autograded_root / result.student / spec.name, spec, result, submitted, job.timestamp_file)
+
+
+class _JsonReport:
+    """The --json file, written one submission at a time so a batch of any size stays small in memory."""
+
+    def __init__(self, path: Path | None):
+        self.file = open(path, "w") if path else None
+        self.count = 0
+        if self.file:
+            self.file.write("[\n")
+
+    def add(self, result: SubmissionResult):
+        if self.file:
+            self.file.write((",\n" if self.count else "") + json.dumps(result.to_json()))
+            self.count += 1
+
+    def close(self):
+        if self.file:
+            self.file.write("\n]\n")
+            self.file.close()

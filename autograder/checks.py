@@ -1,0 +1,109 @@
+"""Runs an assignment's hidden checks against a Submission.
+
+The hidden checks are ordinary pytest test functions in `autograder/hidden/test_<assignment>.py`,
+each marked with `@pytest.mark.exercise("<exercise>")` and asking for the fixtures `submission` (the
+student's functions and values) and, if it wants random inputs, `rng` (seeded by student and check,
+so a submission always meets the same inputs). This module runs them without a pytest session, so
+grading a notebook costs microseconds of overhead rather than a pytest start-up.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import inspect
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from .submission import Submission, StudentCodeError, local_submission
+
+HIDDEN = Path(__file__).resolve().parent / "hidden"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    check: str      # the test function's name
+    exercise: str
+    passed: bool
+    message: str    # empty when passed; written for the student when not
+
+
+def check_file(assignment: str) -> Path:
+    return HIDDEN / f"test_{assignment.replace('-', '_')}.py"
+
+
+@lru_cache(maxsize=None)
+def load_checks(assignment: str) -> dict[str, tuple]:
+    """Exercise name -> its check functions, in the order the file defines them."""
+    path = check_file(assignment)
+    spec = importlib.util.spec_from_file_location(f"autograder_hidden_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    by_exercise: dict[str, list] = {}
+    for name, function in vars(module).items():
+        if name.startswith("test_") and inspect.isfunction(function):
+            by_exercise.setdefault(exercise_of(function), []).append(function)
+    return {exercise: tuple(sorted(functions, key=lambda f: f.__code__.co_firstlineno))
+            for exercise, functions in by_exercise.items()}
+
+
+def exercise_of(function) -> str:
+    for mark in getattr(function, "pytestmark", []):
+        if mark.name == "exercise":
+            return mark.args[0]
+    raise LookupError(f"hidden check {function.__name__} has no @pytest.mark.exercise(...)")
+
+
+def seed_for(student: str, check: str) -> int:
+    digest = hashlib.sha256(f"{student}\0{check}".encode()).digest()
+    return int.from_bytes(digest[:8], "little")
+
+
+def run_exercise(assignment: str, exercise: str, submission: Submission, student: str) -> list[CheckResult]:
+    """Run every hidden check of one exercise; never raises for anything the student's code did."""
+    checks = load_checks(assignment).get(exercise)
+    if not checks:
+        raise LookupError(f"{assignment} has no hidden checks for exercise {exercise!r}")
+    return [_run_one(check, exercise, submission, student) for check in checks]
+
+
+def _run_one(check, exercise, submission, student) -> CheckResult:
+    fixtures = {"submission": submission, "rng": np.random.default_rng(seed_for(student, check.__name__))}
+    wanted = inspect.signature(check).parameters
+    try:
+        check(**{name: fixtures[name] for name in wanted})
+    except (AssertionError, StudentCodeError) as failure:
+        return CheckResult(check.__name__, exercise, False, str(failure).strip() or "This check failed.")
+    except Exception as error:  # a check tripped over something odd the student returned
+        return CheckResult(check.__name__, exercise, False,
+                           f"Your result could not be checked ({type(error).__name__}: {error}).")
+    return CheckResult(check.__name__, exercise, True, "")
+
+
+class HiddenChecksFailed(AssertionError):
+    """Raised in an autograded cell; Jupyter shows the messages instead of a traceback."""
+
+    def _render_traceback_(self):
+        return str(self).splitlines()
+
+
+def assert_hidden_checks_pass(assignment: str, exercise: str, **values):
+    """The hidden part of an autograded cell under `nbgrader autograde`: raise if any check fails."""
+    results = run_exercise(assignment, exercise, local_submission(values), _student_from_cwd())
+    failed = [result for result in results if not result.passed]
+    if failed:
+        lines = [f"\N{BALLOT X} {exercise}: {len(failed)} of {len(results)} hidden checks failed."]
+        lines += [f"- {result.message}" for result in failed]
+        raise HiddenChecksFailed("\n".join(lines))
+    print(f"\N{CHECK MARK} {exercise}: all {len(results)} hidden checks passed.")
+
+
+def _student_from_cwd() -> str:
+    """nbgrader autograde runs each notebook in autograded/<student>/<assignment>/."""
+    if os.environ.get("AUTOGRADER_STUDENT"):
+        return os.environ["AUTOGRADER_STUDENT"]
+    cwd = Path.cwd()
+    return cwd.parent.name if cwd.parent.parent.name == "autograded" else ""

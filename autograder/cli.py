@@ -1,0 +1,101 @@
+"""The `autograder` command: a thin layer over the stage modules."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from .config import load_course
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="autograder", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    release = commands.add_parser("release", help="generate the student release and check it leaks nothing")
+    release.add_argument("assignments", nargs="*", metavar="ASSIGNMENT", help="default: every assignment")
+
+    grade = commands.add_parser("grade", help="grade submitted notebooks into the gradebook")
+    grade.add_argument("assignment", metavar="ASSIGNMENT")
+    grade.add_argument("notebook", nargs="?", type=Path, metavar="NOTEBOOK",
+                       help="grade this one notebook and print the result (default: every submission in submitted/)")
+    grade.add_argument("--db", help="gradebook SQLAlchemy URL (default: the course's, sqlite:///gradebook.db)")
+    grade.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="sandboxes grading at once")
+    grade.add_argument("--json", type=Path, metavar="PATH", help="also write every result to this JSON file")
+    grade.add_argument("--student", help="student id for a single NOTEBOOK (default: the file's name)")
+    grade.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    demo = commands.add_parser("demo", help="grade the bundled sample class into a fresh SQLite gradebook")
+    demo.add_argument("--folder", type=Path, default=Path("demo"), help="working folder (default: ./demo)")
+    demo.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+
+    args = parser.parse_args(argv)
+    return {"release": run_release, "grade": run_grade, "demo": run_demo}[args.command](args)
+
+
+def run_release(args) -> int:
+    from .release import release
+
+    course = load_course()
+    assignments = args.assignments or list(course.assignments)
+    unknown = [name for name in assignments if name not in course.assignments]
+    if unknown:
+        print(f"Unknown assignment(s): {', '.join(unknown)}. The course has: {', '.join(course.assignments)}",
+              file=sys.stderr)
+        return 2
+    problems = release(course, assignments)
+    for problem in problems:
+        print(f"LEAK OR ERROR: {problem}", file=sys.stderr)
+    if problems:
+        print(f"Release refused: {len(problems)} problem(s) above.", file=sys.stderr)
+        return 1
+    for name in assignments:
+        print(f"released {course.release_notebook(name).relative_to(course.root)}: no solution or hidden check in it")
+    return 0
+
+
+def run_grade(args) -> int:
+    from .batch import SubmittedNotebook, grade_batch
+
+    course = load_course()
+    if args.assignment not in course.assignments:
+        print(f"Unknown assignment {args.assignment!r}. The course has: {', '.join(course.assignments)}",
+              file=sys.stderr)
+        return 2
+    if args.notebook is not None:
+        return _grade_one(course, args)
+    db_url = args.db or course.db_url
+    summary = grade_batch(course, args.assignment, db_url, args.workers, args.json, progress=not args.no_progress)
+    print("\n".join(summary.lines()))
+    print(f"  gradebook: {db_url}")
+    return 0
+
+
+def _grade_one(course, args) -> int:
+    from .batch import SubmittedNotebook, grade_batch
+
+    job = SubmittedNotebook(args.student or args.notebook.stem, args.notebook, None)
+    results = []
+    grade_batch(course, args.assignment, args.db, 1, args.json, submissions=[job], progress=False,
+                on_result=results.append)
+    result = results[0]
+    print(f"{result.student} / {result.assignment}: {result.score:g} of {result.max_score:g} points"
+          + (f" ({result.reason})" if result.status == "error" else ""))
+    for note in result.notes:
+        print(f"  note: {note}")
+    for test in result.tests:
+        print(f"  {test.name}: {test.score:g}/{test.max_score:g}")
+        for line in test.output.splitlines():
+            print(f"      {line}")
+    return 0
+
+
+def run_demo(args) -> int:
+    from .demo import run_demo as demo
+
+    return demo(args.folder, args.workers)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,63 @@
+"""The course's settings, read from `course_config.py` at the course root."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from traitlets.config.loader import PyFileConfigLoader
+
+CONFIG_FILE = "course_config.py"
+
+
+@dataclass(frozen=True)
+class Course:
+    root: Path
+    course_id: str
+    db_url: str
+    assignments: dict[str, str]  # assignment name -> notebook file name
+    rtol: float = 1e-6
+    atol: float = 1e-8
+    cell_timeout: float = 10
+    submission_timeout: float = 60
+    cpu_seconds: int = 60
+    memory_mb: int = 1024
+    max_output_kb: int = 256
+    max_processes: int = 32
+
+    def source_notebook(self, assignment: str) -> Path:
+        return self.root / "source" / assignment / self.notebook(assignment)
+
+    def release_notebook(self, assignment: str) -> Path:
+        return self.root / "release" / assignment / self.notebook(assignment)
+
+    def notebook(self, assignment: str) -> str:
+        try:
+            return self.assignments[assignment]
+        except KeyError:
+            known = ", ".join(self.assignments)
+            raise KeyError(f"unknown assignment {assignment!r}; the course has: {known}") from None
+
+
+def find_root(start: Path | None = None) -> Path:
+    """The course root: $AUTOGRADER_COURSE_ROOT, else the nearest folder upwards holding course_config.py,
+    else the checkout this package lives in."""
+    if os.environ.get("AUTOGRADER_COURSE_ROOT"):
+        return Path(os.environ["AUTOGRADER_COURSE_ROOT"]).resolve()
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / CONFIG_FILE).is_file():
+            return folder
+    return Path(__file__).resolve().parent.parent
+
+
+@lru_cache(maxsize=None)
+def load_course(root: Path | None = None) -> Course:
+    root = Path(root).resolve() if root else find_root()
+    config = PyFileConfigLoader(CONFIG_FILE, path=str(root)).load_config()
+    ours = {key: value for key, value in config.Autograder.items()}
+    db_url = config.CourseDirectory.get("db_url", "sqlite:///gradebook.db")
+    if db_url.startswith("sqlite:///") and not db_url.startswith("sqlite:////"):
+        db_url = f"sqlite:///{root / db_url[len('sqlite:///'):]}"  # relative to the course root, as nbgrader does
+    return Course(root=root, course_id=config.CourseDirectory.course_id, db_url=db_url, **ours)

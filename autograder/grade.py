@@ -1,0 +1,222 @@
+"""Grading one submitted notebook: run it in the sandbox, then its exercises' hidden checks.
+
+What to check, and for how many points, comes from the SOURCE notebook (`AssignmentSpec`), never from
+the submitted file: a student who edits metadata, deletes or reorders cells changes nothing but what
+their own code does. Exercises are all-or-nothing, as in nbgrader: an exercise's points when every one
+of its hidden checks passes.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from . import notebook as nb
+from .checks import load_checks, run_exercise
+from .config import Course
+from .sandbox import Run, Sandbox
+
+MAX_RESTARTS = 6
+
+
+@dataclass(frozen=True)
+class Exercise:
+    grade_id: str               # the autograded test cell
+    name: str                   # the exercise in the hidden check file
+    names: tuple[str, ...]      # what of the notebook its checks receive
+    points: float
+
+
+@dataclass(frozen=True)
+class AssignmentSpec:
+    name: str
+    notebook: str               # file name, e.g. gradient_descent.ipynb
+    exercises: tuple[Exercise, ...]
+    manual: dict                # grade id -> points of answers graded by hand
+    locked: dict                # grade id -> source of cells nbgrader restores (read-only and test cells)
+    grade_ids: frozenset        # every grade id of the source notebook
+
+    @property
+    def max_score(self) -> float:
+        return sum(exercise.points for exercise in self.exercises) + sum(self.manual.values())
+
+
+def assignment_spec(course: Course, assignment: str) -> AssignmentSpec:
+    """What to grade in an assignment, read from its source notebook and check file."""
+    return _spec(course.source_notebook(assignment), assignment, course.notebook(assignment))
+
+
+@lru_cache(maxsize=None)
+def _spec(source_path: Path, assignment: str, notebook_name: str) -> AssignmentSpec:
+    source = nb.read(source_path)
+    load_checks(assignment)  # fail now, not mid-batch, if the check file is broken
+    exercises, manual, locked = [], {}, {}
+    for cell in source.cells:
+        meta, grade_id = nb.nbgrader_meta(cell), nb.grade_id(cell)
+        if nb.is_autograder_test(cell):
+            call = nb.hidden_call(cell.source)
+            exercises.append(Exercise(grade_id, call.exercise, call.names, float(meta["points"])))
+            locked[grade_id] = cell.source.split(nb.BEGIN_HIDDEN)[0].rstrip()
+        elif meta.get("grade") and meta.get("solution"):
+            manual[grade_id] = float(meta["points"])
+        elif meta.get("locked") and cell.cell_type == "code":
+            locked[grade_id] = cell.source
+    return AssignmentSpec(assignment, notebook_name, tuple(exercises), manual, locked,
+                          frozenset(filter(None, (nb.grade_id(cell) for cell in source.cells))))
+
+
+@dataclass
+class TestResult:
+    name: str          # the autograded cell's grade id
+    score: float
+    max_score: float
+    output: str
+    manual: bool = False
+
+
+@dataclass
+class SubmissionResult:
+    student: str
+    assignment: str
+    score: float
+    max_score: float
+    status: str                           # "graded" or "error"
+    reason: str = ""                      # why, when status is "error"
+    tests: list[TestResult] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)   # what went wrong while running the notebook
+    seconds: float = 0.0
+    cell_outputs: dict = field(default_factory=dict)  # cell index -> (output text, error or None)
+
+    def to_json(self) -> dict:
+        return {"student": self.student, "assignment": self.assignment, "score": self.score,
+                "max_score": self.max_score, "status": self.status,
+                **({"reason": self.reason} if self.status == "error" else {}),
+                "notes": self.notes,
+                "tests": [{"name": t.name, "score": t.score, "max_score": t.max_score, "output": t.output,
+                           **({"manual": True} if t.manual else {})} for t in self.tests]}
+
+
+def grade_notebook(sandbox: Sandbox, course: Course, spec: AssignmentSpec, student: str,
+                   path: Path, other_specs: tuple[AssignmentSpec, ...] = ()) -> SubmissionResult:
+    """Grade one submitted notebook; whatever it contains, the result is a score and messages."""
+    started = time.monotonic()
+    result = _grade(sandbox, course, spec, student, path, other_specs)
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def error_result(spec, student, reason) -> SubmissionResult:
+    tests = [TestResult(e.grade_id, 0.0, e.points, reason) for e in spec.exercises]
+    tests += [TestResult(grade_id, 0.0, points, reason, manual=True) for grade_id, points in spec.manual.items()]
+    return SubmissionResult(student, spec.name, 0.0, spec.max_score, "error", reason, tests)
+
+
+def _grade(sandbox, course, spec, student, path, other_specs) -> SubmissionResult:
+    try:
+        notebook = nb.read(path)
+    except nb.NotebookError as error:
+        return error_result(spec, student, f"The notebook could not be opened: {error}. Nothing in it could be run; "
+                                     "download a fresh copy of the notebook and copy your code into it.")
+    submitted_ids = {nb.grade_id(cell) for cell in notebook.cells} - {None}
+    if not submitted_ids & spec.grade_ids:
+        for other in other_specs:
+            if submitted_ids & other.grade_ids:
+                return error_result(spec, student, f"This is the notebook of {other.name} ({other.notebook}), not of "
+                                             f"{spec.name} ({spec.notebook}). Please submit {spec.notebook}.")
+    cells = cells_to_run(spec, notebook)
+    deadline = time.monotonic() + course.submission_timeout
+    runner = _Runner(sandbox, cells, deadline)
+    result = SubmissionResult(student, spec.name, 0.0, spec.max_score, "graded")
+    try:
+        for exercise in spec.exercises:
+            run = runner.live_run()
+            if run is None:
+                result.tests.append(TestResult(exercise.grade_id, 0.0, exercise.points,
+                                               "Not checked: the time limit for the whole notebook was reached."))
+                continue
+            submission = run.submission(exercise.names, runner.missing_reason())
+            checks = run_exercise(spec.name, exercise.name, submission, student)
+            failed = [check for check in checks if not check.passed]
+            score = 0.0 if failed else exercise.points
+            output = "\n".join(f"- {check.message}" for check in failed) or (
+                f"All {len(checks)} checks passed.")
+            result.tests.append(TestResult(exercise.grade_id, score, exercise.points, output))
+    finally:
+        runner.close()
+    answers = {nb.grade_id(cell): cell for cell in notebook.cells if nb.grade_id(cell) in spec.manual}
+    for grade_id, points in spec.manual.items():
+        text = "Written answer: graded by your instructor." if grade_id in answers else (
+            "Written answer: the cell is missing from the notebook.")
+        result.tests.append(TestResult(grade_id, 0.0, points, text, manual=True))
+    result.score = sum(test.score for test in result.tests)
+    result.notes = runner.notes
+    result.cell_outputs = runner.cell_outputs
+    return result
+
+
+def cells_to_run(spec: AssignmentSpec, notebook) -> list[tuple[int, str]]:
+    """The code cells to execute, in submitted order: the student's own cells as they are, read-only cells
+    as the source has them, test cells without their checks (those run outside, in the grader)."""
+    cells = []
+    for index, cell in enumerate(notebook.cells):
+        if cell.get("cell_type") != "code":
+            continue
+        grade_id = nb.grade_id(cell)
+        source = spec.locked.get(grade_id, cell.source) if grade_id else cell.source
+        if grade_id in {exercise.grade_id for exercise in spec.exercises}:
+            continue  # visible checks use the student's own helpers; the hidden checks judge instead
+        cells.append((index, source if isinstance(source, str) else ""))
+    return cells
+
+
+class _Runner:
+    """Keeps a live run of the notebook: reruns it after a call killed it, skipping cells that killed it."""
+
+    def __init__(self, sandbox: Sandbox, cells, deadline: float):
+        self.sandbox, self.cells, self.deadline = sandbox, cells, deadline
+        self.skipped: set[int] = set()
+        self.notes: list[str] = []
+        self.cell_outputs: dict = {}
+        self.run: Run | None = None
+        self.restarts = 0
+
+    def live_run(self) -> Run | None:
+        while self.run is None or not self.run.alive:
+            if time.monotonic() >= self.deadline or self.restarts > MAX_RESTARTS:
+                if not any("time limit" in note for note in self.notes):
+                    self.notes.append("Grading stopped: the time limit for the whole notebook was reached.")
+                return None
+            self.restarts += 1
+            self.run = self.sandbox.run([c for c in self.cells if c[0] not in self.skipped], self.deadline)
+            self._record(self.run)
+        return self.run
+
+    def _record(self, run: Run):
+        for outcome in run.outcomes:
+            self.cell_outputs[outcome.index] = (outcome.output, outcome.error)
+            if outcome.error and outcome.error.get("type") == "CellTimeout":
+                self._note(f"Cell {outcome.index + 1} ran longer than {self.sandbox.course.cell_timeout:g} seconds "
+                           "and was stopped (an endless loop?). The cells after it still ran.")
+        if run.fatal_cell is not None:
+            self.skipped.add(run.fatal_cell)
+            what = ("did not finish and had to be stopped" if run.ended == "timeout" else
+                    "ended the Python process (exit, os._exit, a crash or too much memory)")
+            self._note(f"Cell {run.fatal_cell + 1} {what}; it was skipped and the notebook run again without it.")
+            self.cell_outputs[run.fatal_cell] = ("", {"type": "Stopped", "text": what})
+
+    def _note(self, text):
+        if text not in self.notes:
+            self.notes.append(text)
+
+    def missing_reason(self) -> str:
+        errors = [(index, error) for index, (_, error) in sorted(self.cell_outputs.items()) if error]
+        if not errors:
+            return "it is not defined anywhere in your notebook"
+        index, error = errors[0]
+        return (f"it is not defined after running your notebook (cell {index + 1} raised {error['type']}: "
+                f"{error['text'][:200]})")
+
+    def close(self):
+        if self.run is not None:
+            self.run.close()

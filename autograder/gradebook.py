@@ -1,0 +1,93 @@
+"""Writing results into nbgrader's own gradebook (any SQLAlchemy URL), as `nbgrader autograde` does.
+
+The assignment's cells are recorded with nbgrader's own preprocessors, so `nbgrader formgrader`,
+`export` and `generate_feedback` see exactly what they would after `generate_assignment` and
+`autograde`. Regrading updates the student's existing submission: grades are replaced, manual
+scores an instructor already gave are kept, nothing is duplicated.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import nbformat
+from nbgrader import utils
+from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.preprocessors import ClearOutput, ClearSolutions, ComputeChecksums, SaveCells
+from traitlets.config.loader import PyFileConfigLoader
+
+from . import notebook as nb
+from .config import CONFIG_FILE, Course
+from .grade import AssignmentSpec, SubmissionResult
+
+
+def record_assignment(db_url: str, course: Course, spec: AssignmentSpec) -> None:
+    """Make the gradebook know the assignment, its notebook and cells, as generate_assignment records them."""
+    config = PyFileConfigLoader(CONFIG_FILE, path=str(course.root)).load_config()
+    source = nb.read(course.source_notebook(spec.name))
+    resources = {"nbgrader": {"notebook": Path(spec.notebook).stem, "assignment": spec.name, "db_url": db_url}}
+    with Gradebook(db_url) as gradebook:
+        gradebook.update_or_create_assignment(spec.name)
+    for step in (ClearSolutions(config=config), ClearOutput(config=config), ComputeChecksums(config=config),
+                 SaveCells(config=config)):
+        source, resources = step.preprocess(source, resources)
+
+
+class GradebookWriter:
+    """One open gradebook; `save` records one graded submission in a single transaction."""
+
+    def __init__(self, db_url: str, course: Course, spec: AssignmentSpec):
+        self.spec = spec
+        self.notebook_id = Path(spec.notebook).stem
+        record_assignment(db_url, course, spec)
+        self.gradebook = Gradebook(db_url)
+        checksums = {cell.name: cell.checksum for cell in
+                     self.gradebook.find_notebook(self.notebook_id, spec.name).source_cells}
+        self._answer_checksums = {name: checksums.get(name) for name in spec.manual}
+
+    def save(self, result: SubmissionResult, submitted: nbformat.NotebookNode | None,
+             timestamp: datetime | None = None) -> None:
+        gradebook = self.gradebook
+        try:
+            gradebook.update_or_create_student(result.student)
+            gradebook.update_or_create_submission(self.spec.name, result.student,
+                                                  **({"timestamp": timestamp} if timestamp else {}))
+            for test in result.tests:
+                grade = gradebook.find_grade(test.name, self.notebook_id, self.spec.name, result.student)
+                if test.manual:
+                    unchanged = self._answer_unchanged(submitted, test.name)
+                    grade.auto_score = 0.0 if unchanged else None
+                else:
+                    grade.auto_score = test.score
+                # as nbgrader: a grade an instructor already touched, or none at all, needs a look
+                grade.needs_manual_grade = grade.manual_score is not None or grade.auto_score is None
+            for cell in (submitted.cells if submitted else []):
+                if nb.is_solution(cell) and nb.grade_id(cell) in self.spec.grade_ids:
+                    self._comment(cell, result.student)
+            gradebook.db.commit()
+        except Exception:
+            gradebook.db.rollback()
+            raise
+
+    def _answer_unchanged(self, submitted, grade_id) -> bool:
+        cells = [cell for cell in (submitted.cells if submitted else []) if nb.grade_id(cell) == grade_id]
+        return not cells or _checksum(cells[0]) == self._answer_checksums.get(grade_id)
+
+    def _comment(self, cell, student):
+        try:
+            comment = self.gradebook.find_comment(nb.grade_id(cell), self.notebook_id, self.spec.name, student)
+        except MissingEntry:
+            return
+        expected = self.gradebook.find_source_cell(nb.grade_id(cell), self.notebook_id, self.spec.name).checksum
+        comment.auto_comment = "No response." if _checksum(cell) == expected else None
+
+    def close(self):
+        self.gradebook.close()
+
+
+def _checksum(cell) -> str | None:
+    """nbgrader's checksum of a submitted cell; None when its metadata is too broken to compute one."""
+    try:
+        return utils.compute_checksum(cell)
+    except (KeyError, AttributeError, TypeError, ValueError):
+        return None

@@ -1,0 +1,483 @@
+"""Hidden checks for 03-backpropagation: ReLU, forward pass, gradients, weight update and gradient check.
+
+A network is `weights = {"hidden": (n_hidden, n_inputs) array, "output": (n_hidden,) array}` with a
+ReLU hidden layer, a linear output and the loss (output - target) ** 2. New networks have 3 inputs
+and 4 hidden nodes, so a transposed matrix shows, and hidden nodes of both signs, never exactly 0.
+"""
+import numpy as np
+import pytest
+
+from autograder.expect import Mistake, expect_close, expect_unchanged
+from autograder.submission import describe, describe_call
+
+KEYS = ("hidden", "output")
+WORKED_INPUTS, WORKED_TARGET = np.array([0, 3]), 3
+WORKED_WEIGHTS = {"hidden": np.array([[2, 1], [1, 2]]), "output": np.array([1, 1])}
+
+
+def reference_relu(x):
+    return np.maximum(np.asarray(x, dtype=float), 0)
+
+
+def reference_relu_slope(x):
+    return (np.asarray(x, dtype=float) > 0).astype(float)
+
+
+def reference_forward(inputs, weights):
+    hidden_in = np.asarray(weights["hidden"], dtype=float) @ np.asarray(inputs, dtype=float)
+    hidden_out = reference_relu(hidden_in)
+    return hidden_in, hidden_out, float(np.asarray(weights["output"], dtype=float) @ hidden_out)
+
+
+def reference_backprop(inputs, target, weights):
+    hidden_in, hidden_out, output = reference_forward(inputs, weights)
+    error = output - target
+    hidden = np.outer(2 * error * np.asarray(weights["output"], dtype=float) * reference_relu_slope(hidden_in),
+                      np.asarray(inputs, dtype=float))
+    return {"hidden": hidden, "output": 2 * error * hidden_out}
+
+
+def reference_weight_update(weights, gradients, learning_rate):
+    return {key: np.asarray(weights[key], dtype=float) - learning_rate * np.asarray(gradients[key], dtype=float)
+            for key in KEYS}
+
+
+def nudged(weights, key=None, index=None, step=0.0, integers=False):
+    """A float copy of `weights`, with the single weight weights[key][index] moved by `step` if a key is given.
+
+    integers=True moves it as an integer array would: the result is truncated towards 0, so 2 + h stays 2.
+    """
+    copy = {name: np.array(values, dtype=float) for name, values in weights.items()}
+    if key is not None:
+        copy[key][index] = np.trunc(copy[key][index] + step) if integers else copy[key][index] + step
+    return copy
+
+
+def reference_numerical_gradient(loss, weights, h=1e-5, difference="central", integers=False):
+    """Finite differences of `loss`, one weight at a time; `difference` and `integers` also give the usual wrong ones."""
+    quotients = {
+        "central": lambda up, here, down: (up - down) / (2 * h),
+        "forward": lambda up, here, down: (up - here) / h,
+        "backward": lambda up, here, down: (here - down) / h,
+        "over h": lambda up, here, down: (up - down) / h,
+    }
+    here = loss(nudged(weights))
+    gradient = {}
+    for key in KEYS:
+        slopes = np.zeros(np.shape(weights[key]))
+        for index in np.ndindex(slopes.shape):
+            up, down = loss(nudged(weights, key, index, h, integers)), loss(nudged(weights, key, index, -h, integers))
+            slopes[index] = quotients[difference](up, here, down)
+        gradient[key] = slopes
+    return gradient
+
+
+def network_loss(inputs, target, weights):
+    return (reference_forward(inputs, weights)[2] - target) ** 2
+
+
+def kind_of(value):
+    """What a student's result is, briefly: 'a list of 3 values', 'a dict with the keys ...', ..."""
+    if isinstance(value, (tuple, list)):
+        return f"a {type(value).__name__} of {len(value)} values"
+    if isinstance(value, dict):
+        return f"a dict with the keys {', '.join(repr(key) for key in value) or '(none)'}"
+    if isinstance(value, np.ndarray):
+        return f"a NumPy array of shape {value.shape}"
+    return f"{describe(value)} (a {type(value).__name__})"
+
+
+def expect_parts(result, names, what):
+    """The parts of a result such as (hidden_in, hidden_out, output), or a failure saying what came back."""
+    wanted = f"a tuple of {len(names)} values ({', '.join(names)})"
+    if result is None:
+        raise AssertionError(f"{what} returned None, but {wanted} was expected. "
+                             "Did you forget the `return` statement?")
+    if not isinstance(result, (tuple, list)) or len(result) != len(names):
+        raise AssertionError(f"{what} returned {kind_of(result)}, but {wanted} was expected. "
+                             f"Return them together, in this order: `return {', '.join(names)}`.")
+    return tuple(result)
+
+
+def expect_weights_dict(result, what, like):
+    """A result shaped like the weights (a dict with "hidden" and "output"), or a failure saying why not.
+
+    The shapes are compared later by expect_close, which names both shapes.
+    """
+    shapes = " and ".join(f"'{key}' (shape {np.shape(like[key])})" for key in KEYS)
+    if result is None:
+        raise AssertionError(f"{what} returned None, but a dict with the keys {shapes} was expected. "
+                             "Did you forget the `return` statement?")
+    if not isinstance(result, dict):
+        raise AssertionError(f"{what} returned {kind_of(result)}, but a dict with the keys {shapes} was "
+                             "expected, like the weights dict.")
+    for key in KEYS:
+        if key not in result:
+            raise AssertionError(f"{what} returned {kind_of(result)}: the key '{key}' is missing. It should have "
+                                 f"the same keys as the weights: {shapes}, one entry for every weight.")
+    return result
+
+
+def new_network(rng, integers=False):
+    """inputs and weights of a 3-input, 4-hidden network whose hidden nodes have both signs, none near 0."""
+    while True:
+        if integers:
+            inputs, hidden = rng.integers(-3, 4, 3), rng.integers(-3, 4, (4, 3))
+            output = rng.choice([-1, 1], 4) * rng.integers(1, 4, 4)
+        else:
+            inputs, hidden = np.round(rng.uniform(-2, 2, 3), 2), np.round(rng.uniform(-1.5, 1.5, (4, 3)), 2)
+            output = np.round(rng.choice([-1, 1], 4) * rng.uniform(0.2, 1.5, 4), 2)
+        hidden_in = hidden @ inputs
+        if np.all(np.abs(hidden_in) > 0.1) and np.any(hidden_in < 0) and np.any(hidden_in > 0):
+            return inputs, {"hidden": hidden, "output": output}
+
+
+def new_target(rng, inputs, weights, integers=False):
+    """A target the network misses by at least 1, so the error's sign and size show in every gradient."""
+    output, sign = reference_forward(inputs, weights)[2], int(rng.choice([-1, 1]))
+    if integers:
+        return int(round(output)) + sign * int(rng.integers(1, 4))
+    return round(output + sign * float(rng.uniform(1, 3)), 2)
+
+
+def signed_values(rng, shape, low, high):
+    """Numbers of size low..high with random signs, never 0."""
+    return np.round(rng.choice([-1, 1], shape) * rng.uniform(low, high, shape), 2)
+
+
+def relu_mistakes(x):
+    x = np.asarray(x, dtype=float)
+    return [
+        Mistake("returned the ReLU slope (0 or 1) instead of the ReLU value", reference_relu_slope(x),
+                "relu keeps positive values as they are and replaces negative ones by 0."),
+        Mistake("kept the negative values and zeroed the positive ones", np.minimum(x, 0),
+                "relu keeps the positive values."),
+        Mistake("took the absolute value", np.abs(x), "Negative values become 0, not positive."),
+    ]
+
+
+def relu_slope_mistakes(x):
+    x = np.asarray(x, dtype=float)
+    return [
+        Mistake("returned relu(x) instead of its slope", reference_relu(x),
+                "The slope of ReLU is 1 where x > 0 and 0 where x < 0, whatever the size of x."),
+        Mistake("reversed the slope", 1 - reference_relu_slope(x),
+                "ReLU is flat (slope 0) for negative x and rises (slope 1) for positive x."),
+        Mistake("returned x itself", x, "The slope is 1 where x > 0 and 0 where x < 0."),
+    ]
+
+
+def forward_mistakes(inputs, weights):
+    hidden_in, hidden_out, output = reference_forward(inputs, weights)
+    output_weights = np.asarray(weights["output"], dtype=float)
+    return {
+        "hidden_in": [
+            Mistake("applied ReLU to hidden_in already", hidden_out,
+                    "hidden_in is the weighted sum of the inputs before the activation; ReLU gives hidden_out."),
+        ],
+        "hidden_out": [
+            Mistake("left out the ReLU (hidden_out equals hidden_in)", hidden_in,
+                    "hidden_out is the ReLU of hidden_in: negative values become 0."),
+            Mistake("applied the ReLU slope instead of ReLU", reference_relu_slope(hidden_in),
+                    "hidden_out is relu(hidden_in), not its slope."),
+        ],
+        "output": [
+            Mistake("computed the output from hidden_in instead of hidden_out", float(output_weights @ hidden_in),
+                    "The output node sees the hidden nodes after their ReLU."),
+            Mistake("applied ReLU to the output", max(output, 0.0), "The output node is linear: no ReLU there."),
+            Mistake("added up hidden_out without the output weights", float(np.sum(hidden_out)),
+                    "Each hidden value is multiplied by its output weight before they are added."),
+        ],
+    }
+
+
+def backprop_mistakes(inputs, target, weights):
+    hidden_in, hidden_out, output = reference_forward(inputs, weights)
+    error = output - target
+    x, output_weights = np.asarray(inputs, dtype=float), np.asarray(weights["output"], dtype=float)
+    right = reference_backprop(inputs, target, weights)
+    return {
+        "output": [
+            Mistake("dropped the factor 2", right["output"] / 2,
+                    "The slope of error ** 2 with respect to the error is 2 * error."),
+            Mistake("flipped the sign of the error (target - output)", -right["output"],
+                    "Use the error as output minus target."),
+            Mistake("used hidden_in instead of hidden_out", 2 * error * hidden_in,
+                    "The output weights multiply hidden_out, the values after the ReLU."),
+        ],
+        "hidden": [
+            Mistake("left out the ReLU slope", np.outer(2 * error * output_weights, x),
+                    "On the way back through a hidden node, multiply by relu_slope(hidden_in): 0 for a node "
+                    "whose input was negative."),
+            Mistake("multiplied by relu(hidden_in) instead of the ReLU slope",
+                    np.outer(2 * error * output_weights * hidden_out, x),
+                    "The chain rule needs the slope of ReLU at hidden_in (0 or 1), not its value."),
+            Mistake("dropped the factor 2", right["hidden"] / 2,
+                    "The slope of error ** 2 with respect to the error is 2 * error."),
+            Mistake("flipped the sign of the error (target - output)", -right["hidden"],
+                    "Use the error as output minus target."),
+            Mistake("transposed the hidden gradient", right["hidden"].T,
+                    "Give it the shape of weights['hidden']: one row per hidden node, one column per input."),
+        ],
+    }
+
+
+def update_mistakes(weights, gradients, learning_rate):
+    return {key: [
+        Mistake("added the gradient instead of subtracting it",
+                np.asarray(weights[key], dtype=float) + learning_rate * np.asarray(gradients[key], dtype=float),
+                "To lower the loss, step against the gradient."),
+        Mistake("ignored the learning rate",
+                np.asarray(weights[key], dtype=float) - np.asarray(gradients[key], dtype=float),
+                "Scale the gradient by the learning rate before the step."),
+        Mistake("applied the learning rate twice",
+                np.asarray(weights[key], dtype=float) - learning_rate ** 2 * np.asarray(gradients[key], dtype=float),
+                "Multiply by the learning rate once."),
+        Mistake("kept the result as integers",
+                np.trunc(np.asarray(weights[key], dtype=float) - learning_rate * np.asarray(gradients[key], dtype=float)),
+                "With integer weights the update must still give floats: compute new arrays rather than "
+                "writing floats into integer ones."),
+    ] for key in KEYS}
+
+
+def numerical_gradient_mistakes(loss, weights):
+    wrong = {name: reference_numerical_gradient(loss, weights, difference=name) for name in ("forward", "backward")}
+    over_h = reference_numerical_gradient(loss, weights, difference="over h")
+    truncated = reference_numerical_gradient(loss, weights, integers=True)
+    integer_weights = any(np.asarray(weights[key]).dtype.kind in "iu" for key in KEYS)
+    return {key: [
+        Mistake("used a one-sided difference", wrong["forward"][key],
+                "Central differences nudge each weight both ways, by +h and by -h, which is far more accurate."),
+        Mistake("used a one-sided difference", wrong["backward"][key],
+                "Central differences nudge each weight both ways, by +h and by -h, which is far more accurate."),
+        Mistake("divided by h instead of 2 * h", over_h[key],
+                "From weight - h to weight + h is a distance of 2 * h."),
+    ] + ([Mistake("nudged the weights inside an integer array, which cannot hold weight + h",
+                  truncated[key], "Work on a float copy of the weights, so that adding h really changes them.")]
+         if integer_weights else []) for key in KEYS}
+
+
+@pytest.mark.exercise("relu")
+def test_relu_zeroes_negative_values_on_new_arrays(submission, rng):
+    arrays = [signed_values(rng, length, 0.01, 5) for length in (3, 6)]
+    arrays.append(rng.choice([-1, 1], 5) * rng.integers(1, 10, 5))
+    for x in arrays:
+        expect_close(submission.relu(x), reference_relu(x), describe_call("relu", (x,)), mistakes=relu_mistakes(x))
+
+
+@pytest.mark.exercise("relu")
+def test_relu_leaves_its_argument_unchanged(submission, rng):
+    x = signed_values(rng, 5, 0.1, 5)
+    x[0], x[1] = -abs(x[0]), abs(x[1])
+    call = submission.relu.call(x)
+    expect_unchanged(call, (x,), ("x",), "relu")
+    expect_close(call.result, reference_relu(x), describe_call("relu", (x,)), mistakes=relu_mistakes(x))
+
+
+@pytest.mark.exercise("relu")
+def test_relu_on_the_worked_example(submission):
+    for x in (np.array([3, 6]), np.array([-3, 6])):
+        expect_close(submission.relu(x), reference_relu(x), describe_call("relu", (x,)), mistakes=relu_mistakes(x))
+
+
+@pytest.mark.exercise("relu_slope")
+def test_relu_slope_is_one_for_positive_and_zero_for_negative_values(submission, rng):
+    arrays = [signed_values(rng, length, 0.01, 5) for length in (3, 6)]
+    arrays.append(rng.choice([-1, 1], 5) * rng.integers(2, 10, 5))
+    for x in arrays:
+        x[0], x[1] = -abs(x[0]), abs(x[1])
+        expect_close(submission.relu_slope(x), reference_relu_slope(x), describe_call("relu_slope", (x,)),
+                     mistakes=relu_slope_mistakes(x))
+
+
+@pytest.mark.exercise("relu_slope")
+def test_relu_slope_on_the_worked_example(submission):
+    for x in (np.array([3, 6]), np.array([-3, 6])):
+        expect_close(submission.relu_slope(x), reference_relu_slope(x), describe_call("relu_slope", (x,)),
+                     mistakes=relu_slope_mistakes(x))
+
+
+def check_forward_part(submission, inputs, weights, part, description=""):
+    names = ("hidden_in", "hidden_out", "output")
+    what = describe_call("forward", (inputs, weights)) + description
+    got = expect_parts(submission.forward(inputs, weights), names, what)[names.index(part)]
+    expect_close(got, reference_forward(inputs, weights)[names.index(part)], f"The {part} from {what}",
+                 mistakes=forward_mistakes(inputs, weights)[part])
+
+
+@pytest.mark.exercise("forward")
+def test_forward_hidden_in_is_the_weighted_sum_of_the_inputs(submission, rng):
+    inputs, weights = new_network(rng)
+    check_forward_part(submission, inputs, weights, "hidden_in")
+
+
+@pytest.mark.exercise("forward")
+def test_forward_hidden_out_is_relu_of_hidden_in(submission, rng):
+    inputs, weights = new_network(rng)
+    check_forward_part(submission, inputs, weights, "hidden_out")
+
+
+@pytest.mark.exercise("forward")
+def test_forward_output_is_linear_in_hidden_out(submission, rng):
+    inputs, weights = new_network(rng)
+    if reference_forward(inputs, weights)[2] > 0:  # a negative output shows a ReLU wrongly applied to it
+        weights["output"] = -weights["output"]
+    check_forward_part(submission, inputs, weights, "output")
+
+
+@pytest.mark.exercise("forward")
+def test_forward_works_with_integer_arrays(submission, rng):
+    inputs, weights = new_network(rng, integers=True)
+    for part in ("hidden_in", "hidden_out", "output"):
+        check_forward_part(submission, inputs, weights, part, " with integer arrays")
+
+
+@pytest.mark.exercise("forward")
+def test_forward_on_the_worked_example(submission):
+    for part in ("hidden_in", "hidden_out", "output"):
+        check_forward_part(submission, WORKED_INPUTS, WORKED_WEIGHTS, part)
+
+
+def check_backprop_part(submission, inputs, target, weights, key, description=""):
+    what = describe_call("backprop", (inputs, target, weights)) + description
+    gradients = expect_weights_dict(submission.backprop(inputs, target, weights), what, weights)
+    expect_close(gradients[key], reference_backprop(inputs, target, weights)[key],
+                 f"The '{key}' gradient from {what}", mistakes=backprop_mistakes(inputs, target, weights)[key])
+
+
+@pytest.mark.exercise("backprop")
+def test_backprop_output_gradient_on_a_new_network(submission, rng):
+    inputs, weights = new_network(rng)
+    check_backprop_part(submission, inputs, new_target(rng, inputs, weights), weights, "output")
+
+
+@pytest.mark.exercise("backprop")
+def test_backprop_hidden_gradient_on_a_new_network(submission, rng):
+    inputs, weights = new_network(rng)
+    check_backprop_part(submission, inputs, new_target(rng, inputs, weights), weights, "hidden")
+
+
+@pytest.mark.exercise("backprop")
+def test_backprop_agrees_with_a_numerical_gradient_check(submission, rng):
+    inputs, weights = new_network(rng)
+    target = new_target(rng, inputs, weights)
+    what = describe_call("backprop", (inputs, target, weights))
+    gradients = expect_weights_dict(submission.backprop(inputs, target, weights), what, weights)
+    numerical = reference_numerical_gradient(lambda w: network_loss(inputs, target, w), weights)
+    for key in KEYS:
+        expect_close(gradients[key], numerical[key], f"The '{key}' gradient from {what}",
+                     mistakes=backprop_mistakes(inputs, target, weights)[key], rtol=1e-5, atol=1e-6,
+                     hint="The expected values come from nudging each weight by a tiny amount and measuring how "
+                          "the loss changes: your gradient does not match how the loss really changes.")
+
+
+@pytest.mark.exercise("backprop")
+def test_backprop_works_with_integer_arrays(submission, rng):
+    inputs, weights = new_network(rng, integers=True)
+    target = new_target(rng, inputs, weights, integers=True)
+    for key in KEYS:
+        check_backprop_part(submission, inputs, target, weights, key, " with integer arrays")
+
+
+@pytest.mark.exercise("backprop")
+def test_backprop_on_the_worked_example(submission):
+    # error 6: output gradient [36, 72]; the hidden gradient's first column is 0 because inputs[0] is 0
+    for key in KEYS:
+        check_backprop_part(submission, WORKED_INPUTS, WORKED_TARGET, WORKED_WEIGHTS, key)
+
+
+def check_weight_update(submission, weights, gradients, learning_rate, description=""):
+    what = describe_call("backprop_weight_update", (weights, gradients, learning_rate)) + description
+    call = submission.backprop_weight_update.call(weights, gradients, learning_rate)
+    expect_unchanged(call, (weights, gradients), ("weights", "gradients"), "backprop_weight_update")
+    new_weights = expect_weights_dict(call.result, what, weights)
+    expected, mistakes = reference_weight_update(weights, gradients, learning_rate), \
+        update_mistakes(weights, gradients, learning_rate)
+    for key in KEYS:
+        expect_close(new_weights[key], expected[key], f"The new '{key}' weights from {what}", mistakes=mistakes[key])
+
+
+@pytest.mark.exercise("backprop_weight_update")
+def test_backprop_weight_update_steps_against_the_gradients(submission, rng):
+    _, weights = new_network(rng)
+    gradients = {key: signed_values(rng, np.shape(weights[key]), 0.5, 5) for key in KEYS}
+    check_weight_update(submission, weights, gradients, 0.05)
+
+
+@pytest.mark.exercise("backprop_weight_update")
+def test_backprop_weight_update_works_with_integer_arrays(submission, rng):
+    # Gradients of size 1 to 9 times 0.1 are never whole numbers, so truncated results cannot pass.
+    _, weights = new_network(rng, integers=True)
+    gradients = {key: rng.choice([-1, 1], np.shape(weights[key])) * rng.integers(1, 10, np.shape(weights[key]))
+                 for key in KEYS}
+    check_weight_update(submission, weights, gradients, 0.1, " with integer arrays")
+
+
+@pytest.mark.exercise("backprop_weight_update")
+def test_backprop_weight_update_on_the_worked_example(submission):
+    gradients = {"hidden": np.array([[0, 36], [0, 36]]), "output": np.array([36, 72])}
+    check_weight_update(submission, WORKED_WEIGHTS, gradients, 0.01)
+
+
+def cubic_network(rng):
+    """Float weights and a loss with cubic terms, for which one-sided differences are clearly off."""
+    _, weights = new_network(rng)
+    # Each weight sits 0.05 to 0.3 from its centre: the loss curves strongly there while its slope stays
+    # small, so a one-sided difference misses the slope by far more than the tolerance.
+    centres = {key: (weights[key] - signed_values(rng, np.shape(weights[key]), 0.05, 0.3)).tolist() for key in KEYS}
+    coupling = round(float(rng.uniform(0.05, 0.2)), 2)
+
+    def cubic_loss(weights):
+        hidden = np.asarray(weights["hidden"], dtype=float)
+        output = np.asarray(weights["output"], dtype=float)
+        return float(20 * np.sum((hidden - centres["hidden"]) ** 3) + 20 * np.sum((output - centres["output"]) ** 3)
+                     + coupling * np.sum(hidden) * np.sum(output))
+
+    hidden, output = weights["hidden"], weights["output"]
+    exact = {"hidden": 60 * (hidden - centres["hidden"]) ** 2 + coupling * np.sum(output),
+             "output": 60 * (output - centres["output"]) ** 2 + coupling * np.sum(hidden)}
+    return cubic_loss, weights, exact
+
+
+@pytest.mark.exercise("numerical_gradient")
+def test_numerical_gradient_uses_central_differences(submission, rng):
+    cubic_loss, weights, exact = cubic_network(rng)
+    what = describe_call("numerical_gradient", (cubic_loss, weights)) + (
+        " (cubic_loss adds up cubes of the weights' distances from fixed centres)")
+    gradient = expect_weights_dict(submission.numerical_gradient(cubic_loss, weights), what, weights)
+    mistakes = numerical_gradient_mistakes(cubic_loss, weights)
+    for key in KEYS:
+        expect_close(gradient[key], exact[key], f"The '{key}' part from {what}", mistakes=mistakes[key],
+                     rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.exercise("numerical_gradient")
+def test_numerical_gradient_leaves_the_weights_unchanged(submission, rng):
+    cubic_loss, weights, _ = cubic_network(rng)
+    after = submission.numerical_gradient.call(cubic_loss, weights).arguments_after[1]
+    # Nudging by +h and -h may leave a rounding difference of about 1e-16, which is harmless.
+    same = isinstance(after, dict) and all(
+        key in after and np.shape(after[key]) == np.shape(weights[key])
+        and np.allclose(np.asarray(after[key], dtype=float), weights[key], rtol=0, atol=1e-12) for key in KEYS)
+    if not same:
+        raise AssertionError(
+            f"numerical_gradient changed the `weights` you passed in: {describe(weights)} became {describe(after)}. "
+            "It looks like you nudged the caller's arrays and did not put every weight back. Nudge a copy of the "
+            "weights (or restore each weight to its saved value), so the caller's weights stay as they were.")
+
+
+@pytest.mark.exercise("numerical_gradient")
+def test_numerical_gradient_on_the_worked_example(submission):
+    def worked_network_loss(weights):
+        hidden_out = np.maximum(np.asarray(weights["hidden"], dtype=float) @ [0.0, 3.0], 0.0)
+        return float((np.asarray(weights["output"], dtype=float) @ hidden_out - 3.0) ** 2)
+
+    what = describe_call("numerical_gradient", (worked_network_loss, WORKED_WEIGHTS)) + (
+        " (worked_network_loss is the squared error of the worked example's network, inputs [0, 3], target 3)")
+    gradient = expect_weights_dict(submission.numerical_gradient(worked_network_loss, WORKED_WEIGHTS), what,
+                                   WORKED_WEIGHTS)
+    expected = reference_backprop(WORKED_INPUTS, WORKED_TARGET, WORKED_WEIGHTS)
+    mistakes = numerical_gradient_mistakes(worked_network_loss, WORKED_WEIGHTS)
+    for key in KEYS:
+        expect_close(gradient[key], expected[key], f"The '{key}' part from {what}", mistakes=mistakes[key],
+                     rtol=1e-5, atol=1e-6)

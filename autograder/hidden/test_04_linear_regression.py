@@ -1,0 +1,307 @@
+"""Hidden checks for 04-linear-regression: the line, its sum of squared errors (SSE), the SSE's gradient, and fit."""
+import numpy as np
+import pytest
+
+from autograder.expect import Mistake, expect_close, is_close
+from autograder.submission import describe, describe_call
+
+WORKED_X = np.arange(10)
+WORKED_Y = np.sin(WORKED_X)
+BEST_WEIGHT, BEST_BIAS = 0.01223633, 0.14045745  # np.polyfit(WORKED_X, WORKED_Y, 1)
+
+
+def reference_linear(x, weight, bias):
+    return weight * np.asarray(x, dtype=float) + bias
+
+
+def reference_errors(x, y, weight, bias):
+    return reference_linear(x, weight, bias) - np.asarray(y, dtype=float)
+
+
+def reference_sse(x, y, weight, bias):
+    return float(np.sum(reference_errors(x, y, weight, bias) ** 2))
+
+
+def reference_sse_gradient(x, y, weight, bias):
+    errors = reference_errors(x, y, weight, bias)
+    return float(np.sum(2 * errors * np.asarray(x, dtype=float))), float(np.sum(2 * errors))
+
+
+def simultaneous_step(x, y, weight, bias, learning_rate):
+    d_weight, d_bias = reference_sse_gradient(x, y, weight, bias)
+    return weight - learning_rate * d_weight, bias - learning_rate * d_bias
+
+
+def bias_after_weight_step(x, y, weight, bias, learning_rate):
+    new_weight = weight - learning_rate * reference_sse_gradient(x, y, weight, bias)[0]
+    return new_weight, bias - learning_rate * reference_sse_gradient(x, y, new_weight, bias)[1]
+
+
+def weight_after_bias_step(x, y, weight, bias, learning_rate):
+    new_bias = bias - learning_rate * reference_sse_gradient(x, y, weight, bias)[1]
+    return weight - learning_rate * reference_sse_gradient(x, y, weight, new_bias)[0], new_bias
+
+
+def mean_gradient_step(x, y, weight, bias, learning_rate):
+    return simultaneous_step(x, y, weight, bias, learning_rate / len(x))
+
+
+def ascent_step(x, y, weight, bias, learning_rate):
+    return simultaneous_step(x, y, weight, bias, -learning_rate)
+
+
+def fit_states(x, y, learning_rate, epochs, weight=0.0, bias=0.0, step=simultaneous_step):
+    """(weight, bias) at the start and after each of `epochs` updates."""
+    states = [(float(weight), float(bias))]
+    for _ in range(epochs):
+        states.append(step(x, y, *states[-1], learning_rate))
+    return states
+
+
+def reference_fit(x, y, learning_rate, epochs, weight=0.0, bias=0.0):
+    states = fit_states(x, y, learning_rate, epochs, weight, bias)
+    return states[-1][0], states[-1][1], np.array([reference_sse(x, y, w, b) for w, b in states[1:]])
+
+
+def kind_of(value):
+    """What a student's result is, briefly: 'a list of 3 values', 'a float', ..."""
+    if isinstance(value, (tuple, list)):
+        return f"a {type(value).__name__} of {len(value)} values"
+    if isinstance(value, np.ndarray):
+        return f"a NumPy array of shape {value.shape}"
+    return f"{describe(value)} (a {type(value).__name__})"
+
+
+def expect_parts(result, names, what):
+    """The parts of a result such as (weight, bias, history), or a failure saying what came back instead."""
+    wanted = f"a tuple of {len(names)} values ({', '.join(names)})"
+    if result is None:
+        raise AssertionError(f"{what} returned None, but {wanted} was expected. "
+                             "Did you forget the `return` statement?")
+    if isinstance(result, np.ndarray) and result.shape == (len(names),):
+        return tuple(result)
+    if not isinstance(result, (tuple, list)) or len(result) != len(names):
+        raise AssertionError(f"{what} returned {kind_of(result)}, but {wanted} was expected. "
+                             f"Return them together, in this order: `return {', '.join(names)}`.")
+    return tuple(result)
+
+
+def unseen_data(rng, length, integers=False):
+    """x, y and a line (weight, bias) that misses the points, so every error term shows."""
+    if integers:
+        x = rng.integers(-5, 6, length)
+        return x, 2 * x + rng.integers(-4, 5, length), int(rng.integers(-3, 4)), int(rng.integers(-3, 4))
+    x = np.round(rng.uniform(-3, 3, length), 2)
+    y = np.round(rng.uniform(-2, 2) * x + rng.uniform(-2, 2) + rng.normal(0, 0.5, length), 2)
+    return x, y, round(float(rng.uniform(-2, 2)), 2), round(float(rng.uniform(-2, 2)), 2)
+
+
+def stable_learning_rate(x):
+    """A round learning rate at which gradient descent on the SSE of x converges smoothly."""
+    x = np.asarray(x, dtype=float)
+    steepest = np.linalg.eigvalsh(2 * np.array([[np.sum(x * x), np.sum(x)], [np.sum(x), len(x)]]))[-1]
+    return next(rate for rate in (0.01, 0.005, 0.002, 0.001, 0.0005, 0.0002) if rate * steepest < 0.8)
+
+
+def linear_mistakes(x, weight, bias):
+    x = np.asarray(x, dtype=float)
+    return [
+        Mistake("swapped the weight and the bias", bias * x + weight,
+                "The weight multiplies x; the bias is added on its own."),
+        Mistake("left out the bias", weight * x, "Add the bias to every weight * x."),
+        Mistake("multiplied the bias in as well", weight * (x + bias), "Only x is multiplied by the weight."),
+    ]
+
+
+def sse_mistakes(x, y, weight, bias):
+    errors = reference_errors(x, y, weight, bias)
+    return [
+        Mistake("took the mean instead of the sum", np.mean(errors ** 2),
+                "The SSE adds up the squared errors without dividing by their number."),
+        Mistake("did not square the errors", np.sum(errors),
+                "Square each error before adding them up, so that errors of opposite sign cannot cancel."),
+        Mistake("did not square the errors", -np.sum(errors),
+                "Square each error before adding them up, so that errors of opposite sign cannot cancel."),
+        Mistake("squared the sum of the errors instead of adding up their squares", np.sum(errors) ** 2,
+                "Square each error first, then add up the squares."),
+        Mistake("swapped the weight and the bias", reference_sse(x, y, bias, weight),
+                "The weight multiplies x; the bias is added on its own."),
+    ]
+
+
+def sse_gradient_mistakes(x, y, weight, bias):
+    d_weight, d_bias = reference_sse_gradient(x, y, weight, bias)
+    n = len(x)
+    return [
+        Mistake("divided the gradient by the number of points", (d_weight / n, d_bias / n),
+                "The gradient of a sum of squared errors has no 1/n; that factor belongs to the mean squared "
+                "error, a different loss."),
+        Mistake("dropped the factor 2", (d_weight / 2, d_bias / 2),
+                "The derivative of error ** 2 brings the exponent 2 down in front."),
+        Mistake("flipped the sign", (-d_weight, -d_bias),
+                "With error = prediction - y, the gradient points uphill: positive when the line is too high."),
+        Mistake("returned the two slopes in the wrong order", (d_bias, d_weight),
+                "Return the slope for the weight first, then the slope for the bias."),
+        Mistake("left x out of d_weight", (d_bias, d_bias),
+                "Each error's effect on the weight is scaled by its x."),
+    ]
+
+
+def fit_mistakes(x, y, learning_rate, epochs, weight=0.0, bias=0.0):
+    """Wrong results of fit, as Mistakes on (weight, bias) and on history."""
+    def states(step=simultaneous_step, count=epochs, start=(weight, bias)):
+        return fit_states(x, y, learning_rate, count, *start, step=step)
+
+    def sse_along(path):
+        return np.array([reference_sse(x, y, w, b) for w, b in path])
+
+    right, n = states(count=epochs + 1), len(x)
+    sequential = "Compute both slopes from the current weight and bias first, then update both."
+    on_line = [
+        Mistake("updated the bias with the already updated weight", states(bias_after_weight_step)[-1], sequential),
+        Mistake("updated the weight with the already updated bias", states(weight_after_bias_step)[-1], sequential),
+        Mistake("divided the gradient by the number of points", states(mean_gradient_step)[-1],
+                "The gradient of the SSE has no 1/n; that factor belongs to the mean squared error."),
+        Mistake("added the gradient instead of subtracting it", states(ascent_step)[-1],
+                "Gradient descent steps against the gradient."),
+        Mistake("made one update too many", right[epochs + 1], f"epochs={epochs} means exactly {epochs} updates."),
+        Mistake("made one update too few", right[epochs - 1], f"epochs={epochs} means exactly {epochs} updates."),
+        Mistake("ignored the starting weight and bias you were given", states(start=(0.0, 0.0))[-1],
+                "Start from the weight and bias passed to fit; 0.0 is only the default."),
+    ]
+    on_history = [
+        Mistake("recorded each SSE before its update instead of after it", sse_along(right[:epochs]),
+                "history[0] should be the SSE after the first update."),
+        Mistake("also recorded the SSE of the starting line", sse_along(right[:epochs + 1]),
+                f"history holds one value per update ({epochs} here): the SSE after that update."),
+        Mistake("recorded the mean squared error instead of the SSE", sse_along(right[1:epochs + 1]) / n,
+                "history holds the sum of squared errors, like sse."),
+        Mistake("updated the bias with the already updated weight", sse_along(states(bias_after_weight_step)[1:]),
+                sequential),
+        Mistake("divided the gradient by the number of points", sse_along(states(mean_gradient_step)[1:]),
+                "The gradient of the SSE has no 1/n; that factor belongs to the mean squared error."),
+    ]
+    return on_line, on_history
+
+
+def check_fit(submission, args, part, description=""):
+    """Run fit(*args) and compare its (weight, bias) or its history with the reference."""
+    what = describe_call("fit", args) + description
+    weight, bias, history = expect_parts(submission.fit(*args), ("weight", "bias", "history"), what)
+    expected_weight, expected_bias, expected_history = reference_fit(*args)
+    on_line, on_history = fit_mistakes(*args)
+    if part == "line":
+        expect_close((weight, bias), (expected_weight, expected_bias), f"The (weight, bias) from {what}",
+                     mistakes=on_line)
+    else:
+        expect_close(history, expected_history, f"The history from {what}", mistakes=on_history)
+
+
+@pytest.mark.exercise("linear")
+def test_linear_is_weight_times_x_plus_bias_on_new_arrays(submission, rng):
+    for length in (3, 6):
+        x, _, weight, bias = unseen_data(rng, length)
+        expect_close(submission.linear(x, weight, bias), reference_linear(x, weight, bias),
+                     describe_call("linear", (x, weight, bias)), mistakes=linear_mistakes(x, weight, bias))
+
+
+@pytest.mark.exercise("linear")
+def test_linear_works_on_integer_arrays(submission, rng):
+    x, _, weight, bias = unseen_data(rng, 5, integers=True)
+    expect_close(submission.linear(x, weight, bias), reference_linear(x, weight, bias),
+                 describe_call("linear", (x, weight, bias)), mistakes=linear_mistakes(x, weight, bias))
+
+
+@pytest.mark.exercise("linear")
+def test_linear_on_the_worked_example(submission):
+    expect_close(submission.linear(WORKED_X, BEST_WEIGHT, BEST_BIAS), reference_linear(WORKED_X, BEST_WEIGHT, BEST_BIAS),
+                 describe_call("linear", (WORKED_X, BEST_WEIGHT, BEST_BIAS)),
+                 mistakes=linear_mistakes(WORKED_X, BEST_WEIGHT, BEST_BIAS))
+
+
+@pytest.mark.exercise("sse")
+def test_sse_adds_up_squared_errors_on_new_data(submission, rng):
+    for length in (4, 7):
+        x, y, weight, bias = unseen_data(rng, length)
+        expect_close(submission.sse(x, y, weight, bias), reference_sse(x, y, weight, bias),
+                     describe_call("sse", (x, y, weight, bias)), mistakes=sse_mistakes(x, y, weight, bias))
+
+
+@pytest.mark.exercise("sse")
+def test_sse_works_on_integer_data(submission, rng):
+    x, y, weight, bias = unseen_data(rng, 6, integers=True)
+    expect_close(submission.sse(x, y, weight, bias), reference_sse(x, y, weight, bias),
+                 describe_call("sse", (x, y, weight, bias)), mistakes=sse_mistakes(x, y, weight, bias))
+
+
+@pytest.mark.exercise("sse")
+def test_sse_on_the_worked_example(submission):
+    for weight, bias in ((0.0, 0.0), (BEST_WEIGHT, BEST_BIAS)):
+        expect_close(submission.sse(WORKED_X, WORKED_Y, weight, bias), reference_sse(WORKED_X, WORKED_Y, weight, bias),
+                     describe_call("sse", (WORKED_X, WORKED_Y, weight, bias)),
+                     mistakes=sse_mistakes(WORKED_X, WORKED_Y, weight, bias))
+
+
+def check_sse_gradient(submission, x, y, weight, bias, description=""):
+    what = describe_call("sse_gradient", (x, y, weight, bias)) + description
+    pair = expect_parts(submission.sse_gradient(x, y, weight, bias), ("d_weight", "d_bias"), what)
+    expect_close(pair, reference_sse_gradient(x, y, weight, bias), what,
+                 mistakes=sse_gradient_mistakes(x, y, weight, bias))
+
+
+@pytest.mark.exercise("sse_gradient")
+def test_sse_gradient_on_new_data(submission, rng):
+    for length in (4, 7):
+        check_sse_gradient(submission, *unseen_data(rng, length))
+
+
+@pytest.mark.exercise("sse_gradient")
+def test_sse_gradient_works_on_integer_data(submission, rng):
+    check_sse_gradient(submission, *unseen_data(rng, 6, integers=True), " with integer arrays")
+
+
+@pytest.mark.exercise("sse_gradient")
+def test_sse_gradient_on_the_worked_example(submission):
+    check_sse_gradient(submission, WORKED_X, WORKED_Y, 0.0, 0.0)
+    check_sse_gradient(submission, WORKED_X, WORKED_Y, BEST_WEIGHT, BEST_BIAS, " (almost 0 at the best line)")
+
+
+def unseen_fit(rng, integers=False):
+    x, y, weight, bias = unseen_data(rng, int(rng.integers(5, 9)), integers)
+    return x, y, stable_learning_rate(x), int(rng.integers(20, 40)), weight, bias
+
+
+@pytest.mark.exercise("fit")
+def test_fit_starts_from_zero_by_default(submission, rng):
+    x, y, learning_rate, epochs, _, _ = unseen_fit(rng)
+    check_fit(submission, (x, y, learning_rate, epochs), "line")
+
+
+@pytest.mark.exercise("fit")
+def test_fit_starts_from_the_given_weight_and_bias(submission, rng):
+    check_fit(submission, unseen_fit(rng), "line")
+
+
+@pytest.mark.exercise("fit")
+def test_fit_history_holds_the_sse_after_each_update(submission, rng):
+    check_fit(submission, unseen_fit(rng), "history")
+
+
+@pytest.mark.exercise("fit")
+def test_fit_works_on_integer_data(submission, rng):
+    args = unseen_fit(rng, integers=True)
+    check_fit(submission, args, "line", " with integer arrays")
+    check_fit(submission, args, "history", " with integer arrays")
+
+
+@pytest.mark.exercise("fit")
+def test_fit_on_the_worked_example_ends_near_the_best_line(submission):
+    args = (WORKED_X, WORKED_Y, 0.002, 1000)
+    what = describe_call("fit", args)
+    weight, bias, _ = expect_parts(submission.fit(*args), ("weight", "bias", "history"), what)
+    # Only mistakes that really end away from the best line (a late extra update does not) are named here.
+    on_line = [mistake for mistake in fit_mistakes(*args)[0]
+               if not is_close(mistake.value, (BEST_WEIGHT, BEST_BIAS), rtol=0, atol=2e-3)]
+    expect_close((weight, bias), (BEST_WEIGHT, BEST_BIAS), f"The (weight, bias) from {what}", mistakes=on_line,
+                 rtol=0, atol=1e-3, hint="After 1000 updates the line should be within 0.001 of the best line, "
+                                         "np.polyfit(x, y, 1).")

@@ -1,0 +1,126 @@
+"""`autograder release`: nbgrader's generate_assignment, then a check that nothing secret got out.
+
+The release of an assignment must hold no solution code, no hidden check (neither the hidden region of
+a test cell nor anything from the check file, reference values included), a clear stub in every
+exercise, and be a valid notebook. Any leak is reported with the notebook and cell it is in.
+"""
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+
+from . import notebook as nb
+from .checks import check_file
+from .config import Course
+from .lint import lint_source
+
+MARKERS = (nb.BEGIN_SOLUTION, nb.END_SOLUTION, nb.BEGIN_HIDDEN, nb.END_HIDDEN,
+           "=== BEGIN MARK SCHEME ===", "=== END MARK SCHEME ===")
+CODE_STUB, TEXT_STUB = "YOUR CODE HERE", "YOUR ANSWER HERE"
+
+
+class ReleaseError(RuntimeError):
+    pass
+
+
+def release(course: Course, assignments: list[str]) -> list[str]:
+    """Lint, generate and verify each assignment; the problems found (empty when all is well)."""
+    problems = []
+    for assignment in assignments:
+        source = course.source_notebook(assignment)
+        found = lint_source(source, assignment)
+        if not found:
+            generate(course, assignment)
+            found = verify_release(source, course.release_notebook(assignment), assignment)
+        problems += found
+    return problems
+
+
+def generate(course: Course, assignment: str) -> None:
+    """Run nbgrader's own generator, exactly as `nbgrader generate_assignment` would from the course root."""
+    command = [sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force", "--log-level=WARN"]
+    done = subprocess.run(command, cwd=course.root, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise ReleaseError(f"nbgrader generate_assignment {assignment} failed:\n{done.stdout}{done.stderr}")
+
+
+def verify_release(source_path: Path, release_path: Path, assignment: str) -> list[str]:
+    """Every leak or missing stub in `release_path` compared with its source notebook."""
+    try:
+        release = nb.read(release_path)
+        nbformat.validate(release)
+    except nb.NotebookError as error:
+        return [str(error)]
+    except nbformat.ValidationError as error:
+        return [f"{release_path}: not a valid notebook: {error.message}"]
+    source = nb.read(source_path)
+    secrets = _secrets(source) | _check_file_secrets(assignment)
+    problems = []
+    for index, cell in enumerate(release.cells):
+        at = nb.where(release_path, index, cell)
+        for marker in MARKERS:
+            if marker in cell.source:
+                problems.append(f"{at}: contains the marker {marker!r}; a solution or hidden test was released.")
+        for secret, kind in secrets.items():
+            if secret in cell.source:
+                problems.append(f"{at}: contains {kind} `{secret}`.")
+    problems += _missing_stubs(source, release, release_path)
+    return problems
+
+
+def _secrets(source) -> dict[str, str]:
+    """Solution code, model answers and hidden-test lines of the source: text the release must not contain."""
+    public, secret = set(), {}
+    for cell in source.cells:
+        lines = cell.source.splitlines()
+        if cell.cell_type == "markdown" and nb.is_solution(cell):
+            secret.update({line.strip(): "the model answer" for line in lines if len(line.strip()) >= 20})
+            continue
+        hidden = cell.source.split(nb.BEGIN_HIDDEN, 1)[1].split(nb.END_HIDDEN, 1)[0] if nb.BEGIN_HIDDEN in cell.source else ""
+        in_solution = {line.strip() for line in nb.solution_lines(cell.source)}
+        in_hidden = {line.strip() for line in hidden.splitlines()}
+        for line in lines:
+            text = line.strip()
+            if text in in_solution:
+                secret.setdefault(text, "the solution line")
+            elif text in in_hidden:
+                secret.setdefault(text, "the hidden-test line")
+            else:
+                public.add(text)
+    return {text: kind for text, kind in secret.items() if len(text) >= 6 and text not in public
+            and not text.startswith("#")}
+
+
+def _check_file_secrets(assignment: str) -> dict[str, str]:
+    """Code lines and reference values of the assignment's hidden check file."""
+    path = check_file(assignment)
+    text = path.read_text()
+    secrets = {line.strip(): "a line of the hidden checks" for line in text.splitlines()
+               if len(line.strip()) >= 30 and not line.strip().startswith(("#", "import ", "from ", '"""'))}
+    secrets[nb.HIDDEN_CALL] = "the hidden-check call"
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.Constant) and type(node.value) is float and len(repr(node.value).strip("-0.")) >= 5:
+            secrets[repr(node.value)] = "a reference value of the hidden checks"
+    return secrets
+
+
+def _missing_stubs(source, release, release_path: Path) -> list[str]:
+    released = {nb.grade_id(cell): (index, cell) for index, cell in enumerate(release.cells) if nb.grade_id(cell)}
+    problems = []
+    for cell in source.cells:
+        name = nb.grade_id(cell)
+        if not nb.is_solution(cell):
+            continue
+        if name not in released:
+            problems.append(f"{release_path}: the exercise cell {name!r} of the source is missing.")
+            continue
+        index, out = released[name]
+        stub = CODE_STUB if cell.cell_type == "code" else TEXT_STUB
+        if stub not in out.source:
+            problems.append(f"{nb.where(release_path, index, out)}: no {stub!r} stub; the student would not "
+                            "know where to write.")
+    return problems

@@ -1,0 +1,355 @@
+"""The trust boundary: everything that talks to a student's code lives here.
+
+A `Sandbox` is one warm zygote process (`sandboxed.py`) inside bubblewrap: no network, its own pid
+namespace, a read-only view of the Python installation and nothing else of this machine (not the
+course, its hidden checks or gradebook, nor other students' files). Each submission runs in a child
+forked from the zygote under an unprivileged user and resource limits. The grader talks to that child
+over a socket in plain data only (`plain`), and what it hands out of this module is plain data and
+`Submission` objects whose calls cross that socket: never a student object.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from .config import Course
+from .plain import DecodeError, decode, encode, recv_message, send_message
+from .submission import Call, StudentCodeError, StudentFunction, Submission, describe_call, explain_exception
+
+HERE = Path(__file__).resolve().parent
+INSIDE = "/opt/grader"
+GRACE = 2.0          # seconds the grader waits beyond a limit the child enforces itself
+FIRST_UID = 60000    # sandbox slot n runs student code as uid FIRST_UID + n
+
+
+class SandboxError(RuntimeError):
+    """The sandbox itself failed (not the student's code): the grader cannot go on."""
+
+
+@dataclass
+class CellOutcome:
+    index: int               # position of the cell in the submitted notebook
+    error: dict | None       # {"type", "text"} when the cell failed
+    output: str = ""
+
+
+@lru_cache(maxsize=None)
+def isolation() -> str:
+    """"bubblewrap" when it works here, else "processes" (same limits, no namespaces) with a warning."""
+    if shutil.which("bwrap"):
+        probe = subprocess.run(["bwrap", *_namespace_flags(), "--ro-bind", "/", "/", "true"], capture_output=True)
+        if probe.returncode == 0:
+            return "bubblewrap"
+    warnings.warn("bubblewrap (Debian package 'bubblewrap') is not available: student code runs with the same "
+                  "resource limits but without filesystem, network and process isolation.", stacklevel=2)
+    return "processes"
+
+
+def _namespace_flags():
+    flags = ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+             "--die-with-parent", "--new-session"]
+    return flags if os.geteuid() == 0 else ["--unshare-user", *flags]
+
+
+class Sandbox:
+    """One warm zygote; `run` starts a submission in a fresh child forked from it."""
+
+    def __init__(self, course: Course, slot: int = 0):
+        self.course, self.slot = course, slot
+        self.child_uid = FIRST_UID + slot if os.geteuid() == 0 else -1
+        self._stage = tempfile.mkdtemp(prefix="autograder-sandbox-")
+        for name in ("sandboxed.py", "plain.py"):
+            shutil.copy(HERE / name, self._stage)
+        os.chmod(self._stage, 0o755)
+        self._process = None
+        self._current: Run | None = None
+        self._start()
+
+    def _start(self):
+        self.control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        command = self._command(theirs.fileno())
+        self._log = tempfile.TemporaryFile()
+        self._process = subprocess.Popen(command, pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.DEVNULL, stderr=self._log, env=self._env())
+        theirs.close()
+        self.control.settimeout(120)
+        try:
+            ready = self.control.recv(65536)
+        except socket.timeout:
+            ready = b""
+        if b"warm" not in ready:
+            self._process.kill()
+            self._process.wait()
+            self._log.seek(0)
+            stderr = self._log.read().decode(errors="replace")[-2000:]
+            raise SandboxError(f"the sandbox did not start ({isolation()}):\n{stderr}")
+        self.control.settimeout(None)
+
+    def _env(self):
+        env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "MPLBACKEND": "agg", "MPLCONFIGDIR": "/tmp/matplotlib",
+               "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+               "PYTHONDONTWRITEBYTECODE": "1", "LANG": "C.UTF-8"}
+        if isolation() == "bubblewrap":
+            env["AUTOGRADER_PID_NAMESPACE"] = "1"
+        else:
+            env["MPLCONFIGDIR"] = tempfile.mkdtemp(prefix="autograder-mpl-")
+            os.chmod(env["MPLCONFIGDIR"], 0o777)
+        return env
+
+    def _command(self, fd: int) -> list[str]:
+        python = [sys.executable, "-I"]
+        if isolation() != "bubblewrap":
+            return [*python, f"{self._stage}/sandboxed.py", str(fd), str(self.child_uid)]
+        command = ["bwrap", *_namespace_flags(), "--ro-bind", "/usr", "/usr"]
+        for name in ("bin", "sbin", "lib", "lib64", "lib32"):
+            path = Path("/", name)
+            if path.is_symlink():
+                command += ["--symlink", os.readlink(path), str(path)]
+            elif path.is_dir():
+                command += ["--ro-bind", str(path), str(path)]
+        command += ["--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache"]
+        made = set()
+        for prefix in sorted({sys.base_prefix, sys.prefix, *_site_dirs()}):
+            for parent in reversed(Path(prefix).parents):  # bwrap would make them private to root
+                if str(parent) != "/" and parent not in made:
+                    command += ["--perms", "0755", "--dir", str(parent)]
+                    made.add(parent)
+            command += ["--ro-bind", prefix, prefix]
+        command += ["--ro-bind", self._stage, INSIDE, "--proc", "/proc", "--dev", "/dev",
+                    "--size", str(256 * 1024 * 1024), "--tmpfs", "/tmp", "--chdir", "/tmp"]
+        if os.geteuid() == 0:  # the zygote keeps only what it needs to hand each child a user of its own
+            command += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",
+                        "--cap-add", "CAP_KILL"]
+        return [*command, *python, f"{INSIDE}/sandboxed.py", str(fd), str(self.child_uid)]
+
+    def run(self, cells: list[tuple[int, str]], deadline: float) -> "Run":
+        """Start a fresh child that runs `cells` ((index, source) pairs) and then serves calls."""
+        if self._current is not None:
+            self._current.close()
+        if self._process.poll() is not None:
+            self._restart()
+        ours, theirs = socket.socketpair()
+        try:
+            socket.send_fds(self.control, [b'{"op": "run"}'], [theirs.fileno()])
+        except OSError:
+            self._restart()
+            socket.send_fds(self.control, [b'{"op": "run"}'], [theirs.fileno()])
+        theirs.close()
+        limits = {"memory_bytes": self.course.memory_mb * 1024 * 1024, "cpu_seconds": int(self.course.cpu_seconds),
+                  "file_bytes": 16 * 1024 * 1024, "max_processes": self.course.max_processes,
+                  "output_chars": self.course.max_output_kb * 1024, "cell_timeout": self.course.cell_timeout}
+        self._current = Run(self, ours, cells, limits, deadline)
+        return self._current
+
+    def _restart(self):
+        self.close(keep_stage=True)
+        self._start()
+
+    def kill_child(self):
+        try:
+            self.control.send(b'{"op": "kill"}')
+        except OSError:
+            pass
+
+    def wait_child(self, timeout: float = 10) -> str:
+        """How the current child ended, once the zygote has cleaned up after it."""
+        self.control.settimeout(timeout)
+        try:
+            while True:
+                packet = self.control.recv(65536)
+                if not packet:
+                    break
+                if b"exited" in packet:
+                    return packet.decode(errors="replace")
+        except socket.timeout:
+            self.kill_child()
+        except OSError:
+            pass
+        finally:
+            self.control.settimeout(None)
+        self._restart()  # the zygote died (perhaps killed by the student) or hangs: start afresh
+        return "sandbox restarted"
+
+    def close(self, keep_stage: bool = False):
+        self._current = None
+        if self._process and self._process.poll() is None:
+            self.control.close()
+            try:
+                self._process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        if self._process:
+            self._log.close()
+        if not keep_stage:
+            shutil.rmtree(self._stage, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _site_dirs():
+    import site
+
+    return [path for path in site.getsitepackages() if not path.startswith((sys.prefix, sys.base_prefix))]
+
+
+class Run:
+    """One submission running in its own child: cell outcomes, then calls of its functions."""
+
+    def __init__(self, sandbox: Sandbox, sock: socket.socket, cells, limits, deadline: float):
+        self.sandbox, self.sock, self.deadline = sandbox, sock, deadline
+        self.cell_timeout = limits["cell_timeout"]
+        self.outcomes: list[CellOutcome] = []
+        self.fatal_cell: int | None = None   # the cell during which the child died or hung
+        self.ended: str | None = None        # why the child is gone, once it is
+        self._callbacks: dict[int, object] = {}
+        try:
+            send_message(sock, {"cells": cells, "limits": limits})
+            self._run_cells(len(cells))
+        except OSError:
+            self._end("the Python process running your notebook ended unexpectedly")
+
+    def _receive(self, timeout: float):
+        self.sock.settimeout(max(0.01, min(timeout, self.deadline - time.monotonic())))
+        try:
+            return recv_message(self.sock)
+        except socket.timeout:
+            return "timeout"
+        except (DecodeError, OSError):
+            return None
+
+    def _run_cells(self, count: int):
+        current = None
+        while True:
+            message = self._receive(self.cell_timeout + GRACE)
+            if message == "timeout" or message is None:
+                self.fatal_cell = current
+                self._end("timeout" if message == "timeout" else "died")
+                return
+            op = message.get("op")
+            if op == "sandbox_error":
+                raise SandboxError(f"the sandbox failed while starting a submission:\n{message.get('text')}")
+            if op == "cell_started":
+                current = message.get("index")
+            elif op == "cell_done":
+                self.outcomes.append(CellOutcome(message.get("index"), message.get("error"),
+                                                 str(message.get("output", ""))))
+            elif op == "ready":
+                return
+
+    def _end(self, why: str):
+        if self.ended is None:
+            self.ended = why
+            self.sandbox.kill_child()
+            self.sock.close()
+            self.sandbox.wait_child()
+
+    @property
+    def alive(self) -> bool:
+        return self.ended is None
+
+    def submission(self, names: tuple[str, ...], missing_reason: str) -> Submission:
+        """The student's `names` as a Submission whose calls cross into this child."""
+        kinds = self._request({"op": "names", "names": list(names)}, "names") or {}
+        found, missing = {}, {}
+        for name in names:
+            kind = kinds.get("kinds", {}).get(name) if isinstance(kinds, dict) else None
+            if kind == "function":
+                found[name] = StudentFunction(name, self._invoker(name))
+            elif kind == "value":
+                reply = self._request({"op": "get", "name": name}, "value")
+                try:
+                    found[name] = decode(reply["value"]) if reply else None
+                except DecodeError:
+                    found[name] = None
+            else:
+                missing[name] = missing_reason if self.alive else f"your notebook stopped before it was checked"
+        return Submission(found, missing)
+
+    def _request(self, message: dict, expected_op: str):
+        if not self.alive:
+            return None
+        try:
+            send_message(self.sock, message)
+        except OSError:
+            self._end("died")
+            return None
+        reply = self._receive(self.cell_timeout + GRACE)
+        if not isinstance(reply, dict) or reply.get("op") != expected_op:
+            self._end("timeout" if reply == "timeout" else "died")
+            return None
+        return reply
+
+    def _invoker(self, name: str):
+        def invoke(args: tuple) -> Call:
+            what = describe_call(name, args)
+            if not self.alive:
+                raise StudentCodeError(f"{what} could not run: your code had already stopped the Python process.")
+            try:
+                send_message(self.sock, {"op": "call", "name": name, "args": encode(args, self._register)})
+            except OSError:
+                self._end("died")
+                raise StudentCodeError(f"{what} could not run: the Python process running your code had ended.")
+            while True:
+                reply = self._receive(self.cell_timeout + GRACE)
+                if reply == "timeout":
+                    self._end("timeout")
+                    raise StudentCodeError(f"{what} did not finish within {self.cell_timeout:g} seconds and was "
+                                           "stopped. Look for a loop that never ends.")
+                if not isinstance(reply, dict):
+                    self._end("died")
+                    raise StudentCodeError(f"{what} ended the Python process instead of returning a value "
+                                           "(does it call exit or os._exit, or use too much memory?).")
+                op = reply.get("op")
+                if op == "callback":
+                    self._answer_callback(reply)
+                elif op == "return":
+                    try:
+                        return Call(decode(reply.get("result")), decode(reply.get("args_after"), lambda d: None))
+                    except DecodeError as error:
+                        raise StudentCodeError(f"{what} returned something that could not be read ({error}).")
+                elif op == "raise":
+                    raise StudentCodeError(explain_exception(name, args, str(reply.get("type")),
+                                                             str(reply.get("text"))))
+                else:
+                    self._end("died")
+                    raise StudentCodeError(f"{what} interfered with the grader; the call was stopped.")
+        return invoke
+
+    def _register(self, function):
+        self._callbacks[id(function)] = function
+        return {"callable": id(function), "name": getattr(function, "__name__", "function")}
+
+    def _answer_callback(self, request: dict):
+        function = self._callbacks.get(request.get("id"))
+        try:
+            args = decode(request.get("args"))
+            value = function(*args)
+            send_message(self.sock, {"op": "callback_return", "value": encode(value)})
+        except Exception as error:  # the student passed our function something it cannot take
+            send_message(self.sock, {"op": "callback_error",
+                                     "text": f"{getattr(function, '__name__', 'function')} failed: {error}"})
+
+    def close(self):
+        if self.alive:
+            try:
+                send_message(self.sock, {"op": "bye"})
+            except OSError:
+                pass
+            self.ended = "closed"
+            self.sock.close()
+            self.sandbox.wait_child()

@@ -1,0 +1,335 @@
+"""The only code that runs inside the sandbox, next to the student's: a warm zygote and its children.
+
+This file and `plain.py` are all the sandbox holds of the grader: they are copied into it alone, so
+nothing here may import the rest of `autograder`. The zygote imports NumPy, matplotlib and IPython
+once, then for every submission forks a child that drops to an unprivileged user, takes its resource
+limits, runs the notebook's cells with IPython semantics and answers calls of the student's functions
+with plain data. The zygote never runs student code itself; after each child it kills whatever the
+child left behind and wipes its working folder.
+
+Usage: python -I sandboxed.py CONTROL_FD CHILD_UID   (CHILD_UID -1: stay the current user)
+"""
+import ctypes
+import os
+import resource
+import select
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from plain import Opaque, decode, encode, recv_message, send_message  # noqa: E402
+
+WORK = "/tmp/run" if os.path.isdir("/tmp") else tempfile.gettempdir()
+PR_SET_CHILD_SUBREAPER = 36
+
+
+class CellTimeout(BaseException):
+    """Raised in the student's code when a cell or a call runs past its wall-time limit."""
+
+
+def warm_up():
+    """Import and exercise what notebooks use, so every forked child starts warm."""
+    import matplotlib
+
+    matplotlib.use("agg")
+    import matplotlib.pyplot as plt
+    import numpy  # noqa: F401
+
+    shell = new_shell()
+    shell.run_cell("%matplotlib inline\nimport numpy as np\nimport matplotlib.pyplot as plt\n"
+                   "plt.plot(np.arange(3), np.arange(3)); plt.title('t'); plt.xlabel('x'); plt.legend(['l'])",
+                   store_history=False)
+    plt.close("all")
+    type(shell).clear_instance()
+
+
+def new_shell():
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    class SandboxShell(InteractiveShell):
+        def enable_gui(self, gui=None):  # `%matplotlib inline` needs no GUI loop
+            pass
+
+    config = Config()
+    config.HistoryManager.enabled = False
+    shell = SandboxShell.instance(config=config, colors="nocolor")
+    shell.display_formatter.active_types = ["text/plain"]  # no PNG rendering: nobody looks at it
+    return shell
+
+
+class BoundedOutput:
+    """stdout/stderr for the student's code: keeps the first `limit` characters, counts the rest."""
+
+    def __init__(self, limit):
+        self.limit, self.kept, self.total = limit, [], 0
+
+    def write(self, text):
+        if not isinstance(text, str):
+            text = str(text)
+        room = self.limit - min(self.total, self.limit)
+        if room > 0:
+            self.kept.append(text[:room])
+        self.total += len(text)
+        return len(text)
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        return False
+
+    def take(self):
+        text, self.kept = "".join(self.kept), []
+        return text
+
+
+def set_limits(limits, child_uid):
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_AS, (limits["memory_bytes"],) * 2)
+    resource.setrlimit(resource.RLIMIT_CPU, (limits["cpu_seconds"], limits["cpu_seconds"] + 1))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limits["file_bytes"],) * 2)
+    if child_uid >= 0 or os.getuid() != 0:
+        resource.setrlimit(resource.RLIMIT_NPROC, (limits["max_processes"],) * 2)
+
+
+def drop_privileges(child_uid):
+    if child_uid >= 0:
+        os.setgroups([])
+        os.setgid(child_uid)
+        os.setuid(child_uid)
+
+
+def run_child(sock, child_uid):
+    """In the forked child: become the student, run the cells, then serve calls until told to stop."""
+    os.setsid()
+    request = recv_message(sock)
+    if request is None:
+        return
+    drop_privileges(child_uid)
+    set_limits(request["limits"], child_uid)
+    folder = tempfile.mkdtemp(dir=WORK)
+    os.chdir(folder)
+    os.environ["HOME"] = folder
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    output = BoundedOutput(request["limits"]["output_chars"])
+    sys.stdout = sys.stderr = output
+    shell = new_shell()
+    signal.signal(signal.SIGALRM, _on_alarm)
+    cell_timeout = request["limits"]["cell_timeout"]
+    me = os.getpid()
+    for index, source in request["cells"]:
+        send_message(sock, {"op": "cell_started", "index": index})
+        error = run_cell(shell, source, cell_timeout)
+        if os.getpid() != me:  # a copy the student's code forked: it must not speak for the child
+            os._exit(0)
+        send_message(sock, {"op": "cell_done", "index": index, "error": error, "output": output.take(),
+                            "output_total": output.total})
+    send_message(sock, {"op": "ready"})
+    serve(sock, shell.user_ns, cell_timeout, me)
+
+
+def _on_alarm(signum, frame):
+    raise CellTimeout()
+
+
+def run_cell(shell, source, timeout):
+    signal.setitimer(signal.ITIMER_REAL, timeout)
+    try:
+        result = shell.run_cell(source, store_history=False)
+    except CellTimeout:  # raised outside the cell's own code, e.g. while IPython compiled it
+        return {"type": "CellTimeout", "text": f"the cell ran longer than {timeout:g} seconds"}
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+    error = result.error_before_exec or result.error_in_exec
+    if error is None:
+        return None
+    if isinstance(error, CellTimeout):
+        return {"type": "CellTimeout", "text": f"the cell ran longer than {timeout:g} seconds"}
+    return {"type": type(error).__name__, "text": _text(error)}
+
+
+def _text(error):
+    try:
+        return str(error)[:500]
+    except BaseException:
+        return "(the error could not be shown)"
+
+
+def serve(sock, namespace, timeout, me):
+    """Answer the grader's requests: which names exist, their values, and calls of functions."""
+    while True:
+        if os.getpid() != me:
+            os._exit(0)
+        request = recv_message(sock)
+        if request is None or request["op"] == "bye":
+            os._exit(0)
+        if request["op"] == "names":
+            kinds = {}
+            for name in request["names"]:
+                if name not in namespace:
+                    kinds[name] = "missing"
+                else:
+                    kinds[name] = "function" if callable(namespace[name]) else "value"
+            send_message(sock, {"op": "names", "kinds": kinds})
+        elif request["op"] == "get":
+            send_message(sock, {"op": "value", "value": encode(namespace.get(request["name"]))})
+        elif request["op"] == "call":
+            send_message(sock, call(sock, namespace.get(request["name"]), request["args"], timeout))
+
+
+def call(sock, function, encoded_args, timeout):
+    args = decode(encoded_args, lambda data: _callback_proxy(sock, data))
+    signal.setitimer(signal.ITIMER_REAL, timeout)
+    try:
+        result = function(*args)
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        mark_callables = lambda fn: {"callable": 0}  # noqa: E731
+        return {"op": "return", "result": encode(result), "args_after": encode(args, mark_callables)}
+    except CellTimeout:
+        return {"op": "raise", "type": "TimeoutError",
+                "text": f"it ran longer than {timeout:g} seconds (an endless loop?)"}
+    except BaseException as error:
+        return {"op": "raise", "type": type(error).__name__, "text": _text(error)}
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+def _callback_proxy(sock, data):
+    """A function given to the student's code that the grader evaluates, e.g. the `grad` of a check."""
+    def grader_function(*args):
+        send_message(sock, {"op": "callback", "id": data["callable"], "args": encode(args)})
+        reply = recv_message(sock)
+        if reply is None:
+            os._exit(3)
+        if reply["op"] == "callback_error":
+            raise ValueError(reply["text"])
+        return decode(reply["value"])
+
+    grader_function.__name__ = str(data.get("name", "function"))
+    return grader_function
+
+
+def clean_up(child_uid):
+    """Kill everything the child left running and remove its files."""
+    if child_uid >= 0:
+        helper = os.fork()
+        if helper == 0:  # as the student's user, kill(-1) reaches exactly the student's processes
+            try:
+                drop_privileges(child_uid)
+                for _ in range(3):
+                    try:
+                        os.kill(-1, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                _wipe()
+            finally:
+                os._exit(0)
+        os.waitpid(helper, 0)
+    elif os.getpid() != 1 and os.environ.get("AUTOGRADER_PID_NAMESPACE") == "1":
+        for _ in range(3):  # alone in our pid namespace: kill(-1) spares only us and its init
+            try:
+                os.kill(-1, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    _wipe()
+    while True:  # we are the subreaper: collect every orphan
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            break
+        if pid == 0:
+            time.sleep(0.01)
+
+
+def _wipe():
+    for entry in os.listdir(WORK):
+        shutil.rmtree(os.path.join(WORK, entry), ignore_errors=True)
+
+
+def zygote(control, child_uid):
+    """Serve the grader: one `run` packet (carrying the child's socket) at a time, each answered by
+    an `exited` packet once the child and everything it started are gone."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    os.makedirs(WORK, exist_ok=True)
+    os.chmod(WORK, 0o1777)
+    warm_up()
+    send_packet(control, {"op": "warm"})
+    while True:
+        message, fds = receive_packet(control)
+        if message is None:
+            return
+        if message.get("op") != "run" or not fds:
+            continue  # e.g. a kill that crossed the child's natural end
+        child_sock = socket.socket(fileno=fds[0])
+        pid = os.fork()
+        if pid == 0:
+            control.close()
+            try:
+                run_child(child_sock, child_uid)
+            except BaseException:  # our own failure, not the student's: tell the grader what it was
+                import traceback
+
+                try:
+                    send_message(child_sock, {"op": "sandbox_error", "text": traceback.format_exc()[-2000:]})
+                except BaseException:
+                    pass
+            finally:
+                os._exit(0)
+        child_sock.close()
+        status = wait_for(pid, control)
+        clean_up(child_uid)
+        if status == "grader gone":
+            return
+        send_packet(control, {"op": "exited", "status": status})
+
+
+def send_packet(control, message):
+    import json
+
+    control.send(json.dumps(message).encode())
+
+
+def receive_packet(control):
+    import json
+
+    data, fds, _, _ = socket.recv_fds(control, 65536, 4)
+    if not data:
+        return None, fds
+    return json.loads(data), fds
+
+
+def wait_for(pid, control):
+    """Wait until the child ends or the grader says kill; describe how it ended."""
+    pidfd = os.pidfd_open(pid)
+    try:
+        while True:
+            ready, _, _ = select.select([control, pidfd], [], [])
+            if pidfd in ready:
+                _, status = os.waitpid(pid, 0)
+                if os.WIFSIGNALED(status):
+                    return f"killed by signal {signal.Signals(os.WTERMSIG(status)).name}"
+                return f"exit status {os.WEXITSTATUS(status)}"
+            message, _ = receive_packet(control)
+            os.kill(pid, signal.SIGKILL)
+            if message is None:
+                os.waitpid(pid, 0)
+                return "grader gone"
+    finally:
+        os.close(pidfd)
+
+
+def main():
+    control = socket.socket(fileno=int(sys.argv[1]))
+    zygote(control, int(sys.argv[2]))
+
+
+if __name__ == "__main__":
+    main()

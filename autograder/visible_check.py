@@ -1,0 +1,46 @@
+# Friendly checks: each check cell below runs your code on the worked example and tells you how it did.
+import numpy as _np
+
+
+class CheckFailed(AssertionError):
+    """A visible check that failed; Jupyter shows its message instead of a traceback."""
+
+    def _render_traceback_(self):
+        return ["\N{BALLOT X} " + line for line in str(self).splitlines()[:1]] + str(self).splitlines()[1:]
+
+
+def _same(got, expected, tol):
+    try:
+        got_array = _np.asarray(got, dtype=float)
+        expected_array = _np.asarray(expected, dtype=float)
+    except (TypeError, ValueError):
+        return False
+    return got_array.shape == expected_array.shape and bool(
+        _np.allclose(got_array, expected_array, rtol=tol, atol=tol))
+
+
+def check(description, compute, expected, hint="", tol=1e-6):
+    """Run `compute()`, compare its result with `expected` and print a one-line verdict.
+
+    `description` names what is checked in the student's words, e.g. "df(5)".
+    """
+    try:
+        got = compute()
+    except NotImplementedError:
+        raise CheckFailed(f"{description}: not written yet. Replace `raise NotImplementedError()` "
+                          "with your code and run that cell again.") from None
+    except NameError as error:
+        raise CheckFailed(f"{description}: {error}. Run the cell where you wrote it, "
+                          "then this check again.") from None
+    except Exception as error:
+        raise CheckFailed(f"{description} raised {type(error).__name__}: {error}") from None
+    if got is None:
+        raise CheckFailed(f"{description} gave None. Did you forget to `return` the result?")
+    if not _same(got, expected, tol):
+        try:
+            shown = _np.round(_np.asarray(got, dtype=float), 6).tolist()
+        except (TypeError, ValueError):
+            shown = got
+        message = f"{description} gave {shown!r}, but {expected!r} was expected."
+        raise CheckFailed(message + (f"\nHint: {hint}" if hint else ""))
+    print(f"\N{CHECK MARK} {description} = {expected!r}, as expected.")
