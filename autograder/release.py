@@ -58,7 +58,9 @@ def verify_release(source_path: Path, release_path: Path, assignment: str) -> li
     except nbformat.ValidationError as error:
         return [f"{release_path}: not a valid notebook: {error.message}"]
     source = nb.read(source_path)
-    secrets = _secrets(source) | _check_file_secrets(assignment)
+    public = _public_text(source)  # what the source shows students anyway is no secret
+    secrets = {text: kind for text, kind in (_secrets(source) | _check_file_secrets(assignment)).items()
+               if text not in public}
     problems = []
     for index, cell in enumerate(release.cells):
         at = nb.where(release_path, index, cell)
@@ -72,27 +74,35 @@ def verify_release(source_path: Path, release_path: Path, assignment: str) -> li
     return problems
 
 
+def _hidden_region(source: str) -> str:
+    return source.split(nb.BEGIN_HIDDEN, 1)[1].split(nb.END_HIDDEN, 1)[0] if nb.BEGIN_HIDDEN in source else ""
+
+
+def _public_text(source) -> str:
+    """The source's text outside solution regions, hidden tests and model answers."""
+    lines = []
+    for cell in source.cells:
+        if cell.cell_type == "markdown" and nb.is_solution(cell):
+            continue
+        hidden = set(_hidden_region(cell.source).splitlines())
+        solution = set(nb.solution_lines(cell.source))
+        lines += [line for line in cell.source.splitlines() if line not in hidden and line not in solution]
+    return "\n".join(lines)
+
+
 def _secrets(source) -> dict[str, str]:
     """Solution code, model answers and hidden-test lines of the source: text the release must not contain."""
-    public, secret = set(), {}
+    secret = {}
     for cell in source.cells:
-        lines = cell.source.splitlines()
         if cell.cell_type == "markdown" and nb.is_solution(cell):
-            secret.update({line.strip(): "the model answer" for line in lines if len(line.strip()) >= 20})
+            secret.update({line.strip(): "the model answer" for line in cell.source.splitlines()
+                           if len(line.strip()) >= 20})
             continue
-        hidden = cell.source.split(nb.BEGIN_HIDDEN, 1)[1].split(nb.END_HIDDEN, 1)[0] if nb.BEGIN_HIDDEN in cell.source else ""
-        in_solution = {line.strip() for line in nb.solution_lines(cell.source)}
-        in_hidden = {line.strip() for line in hidden.splitlines()}
-        for line in lines:
-            text = line.strip()
-            if text in in_solution:
-                secret.setdefault(text, "the solution line")
-            elif text in in_hidden:
-                secret.setdefault(text, "the hidden-test line")
-            else:
-                public.add(text)
-    return {text: kind for text, kind in secret.items() if len(text) >= 6 and text not in public
-            and not text.startswith("#")}
+        for line in nb.solution_lines(cell.source):
+            secret.setdefault(line.strip(), "the solution line")
+        for line in _hidden_region(cell.source).splitlines():
+            secret.setdefault(line.strip(), "the hidden-test line")
+    return {text: kind for text, kind in secret.items() if len(text) >= 6 and not text.startswith("#")}
 
 
 def _check_file_secrets(assignment: str) -> dict[str, str]:

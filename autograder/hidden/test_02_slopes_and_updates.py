@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from autograder.expect import Mistake, expect_close, expect_unchanged
+from autograder.expect import Mistake, expect_close, expect_unchanged, is_close
 from autograder.submission import describe, describe_call
 
 WORKED_INPUT, WORKED_WEIGHTS, WORKED_TARGET, WORKED_RATE = np.array([1, 2, 3]), np.array([0, 2, 1]), 0, 0.01
@@ -56,19 +56,6 @@ def expect_parts(result, names, what):
         raise AssertionError(f"{what} returned {kind_of(result)}, but {wanted} was expected. "
                              f"Return them together, in this order: `return {', '.join(names)}`.")
     return tuple(result)
-
-
-def unseen_case(rng, length, integers=False):
-    """input_data, target and weights whose error is clearly not 0 (so every sign and factor shows)."""
-    while True:
-        if integers:
-            input_data, weights = rng.integers(-5, 6, length), rng.integers(-5, 6, length)
-            target = int(rng.integers(-9, 10))
-        else:
-            input_data, weights = np.round(rng.uniform(-3, 3, length), 2), np.round(rng.uniform(-2, 2, length), 2)
-            target = round(float(rng.uniform(-5, 5)), 2)
-        if abs(reference_error(input_data, target, weights)) > 0.5 and np.any(input_data != weights):
-            return input_data, target, weights
 
 
 def predict_mistakes(input_data, weights):
@@ -163,6 +150,42 @@ def train_mistakes(input_data, target, weights, learning_rate, n_updates):
     return on_weights, on_losses
 
 
+def separates(expected, mistakes):
+    """True when no named mistake gives the expected value and no two different mistakes give the same value."""
+    for i, mistake in enumerate(mistakes):
+        if is_close(mistake.value, expected, 1e-4, 1e-4) or any(
+                other.did != mistake.did and is_close(other.value, mistake.value, 1e-4, 1e-4) for other in mistakes[i + 1:]):
+            return False
+    return True
+
+
+def unseen_case(rng, length, integers=False):
+    """input_data, target and weights on which every mistake in prediction, error and slope shows."""
+    while True:
+        if integers:
+            input_data, weights = rng.integers(-5, 6, length), rng.integers(-5, 6, length)
+            target = int(rng.integers(-9, 10))
+        else:
+            input_data, weights = np.round(rng.uniform(-3, 3, length), 2), np.round(rng.uniform(-2, 2, length), 2)
+            target = round(float(rng.uniform(-5, 5)), 2)
+        if (abs(reference_error(input_data, target, weights)) > 0.5
+                and separates(reference_predict(input_data, weights), predict_mistakes(input_data, weights))
+                and separates(reference_error(input_data, target, weights), error_mistakes(input_data, target, weights))
+                and separates(reference_slope(input_data, target, weights), slope_mistakes(input_data, target, weights))):
+            return input_data, target, weights
+
+
+def unseen_training(rng, integers=False):
+    """train's arguments for a new example, learning slowly enough that every update shows."""
+    while True:
+        input_data, target, weights = unseen_case(rng, 3 if integers else int(rng.integers(3, 5)), integers)
+        args = (input_data, target, weights, 0.01 if integers else 0.02, int(rng.integers(5, 12)))
+        final_weights, losses = reference_train(*args)
+        on_weights, on_losses = train_mistakes(*args)
+        if separates(final_weights, on_weights) and separates(losses, on_losses):
+            return args
+
+
 @pytest.mark.exercise("predict")
 def test_predict_sums_input_times_weight_on_new_inputs(submission, rng):
     cases = [unseen_case(rng, length) for length in (2, 3, 5)] + [unseen_case(rng, 4, integers=True)]
@@ -245,14 +268,6 @@ def test_update_weights_on_the_worked_example(submission):
                  mistakes=update_mistakes(WORKED_WEIGHTS, slope, WORKED_RATE))
 
 
-def unseen_training(rng):
-    """A training example on which a small learning rate converges, neither too fast nor too slowly."""
-    while True:
-        input_data, target, weights = unseen_case(rng, int(rng.integers(3, 5)))
-        if 1 < np.sum(input_data ** 2) < 20:
-            return input_data, target, weights, 0.02, int(rng.integers(5, 12))
-
-
 @pytest.mark.exercise("train")
 def test_train_returns_the_weights_after_n_updates(submission, rng):
     args = unseen_training(rng)
@@ -273,8 +288,7 @@ def test_train_records_the_squared_error_after_each_update(submission, rng):
 
 @pytest.mark.exercise("train")
 def test_train_works_on_integer_arrays(submission, rng):
-    input_data, target, weights = unseen_case(rng, 3, integers=True)
-    args = (input_data, target, weights, 0.01, 6)
+    args = unseen_training(rng, integers=True)
     what = describe_call("train", args) + " with integer arrays"
     final_weights, losses = expect_parts(submission.train(*args), ("final_weights", "losses"), what)
     on_weights, on_losses = train_mistakes(*args)

@@ -7,7 +7,7 @@ and 4 hidden nodes, so a transposed matrix shows, and hidden nodes of both signs
 import numpy as np
 import pytest
 
-from autograder.expect import Mistake, expect_close, expect_unchanged
+from autograder.expect import Mistake, expect_close, expect_unchanged, is_close
 from autograder.submission import describe, describe_call
 
 KEYS = ("hidden", "output")
@@ -118,33 +118,6 @@ def expect_weights_dict(result, what, like):
     return result
 
 
-def new_network(rng, integers=False):
-    """inputs and weights of a 3-input, 4-hidden network whose hidden nodes have both signs, none near 0."""
-    while True:
-        if integers:
-            inputs, hidden = rng.integers(-3, 4, 3), rng.integers(-3, 4, (4, 3))
-            output = rng.choice([-1, 1], 4) * rng.integers(1, 4, 4)
-        else:
-            inputs, hidden = np.round(rng.uniform(-2, 2, 3), 2), np.round(rng.uniform(-1.5, 1.5, (4, 3)), 2)
-            output = np.round(rng.choice([-1, 1], 4) * rng.uniform(0.2, 1.5, 4), 2)
-        hidden_in = hidden @ inputs
-        if np.all(np.abs(hidden_in) > 0.1) and np.any(hidden_in < 0) and np.any(hidden_in > 0):
-            return inputs, {"hidden": hidden, "output": output}
-
-
-def new_target(rng, inputs, weights, integers=False):
-    """A target the network misses by at least 1, so the error's sign and size show in every gradient."""
-    output, sign = reference_forward(inputs, weights)[2], int(rng.choice([-1, 1]))
-    if integers:
-        return int(round(output)) + sign * int(rng.integers(1, 4))
-    return round(output + sign * float(rng.uniform(1, 3)), 2)
-
-
-def signed_values(rng, shape, low, high):
-    """Numbers of size low..high with random signs, never 0."""
-    return np.round(rng.choice([-1, 1], shape) * rng.uniform(low, high, shape), 2)
-
-
 def relu_mistakes(x):
     x = np.asarray(x, dtype=float)
     return [
@@ -184,10 +157,10 @@ def forward_mistakes(inputs, weights):
         "output": [
             Mistake("computed the output from hidden_in instead of hidden_out", float(output_weights @ hidden_in),
                     "The output node sees the hidden nodes after their ReLU."),
-            Mistake("applied ReLU to the output", max(output, 0.0), "The output node is linear: no ReLU there."),
             Mistake("added up hidden_out without the output weights", float(np.sum(hidden_out)),
                     "Each hidden value is multiplied by its output weight before they are added."),
-        ],
+        ] + ([Mistake("applied ReLU to the output", 0.0, "The output node is linear: no ReLU there.")]
+             if output < 0 else []),  # only a negative output shows this one
     }
 
 
@@ -257,18 +230,66 @@ def numerical_gradient_mistakes(loss, weights):
          if integer_weights else []) for key in KEYS}
 
 
+def separates(expected, mistakes):
+    """True when no named mistake gives the expected value and no two different mistakes give the same value."""
+    for i, mistake in enumerate(mistakes):
+        if is_close(mistake.value, expected, 1e-4, 1e-4) or any(
+                other.did != mistake.did and is_close(other.value, mistake.value, 1e-4, 1e-4) for other in mistakes[i + 1:]):
+            return False
+    return True
+
+
+def signed_values(rng, shape, low, high):
+    """Numbers of size low..high with random signs, never 0, rounded to 2 decimals."""
+    return np.round(rng.choice([-1, 1], shape) * rng.uniform(low, high, shape), 2)
+
+
+def mixed_signs(rng, length, integers=False):
+    """A new array with negative and positive entries (never 0) on which every ReLU mistake shows."""
+    while True:
+        x = rng.choice([-1, 1], length) * rng.integers(1, 10, length) if integers else signed_values(rng, length, 0.01, 5)
+        if (np.any(x < 0) and np.any(x > 0) and separates(reference_relu(x), relu_mistakes(x))
+                and separates(reference_relu_slope(x), relu_slope_mistakes(x))):
+            return x
+
+
+def new_problem(rng, integers=False, negative_output=False):
+    """inputs, target and weights of a 3-input, 4-hidden network on which every forward and backprop mistake shows.
+
+    Its hidden nodes have both signs and none is near 0, so the ReLU matters and its slope is defined.
+    """
+    while True:
+        if integers:
+            inputs, hidden = rng.integers(-3, 4, 3), rng.integers(-3, 4, (4, 3))
+            output = rng.choice([-1, 1], 4) * rng.integers(1, 4, 4)
+        else:
+            inputs, hidden = np.round(rng.uniform(-2, 2, 3), 2), np.round(rng.uniform(-1.5, 1.5, (4, 3)), 2)
+            output = signed_values(rng, 4, 0.2, 1.5)
+        weights = {"hidden": hidden, "output": output}
+        hidden_in, _, prediction = reference_forward(inputs, weights)
+        # The target is missed by 1 to 3, so the error's sign and size show in every gradient.
+        miss = int(rng.choice([-1, 1]) * rng.integers(1, 4)) if integers else float(rng.choice([-1, 1]) * rng.uniform(1, 3))
+        target = int(round(prediction)) + miss if integers else round(prediction + miss, 2)
+        if not (np.all(np.abs(hidden_in) > 0.1) and np.any(hidden_in < 0) and np.any(hidden_in > 0)):
+            continue
+        if negative_output and prediction > -0.1:
+            continue
+        expected, mistakes = reference_forward(inputs, weights), forward_mistakes(inputs, weights)
+        gradients, gradient_mistakes = reference_backprop(inputs, target, weights), backprop_mistakes(inputs, target, weights)
+        if (all(separates(expected[i], mistakes[part]) for i, part in enumerate(("hidden_in", "hidden_out", "output")))
+                and all(separates(gradients[key], gradient_mistakes[key]) for key in KEYS)):
+            return inputs, target, weights
+
+
 @pytest.mark.exercise("relu")
 def test_relu_zeroes_negative_values_on_new_arrays(submission, rng):
-    arrays = [signed_values(rng, length, 0.01, 5) for length in (3, 6)]
-    arrays.append(rng.choice([-1, 1], 5) * rng.integers(1, 10, 5))
-    for x in arrays:
+    for x in (mixed_signs(rng, 3), mixed_signs(rng, 6), mixed_signs(rng, 5, integers=True)):
         expect_close(submission.relu(x), reference_relu(x), describe_call("relu", (x,)), mistakes=relu_mistakes(x))
 
 
 @pytest.mark.exercise("relu")
 def test_relu_leaves_its_argument_unchanged(submission, rng):
-    x = signed_values(rng, 5, 0.1, 5)
-    x[0], x[1] = -abs(x[0]), abs(x[1])
+    x = mixed_signs(rng, 5)
     call = submission.relu.call(x)
     expect_unchanged(call, (x,), ("x",), "relu")
     expect_close(call.result, reference_relu(x), describe_call("relu", (x,)), mistakes=relu_mistakes(x))
@@ -282,10 +303,7 @@ def test_relu_on_the_worked_example(submission):
 
 @pytest.mark.exercise("relu_slope")
 def test_relu_slope_is_one_for_positive_and_zero_for_negative_values(submission, rng):
-    arrays = [signed_values(rng, length, 0.01, 5) for length in (3, 6)]
-    arrays.append(rng.choice([-1, 1], 5) * rng.integers(2, 10, 5))
-    for x in arrays:
-        x[0], x[1] = -abs(x[0]), abs(x[1])
+    for x in (mixed_signs(rng, 3), mixed_signs(rng, 6), mixed_signs(rng, 5, integers=True)):
         expect_close(submission.relu_slope(x), reference_relu_slope(x), describe_call("relu_slope", (x,)),
                      mistakes=relu_slope_mistakes(x))
 
@@ -307,27 +325,25 @@ def check_forward_part(submission, inputs, weights, part, description=""):
 
 @pytest.mark.exercise("forward")
 def test_forward_hidden_in_is_the_weighted_sum_of_the_inputs(submission, rng):
-    inputs, weights = new_network(rng)
+    inputs, _, weights = new_problem(rng)
     check_forward_part(submission, inputs, weights, "hidden_in")
 
 
 @pytest.mark.exercise("forward")
 def test_forward_hidden_out_is_relu_of_hidden_in(submission, rng):
-    inputs, weights = new_network(rng)
+    inputs, _, weights = new_problem(rng)
     check_forward_part(submission, inputs, weights, "hidden_out")
 
 
 @pytest.mark.exercise("forward")
 def test_forward_output_is_linear_in_hidden_out(submission, rng):
-    inputs, weights = new_network(rng)
-    if reference_forward(inputs, weights)[2] > 0:  # a negative output shows a ReLU wrongly applied to it
-        weights["output"] = -weights["output"]
+    inputs, _, weights = new_problem(rng, negative_output=True)  # shows a ReLU wrongly applied to the output
     check_forward_part(submission, inputs, weights, "output")
 
 
 @pytest.mark.exercise("forward")
 def test_forward_works_with_integer_arrays(submission, rng):
-    inputs, weights = new_network(rng, integers=True)
+    inputs, _, weights = new_problem(rng, integers=True)
     for part in ("hidden_in", "hidden_out", "output"):
         check_forward_part(submission, inputs, weights, part, " with integer arrays")
 
@@ -347,20 +363,17 @@ def check_backprop_part(submission, inputs, target, weights, key, description=""
 
 @pytest.mark.exercise("backprop")
 def test_backprop_output_gradient_on_a_new_network(submission, rng):
-    inputs, weights = new_network(rng)
-    check_backprop_part(submission, inputs, new_target(rng, inputs, weights), weights, "output")
+    check_backprop_part(submission, *new_problem(rng), "output")
 
 
 @pytest.mark.exercise("backprop")
 def test_backprop_hidden_gradient_on_a_new_network(submission, rng):
-    inputs, weights = new_network(rng)
-    check_backprop_part(submission, inputs, new_target(rng, inputs, weights), weights, "hidden")
+    check_backprop_part(submission, *new_problem(rng), "hidden")
 
 
 @pytest.mark.exercise("backprop")
 def test_backprop_agrees_with_a_numerical_gradient_check(submission, rng):
-    inputs, weights = new_network(rng)
-    target = new_target(rng, inputs, weights)
+    inputs, target, weights = new_problem(rng)
     what = describe_call("backprop", (inputs, target, weights))
     gradients = expect_weights_dict(submission.backprop(inputs, target, weights), what, weights)
     numerical = reference_numerical_gradient(lambda w: network_loss(inputs, target, w), weights)
@@ -373,8 +386,7 @@ def test_backprop_agrees_with_a_numerical_gradient_check(submission, rng):
 
 @pytest.mark.exercise("backprop")
 def test_backprop_works_with_integer_arrays(submission, rng):
-    inputs, weights = new_network(rng, integers=True)
-    target = new_target(rng, inputs, weights, integers=True)
+    inputs, target, weights = new_problem(rng, integers=True)
     for key in KEYS:
         check_backprop_part(submission, inputs, target, weights, key, " with integer arrays")
 
@@ -399,7 +411,7 @@ def check_weight_update(submission, weights, gradients, learning_rate, descripti
 
 @pytest.mark.exercise("backprop_weight_update")
 def test_backprop_weight_update_steps_against_the_gradients(submission, rng):
-    _, weights = new_network(rng)
+    _, _, weights = new_problem(rng)
     gradients = {key: signed_values(rng, np.shape(weights[key]), 0.5, 5) for key in KEYS}
     check_weight_update(submission, weights, gradients, 0.05)
 
@@ -407,7 +419,7 @@ def test_backprop_weight_update_steps_against_the_gradients(submission, rng):
 @pytest.mark.exercise("backprop_weight_update")
 def test_backprop_weight_update_works_with_integer_arrays(submission, rng):
     # Gradients of size 1 to 9 times 0.1 are never whole numbers, so truncated results cannot pass.
-    _, weights = new_network(rng, integers=True)
+    _, _, weights = new_problem(rng, integers=True)
     gradients = {key: rng.choice([-1, 1], np.shape(weights[key])) * rng.integers(1, 10, np.shape(weights[key]))
                  for key in KEYS}
     check_weight_update(submission, weights, gradients, 0.1, " with integer arrays")
@@ -421,7 +433,7 @@ def test_backprop_weight_update_on_the_worked_example(submission):
 
 def cubic_network(rng):
     """Float weights and a loss with cubic terms, for which one-sided differences are clearly off."""
-    _, weights = new_network(rng)
+    _, _, weights = new_problem(rng)
     # Each weight sits 0.05 to 0.3 from its centre: the loss curves strongly there while its slope stays
     # small, so a one-sided difference misses the slope by far more than the tolerance.
     centres = {key: (weights[key] - signed_values(rng, np.shape(weights[key]), 0.05, 0.3)).tolist() for key in KEYS}

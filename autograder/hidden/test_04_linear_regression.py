@@ -86,23 +86,6 @@ def expect_parts(result, names, what):
     return tuple(result)
 
 
-def unseen_data(rng, length, integers=False):
-    """x, y and a line (weight, bias) that misses the points, so every error term shows."""
-    if integers:
-        x = rng.integers(-5, 6, length)
-        return x, 2 * x + rng.integers(-4, 5, length), int(rng.integers(-3, 4)), int(rng.integers(-3, 4))
-    x = np.round(rng.uniform(-3, 3, length), 2)
-    y = np.round(rng.uniform(-2, 2) * x + rng.uniform(-2, 2) + rng.normal(0, 0.5, length), 2)
-    return x, y, round(float(rng.uniform(-2, 2)), 2), round(float(rng.uniform(-2, 2)), 2)
-
-
-def stable_learning_rate(x):
-    """A round learning rate at which gradient descent on the SSE of x converges smoothly."""
-    x = np.asarray(x, dtype=float)
-    steepest = np.linalg.eigvalsh(2 * np.array([[np.sum(x * x), np.sum(x)], [np.sum(x), len(x)]]))[-1]
-    return next(rate for rate in (0.01, 0.005, 0.002, 0.001, 0.0005, 0.0002) if rate * steepest < 0.8)
-
-
 def linear_mistakes(x, weight, bias):
     x = np.asarray(x, dtype=float)
     return [
@@ -166,9 +149,10 @@ def fit_mistakes(x, y, learning_rate, epochs, weight=0.0, bias=0.0):
                 "Gradient descent steps against the gradient."),
         Mistake("made one update too many", right[epochs + 1], f"epochs={epochs} means exactly {epochs} updates."),
         Mistake("made one update too few", right[epochs - 1], f"epochs={epochs} means exactly {epochs} updates."),
-        Mistake("ignored the starting weight and bias you were given", states(start=(0.0, 0.0))[-1],
-                "Start from the weight and bias passed to fit; 0.0 is only the default."),
     ]
+    if (weight, bias) != (0.0, 0.0):
+        on_line.append(Mistake("ignored the starting weight and bias you were given", states(start=(0.0, 0.0))[-1],
+                               "Start from the weight and bias passed to fit; 0.0 is only the default."))
     on_history = [
         Mistake("recorded each SSE before its update instead of after it", sse_along(right[:epochs]),
                 "history[0] should be the SSE after the first update."),
@@ -195,6 +179,47 @@ def check_fit(submission, args, part, description=""):
                      mistakes=on_line)
     else:
         expect_close(history, expected_history, f"The history from {what}", mistakes=on_history)
+
+
+def separates(expected, mistakes):
+    """True when no named mistake gives the expected value and no two different mistakes give the same value."""
+    for i, mistake in enumerate(mistakes):
+        if is_close(mistake.value, expected, 1e-4, 1e-4) or any(
+                other.did != mistake.did and is_close(other.value, mistake.value, 1e-4, 1e-4) for other in mistakes[i + 1:]):
+            return False
+    return True
+
+
+def unseen_data(rng, length, integers=False):
+    """x, y and a line (weight, bias) missing the points, on which every linear, sse and sse_gradient mistake shows."""
+    while True:
+        if integers:
+            x = rng.integers(-5, 6, length)
+            args = x, 2 * x + rng.integers(-4, 5, length), int(rng.integers(-3, 4)), int(rng.integers(-3, 4))
+        else:
+            x = np.round(rng.uniform(-3, 3, length), 2)
+            y = np.round(rng.uniform(-2, 2) * x + rng.uniform(-2, 2) + rng.normal(0, 0.5, length), 2)
+            args = x, y, round(float(rng.uniform(-2, 2)), 2), round(float(rng.uniform(-2, 2)), 2)
+        x, y, weight, bias = args
+        if (separates(reference_linear(x, weight, bias), linear_mistakes(x, weight, bias))
+                and separates(reference_sse(*args), sse_mistakes(*args))
+                and separates(reference_sse_gradient(*args), sse_gradient_mistakes(*args))):
+            return args
+
+
+def unseen_fit(rng, integers=False, from_zero=False):
+    """fit's arguments for new data; few, small steps, so that fit has not converged and every mistake shows."""
+    while True:
+        x, y, weight, bias = unseen_data(rng, int(rng.integers(5, 9)), integers)
+        epochs = int(rng.integers(20, 40))
+        steepest = np.linalg.eigvalsh(2 * np.array([[np.sum(x * x), np.sum(x)], [np.sum(x), len(x)]]))[-1]
+        learning_rate = next(rate for rate in (0.01, 0.005, 0.002, 0.001, 0.0005, 0.0002, 0.0001)
+                             if rate * steepest * epochs < 4)
+        args = (x, y, learning_rate, epochs) + (() if from_zero else (weight, bias))
+        expected_weight, expected_bias, expected_history = reference_fit(*args)
+        on_line, on_history = fit_mistakes(*args)
+        if separates((expected_weight, expected_bias), on_line) and separates(expected_history, on_history):
+            return args
 
 
 @pytest.mark.exercise("linear")
@@ -266,15 +291,9 @@ def test_sse_gradient_on_the_worked_example(submission):
     check_sse_gradient(submission, WORKED_X, WORKED_Y, BEST_WEIGHT, BEST_BIAS, " (almost 0 at the best line)")
 
 
-def unseen_fit(rng, integers=False):
-    x, y, weight, bias = unseen_data(rng, int(rng.integers(5, 9)), integers)
-    return x, y, stable_learning_rate(x), int(rng.integers(20, 40)), weight, bias
-
-
 @pytest.mark.exercise("fit")
 def test_fit_starts_from_zero_by_default(submission, rng):
-    x, y, learning_rate, epochs, _, _ = unseen_fit(rng)
-    check_fit(submission, (x, y, learning_rate, epochs), "line")
+    check_fit(submission, unseen_fit(rng, from_zero=True), "line")
 
 
 @pytest.mark.exercise("fit")
