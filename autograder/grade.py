@@ -125,8 +125,9 @@ def _grade(sandbox, course, spec, student, path, other_specs) -> SubmissionResul
                 return error_result(spec, student, f"This is the notebook of {other.name} ({other.notebook}), not of "
                                              f"{spec.name} ({spec.notebook}). Please submit {spec.notebook}.")
     cells = cells_to_run(spec, notebook)
+    test_cells = {nb.grade_id(cell): index for index, cell in enumerate(notebook.cells)}
     deadline = time.monotonic() + course.submission_timeout
-    runner = _Runner(sandbox, cells, deadline)
+    runner = _Runner(sandbox, cells, deadline, {test_cells.get(e.grade_id) for e in spec.exercises})
     result = SubmissionResult(student, spec.name, 0.0, spec.max_score, "graded")
     try:
         for exercise in spec.exercises:
@@ -137,17 +138,23 @@ def _grade(sandbox, course, spec, student, path, other_specs) -> SubmissionResul
                 continue
             submission = run.submission(exercise.names, runner.missing_reason())
             checks = run_exercise(spec.name, exercise.name, submission, student)
-            failed = [check for check in checks if not check.passed]
+            failed = [check.message for check in checks if not check.passed]
+            visible = runner.visible_failure(test_cells.get(exercise.grade_id))
+            if visible:  # as in nbgrader: the check cell itself must run cleanly too
+                failed.insert(0, f"The check cell under this exercise failed: {visible}")
             score = 0.0 if failed else exercise.points
-            output = "\n".join(f"- {check.message}" for check in failed) or (
+            output = "\n".join(f"- {message}" for message in _essential(failed)) or (
                 f"All {len(checks)} checks passed.")
             result.tests.append(TestResult(exercise.grade_id, score, exercise.points, output))
     finally:
         runner.close()
-    answers = {nb.grade_id(cell): cell for cell in notebook.cells if nb.grade_id(cell) in spec.manual}
+    answers = {nb.grade_id(cell): cell.source for cell in notebook.cells if nb.grade_id(cell) in spec.manual}
     for grade_id, points in spec.manual.items():
-        text = "Written answer: graded by your instructor." if grade_id in answers else (
-            "Written answer: the cell is missing from the notebook.")
+        text = "Written answer: graded by your instructor."
+        if grade_id not in answers:
+            text = "Written answer: the cell is missing from the notebook."
+        elif str(answers[grade_id]).strip() in ("", "YOUR ANSWER HERE"):
+            text = "Written answer: not answered yet."
         result.tests.append(TestResult(grade_id, 0.0, points, text, manual=True))
     result.score = sum(test.score for test in result.tests)
     result.notes = runner.notes
@@ -155,17 +162,21 @@ def _grade(sandbox, course, spec, student, path, other_specs) -> SubmissionResul
     return result
 
 
+def _essential(messages: list[str]) -> list[str]:
+    """Each message once; just one line when the exercise was simply not written yet."""
+    unique = list(dict.fromkeys(messages))
+    stub = [message for message in unique if "is not written yet" in message and "check cell" not in message]
+    return stub[:1] or unique
+
+
 def cells_to_run(spec: AssignmentSpec, notebook) -> list[tuple[int, str]]:
     """The code cells to execute, in submitted order: the student's own cells as they are, read-only cells
-    as the source has them, test cells without their checks (those run outside, in the grader)."""
+    as the source has them, and test cells with only their visible checks (the hidden ones run in the grader)."""
     cells = []
     for index, cell in enumerate(notebook.cells):
         if cell.get("cell_type") != "code":
             continue
-        grade_id = nb.grade_id(cell)
-        source = spec.locked.get(grade_id, cell.source) if grade_id else cell.source
-        if grade_id in {exercise.grade_id for exercise in spec.exercises}:
-            continue  # visible checks use the student's own helpers; the hidden checks judge instead
+        source = spec.locked.get(nb.grade_id(cell), cell.source)
         cells.append((index, source if isinstance(source, str) else ""))
     return cells
 
@@ -173,8 +184,9 @@ def cells_to_run(spec: AssignmentSpec, notebook) -> list[tuple[int, str]]:
 class _Runner:
     """Keeps a live run of the notebook: reruns it after a call killed it, skipping cells that killed it."""
 
-    def __init__(self, sandbox: Sandbox, cells, deadline: float):
+    def __init__(self, sandbox: Sandbox, cells, deadline: float, check_cells: set):
         self.sandbox, self.cells, self.deadline = sandbox, cells, deadline
+        self.check_cells = check_cells
         self.skipped: set[int] = set()
         self.notes: list[str] = []
         self.cell_outputs: dict = {}
@@ -209,11 +221,23 @@ class _Runner:
         if text not in self.notes:
             self.notes.append(text)
 
+    def visible_failure(self, index: int | None) -> str:
+        """Why the visible checks of the test cell at `index` failed, or "" if they passed or never ran."""
+        error = self.cell_outputs.get(index, ("", None))[1] if index is not None else None
+        if not error:
+            return ""
+        if error.get("type") == "CheckFailed":
+            return error.get("text", "")
+        return f"{error.get('type')}: {error.get('text', '')}"
+
     def missing_reason(self) -> str:
-        errors = [(index, error) for index, (_, error) in sorted(self.cell_outputs.items()) if error]
+        errors = [(index, error) for index, (_, error) in sorted(self.cell_outputs.items())
+                  if error and index not in self.check_cells]
         if not errors:
             return "it is not defined anywhere in your notebook"
         index, error = errors[0]
+        if error["type"] == "NotImplementedError":
+            return f"it is not written yet: cell {index + 1} still raises NotImplementedError()"
         return (f"it is not defined after running your notebook (cell {index + 1} raised {error['type']}: "
                 f"{error['text'][:200]})")
 

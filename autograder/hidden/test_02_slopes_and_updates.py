@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from autograder.expect import Mistake, expect_close, expect_unchanged, is_close
+from autograder.plain import Opaque
 from autograder.submission import describe, describe_call
 
 WORKED_INPUT, WORKED_WEIGHTS, WORKED_TARGET, WORKED_RATE = np.array([1, 2, 3]), np.array([0, 2, 1]), 0, 0.01
@@ -38,12 +39,16 @@ def reference_train(input_data, target, weights, learning_rate, n_updates):
 
 
 def kind_of(value):
-    """What a student's result is, briefly: 'a list of 3 values', 'a float', ..."""
+    """What a student's result is, briefly: 'a list of 3 values', 'the float 2.5', ..."""
     if isinstance(value, (tuple, list)):
         return f"a {type(value).__name__} of {len(value)} values"
+    if isinstance(value, dict):
+        return f"a dict with the keys {', '.join(repr(key) for key in value) or '(none)'}"
     if isinstance(value, np.ndarray):
         return f"a NumPy array of shape {value.shape}"
-    return f"{describe(value)} (a {type(value).__name__})"
+    if isinstance(value, Opaque):
+        return describe(value)
+    return f"the {type(value).__name__} {describe(value)}"
 
 
 def expect_parts(result, names, what):
@@ -150,11 +155,16 @@ def train_mistakes(input_data, target, weights, learning_rate, n_updates):
     return on_weights, on_losses
 
 
+def rounded(values, decimals=2):
+    """Numbers rounded for readable messages, never -0.0 (which would show as -0)."""
+    return np.round(values, decimals) + 0.0
+
+
 def separates(expected, mistakes):
     """True when no named mistake gives the expected value and no two different mistakes give the same value."""
     for i, mistake in enumerate(mistakes):
-        if is_close(mistake.value, expected, 1e-4, 1e-4) or any(
-                other.did != mistake.did and is_close(other.value, mistake.value, 1e-4, 1e-4) for other in mistakes[i + 1:]):
+        if is_close(mistake.value, expected, 1e-4, 1e-4) or any(other.did != mistake.did and is_close(
+                other.value, mistake.value, 1e-4, 1e-4) for other in mistakes[i + 1:]):
             return False
     return True
 
@@ -166,13 +176,14 @@ def unseen_case(rng, length, integers=False):
             input_data, weights = rng.integers(-5, 6, length), rng.integers(-5, 6, length)
             target = int(rng.integers(-9, 10))
         else:
-            input_data, weights = np.round(rng.uniform(-3, 3, length), 2), np.round(rng.uniform(-2, 2, length), 2)
+            input_data, weights = rounded(rng.uniform(-3, 3, length)), rounded(rng.uniform(-2, 2, length))
             target = round(float(rng.uniform(-5, 5)), 2)
-        if (abs(reference_error(input_data, target, weights)) > 0.5
+        args = input_data, target, weights
+        if (abs(reference_error(*args)) > 0.5
                 and separates(reference_predict(input_data, weights), predict_mistakes(input_data, weights))
-                and separates(reference_error(input_data, target, weights), error_mistakes(input_data, target, weights))
-                and separates(reference_slope(input_data, target, weights), slope_mistakes(input_data, target, weights))):
-            return input_data, target, weights
+                and separates(reference_error(*args), error_mistakes(*args))
+                and separates(reference_slope(*args), slope_mistakes(*args))):
+            return args
 
 
 def unseen_training(rng, integers=False):
@@ -240,7 +251,7 @@ def test_get_slope_on_the_worked_example(submission):
 @pytest.mark.exercise("update_weights")
 def test_update_weights_steps_against_the_slope_and_leaves_arguments_unchanged(submission, rng):
     for length, learning_rate in ((3, 0.01), (5, 0.25)):
-        weights, slope = np.round(rng.uniform(-2, 2, length), 2), np.round(rng.uniform(-20, 20, length), 2)
+        weights, slope = rounded(rng.uniform(-2, 2, length)), rounded(rng.uniform(-20, 20, length))
         call = submission.update_weights.call(weights, slope, learning_rate)
         expect_unchanged(call, (weights, slope), ("weights", "slope"), "update_weights")
         expect_close(call.result, reference_update(weights, slope, learning_rate),
@@ -303,4 +314,4 @@ def test_train_on_the_worked_example(submission):
     _, losses = expect_parts(submission.train(*args), ("final_weights", "losses"), what)
     _, on_losses = train_mistakes(*args)
     expect_close(losses, reference_train(*args)[1], f"The losses from {what}", mistakes=on_losses,
-                 hint="On the worked example losses[0] is 25.4016, the square of the error 5.04 after the first update.")
+                 hint="Here losses[0] is 25.4016, the square of the error 5.04 after the first update.")

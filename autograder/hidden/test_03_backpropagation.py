@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from autograder.expect import Mistake, expect_close, expect_unchanged, is_close
+from autograder.plain import Opaque
 from autograder.submission import describe, describe_call
 
 KEYS = ("hidden", "output")
@@ -34,7 +35,7 @@ def reference_backprop(inputs, target, weights):
     error = output - target
     hidden = np.outer(2 * error * np.asarray(weights["output"], dtype=float) * reference_relu_slope(hidden_in),
                       np.asarray(inputs, dtype=float))
-    return {"hidden": hidden, "output": 2 * error * hidden_out}
+    return {"hidden": hidden + 0.0, "output": 2 * error * hidden_out + 0.0}  # + 0.0 shows -0.0 as 0
 
 
 def reference_weight_update(weights, gradients, learning_rate):
@@ -54,7 +55,7 @@ def nudged(weights, key=None, index=None, step=0.0, integers=False):
 
 
 def reference_numerical_gradient(loss, weights, h=1e-5, difference="central", integers=False):
-    """Finite differences of `loss`, one weight at a time; `difference` and `integers` also give the usual wrong ones."""
+    """Finite differences of `loss`, one weight at a time; `difference` and `integers` give the usual wrong ones."""
     quotients = {
         "central": lambda up, here, down: (up - down) / (2 * h),
         "forward": lambda up, here, down: (up - here) / h,
@@ -77,14 +78,16 @@ def network_loss(inputs, target, weights):
 
 
 def kind_of(value):
-    """What a student's result is, briefly: 'a list of 3 values', 'a dict with the keys ...', ..."""
+    """What a student's result is, briefly: 'a list of 3 values', 'the float 2.5', ..."""
     if isinstance(value, (tuple, list)):
         return f"a {type(value).__name__} of {len(value)} values"
     if isinstance(value, dict):
         return f"a dict with the keys {', '.join(repr(key) for key in value) or '(none)'}"
     if isinstance(value, np.ndarray):
         return f"a NumPy array of shape {value.shape}"
-    return f"{describe(value)} (a {type(value).__name__})"
+    if isinstance(value, Opaque):
+        return describe(value)
+    return f"the {type(value).__name__} {describe(value)}"
 
 
 def expect_parts(result, names, what):
@@ -137,6 +140,7 @@ def relu_slope_mistakes(x):
         Mistake("reversed the slope", 1 - reference_relu_slope(x),
                 "ReLU is flat (slope 0) for negative x and rises (slope 1) for positive x."),
         Mistake("returned x itself", x, "The slope is 1 where x > 0 and 0 where x < 0."),
+        Mistake("returned 1 everywhere", np.ones_like(x), "Where x < 0 ReLU is flat, so its slope there is 0."),
     ]
 
 
@@ -196,21 +200,20 @@ def backprop_mistakes(inputs, target, weights):
 
 
 def update_mistakes(weights, gradients, learning_rate):
-    return {key: [
-        Mistake("added the gradient instead of subtracting it",
-                np.asarray(weights[key], dtype=float) + learning_rate * np.asarray(gradients[key], dtype=float),
-                "To lower the loss, step against the gradient."),
-        Mistake("ignored the learning rate",
-                np.asarray(weights[key], dtype=float) - np.asarray(gradients[key], dtype=float),
-                "Scale the gradient by the learning rate before the step."),
-        Mistake("applied the learning rate twice",
-                np.asarray(weights[key], dtype=float) - learning_rate ** 2 * np.asarray(gradients[key], dtype=float),
-                "Multiply by the learning rate once."),
-        Mistake("kept the result as integers",
-                np.trunc(np.asarray(weights[key], dtype=float) - learning_rate * np.asarray(gradients[key], dtype=float)),
-                "With integer weights the update must still give floats: compute new arrays rather than "
-                "writing floats into integer ones."),
-    ] for key in KEYS}
+    mistakes = {}
+    for key in KEYS:
+        w, g = np.asarray(weights[key], dtype=float), np.asarray(gradients[key], dtype=float)
+        mistakes[key] = [
+            Mistake("added the gradient instead of subtracting it", w + learning_rate * g,
+                    "To lower the loss, step against the gradient."),
+            Mistake("ignored the learning rate", w - g, "Scale the gradient by the learning rate before the step."),
+            Mistake("applied the learning rate twice", w - learning_rate ** 2 * g,
+                    "Multiply by the learning rate once."),
+            Mistake("kept the result as integers", np.trunc(w - learning_rate * g),
+                    "With integer weights the update must still give floats: compute new arrays rather than "
+                    "writing floats into integer ones."),
+        ]
+    return mistakes
 
 
 def numerical_gradient_mistakes(loss, weights):
@@ -233,51 +236,60 @@ def numerical_gradient_mistakes(loss, weights):
 def separates(expected, mistakes):
     """True when no named mistake gives the expected value and no two different mistakes give the same value."""
     for i, mistake in enumerate(mistakes):
-        if is_close(mistake.value, expected, 1e-4, 1e-4) or any(
-                other.did != mistake.did and is_close(other.value, mistake.value, 1e-4, 1e-4) for other in mistakes[i + 1:]):
+        if is_close(mistake.value, expected, 1e-4, 1e-4) or any(other.did != mistake.did and is_close(
+                other.value, mistake.value, 1e-4, 1e-4) for other in mistakes[i + 1:]):
             return False
     return True
 
 
+def rounded(values, decimals=2):
+    """Numbers rounded for readable messages, never -0.0 (which would show as -0)."""
+    return np.round(values, decimals) + 0.0
+
+
 def signed_values(rng, shape, low, high):
     """Numbers of size low..high with random signs, never 0, rounded to 2 decimals."""
-    return np.round(rng.choice([-1, 1], shape) * rng.uniform(low, high, shape), 2)
+    return rounded(rng.choice([-1, 1], shape) * rng.uniform(low, high, shape))
 
 
 def mixed_signs(rng, length, integers=False):
     """A new array with negative and positive entries (never 0) on which every ReLU mistake shows."""
     while True:
-        x = rng.choice([-1, 1], length) * rng.integers(1, 10, length) if integers else signed_values(rng, length, 0.01, 5)
+        if integers:
+            x = rng.choice([-1, 1], length) * rng.integers(1, 10, length)
+        else:
+            x = signed_values(rng, length, 0.01, 5)
         if (np.any(x < 0) and np.any(x > 0) and separates(reference_relu(x), relu_mistakes(x))
                 and separates(reference_relu_slope(x), relu_slope_mistakes(x))):
             return x
 
 
 def new_problem(rng, integers=False, negative_output=False):
-    """inputs, target and weights of a 3-input, 4-hidden network on which every forward and backprop mistake shows.
-
-    Its hidden nodes have both signs and none is near 0, so the ReLU matters and its slope is defined.
+    """inputs, target and weights of a 3-input, 4-hidden network on which every forward and backprop
+    mistake shows. Its hidden nodes have both signs and none is near 0, so the ReLU matters and its slope
+    is defined; the target is missed by 1 to 3, so the error's sign and size show in every gradient.
     """
     while True:
         if integers:
             inputs, hidden = rng.integers(-3, 4, 3), rng.integers(-3, 4, (4, 3))
             output = rng.choice([-1, 1], 4) * rng.integers(1, 4, 4)
         else:
-            inputs, hidden = np.round(rng.uniform(-2, 2, 3), 2), np.round(rng.uniform(-1.5, 1.5, (4, 3)), 2)
+            inputs, hidden = rounded(rng.uniform(-2, 2, 3)), rounded(rng.uniform(-1.5, 1.5, (4, 3)))
             output = signed_values(rng, 4, 0.2, 1.5)
         weights = {"hidden": hidden, "output": output}
         hidden_in, _, prediction = reference_forward(inputs, weights)
-        # The target is missed by 1 to 3, so the error's sign and size show in every gradient.
-        miss = int(rng.choice([-1, 1]) * rng.integers(1, 4)) if integers else float(rng.choice([-1, 1]) * rng.uniform(1, 3))
-        target = int(round(prediction)) + miss if integers else round(prediction + miss, 2)
+        sign = int(rng.choice([-1, 1]))
+        target = int(round(prediction)) + sign * int(rng.integers(1, 4)) if integers else \
+            round(prediction + sign * float(rng.uniform(1, 3)), 2)
         if not (np.all(np.abs(hidden_in) > 0.1) and np.any(hidden_in < 0) and np.any(hidden_in > 0)):
             continue
         if negative_output and prediction > -0.1:
             continue
-        expected, mistakes = reference_forward(inputs, weights), forward_mistakes(inputs, weights)
-        gradients, gradient_mistakes = reference_backprop(inputs, target, weights), backprop_mistakes(inputs, target, weights)
-        if (all(separates(expected[i], mistakes[part]) for i, part in enumerate(("hidden_in", "hidden_out", "output")))
-                and all(separates(gradients[key], gradient_mistakes[key]) for key in KEYS)):
+        parts, mistakes = reference_forward(inputs, weights), forward_mistakes(inputs, weights)
+        gradients = reference_backprop(inputs, target, weights)
+        wrong_gradients = backprop_mistakes(inputs, target, weights)
+        if (all(separates(part, mistakes[name]) for part, name in zip(parts, ("hidden_in", "hidden_out", "output")))
+                and all(separates(gradients[key], wrong_gradients[key]) for key in KEYS)):
             return inputs, target, weights
 
 
@@ -403,8 +415,8 @@ def check_weight_update(submission, weights, gradients, learning_rate, descripti
     call = submission.backprop_weight_update.call(weights, gradients, learning_rate)
     expect_unchanged(call, (weights, gradients), ("weights", "gradients"), "backprop_weight_update")
     new_weights = expect_weights_dict(call.result, what, weights)
-    expected, mistakes = reference_weight_update(weights, gradients, learning_rate), \
-        update_mistakes(weights, gradients, learning_rate)
+    expected = reference_weight_update(weights, gradients, learning_rate)
+    mistakes = update_mistakes(weights, gradients, learning_rate)
     for key in KEYS:
         expect_close(new_weights[key], expected[key], f"The new '{key}' weights from {what}", mistakes=mistakes[key])
 
@@ -468,9 +480,8 @@ def test_numerical_gradient_leaves_the_weights_unchanged(submission, rng):
     cubic_loss, weights, _ = cubic_network(rng)
     after = submission.numerical_gradient.call(cubic_loss, weights).arguments_after[1]
     # Nudging by +h and -h may leave a rounding difference of about 1e-16, which is harmless.
-    same = isinstance(after, dict) and all(
-        key in after and np.shape(after[key]) == np.shape(weights[key])
-        and np.allclose(np.asarray(after[key], dtype=float), weights[key], rtol=0, atol=1e-12) for key in KEYS)
+    same = isinstance(after, dict) and all(key in after and is_close(after[key], weights[key], 0, 1e-12)
+                                           for key in KEYS)
     if not same:
         raise AssertionError(
             f"numerical_gradient changed the `weights` you passed in: {describe(weights)} became {describe(after)}. "

@@ -1,0 +1,109 @@
+"""nbgrader itself grades the course: full marks for the solutions, zero for the untouched release, and
+exactly one exercise lost for one mistake; `autograder grade` gives the same per-notebook scores."""
+import json
+import subprocess
+import sys
+
+import nbformat
+import pytest
+from nbgrader.api import Gradebook
+
+from autograder import notebook as nb
+from conftest import ASSIGNMENTS, copy_course
+
+# One wrong exercise per assignment: (solution cell, wrong body, points it is worth).
+ONE_MISTAKE = {
+    "01-gradient-descent": ("df", "def df(x):\n    return x - 3\n", 1),
+    "02-slopes-and-updates": ("train", "def train(input_data, target, weights, learning_rate, n_updates):\n"
+                              "    losses = []\n"
+                              "    for _ in range(n_updates):\n"
+                              "        losses.append(get_error(input_data, target, weights) ** 2)\n"
+                              "        slope = get_slope(input_data, target, weights)\n"
+                              "        weights = update_weights(weights, slope, learning_rate)\n"
+                              "    return weights, np.array(losses)\n", 3),
+    "03-backpropagation": ("numerical_gradient", "def numerical_gradient(loss, weights, h=1e-5):\n"
+                           "    base = loss(weights)\n"
+                           "    gradients = {}\n"
+                           "    for key, value in weights.items():\n"
+                           "        grid = np.zeros(np.shape(value))\n"
+                           "        for index in np.ndindex(grid.shape):\n"
+                           "            moved = {k: np.array(v, dtype=float) for k, v in weights.items()}\n"
+                           "            moved[key][index] += h\n"
+                           "            grid[index] = (loss(moved) - base) / h\n"
+                           "        gradients[key] = grid\n"
+                           "    return gradients\n", 2),
+    "04-linear-regression": ("fit", "def fit(x, y, learning_rate, epochs, weight=0.0, bias=0.0):\n"
+                             "    history = []\n"
+                             "    for _ in range(epochs):\n"
+                             "        d_weight, _ = sse_gradient(x, y, weight, bias)\n"
+                             "        weight = weight - learning_rate * d_weight\n"
+                             "        _, d_bias = sse_gradient(x, y, weight, bias)\n"
+                             "        bias = bias - learning_rate * d_bias\n"
+                             "        history.append(sse(x, y, weight, bias))\n"
+                             "    return weight, bias, np.array(history)\n", 3),
+}
+AUTO_POINTS = {"01-gradient-descent": 7, "02-slopes-and-updates": 9, "03-backpropagation": 12,
+               "04-linear-regression": 8}
+
+
+def with_cell(notebook, grade_id, source):
+    changed = nbformat.from_dict(notebook)
+    next(cell for cell in changed.cells if nb.grade_id(cell) == grade_id).source = source
+    return changed
+
+
+@pytest.fixture(scope="module")
+def graded_course(tmp_path_factory, course):
+    """A course folder whose three students nbgrader has autograded, per assignment."""
+    root = copy_course(tmp_path_factory.mktemp("nbgrader") / "course")
+    for assignment in ASSIGNMENTS:
+        name = course.notebook(assignment)
+        solution = nbformat.read(str(course.source_notebook(assignment)), as_version=4)
+        grade_id, wrong, _ = ONE_MISTAKE[assignment]
+        notebooks = {"sol_student": solution, "one_mistake": with_cell(solution, grade_id, wrong),
+                     "blank_student": nbformat.read(str(course.release_notebook(assignment)), as_version=4)}
+        for student, notebook in notebooks.items():
+            folder = root / "submitted" / student / assignment
+            folder.mkdir(parents=True)
+            nbformat.write(notebook, str(folder / name))
+        for step in ("generate_assignment", "autograde"):
+            done = subprocess.run([sys.executable, "-m", "nbgrader", step, assignment, "--force"], cwd=root,
+                                  capture_output=True, text=True)
+            assert done.returncode == 0, done.stderr[-3000:]
+    return root
+
+
+def nbgrader_scores(root, course):
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
+        return {(student, assignment): gradebook.find_submission_notebook(
+                    course.notebook(assignment).removesuffix(".ipynb"), assignment, student).score
+                for assignment in ASSIGNMENTS for student in ("sol_student", "one_mistake", "blank_student")}
+
+
+def test_nbgrader_gives_the_solutions_full_marks(graded_course, course):
+    scores = nbgrader_scores(graded_course, course)
+    assert {a: scores["sol_student", a] for a in ASSIGNMENTS} == AUTO_POINTS
+
+
+def test_nbgrader_gives_the_untouched_release_zero(graded_course, course):
+    scores = nbgrader_scores(graded_course, course)
+    assert {a: scores["blank_student", a] for a in ASSIGNMENTS} == {a: 0 for a in ASSIGNMENTS}
+
+
+def test_nbgrader_takes_exactly_the_wrong_exercise(graded_course, course):
+    scores = nbgrader_scores(graded_course, course)
+    assert {a: scores["one_mistake", a] for a in ASSIGNMENTS} == {
+        a: AUTO_POINTS[a] - ONE_MISTAKE[a][2] for a in ASSIGNMENTS}
+
+
+def test_autograder_grade_agrees_with_nbgrader_autograde(graded_course, course, tmp_path):
+    expected = nbgrader_scores(graded_course, course)
+    got = {}
+    for assignment in ASSIGNMENTS:
+        report = tmp_path / f"{assignment}.json"
+        done = subprocess.run([sys.executable, "-m", "autograder.cli", "grade", assignment, "--json", str(report),
+                               "--db", f"sqlite:///{tmp_path / 'ours.db'}", "--no-progress"],
+                              cwd=graded_course, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr[-3000:]
+        got.update({(entry["student"], assignment): entry["score"] for entry in json.loads(report.read_text())})
+    assert got == expected
