@@ -119,11 +119,12 @@ def _grade(sandbox, course, spec, student, path, other_specs) -> SubmissionResul
         return error_result(spec, student, f"The notebook could not be opened: {error}. Nothing in it could be run; "
                                      "download a fresh copy of the notebook and copy your code into it.")
     submitted_ids = {nb.grade_id(cell) for cell in notebook.cells} - {None}
-    if not submitted_ids & spec.grade_ids:
+    shared = set().union(*(spec.grade_ids & other.grade_ids for other in other_specs))  # e.g. "imports"
+    if not submitted_ids & (spec.grade_ids - shared):
         for other in other_specs:
-            if submitted_ids & other.grade_ids:
-                return error_result(spec, student, f"This is the notebook of {other.name} ({other.notebook}), not of "
-                                             f"{spec.name} ({spec.notebook}). Please submit {spec.notebook}.")
+            if submitted_ids & (other.grade_ids - shared):
+                return error_result(spec, student, f"This is the notebook of {other.name} ({other.notebook}), "
+                                                   f"not of {spec.name} ({spec.notebook}). Please submit {spec.notebook}.")
     cells = cells_to_run(spec, notebook)
     test_cells = {nb.grade_id(cell): index for index, cell in enumerate(notebook.cells)}
     deadline = time.monotonic() + course.submission_timeout
