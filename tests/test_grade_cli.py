@@ -1,0 +1,116 @@
+"""`autograder grade` on nbgrader's layout: the gradebook, the JSON report, regrading, and nbgrader's own
+tools working on the result."""
+import json
+import subprocess
+import sys
+
+import pytest
+from nbgrader.api import Gradebook
+
+from builders import inserted, release, replaced, solution, write
+from conftest import copy_course
+
+A1 = "01-gradient-descent"
+
+
+def run(*args, cwd):
+    return subprocess.run([sys.executable, "-m", *args], cwd=cwd, capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory, course):
+    """A course with four 01 submissions, graded once by `autograder grade`."""
+    root = copy_course(tmp_path_factory.mktemp("grade") / "course")
+    answered = solution(course, A1)
+    submissions = {
+        "ann": answered,
+        "bob": replaced(answered, "df", "def df(x):\n    return x - 3\n"),
+        "cy": release(course, A1),
+        "dee": inserted(answered, "gradient_descent", "import os\nos._exit(3)\n"),
+    }
+    for student, notebook in submissions.items():
+        write(notebook, root / "submitted" / student / A1 / "gradient_descent.ipynb")
+    (root / "submitted" / "ann" / A1 / "timestamp.txt").write_text("2026-11-20 17:05:00.000000 UTC")
+    done = run("autograder", "grade", A1, "--json", "report.json", "--workers", "2", cwd=root)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return root, done
+
+
+def test_summary_shows_counts_scores_and_slowest(graded):
+    _, done = graded
+    assert "01-gradient-descent: 4 submissions in" in done.stdout
+    assert "graded: 4   errors: 0" in done.stdout
+    assert "score: mean 5.00, median 6.50 (out of 9)" in done.stdout
+    assert "slowest: " in done.stdout
+
+
+def test_json_report_has_one_entry_per_submission(graded):
+    root, _ = graded
+    report = {entry["student"]: entry for entry in json.loads((root / "report.json").read_text())}
+    assert {student: entry["score"] for student, entry in report.items()} == {"ann": 7, "bob": 6, "cy": 0, "dee": 7}
+    assert any("ended the Python process" in note for note in report["dee"]["notes"])
+    ann = report["ann"]
+    assert (ann["assignment"], ann["max_score"], ann["status"]) == (A1, 9, "graded")
+    assert [test["name"] for test in ann["tests"]] == ["check_df", "check_gradient_descent_update",
+                                                       "check_gradient_descent", "check_max_stable_learning_rate",
+                                                       "learning_rate_too_large"]
+    bob_df = report["bob"]["tests"][0]
+    assert (bob_df["score"], bob_df["max_score"]) == (0, 1)
+    assert "It looks like you dropped the factor 2" in bob_df["output"]
+
+
+def test_gradebook_holds_every_score_and_flags_the_written_answer(graded):
+    root, _ = graded
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
+        assert sorted(student.id for student in gradebook.students) == ["ann", "bob", "cy", "dee"]
+        scores = {s: gradebook.find_submission_notebook("gradient_descent", A1, s).score for s in ("ann", "bob", "cy")}
+        assert scores == {"ann": 7, "bob": 6, "cy": 0}
+        answer = gradebook.find_grade("learning_rate_too_large", "gradient_descent", A1, "ann")
+        assert answer.auto_score is None and answer.needs_manual_grade
+        untouched = gradebook.find_grade("learning_rate_too_large", "gradient_descent", A1, "cy")
+        assert untouched.auto_score == 0 and not untouched.needs_manual_grade
+        assert str(gradebook.find_submission(A1, "ann").timestamp) == "2026-11-20 17:05:00"
+
+
+def test_regrading_replaces_and_keeps_manual_grades(graded, tmp_path):
+    root, _ = graded
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
+        gradebook.find_grade("learning_rate_too_large", "gradient_descent", A1, "ann").manual_score = 2
+        gradebook.db.commit()
+    done = run("autograder", "grade", A1, "--no-progress", cwd=root)
+    assert done.returncode == 0, done.stderr
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
+        assert len(gradebook.assignment_submissions(A1)) == 4
+        assert gradebook.find_submission_notebook("gradient_descent", A1, "ann").score == 9
+        assert len(gradebook.find_submission_notebook("gradient_descent", A1, "ann").grades) == 5
+
+
+def test_nbgrader_export_reads_our_gradebook(graded):
+    root, _ = graded
+    done = run("nbgrader", "export", "--to", "grades.csv", cwd=root)
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = (root / "grades.csv").read_text().splitlines()
+    assert rows[0].startswith("assignment,duedate,timestamp,student_id")
+    assert any(row.startswith(f"{A1},") and ",bob," in row and ",6.0," in row for row in rows[1:])
+
+
+def test_nbgrader_generate_feedback_works_on_our_results(graded):
+    root, _ = graded
+    done = run("nbgrader", "generate_feedback", A1, "--force", cwd=root)
+    assert done.returncode == 0, done.stderr[-2000:]
+    html = (root / "feedback" / "bob" / A1 / "gradient_descent.html").read_text()
+    assert "It looks like you dropped the factor 2" in html
+    assert "BEGIN HIDDEN TESTS" not in html
+
+
+def test_one_notebook_is_graded_and_printed(course, tmp_path):
+    path = write(replaced(solution(course, A1), "df", "def df(x):\n    return x - 3\n"), tmp_path / "mine.ipynb")
+    done = run("autograder", "grade", A1, str(path), cwd=course.root)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("mine / 01-gradient-descent: 6 of 9 points")
+    assert "check_df: 0/1" in done.stdout and "It looks like you dropped the factor 2" in done.stdout
+
+
+def test_unknown_assignment_is_refused(course):
+    done = run("autograder", "grade", "05-transformers", cwd=course.root)
+    assert done.returncode == 2 and "Unknown assignment '05-transformers'" in done.stderr
