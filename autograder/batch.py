@@ -17,14 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from nbgrader.utils import parse_utc
 from tqdm import tqdm
 
 from . import notebook as nb
-from .autograded import write_autograded
 from .config import Course
 from .grade import AssignmentSpec, SubmissionResult, assignment_spec, error_result, grade_notebook
-from .gradebook import GradebookWriter
 from .sandbox import Sandbox
 
 
@@ -113,7 +110,11 @@ def grade_batch(course: Course, assignment: str, db_url: str | None, workers: in
     spec = assignment_spec(course, assignment)
     others = tuple(assignment_spec(course, name) for name in course.assignments if name != assignment)
     submissions = list(submissions if submissions is not None else find_submissions(course, assignment))
-    writer = GradebookWriter(db_url, course, spec) if db_url else None
+    writer = None
+    if db_url:  # nbgrader is slow to import: only when there is a gradebook to write
+        from .gradebook import GradebookWriter
+
+        writer = GradebookWriter(db_url, course, spec)
     summary = BatchSummary(assignment, max_score=spec.max_score)
     jobs, results = queue.Queue(maxsize=4 * workers), queue.Queue()
     pool = [_Worker(course, spec, others, slot, jobs, results) for slot in range(max(1, workers))]
@@ -160,8 +161,12 @@ def _feed(submissions, jobs, workers):
         jobs.put(None)
 
 
-def _save(writer: GradebookWriter, spec: AssignmentSpec, job: SubmittedNotebook, result: SubmissionResult,
+def _save(writer, spec: AssignmentSpec, job: SubmittedNotebook, result: SubmissionResult,
           autograded_root: Path):
+    from nbgrader.utils import parse_utc
+
+    from .autograded import write_autograded
+
     submitted = None
     if job.path is not None:
         try:

@@ -1,0 +1,148 @@
+"""Grading throughput: `nbgrader autograde` against `autograder grade` on the same generated class.
+
+    python benchmarks/grading_throughput.py --students 200            # both, and the ratio
+    python benchmarks/grading_throughput.py --students 2000 --skip-nbgrader   # memory at scale
+
+Generates N students x 4 assignments (a mix of correct and buggy code, see samples/make_class.py) in a
+fresh course folder, grades the batch with each tool into its own SQLite gradebook, and prints wall
+time, notebooks per second and the peak memory of each tool's whole process tree, the throughput
+ratio, whether the per-notebook scores agree, and the time to grade one notebook from a cold CLI start.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "samples"))
+
+from make_class import write_random_class  # noqa: E402
+from nbgrader.api import Gradebook  # noqa: E402
+
+from autograder.config import load_course  # noqa: E402
+
+
+def tree_rss_bytes(root_pid: int) -> int:
+    """Resident memory of a process and all its descendants, from /proc."""
+    parents, rss = {}, {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/status") as status:
+                fields = dict(line.split(":", 1) for line in status if ":" in line)
+        except OSError:
+            continue
+        parents[int(entry)] = int(fields.get("PPid", "0").strip())
+        rss[int(entry)] = int(fields.get("VmRSS", "0 kB").split()[0]) * 1024
+    total, frontier = rss.get(root_pid, 0), [root_pid]
+    while frontier:
+        parent = frontier.pop()
+        for pid, ppid in parents.items():
+            if ppid == parent:
+                total += rss.get(pid, 0)
+                frontier.append(pid)
+    return total
+
+
+def timed(command: list[str], cwd: Path) -> tuple[float, int]:
+    """Run `command`; its wall time and the peak memory of its process tree (sampled every 0.2 s)."""
+    started = time.monotonic()
+    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak, done = 0, threading.Event()
+
+    def sample():
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, tree_rss_bytes(process.pid))
+            done.wait(0.2)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    _, stderr = process.communicate()
+    done.set()
+    sampler.join()
+    if process.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{stderr.decode()[-3000:]}")
+    return time.monotonic() - started, peak
+
+
+def make_course(folder: Path, students: int, seed: int) -> Path:
+    for name in ("source", "release"):
+        shutil.copytree(ROOT / name, folder / name)
+    for name in ("course_config.py", "nbgrader_config.py"):
+        shutil.copy(ROOT / name, folder / name)
+    write_random_class(folder / "submitted", ROOT, students, seed)
+    return folder
+
+
+def scores(db: Path, course) -> dict:
+    with Gradebook(f"sqlite:///{db}") as gradebook:
+        return {(submission.student.id, assignment): round(submission.score, 6)
+                for assignment in course.assignments
+                for submission in gradebook.find_notebook(Path(course.notebook(assignment)).stem,
+                                                          assignment).submissions}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--students", type=int, default=200)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--skip-nbgrader", action="store_true", help="only autograder grade (for large N)")
+    args = parser.parse_args()
+
+    course = load_course(ROOT)
+    python = sys.executable
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        folder = make_course(Path(tmp) / "course", args.students, args.seed)
+        notebooks = args.students * len(course.assignments)
+        print(f"{args.students} students x {len(course.assignments)} assignments = {notebooks} notebooks, "
+              f"{args.workers} workers, {os.cpu_count()} cores")
+        for assignment in course.assignments:  # both tools grade against the same recorded assignment
+            subprocess.run([python, "-m", "nbgrader", "generate_assignment", assignment, "--force",
+                            "--log-level=ERROR"], cwd=folder, check=True, capture_output=True)
+        shutil.copy(folder / "gradebook.db", folder / "ours.db")
+
+        ours_seconds, ours_peak = 0.0, 0
+        for assignment in course.assignments:
+            seconds, peak = timed([python, "-m", "autograder", "grade", assignment, "--no-progress",
+                                   "--workers", str(args.workers), "--db", f"sqlite:///{folder / 'ours.db'}"], folder)
+            ours_seconds, ours_peak = ours_seconds + seconds, max(ours_peak, peak)
+        report("autograder grade", notebooks, ours_seconds, ours_peak)
+
+        single = folder / "submitted" / sorted(os.listdir(folder / "submitted"))[0] / "01-gradient-descent"
+        cold, _ = timed([python, "-m", "autograder", "grade", "01-gradient-descent",
+                         str(single / course.notebook("01-gradient-descent"))], folder)
+        print(f"one notebook from a cold CLI start: {cold:.2f} s")
+
+        if args.skip_nbgrader:
+            return
+        theirs_seconds, theirs_peak = 0.0, 0
+        for assignment in course.assignments:
+            seconds, peak = timed([python, "-m", "nbgrader", "autograde", assignment, "--force",
+                                   "--log-level=ERROR"], folder)
+            theirs_seconds, theirs_peak = theirs_seconds + seconds, max(theirs_peak, peak)
+        report("nbgrader autograde", notebooks, theirs_seconds, theirs_peak)
+
+        print(f"throughput ratio: {theirs_seconds / ours_seconds:.1f}x")
+        ours, theirs = scores(folder / "ours.db", course), scores(folder / "gradebook.db", course)
+        differ = sorted(key for key in ours.keys() | theirs.keys() if ours.get(key) != theirs.get(key))
+        print(f"scores agree: {'yes' if not differ else 'NO'} ({len(ours)} vs {len(theirs)} notebooks"
+              + (f"; differ: {[(key, ours.get(key), theirs.get(key)) for key in differ[:10]]}" if differ else "")
+              + ")")
+
+
+def report(name: str, notebooks: int, seconds: float, peak: int) -> None:
+    print(f"{name}: {seconds:.1f} s, {notebooks / seconds:.2f} notebooks/s, peak memory {peak / 2**20:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
