@@ -2,6 +2,7 @@
 
 A failed expectation raises AssertionError whose text says what was expected, what the student's
 code gave on which input, and, when the wrong value matches a known mistake, names it with a hint.
+The small helpers that several check files share (kind_of, expect_parts, separates, rounded) live here too.
 """
 from __future__ import annotations
 
@@ -75,10 +76,9 @@ def expect_close(got, expected, what: str, *, mistakes=(), hint: str = "", rtol=
     if is_close(got, expected, rtol, atol):
         return
     problem = what_came_back(got, expected)
-    message = f"{what} {problem}." if problem else (
+    message = f"{what} {problem.rstrip('.')}." if problem else (
         f"{what} returned {describe(got)}, but {describe(expected)} was expected.")
     raise AssertionError(message + _diagnosis(got, mistakes, hint, rtol, atol))
-
 
 
 def _diagnosis(got, mistakes, hint, rtol, atol) -> str:
@@ -88,22 +88,91 @@ def _diagnosis(got, mistakes, hint, rtol, atol) -> str:
     return f" {hint}" if hint else ""
 
 
-def expect_unchanged(call: Call, originals: tuple, names: tuple[str, ...], function: str):
-    """Fail if the student's function modified any argument it was given."""
+def expect_unchanged(call: Call, originals: tuple, names: tuple[str, ...], function: str, *,
+                     atol: float = 0.0, advice: str = ""):
+    """Fail if the student's function modified any argument it was given.
+
+    `atol` lets numbers differ by that much (default 0: exactly the same); `advice`, if given, replaces
+    the usual explanation of how the argument was changed and what to do instead.
+    """
     for original, after, name in zip(originals, call.arguments_after, names):
         if callable(original):
             continue
-        if not _same_value(original, after):
+        if not _same_value(original, after, atol):
             raise AssertionError(
                 f"{function} changed the `{name}` you passed in: {describe(original)} became {describe(after)}. "
-                f"It looks like you modified the caller's array in place (for example with `-=`). "
-                f"Compute a new array instead and return it, so the caller's data stays as it was.")
+                + (advice or _in_place_advice(original, after, name, atol)))
 
 
-def _same_value(a, b) -> bool:
+def _in_place_advice(original, after, name: str, atol: float) -> str:
+    """What the student probably did to the argument `name`, and what to do instead."""
+    if not (isinstance(original, dict) and isinstance(after, dict)):
+        return ("It looks like you modified the caller's array in place (for example with `-=`). "
+                "Compute a new array instead and return it, so the caller's data stays as it was.")
+    for key in original:
+        if key in after and not _same_value(original[key], after[key], atol):
+            return (f"It looks like you changed `{name}[{key!r}]` in place (for example with `-=`, or by assigning "
+                    f"a new array to it). Build a new dict of new arrays instead and return it, so the caller's "
+                    f"`{name}` dict stays as it was.")
+    added, removed = [key for key in after if key not in original], [key for key in original if key not in after]
+    changes = [f"added the key {key!r}" for key in added] + [f"removed the key {key!r}" for key in removed]
+    return (f"It looks like you changed the `{name}` dict in place: you {' and '.join(changes)}. Build a new dict "
+            f"instead and return it, so the caller's `{name}` dict stays as it was.")
+
+
+def _same_value(a, b, atol: float = 0.0) -> bool:
     if isinstance(a, dict):
-        return isinstance(b, dict) and a.keys() == b.keys() and all(_same_value(a[k], b[k]) for k in a)
+        return (isinstance(b, dict) and a.keys() == b.keys()
+                and all(_same_value(a[k], b[k], atol) for k in a))
     a_array, b_array = _numeric(a), _numeric(b)
     if a_array is None or b_array is None:
         return a == b
-    return a_array.shape == b_array.shape and bool(np.array_equal(a_array, b_array, equal_nan=True))
+    if a_array.shape != b_array.shape:
+        return False
+    if atol:
+        return bool(np.allclose(a_array, b_array, rtol=0, atol=atol, equal_nan=True))
+    return bool(np.array_equal(a_array, b_array, equal_nan=True))
+
+
+def kind_of(value) -> str:
+    """What a student's result is, briefly: 'a list of 3 values', 'the float 2.5', ..."""
+    if isinstance(value, (tuple, list)):
+        return f"a {type(value).__name__} of {len(value)} values"
+    if isinstance(value, dict):
+        return f"a dict with the keys {', '.join(repr(key) for key in value) or '(none)'}"
+    if isinstance(value, np.ndarray):
+        return f"a NumPy array of shape {value.shape}"
+    if isinstance(value, Opaque):
+        return describe(value)
+    return f"the {type(value).__name__} {describe(value)}"
+
+
+def expect_parts(result, names: tuple[str, ...], what: str, *, accept_array: bool = False) -> tuple:
+    """The parts of a result such as (final_weights, losses), or a failure saying what came back instead.
+
+    With `accept_array`, a NumPy array with one entry per name is taken as the parts too.
+    """
+    wanted = f"a tuple of {len(names)} values ({', '.join(names)})"
+    if result is None:
+        raise AssertionError(f"{what} returned None, but {wanted} was expected. "
+                             "Did you forget the `return` statement?")
+    if accept_array and isinstance(result, np.ndarray) and result.shape == (len(names),):
+        return tuple(result)
+    if not isinstance(result, (tuple, list)) or len(result) != len(names):
+        raise AssertionError(f"{what} returned {kind_of(result)}, but {wanted} was expected. "
+                             f"Return them together, in this order: `return {', '.join(names)}`.")
+    return tuple(result)
+
+
+def separates(expected, mistakes) -> bool:
+    """True when no named mistake gives the expected value and no two different mistakes give the same value."""
+    for i, mistake in enumerate(mistakes):
+        if is_close(mistake.value, expected, 1e-4, 1e-4) or any(other.did != mistake.did and is_close(
+                other.value, mistake.value, 1e-4, 1e-4) for other in mistakes[i + 1:]):
+            return False
+    return True
+
+
+def rounded(values, decimals=2):
+    """Numbers rounded for readable messages, never -0.0 (which would show as -0)."""
+    return np.round(values, decimals) + 0.0

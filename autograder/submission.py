@@ -75,8 +75,8 @@ def describe(value) -> str:
         return f"{value:.6g}"
     if isinstance(value, bool) or value is None:
         return repr(value)
-    if isinstance(value, (list, tuple)):
-        inner = ", ".join(describe(item) for item in value)
+    if isinstance(value, (list, tuple)):  # long ones shortened with "..." like arrays
+        inner = ", ".join(describe(item) for item in value[:8]) + (", ..." if len(value) > 8 else "")
         return f"[{inner}]" if isinstance(value, list) else f"({inner}{',' if len(value) == 1 else ''})"
     if isinstance(value, dict):
         return "{" + ", ".join(f"{key!r}: {describe(item)}" for key, item in value.items()) + "}"

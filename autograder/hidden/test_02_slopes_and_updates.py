@@ -2,9 +2,8 @@
 import numpy as np
 import pytest
 
-from autograder.expect import Mistake, expect_close, expect_unchanged, is_close
-from autograder.plain import Opaque
-from autograder.submission import describe, describe_call
+from autograder.expect import Mistake, expect_close, expect_parts, expect_unchanged, rounded, separates
+from autograder.submission import describe_call
 
 WORKED_INPUT, WORKED_WEIGHTS, WORKED_TARGET, WORKED_RATE = np.array([1, 2, 3]), np.array([0, 2, 1]), 0, 0.01
 
@@ -36,31 +35,6 @@ def weights_path(input_data, target, weights, learning_rate, n_updates, step=ref
 def reference_train(input_data, target, weights, learning_rate, n_updates):
     path = weights_path(input_data, target, weights, learning_rate, n_updates)
     return path[-1], np.array([reference_error(input_data, target, w) ** 2 for w in path[1:]])
-
-
-def kind_of(value):
-    """What a student's result is, briefly: 'a list of 3 values', 'the float 2.5', ..."""
-    if isinstance(value, (tuple, list)):
-        return f"a {type(value).__name__} of {len(value)} values"
-    if isinstance(value, dict):
-        return f"a dict with the keys {', '.join(repr(key) for key in value) or '(none)'}"
-    if isinstance(value, np.ndarray):
-        return f"a NumPy array of shape {value.shape}"
-    if isinstance(value, Opaque):
-        return describe(value)
-    return f"the {type(value).__name__} {describe(value)}"
-
-
-def expect_parts(result, names, what):
-    """The parts of a result such as (final_weights, losses), or a failure saying what came back instead."""
-    wanted = f"a tuple of {len(names)} values ({', '.join(names)})"
-    if result is None:
-        raise AssertionError(f"{what} returned None, but {wanted} was expected. "
-                             "Did you forget the `return` statement?")
-    if not isinstance(result, (tuple, list)) or len(result) != len(names):
-        raise AssertionError(f"{what} returned {kind_of(result)}, but {wanted} was expected. "
-                             f"Return them together, in this order: `return {', '.join(names)}`.")
-    return tuple(result)
 
 
 def predict_mistakes(input_data, weights):
@@ -153,20 +127,6 @@ def train_mistakes(input_data, target, weights, learning_rate, n_updates):
                 "The loss is the squared error: square the error after each update."),
     ]
     return on_weights, on_losses
-
-
-def rounded(values, decimals=2):
-    """Numbers rounded for readable messages, never -0.0 (which would show as -0)."""
-    return np.round(values, decimals) + 0.0
-
-
-def separates(expected, mistakes):
-    """True when no named mistake gives the expected value and no two different mistakes give the same value."""
-    for i, mistake in enumerate(mistakes):
-        if is_close(mistake.value, expected, 1e-4, 1e-4) or any(other.did != mistake.did and is_close(
-                other.value, mistake.value, 1e-4, 1e-4) for other in mistakes[i + 1:]):
-            return False
-    return True
 
 
 def unseen_case(rng, length, integers=False):

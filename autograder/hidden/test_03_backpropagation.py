@@ -7,9 +7,8 @@ and 4 hidden nodes, so a transposed matrix shows, and hidden nodes of both signs
 import numpy as np
 import pytest
 
-from autograder.expect import Mistake, expect_close, expect_unchanged, is_close
-from autograder.plain import Opaque
-from autograder.submission import describe, describe_call
+from autograder.expect import Mistake, expect_close, expect_parts, expect_unchanged, kind_of, rounded, separates
+from autograder.submission import describe_call
 
 KEYS = ("hidden", "output")
 WORKED_INPUTS, WORKED_TARGET = np.array([0, 3]), 3
@@ -75,31 +74,6 @@ def reference_numerical_gradient(loss, weights, h=1e-5, difference="central", in
 
 def network_loss(inputs, target, weights):
     return (reference_forward(inputs, weights)[2] - target) ** 2
-
-
-def kind_of(value):
-    """What a student's result is, briefly: 'a list of 3 values', 'the float 2.5', ..."""
-    if isinstance(value, (tuple, list)):
-        return f"a {type(value).__name__} of {len(value)} values"
-    if isinstance(value, dict):
-        return f"a dict with the keys {', '.join(repr(key) for key in value) or '(none)'}"
-    if isinstance(value, np.ndarray):
-        return f"a NumPy array of shape {value.shape}"
-    if isinstance(value, Opaque):
-        return describe(value)
-    return f"the {type(value).__name__} {describe(value)}"
-
-
-def expect_parts(result, names, what):
-    """The parts of a result such as (hidden_in, hidden_out, output), or a failure saying what came back."""
-    wanted = f"a tuple of {len(names)} values ({', '.join(names)})"
-    if result is None:
-        raise AssertionError(f"{what} returned None, but {wanted} was expected. "
-                             "Did you forget the `return` statement?")
-    if not isinstance(result, (tuple, list)) or len(result) != len(names):
-        raise AssertionError(f"{what} returned {kind_of(result)}, but {wanted} was expected. "
-                             f"Return them together, in this order: `return {', '.join(names)}`.")
-    return tuple(result)
 
 
 def expect_weights_dict(result, what, like):
@@ -231,20 +205,6 @@ def numerical_gradient_mistakes(loss, weights):
     ] + ([Mistake("nudged the weights inside an integer array, which cannot hold weight + h",
                   truncated[key], "Work on a float copy of the weights, so that adding h really changes them.")]
          if integer_weights else []) for key in KEYS}
-
-
-def separates(expected, mistakes):
-    """True when no named mistake gives the expected value and no two different mistakes give the same value."""
-    for i, mistake in enumerate(mistakes):
-        if is_close(mistake.value, expected, 1e-4, 1e-4) or any(other.did != mistake.did and is_close(
-                other.value, mistake.value, 1e-4, 1e-4) for other in mistakes[i + 1:]):
-            return False
-    return True
-
-
-def rounded(values, decimals=2):
-    """Numbers rounded for readable messages, never -0.0 (which would show as -0)."""
-    return np.round(values, decimals) + 0.0
 
 
 def signed_values(rng, shape, low, high):
@@ -478,15 +438,12 @@ def test_numerical_gradient_uses_central_differences(submission, rng):
 @pytest.mark.exercise("numerical_gradient")
 def test_numerical_gradient_leaves_the_weights_unchanged(submission, rng):
     cubic_loss, weights, _ = cubic_network(rng)
-    after = submission.numerical_gradient.call(cubic_loss, weights).arguments_after[1]
+    call = submission.numerical_gradient.call(cubic_loss, weights)
     # Nudging by +h and -h may leave a rounding difference of about 1e-16, which is harmless.
-    same = isinstance(after, dict) and all(key in after and is_close(after[key], weights[key], 0, 1e-12)
-                                           for key in KEYS)
-    if not same:
-        raise AssertionError(
-            f"numerical_gradient changed the `weights` you passed in: {describe(weights)} became {describe(after)}. "
-            "It looks like you nudged the caller's arrays and did not put every weight back. Nudge a copy of the "
-            "weights (or restore each weight to its saved value), so the caller's weights stay as they were.")
+    expect_unchanged(call, (cubic_loss, weights), ("loss", "weights"), "numerical_gradient", atol=1e-12,
+                     advice="It looks like you nudged the caller's arrays and did not put every weight back. Nudge "
+                            "a copy of the weights (or restore each weight to its saved value), so the caller's "
+                            "weights stay as they were.")
 
 
 @pytest.mark.exercise("numerical_gradient")

@@ -2,9 +2,8 @@
 import numpy as np
 import pytest
 
-from autograder.expect import Mistake, expect_close, is_close
-from autograder.plain import Opaque
-from autograder.submission import describe, describe_call
+from autograder.expect import Mistake, expect_close, expect_parts, rounded, separates
+from autograder.submission import describe_call
 
 WORKED_X = np.arange(10)
 WORKED_Y = np.sin(WORKED_X)
@@ -62,33 +61,6 @@ def fit_states(x, y, learning_rate, epochs, weight=0.0, bias=0.0, step=simultane
 def reference_fit(x, y, learning_rate, epochs, weight=0.0, bias=0.0):
     states = fit_states(x, y, learning_rate, epochs, weight, bias)
     return states[-1][0], states[-1][1], np.array([reference_sse(x, y, w, b) for w, b in states[1:]])
-
-
-def kind_of(value):
-    """What a student's result is, briefly: 'a list of 3 values', 'the float 2.5', ..."""
-    if isinstance(value, (tuple, list)):
-        return f"a {type(value).__name__} of {len(value)} values"
-    if isinstance(value, dict):
-        return f"a dict with the keys {', '.join(repr(key) for key in value) or '(none)'}"
-    if isinstance(value, np.ndarray):
-        return f"a NumPy array of shape {value.shape}"
-    if isinstance(value, Opaque):
-        return describe(value)
-    return f"the {type(value).__name__} {describe(value)}"
-
-
-def expect_parts(result, names, what):
-    """The parts of a result such as (weight, bias, history), or a failure saying what came back instead."""
-    wanted = f"a tuple of {len(names)} values ({', '.join(names)})"
-    if result is None:
-        raise AssertionError(f"{what} returned None, but {wanted} was expected. "
-                             "Did you forget the `return` statement?")
-    if isinstance(result, np.ndarray) and result.shape == (len(names),):
-        return tuple(result)
-    if not isinstance(result, (tuple, list)) or len(result) != len(names):
-        raise AssertionError(f"{what} returned {kind_of(result)}, but {wanted} was expected. "
-                             f"Return them together, in this order: `return {', '.join(names)}`.")
-    return tuple(result)
 
 
 def linear_mistakes(x, weight, bias):
@@ -183,7 +155,7 @@ def fit_mistakes(x, y, learning_rate, epochs, weight=0.0, bias=0.0):
 def check_fit(submission, args, part, description="", hint=""):
     """Run fit(*args) and compare its (weight, bias) or its history with the reference."""
     what = describe_call("fit", args) + description
-    weight, bias, history = expect_parts(submission.fit(*args), ("weight", "bias", "history"), what)
+    weight, bias, history = expect_parts(submission.fit(*args), ("weight", "bias", "history"), what, accept_array=True)
     expected_weight, expected_bias, expected_history = reference_fit(*args)
     on_line, on_history = fit_mistakes(*args)
     if part == "line":
@@ -191,20 +163,6 @@ def check_fit(submission, args, part, description="", hint=""):
                      mistakes=on_line, hint=hint)
     else:
         expect_close(history, expected_history, f"The history from {what}", mistakes=on_history, hint=hint)
-
-
-def rounded(values, decimals=2):
-    """Numbers rounded for readable messages, never -0.0 (which would show as -0)."""
-    return np.round(values, decimals) + 0.0
-
-
-def separates(expected, mistakes):
-    """True when no named mistake gives the expected value and no two different mistakes give the same value."""
-    for i, mistake in enumerate(mistakes):
-        if is_close(mistake.value, expected, 1e-4, 1e-4) or any(other.did != mistake.did and is_close(
-                other.value, mistake.value, 1e-4, 1e-4) for other in mistakes[i + 1:]):
-            return False
-    return True
 
 
 def unseen_data(rng, length, integers=False):
@@ -286,7 +244,7 @@ def test_sse_on_the_worked_example(submission):
 
 def check_sse_gradient(submission, x, y, weight, bias, description=""):
     what = describe_call("sse_gradient", (x, y, weight, bias)) + description
-    pair = expect_parts(submission.sse_gradient(x, y, weight, bias), ("d_weight", "d_bias"), what)
+    pair = expect_parts(submission.sse_gradient(x, y, weight, bias), ("d_weight", "d_bias"), what, accept_array=True)
     expect_close(pair, reference_sse_gradient(x, y, weight, bias), what,
                  mistakes=sse_gradient_mistakes(x, y, weight, bias))
 
@@ -336,7 +294,7 @@ def test_fit_works_on_integer_data(submission, rng):
 def test_fit_on_the_worked_example_ends_near_the_best_line(submission):
     args = (WORKED_X, WORKED_Y, 0.002, 1000)
     what = describe_call("fit", args)
-    weight, bias, _ = expect_parts(submission.fit(*args), ("weight", "bias", "history"), what)
+    weight, bias, _ = expect_parts(submission.fit(*args), ("weight", "bias", "history"), what, accept_array=True)
     # Most mistakes still end at the best line after 1000 updates; a gradient divided by n is too slow to get there.
     too_slow = Mistake("divided the gradient by the number of points", fit_states(*args, step=mean_gradient_step)[-1],
                        "The gradient of the SSE has no 1/n; that factor belongs to the mean squared error.")
