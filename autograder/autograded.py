@@ -3,16 +3,24 @@
 the checks' messages under each autograded cell."""
 from __future__ import annotations
 
+import copy
+import json
 from pathlib import Path
-
-import nbformat
 
 from . import notebook as nb
 from .grade import AssignmentSpec, SubmissionResult
 
 
-def autograded_notebook(spec: AssignmentSpec, result: SubmissionResult, submitted) -> nbformat.NotebookNode:
-    graded = nbformat.from_dict(submitted)
+def _stream(text):
+    return {"output_type": "stream", "name": "stdout", "text": text}
+
+
+def _error(ename, evalue, traceback):
+    return {"output_type": "error", "ename": ename, "evalue": evalue, "traceback": traceback}
+
+
+def autograded_notebook(spec: AssignmentSpec, result: SubmissionResult, submitted) -> nb.Node:
+    graded = copy.deepcopy(submitted)
     tests = {test.name: test for test in result.tests if not test.manual}
     for index, cell in enumerate(graded.cells):
         if cell.get("cell_type") != "code":
@@ -26,25 +34,25 @@ def autograded_notebook(spec: AssignmentSpec, result: SubmissionResult, submitte
             cell.outputs = [_verdict(tests[grade_id])]
             continue
         if output:
-            cell.outputs.append(nbformat.v4.new_output("stream", name="stdout", text=output))
+            cell.outputs.append(_stream(output))
         if error:
-            cell.outputs.append(nbformat.v4.new_output("error", ename=str(error.get("type")),
-                                                       evalue=str(error.get("text")), traceback=[]))
+            cell.outputs.append(_error(str(error.get("type")), str(error.get("text")), []))
     return graded
 
 
 def _verdict(test):
     if test.score >= test.max_score:
-        return nbformat.v4.new_output("stream", name="stdout", text=f"\N{CHECK MARK} {test.output}\n")
+        return _stream(f"\N{CHECK MARK} {test.output}\n")
     lines = test.output.splitlines()
-    return nbformat.v4.new_output("error", ename="AssertionError", evalue=" ".join(lines)[:1000],
-                                  traceback=[f"\N{BALLOT X} {test.name}: this exercise earned 0 of "
-                                             f"{test.max_score:g} points.", *lines])
+    return _error("AssertionError", " ".join(lines)[:1000],
+                  [f"\N{BALLOT X} {test.name}: this exercise earned 0 of {test.max_score:g} points.", *lines])
 
 
 def write_autograded(folder: Path, spec: AssignmentSpec, result: SubmissionResult, submitted,
                      timestamp_file: Path | None) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    nbformat.write(autograded_notebook(spec, result, submitted), str(folder / spec.notebook))
+    with open(folder / spec.notebook, "w", encoding="utf-8") as file:  # nbformat's own layout
+        json.dump(autograded_notebook(spec, result, submitted), file, indent=1, sort_keys=True, ensure_ascii=False)
+        file.write("\n")
     if timestamp_file and timestamp_file.is_file():
         (folder / "timestamp.txt").write_text(timestamp_file.read_text())

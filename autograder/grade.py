@@ -36,6 +36,7 @@ class AssignmentSpec:
     manual: dict                # grade id -> points of answers graded by hand
     locked: dict                # grade id -> source of cells nbgrader restores (read-only and test cells)
     grade_ids: frozenset        # every grade id of the source notebook
+    prefix: tuple[str, ...] = ()  # the code cells before the first exercise: the course's, the same for all
 
     @property
     def max_score(self) -> float:
@@ -62,8 +63,14 @@ def _spec(source_path: Path, assignment: str, notebook_name: str) -> AssignmentS
             manual[grade_id] = float(meta["points"])
         elif meta.get("locked") and cell.cell_type == "code":
             locked[grade_id] = cell.source
+    prefix = []
+    for cell in source.cells:
+        if nb.is_solution(cell) or nb.is_autograder_test(cell):
+            break
+        if cell.cell_type == "code":
+            prefix.append(locked.get(nb.grade_id(cell), cell.source))
     return AssignmentSpec(assignment, notebook_name, tuple(exercises), manual, locked,
-                          frozenset(filter(None, (nb.grade_id(cell) for cell in source.cells))))
+                          frozenset(filter(None, (nb.grade_id(cell) for cell in source.cells))), tuple(prefix))
 
 
 @dataclass
@@ -128,7 +135,7 @@ def _grade(sandbox, course, spec, student, path, other_specs) -> SubmissionResul
     cells = cells_to_run(spec, notebook)
     test_cells = {nb.grade_id(cell): index for index, cell in enumerate(notebook.cells)}
     deadline = time.monotonic() + course.submission_timeout
-    runner = _Runner(sandbox, cells, deadline, {test_cells.get(e.grade_id) for e in spec.exercises})
+    runner = _Runner(sandbox, cells, deadline, {test_cells.get(e.grade_id) for e in spec.exercises}, spec.prefix)
     result = SubmissionResult(student, spec.name, 0.0, spec.max_score, "graded")
     try:
         for exercise in spec.exercises:
@@ -185,9 +192,11 @@ def cells_to_run(spec: AssignmentSpec, notebook) -> list[tuple[int, str]]:
 class _Runner:
     """Keeps a live run of the notebook: reruns it after a call killed it, skipping cells that killed it."""
 
-    def __init__(self, sandbox: Sandbox, cells, deadline: float, check_cells: set):
+    def __init__(self, sandbox: Sandbox, cells, deadline: float, check_cells: set, prefix: tuple[str, ...]):
         self.sandbox, self.cells, self.deadline = sandbox, cells, deadline
         self.check_cells = check_cells
+        # when the notebook starts with the course's own cells untouched, a template has already run them
+        self.prefix = prefix if prefix and tuple(source for _, source in cells[:len(prefix)]) == prefix else ()
         self.skipped: set[int] = set()
         self.notes: list[str] = []
         self.cell_outputs: dict = {}
@@ -201,7 +210,8 @@ class _Runner:
                     self.notes.append("Grading stopped: the time limit for the whole notebook was reached.")
                 return None
             self.restarts += 1
-            self.run = self.sandbox.run([c for c in self.cells if c[0] not in self.skipped], self.deadline)
+            cells = [cell for cell in self.cells[len(self.prefix):] if cell[0] not in self.skipped]
+            self.run = self.sandbox.run(cells, self.deadline, self.prefix)
             self._record(self.run)
         return self.run
 

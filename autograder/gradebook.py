@@ -10,10 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-import nbformat
 from nbgrader import utils
 from nbgrader.api import Gradebook, MissingEntry
-from nbgrader.preprocessors import ClearOutput, ClearSolutions, ComputeChecksums, SaveCells
 from traitlets.config.loader import PyFileConfigLoader
 
 from . import notebook as nb
@@ -23,6 +21,10 @@ from .grade import AssignmentSpec, SubmissionResult
 
 def record_assignment(db_url: str, course: Course, spec: AssignmentSpec) -> None:
     """Make the gradebook know the assignment, its notebook and cells, as generate_assignment records them."""
+    if _recorded(db_url, spec):
+        return
+    from nbgrader.preprocessors import ClearOutput, ClearSolutions, ComputeChecksums, SaveCells
+
     config = PyFileConfigLoader(CONFIG_FILE, path=str(course.root)).load_config()
     source = nb.read(course.source_notebook(spec.name))
     resources = {"nbgrader": {"notebook": Path(spec.notebook).stem, "assignment": spec.name, "db_url": db_url}}
@@ -33,6 +35,18 @@ def record_assignment(db_url: str, course: Course, spec: AssignmentSpec) -> None
         source, resources = step.preprocess(source, resources)
 
 
+def _recorded(db_url: str, spec: AssignmentSpec) -> bool:
+    """Whether the gradebook already has this notebook with the source's grade cells and points."""
+    with Gradebook(db_url) as gradebook:
+        try:
+            notebook = gradebook.find_notebook(Path(spec.notebook).stem, spec.name)
+        except MissingEntry:
+            return False
+        recorded = {cell.name: cell.max_score for cell in notebook.grade_cells}
+    wanted = {exercise.grade_id: exercise.points for exercise in spec.exercises} | dict(spec.manual)
+    return recorded == wanted
+
+
 class GradebookWriter:
     """One open gradebook; `save` records one graded submission in a single transaction."""
 
@@ -41,45 +55,36 @@ class GradebookWriter:
         self.notebook_id = Path(spec.notebook).stem
         record_assignment(db_url, course, spec)
         self.gradebook = Gradebook(db_url)
-        checksums = {cell.name: cell.checksum for cell in
-                     self.gradebook.find_notebook(self.notebook_id, spec.name).source_cells}
-        self._answer_checksums = {name: checksums.get(name) for name in spec.manual}
+        self._released_checksums = {cell.name: cell.checksum for cell in
+                                    self.gradebook.find_notebook(self.notebook_id, spec.name).source_cells}
 
-    def save(self, result: SubmissionResult, submitted: nbformat.NotebookNode | None,
-             timestamp: datetime | None = None) -> None:
+    def save(self, result: SubmissionResult, submitted, timestamp: datetime | None = None) -> None:
         gradebook = self.gradebook
         try:
             gradebook.update_or_create_student(result.student)
-            gradebook.update_or_create_submission(self.spec.name, result.student,
-                                                  **({"timestamp": timestamp} if timestamp else {}))
+            submission = gradebook.update_or_create_submission(
+                self.spec.name, result.student, **({"timestamp": timestamp} if timestamp else {}))
+            notebook = next(n for n in submission.notebooks if n.name == self.notebook_id)
+            grades = {grade.name: grade for grade in notebook.grades}
             for test in result.tests:
-                grade = gradebook.find_grade(test.name, self.notebook_id, self.spec.name, result.student)
+                grade = grades[test.name]
                 if test.manual:
-                    unchanged = self._answer_unchanged(submitted, test.name)
-                    grade.auto_score = 0.0 if unchanged else None
+                    grade.auto_score = 0.0 if self._unchanged(submitted, test.name) else None
                 else:
                     grade.auto_score = test.score
                 # as nbgrader: a grade an instructor already touched, or none at all, needs a look
                 grade.needs_manual_grade = grade.manual_score is not None or grade.auto_score is None
-            for cell in (submitted.cells if submitted else []):
-                if nb.is_solution(cell) and nb.grade_id(cell) in self.spec.grade_ids:
-                    self._comment(cell, result.student)
+            for comment in notebook.comments:  # as nbgrader: an answer left as released says so
+                comment.auto_comment = "No response." if self._unchanged(submitted, comment.name) else None
             gradebook.db.commit()
         except Exception:
             gradebook.db.rollback()
             raise
 
-    def _answer_unchanged(self, submitted, grade_id) -> bool:
+    def _unchanged(self, submitted, grade_id) -> bool:
+        """Whether the student left the cell `grade_id` as it was released (or deleted it)."""
         cells = [cell for cell in (submitted.cells if submitted else []) if nb.grade_id(cell) == grade_id]
-        return not cells or _checksum(cells[0]) == self._answer_checksums.get(grade_id)
-
-    def _comment(self, cell, student):
-        try:
-            comment = self.gradebook.find_comment(nb.grade_id(cell), self.notebook_id, self.spec.name, student)
-        except MissingEntry:
-            return
-        expected = self.gradebook.find_source_cell(nb.grade_id(cell), self.notebook_id, self.spec.name).checksum
-        comment.auto_comment = "No response." if _checksum(cell) == expected else None
+        return not cells or _checksum(cells[0]) == self._released_checksums.get(grade_id)
 
     def close(self):
         self.gradebook.close()

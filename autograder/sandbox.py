@@ -9,6 +9,7 @@ over a socket in plain data only (`plain`), and what it hands out of this module
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -72,19 +73,21 @@ class Sandbox:
             shutil.copy(HERE / name, self._stage)
         os.chmod(self._stage, 0o755)
         self._process = None
+        self._templates: dict = {}
         self._current: Run | None = None
         self._start()
 
     def _start(self):
-        self.control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self._main, self._templates = _Control(control, self), {}
         command = self._command(theirs.fileno())
         self._log = tempfile.TemporaryFile()
         self._process = subprocess.Popen(command, pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
                                          stdout=subprocess.DEVNULL, stderr=self._log, env=self._env())
         theirs.close()
-        self.control.settimeout(120)
+        control.settimeout(120)
         try:
-            ready = self.control.recv(65536)
+            ready = control.recv(65536)
         except socket.timeout:
             ready = b""
         if b"warm" not in ready:
@@ -93,7 +96,7 @@ class Sandbox:
             self._log.seek(0)
             stderr = self._log.read().decode(errors="replace")[-2000:]
             raise SandboxError(f"the sandbox did not start ({isolation()}):\n{stderr}")
-        self.control.settimeout(None)
+        control.settimeout(None)
 
     def _env(self):
         env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "MPLBACKEND": "agg", "MPLCONFIGDIR": "/tmp/matplotlib",
@@ -132,58 +135,65 @@ class Sandbox:
                         "--cap-add", "CAP_KILL"]
         return [*command, *python, f"{INSIDE}/sandboxed.py", str(fd), str(self.child_uid)]
 
-    def run(self, cells: list[tuple[int, str]], deadline: float) -> "Run":
-        """Start a fresh child that runs `cells` ((index, source) pairs) and then serves calls."""
+    def run(self, cells: list[tuple[int, str]], deadline: float, prefix: tuple[str, ...] = ()) -> "Run":
+        """Start a fresh child that runs `cells` ((index, source) pairs) and then serves calls.
+
+        `prefix` is code the course runs before these cells (its worked example): the child is forked
+        from a template process that ran it once, instead of running it again for every student."""
         if self._current is not None:
             self._current.close()
         if self._process.poll() is not None:
             self._restart()
+        control = self._template(prefix) if prefix else self._main
         ours, theirs = socket.socketpair()
         try:
-            socket.send_fds(self.control, [b'{"op": "run"}'], [theirs.fileno()])
+            socket.send_fds(control.socket, [b'{"op": "run"}'], [theirs.fileno()])
         except OSError:
             self._restart()
-            socket.send_fds(self.control, [b'{"op": "run"}'], [theirs.fileno()])
+            control = self._main
+            socket.send_fds(control.socket, [b'{"op": "run"}'], [theirs.fileno()])
         theirs.close()
         limits = {"memory_bytes": self.course.memory_mb * 1024 * 1024, "cpu_seconds": int(self.course.cpu_seconds),
                   "file_bytes": 16 * 1024 * 1024, "max_processes": self.course.max_processes,
                   "output_chars": self.course.max_output_kb * 1024, "cell_timeout": self.course.cell_timeout}
-        self._current = Run(self, ours, cells, limits, deadline)
+        self._current = Run(self, control, ours, cells, limits, deadline)
         return self._current
+
+    def _template(self, prefix: tuple[str, ...]) -> "_Control":
+        """The control of a template that ran `prefix`, started on first use; the main zygote if it cannot be."""
+        if self.child_uid < 0:  # templates need a user of their own, apart from the students'
+            return self._main
+        if prefix not in self._templates:
+            packet = json.dumps({"op": "template", "cells": list(prefix)}).encode()
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            try:
+                if len(packet) > 60000:
+                    raise OSError("prefix too large for a template")
+                socket.send_fds(self._main.socket, [packet], [theirs.fileno()])
+                ours.settimeout(60)
+                if b"warm" not in ours.recv(65536):
+                    raise OSError("template did not start")
+                ours.settimeout(None)
+                self._templates[prefix] = _Control(ours, self)
+            except OSError:
+                ours.close()
+                self._templates[prefix] = self._main
+            finally:
+                theirs.close()
+        return self._templates[prefix]
 
     def _restart(self):
         self.close(keep_stage=True)
         self._start()
 
-    def kill_child(self):
-        try:
-            self.control.send(b'{"op": "kill"}')
-        except OSError:
-            pass
-
-    def wait_child(self, timeout: float = 10) -> str:
-        """How the current child ended, once the zygote has cleaned up after it."""
-        self.control.settimeout(timeout)
-        try:
-            while True:
-                packet = self.control.recv(65536)
-                if not packet:
-                    break
-                if b"exited" in packet:
-                    return packet.decode(errors="replace")
-        except socket.timeout:
-            self.kill_child()
-        except OSError:
-            pass
-        finally:
-            self.control.settimeout(None)
-        self._restart()  # the zygote died (perhaps killed by the student) or hangs: start afresh
-        return "sandbox restarted"
-
     def close(self, keep_stage: bool = False):
         self._current = None
+        for control in self._templates.values():
+            if control is not self._main:
+                control.socket.close()
+        self._templates = {}
         if self._process and self._process.poll() is None:
-            self.control.close()
+            self._main.socket.close()
             try:
                 self._process.wait(timeout=5)
             except subprocess.TimeoutExpired:
@@ -201,6 +211,41 @@ class Sandbox:
         self.close()
 
 
+class _Control:
+    """The control socket of a zygote or template: kill its current child, wait until it is gone."""
+
+    def __init__(self, sock: socket.socket, sandbox: Sandbox):
+        self.socket, self.sandbox = sock, sandbox
+
+    def kill_child(self):
+        try:
+            self.socket.send(b'{"op": "kill"}')
+        except OSError:
+            pass
+
+    def wait_child(self, timeout: float = 10) -> str:
+        """How the current child ended, once the zygote has cleaned up after it."""
+        self.socket.settimeout(timeout)
+        try:
+            while True:
+                packet = self.socket.recv(65536)
+                if not packet:
+                    break
+                if b"exited" in packet:
+                    return packet.decode(errors="replace")
+        except socket.timeout:
+            self.kill_child()
+        except OSError:
+            pass
+        finally:
+            try:
+                self.socket.settimeout(None)
+            except OSError:
+                pass
+        self.sandbox._restart()  # the zygote died (perhaps killed by the student) or hangs: start afresh
+        return "sandbox restarted"
+
+
 def _site_dirs():
     import site
 
@@ -210,8 +255,8 @@ def _site_dirs():
 class Run:
     """One submission running in its own child: cell outcomes, then calls of its functions."""
 
-    def __init__(self, sandbox: Sandbox, sock: socket.socket, cells, limits, deadline: float):
-        self.sandbox, self.sock, self.deadline = sandbox, sock, deadline
+    def __init__(self, sandbox: Sandbox, control: _Control, sock: socket.socket, cells, limits, deadline: float):
+        self.sandbox, self.control, self.sock, self.deadline = sandbox, control, sock, deadline
         self.cell_timeout = limits["cell_timeout"]
         self.outcomes: list[CellOutcome] = []
         self.fatal_cell: int | None = None   # the cell during which the child died or hung
@@ -254,9 +299,9 @@ class Run:
     def _end(self, why: str):
         if self.ended is None:
             self.ended = why
-            self.sandbox.kill_child()
+            self.control.kill_child()
             self.sock.close()
-            self.sandbox.wait_child()
+            self.control.wait_child()
 
     @property
     def alive(self) -> bool:
@@ -352,4 +397,4 @@ class Run:
                 pass
             self.ended = "closed"
             self.sock.close()
-            self.sandbox.wait_child()
+            self.control.wait_child()

@@ -10,6 +10,7 @@ child left behind and wipes its working folder.
 Usage: python -I sandboxed.py CONTROL_FD CHILD_UID   (CHILD_UID -1: stay the current user)
 """
 import ctypes
+import json
 import os
 import resource
 import select
@@ -18,7 +19,6 @@ import signal
 import socket
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from plain import Opaque, decode, encode, recv_message, send_message  # noqa: E402
@@ -104,7 +104,7 @@ def drop_privileges(child_uid):
         os.setuid(child_uid)
 
 
-def run_child(sock, child_uid):
+def run_child(sock, child_uid, shell=None):
     """In the forked child: become the student, run the cells, then serve calls until told to stop."""
     os.setsid()
     request = recv_message(sock)
@@ -120,7 +120,7 @@ def run_child(sock, child_uid):
         os.dup2(devnull, fd)
     output = BoundedOutput(request["limits"]["output_chars"])
     sys.stdout = sys.stderr = output
-    shell = new_shell()
+    shell = shell or new_shell()
     signal.signal(signal.SIGALRM, _on_alarm)
     cell_timeout = request["limits"]["cell_timeout"]
     me = os.getpid()
@@ -239,13 +239,13 @@ def clean_up(child_uid):
             except ProcessLookupError:
                 pass
     _wipe()
-    while True:  # we are the subreaper: collect every orphan
+    while True:  # we are the subreaper: collect every orphan that has died
         try:
             pid, _ = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
             break
         if pid == 0:
-            time.sleep(0.01)
+            break
 
 
 def _wipe():
@@ -256,16 +256,25 @@ def _wipe():
 def zygote(control, child_uid):
     """Serve the grader: one `run` packet (carrying the child's socket) at a time, each answered by
     an `exited` packet once the child and everything it started are gone."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     os.makedirs(WORK, exist_ok=True)
     os.chmod(WORK, 0o1777)
     warm_up()
     send_packet(control, {"op": "warm"})
+    serve_runs(control, child_uid, None)
+
+
+def serve_runs(control, child_uid, shell):
+    """Fork a child for each `run`; a `template` packet forks a process that first runs the course's
+    own leading cells (the worked example) and then serves runs of its own, children starting from there."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     while True:
         message, fds = receive_packet(control)
         if message is None:
             return
+        if message.get("op") == "template" and fds:
+            start_template(control, socket.socket(fileno=fds[0]), message["cells"], child_uid)
+            continue
         if message.get("op") != "run" or not fds:
             continue  # e.g. a kill that crossed the child's natural end
         child_sock = socket.socket(fileno=fds[0])
@@ -273,7 +282,7 @@ def zygote(control, child_uid):
         if pid == 0:
             control.close()
             try:
-                run_child(child_sock, child_uid)
+                run_child(child_sock, child_uid, shell)
             except BaseException:  # our own failure, not the student's: tell the grader what it was
                 import traceback
 
@@ -291,15 +300,28 @@ def zygote(control, child_uid):
         send_packet(control, {"op": "exited", "status": status})
 
 
-def send_packet(control, message):
-    import json
+def start_template(control, template_control, cells, child_uid):
+    """Fork a template: it runs `cells` (the course's, never a student's) once, then serves runs."""
+    if os.fork() != 0:
+        template_control.close()
+        return
+    control.close()
+    try:
+        sys.stdout = sys.stderr = BoundedOutput(0)
+        shell = new_shell()
+        for source in cells:
+            shell.run_cell(source, store_history=False)
+        send_packet(template_control, {"op": "warm"})
+        serve_runs(template_control, child_uid, shell)
+    finally:
+        os._exit(0)
 
+
+def send_packet(control, message):
     control.send(json.dumps(message).encode())
 
 
 def receive_packet(control):
-    import json
-
     data, fds, _, _ = socket.recv_fds(control, 65536, 4)
     if not data:
         return None, fds
