@@ -169,6 +169,7 @@ def serve(sock, namespace, timeout, me):
             os._exit(0)
         request = recv_message(sock)
         if request is None or request["op"] == "bye":
+            shutil.rmtree(os.getcwd(), ignore_errors=True)  # so the zygote need not clean up after us
             os._exit(0)
         if request["op"] == "names":
             kinds = {}
@@ -219,6 +220,8 @@ def _callback_proxy(sock, data):
 def clean_up(child_uid):
     """Kill everything the child left running and remove its files."""
     if child_uid >= 0:
+        if not (_processes_of(child_uid) or os.listdir(WORK)):
+            return  # the child ended cleanly, took its files with it, and has been reaped
         helper = os.fork()
         if helper == 0:  # as the student's user, kill(-1) reaches exactly the student's processes
             try:
@@ -246,6 +249,19 @@ def clean_up(child_uid):
             break
         if pid == 0:
             break
+
+
+def _processes_of(uid):
+    """Whether any process of `uid` is still alive (this pid namespace's, under bubblewrap)."""
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/status") as status:
+                    if any(line.startswith("Uid:") and int(line.split()[1]) == uid for line in status):
+                        return True
+            except (OSError, ValueError):
+                continue
+    return False
 
 
 def _wipe():

@@ -1,6 +1,7 @@
 """Bad and hostile submissions: each gets a score and a specific message, the attempt fails, the score is
 what the honest part of the code earns, and the next submission is graded as if nothing had happened."""
 import dataclasses
+import os
 from pathlib import Path
 
 import pytest
@@ -122,10 +123,24 @@ def test_memory_bomb_fails_inside_the_sandbox(grade, course):
     assert result.score == FULL
 
 
-def test_process_bomb_is_limited(grade, course):
-    bomb = "import os\nfor _ in range(10000):\n    try:\n        os.fork()\n    except OSError:\n        pass\n"
+def processes_of(uid):
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            status = Path(f"/proc/{entry}/status").read_text() if entry.isdigit() else ""
+        except OSError:
+            continue
+        if any(line.startswith("Uid:") and int(line.split()[1]) == uid for line in status.splitlines()):
+            found.append(int(entry))
+    return found
+
+
+def test_process_bomb_is_limited_and_leaves_nothing_running(grade, course, sandbox):
+    bomb = ("import os, time\nfor _ in range(10000):\n    try:\n        if os.fork() == 0:\n            os.setsid()\n"
+            "            time.sleep(600)\n    except OSError:\n        pass\n")
     result = grade(inserted(solution(course, A1), "gradient_descent", bomb))
     assert result.score == FULL
+    assert processes_of(sandbox.child_uid) == []
 
 
 def test_huge_output_is_cut_and_counted(grade, course):
