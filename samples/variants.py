@@ -1117,6 +1117,61 @@ _LOOP_IN_FUNCTION = {
     '''),
 }
 
+_LOOP_IN_HELPER = {
+    "01-gradient-descent": _code('''
+        # df again, one term at a time.
+        def df(x):
+            slope, term = 0, 0
+            while term < 2:
+                slope = slope + (x - 3)
+            return slope
+    '''),
+    "02-slopes-and-updates": _code('''
+        # predict again, with a while loop.
+        def predict(input_data, weights):
+            total, i = 0, 0
+            while i < len(input_data):
+                total += input_data[i] * weights[i]
+            return total
+    '''),
+    "03-backpropagation": _code('''
+        # forward again, one hidden node at a time.
+        def forward(inputs, weights):
+            hidden_in = np.zeros(len(weights["hidden"]))
+            j = 0
+            while j < len(hidden_in):
+                hidden_in[j] = weights["hidden"][j] @ inputs
+            hidden_out = relu(hidden_in)
+            return hidden_in, hidden_out, weights["output"] @ hidden_out
+    '''),
+    "04-linear-regression": _code('''
+        # sse again, one point at a time.
+        def sse(x, y, weight, bias):
+            total, i = 0.0, 0
+            while i < len(x):
+                total += (weight * x[i] + bias - y[i]) ** 2
+            return total
+    '''),
+}
+
+# Where a hostile cell has to go to do its harm: grade_id of the cell it follows. Cells that redefine graded
+# functions go right after the solution cell of the last function they redefine (before its check cell, so
+# nbgrader, which checks at the check cell, and a grader that checks the final namespace judge the same code);
+# the monkeypatch goes to the top, where it would reach nbgrader's in-kernel checks. Everything else: after
+# the check cell of the last function (see make_class.AFTER_FUNCTIONS).
+HOSTILE_AFTER = {
+    "infinite_loop_in_helper": {"01-gradient-descent": "df", "02-slopes-and-updates": "predict",
+                                "03-backpropagation": "forward", "04-linear-regression": "sse"},
+    "infinite_loop_in_function": {"01-gradient-descent": "gradient_descent", "02-slopes-and-updates": "train",
+                                  "03-backpropagation": "numerical_gradient", "04-linear-regression": "fit"},
+    "hardcoded_worked_values": {"01-gradient-descent": "gradient_descent", "02-slopes-and-updates": "train",
+                                "03-backpropagation": "numerical_gradient", "04-linear-regression": "fit"},
+    "fake_equality": {"01-gradient-descent": "gradient_descent", "02-slopes-and-updates": "train",
+                      "03-backpropagation": "numerical_gradient", "04-linear-regression": "sse_gradient"},
+    "monkeypatch_numpy": {assignment: "imports" for assignment in ("01-gradient-descent", "02-slopes-and-updates",
+                                                                   "03-backpropagation", "04-linear-regression")},
+}
+
 HOSTILE = {
     "crash_exit": _code('''
         # Done! Closing the kernel so it frees its memory.
@@ -1130,6 +1185,8 @@ HOSTILE = {
             pass
     '''),
     "infinite_loop_in_function": _LOOP_IN_FUNCTION,
+    # a helper that loops forever, right after its own cell: every later cell and check that calls it hangs
+    "infinite_loop_in_helper": _LOOP_IN_HELPER,
     "memory_bomb": _code('''
         # How much data can this machine hold?
         hoard = []
