@@ -28,8 +28,8 @@ c.Autograder.rtol = 1e-6
 c.Autograder.atol = 1e-8
 
 # Limits for one submission in the sandbox (`autograder grade`).
-c.Autograder.cell_timeout = 10          # wall seconds for one cell
-c.Autograder.submission_timeout = 60    # wall seconds for a whole notebook and its checks
+c.Autograder.cell_timeout = 5           # wall seconds for one cell or one call of a student's function
+c.Autograder.submission_timeout = 120   # wall seconds for a whole notebook and its checks
 c.Autograder.cpu_seconds = 60           # CPU seconds for a whole notebook and its checks
 c.Autograder.memory_mb = 1024           # address space of the student's process
 c.Autograder.max_output_kb = 256        # captured stdout/stderr kept per submission

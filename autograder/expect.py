@@ -56,7 +56,10 @@ def what_came_back(got, expected) -> str | None:
         return f"returned {describe(got)}, but a number or NumPy array was expected"
     got_array = _numeric(got)
     if got_array is None:
-        return f"returned {describe(got)} (a {type(got).__name__}), but a number or NumPy array was expected"
+        if isinstance(got, (list, tuple)) and any(isinstance(item, Opaque) for item in got):
+            strange = next(item for item in got if isinstance(item, Opaque))
+            return f"returned {describe(got)}, with {describe(strange)} where a number was expected"
+        return f"returned {describe(got)} ({kind_of(got)}), but a number or NumPy array was expected"
     expected_shape = np.shape(np.asarray(expected, dtype=float))
     if got_array.shape != expected_shape:
         if expected_shape == ():

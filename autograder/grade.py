@@ -135,27 +135,22 @@ def _grade(sandbox, course, spec, student, path, other_specs) -> SubmissionResul
     cells = cells_to_run(spec, notebook)
     test_cells = {nb.grade_id(cell): index for index, cell in enumerate(notebook.cells)}
     deadline = time.monotonic() + course.submission_timeout
-    runner = _Runner(sandbox, cells, deadline, {test_cells.get(e.grade_id) for e in spec.exercises}, spec.prefix)
+    by_cell = {test_cells[e.grade_id]: e for e in spec.exercises if e.grade_id in test_cells}
+    runner = _Runner(sandbox, cells, deadline, tuple(sorted(by_cell)), spec.prefix)
     result = SubmissionResult(student, spec.name, 0.0, spec.max_score, "graded")
-    try:
-        for exercise in spec.exercises:
-            run = runner.live_run()
-            if run is None:
-                result.tests.append(TestResult(exercise.grade_id, 0.0, exercise.points,
-                                               "Not checked: the time limit for the whole notebook was reached."))
-                continue
-            submission = run.submission(exercise.names, runner.missing_reason())
-            checks = run_exercise(spec.name, exercise.name, submission, student)
-            failed = [check.message for check in checks if not check.passed]
-            visible = runner.visible_failure(test_cells.get(exercise.grade_id))
-            if visible:  # as in nbgrader: the check cell itself must run cleanly too
-                failed.insert(0, f"The check cell under this exercise failed: {visible}")
-            score = 0.0 if failed else exercise.points
-            output = "\n".join(f"- {message}" for message in _essential(failed)) or (
-                f"All {len(checks)} checks passed.")
-            result.tests.append(TestResult(exercise.grade_id, score, exercise.points, output))
+    graded: dict[str, TestResult] = {}
+    try:  # each exercise is judged when its check cell has run, as nbgrader would; the rest at the end
+        for run, index in runner.checkpoints():
+            due = [by_cell[index]] if index is not None else spec.exercises
+            for exercise in due:
+                if exercise.grade_id not in graded:
+                    graded[exercise.grade_id] = _check(run, runner, spec, exercise, student,
+                                                       test_cells.get(exercise.grade_id))
     finally:
         runner.close()
+    result.tests = [graded.get(e.grade_id) or TestResult(
+        e.grade_id, 0.0, e.points, "Not checked: the time limit for the whole notebook was reached.")
+        for e in spec.exercises]
     answers = {nb.grade_id(cell): cell.source for cell in notebook.cells if nb.grade_id(cell) in spec.manual}
     for grade_id, points in spec.manual.items():
         text = "Written answer: graded by your instructor."
@@ -168,6 +163,20 @@ def _grade(sandbox, course, spec, student, path, other_specs) -> SubmissionResul
     result.notes = runner.notes
     result.cell_outputs = runner.cell_outputs
     return result
+
+
+def _check(run: Run, runner: "_Runner", spec: AssignmentSpec, exercise: Exercise, student: str,
+           check_cell: int | None) -> TestResult:
+    """One exercise's hidden checks against the notebook as it stands, plus its visible checks' verdict."""
+    submission = run.submission(exercise.names, runner.missing_reason())
+    checks = run_exercise(spec.name, exercise.name, submission, student)
+    failed = [check.message for check in checks if not check.passed]
+    visible = runner.visible_failure(check_cell)
+    if visible:  # as in nbgrader: the check cell itself must run cleanly too
+        failed.insert(0, f"The check cell under this exercise failed: {visible}")
+    output = "\n".join(f"- {message}" for message in _essential(failed)) or (
+        f"All {len(checks)} checks passed." if len(checks) > 1 else "The check passed.")
+    return TestResult(exercise.grade_id, 0.0 if failed else exercise.points, exercise.points, output)
 
 
 def _essential(messages: list[str]) -> list[str]:
@@ -190,9 +199,11 @@ def cells_to_run(spec: AssignmentSpec, notebook) -> list[tuple[int, str]]:
 
 
 class _Runner:
-    """Keeps a live run of the notebook: reruns it after a call killed it, skipping cells that killed it."""
+    """Runs the notebook, pausing at check cells; reruns it after the student's code killed it,
+    without the cell that did."""
 
-    def __init__(self, sandbox: Sandbox, cells, deadline: float, check_cells: set, prefix: tuple[str, ...]):
+    def __init__(self, sandbox: Sandbox, cells, deadline: float, check_cells: tuple[int, ...],
+                 prefix: tuple[str, ...]):
         self.sandbox, self.cells, self.deadline = sandbox, cells, deadline
         self.check_cells = check_cells
         # when the notebook starts with the course's own cells untouched, a template has already run them
@@ -203,16 +214,27 @@ class _Runner:
         self.run: Run | None = None
         self.restarts = 0
 
-    def live_run(self) -> Run | None:
-        while self.run is None or not self.run.alive:
-            if time.monotonic() >= self.deadline or self.restarts > MAX_RESTARTS:
-                if not any("time limit" in note for note in self.notes):
-                    self.notes.append("Grading stopped: the time limit for the whole notebook was reached.")
-                return None
-            self.restarts += 1
-            cells = [cell for cell in self.cells[len(self.prefix):] if cell[0] not in self.skipped]
-            self.run = self.sandbox.run(cells, self.deadline, self.prefix)
-            self._record(self.run)
+    def checkpoints(self):
+        """Yield (run, index) each time a check cell has run, then (run, None) when every cell has."""
+        seen = set()
+        while (run := self._start()) is not None:
+            while (index := run.advance()) is not None:
+                self._record(run)
+                if index not in seen:
+                    seen.add(index)
+                    yield run, index
+            self._record(run)
+            if run.alive and run.finished:
+                yield run, None
+                return
+
+    def _start(self) -> Run | None:
+        if time.monotonic() >= self.deadline or self.restarts > MAX_RESTARTS:
+            self._note("Grading stopped: the time limit for the whole notebook was reached.")
+            return None
+        self.restarts += 1
+        cells = [cell for cell in self.cells[len(self.prefix):] if cell[0] not in self.skipped]
+        self.run = self.sandbox.run(cells, self.deadline, self.prefix, self.check_cells)
         return self.run
 
     def _record(self, run: Run):

@@ -57,9 +57,8 @@ def encode(value, callable_hook=None, depth=0):
 def _encode_array(array):
     if array.dtype.kind not in _ARRAY_KINDS or array.nbytes > MAX_ARRAY_BYTES:
         return _opaque(array, f"array of dtype {array.dtype}")
-    data = np.ascontiguousarray(array)
-    return {"ndarray": base64.b64encode(data.tobytes()).decode("ascii"),
-            "dtype": data.dtype.str, "shape": list(data.shape)}
+    return {"ndarray": base64.b64encode(array.tobytes(order="C")).decode("ascii"),
+            "dtype": array.dtype.str, "shape": list(array.shape)}  # shape kept as is: 0-d stays 0-d
 
 
 def _opaque(value, text=""):

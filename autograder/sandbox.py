@@ -135,8 +135,10 @@ class Sandbox:
                         "--cap-add", "CAP_KILL"]
         return [*command, *python, f"{INSIDE}/sandboxed.py", str(fd), str(self.child_uid)]
 
-    def run(self, cells: list[tuple[int, str]], deadline: float, prefix: tuple[str, ...] = ()) -> "Run":
-        """Start a fresh child that runs `cells` ((index, source) pairs) and then serves calls.
+    def run(self, cells: list[tuple[int, str]], deadline: float, prefix: tuple[str, ...] = (),
+            checkpoints: tuple[int, ...] = ()) -> "Run":
+        """Start a fresh child that runs `cells` ((index, source) pairs), pausing after each cell in
+        `checkpoints` to serve calls; `Run.advance` moves it on.
 
         `prefix` is code the course runs before these cells (its worked example): the child is forked
         from a template process that ran it once, instead of running it again for every student."""
@@ -156,7 +158,7 @@ class Sandbox:
         limits = {"memory_bytes": self.course.memory_mb * 1024 * 1024, "cpu_seconds": int(self.course.cpu_seconds),
                   "file_bytes": 16 * 1024 * 1024, "max_processes": self.course.max_processes,
                   "output_chars": self.course.max_output_kb * 1024, "cell_timeout": self.course.cell_timeout}
-        self._current = Run(self, control, ours, cells, limits, deadline)
+        self._current = Run(self, control, ours, cells, limits, deadline, checkpoints)
         return self._current
 
     def _template(self, prefix: tuple[str, ...]) -> "_Control":
@@ -255,18 +257,20 @@ def _site_dirs():
 class Run:
     """One submission running in its own child: cell outcomes, then calls of its functions."""
 
-    def __init__(self, sandbox: Sandbox, control: _Control, sock: socket.socket, cells, limits, deadline: float):
+    def __init__(self, sandbox: Sandbox, control: _Control, sock: socket.socket, cells, limits, deadline: float,
+                 checkpoints: tuple[int, ...] = ()):
         self.sandbox, self.control, self.sock, self.deadline = sandbox, control, sock, deadline
         self.cell_timeout = limits["cell_timeout"]
         self.outcomes: list[CellOutcome] = []
         self.fatal_cell: int | None = None   # the cell during which the child died or hung
         self.ended: str | None = None        # why the child is gone, once it is
+        self.finished = False                # every cell has run
         self._callbacks: dict[int, object] = {}
+        self._current: int | None = None
         try:
-            send_message(sock, {"cells": cells, "limits": limits})
-            self._run_cells(len(cells))
+            send_message(sock, {"cells": cells, "limits": limits, "checkpoints": list(checkpoints)})
         except OSError:
-            self._end("the Python process running your notebook ended unexpectedly")
+            self._end("died")
 
     def _receive(self, timeout: float):
         self.sock.settimeout(max(0.01, min(timeout, self.deadline - time.monotonic())))
@@ -277,24 +281,35 @@ class Run:
         except (DecodeError, OSError):
             return None
 
-    def _run_cells(self, count: int):
-        current = None
+    def advance(self) -> int | None:
+        """Run cells up to the next checkpoint and return its index; None once all cells ran or the child is gone."""
+        if self.finished or not self.alive:
+            return None
+        if self._current is not None:  # paused at a checkpoint: let the notebook go on
+            try:
+                send_message(self.sock, {"op": "continue"})
+            except OSError:
+                self._end("died")
+                return None
         while True:
             message = self._receive(self.cell_timeout + GRACE)
             if message == "timeout" or message is None:
-                self.fatal_cell = current
+                self.fatal_cell = self._current
                 self._end("timeout" if message == "timeout" else "died")
-                return
+                return None
             op = message.get("op")
             if op == "sandbox_error":
                 raise SandboxError(f"the sandbox failed while starting a submission:\n{message.get('text')}")
             if op == "cell_started":
-                current = message.get("index")
+                self._current = message.get("index")
             elif op == "cell_done":
                 self.outcomes.append(CellOutcome(message.get("index"), message.get("error"),
                                                  str(message.get("output", ""))))
+            elif op == "checkpoint":
+                return message.get("index")
             elif op == "ready":
-                return
+                self.finished = True
+                return None
 
     def _end(self, why: str):
         if self.ended is None:

@@ -105,7 +105,10 @@ def drop_privileges(child_uid):
 
 
 def run_child(sock, child_uid, shell=None):
-    """In the forked child: become the student, run the cells, then serve calls until told to stop."""
+    """In the forked child: become the student, run the cells, then serve calls until told to stop.
+
+    After each cell listed in the request's `checkpoints` (the exercises' check cells) the child serves
+    calls until the grader says `continue`, so each exercise is judged as its check cell would see it."""
     os.setsid()
     request = recv_message(sock)
     if request is None:
@@ -124,6 +127,7 @@ def run_child(sock, child_uid, shell=None):
     signal.signal(signal.SIGALRM, _on_alarm)
     cell_timeout = request["limits"]["cell_timeout"]
     me = os.getpid()
+    checkpoints = set(request.get("checkpoints", ()))
     for index, source in request["cells"]:
         send_message(sock, {"op": "cell_started", "index": index})
         error = run_cell(shell, source, cell_timeout)
@@ -131,6 +135,9 @@ def run_child(sock, child_uid, shell=None):
             os._exit(0)
         send_message(sock, {"op": "cell_done", "index": index, "error": error, "output": output.take(),
                             "output_total": output.total})
+        if index in checkpoints:
+            send_message(sock, {"op": "checkpoint", "index": index})
+            serve(sock, shell.user_ns, cell_timeout, me)
     send_message(sock, {"op": "ready"})
     serve(sock, shell.user_ns, cell_timeout, me)
 
@@ -163,11 +170,13 @@ def _text(error):
 
 
 def serve(sock, namespace, timeout, me):
-    """Answer the grader's requests: which names exist, their values, and calls of functions."""
+    """Answer the grader's requests (which names exist, their values, calls) until it says `continue`."""
     while True:
         if os.getpid() != me:
             os._exit(0)
         request = recv_message(sock)
+        if request is not None and request["op"] == "continue":
+            return
         if request is None or request["op"] == "bye":
             shutil.rmtree(os.getcwd(), ignore_errors=True)  # so the zygote need not clean up after us
             os._exit(0)

@@ -81,7 +81,7 @@ def describe(value) -> str:
     if isinstance(value, dict):
         return "{" + ", ".join(f"{key!r}: {describe(item)}" for key, item in value.items()) + "}"
     if isinstance(value, Opaque):
-        return f"a {value.type_name} object"
+        return f"an object of type {value.type_name}"
     return repr(value)
 
 

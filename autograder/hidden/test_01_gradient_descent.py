@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from autograder.expect import Mistake, expect_close, expect_unchanged
+from autograder.expect import Mistake, expect_close, expect_unchanged, kind_of
 
 
 def reference_df(x):
@@ -122,7 +122,7 @@ def test_gradient_descent_starts_from_an_integer(submission, rng):
 def test_gradient_descent_returns_a_numpy_array(submission):
     path = submission.gradient_descent(reference_df, 1, 0.05, 25)
     if not isinstance(path, np.ndarray):
-        raise AssertionError(f"gradient_descent(df, 1, 0.05, 25) returned a {type(path).__name__}, but a 1-D "
+        raise AssertionError(f"gradient_descent(df, 1, 0.05, 25) returned {kind_of(path)}, but a 1-D "
                              "NumPy array was expected. Convert your list of iterates with np.array(...).")
     expect_close(path[-1:], reference_path(reference_df, 1, 0.05, 25)[-1:],
                  "The last iterate of gradient_descent(df, 1, 0.05, 25)")
