@@ -56,7 +56,8 @@ def run_release(args) -> int:
 
 
 def run_grade(args) -> int:
-    from .batch import SubmittedNotebook, grade_batch
+    from .batch import grade_batch
+    from .sandbox import SandboxError
 
     course = load_course()
     if args.assignment not in course.assignments:
@@ -66,7 +67,12 @@ def run_grade(args) -> int:
     if args.notebook is not None:
         return _grade_one(course, args)
     db_url = args.db or course.db_url
-    summary = grade_batch(course, args.assignment, db_url, args.workers, args.json, progress=not args.no_progress)
+    try:
+        summary = grade_batch(course, args.assignment, db_url, args.workers, args.json,
+                              progress=not args.no_progress)
+    except SandboxError as error:
+        print(f"autograder grade failed: {error}", file=sys.stderr)
+        return 1
     print("\n".join(summary.lines()))
     print(f"  gradebook: {db_url}")
     return 0

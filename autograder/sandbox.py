@@ -12,14 +12,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -337,7 +336,7 @@ class Run:
                 except DecodeError:
                     found[name] = None
             else:
-                missing[name] = missing_reason if self.alive else f"your notebook stopped before it was checked"
+                missing[name] = missing_reason if self.alive else "your notebook stopped before it was checked"
         return Submission(found, missing)
 
     def _request(self, message: dict, expected_op: str):

@@ -21,7 +21,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from plain import Opaque, decode, encode, recv_message, send_message  # noqa: E402
+from plain import decode, encode, recv_message, send_message  # noqa: E402
 
 WORK = "/tmp/run" if os.path.isdir("/tmp") else tempfile.gettempdir()
 PR_SET_CHILD_SUBREAPER = 36
