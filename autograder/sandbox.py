@@ -17,7 +17,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -45,13 +44,15 @@ class CellOutcome:
 
 @lru_cache(maxsize=None)
 def isolation() -> str:
-    """"bubblewrap" when it works here, else "processes" (same limits, no namespaces) with a warning."""
-    if shutil.which("bwrap"):
+    """"bubblewrap" when it works here, else "processes" (same limits, no namespaces) with a warning.
+
+    AUTOGRADER_ISOLATION=processes chooses the latter on purpose (to test it, or where namespaces are refused)."""
+    if shutil.which("bwrap") and os.environ.get("AUTOGRADER_ISOLATION") != "processes":
         probe = subprocess.run(["bwrap", *_namespace_flags(), "--ro-bind", "/", "/", "true"], capture_output=True)
         if probe.returncode == 0:
             return "bubblewrap"
-    warnings.warn("bubblewrap (Debian package 'bubblewrap') is not available: student code runs with the same "
-                  "resource limits but without filesystem, network and process isolation.", stacklevel=2)
+    print("warning: isolation is reduced: bubblewrap (Debian package 'bubblewrap') is not in use, so student code "
+          "runs with the same resource limits but without filesystem, network and process isolation.", file=sys.stderr)
     return "processes"
 
 

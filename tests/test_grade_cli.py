@@ -1,6 +1,7 @@
 """`autograder grade` on nbgrader's layout: the gradebook, the JSON report, regrading, and nbgrader's own
 tools working on the result."""
 import json
+import os
 import subprocess
 import sys
 
@@ -109,6 +110,15 @@ def test_one_notebook_is_graded_and_printed(course, tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("mine / 01-gradient-descent: 6 of 9 points")
     assert "check_df: 0/1" in done.stdout and "It looks like you dropped the factor 2" in done.stdout
+
+
+def test_without_bubblewrap_grading_works_and_warns(course):
+    done = subprocess.run([sys.executable, "-m", "autograder", "grade", A1, str(course.source_notebook(A1))],
+                          cwd=course.root, capture_output=True, text=True,
+                          env={**os.environ, "AUTOGRADER_ISOLATION": "processes"})
+    assert done.returncode == 0, done.stderr
+    assert "warning: isolation is reduced" in done.stderr
+    assert "7 of 9 points" in done.stdout
 
 
 def test_unknown_assignment_is_refused(course):
