@@ -88,14 +88,17 @@ class _Worker(threading.Thread):
         self.jobs, self.results = jobs, results
 
     def run(self):
+        sandbox = None
         try:
-            with Sandbox(self.course, self.slot) as sandbox:
-                while (job := self.jobs.get()) is not None:
-                    self.results.put((job, self._grade(sandbox, job)))
+            sandbox = Sandbox(self.course, self.slot)
+            while (job := self.jobs.get()) is not None:
+                self.results.put((job, self._grade(sandbox, job)))
         except BaseException as error:  # the grader itself failed: stop the batch
             self.results.put((None, error))
         finally:
-            self.results.put((None, None))
+            self.results.put((None, None))  # the batch need not wait for the sandbox to wind down
+            if sandbox is not None:
+                sandbox.close()
 
     def _grade(self, sandbox, job: SubmittedNotebook) -> SubmissionResult:
         if job.path is None:
@@ -110,16 +113,20 @@ def grade_batch(course: Course, assignment: str, db_url: str | None, workers: in
     spec = assignment_spec(course, assignment)
     others = tuple(assignment_spec(course, name) for name in course.assignments if name != assignment)
     submissions = list(submissions if submissions is not None else find_submissions(course, assignment))
+    summary = BatchSummary(assignment, max_score=spec.max_score)
+    jobs, results = queue.Queue(maxsize=4 * workers), queue.Queue()
+    pool = [_Worker(course, spec, others, slot, jobs, results) for slot in range(max(1, workers))]
+    for worker in pool:  # the sandboxes warm up while this thread opens the gradebook
+        worker.start()
     writer = None
     if db_url:  # nbgrader is slow to import: only when there is a gradebook to write
         from .gradebook import GradebookWriter
 
-        writer = GradebookWriter(db_url, course, spec)
-    summary = BatchSummary(assignment, max_score=spec.max_score)
-    jobs, results = queue.Queue(maxsize=4 * workers), queue.Queue()
-    pool = [_Worker(course, spec, others, slot, jobs, results) for slot in range(max(1, workers))]
-    for worker in pool:
-        worker.start()
+        try:
+            writer = GradebookWriter(db_url, course, spec)
+        except BaseException:
+            _feed([], jobs, len(pool))  # stop the workers before giving up
+            raise
     feeder = threading.Thread(target=_feed, args=(submissions, jobs, len(pool)), daemon=True)
     feeder.start()
     started = time.monotonic()

@@ -7,16 +7,21 @@ scores an instructor already gave are kept, nothing is duplicated.
 """
 from __future__ import annotations
 
+import sys
 from datetime import datetime
 from pathlib import Path
 
-from nbgrader import utils
-from nbgrader.api import Gradebook, MissingEntry
-from traitlets.config.loader import PyFileConfigLoader
+# nbgrader's import chain reaches jsonschema, which compiles a grammar for the "iri" string format (about
+# 0.9 s) if rfc3987_syntax is installed; no notebook or gradebook schema uses that format.
+sys.modules.setdefault("rfc3987_syntax", None)
 
-from . import notebook as nb
-from .config import CONFIG_FILE, Course
-from .grade import AssignmentSpec, SubmissionResult
+from nbgrader import utils  # noqa: E402
+from nbgrader.api import Gradebook, MissingEntry  # noqa: E402
+from traitlets.config.loader import PyFileConfigLoader  # noqa: E402
+
+from . import notebook as nb  # noqa: E402
+from .config import CONFIG_FILE, Course  # noqa: E402
+from .grade import AssignmentSpec, SubmissionResult  # noqa: E402
 
 
 def record_assignment(db_url: str, course: Course, spec: AssignmentSpec) -> None:
