@@ -2,8 +2,9 @@
 
 What to check, and for how many points, comes from the SOURCE notebook (`AssignmentSpec`), never from
 the submitted file: a student who edits metadata, deletes or reorders cells changes nothing but what
-their own code does. Exercises are all-or-nothing, as in nbgrader: an exercise's points when every one
-of its hidden checks passes.
+their own code does. Exercises are all-or-nothing, as in nbgrader: an exercise earns its points when its
+check cell's visible checks ran cleanly and every one of its hidden checks passes, judged right after its
+check cell has run, as `nbgrader autograde` would judge it.
 """
 from __future__ import annotations
 
