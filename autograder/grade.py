@@ -94,13 +94,15 @@ class SubmissionResult:
     tests: list[TestResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)   # what went wrong while running the notebook
     seconds: float = 0.0
+    peak_memory_mb: float = 0.0           # the largest resident memory the student's code reached
     cell_outputs: dict = field(default_factory=dict)  # cell index -> (output text, error or None)
 
     def to_json(self) -> dict:
         return {"student": self.student, "assignment": self.assignment, "score": self.score,
                 "max_score": self.max_score, "status": self.status,
                 **({"reason": self.reason} if self.status == "error" else {}),
-                "notes": self.notes,
+                "notes": self.notes, "seconds": round(self.seconds, 3),
+                "peak_memory_mb": round(self.peak_memory_mb, 1),
                 "tests": [{"name": t.name, "score": t.score, "max_score": t.max_score, "output": t.output,
                            **({"manual": True} if t.manual else {})} for t in self.tests]}
 
@@ -163,6 +165,7 @@ def _grade(sandbox, course, spec, student, path, other_specs) -> SubmissionResul
     result.score = sum(test.score for test in result.tests)
     result.notes = runner.notes
     result.cell_outputs = runner.cell_outputs
+    result.peak_memory_mb = runner.peak_rss_kb / 1024
     return result
 
 
@@ -213,7 +216,12 @@ class _Runner:
         self.notes: list[str] = []
         self.cell_outputs: dict = {}
         self.run: Run | None = None
+        self.runs: list[Run] = []
         self.restarts = 0
+
+    @property
+    def peak_rss_kb(self) -> int:
+        return max((run.max_rss_kb for run in self.runs), default=0)
 
     def checkpoints(self):
         """Yield (run, index) each time a check cell has run, then (run, None) when every cell has."""
@@ -236,6 +244,7 @@ class _Runner:
         self.restarts += 1
         cells = [cell for cell in self.cells[len(self.prefix):] if cell[0] not in self.skipped]
         self.run = self.sandbox.run(cells, self.deadline, self.prefix, self.check_cells)
+        self.runs.append(self.run)
         return self.run
 
     def _record(self, run: Run):

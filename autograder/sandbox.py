@@ -225,8 +225,8 @@ class _Control:
         except OSError:
             pass
 
-    def wait_child(self, timeout: float = 10) -> str:
-        """How the current child ended, once the zygote has cleaned up after it."""
+    def wait_child(self, timeout: float = 10) -> dict:
+        """How the current child ended ({"status", "max_rss_kb"}), once the zygote has cleaned up after it."""
         self.socket.settimeout(timeout)
         try:
             while True:
@@ -234,7 +234,7 @@ class _Control:
                 if not packet:
                     break
                 if b"exited" in packet:
-                    return packet.decode(errors="replace")
+                    return json.loads(packet)
         except socket.timeout:
             self.kill_child()
         except OSError:
@@ -245,7 +245,7 @@ class _Control:
             except OSError:
                 pass
         self.sandbox._restart()  # the zygote died (perhaps killed by the student) or hangs: start afresh
-        return "sandbox restarted"
+        return {"status": "sandbox restarted", "max_rss_kb": 0}
 
 
 def _site_dirs():
@@ -265,6 +265,7 @@ class Run:
         self.fatal_cell: int | None = None   # the cell during which the child died or hung
         self.ended: str | None = None        # why the child is gone, once it is
         self.finished = False                # every cell has run
+        self.max_rss_kb = 0                  # the child's peak resident memory, once it has ended
         self._callbacks: dict[int, object] = {}
         self._current: int | None = None
         try:
@@ -316,7 +317,7 @@ class Run:
             self.ended = why
             self.control.kill_child()
             self.sock.close()
-            self.control.wait_child()
+            self.max_rss_kb = self.control.wait_child().get("max_rss_kb", 0)
 
     @property
     def alive(self) -> bool:
@@ -412,4 +413,4 @@ class Run:
                 pass
             self.ended = "closed"
             self.sock.close()
-            self.control.wait_child()
+            self.max_rss_kb = self.control.wait_child().get("max_rss_kb", 0)

@@ -318,11 +318,11 @@ def serve_runs(control, child_uid, shell):
             finally:
                 os._exit(0)
         child_sock.close()
-        status = wait_for(pid, control)
+        status, max_rss_kb = wait_for(pid, control)
         clean_up(child_uid)
         if status == "grader gone":
             return
-        send_packet(control, {"op": "exited", "status": status})
+        send_packet(control, {"op": "exited", "status": status, "max_rss_kb": max_rss_kb})
 
 
 def start_template(control, template_control, cells, child_uid):
@@ -360,15 +360,15 @@ def wait_for(pid, control):
         while True:
             ready, _, _ = select.select([control, pidfd], [], [])
             if pidfd in ready:
-                _, status = os.waitpid(pid, 0)
+                _, status, usage = os.wait4(pid, 0)
                 if os.WIFSIGNALED(status):
-                    return f"killed by signal {signal.Signals(os.WTERMSIG(status)).name}"
-                return f"exit status {os.WEXITSTATUS(status)}"
+                    return f"killed by signal {signal.Signals(os.WTERMSIG(status)).name}", usage.ru_maxrss
+                return f"exit status {os.WEXITSTATUS(status)}", usage.ru_maxrss
             message, _ = receive_packet(control)
             os.kill(pid, signal.SIGKILL)
             if message is None:
                 os.waitpid(pid, 0)
-                return "grader gone"
+                return "grader gone", 0
     finally:
         os.close(pidfd)
 
