@@ -31,6 +31,6 @@ c.Autograder.atol = 1e-8
 c.Autograder.cell_timeout = 5           # wall seconds for one cell or one call of a student's function
 c.Autograder.submission_timeout = 120   # wall seconds for a whole notebook and its checks
 c.Autograder.cpu_seconds = 60           # CPU seconds for a whole notebook and its checks
-c.Autograder.memory_mb = 1024           # address space of the student's process
+c.Autograder.memory_mb = 512            # address space of the student's process (it needs about 270)
 c.Autograder.max_output_kb = 256        # captured stdout/stderr kept per submission
 c.Autograder.max_processes = 32         # processes the student's code may have at once

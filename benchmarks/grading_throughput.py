@@ -5,7 +5,7 @@
 
 Generates N students x 4 assignments (a mix of correct and buggy code, see samples/make_class.py) in a
 fresh course folder, grades the batch with each tool into its own SQLite gradebook, and prints wall
-time, notebooks per second and the peak memory of each tool's whole process tree, the throughput
+time, notebooks per second and the peak memory (Pss) of each tool's whole process tree, the throughput
 ratio, whether the per-notebook scores agree, and the time to grade one notebook from a cold CLI start.
 """
 from __future__ import annotations
@@ -29,25 +29,27 @@ from nbgrader.api import Gradebook  # noqa: E402
 from autograder.config import load_course  # noqa: E402
 
 
-def tree_rss_bytes(root_pid: int) -> int:
-    """Resident memory of a process and all its descendants, from /proc."""
-    parents, rss = {}, {}
+def tree_memory_bytes(root_pid: int) -> int:
+    """Proportional set size (Pss) of a process and all its descendants, from /proc: pages that forked
+    processes share are counted once, split between them, rather than once per process."""
+    parents, pss = {}, {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/status") as status:
-                fields = dict(line.split(":", 1) for line in status if ":" in line)
-        except OSError:
+                ppid = next(line for line in status if line.startswith("PPid:")).split()[1]
+            with open(f"/proc/{entry}/smaps_rollup") as rollup:
+                kb = next((line for line in rollup if line.startswith("Pss:")), "Pss: 0 kB").split()[1]
+        except (OSError, StopIteration):
             continue
-        parents[int(entry)] = int(fields.get("PPid", "0").strip())
-        rss[int(entry)] = int(fields.get("VmRSS", "0 kB").split()[0]) * 1024
-    total, frontier = rss.get(root_pid, 0), [root_pid]
+        parents[int(entry)], pss[int(entry)] = int(ppid), int(kb) * 1024
+    total, frontier = pss.get(root_pid, 0), [root_pid]
     while frontier:
         parent = frontier.pop()
         for pid, ppid in parents.items():
             if ppid == parent:
-                total += rss.get(pid, 0)
+                total += pss.get(pid, 0)
                 frontier.append(pid)
     return total
 
@@ -61,7 +63,7 @@ def timed(command: list[str], cwd: Path) -> tuple[float, int]:
     def sample():
         nonlocal peak
         while not done.is_set():
-            peak = max(peak, tree_rss_bytes(process.pid))
+            peak = max(peak, tree_memory_bytes(process.pid))
             done.wait(0.2)
 
     sampler = threading.Thread(target=sample, daemon=True)
