@@ -19,6 +19,7 @@ import signal
 import socket
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from plain import decode, encode, recv_message, send_message  # noqa: E402
@@ -227,48 +228,63 @@ def _callback_proxy(sock, data):
 
 
 def clean_up(child_uid):
-    """Kill everything the child left running and remove its files."""
+    """Kill everything the child left running, collect the dead, and remove its files."""
     if child_uid >= 0:
-        if not (_processes_of(child_uid) or os.listdir(WORK)):
-            return  # the child ended cleanly, took its files with it, and has been reaped
-        helper = os.fork()
-        if helper == 0:  # as the student's user, kill(-1) reaches exactly the student's processes
-            try:
-                drop_privileges(child_uid)
-                for _ in range(3):
-                    try:
-                        os.kill(-1, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
-                _wipe()
-            finally:
-                os._exit(0)
-        os.waitpid(helper, 0)
+        deadline = time.monotonic() + 2
+        while _processes_of(child_uid) or os.listdir(WORK):
+            _kill_all_of(child_uid)
+            _reap()
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.002)  # SIGKILLed processes take a moment to die
     elif os.getpid() != 1 and os.environ.get("AUTOGRADER_PID_NAMESPACE") == "1":
         for _ in range(3):  # alone in our pid namespace: kill(-1) spares only us and its init
             try:
                 os.kill(-1, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-    _wipe()
-    while True:  # we are the subreaper: collect every orphan that has died
+        _wipe()
+    _reap()
+
+
+def _kill_all_of(uid):
+    """As the student's user, kill(-1) reaches exactly the student's processes; then remove their files."""
+    helper = os.fork()
+    if helper == 0:
+        try:
+            drop_privileges(uid)
+            for _ in range(3):
+                try:
+                    os.kill(-1, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            _wipe()
+        finally:
+            os._exit(0)
+    os.waitpid(helper, 0)
+
+
+def _reap():
+    """We are the subreaper: collect every orphan that has died."""
+    while True:
         try:
             pid, _ = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
-            break
+            return
         if pid == 0:
-            break
+            return
 
 
 def _processes_of(uid):
-    """Whether any process of `uid` is still alive (this pid namespace's, under bubblewrap)."""
+    """Whether any living (not zombie) process of `uid` is left (in this pid namespace, under bubblewrap)."""
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 with open(f"/proc/{entry}/status") as status:
-                    if any(line.startswith("Uid:") and int(line.split()[1]) == uid for line in status):
-                        return True
-            except (OSError, ValueError):
+                    fields = dict(line.split(":", 1) for line in status if ":" in line)
+                if int(fields["Uid"].split()[0]) == uid and not fields["State"].strip().startswith("Z"):
+                    return True
+            except (OSError, ValueError, KeyError):
                 continue
     return False
 

@@ -130,8 +130,9 @@ def processes_of(uid):
             status = Path(f"/proc/{entry}/status").read_text() if entry.isdigit() else ""
         except OSError:
             continue
-        if any(line.startswith("Uid:") and int(line.split()[1]) == uid for line in status.splitlines()):
-            found.append(int(entry))
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        if fields and int(fields["Uid"].split()[0]) == uid and not fields["State"].strip().startswith("Z"):
+            found.append(int(entry))  # a zombie is dead already: only its parent's bookkeeping is left
     return found
 
 
