@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT / "samples"))
 from make_class import write_random_class  # noqa: E402
 from nbgrader.api import Gradebook  # noqa: E402
 
+from autograder.cli import DEFAULT_WORKERS  # noqa: E402
 from autograder.config import load_course  # noqa: E402
 
 
@@ -96,7 +97,7 @@ def scores(db: Path, course) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--students", type=int, default=200)
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--skip-nbgrader", action="store_true", help="only autograder grade (for large N)")
     args = parser.parse_args()
