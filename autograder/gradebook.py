@@ -8,6 +8,7 @@ scores an instructor already gave are kept, nothing is duplicated.
 from __future__ import annotations
 
 import sys
+import warnings
 from datetime import datetime
 from pathlib import Path
 
@@ -17,6 +18,7 @@ sys.modules.setdefault("rfc3987_syntax", None)
 
 from nbgrader import utils  # noqa: E402
 from nbgrader.api import Gradebook, MissingEntry  # noqa: E402
+from sqlalchemy.exc import SAWarning  # noqa: E402
 from traitlets.config.loader import PyFileConfigLoader  # noqa: E402
 
 from . import notebook as nb  # noqa: E402
@@ -56,6 +58,8 @@ class GradebookWriter:
     """One open gradebook; `save` records one graded submission in a single transaction."""
 
     def __init__(self, db_url: str, course: Course, spec: AssignmentSpec):
+        # nbgrader's update_or_create_submission trips SQLAlchemy's autoflush warnings; autograde shows them too
+        warnings.filterwarnings("ignore", category=SAWarning, module="nbgrader.api")
         self.spec = spec
         self.notebook_id = Path(spec.notebook).stem
         record_assignment(db_url, course, spec)
