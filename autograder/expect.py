@@ -74,7 +74,8 @@ def what_came_back(got, expected) -> str | None:
 def expect_close(got, expected, what: str, *, mistakes=(), hint: str = "", rtol=None, atol=None):
     """Fail unless `got` equals `expected` within the course tolerances (same shape, finite numbers).
 
-    `what` names the call as the student would write it, e.g. "df(2.37)".
+    `what` names the call as the student would write it, e.g. "df(2.37)". `mistakes` is a list of
+    Mistake, or a function returning one: then it is only computed when the student's result is wrong.
     """
     if is_close(got, expected, rtol, atol):
         return
@@ -85,7 +86,7 @@ def expect_close(got, expected, what: str, *, mistakes=(), hint: str = "", rtol=
 
 
 def _diagnosis(got, mistakes, hint, rtol, atol) -> str:
-    for mistake in mistakes:
+    for mistake in (mistakes() if callable(mistakes) else mistakes):
         if is_close(got, mistake.value, rtol, atol):
             return f" It looks like you {mistake.did}. {mistake.hint}"
     return f" {hint}" if hint else ""
