@@ -10,4 +10,4 @@ if ! command -v bwrap >/dev/null 2>&1; then
     echo "note: install the Debian package 'bubblewrap' for full sandbox isolation" >&2
   fi
 fi
-python3 -m pip install --quiet --disable-pip-version-check -e .
+python3 -m pip install --quiet --disable-pip-version-check -e ".[test]"
