@@ -82,15 +82,15 @@ def find_submissions(course: Course, assignment: str, folder: Path | None = None
 
 
 class _Worker(threading.Thread):
-    def __init__(self, course, spec, others, slot, jobs, results):
+    def __init__(self, course, spec, others, jobs, results):
         super().__init__(daemon=True)
-        self.course, self.spec, self.others, self.slot = course, spec, others, slot
+        self.course, self.spec, self.others = course, spec, others
         self.jobs, self.results = jobs, results
 
     def run(self):
         sandbox = None
         try:
-            sandbox = Sandbox(self.course, self.slot)
+            sandbox = Sandbox(self.course)
             while (job := self.jobs.get()) is not None:
                 self.results.put((job, self._grade(sandbox, job)))
         except BaseException as error:  # the grader itself failed: stop the batch
@@ -115,7 +115,7 @@ def grade_batch(course: Course, assignment: str, db_url: str | None, workers: in
     submissions = list(submissions if submissions is not None else find_submissions(course, assignment))
     summary = BatchSummary(assignment, max_score=spec.max_score)
     jobs, results = queue.Queue(maxsize=4 * workers), queue.Queue()
-    pool = [_Worker(course, spec, others, slot, jobs, results) for slot in range(max(1, workers))]
+    pool = [_Worker(course, spec, others, jobs, results) for _ in range(max(1, workers))]
     for worker in pool:  # the sandboxes warm up while this thread opens the gradebook
         worker.start()
     writer = None

@@ -9,6 +9,7 @@ over a socket in plain data only (`plain`), and what it hands out of this module
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -29,6 +30,7 @@ HERE = Path(__file__).resolve().parent
 INSIDE = "/opt/grader"
 GRACE = 2.0          # seconds the grader waits beyond a limit the child enforces itself
 FIRST_UID = 60000    # sandbox slot n runs student code as uid FIRST_UID + n
+SLOTS = 1000         # slots on one machine, shared by every grader running on it
 
 
 class SandboxError(RuntimeError):
@@ -63,11 +65,16 @@ def _namespace_flags():
 
 
 class Sandbox:
-    """One warm zygote; `run` starts a submission in a fresh child forked from it."""
+    """One warm zygote; `run` starts a submission in a fresh child forked from it.
 
-    def __init__(self, course: Course, slot: int = 0):
-        self.course, self.slot = course, slot
-        self.child_uid = FIRST_UID + slot if os.geteuid() == 0 else -1
+    Each sandbox holds a slot of its own on this machine (a locked file), across every grader running here:
+    clean-up kills all processes of the slot's uid, so two sandboxes must never share one.
+    """
+
+    def __init__(self, course: Course):
+        self.course = course
+        self.slot, self._slot_lock = _claim_slot()
+        self.child_uid = FIRST_UID + self.slot if os.geteuid() == 0 else -1
         self._stage = tempfile.mkdtemp(prefix="autograder-sandbox-")
         for name in ("sandboxed.py", "plain.py"):
             shutil.copy(HERE / name, self._stage)
@@ -205,12 +212,28 @@ class Sandbox:
             self._log.close()
         if not keep_stage:
             shutil.rmtree(self._stage, ignore_errors=True)
+            self._slot_lock.close()
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _claim_slot():
+    """The lowest slot no other sandbox on this machine holds, and its lock (released on close or death)."""
+    folder = Path(tempfile.gettempdir(), "autograder-slots")
+    folder.mkdir(mode=0o755, exist_ok=True)
+    for slot in range(SLOTS):
+        lock = open(folder / str(slot), "a")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            continue
+        return slot, lock
+    raise SandboxError(f"all {SLOTS} sandbox slots of this machine are in use ({folder})")
 
 
 class _Control:

@@ -22,7 +22,7 @@ def fast_course(course):
 
 @pytest.fixture(scope="module")
 def sandbox(fast_course):
-    with Sandbox(fast_course, slot=3) as sandbox:
+    with Sandbox(fast_course) as sandbox:
         yield sandbox
 
 
@@ -43,6 +43,14 @@ def grade(sandbox, fast_course, course, tmp_path):
 
 def test_sandbox_is_isolated_by_bubblewrap():
     assert isolation() == "bubblewrap"
+
+
+def test_sandboxes_on_one_machine_never_share_a_slot(sandbox, fast_course):
+    with Sandbox(fast_course) as other:
+        assert other.slot != sandbox.slot and other.child_uid != sandbox.child_uid
+        freed = other.slot
+    with Sandbox(fast_course) as again:  # a closed sandbox's slot is free again
+        assert again.slot == freed
 
 
 def output(result, name):
