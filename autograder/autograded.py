@@ -1,10 +1,13 @@
 """The autograded copy of a notebook, laid out as `nbgrader autograde` leaves it, for formgrader and
 `nbgrader generate_feedback`: the submission with read-only cells restored, the outputs of our run and
-the checks' messages under each autograded cell."""
+the checks' messages under each autograded cell. Beside it, `results.json`: the full result (every
+check's verdict, the mistakes it named, its figures), which `autograder feedback` and `report` read."""
 from __future__ import annotations
 
 import copy
 import json
+import os
+import tempfile
 from pathlib import Path
 
 from . import notebook as nb
@@ -48,11 +51,34 @@ def _verdict(test):
                   [f"\N{BALLOT X} {test.name}: this exercise earned 0 of {test.max_score:g} points.", *lines])
 
 
+RESULTS = "results.json"
+
+
 def write_autograded(folder: Path, spec: AssignmentSpec, result: SubmissionResult, submitted,
                      timestamp_file: Path | None) -> None:
+    """Write the autograded notebook (when the submission could be read), its timestamp and results.json,
+    each atomically: a grader killed half-way leaves the old file or the new one, never half of one."""
     folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / spec.notebook, "w", encoding="utf-8") as file:  # nbformat's own layout
-        json.dump(autograded_notebook(spec, result, submitted), file, indent=1, sort_keys=True, ensure_ascii=False)
-        file.write("\n")
+    if submitted is not None:  # nbformat's own layout
+        _write_atomically(folder / spec.notebook, json.dumps(
+            autograded_notebook(spec, result, submitted), indent=1, sort_keys=True, ensure_ascii=False) + "\n")
     if timestamp_file and timestamp_file.is_file():
-        (folder / "timestamp.txt").write_text(timestamp_file.read_text())
+        _write_atomically(folder / "timestamp.txt", timestamp_file.read_text())
+    _write_atomically(folder / RESULTS, json.dumps(result.to_json(), ensure_ascii=False))
+
+
+def read_results(autograded_root: Path, assignment: str):
+    """Every graded submission's results.json of `assignment`, as SubmissionResult, students in name order."""
+    for path in sorted(autograded_root.glob(f"*/{assignment}/{RESULTS}")):
+        yield SubmissionResult.from_json(json.loads(path.read_text(encoding="utf-8")))
+
+
+def _write_atomically(path: Path, text: str):
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

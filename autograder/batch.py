@@ -187,8 +187,7 @@ def _save(writer, spec: AssignmentSpec, job: SubmittedNotebook, result: Submissi
         except Exception:  # an unreadable timestamp is the LMS's problem, not a reason to lose the grade
             timestamp = None
     writer.save(result, submitted, timestamp)
-    if submitted is not None:
-        write_autograded(autograded_root / result.student / spec.name, spec, result, submitted, job.timestamp_file)
+    write_autograded(autograded_root / result.student / spec.name, spec, result, submitted, job.timestamp_file)
 
 
 class _JsonReport:

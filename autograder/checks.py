@@ -2,8 +2,9 @@
 
 The hidden checks are ordinary pytest test functions in `autograder/hidden/test_<assignment>.py`,
 each marked with `@pytest.mark.exercise("<exercise>")` and asking for the fixtures `submission` (the
-student's functions and values) and, if it wants random inputs, `rng` (seeded by student and check,
-so a submission always meets the same inputs). This module runs them without a pytest session, so
+student's functions and values), if it wants random inputs `rng` (seeded by student and check, so a
+submission always meets the same inputs), and if a picture explains its verdict, `plots` (figures for
+the student's feedback report, e.g. their loss history against the reference). This module runs them without a pytest session, so
 grading a notebook costs microseconds of overhead rather than a pytest start-up.
 """
 from __future__ import annotations
@@ -24,11 +25,64 @@ HIDDEN = Path(__file__).resolve().parent / "hidden"
 
 
 @dataclass(frozen=True)
+class Series:
+    label: str
+    x: tuple[float, ...]
+    y: tuple[float, ...]
+    style: str = "line"   # "line", "path" (points joined in order) or "curve" (a thin background line)
+
+
+@dataclass(frozen=True)
+class Figure:
+    title: str
+    x_label: str
+    y_label: str
+    series: tuple[Series, ...]
+
+    def to_json(self) -> dict:
+        return {"title": self.title, "x_label": self.x_label, "y_label": self.y_label,
+                "series": [{"label": s.label, "x": list(s.x), "y": list(s.y), "style": s.style} for s in self.series]}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Figure":
+        return cls(data["title"], data["x_label"], data["y_label"],
+                   tuple(Series(s["label"], tuple(s["x"]), tuple(s["y"]), s["style"]) for s in data["series"]))
+
+
+class Plots:
+    """The `plots` fixture: figures a check draws for the student's feedback report.
+
+    `plots.add(title, x_label, y_label, (label, x, y, style), ...)`. A series whose values are not finite
+    numbers of matching length (a student's result can be anything) is left out rather than failing the check.
+    """
+
+    def __init__(self):
+        self.figures: list[Figure] = []
+
+    def add(self, title: str, x_label: str, y_label: str, *series: tuple):
+        usable = tuple(filter(None, (_series(*item) for item in series)))
+        if usable:
+            self.figures.append(Figure(title, x_label, y_label, usable))
+
+
+def _series(label, x, y, style="line") -> Series | None:
+    try:
+        xs, ys = np.asarray(x, dtype=float).ravel(), np.asarray(y, dtype=float).ravel()
+    except (TypeError, ValueError):
+        return None
+    if len(xs) != len(ys) or not len(xs) or len(xs) > 5000 or not np.all(np.isfinite(ys)):
+        return None
+    return Series(label, tuple(map(float, xs)), tuple(map(float, ys)), style)
+
+
+@dataclass(frozen=True)
 class CheckResult:
     check: str      # the test function's name
     exercise: str
     passed: bool
     message: str    # empty when passed; written for the student when not
+    mistake: str | None = None        # the known mistake it recognised, e.g. "dropped the factor 2"
+    figures: tuple[Figure, ...] = ()
 
 
 def check_file(assignment: str) -> Path:
@@ -71,16 +125,19 @@ def run_exercise(assignment: str, exercise: str, submission: Submission, student
 
 
 def _run_one(check, exercise, submission, student) -> CheckResult:
-    fixtures = {"submission": submission, "rng": np.random.default_rng(seed_for(student, check.__name__))}
+    plots = Plots()
+    fixtures = {"submission": submission, "rng": np.random.default_rng(seed_for(student, check.__name__)),
+                "plots": plots}
     wanted = inspect.signature(check).parameters
     try:
         check(**{name: fixtures[name] for name in wanted})
     except (AssertionError, StudentCodeError) as failure:
-        return CheckResult(check.__name__, exercise, False, str(failure).strip() or "This check failed.")
+        return CheckResult(check.__name__, exercise, False, str(failure).strip() or "This check failed.",
+                           getattr(failure, "mistake", None), tuple(plots.figures))
     except Exception as error:  # a check tripped over something odd the student returned
         return CheckResult(check.__name__, exercise, False,
                            f"Your result could not be checked ({type(error).__name__}: {error}).")
-    return CheckResult(check.__name__, exercise, True, "")
+    return CheckResult(check.__name__, exercise, True, "", None, tuple(plots.figures))
 
 
 class HiddenChecksFailed(AssertionError):

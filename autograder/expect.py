@@ -15,6 +15,15 @@ from .plain import Opaque
 from .submission import Call, describe
 
 
+class WrongResult(AssertionError):
+    """A failed expectation; `mistake` names what the student did, when a known mistake explains it,
+    so class reports can count mistakes (e.g. "added the slope instead of subtracting it")."""
+
+    def __init__(self, message: str, mistake: str | None = None):
+        super().__init__(message)
+        self.mistake = mistake
+
+
 @dataclass(frozen=True)
 class Mistake:
     """A common wrong answer: what the student did (completing "It looks like you ..."), and the fix."""
@@ -80,16 +89,27 @@ def expect_close(got, expected, what: str, *, mistakes=(), hint: str = "", rtol=
     if is_close(got, expected, rtol, atol):
         return
     problem = what_came_back(got, expected)
-    message = f"{what} {problem.rstrip('.')}." if problem else (
-        f"{what} returned {describe(got)}, but {describe(expected)} was expected.")
-    raise AssertionError(message + _diagnosis(got, mistakes, hint, rtol, atol))
-
-
-def _diagnosis(got, mistakes, hint, rtol, atol) -> str:
+    if problem:
+        raise WrongResult(f"{what} {problem.rstrip('.')}.", _unusable_kind(got, expected))
+    message = f"{what} returned {describe(got)}, but {describe(expected)} was expected."
     for mistake in (mistakes() if callable(mistakes) else mistakes):
         if is_close(got, mistake.value, rtol, atol):
-            return f" It looks like you {mistake.did}. {mistake.hint}"
-    return f" {hint}" if hint else ""
+            raise WrongResult(f"{message} It looks like you {mistake.did}. {mistake.hint}", mistake.did)
+    raise WrongResult(message + (f" {hint}" if hint else ""))
+
+
+def _unusable_kind(got, expected) -> str:
+    """The kind of result that cannot be compared at all, as a mistake to count in class reports."""
+    if got is None:
+        return "returned None (printed the result, or forgot `return`)"
+    if isinstance(got, Opaque) or (isinstance(got, (list, tuple)) and any(isinstance(i, Opaque) for i in got)):
+        return "returned an object that is not plain numbers"
+    array = _numeric(got)
+    if array is None:
+        return "returned the wrong type"
+    if array.shape != np.shape(np.asarray(expected, dtype=float)):
+        return "returned the wrong shape"
+    return "returned nan or infinity"
 
 
 def expect_unchanged(call: Call, originals: tuple, names: tuple[str, ...], function: str, *,
@@ -103,9 +123,9 @@ def expect_unchanged(call: Call, originals: tuple, names: tuple[str, ...], funct
         if callable(original):
             continue
         if not _same_value(original, after, atol):
-            raise AssertionError(
+            raise WrongResult(
                 f"{function} changed the `{name}` you passed in: {describe(original)} became {describe(after)}. "
-                + (advice or _in_place_advice(original, after, name, atol)))
+                + (advice or _in_place_advice(original, after, name, atol)), "modified an argument in place")
 
 
 def _in_place_advice(original, after, name: str, atol: float) -> str:
@@ -158,13 +178,15 @@ def expect_parts(result, names: tuple[str, ...], what: str, *, accept_array: boo
     """
     wanted = f"a tuple of {len(names)} values ({', '.join(names)})"
     if result is None:
-        raise AssertionError(f"{what} returned None, but {wanted} was expected. "
-                             "Did you forget the `return` statement?")
+        raise WrongResult(f"{what} returned None, but {wanted} was expected. "
+                          "Did you forget the `return` statement? Printing a result does not hand it back "
+                          "to the caller.",
+                          "returned None (printed the result, or forgot `return`)")
     if accept_array and isinstance(result, np.ndarray) and result.shape == (len(names),):
         return tuple(result)
     if not isinstance(result, (tuple, list)) or len(result) != len(names):
-        raise AssertionError(f"{what} returned {kind_of(result)}, but {wanted} was expected. "
-                             f"Return them together, in this order: `return {', '.join(names)}`.")
+        raise WrongResult(f"{what} returned {kind_of(result)}, but {wanted} was expected. "
+                          f"Return them together, in this order: `return {', '.join(names)}`.", "returned the wrong type")
     return tuple(result)
 
 

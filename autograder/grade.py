@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from . import notebook as nb
-from .checks import load_checks, run_exercise
+from .checks import CheckResult, Figure, load_checks, run_exercise
 from .config import Course
 from .sandbox import Run, Sandbox
 
@@ -81,6 +81,29 @@ class TestResult:
     max_score: float
     output: str
     manual: bool = False
+    checks: tuple[CheckResult, ...] = ()   # each hidden check's verdict, the mistake it named, its figures
+    visible_failed: bool = False           # the check cell's own (visible) checks failed
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "score": self.score, "max_score": self.max_score, "output": self.output,
+                **({"manual": True} if self.manual else {}),
+                **({"visible_failed": True} if self.visible_failed else {}),
+                **({"checks": [_check_json(check) for check in self.checks]} if self.checks else {})}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "TestResult":
+        checks = tuple(CheckResult(c["name"], c.get("exercise", ""), c["passed"], c.get("message", ""), c.get("mistake"),
+                                   tuple(Figure.from_json(f) for f in c.get("figures", ())))
+                       for c in data.get("checks", ()))
+        return cls(data["name"], data["score"], data["max_score"], data["output"], data.get("manual", False),
+                   checks, data.get("visible_failed", False))
+
+
+def _check_json(check: CheckResult) -> dict:
+    return {"name": check.check, "exercise": check.exercise, "passed": check.passed,
+            **({"message": check.message} if check.message else {}),
+            **({"mistake": check.mistake} if check.mistake else {}),
+            **({"figures": [figure.to_json() for figure in check.figures]} if check.figures else {})}
 
 
 @dataclass
@@ -103,8 +126,14 @@ class SubmissionResult:
                 **({"reason": self.reason} if self.status == "error" else {}),
                 "notes": self.notes, "seconds": round(self.seconds, 3),
                 "peak_memory_mb": round(self.peak_memory_mb, 1),
-                "tests": [{"name": t.name, "score": t.score, "max_score": t.max_score, "output": t.output,
-                           **({"manual": True} if t.manual else {})} for t in self.tests]}
+                "tests": [test.to_json() for test in self.tests]}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "SubmissionResult":
+        """The result `to_json` described (without the cells' outputs, which it leaves out)."""
+        return cls(data["student"], data["assignment"], data["score"], data["max_score"], data["status"],
+                   data.get("reason", ""), [TestResult.from_json(test) for test in data["tests"]],
+                   list(data.get("notes", ())), data.get("seconds", 0.0), data.get("peak_memory_mb", 0.0))
 
 
 def grade_notebook(sandbox: Sandbox, course: Course, spec: AssignmentSpec, student: str,
@@ -180,7 +209,8 @@ def _check(run: Run, runner: "_Runner", spec: AssignmentSpec, exercise: Exercise
         failed.insert(0, f"The check cell under this exercise failed: {visible}")
     output = "\n".join(f"- {message}" for message in _essential(failed)) or (
         f"All {len(checks)} checks passed." if len(checks) > 1 else "The check passed.")
-    return TestResult(exercise.grade_id, 0.0 if failed else exercise.points, exercise.points, output)
+    return TestResult(exercise.grade_id, 0.0 if failed else exercise.points, exercise.points, output,
+                      checks=tuple(checks), visible_failed=bool(visible))
 
 
 def _essential(messages: list[str]) -> list[str]:
