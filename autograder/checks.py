@@ -29,7 +29,7 @@ class Series:
     label: str
     x: tuple[float, ...]
     y: tuple[float, ...]
-    style: str = "line"   # "line", "path" (points joined in order) or "curve" (a thin background line)
+    style: str = "line"   # "line", "path" (points joined in order), "curve" (a thin background line) or "bar"
 
 
 @dataclass(frozen=True)

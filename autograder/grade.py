@@ -8,6 +8,7 @@ check cell has run, as `nbgrader autograde` would judge it.
 """
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -126,14 +127,22 @@ class SubmissionResult:
                 **({"reason": self.reason} if self.status == "error" else {}),
                 "notes": self.notes, "seconds": round(self.seconds, 3),
                 "peak_memory_mb": round(self.peak_memory_mb, 1),
+                "cell_errors": self.cell_errors(),
                 "tests": [test.to_json() for test in self.tests]}
+
+    def cell_errors(self) -> list[dict]:
+        """The cells that raised, in notebook order: 1-based cell number, error type and (shortened) text."""
+        return [{"cell": index + 1, "type": str(error.get("type")), "text": str(error.get("text", ""))[:300]}
+                for index, (_, error) in sorted(self.cell_outputs.items()) if error]
 
     @classmethod
     def from_json(cls, data: dict) -> "SubmissionResult":
         """The result `to_json` described (without the cells' outputs, which it leaves out)."""
         return cls(data["student"], data["assignment"], data["score"], data["max_score"], data["status"],
                    data.get("reason", ""), [TestResult.from_json(test) for test in data["tests"]],
-                   list(data.get("notes", ())), data.get("seconds", 0.0), data.get("peak_memory_mb", 0.0))
+                   list(data.get("notes", ())), data.get("seconds", 0.0), data.get("peak_memory_mb", 0.0),
+                   {error["cell"] - 1: ("", {"type": error["type"], "text": error["text"]})
+                    for error in data.get("cell_errors", ())})
 
 
 def grade_notebook(sandbox: Sandbox, course: Course, spec: AssignmentSpec, student: str,
@@ -183,6 +192,7 @@ def _grade(sandbox, course, spec, student, path, other_specs) -> SubmissionResul
     result.tests = [graded.get(e.grade_id) or TestResult(
         e.grade_id, 0.0, e.points, "Not checked: the time limit for the whole notebook was reached.")
         for e in spec.exercises]
+    _point_to_failing_helpers(spec, notebook, result.tests)
     answers = {nb.grade_id(cell): cell.source for cell in notebook.cells if nb.grade_id(cell) in spec.manual}
     for grade_id, points in spec.manual.items():
         text = "Written answer: graded by your instructor."
@@ -211,6 +221,23 @@ def _check(run: Run, runner: "_Runner", spec: AssignmentSpec, exercise: Exercise
         f"All {len(checks)} checks passed." if len(checks) > 1 else "The check passed.")
     return TestResult(exercise.grade_id, 0.0 if failed else exercise.points, exercise.points, output,
                       checks=tuple(checks), visible_failed=bool(visible))
+
+
+def _point_to_failing_helpers(spec: AssignmentSpec, notebook, tests: list[TestResult]):
+    """Under a failed exercise whose code calls another failed exercise, say to fix that one first:
+    train fails if update_weights is wrong, however right train's own loop is."""
+    failed = {e.name for e, test in zip(spec.exercises, tests) if test.score < test.max_score}
+    sources = {nb.grade_id(cell): cell.source for cell in notebook.cells
+               if nb.grade_id(cell) in failed and isinstance(cell.get("source"), str)}
+    for exercise, test in zip(spec.exercises, tests):
+        helpers = [name for name in failed - {exercise.name}
+                   if re.search(rf"\b{re.escape(name)}\s*\(", sources.get(exercise.name, ""))]
+        if helpers:
+            one = len(helpers) == 1
+            names = " and ".join(f"`{name}`" for name in sorted(helpers))
+            test.output += (f"\n- Your `{exercise.name}` calls {names}, which {'does' if one else 'do'} not pass "
+                            f"{'its' if one else 'their'} own checks yet: fix {'it' if one else 'them'} first; "
+                            "this exercise may then pass too.")
 
 
 def _essential(messages: list[str]) -> list[str]:
@@ -286,7 +313,8 @@ class _Runner:
         if run.fatal_cell is not None:
             self.skipped.add(run.fatal_cell)
             what = ("did not finish and had to be stopped" if run.ended == "timeout" else
-                    "ended the Python process (exit, os._exit, a crash or too much memory)")
+                    "interfered with the grader (it wrote on the grader's connection)" if run.ended == "interfered"
+                    else "ended the Python process (exit, os._exit, a crash or too much memory)")
             self._note(f"Cell {run.fatal_cell + 1} {what}; it was skipped and the notebook run again without it.")
             self.cell_outputs[run.fatal_cell] = ("", {"type": "Stopped", "text": what})
 

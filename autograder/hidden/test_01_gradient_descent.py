@@ -78,6 +78,13 @@ def test_update_works_on_integer_arrays(submission, rng):
     expect_close(call.result, x - lr * g, what, mistakes=lambda: step_mistakes(x, g, lr))
 
 
+def _numbers(values) -> bool:
+    try:
+        return bool(np.all(np.isfinite(np.asarray(values, dtype=float))))
+    except (TypeError, ValueError):
+        return False
+
+
 def path_mistakes(grad, x0, lr, iters):
     right = reference_path(grad, x0, lr, iters)
     return [
@@ -97,15 +104,23 @@ def path_mistakes(grad, x0, lr, iters):
 
 
 @pytest.mark.exercise("gradient_descent")
-def test_gradient_descent_follows_a_new_gradient(submission, rng):
+def test_gradient_descent_follows_a_new_gradient(submission, rng, plots):
     centre, curvature = round(float(rng.uniform(0.5, 4)), 2), round(float(rng.uniform(0.5, 2)), 2)
 
     def slope_of_bowl(x):
         return 2 * curvature * (x - centre)
 
+    def bowl(x):
+        return curvature * (np.asarray(x, dtype=float) - centre) ** 2
+
     x0, lr, iters = round(float(rng.uniform(-8, 8)), 2), 0.1, int(rng.integers(7, 15))
     path = submission.gradient_descent(slope_of_bowl, x0, lr, iters)
-    expect_close(path, reference_path(slope_of_bowl, x0, lr, iters),
+    reference = reference_path(slope_of_bowl, x0, lr, iters)
+    grid = np.linspace(min(x0, 2 * centre - x0) - 1, max(x0, 2 * centre - x0) + 1, 200)
+    plots.add(f"The path of gradient_descent on the loss {curvature} * (x - {centre}) ** 2", "x", "loss",
+              ("loss", grid, bowl(grid), "curve"), ("reference path", reference, bowl(reference), "path"),
+              ("your path", path, bowl(path) if np.ndim(path) == 1 and _numbers(path) else (), "path"))
+    expect_close(path, reference,
                  f"gradient_descent(grad, {x0}, {lr}, {iters}) with grad(x) = {2 * curvature} * (x - {centre})",
                  mistakes=lambda: path_mistakes(slope_of_bowl, x0, lr, iters))
 

@@ -249,12 +249,16 @@ def test_train_returns_the_weights_after_n_updates(submission, rng):
 
 
 @pytest.mark.exercise("train")
-def test_train_records_the_squared_error_after_each_update(submission, rng):
+def test_train_records_the_squared_error_after_each_update(submission, rng, plots):
     args = unseen_training(rng)
     what = describe_call("train", args)
     _, losses = expect_parts(submission.train(*args), ("final_weights", "losses"), what)
     _, on_losses = train_mistakes(*args)
-    expect_close(losses, reference_train(*args)[1], f"The losses from {what}", mistakes=on_losses)
+    expected = reference_train(*args)[1]
+    plots.add(f"The losses of {what}", "update", "squared error after the update",
+              ("reference", np.arange(1, len(expected) + 1), expected, "path"),
+              ("yours", np.arange(1, np.size(losses) + 1), losses, "path"))
+    expect_close(losses, expected, f"The losses from {what}", mistakes=on_losses)
 
 
 @pytest.mark.exercise("train")

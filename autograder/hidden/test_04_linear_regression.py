@@ -152,11 +152,15 @@ def fit_mistakes(x, y, learning_rate, epochs, weight=0.0, bias=0.0):
     return on_line, on_history
 
 
-def check_fit(submission, args, part, description="", hint=""):
-    """Run fit(*args) and compare its (weight, bias) or its history with the reference."""
+def check_fit(submission, args, part, description="", hint="", plots=None):
+    """Run fit(*args) and compare its (weight, bias) or its history with the reference (drawn on `plots`)."""
     what = describe_call("fit", args) + description
     weight, bias, history = expect_parts(submission.fit(*args), ("weight", "bias", "history"), what, accept_array=True)
     expected_weight, expected_bias, expected_history = reference_fit(*args)
+    if plots is not None:
+        plots.add(f"The history of {what}", "update", "SSE after the update",
+                  ("reference", np.arange(1, len(expected_history) + 1), expected_history, "line"),
+                  ("yours", np.arange(1, np.size(history) + 1), history, "line"))
     if part == "line":
         expect_close((weight, bias), (expected_weight, expected_bias), f"The (weight, bias) from {what}",
                      mistakes=lambda: fit_mistakes(*args)[0], hint=hint)
@@ -279,8 +283,8 @@ def test_fit_starts_from_the_given_weight_and_bias(submission, rng):
 
 
 @pytest.mark.exercise("fit")
-def test_fit_history_holds_the_sse_after_each_update(submission, rng):
-    check_fit(submission, unseen_fit(rng), "history")
+def test_fit_history_holds_the_sse_after_each_update(submission, rng, plots):
+    check_fit(submission, unseen_fit(rng), "history", plots=plots)
 
 
 @pytest.mark.exercise("fit")

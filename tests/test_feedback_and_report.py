@@ -1,0 +1,148 @@
+"""`autograder feedback` (a page per student) and `autograder report` (the class), on the graded sample class."""
+import json
+import re
+import shutil
+import subprocess
+import sys
+from collections import Counter
+
+import pytest
+
+from autograder.batch import find_submissions, grade_batch
+from make_class import EXPECTED
+
+A2, A4 = "02-slopes-and-updates", "04-linear-regression"
+
+
+@pytest.fixture(scope="module")
+def graded(course, tmp_path_factory):
+    """The sample class's 02 and 04, graded into a fresh folder: (folder, {assignment: {student: result json}})."""
+    folder = tmp_path_factory.mktemp("class")
+    shutil.copytree(course.root / "samples" / "submitted", folder / "submitted")
+    results = {}
+    for assignment in (A2, A4):
+        grade_batch(course, assignment, f"sqlite:///{folder / 'gradebook.db'}", 3, None,
+                    find_submissions(course, assignment, folder / "submitted"),
+                    autograded_root=folder / "autograded", progress=False)
+        results[assignment] = {path.parent.parent.name: json.loads(path.read_text())
+                               for path in (folder / "autograded").glob(f"*/{assignment}/results.json")}
+    return folder, results
+
+
+def autograder(*args, cwd):
+    done = subprocess.run([sys.executable, "-m", "autograder", *map(str, args)], cwd=cwd, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+@pytest.fixture(scope="module")
+def pages(course, graded):
+    folder, _ = graded
+    autograder("feedback", A2, "--autograded", folder / "autograded", "--output", folder / "feedback", cwd=course.root)
+    return {path.parent.parent.name: path.read_text() for path in (folder / "feedback").glob(f"*/{A2}/feedback.html")}
+
+
+def test_results_json_is_written_for_every_submission(graded):
+    _, results = graded
+    for assignment in (A2, A4):
+        assert {student: result["score"] for student, result in results[assignment].items()} == EXPECTED[assignment]
+
+
+def test_feedback_writes_one_page_per_student_with_their_score(pages):
+    assert set(pages) == set(EXPECTED[A2])
+    for student, html in pages.items():
+        assert f"{EXPECTED[A2][student]:g} of 9 points" in html
+        for exercise in ("predict", "get_error", "get_slope", "update_weights", "train"):
+            assert f">{exercise}: " in html
+
+
+def test_feedback_pages_show_every_message_and_name_the_mistake(pages, graded):
+    _, results = graded
+    frances = pages["frances_allen"]
+    assert "It looks like you added the inputs and weights instead of multiplying them." in frances
+    for test in results[A2]["frances_allen"]["tests"]:
+        for line in test["output"].splitlines():
+            assert _escaped(line.removeprefix("- ")) in frances
+
+
+def test_feedback_pages_draw_the_loss_history_against_the_reference(pages):
+    for student in ("emmy_noether", "frances_allen"):  # one right, one wrong train
+        section = pages[student].split("id='check_train'")[1]
+        assert section.count("<svg") == 1 and "The losses of train(" in section
+
+
+def test_feedback_pages_work_offline(pages):
+    for html in pages.values():
+        assert "<script" not in html and "<link" not in html and "src=" not in html
+        assert not re.search(r"(?:href|url)\(?=?['\"]?https?:", html)
+
+
+def test_a_passed_exercise_says_so_and_a_stub_says_what_to_do(pages):
+    assert "Every exercise works: well done." in pages["emmy_noether"]
+    assert "train is not written yet" in pages["john_von_neumann"]
+
+
+def test_report_counts_the_score_distribution_and_pass_rates(course, graded):
+    folder, results = graded
+    out = autograder("report", A2, "--autograded", folder / "autograded", "--output", folder / "report.html",
+                     cwd=course.root)
+    scores = Counter(int(score) for score in EXPECTED[A2].values())
+    for points in range(10):
+        assert re.search(rf"^\s+{points} \|[ #]+ {scores.get(points, 0)}$", out, re.M), points
+    for exercise in ("predict", "get_error", "get_slope", "update_weights", "train"):
+        passed = sum(test["score"] == test["max_score"] for result in results[A2].values()
+                     for test in result["tests"] if test["name"] == f"check_{exercise}")
+        assert re.search(rf"^\s+{exercise}\s+{passed}/12 ", out, re.M), exercise
+    html = (folder / "report.html").read_text()
+    assert html.count("<svg") == 1 and "<script" not in html
+
+
+def test_report_lists_the_most_frequent_mistakes_with_counts(course, graded):
+    folder, results = graded
+    out = autograder("report", A2, "--autograded", folder / "autograded", "--output", folder / "report.html",
+                     cwd=course.root)
+    made = Counter((check["exercise"], check["mistake"]) for result in results[A2].values()
+                   for test in result["tests"] for check in test.get("checks", []) if check.get("mistake"))
+    students = Counter({key: sum(1 for result in results[A2].values() if any(
+        (check["exercise"], check.get("mistake")) == key for test in result["tests"] for check in test.get("checks", [])))
+        for key in made})
+    assert students[("get_slope", "dropped the factor 2")] >= 1
+    html = (folder / "report.html").read_text()
+    for (exercise, mistake), count in students.items():  # the page lists them all, the terminal the ten most frequent
+        assert f"<tr><td>{count}</td><td>{exercise}</td><td>{_escaped(mistake)}</td></tr>" in html
+    (exercise, mistake), count = students.most_common(1)[0]
+    assert re.search(rf"^\s+{count}\s+\w+: ", out.split("most frequent mistakes")[1], re.M)
+
+
+def test_report_flags_the_students_who_need_attention(course, graded):
+    folder, _ = graded
+    out2 = autograder("report", A2, "--autograded", folder / "autograded", "--output", folder / "r2.html",
+                      cwd=course.root)
+    out4 = autograder("report", A4, "--autograded", folder / "autograded", "--output", folder / "r4.html",
+                      cwd=course.root)
+    attention2 = _attention(out2)
+    assert "refers to the course's own files" in attention2["john_von_neumann"]        # read the hidden checks
+    assert "ran longer than 5 seconds" in attention2["claude_shannon"]                # endless loop
+    assert "ended the Python process" in attention2["alan_turing"]                    # crash
+    attention4 = _attention(out4)
+    assert "defines its own equality" in attention4["emmy_noether"]                   # fake numbers
+    assert "not plain numbers" in attention4["emmy_noether"]
+    assert "emmy_noether" not in attention2 and "katherine_johnson" not in attention2  # honest, correct students
+
+
+def test_feedback_and_report_refuse_an_ungraded_assignment(course, tmp_path):
+    for verb in ("feedback", "report"):
+        done = subprocess.run([sys.executable, "-m", "autograder", verb, A2, "--autograded", str(tmp_path)],
+                              cwd=course.root, capture_output=True, text=True)
+        assert done.returncode == 1 and f"autograder grade {A2}` first" in done.stderr
+
+
+def _attention(out: str) -> dict[str, str]:
+    section = out.split("needs attention:")[1].split("HTML report:")[0]
+    return dict(re.findall(r"^\s{4}(\w+): (.*)$", section, re.M))
+
+
+def _escaped(text: str) -> str:
+    import html
+
+    return html.escape(text)
