@@ -34,3 +34,20 @@ c.Autograder.cpu_seconds = 60           # CPU seconds for a whole notebook and i
 c.Autograder.memory_mb = 512            # address space of the student's process (it needs about 270)
 c.Autograder.max_output_kb = 256        # captured stdout/stderr kept per submission
 c.Autograder.max_processes = 32         # processes the student's code may have at once
+
+# LTI 1.3 grade passback (`autograder lti publish ASSIGNMENT`): this tool's registration on the LMS, copied from
+# the LMS's page for the tool (developer key / external tool). Empty values: nothing can be published yet.
+c.LTI.issuer = ""           # the platform's issuer (iss)
+c.LTI.client_id = ""        # the client id the platform gave this tool
+c.LTI.deployment_id = ""    # the deployment id of the tool in this course
+c.LTI.token_url = ""        # the platform's OAuth 2 access token URL
+# The tool's RSA private key: outside the repository, never committed. `autograder lti keys` creates it and
+# prints the public key to register on the platform. key_id: the kid the platform knows it by ("" = thumbprint).
+c.LTI.private_key = "~/.config/autograder/lti-private-key.pem"
+c.LTI.key_id = ""
+# Where the scores go: each assignment's line item URL (grade column), or, for the rest, the course's line items
+# URL, where the line item whose resourceId is the assignment's name is found or created.
+c.LTI.lineitems = {}        # e.g. {"01-gradient-descent": "https://lms.example.edu/api/lti/courses/7/line_items/31"}
+c.LTI.lineitems_url = ""    # e.g. "https://lms.example.edu/api/lti/courses/7/line_items"
+c.LTI.retries = 3           # a 5xx, 429 or timeout is tried again this often, after 1, 2, 4 ... seconds
+c.LTI.timeout = 30          # seconds for one request

@@ -1,0 +1,314 @@
+"""A real LTI 1.3 platform on 127.0.0.1 for the tests of `autograder lti publish`.
+
+The access token endpoint is lti1p3platform's (`LTI1P3PlatformConfAbstract.get_access_token`: required
+parameters, grant type, the client assertion's RS256 signature checked against the tool's registered JWKS by
+kid), plus what that package leaves out of the IMS Security Framework: the assertion type, iss = sub =
+client_id, aud = the token URL, exp and iat, and a jti never seen before. Access tokens are signed by the
+platform's key and checked with lti1p3platform's `validate_token`.
+
+lti1p3platform's AGS service validates no score, so the score and line item endpoints are here, checking
+what AGS 2.0 requires: a bearer token this platform issued (not revoked) with the right scope, the media
+type, the Score's fields and values, and a timestamp later than the last one of that line item and user
+(else 409). The platform keeps the latest score per (line item, user) and every accepted post.
+"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from lti1p3platform.ltiplatform import LTI1P3PlatformConfAbstract
+from lti1p3platform.registration import Registration
+
+SCORE_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
+LINEITEM_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem"
+LINEITEM_READ_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem.readonly"
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+SCORE_TYPE = "application/vnd.ims.lis.v1.score+json"
+LINEITEM_TYPE = "application/vnd.ims.lis.v2.lineitem+json"
+CONTAINER_TYPE = "application/vnd.ims.lis.v2.lineitemcontainer+json"
+ACTIVITY = {"Initialized", "Started", "InProgress", "Submitted", "Completed"}
+GRADING = {"FullyGraded", "Pending", "PendingManual", "Failed", "NotReady"}
+
+
+def pem_pair() -> tuple[str, str]:
+    """A fresh RSA key pair as (private PEM, public PEM)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()).decode()
+    public = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    return private, public
+
+
+class _PlatformConfig(LTI1P3PlatformConfAbstract):
+    def init_platform_config(self, **kwargs):
+        self.registration_params = kwargs
+
+    def get_registration_by_params(self, **kwargs):
+        params = self.registration_params
+        return (Registration().set_iss(params["issuer"]).set_client_id(params["client_id"])
+                .set_deployment_id(params["deployment_id"]).set_tool_key_set(params["tool_jwks"])
+                .set_platform_private_key(params["private_pem"]).set_platform_public_key(params["public_pem"]))
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, message: str, headers: dict | None = None):
+        super().__init__(message)
+        self.status, self.message, self.headers = status, message, headers or {}
+
+
+class LtiPlatform:
+    """The platform, serving on 127.0.0.1 from `start()` to `stop()`.
+
+    Test knobs: `fail[user_id] = n` answers that user's next n score posts with 503 (use a large n for
+    always); `delay[user_id] = seconds` holds that user's next score response (after recording it);
+    `revoke_after = n` revokes every issued token after n more accepted scores; `disable_after = n` refuses
+    every token, old or new, after n more accepted scores (as when an administrator turns the tool's AGS off).
+    """
+
+    issuer = "https://lms.test"
+    client_id = "autograder-tool"
+    deployment_id = "deployment-1"
+
+    def __init__(self, tool_jwk: dict):
+        private_pem, public_pem = pem_pair()
+        self.config = _PlatformConfig(issuer=self.issuer, client_id=self.client_id, deployment_id=self.deployment_id,
+                                      tool_jwks={"keys": [tool_jwk]}, private_pem=private_pem, public_pem=public_pem)
+        self.config.get_registration()
+        self.lock = threading.Lock()
+        self.tokens: set[str] = set()          # issued and not revoked
+        self.token_requests: list[int] = []    # HTTP status of each token request
+        self.seen_jti: set[str] = set()
+        self.lineitems: dict[str, dict] = {}   # id (URL) -> line item
+        self.scores: dict[tuple[str, str], dict] = {}   # (line item URL, user id) -> latest accepted Score
+        self.accepted: list[tuple[str, dict]] = []      # (line item URL, Score) of every accepted post
+        self.score_posts: list[tuple[str, int]] = []    # (user id, status) of every score post
+        self.fail: dict[str, int] = {}
+        self.delay: dict[str, float] = {}
+        self.revoke_after: int | None = None
+        self.disable_after: int | None = None
+        self.server = None
+
+    # ------------------------------------------------------------------ lifecycle and addresses
+    def start(self) -> LtiPlatform:
+        platform = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                platform._handle(self, "GET")
+
+            def do_POST(self):
+                platform._handle(self, "POST")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
+        self.thread.start()
+        return self
+
+    def stop(self):
+        if self.server:
+            self.server.shutdown()
+            self.server.server_close()
+            self.thread.join(timeout=5)
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    @property
+    def token_url(self) -> str:
+        return self.base + "/token"
+
+    @property
+    def lineitems_url(self) -> str:
+        return self.base + "/context/1/lineitems"
+
+    def add_lineitem(self, label: str, score_maximum: float, resource_id: str = "") -> str:
+        """A line item the platform already has (as when the instructor places the tool); returns its URL."""
+        with self.lock:
+            url = f"{self.lineitems_url}/{len(self.lineitems) + 1}"
+            self.lineitems[url] = {"id": url, "label": label, "scoreMaximum": score_maximum,
+                                   **({"resourceId": resource_id} if resource_id else {})}
+        return url
+
+    def revoke_tokens(self):
+        with self.lock:
+            self.tokens.clear()
+
+    # ------------------------------------------------------------------ HTTP
+    def _handle(self, handler: BaseHTTPRequestHandler, method: str):
+        url = urlsplit(handler.path)
+        body = handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
+        extra_headers = {}
+        try:
+            if method == "POST" and url.path == "/token":
+                status, result, media = 200, self._token(handler, body), "application/json"
+            elif url.path == urlsplit(self.lineitems_url).path:
+                status, result, media = self._lineitems(handler, method, body, parse_qs(url.query))
+            elif method == "POST" and url.path.endswith("/scores"):
+                lineitem = self.base + url.path[:-len("/scores")]
+                status, result, media = self._score(handler, lineitem, body)
+            else:
+                raise _Refused(404, "no such resource")
+        except _Refused as refused:
+            status, result, media = refused.status, {"error": refused.message}, "application/json"
+            extra_headers = refused.headers
+        payload = b"" if result is None else json.dumps(result).encode()
+        try:
+            handler.send_response(status)
+            for name, value in extra_headers.items():
+                handler.send_header(name, value)
+            handler.send_header("Content-Type", media)
+            handler.send_header("Content-Length", str(len(payload)))
+            handler.end_headers()
+            handler.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):  # the tool gave up waiting: as a real server, go on
+            pass
+
+    def _token(self, handler, body: bytes) -> dict:
+        form = {key: values[0] for key, values in parse_qs(body.decode()).items()}
+        try:
+            if handler.headers.get("Content-Type", "").split(";")[0] != "application/x-www-form-urlencoded":
+                raise _Refused(400, "invalid_request: the token request must be a form")
+            if form.get("client_assertion_type") != ASSERTION_TYPE:
+                raise _Refused(400, "invalid_request: client_assertion_type")
+            try:
+                issued = self.config.get_access_token(form)  # lti1p3platform: claims present, grant, signature
+            except Exception as error:  # noqa: BLE001 (whatever lti1p3platform refuses with is a refusal)
+                raise _Refused(401, f"invalid_client: {type(error).__name__}: {error}") from None
+            claims = jwt.decode(form["client_assertion"], options={"verify_signature": False})
+            if not (claims.get("iss") == claims.get("sub") == self.client_id):
+                raise _Refused(401, "invalid_client: iss and sub must be the client_id")
+            if claims.get("aud") != self.token_url and self.token_url not in (claims.get("aud") or []):
+                raise _Refused(401, "invalid_client: aud must be the token URL")
+            now, iat, exp = time.time(), claims.get("iat"), claims.get("exp")
+            if not (_number(iat) and _number(exp) and iat <= now + 5 and now < exp):
+                raise _Refused(401, "invalid_client: iat must be now and exp in the future")
+            with self.lock:
+                if not claims.get("jti") or claims["jti"] in self.seen_jti:
+                    raise _Refused(401, "invalid_client: jti missing or replayed")
+                self.seen_jti.add(claims["jti"])
+                self.tokens.add(issued["access_token"])
+                self.token_requests.append(200)
+            return dict(issued)
+        except _Refused as refused:
+            with self.lock:
+                self.token_requests.append(refused.status)
+            raise
+
+    def _authorize(self, handler, scopes: list[str]):
+        auth = handler.headers.get("Authorization", "").split()
+        if len(auth) != 2 or auth[0].lower() != "bearer":
+            raise _Refused(401, "missing bearer token", {"WWW-Authenticate": "Bearer"})
+        with self.lock:
+            known = auth[1] in self.tokens and self.disable_after != 0
+        try:
+            valid = known and self.config.validate_token(auth[1], scopes)
+        except Exception:  # noqa: BLE001 (an undecodable or expired token is an invalid one)
+            valid = False
+        if not valid:
+            raise _Refused(401, "invalid or expired token", {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+
+    def _lineitems(self, handler, method, body, query):
+        if method == "GET":
+            self._authorize(handler, [LINEITEM_SCOPE, LINEITEM_READ_SCOPE])
+            wanted = query.get("resource_id", [None])[0]
+            with self.lock:
+                items = [item for item in self.lineitems.values() if wanted in (None, item.get("resourceId"))]
+            return 200, items, CONTAINER_TYPE
+        self._authorize(handler, [LINEITEM_SCOPE])
+        if handler.headers.get("Content-Type") != LINEITEM_TYPE:
+            raise _Refused(415, f"a line item must be {LINEITEM_TYPE}")
+        item = json.loads(body)
+        if not item.get("label") or not _number(item.get("scoreMaximum")) or item["scoreMaximum"] <= 0:
+            raise _Refused(400, "a line item needs a label and a positive scoreMaximum")
+        url = self.add_lineitem(item["label"], item["scoreMaximum"], item.get("resourceId", ""))
+        return 201, self.lineitems[url], LINEITEM_TYPE
+
+    def _score(self, handler, lineitem: str, body: bytes):
+        try:
+            score = json.loads(body)
+        except ValueError:
+            score = {}
+        user = score.get("userId") if isinstance(score, dict) else None
+        status = 500
+        try:
+            status, result, media = self._accept_score(handler, lineitem, score, user)
+        except _Refused as refused:
+            status = refused.status
+            raise
+        finally:
+            with self.lock:
+                self.score_posts.append((user, status))
+        time.sleep(self.delay.pop(user, 0))
+        return status, result, media
+
+    def _accept_score(self, handler, lineitem: str, score, user):
+        self._authorize(handler, [SCORE_SCOPE])
+        if lineitem not in self.lineitems:
+            raise _Refused(404, "no such line item")
+        if handler.headers.get("Content-Type") != SCORE_TYPE:
+            raise _Refused(415, f"a score must be {SCORE_TYPE}")
+        with self.lock:
+            failing = self.fail.get(user, 0)
+            self.fail[user] = max(0, failing - 1)
+        if failing:
+            raise _Refused(503, "service unavailable")
+        _validate_score(score)
+        stamp = datetime.fromisoformat(score["timestamp"])
+        with self.lock:
+            previous = self.scores.get((lineitem, user))
+            if previous and datetime.fromisoformat(previous["timestamp"]) >= stamp:
+                raise _Refused(409, "a score with a later timestamp is on record")
+            self.scores[(lineitem, user)] = score
+            self.accepted.append((lineitem, score))
+            if self.revoke_after is not None:
+                self.revoke_after -= 1
+                if self.revoke_after <= 0:
+                    self.tokens.clear()
+                    self.revoke_after = None
+            if self.disable_after:
+                self.disable_after -= 1
+        return 200, None, "application/json"
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _validate_score(score):
+    """Refuse (400) a Score that AGS 2.0 does not allow."""
+    if not isinstance(score, dict):
+        raise _Refused(400, "a score must be a JSON object")
+    problems = []
+    if not isinstance(score.get("userId"), str) or not score["userId"]:
+        problems.append("userId")
+    if score.get("activityProgress") not in ACTIVITY:
+        problems.append("activityProgress")
+    if score.get("gradingProgress") not in GRADING:
+        problems.append("gradingProgress")
+    if "scoreGiven" in score:
+        if not _number(score["scoreGiven"]) or score["scoreGiven"] < 0:
+            problems.append("scoreGiven")
+        if not _number(score.get("scoreMaximum")) or score["scoreMaximum"] <= 0:
+            problems.append("scoreMaximum")
+    if "comment" in score and not isinstance(score["comment"], str):
+        problems.append("comment")
+    try:
+        if datetime.fromisoformat(score["timestamp"]).tzinfo is None:
+            problems.append("timestamp without a time zone")
+    except (KeyError, TypeError, ValueError):
+        problems.append("timestamp")
+    if problems:
+        raise _Refused(400, f"invalid score: {', '.join(problems)}")

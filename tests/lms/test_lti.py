@@ -1,0 +1,279 @@
+"""`autograder lti publish`: scores from nbgrader's gradebook to a real LTI 1.3 platform on 127.0.0.1
+(tests/lms/lti_platform.py), through its token endpoint and AGS score service."""
+import json
+import shutil
+import warnings
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from lti_platform import LtiPlatform
+from nbgrader.api import Gradebook
+from sqlalchemy.exc import SAWarning
+
+from autograder.cli import main
+from autograder.grade import assignment_spec
+from autograder.gradebook import record_assignment
+from autograder.lms.lti import create_key_pair, public_jwk
+
+A1 = "01-gradient-descent"
+AUTO = ["check_df", "check_gradient_descent_update", "check_gradient_descent", "check_max_stable_learning_rate"]
+WRITTEN = "learning_rate_too_large"   # 2 points, graded by hand
+# student -> (LTI user id, auto scores in AUTO's order, written answer: manual score, "pending" or "unanswered")
+CLASS = {
+    "ann": ("u-ann", [1, 2, 3, 1], 2.0),
+    "bob": ("u-bob", [0, 2, 3, 1], "pending"),
+    "cy": ("u-cy", [0, 0, 0, 0], "unanswered"),
+    "dee": ("u-dee", [0, 0, 3, 1], 1.5),
+}
+# what the platform must end with: LTI user id -> (scoreGiven, scoreMaximum, gradingProgress)
+EXPECTED = {"u-ann": (9, 9, "FullyGraded"), "u-bob": (6, 9, "PendingManual"),
+            "u-cy": (0, 9, "FullyGraded"), "u-dee": (5.5, 9, "FullyGraded")}
+
+
+def add_submission(db_url, student, lti_id, auto, written):
+    """A graded submission written with nbgrader's own API, as after autograding (and hand grading)."""
+    with Gradebook(db_url) as gradebook, warnings.catch_warnings():
+        warnings.simplefilter("ignore", SAWarning)  # nbgrader's own autoflush warnings, as in autograde
+        gradebook.update_or_create_student(student, lms_user_id=lti_id)
+        submission = gradebook.update_or_create_submission(A1, student)
+        grades = {grade.name: grade for notebook in submission.notebooks for grade in notebook.grades}
+        for name, points in zip(AUTO, auto):
+            grades[name].auto_score, grades[name].needs_manual_grade = float(points), False
+        answer = grades[WRITTEN]
+        if written == "pending":
+            answer.auto_score, answer.needs_manual_grade = None, True
+        elif written == "unanswered":
+            answer.auto_score, answer.needs_manual_grade = 0.0, False
+        else:
+            answer.auto_score, answer.manual_score, answer.needs_manual_grade = None, written, False
+        gradebook.db.commit()
+
+
+@pytest.fixture(scope="module")
+def graded_template(tmp_path_factory, course):
+    """A gradebook of 01 with CLASS's submissions and a student (eve) who submitted nothing."""
+    path = tmp_path_factory.mktemp("lti") / "gradebook.db"
+    db_url = f"sqlite:///{path}"
+    record_assignment(db_url, course, assignment_spec(course, A1))
+    for student, (lti_id, auto, written) in CLASS.items():
+        add_submission(db_url, student, lti_id, auto, written)
+    with Gradebook(db_url) as gradebook:
+        gradebook.update_or_create_student("eve", lms_user_id="u-eve")
+    return path
+
+
+@pytest.fixture(scope="module")
+def tool_key(tmp_path_factory):
+    """A test-only key pair of the tool, made at test time: (private key file, its public JWK)."""
+    path = tmp_path_factory.mktemp("keys") / "tool.pem"
+    return path, public_jwk(create_key_pair(path))
+
+
+@pytest.fixture
+def platform(tool_key):
+    platform = LtiPlatform(tool_key[1]).start()
+    yield platform
+    platform.stop()
+
+
+class Course:
+    """A throwaway course whose course_config.py registers the tool on `platform`."""
+
+    def __init__(self, root: Path, db: Path, platform: LtiPlatform, key: Path):
+        self.root, self.db, self.platform, self.key = root, db, platform, key
+        self.lineitem = platform.add_lineitem("Gradient descent", 9)
+
+    def configure(self, **overrides):
+        settings = {"issuer": self.platform.issuer, "client_id": self.platform.client_id,
+                    "deployment_id": self.platform.deployment_id, "token_url": self.platform.token_url,
+                    "private_key": str(self.key), "lineitems": {A1: self.lineitem},
+                    "retry_delay": 0.01, "timeout": 5} | overrides
+        text = (self.root / "course_config.py").read_text()
+        text += "".join(f"\nc.LTI.{name} = {value!r}" for name, value in settings.items())
+        (self.root / "course_config.py").write_text(text + "\n")
+
+    def publish(self, capsys, *extra):
+        status = main(["lti", "publish", A1, "--db", f"sqlite:///{self.db}", *extra])
+        out, err = capsys.readouterr()
+        return status, out, err
+
+
+@pytest.fixture
+def lti_course(course_copy, tmp_path, monkeypatch, graded_template, platform, tool_key):
+    root = course_copy
+    db = tmp_path / "gradebook.db"
+    shutil.copy(graded_template, db)
+    monkeypatch.setenv("AUTOGRADER_COURSE_ROOT", str(root))
+    course = Course(root, db, platform, tool_key[0])
+    course.configure()
+    return course
+
+
+def recorded(platform, lineitem):
+    return {user: (score["scoreGiven"], score["scoreMaximum"], score["gradingProgress"])
+            for (item, user), score in platform.scores.items() if item == lineitem}
+
+
+def test_publish_posts_every_students_gradebook_score(lti_course, capsys):
+    status, out, err = lti_course.publish(capsys)
+    assert (status, err) == (0, "")
+    assert recorded(lti_course.platform, lti_course.lineitem) == EXPECTED
+    assert "published 4 of 4 students' scores" in out
+    assert "no submission, nothing sent (1): eve" in out
+
+
+def test_each_score_has_a_comment_progress_and_a_timestamp_with_time_zone(lti_course, capsys):
+    lti_course.publish(capsys)
+    bob = lti_course.platform.scores[(lti_course.lineitem, "u-bob")]
+    assert bob["comment"] == ("6 of 9 points; 2 points are still to be graded by hand. df 0/1, "
+                              "gradient_descent_update 2/2, gradient_descent 3/3, max_stable_learning_rate 1/1, "
+                              "written answer 0/2")
+    assert bob["activityProgress"] == "Completed"
+    stamp = datetime.fromisoformat(bob["timestamp"])
+    assert stamp.utcoffset() == timedelta(0) and abs(datetime.now(timezone.utc) - stamp) < timedelta(minutes=1)
+
+
+def test_second_publish_leaves_the_platform_with_the_same_scores(lti_course, capsys):
+    first_status, _, _ = lti_course.publish(capsys)
+    first = recorded(lti_course.platform, lti_course.lineitem)
+    second_status, _, _ = lti_course.publish(capsys)
+    assert (first_status, second_status) == (0, 0)
+    assert recorded(lti_course.platform, lti_course.lineitem) == first == EXPECTED
+    assert sorted(user for user, status in lti_course.platform.score_posts if status == 200) == \
+        sorted(list(EXPECTED) * 2)  # re-posted with later timestamps, accepted, nothing else changed
+    assert len(lti_course.platform.lineitems) == 1
+
+
+def test_refused_token_is_renewed_once_and_publishing_goes_on(lti_course, capsys):
+    lti_course.platform.revoke_after = 1  # the first token stops working after one score
+    status, _, err = lti_course.publish(capsys)
+    assert (status, err) == (0, "")
+    assert recorded(lti_course.platform, lti_course.lineitem) == EXPECTED
+    assert lti_course.platform.token_requests == [200, 200]
+    assert [s for _, s in lti_course.platform.score_posts] == [200, 401, 200, 200, 200]
+
+
+def test_persistent_server_error_is_retried_reported_and_fails_the_run(lti_course, capsys):
+    lti_course.platform.fail["u-bob"] = 1000
+    status, out, _ = lti_course.publish(capsys)
+    assert status == 1
+    assert lti_course.platform.score_posts.count(("u-bob", 503)) == 4  # the first attempt and 3 retries
+    assert recorded(lti_course.platform, lti_course.lineitem) == {u: v for u, v in EXPECTED.items() if u != "u-bob"}
+    assert "published 3 of 4 students' scores" in out
+    assert "  bob: HTTP 503 Service Unavailable: {\"error\": \"service unavailable\"} after 4 attempts" in out
+
+
+def test_a_passing_server_error_is_retried_until_published(lti_course, capsys):
+    lti_course.platform.fail["u-cy"] = 2
+    status, _, _ = lti_course.publish(capsys)
+    assert status == 0
+    assert recorded(lti_course.platform, lti_course.lineitem) == EXPECTED
+    assert [s for user, s in lti_course.platform.score_posts if user == "u-cy"] == [503, 503, 200]
+
+
+def test_a_timeout_is_retried_with_a_later_timestamp(lti_course, capsys):
+    lti_course.configure(timeout=0.5)
+    lti_course.platform.delay["u-ann"] = 1.5  # recorded, but the answer comes too late
+    status, out, _ = lti_course.publish(capsys)
+    assert status == 0, out
+    ann = [score for item, score in lti_course.platform.accepted if score["userId"] == "u-ann"]
+    assert len(ann) == 2 and ann[0]["timestamp"] < ann[1]["timestamp"]
+    assert recorded(lti_course.platform, lti_course.lineitem) == EXPECTED
+
+
+def test_token_refused_for_the_wrong_key_gives_one_message_and_posts_nothing(lti_course, capsys, tmp_path):
+    other = tmp_path / "other.pem"
+    create_key_pair(other)
+    lti_course.configure(private_key=str(other))
+    status, out, err = lti_course.publish(capsys)
+    assert (status, out) == (1, "")
+    assert err.count("\n") == 1 and "The platform refused the access token request" in err
+    assert "HTTP 401" in err and str(other) in err
+    assert lti_course.platform.token_requests == [401] and lti_course.platform.score_posts == []
+
+
+def test_missing_key_file_is_named_and_nothing_is_sent(lti_course, capsys, tmp_path):
+    missing = tmp_path / "nowhere" / "key.pem"
+    lti_course.configure(private_key=str(missing))
+    status, _, err = lti_course.publish(capsys)
+    assert status == 1
+    assert f"The tool's private key {missing} does not exist" in err
+    assert lti_course.platform.token_requests == [] and lti_course.platform.score_posts == []
+
+
+def test_student_without_lti_user_id_is_reported_and_fails_the_run(lti_course, capsys):
+    add_submission(f"sqlite:///{lti_course.db}", "fay", None, [1, 2, 3, 1], 2.0)
+    status, out, _ = lti_course.publish(capsys)
+    assert status == 1
+    assert recorded(lti_course.platform, lti_course.lineitem) == EXPECTED
+    assert "  fay: no LTI user id in the gradebook" in out
+    assert "published 4 of 5 students' scores" in out
+
+
+def test_newer_score_on_the_platform_is_reported_as_skipped(lti_course, capsys):
+    future = (datetime.now(timezone.utc) + timedelta(hours=1)).isoformat()
+    held = {"userId": "u-dee", "scoreGiven": 8.0, "scoreMaximum": 9.0, "timestamp": future,
+            "activityProgress": "Completed", "gradingProgress": "FullyGraded"}
+    lti_course.platform.scores[(lti_course.lineitem, "u-dee")] = held
+    status, out, _ = lti_course.publish(capsys)
+    assert status == 1
+    assert lti_course.platform.scores[(lti_course.lineitem, "u-dee")] == held
+    assert "SKIPPED (1): the platform holds a newer score" in out
+    assert "  dee: HTTP 409" in out
+    assert {u: v for u, v in recorded(lti_course.platform, lti_course.lineitem).items() if u != "u-dee"} == \
+        {u: v for u, v in EXPECTED.items() if u != "u-dee"}
+
+
+def test_line_item_is_found_by_resource_id_or_created_once(lti_course, capsys):
+    lti_course.configure(lineitems={}, lineitems_url=lti_course.platform.lineitems_url)
+    assert lti_course.publish(capsys)[0] == 0
+    assert lti_course.publish(capsys)[0] == 0
+    created = [item for item in lti_course.platform.lineitems.values() if item.get("resourceId") == A1]
+    assert len(created) == 1 and created[0]["scoreMaximum"] == 9 and created[0]["label"] == A1
+    assert recorded(lti_course.platform, created[0]["id"]) == EXPECTED
+
+
+def test_dry_run_shows_the_scores_and_contacts_nobody(lti_course, capsys):
+    status, out, _ = lti_course.publish(capsys, "--dry-run")
+    assert status == 0
+    assert "bob -> u-bob: 6/9 PendingManual: 6 of 9 points; 2 points are still to be graded by hand." in out
+    assert lti_course.platform.token_requests == [] and lti_course.platform.score_posts == []
+
+
+def test_keys_command_makes_a_private_key_whose_public_jwk_the_platform_accepts(lti_course, capsys, tmp_path):
+    path = tmp_path / "new" / "tool.pem"
+    assert main(["lti", "keys", "--private-key", str(path)]) == 0
+    out = capsys.readouterr().out
+    jwk = json.loads(next(line for line in out.splitlines() if line.startswith("{")))
+    assert path.stat().st_mode & 0o777 == 0o600 and "PRIVATE" not in out
+    assert main(["lti", "keys", "--private-key", str(path)]) == 0  # an existing key is shown, never replaced
+    assert json.loads(next(line for line in capsys.readouterr().out.splitlines() if line.startswith("{"))) == jwk
+    platform = LtiPlatform(jwk).start()
+    try:
+        course = Course(lti_course.root, lti_course.db, platform, path)
+        course.configure()
+        assert course.publish(capsys)[0] == 0
+        assert recorded(platform, course.lineitem) == EXPECTED
+    finally:
+        platform.stop()
+
+
+def test_token_refused_even_when_new_stops_publishing_and_reports_everyone(lti_course, capsys):
+    lti_course.platform.disable_after = 1  # after ann's score, no token is good any more
+    status, out, _ = lti_course.publish(capsys)
+    assert status == 1
+    assert recorded(lti_course.platform, lti_course.lineitem) == {"u-ann": EXPECTED["u-ann"]}
+    assert lti_course.platform.token_requests == [200, 200]
+    assert "published 1 of 4 students' scores" in out
+    assert "  bob: The platform refuses the tool's access token" in out
+    assert "  cy: not sent: The platform refuses the tool's access token" in out
+    assert "  dee: not sent: " in out
+
+
+def test_unset_registration_is_named_before_anything_is_sent(lti_course, capsys):
+    lti_course.configure(client_id="", lineitems={})
+    status, out, err = lti_course.publish(capsys)
+    assert (status, out) == (1, "")
+    assert "set c.LTI.client_id" in err and str(lti_course.root / "course_config.py") in err
+    assert lti_course.platform.token_requests == []
