@@ -32,6 +32,9 @@ def run_demo(folder: Path, workers: int) -> int:
     _print_table(table, list(course.assignments))
     print(f"\nEach result, with every message: {folder}/<assignment>.json")
     print(f"The nbgrader gradebook: {db_url} (try: nbgrader export --db {db_url})")
+    print(f"Feedback pages and the class report: autograder feedback 02-slopes-and-updates --autograded "
+          f"{folder}/autograded --output {folder}/feedback; autograder report 02-slopes-and-updates --autograded "
+          f"{folder}/autograded --output {folder}/reports/02-slopes-and-updates.html")
     return 0
 
 
