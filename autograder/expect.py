@@ -89,12 +89,14 @@ def expect_close(got, expected, what: str, *, mistakes=(), hint: str = "", rtol=
     if is_close(got, expected, rtol, atol):
         return
     problem = what_came_back(got, expected)
-    if problem:
-        raise WrongResult(f"{what} {problem.rstrip('.')}.", _unusable_kind(got, expected))
-    message = f"{what} returned {describe(got)}, but {describe(expected)} was expected."
+    message = f"{what} {problem.rstrip('.')}." if problem else (
+        f"{what} returned {describe(got)}, but {describe(expected)} was expected.")
+    # a known mistake may change the shape too (one step too many), so it is looked for even then
     for mistake in (mistakes() if callable(mistakes) else mistakes):
         if is_close(got, mistake.value, rtol, atol):
             raise WrongResult(f"{message} It looks like you {mistake.did}. {mistake.hint}", mistake.did)
+    if problem:
+        raise WrongResult(message, _unusable_kind(got, expected))
     raise WrongResult(message + (f" {hint}" if hint else ""))
 
 

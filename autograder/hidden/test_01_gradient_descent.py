@@ -97,6 +97,13 @@ def path_mistakes(grad, x0, lr, iters):
                 "Each step goes against the gradient."),
         Mistake("ignored the learning rate", reference_path(grad, x0, lr, iters, step=lambda x, g, r: x - g),
                 "Pass the learning rate on to gradient_descent_update."),
+        Mistake("applied the learning rate twice",
+                reference_path(grad, x0, lr, iters, step=lambda x, g, r: x - r * r * g),
+                "Each step is the learning rate times the gradient, with the learning rate used once."),
+        Mistake("kept the positions as integers",
+                reference_path(grad, x0, lr, iters, step=lambda x, g, r: np.trunc(x - r * g)),
+                "Each step moves x by a fraction: keep the positions as floats, e.g. start from float(x0), and do "
+                "not write the new position into an integer array."),
         Mistake("called grad once at x0 and reused that slope",
                 reference_path(lambda x: grad(x0), x0, lr, iters),
                 "Evaluate the gradient at the current x in every step."),
@@ -139,6 +146,9 @@ def test_gradient_descent_returns_a_numpy_array(submission):
     if not isinstance(path, np.ndarray):
         raise AssertionError(f"gradient_descent(df, 1, 0.05, 25) returned {kind_of(path)}, but a 1-D "
                              "NumPy array was expected. Convert your list of iterates with np.array(...).")
+    if path.ndim != 1:
+        raise AssertionError(f"gradient_descent(df, 1, 0.05, 25) returned {kind_of(path)}, but a 1-D NumPy array "
+                             "[x0, x1, ..., x25] was expected: one number per position, the start included.")
     expect_close(path[-1:], reference_path(reference_df, 1, 0.05, 25)[-1:],
                  "The last iterate of gradient_descent(df, 1, 0.05, 25)")
 

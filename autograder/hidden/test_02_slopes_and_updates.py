@@ -115,6 +115,8 @@ def train_mistakes(input_data, target, weights, learning_rate, n_updates):
                 "To lower the loss, step against the slope."),
         Mistake("ignored the learning rate", wrong_path(lambda w, s, r: w - s)[-1],
                 "Scale the slope by the learning rate in every update."),
+        Mistake("applied the learning rate twice", wrong_path(lambda w, s, r: w - r * r * s)[-1],
+                "Multiply the slope by the learning rate once in every update."),
     ]
     on_losses = [
         Mistake("recorded each loss before its update instead of after it", errors[:n] ** 2,

@@ -84,7 +84,8 @@ def expect_weights_dict(result, what, like):
     shapes = " and ".join(f"'{key}' (shape {np.shape(like[key])})" for key in KEYS)
     if result is None:
         raise AssertionError(f"{what} returned None, but a dict with the keys {shapes} was expected. "
-                             "Did you forget the `return` statement?")
+                             "Did you forget the `return` statement? Printing a result does not hand it back "
+                             "to the caller.")
     if not isinstance(result, dict):
         raise AssertionError(f"{what} returned {kind_of(result)}, but a dict with the keys {shapes} was "
                              "expected, like the weights dict.")
@@ -147,6 +148,17 @@ def backprop_mistakes(inputs, target, weights):
     error = output - target
     x, output_weights = np.asarray(inputs, dtype=float), np.asarray(weights["output"], dtype=float)
     right = reference_backprop(inputs, target, weights)
+    slopes = reference_relu_slope(hidden_in)
+    wrong_layer = []  # a slope taken at another layer than hidden_in shows only where its shape fits
+    if output < 0:  # for a positive output the slope there is 1, the same as leaving the slope out
+        wrong_layer.append(Mistake("took the ReLU slope at the output instead of at hidden_in",
+                                   np.zeros_like(right["hidden"]), "Every entry came out 0, as relu_slope(output) "
+                                   "gives for a negative output. Each hidden node's ReLU slope is "
+                                   "relu_slope(hidden_in): the output node is linear and has no ReLU."))
+    if x.shape == hidden_in.shape:
+        wrong_layer.append(Mistake("took the ReLU slope at the inputs instead of at hidden_in",
+                                   np.outer(2 * error * output_weights * reference_relu_slope(x), x),
+                                   "Each hidden node's ReLU slope is relu_slope(hidden_in), at that node's own input."))
     return {
         "output": [
             Mistake("dropped the factor 2", right["output"] / 2,
@@ -169,7 +181,10 @@ def backprop_mistakes(inputs, target, weights):
                     "Use the error as output minus target."),
             Mistake("transposed the hidden gradient", right["hidden"].T,
                     "Give it the shape of weights['hidden']: one row per hidden node, one column per input."),
-        ],
+            Mistake("left out the output weights on the way back", np.outer(2 * error * slopes, x),
+                    "A hidden node's effect on the output goes through its output weight, so the chain rule "
+                    "multiplies by weights['output'] too."),
+        ] + wrong_layer,
     }
 
 

@@ -50,6 +50,14 @@ def ascent_step(x, y, weight, bias, learning_rate):
     return simultaneous_step(x, y, weight, bias, -learning_rate)
 
 
+def unscaled_step(x, y, weight, bias, learning_rate):
+    return simultaneous_step(x, y, weight, bias, 1.0)
+
+
+def squared_rate_step(x, y, weight, bias, learning_rate):
+    return simultaneous_step(x, y, weight, bias, learning_rate ** 2)
+
+
 def fit_states(x, y, learning_rate, epochs, weight=0.0, bias=0.0, step=simultaneous_step):
     """(weight, bias) at the start and after each of `epochs` updates."""
     states = [(float(weight), float(bias))]
@@ -124,6 +132,10 @@ def fit_mistakes(x, y, learning_rate, epochs, weight=0.0, bias=0.0):
                 "The gradient of the SSE has no 1/n; that factor belongs to the mean squared error."),
         Mistake("added the gradient instead of subtracting it", states(ascent_step)[-1],
                 "Gradient descent steps against the gradient."),
+        Mistake("ignored the learning rate", states(unscaled_step)[-1],
+                "Scale both slopes by the learning rate in every update."),
+        Mistake("applied the learning rate twice", states(squared_rate_step)[-1],
+                "Multiply the slopes by the learning rate once in every update."),
         Mistake("made one update too many", right[epochs + 1], f"epochs={epochs} means exactly {epochs} updates."),
         Mistake("made one update too few", right[epochs - 1], f"epochs={epochs} means exactly {epochs} updates."),
     ]
