@@ -1,0 +1,303 @@
+"""`autograder gradescope`: the zip, its setup.sh, and run_autograder grading real submissions laid out as on
+Gradescope (the root moved to a temporary folder with AUTOGRADER_GRADESCOPE_ROOT)."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from autograder.grade import assignment_spec
+from autograder.config import load_course
+from builders import replaced, solution, write
+
+ROOT = Path(__file__).resolve().parents[2]
+
+A1, A2, A3, A4 = "01-gradient-descent", "02-slopes-and-updates", "03-backpropagation", "04-linear-regression"
+AUTOGRADED_POINTS = {A1: 7, A2: 9, A3: 12, A4: 8}
+VISIBILITIES = {"hidden", "after_due_date", "after_published", "visible"}
+TOP_LEVEL_KEYS = {"score", "execution_time", "output", "output_format", "test_output_format", "test_name_format",
+                  "visibility", "stdout_visibility", "extra_data", "tests", "leaderboard"}
+TEST_KEYS = {"score", "max_score", "status", "name", "name_format", "number", "output", "output_format", "tags",
+             "visibility", "extra_data"}
+
+
+def build(assignment, folder, *options, cwd=ROOT):
+    """`autograder gradescope` as an instructor runs it; returns the zip."""
+    output = folder / f"{assignment}.zip"
+    done = subprocess.run([sys.executable, "-m", "autograder", "gradescope", assignment, "--output", str(output),
+                           *options], cwd=cwd, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return output
+
+
+def unpack(archive, root):
+    """What Gradescope does with the zip: unpack it into <root>/source, keeping the files' permissions."""
+    with zipfile.ZipFile(archive) as opened:
+        for info in opened.infolist():
+            path = Path(opened.extract(info, root / "source"))
+            path.chmod((info.external_attr >> 16) & 0o777)
+    return root
+
+
+@pytest.fixture(scope="module")
+def zips(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("zips")
+    return {assignment: build(assignment, folder) for assignment in AUTOGRADED_POINTS}
+
+
+@pytest.fixture(scope="module")
+def gradescope(tmp_path_factory, zips):
+    """grade(assignment, {file name: notebook or text}) -> results.json, run by run_autograder for real."""
+    def grade(assignment, files, archive=None, python=sys.executable):
+        root = unpack(archive or zips[assignment], tmp_path_factory.mktemp("run") / "autograder")
+        for name, content in files.items():
+            if isinstance(content, str):
+                (root / "submission").mkdir(parents=True, exist_ok=True)
+                (root / "submission" / name).write_text(content)
+            else:
+                write(content, root / "submission" / name)
+        env = {**os.environ, "AUTOGRADER_GRADESCOPE_ROOT": str(root), "AUTOGRADER_GRADESCOPE_PYTHON": python}
+        done = subprocess.run([str(root / "source" / "run_autograder")], cwd=root, env=env, capture_output=True,
+                              text=True, timeout=300)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        return json.loads((root / "results" / "results.json").read_text())
+    return grade
+
+
+@pytest.fixture(scope="module")
+def correct(gradescope):
+    """results.json of each assignment's instructor solution, submitted under its own name."""
+    return {assignment: gradescope(assignment, {load_course(ROOT).notebook(assignment): solution_of(assignment)})
+            for assignment in AUTOGRADED_POINTS}
+
+
+def assert_valid(results, assignment):
+    """results.json as Gradescope's specification defines it, with the course's autograded points."""
+    assert set(results) <= TOP_LEVEL_KEYS
+    assert isinstance(results["score"], float)
+    assert isinstance(results["execution_time"], (int, float)) and results["execution_time"] >= 0
+    assert isinstance(results["output"], str)
+    assert results["visibility"] in VISIBILITIES and results["stdout_visibility"] in VISIBILITIES
+    assert isinstance(results["tests"], list) and results["tests"]
+    for test in results["tests"]:
+        assert set(test) <= TEST_KEYS
+        assert isinstance(test["name"], str) and isinstance(test["output"], str) and test["output"]
+        assert test["visibility"] in VISIBILITIES and test["status"] in ("passed", "failed")
+        if "max_score" in test:
+            assert isinstance(test["score"], float) and isinstance(test["max_score"], float)
+            assert 0 <= test["score"] <= test["max_score"]
+            assert test["status"] == ("passed" if test["score"] == test["max_score"] else "failed")
+    scored = [test for test in results["tests"] if "max_score" in test]
+    assert results["score"] == sum(test["score"] for test in scored)
+    assert sum(test["max_score"] for test in scored) == AUTOGRADED_POINTS[assignment]
+
+
+def scores(results):
+    return {test["name"]: test["score"] for test in results["tests"] if "max_score" in test}
+
+
+def test_zip_holds_the_scripts_at_its_root_and_only_this_assignments_files(zips):
+    with zipfile.ZipFile(zips[A2]) as archive:
+        infos = {info.filename: info for info in archive.infolist()}
+    assert {(infos[name].external_attr >> 16) & 0o777 for name in ("setup.sh", "run_autograder")} == {0o755}
+    names = set(infos)
+    assert {"course/course_config.py", "course/nbgrader_config.py", "course/pyproject.toml",
+            "course/source/02-slopes-and-updates/slopes_and_updates.ipynb",
+            "course/autograder/hidden/test_02_slopes_and_updates.py", "course/autograder/sandbox.py"} <= names
+    assert [name for name in names if "/hidden/" in name] == ["course/autograder/hidden/test_02_slopes_and_updates.py"]
+    assert not [name for name in names if name.startswith("course/source/") and A2 not in name]
+    assert not [name for name in names if name.endswith(".db") or "__pycache__" in name
+                or name.split("/")[1:2] in (["submitted"], ["autograded"], ["release"], ["samples"], ["tests"])]
+
+
+def test_scripts_are_valid_bash_and_setup_installs_the_packed_copy(zips, tmp_path):
+    root = unpack(zips[A1], tmp_path / "autograder")
+    for script in ("setup.sh", "run_autograder"):
+        assert subprocess.run(["bash", "-n", str(root / "source" / script)]).returncode == 0
+    setup = (root / "source" / "setup.sh").read_text()
+    assert "apt-get install" in setup and "bubblewrap" in setup
+    assert 'pip install --quiet --disable-pip-version-check "$SOURCE/course"' in setup
+
+
+@pytest.fixture(scope="module")
+def throwaway_python():
+    """A virtual environment that sees this machine's packages, outside /tmp (the sandbox mounts a fresh /tmp)."""
+    folder = Path(tempfile.mkdtemp(prefix="autograder-gradescope-venv-", dir="/var/tmp"))
+    try:
+        # pip comes from this machine's packages, into the venv (no --without-pip: that would copy pip in, slowly)
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", "--system-site-packages", str(folder)],
+                       check=True)
+        yield folder / "bin" / "python"
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_setup_sh_installs_the_zips_package_into_the_chosen_python(zips, tmp_path, throwaway_python, gradescope):
+    root = unpack(zips[A1], tmp_path / "autograder")
+    env = {**os.environ, "AUTOGRADER_GRADESCOPE_PYTHON": str(throwaway_python)}
+    done = subprocess.run(["bash", str(root / "source" / "setup.sh")], cwd="/", env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "autograder installed for 01-gradient-descent" in done.stdout
+    where = subprocess.run([str(throwaway_python), "-c", "import autograder.checks as c; print(c.HIDDEN); "
+                            "print(sorted(p.name for p in c.HIDDEN.glob('*.py')))"],
+                           cwd="/", capture_output=True, text=True, check=True).stdout.splitlines()
+    assert where[0].startswith(str(throwaway_python.parent.parent))
+    assert where[1] == "['test_01_gradient_descent.py']"
+    # this machine's own install is untouched: still the editable checkout
+    mine = subprocess.run([sys.executable, "-c", "import autograder; print(autograder.__file__)"], cwd="/",
+                          capture_output=True, text=True, check=True).stdout.strip()
+    assert mine == str(ROOT / "autograder" / "__init__.py")
+    results = gradescope(A1, {"gradient_descent.ipynb": solution_of(A1)}, python=str(throwaway_python))
+    assert_valid(results, A1)
+    assert results["score"] == 7
+
+
+def solution_of(assignment):
+    return solution(load_course(ROOT), assignment)
+
+
+@pytest.mark.parametrize("assignment", [A1, A2, A3, A4])
+def test_a_correct_notebook_gets_every_autograded_point(correct, course, assignment):
+    results = correct[assignment]
+    assert_valid(results, assignment)
+    assert results["score"] == AUTOGRADED_POINTS[assignment]
+    assert all(test["status"] == "passed" for test in results["tests"])
+    assert list(scores(results)) == [exercise.name for exercise in assignment_spec(course, assignment).exercises]
+
+
+def test_one_exercise_per_test_hidden_until_published_check_cells_visible(correct):
+    results = correct[A1]
+    assert [(test["name"], test.get("max_score"), test["visibility"]) for test in results["tests"]] == [
+        ("df: the check cell in your notebook", None, "visible"), ("df", 1.0, "after_published"),
+        ("gradient_descent_update: the check cell in your notebook", None, "visible"),
+        ("gradient_descent_update", 2.0, "after_published"),
+        ("gradient_descent: the check cell in your notebook", None, "visible"),
+        ("gradient_descent", 3.0, "after_published"),
+        ("max_stable_learning_rate: the check cell in your notebook", None, "visible"),
+        ("max_stable_learning_rate", 1.0, "after_published")]
+    assert results["tests"][0]["output"].startswith("\N{CHECK MARK} df(5) = 4, as expected.")
+    assert "2 point(s) for written answers, which your instructor grades by hand" in results["output"]
+    assert "shown when your instructor publishes the grades" in results["output"]
+
+
+def test_a_known_mistake_loses_exactly_that_exercises_points(gradescope):
+    wrong_df = replaced(solution_of(A1), "df", "def df(x):\n    return x - 3\n")
+    results = gradescope(A1, {"gradient_descent.ipynb": wrong_df})
+    assert_valid(results, A1)
+    assert scores(results) == {"df": 0.0, "gradient_descent_update": 2.0, "gradient_descent": 3.0,
+                               "max_stable_learning_rate": 1.0}
+    assert results["score"] == 6
+    df = next(test for test in results["tests"] if test["name"] == "df")
+    assert "It looks like you dropped the factor 2" in df["output"] and df["status"] == "failed"
+    check_cell = results["tests"][0]
+    assert (check_cell["status"], check_cell["visibility"]) == ("failed", "visible")
+
+
+def test_a_mistake_in_backpropagation_loses_its_two_points(gradescope):
+    plus = ("def backprop_weight_update(weights, gradients, learning_rate):\n"
+            "    return {key: np.asarray(weights[key], dtype=float) + learning_rate * np.asarray(gradients[key])\n"
+            "            for key in weights}\n")
+    results = gradescope(A3, {"backpropagation.ipynb": replaced(solution_of(A3), "backprop_weight_update", plus)})
+    assert_valid(results, A3)
+    assert results["score"] == 10
+    assert [name for name, score in scores(results).items() if score == 0] == ["backprop_weight_update"]
+
+
+def test_broken_json_gets_zero_with_a_kind_specific_message(gradescope):
+    results = gradescope(A1, {"gradient_descent.ipynb": '{"cells": [{"cell_type": "code", '})
+    assert_valid(results, A1)
+    assert results["score"] == 0
+    assert "The notebook could not be opened" in results["output"]
+    assert "not a readable notebook (JSONDecodeError" in results["output"]
+    assert "download a fresh copy of the notebook and copy your code into it" in results["output"]
+    assert all(test["score"] == 0 for test in results["tests"])
+
+
+def test_the_only_notebook_is_graded_whatever_its_name(gradescope):
+    results = gradescope(A4, {"my work (1).ipynb": solution_of(A4), "notes.txt": "hello"})
+    assert_valid(results, A4)
+    assert results["score"] == 8
+    assert "Graded my work (1).ipynb, the only notebook in your submission" in results["output"]
+
+
+def test_several_notebooks_none_with_the_right_name_get_a_clear_message(gradescope):
+    results = gradescope(A2, {"a.ipynb": solution_of(A2), "b.ipynb": solution_of(A2)})
+    assert_valid(results, A2)
+    assert results["score"] == 0
+    assert "Your submission has 2 notebooks (a.ipynb, b.ipynb) and none is named slopes_and_updates.ipynb" \
+        in results["output"]
+
+
+def test_an_empty_submission_gets_zero_and_says_what_to_upload(gradescope):
+    results = gradescope(A2, {})
+    assert_valid(results, A2)
+    assert results["output"].startswith("No notebook was found in your submission. "
+                                        "Please upload slopes_and_updates.ipynb.")
+
+
+def test_another_assignments_notebook_is_named(gradescope):
+    results = gradescope(A2, {"slopes_and_updates.ipynb": solution_of(A1)})
+    assert_valid(results, A2)
+    assert results["score"] == 0
+    assert "This is the notebook of 01-gradient-descent (gradient_descent.ipynb)" in results["output"]
+
+
+def test_a_grader_crash_still_writes_a_valid_result(gradescope, zips, tmp_path):
+    broken = tmp_path / "broken.zip"
+    with zipfile.ZipFile(zips[A4]) as source, zipfile.ZipFile(broken, "w") as target:
+        for info in source.infolist():
+            content = source.read(info)
+            if info.filename == "course/autograder/sandbox.py":
+                content += b"\nraise RuntimeError('the sandbox module is broken')\n"
+            target.writestr(info, content)
+    results = gradescope(A4, {"linear_regression.ipynb": solution_of(A4)}, archive=broken)
+    assert_valid(results, A4)
+    assert results["score"] == 0
+    assert "The autograder failed while grading your notebook" in results["output"]
+    assert "This is not a problem with your work" in results["output"]
+
+
+def test_a_grader_that_cannot_even_start_still_leaves_a_results_json(zips, tmp_path):
+    broken = tmp_path / "broken.zip"
+    with zipfile.ZipFile(zips[A1]) as source, zipfile.ZipFile(broken, "w") as target:
+        for info in source.infolist():
+            broken_module = info.filename == "course/autograder/lms/gradescope.py"
+            target.writestr(info, b"def broken(:\n" if broken_module else source.read(info))
+    root = unpack(broken, tmp_path / "autograder")
+    done = subprocess.run([str(root / "source" / "run_autograder")], cwd=root, capture_output=True, text=True,
+                          env={**os.environ, "AUTOGRADER_GRADESCOPE_ROOT": str(root)})
+    assert done.returncode == 0 and "SyntaxError" in done.stderr
+    results = json.loads((root / "results" / "results.json").read_text())
+    assert (results["score"], results["tests"], results["visibility"]) == (0.0, [], "visible")
+    assert results["output"].startswith("The autograder could not start, so your notebook was not graded.")
+
+
+def test_visibility_comes_from_the_option_else_the_course_config(tmp_path, course_copy, gradescope):
+    archive = build(A1, tmp_path, "--visibility", "after_due_date", "--check-cell-visibility", "hidden")
+    results = gradescope(A1, {"gradient_descent.ipynb": solution_of(A1)}, archive=archive)
+    assert {(("max_score" in test), test["visibility"]) for test in results["tests"]} == {
+        (True, "after_due_date"), (False, "hidden")}
+    assert "shown after the due date" in results["output"]
+    with open(course_copy / "course_config.py", "a") as config:
+        config.write('\nc.Gradescope.visibility = "visible"\n')
+    (tmp_path / "configured").mkdir()
+    with zipfile.ZipFile(build(A1, tmp_path / "configured", cwd=course_copy)) as archive:
+        settings = json.loads(archive.read("course/gradescope.json"))
+    assert (settings["visibility"], settings["check_cell_visibility"]) == ("visible", "visible")
+
+
+def test_a_bad_visibility_in_the_course_config_is_refused_naming_the_file(tmp_path, course_copy):
+    course = course_copy
+    with open(course / "course_config.py", "a") as config:
+        config.write('\nc.Gradescope.visibility = "later"\n')
+    done = subprocess.run([sys.executable, "-m", "autograder", "gradescope", A1, "--output", str(tmp_path / "x.zip")],
+                          cwd=course, capture_output=True, text=True)
+    assert done.returncode == 2
+    assert f"{course / 'course_config.py'}: c.Gradescope.visibility is 'later'" in done.stderr
+    assert not (tmp_path / "x.zip").exists()
