@@ -35,6 +35,21 @@ c.Autograder.memory_mb = 512            # address space of the student's process
 c.Autograder.max_output_kb = 256        # captured stdout/stderr kept per submission
 c.Autograder.max_processes = 32         # processes the student's code may have at once
 
+# LMS rosters (`autograder roster import`): a student's nbgrader id is the first non-empty of these columns of the
+# LMS's gradebook export; a value with an @ (an email address or login) counts by the part before the @.
+c.Autograder.lms_student_id = {
+    "canvas": ["SIS Login ID", "SIS User ID", "ID"],
+    "moodle": ["ID number", "Email address"],
+}
+# Canvas grade export (`autograder export --format canvas`): each assignment's Canvas id, the number at the end of
+# its Canvas address (.../assignments/123456); 0 until set.
+c.Autograder.canvas_assignment_ids = {
+    "01-gradient-descent": 0,
+    "02-slopes-and-updates": 0,
+    "03-backpropagation": 0,
+    "04-linear-regression": 0,
+}
+
 # LTI 1.3 grade passback (`autograder lti publish ASSIGNMENT`): this tool's registration on the LMS, copied from
 # the LMS's page for the tool (developer key / external tool). Empty values: nothing can be published yet.
 c.LTI.issuer = ""           # the platform's issuer (iss)
