@@ -7,7 +7,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import tempfile
 from pathlib import Path
 
 from . import notebook as nb
@@ -74,11 +73,7 @@ def read_results(autograded_root: Path, assignment: str):
 
 
 def _write_atomically(path: Path, text: str):
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    # a fixed temporary name: a grader killed mid-write leaves one stray file, which the next write replaces
+    temporary = path.with_name(f".{path.name}.partial")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
