@@ -3,9 +3,15 @@
 Submissions are streamed, never held together: a worker thread per sandbox grades one notebook at a
 time, and this thread alone writes the gradebook, the autograded copies and the JSON report, so a
 SQLite gradebook has a single writer.
+
+A batch survives being killed at any moment: a submission's grades and its fingerprint (the notebook's
+bytes, its timestamp, the source notebook and hidden checks) commit together, the autograded copy is
+in place before that commit, and the JSON report appears whole or not at all. Run again, the batch
+skips every submission whose fingerprint committed and grades the rest (`regrade=True` grades all).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import queue
@@ -13,13 +19,14 @@ import statistics
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterator
 
 from tqdm import tqdm
 
 from . import notebook as nb
+from .checks import check_file
 from .config import Course
 from .grade import AssignmentSpec, SubmissionResult, assignment_spec, error_result, grade_notebook
 from .sandbox import Sandbox
@@ -30,6 +37,10 @@ class SubmittedNotebook:
     student: str
     path: Path | None            # None when the student's folder holds no notebook
     timestamp_file: Path | None
+    fingerprint: str = ""        # what was graded: set by the batch as it reads the submission
+
+
+SKIPPED = "already graded"      # a worker's place in the results queue, for a submission not graded again
 
 
 @dataclass
@@ -37,6 +48,7 @@ class BatchSummary:
     assignment: str
     graded: int = 0
     errors: int = 0
+    skipped: int = 0              # already graded, unchanged, by an earlier run
     scores: list = field(default_factory=list)
     max_score: float = 0.0
     slowest: list = field(default_factory=list)   # (seconds, student), the five slowest
@@ -51,14 +63,21 @@ class BatchSummary:
         self.max_score = result.max_score
         self.slowest = sorted([*self.slowest, (result.seconds, result.student)], reverse=True)[:5]
 
+    def add_skipped(self, stored: dict):
+        """Count a submission an earlier run graded; its score still counts in the class's mean and median."""
+        self.skipped += 1
+        self.scores.append(stored["score"])
+
     def lines(self) -> list[str]:
-        total = self.graded + self.errors
-        rate = total / self.seconds if self.seconds else 0.0
+        total = self.graded + self.errors + self.skipped
+        rate = (self.graded + self.errors) / self.seconds if self.seconds else 0.0
         lines = [f"{self.assignment}: {total} submissions in {self.seconds:.1f} s ({rate:.1f} per second)",
-                 f"  graded: {self.graded}   errors: {self.errors}"]
+                 f"  graded: {self.graded}   errors: {self.errors}"
+                 + (f"   skipped, already graded: {self.skipped}" if self.skipped else "")]
         if self.scores:
             lines.append(f"  score: mean {statistics.mean(self.scores):.2f}, median "
                          f"{statistics.median(self.scores):.2f} (out of {self.max_score:g})")
+        if self.slowest:
             lines.append("  slowest: " + ", ".join(f"{student} {seconds:.2f} s" for seconds, student in self.slowest[:3]))
         return lines
 
@@ -108,29 +127,50 @@ class _Worker(threading.Thread):
 
 def grade_batch(course: Course, assignment: str, db_url: str | None, workers: int = 2,
                 json_path: Path | None = None, submissions: Iterator[SubmittedNotebook] | None = None,
-                autograded_root: Path | None = None, progress: bool = True, on_result=None) -> BatchSummary:
-    """Grade every submission, writing each result as it arrives; returns the closing summary."""
+                autograded_root: Path | None = None, progress: bool = True, on_result=None,
+                regrade: bool = False, scheduler: str | None = None) -> BatchSummary:
+    """Grade every submission, writing each result as it arrives; returns the closing summary.
+
+    With `scheduler` (tcp://HOST:PORT), a Dask cluster grades instead of local sandboxes (distributed.py);
+    an unreachable one raises ClusterError before anything is written.
+
+    With a gradebook, a submission already graded unchanged is skipped unless `regrade`; the JSON report
+    then holds its stored result, marked `"from_earlier_run": true`. A gradebook that cannot be opened or
+    written raises GradebookError (a malformed URL before any sandbox starts), leaving no JSON report."""
+    if db_url:
+        from .gradebook import check_url
+
+        check_url(db_url)
     spec = assignment_spec(course, assignment)
     others = tuple(assignment_spec(course, name) for name in course.assignments if name != assignment)
     submissions = list(submissions if submissions is not None else find_submissions(course, assignment))
     summary = BatchSummary(assignment, max_score=spec.max_score)
     jobs, results = queue.Queue(maxsize=4 * workers), queue.Queue()
-    pool = [_Worker(course, spec, others, jobs, results) for _ in range(max(1, workers))]
+    if scheduler:
+        from .distributed import ClusterPool
+
+        pool = [ClusterPool(scheduler, course, assignment, jobs, results)]
+    else:
+        pool = [_Worker(course, spec, others, jobs, results) for _ in range(max(1, workers))]
     for worker in pool:  # the sandboxes warm up while this thread opens the gradebook
         worker.start()
     writer = None
-    if db_url:  # nbgrader is slow to import: only when there is a gradebook to write
-        from .gradebook import GradebookWriter
+    try:
+        if db_url:  # nbgrader is slow to import: only when there is a gradebook to write
+            from .gradebook import GradebookWriter
 
-        try:
             writer = GradebookWriter(db_url, course, spec)
-        except BaseException:
-            _feed([], jobs, len(pool))  # stop the workers before giving up
-            raise
-    feeder = threading.Thread(target=_feed, args=(submissions, jobs, len(pool)), daemon=True)
+        done = writer.graded() if writer and not regrade else {}
+        report = _JsonReport(json_path)
+    except BaseException:
+        _feed([], jobs, len(pool))  # stop the workers before giving up
+        if writer:
+            writer.close()
+        raise
+    feeder = threading.Thread(target=_feed, daemon=True, args=(
+        submissions, jobs, len(pool), results, _grading_inputs(course, assignment), done))
     feeder.start()
     started = time.monotonic()
-    report = _JsonReport(json_path)
     bar = tqdm(total=len(submissions), desc=f"grading {assignment}", unit="nb", disable=not progress,
                file=sys.stderr, dynamic_ncols=True)
     finished, failure = 0, None
@@ -143,6 +183,12 @@ def grade_batch(course: Course, assignment: str, db_url: str | None, workers: in
                     break
                 finished += 1
                 continue
+            if result is SKIPPED:
+                stored = writer.stored_result(job.student)
+                report.add_json({**stored, "from_earlier_run": True})
+                summary.add_skipped(stored)
+                bar.update(1)
+                continue
             if writer:
                 _save(writer, spec, job, result, autograded_root or course.root / "autograded")
             report.add(result)
@@ -150,22 +196,51 @@ def grade_batch(course: Course, assignment: str, db_url: str | None, workers: in
             if on_result:
                 on_result(result)
             bar.update(1)
+    except BaseException:
+        report.discard()
+        raise
     finally:
         bar.close()
-        report.close()
         if writer:
             writer.close()
     if failure is not None:
+        report.discard()
         raise failure
+    report.close()
     summary.seconds = time.monotonic() - started
     return summary
 
 
-def _feed(submissions, jobs, workers):
+def _feed(submissions, jobs, workers, results=None, inputs=b"", done=None):
+    """Queue each submission with its fingerprint, or, when `done` has that fingerprint, report it skipped."""
     for job in submissions:
-        jobs.put(job)
+        job = replace(job, fingerprint=_fingerprint(inputs, job))
+        if done and done.get(job.student) == job.fingerprint:
+            results.put((job, SKIPPED))
+        else:
+            jobs.put(job)
     for _ in range(workers):
         jobs.put(None)
+
+
+def _grading_inputs(course: Course, assignment: str) -> bytes:
+    """What a grade depends on besides the submission: the source notebook and the hidden checks."""
+    digest = hashlib.sha256()
+    for path in (course.source_notebook(assignment), check_file(assignment)):
+        digest.update(path.read_bytes())
+    return digest.digest()
+
+
+def _fingerprint(inputs: bytes, job: SubmittedNotebook) -> str:
+    """sha256 of the grading inputs, the submitted notebook's bytes and its timestamp file."""
+    digest = hashlib.sha256(inputs)
+    for path in (job.path, job.timestamp_file):
+        try:
+            content = b"present\0" + path.read_bytes() if path is not None else b"absent"
+        except OSError:
+            content = b"unreadable"
+        digest.update(hashlib.sha256(content).digest())
+    return digest.hexdigest()
 
 
 def _save(writer, spec: AssignmentSpec, job: SubmittedNotebook, result: SubmissionResult,
@@ -186,25 +261,40 @@ def _save(writer, spec: AssignmentSpec, job: SubmittedNotebook, result: Submissi
             timestamp = parse_utc(job.timestamp_file.read_text().strip())
         except Exception:  # an unreadable timestamp is the LMS's problem, not a reason to lose the grade
             timestamp = None
-    writer.save(result, submitted, timestamp)
+    # in place before the grades commit, so a resumed batch skips only submissions written in full
     write_autograded(autograded_root / result.student / spec.name, spec, result, submitted, job.timestamp_file)
+    writer.save(result, submitted, timestamp, job.fingerprint)
 
 
 class _JsonReport:
-    """The --json file, written one submission at a time so a batch of any size stays small in memory."""
+    """The --json file, written one submission at a time so a batch of any size stays small in memory.
+
+    It is written under a temporary name and renamed when complete: the file at `path` is always whole."""
 
     def __init__(self, path: Path | None):
-        self.file = open(path, "w") if path else None
+        self.path = Path(path) if path else None
+        self.partial = self.path.with_name(f".{self.path.name}.partial") if path else None
+        self.file = open(self.partial, "w") if path else None
         self.count = 0
         if self.file:
             self.file.write("[\n")
 
     def add(self, result: SubmissionResult):
+        self.add_json(result.to_json())
+
+    def add_json(self, entry: dict):
         if self.file:
-            self.file.write((",\n" if self.count else "") + json.dumps(result.to_json()))
+            self.file.write((",\n" if self.count else "") + json.dumps(entry))
             self.count += 1
 
     def close(self):
         if self.file:
             self.file.write("\n]\n")
             self.file.close()
+            os.replace(self.partial, self.path)
+
+    def discard(self):
+        """The batch failed: leave any earlier report as it was."""
+        if self.file:
+            self.file.close()
+            self.partial.unlink(missing_ok=True)

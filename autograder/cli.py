@@ -15,7 +15,9 @@ DEFAULT_WORKERS = (os.cpu_count() or 1) + 1
 
 # Verbs that live in their stage's module: each has `add_command(commands)`, which adds its sub-parser with
 # `set_defaults(run=...)` and keeps heavy imports inside the run function (a cold start stays fast).
-VERB_MODULES: tuple[str, ...] = ("autograder.lms.gradescope", "autograder.feedback", "autograder.report", "autograder.lms.lti", "autograder.lms.roster", "autograder.lms.collect", "autograder.lms.export")
+VERB_MODULES: tuple[str, ...] = ("autograder.lms.gradescope", "autograder.feedback", "autograder.report",
+                                 "autograder.lms.lti", "autograder.lms.roster", "autograder.lms.collect",
+                                 "autograder.lms.export")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,6 +37,13 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--json", type=Path, metavar="PATH", help="also write every result to this JSON file")
     grade.add_argument("--student", help="student id for a single NOTEBOOK (default: the file's name)")
     grade.add_argument("--no-progress", action="store_true", help="no progress bar")
+    grade.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                       help="grade on this Dask cluster's workers instead of local sandboxes")
+    again = grade.add_mutually_exclusive_group()
+    again.add_argument("--resume", dest="regrade", action="store_false", default=False,
+                       help="skip submissions already graded and unchanged since (the default)")
+    again.add_argument("--regrade", dest="regrade", action="store_true", default=False,
+                       help="grade every submission again")
 
     demo = commands.add_parser("demo", help="grade the bundled sample class into a fresh SQLite gradebook")
     demo.add_argument("--folder", type=Path, default=Path("demo"), help="working folder (default: ./demo)")
@@ -73,6 +82,8 @@ def run_release(args) -> int:
 
 def run_grade(args) -> int:
     from .batch import grade_batch
+    from .distributed import ClusterError
+    from .gradebook import GradebookError, check_url, safe_url
     from .sandbox import SandboxError
 
     course = load_course()
@@ -80,17 +91,23 @@ def run_grade(args) -> int:
         print(f"Unknown assignment {args.assignment!r}. The course has: {', '.join(course.assignments)}",
               file=sys.stderr)
         return 2
-    if args.notebook is not None:
-        return _grade_one(course, args)
-    db_url = args.db or course.db_url
+    db_url = args.db or (None if args.notebook is not None else course.db_url)
     try:
+        if db_url:
+            check_url(db_url)
+    except GradebookError as error:
+        print(f"autograder grade: {error}", file=sys.stderr)
+        return 2
+    try:
+        if args.notebook is not None:
+            return _grade_one(course, args)
         summary = grade_batch(course, args.assignment, db_url, args.workers, args.json,
-                              progress=not args.no_progress)
-    except SandboxError as error:
+                              progress=not args.no_progress, regrade=args.regrade, scheduler=args.scheduler)
+    except (SandboxError, GradebookError, ClusterError) as error:
         print(f"autograder grade failed: {error}", file=sys.stderr)
         return 1
     print("\n".join(summary.lines()))
-    print(f"  gradebook: {db_url}")
+    print(f"  gradebook: {safe_url(db_url)}")
     return 0
 
 
@@ -100,7 +117,7 @@ def _grade_one(course, args) -> int:
     job = SubmittedNotebook(args.student or args.notebook.stem, args.notebook, None)
     results = []
     grade_batch(course, args.assignment, args.db, 1, args.json, submissions=[job], progress=False,
-                on_result=results.append)
+                on_result=results.append, regrade=True)
     result = results[0]
     print(f"{result.student} / {result.assignment}: {result.score:g} of {result.max_score:g} points"
           + (f" ({result.reason})" if result.status == "error" else ""))

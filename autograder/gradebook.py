@@ -4,33 +4,87 @@ The assignment's cells are recorded with nbgrader's own preprocessors, so `nbgra
 `export` and `generate_feedback` see exactly what they would after `generate_assignment` and
 `autograde`. Regrading updates the student's existing submission: grades are replaced, manual
 scores an instructor already gave are kept, nothing is duplicated.
+
+Beside nbgrader's tables (which nbgrader's tools ignore), the table `autograder_graded` records,
+in the same transaction as a submission's grades, the fingerprint of what was graded and the full
+result: a batch killed at any moment resumes by skipping exactly what committed.
 """
 from __future__ import annotations
 
+import json
+import os
+import re
 import sys
+import time
 import warnings
-from datetime import datetime
+from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
+
+from sqlalchemy import Column, DateTime, MetaData, String, Table, Text, create_engine, delete, insert, inspect, \
+    select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, SAWarning, SQLAlchemyError
+
+from . import notebook as nb
+from .config import CONFIG_FILE, Course
+from .grade import AssignmentSpec, SubmissionResult
 
 # nbgrader's import chain reaches jsonschema, which compiles a grammar for the "iri" string format (about
 # 0.9 s) if rfc3987_syntax is installed; no notebook or gradebook schema uses that format.
 sys.modules.setdefault("rfc3987_syntax", None)
 
-from nbgrader import utils  # noqa: E402
-from nbgrader.api import Gradebook, MissingEntry  # noqa: E402
-from sqlalchemy.exc import SAWarning  # noqa: E402
-from traitlets.config.loader import PyFileConfigLoader  # noqa: E402
+GRADED = Table(
+    "autograder_graded", MetaData(),
+    Column("assignment", String(128), primary_key=True),
+    Column("student", String(128), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),   # sha256 of the submission and the grading inputs
+    Column("result", Text, nullable=False),              # SubmissionResult.to_json(), as JSON text
+    Column("graded_at", DateTime, nullable=False),
+)
+SETUP_LOCK = 0x6E626772  # PostgreSQL advisory lock key: one grader at a time creates tables and assignments
+SAVE_ATTEMPTS = 3         # a concurrent grader adding the same student makes one save fail; the retry finds it
 
-from . import notebook as nb  # noqa: E402
-from .config import CONFIG_FILE, Course  # noqa: E402
-from .grade import AssignmentSpec, SubmissionResult  # noqa: E402
+
+class GradebookError(RuntimeError):
+    """The gradebook cannot be opened or written; the message names it without its password."""
+
+
+def safe_url(db_url: str) -> str:
+    """The URL as it may be shown: the password, if any, replaced by ***."""
+    try:
+        return make_url(db_url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<malformed URL>"
+
+
+def check_url(db_url: str) -> None:
+    """Raise GradebookError unless `db_url` is a SQLAlchemy URL whose database driver is installed here."""
+    try:
+        make_url(db_url).get_dialect().import_dbapi()
+    except NoSuchModuleError:  # a subclass of ArgumentError: first
+        hint = " (write postgresql://, not postgres://)" if db_url.startswith("postgres:") else ""
+        raise GradebookError(f"--db {_masked(db_url)}: SQLAlchemy knows no database "
+                             f"{db_url.split(':', 1)[0]!r}{hint}") from None
+    except ArgumentError:
+        raise GradebookError(f"--db {_masked(db_url)} is not a database URL; examples: sqlite:///gradebook.db, "
+                             "postgresql://user:password@host:5432/gradebook") from None
+    except ImportError as error:
+        raise GradebookError(f"--db {safe_url(db_url)}: its database driver is not installed ({error})") from None
+
+
+def _masked(value: str) -> str:
+    """A string that failed to parse as a URL, with anything that looks like user:password@ hidden."""
+    return repr(re.sub(r"//[^/@]*@", "//***@", value))
 
 
 def record_assignment(db_url: str, course: Course, spec: AssignmentSpec) -> None:
     """Make the gradebook know the assignment, its notebook and cells, as generate_assignment records them."""
     if _recorded(db_url, spec):
         return
+    from nbgrader.api import Gradebook
     from nbgrader.preprocessors import ClearOutput, ClearSolutions, ComputeChecksums, SaveCells
+    from traitlets.config.loader import PyFileConfigLoader
 
     config = PyFileConfigLoader(CONFIG_FILE, path=str(course.root)).load_config()
     source = nb.read(course.source_notebook(spec.name))
@@ -44,6 +98,8 @@ def record_assignment(db_url: str, course: Course, spec: AssignmentSpec) -> None
 
 def _recorded(db_url: str, spec: AssignmentSpec) -> bool:
     """Whether the gradebook already has this notebook with the source's grade cells and points."""
+    from nbgrader.api import Gradebook, MissingEntry
+
     with Gradebook(db_url) as gradebook:
         try:
             notebook = gradebook.find_notebook(Path(spec.notebook).stem, spec.name)
@@ -54,53 +110,156 @@ def _recorded(db_url: str, spec: AssignmentSpec) -> bool:
     return recorded == wanted
 
 
+@contextmanager
+def _setup_lock(db_url: str):
+    """Hold PostgreSQL's advisory lock while tables and the assignment are created: two graders starting
+    on one database would otherwise race in CREATE TABLE and in recording the assignment's cells."""
+    if make_url(db_url).get_backend_name() != "postgresql":
+        yield
+        return
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": SETUP_LOCK})
+            try:
+                yield
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": SETUP_LOCK})
+    finally:
+        engine.dispose()
+
+
+def _stamp_alembic(gradebook) -> None:
+    """Finish what nbgrader's first open does after creating its tables, if a kill came in between."""
+    from nbgrader.api import get_alembic_version
+
+    if "alembic_version" in inspect(gradebook.engine).get_table_names():
+        return
+    gradebook.db.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
+    gradebook.db.execute(text("INSERT INTO alembic_version (version_num) VALUES (:v)"),
+                         {"v": get_alembic_version()})
+    gradebook.db.commit()
+
+
 class GradebookWriter:
-    """One open gradebook; `save` records one graded submission in a single transaction."""
+    """One open gradebook; `save` records one graded submission and its fingerprint in one transaction."""
 
     def __init__(self, db_url: str, course: Course, spec: AssignmentSpec):
+        from nbgrader.api import Gradebook, InvalidEntry
+
         # nbgrader's update_or_create_submission trips SQLAlchemy's autoflush warnings; autograde shows them too
         warnings.filterwarnings("ignore", category=SAWarning, module="nbgrader.api")
-        self.spec = spec
+        check_url(db_url)
+        os.environ.setdefault("PGCONNECT_TIMEOUT", "10")  # libpq: an unreachable server fails in seconds
+        self.db_url, self.spec = db_url, spec
         self.notebook_id = Path(spec.notebook).stem
-        record_assignment(db_url, course, spec)
-        self.gradebook = Gradebook(db_url)
-        self._released_checksums = {cell.name: cell.checksum for cell in
-                                    self.gradebook.find_notebook(self.notebook_id, spec.name).source_cells}
-
-    def save(self, result: SubmissionResult, submitted, timestamp: datetime | None = None) -> None:
-        gradebook = self.gradebook
+        self.gradebook = None
         try:
-            gradebook.update_or_create_student(result.student)
-            submission = gradebook.update_or_create_submission(
-                self.spec.name, result.student, **({"timestamp": timestamp} if timestamp else {}))
-            notebook = next(n for n in submission.notebooks if n.name == self.notebook_id)
-            grades = {grade.name: grade for grade in notebook.grades}
-            for test in result.tests:
-                grade = grades[test.name]
-                if test.manual:
-                    grade.auto_score = 0.0 if self._unchanged(submitted, test.name) else None
-                else:
-                    grade.auto_score = test.score
-                # as nbgrader: a grade an instructor already touched, or none at all, needs a look
-                grade.needs_manual_grade = grade.manual_score is not None or grade.auto_score is None
-            for comment in notebook.comments:  # as nbgrader: an answer left as released says so
-                comment.auto_comment = "No response." if self._unchanged(submitted, comment.name) else None
-            gradebook.db.commit()
-        except Exception:
-            gradebook.db.rollback()
-            raise
+            with _setup_lock(db_url):
+                self.gradebook = Gradebook(db_url)
+                _stamp_alembic(self.gradebook)
+                GRADED.metadata.create_all(self.gradebook.engine)
+                record_assignment(db_url, course, spec)
+            self._released_checksums = {cell.name: cell.checksum for cell in
+                                        self.gradebook.find_notebook(self.notebook_id, spec.name).source_cells}
+        except (SQLAlchemyError, InvalidEntry) as error:
+            if self.gradebook is not None:
+                self.gradebook.close()
+            raise GradebookError(f"cannot open the gradebook {safe_url(db_url)}: {_reason(error, db_url)}") from error
+
+    def graded(self) -> dict[str, str]:
+        """Student -> fingerprint of each submission of this assignment whose grades are committed."""
+        from nbgrader.api import Assignment, SubmittedAssignment
+
+        try:
+            present = set(self.gradebook.db.scalars(
+                select(SubmittedAssignment.student_id).join(Assignment).where(Assignment.name == self.spec.name)))
+            rows = self.gradebook.db.execute(select(GRADED.c.student, GRADED.c.fingerprint)
+                                             .where(GRADED.c.assignment == self.spec.name))
+            graded = {student: fingerprint for student, fingerprint in rows if student in present}
+            self.gradebook.db.rollback()  # end the read transaction: SQLite must not stay locked for readers
+            return graded
+        except SQLAlchemyError as error:
+            raise self._failed("reading what was graded", error) from error
+
+    def stored_result(self, student: str) -> dict:
+        """The result committed with `student`'s grades, as SubmissionResult.to_json() gave it."""
+        try:
+            stored = self.gradebook.db.scalar(select(GRADED.c.result).where(
+                GRADED.c.assignment == self.spec.name, GRADED.c.student == student))
+            self.gradebook.db.rollback()
+        except SQLAlchemyError as error:
+            raise self._failed(f"reading the result of {student}", error) from error
+        return json.loads(stored)
+
+    def save(self, result: SubmissionResult, submitted, timestamp: datetime | None = None,
+             fingerprint: str = "") -> None:
+        """Record `result` as the student's grades; with the grades, in the same commit, record that
+        the submission with this fingerprint is graded. Either all of it is committed or none of it."""
+        from nbgrader.api import InvalidEntry
+
+        for attempt in range(SAVE_ATTEMPTS):
+            try:
+                self._save(result, submitted, timestamp, fingerprint)
+                return
+            except (IntegrityError, InvalidEntry) as error:
+                self.gradebook.db.rollback()
+                if attempt == SAVE_ATTEMPTS - 1:
+                    raise self._failed(f"saving the grades of {result.student}", error) from error
+                time.sleep(0.05 * (attempt + 1))
+            except SQLAlchemyError as error:
+                self.gradebook.db.rollback()
+                raise self._failed(f"saving the grades of {result.student}", error) from error
+
+    def _save(self, result, submitted, timestamp, fingerprint):
+        gradebook = self.gradebook
+        gradebook.update_or_create_student(result.student)
+        submission = gradebook.update_or_create_submission(
+            self.spec.name, result.student, **({"timestamp": timestamp} if timestamp else {}))
+        notebook = next(n for n in submission.notebooks if n.name == self.notebook_id)
+        grades = {grade.name: grade for grade in notebook.grades}
+        for test in result.tests:
+            grade = grades[test.name]
+            if test.manual:
+                grade.auto_score = 0.0 if self._unchanged(submitted, test.name) else None
+            else:
+                grade.auto_score = test.score
+            # as nbgrader: a grade an instructor already touched, or none at all, needs a look
+            grade.needs_manual_grade = grade.manual_score is not None or grade.auto_score is None
+        for comment in notebook.comments:  # as nbgrader: an answer left as released says so
+            comment.auto_comment = "No response." if self._unchanged(submitted, comment.name) else None
+        where = (GRADED.c.assignment == self.spec.name) & (GRADED.c.student == result.student)
+        gradebook.db.execute(delete(GRADED).where(where))
+        gradebook.db.execute(insert(GRADED).values(
+            assignment=self.spec.name, student=result.student, fingerprint=fingerprint,
+            result=json.dumps(result.to_json()), graded_at=datetime.now(timezone.utc).replace(tzinfo=None)))
+        gradebook.db.commit()
 
     def _unchanged(self, submitted, grade_id) -> bool:
         """Whether the student left the cell `grade_id` as it was released (or deleted it)."""
         cells = [cell for cell in (submitted.cells if submitted else []) if nb.grade_id(cell) == grade_id]
         return not cells or _checksum(cells[0]) == self._released_checksums.get(grade_id)
 
+    def _failed(self, doing: str, error: Exception) -> GradebookError:
+        return GradebookError(f"the gradebook {safe_url(self.db_url)} failed while {doing}: "
+                              f"{_reason(error, self.db_url)}")
+
     def close(self):
         self.gradebook.close()
 
 
+def _reason(error: Exception, db_url: str) -> str:
+    """The database's own first line about `error`, never the password."""
+    lines = str(getattr(error, "orig", None) or error).strip().splitlines()
+    reason = lines[0] if lines else type(error).__name__
+    password = make_url(db_url).password
+    return reason.replace(password, "***") if password else reason
+
+
 def _checksum(cell) -> str | None:
     """nbgrader's checksum of a submitted cell; None when its metadata is too broken to compute one."""
+    from nbgrader import utils
+
     try:
         return utils.compute_checksum(cell)
     except (KeyError, AttributeError, TypeError, ValueError):

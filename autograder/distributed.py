@@ -1,0 +1,217 @@
+"""Grading on a Dask cluster: `autograder grade ASSIGNMENT --scheduler tcp://HOST:PORT`.
+
+Only the grading moves; the grader keeps its single gradebook writer and JSON report. Each task carries a
+notebook's bytes and its student's id (workers on other machines do not see the grader's files) and returns
+plain data: `SubmissionResult.to_json()` plus the cells' outputs. On a worker, each thread keeps one warm
+`Sandbox` for all the tasks it runs. Submissions are streamed: a few tasks per worker thread are in flight,
+never the whole batch, and results are handed on as they arrive. When a worker dies, the scheduler gives its
+tasks to another worker, and each submission still yields exactly one result.
+
+Workers grade with their own installed copy of the course; every task carries the grader's fingerprint of
+the course (source notebook, hidden checks, limits, grading engine), and a worker whose copy differs refuses
+the task rather than grade with other checks.
+"""
+from __future__ import annotations
+
+import atexit
+import dataclasses
+import hashlib
+import queue
+import socket
+import tempfile
+import threading
+import time
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from .checks import check_file
+from .config import Course, load_course
+from .grade import SubmissionResult, assignment_spec, error_result, grade_notebook
+from .sandbox import Sandbox, SandboxError
+
+CONNECT_TIMEOUT = 5.0      # seconds to reach the scheduler before giving up
+WORKER_TIMEOUT = 10.0      # seconds to wait for a first worker when the scheduler has none
+TASKS_PER_THREAD = 4       # tasks in flight per worker thread: enough to keep every thread busy
+PACKAGE = Path(__file__).resolve().parent
+ENGINE = ("grade.py", "checks.py", "expect.py", "submission.py", "notebook.py", "sandbox.py", "sandboxed.py",
+          "plain.py")  # the modules that run a notebook and its checks
+
+
+class ClusterError(RuntimeError):
+    """The cluster cannot grade this batch: unreachable, without workers, or with another course installed."""
+
+
+_thread = threading.local()   # on a worker: this thread's sandbox
+_sandboxes: list[Sandbox] = []
+_sandboxes_lock = threading.Lock()
+
+
+def grade_task(assignment: str, student: str, source: str, notebook: bytes, fingerprint: str) -> dict:
+    """Grade one notebook (its bytes) in this worker thread's sandbox; the result as plain data.
+
+    `source` is the notebook's path on the grader, named in messages instead of this worker's copy.
+    Raises ClusterError when this worker's course is not the grader's."""
+    course = load_course()
+    if course_fingerprint(course, assignment) != fingerprint:
+        raise ClusterError(f"the Dask worker on {socket.gethostname()} has a different version of the course than "
+                           f"the grader (course root {course.root}): install the grader's course there with "
+                           "`bash install.sh` and restart the worker.")
+    spec = assignment_spec(course, assignment)
+    others = tuple(assignment_spec(course, name) for name in course.assignments if name != assignment)
+    with tempfile.TemporaryDirectory(prefix="autograder-task-") as folder:
+        path = Path(folder, Path(source).name)
+        path.write_bytes(notebook)
+        try:
+            result = grade_notebook(_thread_sandbox(course), course, spec, student, path, others)
+        except SandboxError as error:
+            raise SandboxError(f"on the Dask worker on {socket.gethostname()}: {error}") from None
+    _rename(result, str(path), source)
+    return {**result.to_json(), "cell_outputs": [[index, output, error]
+                                                 for index, (output, error) in result.cell_outputs.items()]}
+
+
+def _thread_sandbox(course: Course) -> Sandbox:
+    """This thread's sandbox, started on its first task and kept warm for the next ones."""
+    sandbox = getattr(_thread, "sandbox", None)
+    if sandbox is None:
+        sandbox = _thread.sandbox = Sandbox(course)
+        with _sandboxes_lock:
+            _sandboxes.append(sandbox)
+    return sandbox
+
+
+def sandbox_count() -> int:
+    """How many sandboxes this worker process has started (one per thread that graded)."""
+    return len(_sandboxes)
+
+
+@atexit.register
+def _close_sandboxes():
+    for sandbox in _sandboxes:
+        sandbox.close()
+
+
+def _rename(result: SubmissionResult, here: str, there: str) -> None:
+    """Messages name the notebook as the grader knows it, not as this worker's temporary copy."""
+    result.reason = result.reason.replace(here, there)
+    for test in result.tests:
+        test.output = test.output.replace(here, there)
+
+
+def course_fingerprint(course: Course, assignment: str) -> str:
+    """A hash of everything that decides a grade: the assignment's source notebook and hidden checks, the
+    course's limits and tolerances, and the grading engine's code. Where the course lives does not count.
+    Computed once per process, so a worker's fingerprint is that of the code it has loaded."""
+    settings = {key: value for key, value in dataclasses.asdict(course).items() if key not in ("root", "db_url")}
+    return _fingerprint(repr(sorted(settings.items())), course.source_notebook(assignment), assignment)
+
+
+@lru_cache(maxsize=None)
+def _fingerprint(settings: str, source: Path, assignment: str) -> str:
+    digest = hashlib.sha256(settings.encode())
+    for path in (source, check_file(assignment), *(PACKAGE / name for name in ENGINE)):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+class Cluster:
+    """A connection to a Dask scheduler that grades one assignment's submissions on its workers."""
+
+    def __init__(self, address: str, course: Course, assignment: str):
+        """Connect, and wait briefly for a worker; raises ClusterError (naming the address) if either fails."""
+        from distributed import Client
+
+        self.address, self.course, self.assignment = address, course, assignment
+        self.spec = assignment_spec(course, assignment)
+        self.fingerprint = course_fingerprint(course, assignment)
+        try:
+            self.client = Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
+        except (OSError, ValueError, TypeError) as error:
+            raise ClusterError(f"cannot reach the Dask scheduler at {address} ({error}). Is `dask scheduler` "
+                               "running there, and is its port open to this machine?") from None
+        try:
+            self.client.wait_for_workers(1, timeout=WORKER_TIMEOUT)
+        except (OSError, TimeoutError):
+            self.client.close()
+            raise ClusterError(f"the Dask scheduler at {address} has no workers: start some with "
+                               f"`dask worker {address}` on machines where the course is installed.") from None
+
+    def threads(self) -> int:
+        return max(1, sum(self.client.nthreads().values()))
+
+    def grade(self, submissions: Iterable) -> Iterator[tuple[object, SubmissionResult]]:
+        """(submission, result) for every SubmittedNotebook, in the order results arrive.
+
+        At most TASKS_PER_THREAD tasks per worker thread are in flight. Raises ClusterError when a worker
+        refuses the course, and the grading engine's own errors (SandboxError) as a local batch would."""
+        from distributed import as_completed
+
+        pending = iter(submissions)
+        jobs: dict = {}   # task key -> its submission, for the tasks in flight
+        running = as_completed(loop=self.client.loop, with_results=True)
+        limit, sent = TASKS_PER_THREAD * self.threads(), 0
+        while True:
+            while len(jobs) < limit and (job := next(pending, None)) is not None:
+                task = self._submit(job)
+                if isinstance(task, SubmissionResult):  # nothing to send: no notebook, or it cannot be read
+                    yield job, task
+                    continue
+                jobs[task.key] = job
+                running.add(task)
+                sent += 1
+                if sent % limit == 0:  # workers may have joined or left since
+                    limit = TASKS_PER_THREAD * self.threads()
+            if not jobs:
+                return
+            future, data = next(running)
+            yield jobs.pop(future.key), _result(data)
+
+    def _submit(self, job):
+        """The task grading `job` on the cluster, or its result when there is nothing to send."""
+        if job.path is None:
+            return error_result(self.spec, job.student, f"No {self.spec.notebook} was found in the submission.")
+        try:
+            notebook = job.path.read_bytes()
+        except OSError as error:
+            return error_result(self.spec, job.student, f"The notebook could not be opened: {job.path}: "
+                                                        f"{error.strerror or error}.")
+        return self.client.submit(grade_task, self.assignment, job.student, str(job.path), notebook,
+                                  self.fingerprint, pure=False)
+
+    def close(self):
+        self.client.close()
+
+
+def _result(data: dict) -> SubmissionResult:
+    result = SubmissionResult.from_json(data)
+    result.cell_outputs = {index: (output, error) for index, output, error in data["cell_outputs"]}
+    return result
+
+
+class ClusterPool(threading.Thread):
+    """Stands in for batch.py's pool of sandbox threads: takes SubmittedNotebooks from `jobs` until None, puts
+    (submission, result) in `results` as they arrive, then (None, None); (None, error) if grading failed.
+
+    Connects in the constructor, so an unreachable scheduler fails before anything is written."""
+
+    def __init__(self, address: str, course: Course, assignment: str, jobs: queue.Queue, results: queue.Queue):
+        super().__init__(daemon=True)
+        self.cluster = Cluster(address, course, assignment)
+        self.jobs, self.results = jobs, results
+        self.backlog = TASKS_PER_THREAD * self.cluster.threads()  # results waiting for the writer, at most
+
+    def run(self):
+        failure = None
+        try:
+            for job, result in self.cluster.grade(iter(self.jobs.get, None)):
+                self.results.put((job, result))
+                while self.results.qsize() > self.backlog:  # the writer is behind: wait for it
+                    time.sleep(0.05)
+        except BaseException as error:  # the batch stops, as when a local sandbox fails
+            failure = error
+        finally:
+            self.cluster.close()  # before the batch hears of the end, so the grader can exit at once
+            if failure is not None:
+                self.results.put((None, failure))
+            self.results.put((None, None))
