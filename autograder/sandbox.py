@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import deque
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -277,8 +278,16 @@ def _site_dirs():
     return [path for path in site.getsitepackages() if not path.startswith((sys.prefix, sys.base_prefix))]
 
 
+def _why_ended(message) -> str:
+    """Why a child that sent `message` where another was due is ended: timeout, died (gone) or interfered."""
+    return message if message == "timeout" else "died" if message is None else "interfered"
+
+
 class Run:
-    """One submission running in its own child: cell outcomes, then calls of its functions."""
+    """One submission running in its own child: cell outcomes, then calls of its functions.
+
+    The student's code shares the child's socket and may write anything on it: every message is checked
+    against what the child owes next, and anything else ends the child as having interfered."""
 
     def __init__(self, sandbox: Sandbox, control: _Control, sock: socket.socket, cells, limits, deadline: float,
                  checkpoints: tuple[int, ...] = ()):
@@ -291,18 +300,25 @@ class Run:
         self.max_rss_kb = 0                  # the child's peak resident memory, once it has ended
         self._callbacks: dict[int, object] = {}
         self._current: int | None = None
+        self._pending = deque(index for index, _ in cells)   # cells not started yet, in order
+        self._checkpoints = set(checkpoints)
+        self._state = "between"              # "running" a cell, or its "checkpoint" is due, or "between" cells
+        self._output_left = limits["output_chars"]
         try:
             send_message(sock, {"cells": cells, "limits": limits, "checkpoints": list(checkpoints)})
         except OSError:
             self._end("died")
 
     def _receive(self, timeout: float):
+        """The next message; "timeout", "garbage" (not a message the grader accepts) or None (the child is gone)."""
         self.sock.settimeout(max(0.01, min(timeout, self.deadline - time.monotonic())))
         try:
             return recv_message(self.sock)
         except socket.timeout:
             return "timeout"
-        except (DecodeError, OSError):
+        except DecodeError:
+            return "garbage"
+        except OSError:
             return None
 
     def advance(self) -> int | None:
@@ -317,23 +333,42 @@ class Run:
                 return None
         while True:
             message = self._receive(self.cell_timeout + GRACE)
-            if message == "timeout" or message is None:
-                self.fatal_cell = self._current
-                self._end("timeout" if message == "timeout" else "died")
-                return None
-            op = message.get("op")
-            if op == "sandbox_error":
+            if isinstance(message, dict) and message.get("op") == "sandbox_error" and self._current is None:
+                # before the first cell no student code has run: the sandbox itself failed
                 raise SandboxError(f"the sandbox failed while starting a submission:\n{message.get('text')}")
-            if op == "cell_started":
-                self._current = message.get("index")
-            elif op == "cell_done":
-                self.outcomes.append(CellOutcome(message.get("index"), message.get("error"),
-                                                 str(message.get("output", ""))))
-            elif op == "checkpoint":
-                return message.get("index")
-            elif op == "ready":
+            if not isinstance(message, dict) or not self._follows_protocol(message):
+                self.fatal_cell = self._current
+                self._end(_why_ended(message))
+                return None
+            if message["op"] == "checkpoint":
+                return self._current
+            if message["op"] == "ready":
                 self.finished = True
                 return None
+
+    def _follows_protocol(self, message: dict) -> bool:
+        """Whether `message` is what the child owes next (cell_started, cell_done and, at a check cell,
+        checkpoint, for each cell in order; then ready), and if so, take it into account."""
+        op, index = message.get("op"), message.get("index")
+        if type(index) is not int and op != "ready":
+            return False
+        if op == "cell_started" and self._state == "between" and self._pending and index == self._pending[0]:
+            self._pending.popleft()
+            self._current, self._state = index, "running"
+        elif op == "cell_done" and self._state == "running" and index == self._current:
+            error, output = message.get("error"), message.get("output", "")
+            if not (error is None or (type(error) is dict and all(type(error.get(key)) is str for key in
+                                                                  ("type", "text")))) or type(output) is not str:
+                return False
+            output, self._output_left = output[:self._output_left], self._output_left - min(len(output),
+                                                                                             self._output_left)
+            self.outcomes.append(CellOutcome(index, error, output))
+            self._state = "checkpoint" if index in self._checkpoints else "between"
+        elif op == "checkpoint" and self._state == "checkpoint" and index == self._current:
+            self._state = "between"
+        elif not (op == "ready" and self._state == "between" and not self._pending):
+            return False
+        return True
 
     def _end(self, why: str):
         if self.ended is None:
@@ -348,16 +383,17 @@ class Run:
 
     def submission(self, names: tuple[str, ...], missing_reason: str) -> Submission:
         """The student's `names` as a Submission whose calls cross into this child."""
-        kinds = self._request({"op": "names", "names": list(names)}, "names") or {}
+        reply = self._request({"op": "names", "names": list(names)}, "names") or {}
+        kinds = reply.get("kinds") if type(reply.get("kinds")) is dict else {}
         found, missing = {}, {}
         for name in names:
-            kind = kinds.get("kinds", {}).get(name) if isinstance(kinds, dict) else None
+            kind = kinds.get(name)
             if kind == "function":
                 found[name] = StudentFunction(name, self._invoker(name))
             elif kind == "value":
                 reply = self._request({"op": "get", "name": name}, "value")
                 try:
-                    found[name] = decode(reply["value"]) if reply else None
+                    found[name] = decode(reply.get("value")) if reply else None
                 except DecodeError:
                     found[name] = None
             else:
@@ -374,7 +410,7 @@ class Run:
             return None
         reply = self._receive(self.cell_timeout + GRACE)
         if not isinstance(reply, dict) or reply.get("op") != expected_op:
-            self._end("timeout" if reply == "timeout" else "died")
+            self._end(_why_ended(reply))
             return None
         return reply
 
@@ -388,16 +424,21 @@ class Run:
             except OSError:
                 self._end("died")
                 raise StudentCodeError(f"{what} could not run: the Python process running your code had ended.")
+            ends = time.monotonic() + self.cell_timeout + GRACE  # for the whole call: its callbacks too
             while True:
-                reply = self._receive(self.cell_timeout + GRACE)
+                reply = self._receive(ends - time.monotonic()) if time.monotonic() < ends else "timeout"
                 if reply == "timeout":
                     self._end("timeout")
                     raise StudentCodeError(f"{what} did not finish within {self.cell_timeout:g} seconds and was "
                                            "stopped. Look for a loop that never ends.")
-                if not isinstance(reply, dict):
+                if reply is None:
                     self._end("died")
                     raise StudentCodeError(f"{what} ended the Python process instead of returning a value "
                                            "(does it call exit or os._exit, or use too much memory?).")
+                if not isinstance(reply, dict):
+                    self._end("interfered")
+                    raise StudentCodeError(f"{what} wrote something on the grader's connection that is not a "
+                                           "message; the call was stopped.")
                 op = reply.get("op")
                 if op == "callback":
                     self._answer_callback(reply)
@@ -410,7 +451,7 @@ class Run:
                     raise StudentCodeError(explain_exception(name, args, str(reply.get("type")),
                                                              str(reply.get("text"))))
                 else:
-                    self._end("died")
+                    self._end("interfered")
                     raise StudentCodeError(f"{what} interfered with the grader; the call was stopped.")
         return invoke
 
@@ -419,7 +460,7 @@ class Run:
         return {"callable": id(function), "name": getattr(function, "__name__", "function")}
 
     def _answer_callback(self, request: dict):
-        function = self._callbacks.get(request.get("id"))
+        function = self._callbacks.get(request.get("id")) if type(request.get("id")) is int else None
         try:
             args = decode(request.get("args"))
             value = function(*args)

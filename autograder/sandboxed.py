@@ -22,7 +22,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from plain import decode, encode, recv_message, send_message  # noqa: E402
+from plain import MAX_MESSAGE, MAX_REQUEST, MessageTooLarge, decode, encode, recv_message, send_message  # noqa: E402
 
 WORK = "/tmp/run" if os.path.isdir("/tmp") else tempfile.gettempdir()
 PR_SET_CHILD_SUBREAPER = 36
@@ -111,7 +111,7 @@ def run_child(sock, child_uid, shell=None):
     After each cell listed in the request's `checkpoints` (the exercises' check cells) the child serves
     calls until the grader says `continue`, so each exercise is judged as its check cell would see it."""
     os.setsid()
-    request = recv_message(sock)
+    request = recv_message(sock, MAX_REQUEST)
     if request is None:
         return
     drop_privileges(child_uid)
@@ -175,7 +175,7 @@ def serve(sock, namespace, timeout, me):
     while True:
         if os.getpid() != me:
             os._exit(0)
-        request = recv_message(sock)
+        request = recv_message(sock, MAX_REQUEST)
         if request is not None and request["op"] == "continue":
             return
         if request is None or request["op"] == "bye":
@@ -190,9 +190,22 @@ def serve(sock, namespace, timeout, me):
                     kinds[name] = "function" if callable(namespace[name]) else "value"
             send_message(sock, {"op": "names", "kinds": kinds})
         elif request["op"] == "get":
-            send_message(sock, {"op": "value", "value": encode(namespace.get(request["name"]))})
+            value = namespace.get(request["name"])
+            reply_within_limit(sock, {"op": "value", "value": encode(value)},
+                               {"op": "value", "value": {"opaque": type(value).__name__[:100], "text": "too large"}})
         elif request["op"] == "call":
-            send_message(sock, call(sock, namespace.get(request["name"]), request["args"], timeout))
+            reply_within_limit(sock, call(sock, namespace.get(request["name"]), request["args"], timeout),
+                               {"op": "raise", "type": "ValueError", "text": "it returned {}"})
+
+
+def reply_within_limit(sock, reply, instead):
+    """Send `reply`, or `instead` (its "text" naming the size) when the grader would refuse one that large."""
+    try:
+        send_message(sock, reply, MAX_MESSAGE)
+    except MessageTooLarge as error:
+        if "text" in instead:
+            instead = {**instead, "text": instead["text"].format(error)}
+        send_message(sock, instead)
 
 
 def call(sock, function, encoded_args, timeout):
@@ -215,8 +228,8 @@ def call(sock, function, encoded_args, timeout):
 def _callback_proxy(sock, data):
     """A function given to the student's code that the grader evaluates, e.g. the `grad` of a check."""
     def grader_function(*args):
-        send_message(sock, {"op": "callback", "id": data["callable"], "args": encode(args)})
-        reply = recv_message(sock)
+        send_message(sock, {"op": "callback", "id": data["callable"], "args": encode(args)}, MAX_MESSAGE)
+        reply = recv_message(sock, MAX_REQUEST)
         if reply is None:
             os._exit(3)
         if reply["op"] == "callback_error":
