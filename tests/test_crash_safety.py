@@ -16,7 +16,7 @@ import pytest
 from nbgrader.api import Gradebook
 
 from builders import release, write
-from conftest import copy_course
+from course_files import copy_course
 from random_submissions import write_submissions
 
 A2 = "02-slopes-and-updates"

@@ -19,7 +19,7 @@ from autograder import distributed as cluster_grading
 from autograder.batch import find_submissions, grade_batch
 from autograder.config import load_course
 from autograder.distributed import Cluster, ClusterError, course_fingerprint, grade_task
-from conftest import ROOT, copy_course
+from course_files import ROOT, copy_course
 from make_class import EXPECTED
 
 A1 = "01-gradient-descent"

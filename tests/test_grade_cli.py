@@ -9,7 +9,7 @@ import pytest
 from nbgrader.api import Gradebook
 
 from builders import inserted, release, replaced, solution, write
-from conftest import copy_course
+from course_files import copy_course
 
 A1 = "01-gradient-descent"
 

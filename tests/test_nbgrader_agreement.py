@@ -9,7 +9,7 @@ import pytest
 from nbgrader.api import Gradebook
 
 from autograder import notebook as nb
-from conftest import ASSIGNMENTS, copy_course
+from course_files import ASSIGNMENTS, copy_course
 
 # One wrong exercise per assignment: (solution cell, wrong body, points it is worth).
 ONE_MISTAKE = {

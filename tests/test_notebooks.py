@@ -6,7 +6,7 @@ import pytest
 from nbclient import NotebookClient
 
 from autograder import notebook as nb
-from conftest import ASSIGNMENTS, ROOT
+from course_files import ASSIGNMENTS, ROOT
 from notebook_runner import run_notebook
 
 

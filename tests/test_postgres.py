@@ -11,7 +11,7 @@ from sqlalchemy import create_engine, text
 
 import autograder.batch as batch
 from autograder.gradebook import GradebookError
-from conftest import copy_course
+from course_files import copy_course
 from postgres_server import PostgresServer, free_port
 from random_submissions import write_submissions
 

@@ -11,7 +11,7 @@ from autograder import notebook as nb
 from autograder.checks import check_file
 from autograder.config import load_course
 from autograder.release import generate, verify_release
-from conftest import ASSIGNMENTS, ROOT
+from course_files import ASSIGNMENTS, ROOT
 
 
 def autograder_cli(*args, cwd):

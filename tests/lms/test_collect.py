@@ -5,7 +5,7 @@ import sys
 from datetime import datetime
 
 import pytest
-from conftest import CLASS, Person, canvas_member, moodle_csv, moodle_member, notebook_bytes, write_zip
+from lms_files import CLASS, Person, canvas_member, moodle_csv, moodle_member, notebook_bytes, write_zip
 
 from autograder.batch import find_submissions
 from autograder.lms.collect import RosterIndex, archive_members, collect

@@ -7,7 +7,7 @@ import sys
 import warnings
 
 import pytest
-from conftest import CLASS, Person, canvas_csv, moodle_csv
+from lms_files import CLASS, Person, canvas_csv, moodle_csv
 from nbgrader.api import Gradebook, MissingEntry
 from sqlalchemy.exc import SAWarning
 

@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import CLASS, Person, canvas_csv, moodle_csv, student_ids
+from lms_files import CLASS, Person, canvas_csv, moodle_csv, student_ids
 
 from autograder.lms.csvfiles import LmsFileError
 from autograder.lms.roster import import_roster, read_roster
