@@ -356,13 +356,14 @@ SAMPLE_CLASS: dict[str, dict[str, dict]] = {
     },
 }
 
-# A wrong variant that does not spoil the exercises calling it: (assignment, exercise, variant) -> the caller
-# variants it leaves right ("*": all of them). E.g. an update that also changes its argument in place still
+# A wrong variant that does not spoil the exercises calling it: (assignment, exercise, variant) -> the
+# (caller exercise, caller variant) pairs it leaves right ("*": all of them). E.g. an update that also changes its argument in place still
 # returns the right value, and the callers pass it their own float copies.
 HARMLESS_TO_CALLERS = {
     (A1, "gradient_descent_update", "mistake_modified_input"): "*",
     (A2, "update_weights", "mistake_modified_input"): "*",
-    (A2, "update_weights", "mistake_integer_truncation"): {"correct", "preallocated"},
+    (A2, "update_weights", "mistake_integer_truncation"): {("train", "correct"), ("train", "preallocated")},
+    (A2, "get_error", "mistake_sign_flipped"): {("train", "correct"), ("train", "preallocated")},  # squared there
     (A3, "backprop_weight_update", "mistake_modified_input"): "*",
 }
 
@@ -411,7 +412,7 @@ def expected_points(course_root: Path, assignment: str, choices: dict[str, str],
         if passes(dependency, seen):
             return True
         harmless = HARMLESS_TO_CALLERS.get((assignment, dependency, variant(dependency)))
-        return harmless is not None and (harmless == "*" or variant(caller) in harmless) and all(
+        return harmless is not None and (harmless == "*" or (caller, variant(caller)) in harmless) and all(
             sound_for(inner, dependency, (*seen, dependency))
             for inner in _called_names(source(dependency)) & set(exercises) - {dependency})
 
