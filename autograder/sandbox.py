@@ -76,7 +76,13 @@ class Sandbox:
         self.course = course
         self.slot, self._slot_lock = _claim_slot()
         self.child_uid = FIRST_UID + self.slot if os.geteuid() == 0 else -1
-        self._stage = tempfile.mkdtemp(prefix="autograder-sandbox-")
+        # named after the slot, which only this sandbox holds: a folder already there was left by a killed grader
+        self._stage = os.path.join(tempfile.gettempdir(), f"autograder-sandbox-{self.slot}")
+        shutil.rmtree(self._stage, ignore_errors=True)
+        try:
+            os.mkdir(self._stage, 0o700)
+        except OSError:  # something not ours in the way (a symlink, say): a fresh name then
+            self._stage = tempfile.mkdtemp(prefix="autograder-sandbox-")
         for name in ("sandboxed.py", "plain.py"):
             shutil.copy(HERE / name, self._stage)
         os.chmod(self._stage, 0o755)
