@@ -56,6 +56,12 @@ def main(argv: list[str] | None = None) -> int:
         importlib.import_module(name).add_command(commands)
 
     args = parser.parse_args(argv)
+    if getattr(args, "assignment", None) is not None:  # every verb that names one assignment
+        course = load_course()
+        if args.assignment not in course.assignments:
+            print(f"Unknown assignment {args.assignment!r}. The course has: {', '.join(course.assignments)}",
+                  file=sys.stderr)
+            return 2
     return args.run(args)
 
 
@@ -87,10 +93,6 @@ def run_grade(args) -> int:
     from .sandbox import SandboxError
 
     course = load_course()
-    if args.assignment not in course.assignments:
-        print(f"Unknown assignment {args.assignment!r}. The course has: {', '.join(course.assignments)}",
-              file=sys.stderr)
-        return 2
     db_url = args.db or (None if args.notebook is not None else course.db_url)
     try:
         if db_url:
