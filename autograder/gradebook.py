@@ -58,6 +58,19 @@ def install_fast_alembic_head() -> None:
     nbgrader.api.get_alembic_version = alembic_head
 
 
+def open_gradebook(db_url: str):
+    """nbgrader's own Gradebook at `db_url`, opened without the slow paths above (for the LMS verbs)."""
+    install_fast_alembic_head()
+    from nbgrader.api import Gradebook
+
+    return Gradebook(db_url)
+
+
+def lms_score(submission) -> float:
+    """The score an LMS gets for a submitted assignment: nbgrader's score less its late penalty, never below 0."""
+    return max(0.0, float(submission.score) - float(submission.late_submission_penalty))
+
+
 GRADED = Table(
     "autograder_graded", MetaData(),
     Column("assignment", String(128), primary_key=True),

@@ -128,9 +128,9 @@ class RosterIndex:
 
     @classmethod
     def from_gradebook(cls, db_url: str) -> "RosterIndex":
-        from nbgrader.api import Gradebook
+        from ..gradebook import open_gradebook
 
-        with Gradebook(db_url) as gradebook:
+        with open_gradebook(db_url) as gradebook:
             students = [(s.id, s.first_name or "", s.last_name or "", s.lms_user_id) for s in gradebook.students]
         by_name: dict[str, list[str]] = {}
         for student, first, last, _ in students:

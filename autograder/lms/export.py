@@ -58,10 +58,11 @@ class Grades:
 
 def read_grades(db_url: str, assignments: list[str]) -> Grades:
     """Every student's score of every assignment, as nbgrader's export computes it."""
-    from nbgrader.api import Gradebook, MissingEntry
+    from ..gradebook import lms_score, open_gradebook  # first: it makes nbgrader's import fast
+    from nbgrader.api import MissingEntry  # noqa: I001
 
     scores, feedback, max_scores, unfinished = {}, {}, {}, []
-    with Gradebook(db_url) as gradebook:
+    with open_gradebook(db_url) as gradebook:
         students = sorted((StudentRecord(s.id, s.first_name or "", s.last_name or "", s.email or "",
                                          s.lms_user_id or "") for s in gradebook.students),
                           key=lambda s: (s.last_name.casefold(), s.first_name.casefold(), s.id))
@@ -74,7 +75,7 @@ def read_grades(db_url: str, assignments: list[str]) -> Grades:
             max_scores[name] = assignment.max_score
             for submission in assignment.submissions:
                 key = (submission.student_id, name)
-                scores[key] = max(0.0, submission.score - submission.late_submission_penalty)
+                scores[key] = lms_score(submission)
                 feedback[key] = "; ".join(f"{grade.name} {_number(grade.score) or '-'}/{_number(grade.max_score)}"
                                           for notebook in submission.notebooks for grade in notebook.grades)
                 if submission.needs_manual_grade:

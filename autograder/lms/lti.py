@@ -175,13 +175,13 @@ def gradebook_scores(db_url: str, assignment: str, names: dict[str, str]) -> tup
     `names` maps a grade cell's id to the exercise name shown in the comment. Missing gradebook or
     assignment raise LtiError.
     """
-    sys.modules.setdefault("rfc3987_syntax", None)  # skips a slow, unused jsonschema grammar (see gradebook.py)
-    from nbgrader.api import Gradebook, MissingEntry
+    from ..gradebook import lms_score, open_gradebook  # first: it makes nbgrader's import fast
+    from nbgrader.api import MissingEntry  # noqa: I001
 
     if db_url.startswith("sqlite:///") and not Path(db_url[len("sqlite:///"):]).is_file():
         raise LtiError(f"There is no gradebook at {db_url[len('sqlite:///'):]}: grade the assignment first "
                        f"(`autograder grade {assignment}`) or name the gradebook with --db.")
-    with Gradebook(db_url) as gradebook:
+    with open_gradebook(db_url) as gradebook:
         try:
             gradebook.find_assignment(assignment)
         except MissingEntry:
@@ -192,7 +192,7 @@ def gradebook_scores(db_url: str, assignment: str, names: dict[str, str]) -> tup
             grades = [grade for notebook in submission.notebooks for grade in notebook.grades]
             scores.append(StudentScore(
                 student=submission.student.id, user_id=submission.student.lms_user_id or None,
-                score=float(submission.score), max_score=float(submission.max_score),
+                score=lms_score(submission), max_score=float(submission.max_score),
                 pending_manual=sum(float(grade.max_score) for grade in grades if grade.needs_manual_grade),
                 parts=tuple((names.get(grade.name, grade.name), float(grade.score), float(grade.max_score))
                             for grade in grades)))

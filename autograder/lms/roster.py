@@ -165,9 +165,10 @@ def import_roster(db_url: str, roster: Roster) -> ImportReport:
     Nothing is written if any student conflicts with the gradebook (a known LMS user id under another id);
     students of the gradebook missing from the roster stay as they are.
     """
-    from nbgrader.api import Gradebook, Student
+    from ..gradebook import open_gradebook  # first: it makes nbgrader's import fast
+    from nbgrader.api import Student  # noqa: I001
 
-    with Gradebook(db_url) as gradebook:
+    with open_gradebook(db_url) as gradebook:
         session = gradebook.db
         try:
             known = {student.id: student for student in session.query(Student).all()}
