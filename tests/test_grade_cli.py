@@ -124,3 +124,26 @@ def test_without_bubblewrap_grading_works_and_warns(course):
 def test_unknown_assignment_is_refused(course):
     done = run("autograder", "grade", "05-transformers", cwd=course.root)
     assert done.returncode == 2 and "Unknown assignment '05-transformers'" in done.stderr
+
+
+def test_late_submissions_get_nbgrader_s_configured_penalty(course, tmp_path):
+    """As `nbgrader autograde` (AssignLatePenalties): with penalty_method "zero", a notebook submitted after the
+    due date loses its whole score, one submitted on time keeps it, and exports give the LMS what is left."""
+    root = copy_course(tmp_path / "course")
+    with open(root / "course_config.py", "a") as config:
+        config.write('\nc.LateSubmissionPlugin.penalty_method = "zero"\n')
+    done = run("nbgrader", "db", "assignment", "add", A1, "--duedate=2026-11-20 17:00:00 UTC", cwd=root)
+    assert done.returncode == 0, done.stderr[-2000:]
+    for student, stamp in (("early", "2026-11-20 16:59:00"), ("late", "2026-11-20 17:05:00")):
+        write(solution(course, A1), root / "submitted" / student / A1 / "gradient_descent.ipynb")
+        (root / "submitted" / student / A1 / "timestamp.txt").write_text(f"{stamp}.000000 UTC")
+    done = run("autograder", "grade", A1, "--no-progress", cwd=root)
+    assert done.returncode == 0, done.stderr[-3000:]
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
+        early = gradebook.find_submission_notebook("gradient_descent", A1, "early")
+        late = gradebook.find_submission_notebook("gradient_descent", A1, "late")
+        assert (early.score, early.late_submission_penalty) == (7, None)
+        assert (late.score, late.late_submission_penalty) == (7, 7)
+    done = run("autograder", "export", "--format", "plain", cwd=root)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (root / "grades.csv").read_text().splitlines()[1:] == ["early,7,,,,7", "late,0,,,,0"]

@@ -107,3 +107,35 @@ def test_autograder_grade_agrees_with_nbgrader_autograde(graded_course, course, 
         assert done.returncode == 0, done.stderr[-3000:]
         got.update({(entry["student"], assignment): entry["score"] for entry in json.loads(report.read_text())})
     assert got == expected
+
+
+def gradebook_rows(db):
+    """Every row nbgrader's tools read for a graded submission, keyed by names rather than random ids."""
+    with Gradebook(f"sqlite:///{db}") as gradebook:
+        rows = {}
+        for assignment in ASSIGNMENTS:
+            for submission in gradebook.assignment_submissions(assignment):
+                for notebook in submission.notebooks:
+                    key = (assignment, submission.student_id, notebook.name)
+                    rows[key + ("notebook",)] = (notebook.flagged, notebook.late_submission_penalty, notebook.score,
+                                                 notebook.needs_manual_grade)
+                    for grade in notebook.grades:
+                        rows[key + ("grade", grade.name)] = (grade.auto_score, grade.manual_score, grade.extra_credit,
+                                                             grade.needs_manual_grade, grade.max_score)
+                    for comment in notebook.comments:
+                        rows[key + ("comment", comment.name)] = (comment.auto_comment, comment.manual_comment)
+        return rows
+
+
+def test_our_gradebook_rows_are_the_ones_nbgrader_writes(graded_course, tmp_path):
+    """Grades, comments and flags, cell by cell, equal those `nbgrader autograde` wrote for the same notebooks,
+    so formgrader, export and generate_feedback cannot tell the two apart."""
+    for assignment in ASSIGNMENTS:
+        done = subprocess.run([sys.executable, "-m", "autograder.cli", "grade", assignment, "--no-progress",
+                               "--db", f"sqlite:///{tmp_path / 'ours.db'}"], cwd=graded_course,
+                              capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr[-3000:]
+    ours, theirs = gradebook_rows(tmp_path / "ours.db"), gradebook_rows(graded_course / "gradebook.db")
+    assert len(theirs) > 100
+    assert {key: value for key, value in ours.items() if value != theirs.get(key)} == {}
+    assert ours.keys() == theirs.keys()
