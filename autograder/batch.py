@@ -21,7 +21,7 @@ import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from tqdm import tqdm
 
@@ -38,6 +38,7 @@ class SubmittedNotebook:
     path: Path | None            # None when the student's folder holds no notebook
     timestamp_file: Path | None
     fingerprint: str = ""        # what was graded: set by the batch as it reads the submission
+    assignment: str = ""         # set by find_submissions, and by the batch for submissions it is handed
 
 
 SKIPPED = "already graded"      # a worker's place in the results queue, for a submission not graded again
@@ -97,13 +98,13 @@ def find_submissions(course: Course, assignment: str, folder: Path | None = None
             others = sorted(where.glob("*.ipynb"))
             path = others[0] if len(others) == 1 else None
         stamp = where / "timestamp.txt"
-        yield SubmittedNotebook(student, path, stamp if stamp.is_file() else None)
+        yield SubmittedNotebook(student, path, stamp if stamp.is_file() else None, assignment=assignment)
 
 
 class _Worker(threading.Thread):
-    def __init__(self, course, spec, others, jobs, results):
+    def __init__(self, course, specs, jobs, results):
         super().__init__(daemon=True)
-        self.course, self.spec, self.others = course, spec, others
+        self.course, self.specs = course, specs
         self.jobs, self.results = jobs, results
 
     def run(self):
@@ -120,16 +121,18 @@ class _Worker(threading.Thread):
                 sandbox.close()
 
     def _grade(self, sandbox, job: SubmittedNotebook) -> SubmissionResult:
+        spec = self.specs[job.assignment]
         if job.path is None:
-            return error_result(self.spec, job.student, f"No {self.spec.notebook} was found in the submission.")
-        return grade_notebook(sandbox, self.course, self.spec, job.student, job.path, self.others)
+            return error_result(spec, job.student, f"No {spec.notebook} was found in the submission.")
+        others = tuple(other for name, other in self.specs.items() if name != job.assignment)
+        return grade_notebook(sandbox, self.course, spec, job.student, job.path, others)
 
 
 def grade_batch(course: Course, assignment: str, db_url: str | None, workers: int = 2,
-                json_path: Path | None = None, submissions: Iterator[SubmittedNotebook] | None = None,
+                json_path: Path | None = None, submissions: Iterable[SubmittedNotebook] | None = None,
                 autograded_root: Path | None = None, progress: bool = True, on_result=None,
                 regrade: bool = False, scheduler: str | None = None) -> BatchSummary:
-    """Grade every submission, writing each result as it arrives; returns the closing summary.
+    """Grade every submission of one assignment, writing each result as it arrives; returns the closing summary.
 
     With `scheduler` (tcp://HOST:PORT), a Dask cluster grades instead of local sandboxes (distributed.py);
     an unreachable one raises ClusterError before anything is written.
@@ -137,43 +140,57 @@ def grade_batch(course: Course, assignment: str, db_url: str | None, workers: in
     With a gradebook, a submission already graded unchanged is skipped unless `regrade`; the JSON report
     then holds its stored result, marked `"from_earlier_run": true`. A gradebook that cannot be opened or
     written raises GradebookError (a malformed URL before any sandbox starts), leaving no JSON report."""
+    return grade_assignments(course, [assignment], db_url, workers, json_path,
+                             None if submissions is None else {assignment: submissions}, autograded_root,
+                             progress, on_result, regrade, scheduler)[0]
+
+
+def grade_assignments(course: Course, assignments: list[str], db_url: str | None, workers: int = 2,
+                      json_path: Path | None = None, submissions: dict[str, Iterable] | None = None,
+                      autograded_root: Path | None = None, progress: bool = True, on_result=None,
+                      regrade: bool = False, scheduler: str | None = None) -> list[BatchSummary]:
+    """`grade_batch` for several assignments in one pass: one pool of sandboxes (each started once, its
+    zygote warm for every assignment), one gradebook, one JSON report; a summary per assignment."""
     if db_url:
         from .gradebook import check_url
 
         check_url(db_url)
-    spec = assignment_spec(course, assignment)
-    others = tuple(assignment_spec(course, name) for name in course.assignments if name != assignment)
-    submissions = list(submissions if submissions is not None else find_submissions(course, assignment))
-    summary = BatchSummary(assignment, max_score=spec.max_score)
+    specs = {name: assignment_spec(course, name) for name in course.assignments}
+    jobs_of = {name: [replace(job, assignment=name) for job in (
+        submissions[name] if submissions is not None else find_submissions(course, name))] for name in assignments}
+    summaries = {name: BatchSummary(name, max_score=specs[name].max_score) for name in assignments}
     jobs, results = queue.Queue(maxsize=4 * workers), queue.Queue()
     if scheduler:
         from .distributed import ClusterPool
 
-        pool = [ClusterPool(scheduler, course, assignment, jobs, results)]
+        pool = [ClusterPool(scheduler, course, jobs, results)]
     else:
-        pool = [_Worker(course, spec, others, jobs, results) for _ in range(max(1, workers))]
+        pool = [_Worker(course, specs, jobs, results) for _ in range(max(1, workers))]
     for worker in pool:  # the sandboxes warm up while this thread opens the gradebook
         worker.start()
-    writer = None
+    writers: dict = {}
     try:
         if db_url:  # nbgrader is slow to import: only when there is a gradebook to write
             from .gradebook import GradebookWriter
 
-            writer = GradebookWriter(db_url, course, spec)
-        done = writer.graded() if writer and not regrade else {}
+            for name in assignments:
+                writers[name] = GradebookWriter(db_url, course, specs[name])
+        done = {name: writer.graded() for name, writer in writers.items()} if not regrade else {}
         report = _JsonReport(json_path)
     except BaseException:
         _feed([], jobs, len(pool))  # stop the workers before giving up
-        if writer:
+        for writer in writers.values():
             writer.close()
         raise
     feeder = threading.Thread(target=_feed, daemon=True, args=(
-        submissions, jobs, len(pool), results, _grading_inputs(course, assignment), done))
+        [job for name in assignments for job in jobs_of[name]], jobs, len(pool), results,
+        {name: _grading_inputs(course, name) for name in assignments}, done))
     feeder.start()
     started = time.monotonic()
-    bar = tqdm(total=len(submissions), desc=f"grading {assignment}", unit="nb", disable=not progress,
-               file=sys.stderr, dynamic_ncols=True)
-    finished, failure = 0, None
+    total = sum(map(len, jobs_of.values()))
+    bar = tqdm(total=total, desc=f"grading {assignments[0] if len(assignments) == 1 else 'every assignment'}",
+               unit="nb", disable=not progress, file=sys.stderr, dynamic_ncols=True)
+    finished, failure, left, finish = 0, None, {name: len(jobs_of[name]) for name in assignments}, {}
     try:
         while finished < len(pool):
             job, result = results.get()
@@ -183,39 +200,43 @@ def grade_batch(course: Course, assignment: str, db_url: str | None, workers: in
                     break
                 finished += 1
                 continue
+            summary = summaries[job.assignment]
             if result is SKIPPED:
-                stored = writer.stored_result(job.student)
+                stored = writers[job.assignment].stored_result(job.student)
                 report.add_json({**stored, "from_earlier_run": True})
                 summary.add_skipped(stored)
-                bar.update(1)
-                continue
-            if writer:
-                _save(writer, spec, job, result, autograded_root or course.root / "autograded")
-            report.add(result)
-            summary.add(result)
-            if on_result:
-                on_result(result)
+            else:
+                if writers:
+                    _save(writers[job.assignment], specs[job.assignment], job, result,
+                          autograded_root or course.root / "autograded")
+                report.add(result)
+                summary.add(result)
+                if on_result:
+                    on_result(result)
+            left[job.assignment] -= 1
+            if not left[job.assignment]:  # its time: from the end of the one before (they overlap a little)
+                summary.seconds = time.monotonic() - max([started, *finish.values()])
+                finish[job.assignment] = time.monotonic()
             bar.update(1)
     except BaseException:
         report.discard()
         raise
     finally:
         bar.close()
-        if writer:
+        for writer in writers.values():
             writer.close()
     if failure is not None:
         report.discard()
         raise failure
     report.close()
-    summary.seconds = time.monotonic() - started
-    return summary
+    return [summaries[name] for name in assignments]
 
 
-def _feed(submissions, jobs, workers, results=None, inputs=b"", done=None):
+def _feed(submissions, jobs, workers, results=None, inputs=None, done=None):
     """Queue each submission with its fingerprint, or, when `done` has that fingerprint, report it skipped."""
     for job in submissions:
-        job = replace(job, fingerprint=_fingerprint(inputs, job))
-        if done and done.get(job.student) == job.fingerprint:
+        job = replace(job, fingerprint=_fingerprint(inputs[job.assignment], job))
+        if done and done.get(job.assignment, {}).get(job.student) == job.fingerprint:
             results.put((job, SKIPPED))
         else:
             jobs.put(job)

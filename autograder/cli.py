@@ -28,9 +28,11 @@ def main(argv: list[str] | None = None) -> int:
     release.add_argument("assignments", nargs="*", metavar="ASSIGNMENT", help="default: every assignment")
 
     grade = commands.add_parser("grade", help="grade submitted notebooks into the gradebook")
-    grade.add_argument("assignment", metavar="ASSIGNMENT")
+    grade.add_argument("assignment", nargs="?", metavar="ASSIGNMENT")
     grade.add_argument("notebook", nargs="?", type=Path, metavar="NOTEBOOK",
                        help="grade this one notebook and print the result (default: every submission in submitted/)")
+    grade.add_argument("--all", action="store_true",
+                       help="grade the submissions of every assignment, in one run (the sandboxes start once)")
     grade.add_argument("--db", help="gradebook SQLAlchemy URL (default: the course's, sqlite:///gradebook.db)")
     grade.add_argument("--workers", type=int, default=DEFAULT_WORKERS,
                        help="sandboxes grading at once (default: one more than the cores)")
@@ -87,12 +89,15 @@ def run_release(args) -> int:
 
 
 def run_grade(args) -> int:
-    from .batch import grade_batch
+    from .batch import grade_assignments
     from .distributed import ClusterError
     from .gradebook import GradebookError, check_url, safe_url
     from .sandbox import SandboxError
 
     course = load_course()
+    if args.all == (args.assignment is not None):
+        print("autograder grade: name one ASSIGNMENT, or give --all for every assignment", file=sys.stderr)
+        return 2
     db_url = args.db or (None if args.notebook is not None else course.db_url)
     try:
         if db_url:
@@ -103,12 +108,13 @@ def run_grade(args) -> int:
     try:
         if args.notebook is not None:
             return _grade_one(course, args)
-        summary = grade_batch(course, args.assignment, db_url, args.workers, args.json,
-                              progress=not args.no_progress, regrade=args.regrade, scheduler=args.scheduler)
+        summaries = grade_assignments(course, list(course.assignments) if args.all else [args.assignment], db_url,
+                                      args.workers, args.json, progress=not args.no_progress, regrade=args.regrade,
+                                      scheduler=args.scheduler)
     except (SandboxError, GradebookError, ClusterError) as error:
         print(f"autograder grade failed: {error}", file=sys.stderr)
         return 1
-    print("\n".join(summary.lines()))
+    print("\n".join(line for summary in summaries for line in summary.lines()))
     print(f"  gradebook: {safe_url(db_url)}")
     return 0
 

@@ -1,10 +1,11 @@
 """`autograder demo`: grade the bundled sample class into a fresh SQLite gradebook and show the results."""
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
-from .batch import find_submissions, grade_batch
+from .batch import find_submissions, grade_assignments
 from .config import load_course
 
 
@@ -20,13 +21,17 @@ def run_demo(folder: Path, workers: int) -> int:
     db_url = f"sqlite:///{folder / 'gradebook.db'}"
     print(f"Grading the sample class in {folder} into {db_url}\n")
     table: dict[str, dict[str, str]] = {}
-    for assignment in course.assignments:
-        results = []
-        summary = grade_batch(course, assignment, db_url, workers, folder / f"{assignment}.json",
-                              find_submissions(course, assignment, folder / "submitted"),
-                              autograded_root=folder / "autograded", on_result=results.append)
+    results = {assignment: [] for assignment in course.assignments}
+    summaries = grade_assignments(
+        course, list(course.assignments), db_url, workers,
+        submissions={assignment: find_submissions(course, assignment, folder / "submitted")
+                     for assignment in course.assignments},
+        autograded_root=folder / "autograded", on_result=lambda result: results[result.assignment].append(result))
+    for summary in summaries:
         print("\n".join(summary.lines()) + "\n")
-        for result in results:
+    for assignment, graded in results.items():
+        (folder / f"{assignment}.json").write_text(json.dumps([result.to_json() for result in graded]))
+        for result in graded:
             mark = f"{result.score:g}/{result.max_score:g}" + ("!" if result.status == "error" or result.notes else "")
             table.setdefault(result.student, {})[assignment] = mark
     _print_table(table, list(course.assignments))

@@ -116,15 +116,13 @@ def _fingerprint(settings: str, source: Path, assignment: str) -> str:
 
 
 class Cluster:
-    """A connection to a Dask scheduler that grades one assignment's submissions on its workers."""
+    """A connection to a Dask scheduler that grades submissions (of any of the course's assignments) on its workers."""
 
-    def __init__(self, address: str, course: Course, assignment: str):
+    def __init__(self, address: str, course: Course):
         """Connect, and wait briefly for a worker; raises ClusterError (naming the address) if either fails."""
         from distributed import Client
 
-        self.address, self.course, self.assignment = address, course, assignment
-        self.spec = assignment_spec(course, assignment)
-        self.fingerprint = course_fingerprint(course, assignment)
+        self.address, self.course = address, course
         try:
             self.client = Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
         except (OSError, ValueError, TypeError) as error:
@@ -169,15 +167,16 @@ class Cluster:
 
     def _submit(self, job):
         """The task grading `job` on the cluster, or its result when there is nothing to send."""
+        spec = assignment_spec(self.course, job.assignment)
         if job.path is None:
-            return error_result(self.spec, job.student, f"No {self.spec.notebook} was found in the submission.")
+            return error_result(spec, job.student, f"No {spec.notebook} was found in the submission.")
         try:
             notebook = job.path.read_bytes()
         except OSError as error:
-            return error_result(self.spec, job.student, f"The notebook could not be opened: {job.path}: "
-                                                        f"{error.strerror or error}.")
-        return self.client.submit(grade_task, self.assignment, job.student, str(job.path), notebook,
-                                  self.fingerprint, pure=False)
+            return error_result(spec, job.student, f"The notebook could not be opened: {job.path}: "
+                                                   f"{error.strerror or error}.")
+        return self.client.submit(grade_task, job.assignment, job.student, str(job.path), notebook,
+                                  course_fingerprint(self.course, job.assignment), pure=False)
 
     def close(self):
         self.client.close()
@@ -195,9 +194,9 @@ class ClusterPool(threading.Thread):
 
     Connects in the constructor, so an unreachable scheduler fails before anything is written."""
 
-    def __init__(self, address: str, course: Course, assignment: str, jobs: queue.Queue, results: queue.Queue):
+    def __init__(self, address: str, course: Course, jobs: queue.Queue, results: queue.Queue):
         super().__init__(daemon=True)
-        self.cluster = Cluster(address, course, assignment)
+        self.cluster = Cluster(address, course)
         self.jobs, self.results = jobs, results
         self.backlog = TASKS_PER_THREAD * self.cluster.threads()  # results waiting for the writer, at most
 

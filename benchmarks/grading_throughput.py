@@ -7,6 +7,10 @@ Generates N students x 4 assignments (a mix of correct and buggy code, see sampl
 fresh course folder, grades the batch with each tool into its own SQLite gradebook, and prints wall
 time, notebooks per second and the peak memory (Pss) of each tool's whole process tree, the throughput
 ratio, whether the per-notebook scores agree, and the time to grade one notebook from a cold CLI start.
+
+Each tool grades the whole batch in one command, as an instructor would: `autograder grade --all` and
+`nbgrader autograde "*"` (nbgrader's assignment argument is a glob). `--per-assignment` also times
+`autograder grade ASSIGNMENT` once per assignment (four start-ups instead of one).
 """
 from __future__ import annotations
 
@@ -100,6 +104,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--skip-nbgrader", action="store_true", help="only autograder grade (for large N)")
+    parser.add_argument("--per-assignment", action="store_true",
+                        help="also time one `autograder grade ASSIGNMENT` call per assignment")
     args = parser.parse_args()
 
     course = load_course(ROOT)
@@ -114,12 +120,17 @@ def main() -> None:
                             "--log-level=ERROR"], cwd=folder, check=True, capture_output=True)
         shutil.copy(folder / "gradebook.db", folder / "ours.db")
 
-        ours_seconds, ours_peak = 0.0, 0
-        for assignment in course.assignments:
-            seconds, peak = timed([python, "-m", "autograder", "grade", assignment, "--no-progress",
-                                   "--workers", str(args.workers), "--db", f"sqlite:///{folder / 'ours.db'}"], folder)
-            ours_seconds, ours_peak = ours_seconds + seconds, max(ours_peak, peak)
-        report("autograder grade", notebooks, ours_seconds, ours_peak)
+        ours_seconds, ours_peak = timed([python, "-m", "autograder", "grade", "--all", "--no-progress", "--workers",
+                                         str(args.workers), "--db", f"sqlite:///{folder / 'ours.db'}"], folder)
+        report("autograder grade --all", notebooks, ours_seconds, ours_peak)
+        if args.per_assignment:
+            seconds, peak = 0.0, 0
+            for assignment in course.assignments:
+                one, one_peak = timed([python, "-m", "autograder", "grade", assignment, "--no-progress", "--regrade",
+                                       "--workers", str(args.workers), "--db", f"sqlite:///{folder / 'ours.db'}"],
+                                      folder)
+                seconds, peak = seconds + one, max(peak, one_peak)
+            report("autograder grade ASSIGNMENT, once per assignment", notebooks, seconds, peak)
 
         single = folder / "submitted" / sorted(os.listdir(folder / "submitted"))[0] / "01-gradient-descent"
         cold, _ = timed([python, "-m", "autograder", "grade", "01-gradient-descent",
@@ -128,12 +139,9 @@ def main() -> None:
 
         if args.skip_nbgrader:
             return
-        theirs_seconds, theirs_peak = 0.0, 0
-        for assignment in course.assignments:
-            seconds, peak = timed([python, "-m", "nbgrader", "autograde", assignment, "--force",
-                                   "--log-level=ERROR"], folder)
-            theirs_seconds, theirs_peak = theirs_seconds + seconds, max(theirs_peak, peak)
-        report("nbgrader autograde", notebooks, theirs_seconds, theirs_peak)
+        theirs_seconds, theirs_peak = timed([python, "-m", "nbgrader", "autograde", "*", "--force",
+                                             "--log-level=ERROR"], folder)
+        report('nbgrader autograde "*"', notebooks, theirs_seconds, theirs_peak)
 
         print(f"throughput ratio: {theirs_seconds / ours_seconds:.1f}x")
         ours, theirs = scores(folder / "ours.db", course), scores(folder / "gradebook.db", course)

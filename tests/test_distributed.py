@@ -175,7 +175,7 @@ def test_submissions_are_streamed_a_few_per_worker_thread(cluster, course, monke
             pulled.append(job.student)
             yield job
 
-    grading = Cluster(cluster.address, course, A1)
+    grading = Cluster(cluster.address, course)
     try:
         threads = grading.threads()
         for received, _ in enumerate(grading.grade(submissions()), start=1):

@@ -147,3 +147,27 @@ def test_late_submissions_get_nbgrader_s_configured_penalty(course, tmp_path):
     done = run("autograder", "export", "--format", "plain", cwd=root)
     assert done.returncode == 0, done.stderr[-2000:]
     assert (root / "grades.csv").read_text().splitlines()[1:] == ["early,7,,,,7", "late,0,,,,0"]
+
+
+def test_all_grades_every_assignment_in_one_run(course, tmp_path):
+    root = copy_course(tmp_path / "course")
+    A2 = "02-slopes-and-updates"
+    write(solution(course, A1), root / "submitted" / "ann" / A1 / "gradient_descent.ipynb")
+    write(release(course, A2), root / "submitted" / "ann" / A2 / course.notebook(A2))
+    write(solution(course, A2), root / "submitted" / "bob" / A2 / course.notebook(A2))
+    done = run("autograder", "grade", "--all", "--json", "all.json", "--no-progress", cwd=root)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "01-gradient-descent: 1 submissions" in done.stdout and "02-slopes-and-updates: 2 submissions" in done.stdout
+    report = {(entry["student"], entry["assignment"]): entry["score"]
+              for entry in json.loads((root / "all.json").read_text())}
+    assert report == {("ann", A1): 7, ("ann", A2): 0, ("bob", A2): 9}
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
+        assert gradebook.find_submission_notebook("gradient_descent", A1, "ann").score == 7
+        assert gradebook.find_submission_notebook(course.notebook(A2).removesuffix(".ipynb"), A2, "bob").score == 9
+    again = run("autograder", "grade", "--all", "--no-progress", cwd=root)
+    assert again.returncode == 0 and again.stdout.count("skipped, already graded") == 2, again.stdout
+
+
+def test_grade_needs_an_assignment_or_all(course):
+    done = run("autograder", "grade", cwd=course.root)
+    assert done.returncode == 2 and "name one ASSIGNMENT, or give --all" in done.stderr
