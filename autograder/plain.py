@@ -7,6 +7,7 @@ values from that data and nothing else: no pickling, no evaluation, no import of
 from __future__ import annotations
 
 import base64
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -80,7 +81,7 @@ def decode(data, callable_hook=None, depth=0):
         if tag == "list":
             return [decode(item, callable_hook, depth + 1) for item in data["list"]]
         if tag == "tuple":
-            return tuple(decode(item, callable_hook, depth + 1) for item in data["tuple"])
+            return tuple([decode(item, callable_hook, depth + 1) for item in data["tuple"]])
         if tag == "dict":
             return {str(key): decode(item, callable_hook, depth + 1) for key, item in data["dict"]}
         if tag == "ndarray":
@@ -98,11 +99,19 @@ def _decode_array(data):
     dtype = np.dtype(str(data["dtype"]))
     if dtype.kind not in _ARRAY_KINDS:
         raise DecodeError(f"array dtype {dtype} is not numeric")
-    shape = tuple(int(n) for n in data["shape"])
+    shape = tuple(map(int, data["shape"]))
     raw = base64.b64decode(data["ndarray"], validate=True)
-    if len(raw) > MAX_ARRAY_BYTES or len(raw) != int(np.prod(shape, dtype=np.int64)) * dtype.itemsize:
+    if len(raw) > MAX_ARRAY_BYTES or len(raw) != _size(shape) * dtype.itemsize:
         raise DecodeError("array data does not match its shape")
-    return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
+    return np.frombuffer(raw, dtype).reshape(shape).copy()
+
+
+def _size(shape: tuple) -> int:
+    """How many numbers an array of `shape` holds, counted as NumPy counts them: in int64, wrapping around."""
+    size = math.prod(shape)
+    if shape and (min(shape) < 0 or max(shape) >= 2 ** 63 or size >= 2 ** 63):
+        return int(np.prod(shape, dtype=np.int64))  # a hostile shape: NumPy's count, which wraps or fails
+    return size
 
 
 # What the grader reads from the sandbox: parsing JSON can take 25 times its size in memory (128 MB of "{}," took

@@ -88,8 +88,19 @@ def describe(value) -> str:
 def _nested(array, limit=8) -> str:
     if array.ndim == 0:
         return describe(array.item())
+    if array.dtype.kind in "biuf":  # numbers: tolist() gives each as item() does, all in one go
+        return _nested_list(array[(slice(limit),) * array.ndim].tolist(), array.shape, limit)
     items = [_nested(row, limit) for row in array[:limit]]
     return "[" + ", ".join(items) + (", ..." if len(array) > limit else "") + "]"
+
+
+def _nested_list(items: list, shape: tuple, limit: int) -> str:
+    """_nested for the first `limit` entries along every axis of an array of `shape`, as nested lists."""
+    if len(shape) == 1:
+        shown = [describe(item) for item in items]
+    else:
+        shown = [_nested_list(item, shape[1:], limit) for item in items]
+    return "[" + ", ".join(shown) + (", ..." if shape[0] > limit else "") + "]"
 
 
 def explain_exception(name: str, args: tuple, error_type: str, text: str) -> str:

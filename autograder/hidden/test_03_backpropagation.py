@@ -4,6 +4,8 @@ A network is `weights = {"hidden": (n_hidden, n_inputs) array, "output": (n_hidd
 ReLU hidden layer, a linear output and the loss (output - target) ** 2. New networks have 3 inputs
 and 4 hidden nodes, so a transposed matrix shows, and hidden nodes of both signs, never exactly 0.
 """
+from functools import partial
+
 import numpy as np
 import pytest
 
@@ -205,21 +207,24 @@ def update_mistakes(weights, gradients, learning_rate):
     return mistakes
 
 
-def numerical_gradient_mistakes(loss, weights):
-    wrong = {name: reference_numerical_gradient(loss, weights, difference=name) for name in ("forward", "backward")}
-    over_h = reference_numerical_gradient(loss, weights, difference="over h")
-    truncated = reference_numerical_gradient(loss, weights, integers=True)
-    integer_weights = any(np.asarray(weights[key]).dtype.kind in "iu" for key in KEYS)
-    return {key: [
-        Mistake("used a one-sided difference", wrong["forward"][key],
+def numerical_gradient_mistakes(loss, weights, key):
+    """The usual wrong numerical gradients of `loss`, their part for weights[key] (each calls loss twice a weight)."""
+    def wrong(**how):
+        return reference_numerical_gradient(loss, weights, **how)[key]
+
+    mistakes = [
+        Mistake("used a one-sided difference", wrong(difference="forward"),
                 "Central differences nudge each weight both ways, by +h and by -h, which is far more accurate."),
-        Mistake("used a one-sided difference", wrong["backward"][key],
+        Mistake("used a one-sided difference", wrong(difference="backward"),
                 "Central differences nudge each weight both ways, by +h and by -h, which is far more accurate."),
-        Mistake("divided by h instead of 2 * h", over_h[key],
+        Mistake("divided by h instead of 2 * h", wrong(difference="over h"),
                 "From weight - h to weight + h is a distance of 2 * h."),
-    ] + ([Mistake("nudged the weights inside an integer array, which cannot hold weight + h",
-                  truncated[key], "Work on a float copy of the weights, so that adding h really changes them.")]
-         if integer_weights else []) for key in KEYS}
+    ]
+    if any(np.asarray(weights[name]).dtype.kind in "iu" for name in KEYS):
+        mistakes.append(Mistake("nudged the weights inside an integer array, which cannot hold weight + h",
+                                wrong(integers=True),
+                                "Work on a float copy of the weights, so that adding h really changes them."))
+    return mistakes
 
 
 def signed_values(rng, shape, low, high):
@@ -252,7 +257,8 @@ def new_problem(rng, integers=False, negative_output=False):
             inputs, hidden = rounded(rng.uniform(-2, 2, 3)), rounded(rng.uniform(-1.5, 1.5, (4, 3)))
             output = signed_values(rng, 4, 0.2, 1.5)
         weights = {"hidden": hidden, "output": output}
-        hidden_in, _, prediction = reference_forward(inputs, weights)
+        parts = reference_forward(inputs, weights)
+        hidden_in, _, prediction = parts
         sign = int(rng.choice([-1, 1]))
         target = int(round(prediction)) + sign * int(rng.integers(1, 4)) if integers else \
             round(prediction + sign * float(rng.uniform(1, 3)), 2)
@@ -260,7 +266,7 @@ def new_problem(rng, integers=False, negative_output=False):
             continue
         if negative_output and prediction > -0.1:
             continue
-        parts, mistakes = reference_forward(inputs, weights), forward_mistakes(inputs, weights)
+        mistakes = forward_mistakes(inputs, weights)
         gradients = reference_backprop(inputs, target, weights)
         wrong_gradients = backprop_mistakes(inputs, target, weights)
         if (all(separates(part, mistakes[name]) for part, name in zip(parts, ("hidden_in", "hidden_out", "output")))
@@ -423,14 +429,14 @@ def cubic_network(rng):
     _, _, weights = new_problem(rng)
     # Each weight sits 0.05 to 0.3 from its centre: the loss curves strongly there while its slope stays
     # small, so a one-sided difference misses the slope by far more than the tolerance.
-    centres = {key: (weights[key] - signed_values(rng, np.shape(weights[key]), 0.05, 0.3)).tolist() for key in KEYS}
+    centres = {key: weights[key] - signed_values(rng, np.shape(weights[key]), 0.05, 0.3) for key in KEYS}
     coupling = round(float(rng.uniform(0.05, 0.2)), 2)
 
-    def cubic_loss(weights):
+    def cubic_loss(weights):  # called some 30 times by each numerical_gradient: .sum() skips np.sum's overhead
         hidden = np.asarray(weights["hidden"], dtype=float)
         output = np.asarray(weights["output"], dtype=float)
-        return float(20 * np.sum((hidden - centres["hidden"]) ** 3) + 20 * np.sum((output - centres["output"]) ** 3)
-                     + coupling * np.sum(hidden) * np.sum(output))
+        return float(20 * ((hidden - centres["hidden"]) ** 3).sum() + 20 * ((output - centres["output"]) ** 3).sum()
+                     + coupling * hidden.sum() * output.sum())
 
     hidden, output = weights["hidden"], weights["output"]
     exact = {"hidden": 60 * (hidden - centres["hidden"]) ** 2 + coupling * np.sum(output),
@@ -444,10 +450,9 @@ def test_numerical_gradient_uses_central_differences(submission, rng):
     what = describe_call("numerical_gradient", (cubic_loss, weights)) + (
         " (cubic_loss adds up cubes of the weights' distances from fixed centres)")
     gradient = expect_weights_dict(submission.numerical_gradient(cubic_loss, weights), what, weights)
-    mistakes = numerical_gradient_mistakes(cubic_loss, weights)
     for key in KEYS:
-        expect_close(gradient[key], exact[key], f"The '{key}' part from {what}", mistakes=mistakes[key],
-                     rtol=1e-5, atol=1e-6)
+        expect_close(gradient[key], exact[key], f"The '{key}' part from {what}",
+                     mistakes=partial(numerical_gradient_mistakes, cubic_loss, weights, key), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.exercise("numerical_gradient")
@@ -472,7 +477,7 @@ def test_numerical_gradient_on_the_worked_example(submission):
     gradient = expect_weights_dict(submission.numerical_gradient(worked_network_loss, WORKED_WEIGHTS), what,
                                    WORKED_WEIGHTS)
     expected = reference_backprop(WORKED_INPUTS, WORKED_TARGET, WORKED_WEIGHTS)
-    mistakes = numerical_gradient_mistakes(worked_network_loss, WORKED_WEIGHTS)
     for key in KEYS:
-        expect_close(gradient[key], expected[key], f"The '{key}' part from {what}", mistakes=mistakes[key],
+        expect_close(gradient[key], expected[key], f"The '{key}' part from {what}",
+                     mistakes=partial(numerical_gradient_mistakes, worked_network_loss, WORKED_WEIGHTS, key),
                      rtol=1e-5, atol=1e-6)

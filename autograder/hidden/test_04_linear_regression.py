@@ -33,7 +33,7 @@ class Sums:
 
     def __init__(self, x, y):
         x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-        self.n, self.x, self.y = len(x), float(np.sum(x)), float(np.sum(y))
+        self.n, self.x, self.y = len(x), float(x.sum()), float(y.sum())
         self.xx, self.xy, self.yy = float(x @ x), float(x @ y), float(y @ y)
 
     def gradient(self, weight, bias):
