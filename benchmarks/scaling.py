@@ -31,7 +31,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "samples"))
 
-from grading_throughput import ROOT, make_course, timed, tree_memory_bytes  # noqa: E402
+from grading_throughput import ROOT, SAMPLE_SECONDS, make_course, timed, tree_memory_bytes  # noqa: E402
 from make_class import build_notebook, random_choices, random_student_id  # noqa: E402
 from nbgrader.api import Gradebook  # noqa: E402
 
@@ -85,7 +85,7 @@ class DaskCluster:
 
 
 class PeakMemory:
-    """The peak summed Pss of some processes' trees while the `with` block runs, sampled every 0.2 s."""
+    """The peak summed Pss of some processes' trees while the `with` block runs, sampled every SAMPLE_SECONDS."""
 
     def __init__(self, pids: list[int]):
         self.pids, self.peak, self._done = pids, 0, threading.Event()
@@ -94,7 +94,7 @@ class PeakMemory:
     def _sample(self):
         while not self._done.is_set():
             self.peak = max(self.peak, sum(tree_memory_bytes(pid) for pid in self.pids))
-            self._done.wait(0.2)
+            self._done.wait(SAMPLE_SECONDS)
 
     def __enter__(self):
         self._thread.start()
