@@ -32,6 +32,7 @@ INSIDE = "/opt/grader"
 GRACE = 2.0          # seconds the grader waits beyond a limit the child enforces itself
 FIRST_UID = 60000    # sandbox slot n runs student code as uid FIRST_UID + n
 SLOTS = 1000         # slots on one machine, shared by every grader running on it
+MAX_TEMPLATES = 2    # templates a sandbox keeps (one per assignment prefix): `grade --all` moves on from each
 
 
 class SandboxError(RuntimeError):
@@ -179,7 +180,10 @@ class Sandbox:
         """The control of a template that ran `prefix`, started on first use; the main zygote if it cannot be."""
         if self.child_uid < 0:  # templates need a user of their own, apart from the students'
             return self._main
-        if prefix not in self._templates:
+        if prefix in self._templates:
+            self._templates[prefix] = self._templates.pop(prefix)  # now the most recently used
+        else:
+            self._retire_templates(keep=MAX_TEMPLATES - 1)
             packet = json.dumps({"op": "template", "cells": list(prefix)}).encode()
             ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
             try:
@@ -197,6 +201,14 @@ class Sandbox:
             finally:
                 theirs.close()
         return self._templates[prefix]
+
+    def _retire_templates(self, keep: int):
+        """End the least recently used templates, all but `keep` (an idle template ends when its socket closes)."""
+        while len(self._templates) > keep:
+            oldest = next(iter(self._templates))
+            control = self._templates.pop(oldest)
+            if control is not self._main:
+                control.socket.close()
 
     def _restart(self):
         self.close(keep_stage=True)
@@ -422,28 +434,30 @@ class Run:
 
     def _invoker(self, name: str):
         def invoke(args: tuple) -> Call:
-            what = describe_call(name, args)
+            def what():  # only messages need it, and most calls have none
+                return describe_call(name, args)
+
             if not self.alive:
-                raise StudentCodeError(f"{what} could not run: your code had already stopped the Python process.")
+                raise StudentCodeError(f"{what()} could not run: your code had already stopped the Python process.")
             try:
                 send_message(self.sock, {"op": "call", "name": name, "args": encode(args, self._register)})
             except OSError:
                 self._end("died")
-                raise StudentCodeError(f"{what} could not run: the Python process running your code had ended.")
+                raise StudentCodeError(f"{what()} could not run: the Python process running your code had ended.")
             ends = time.monotonic() + self.cell_timeout + GRACE  # for the whole call: its callbacks too
             while True:
                 reply = self._receive(ends - time.monotonic()) if time.monotonic() < ends else "timeout"
                 if reply == "timeout":
                     self._end("timeout")
-                    raise StudentCodeError(f"{what} did not finish within {self.cell_timeout:g} seconds and was "
+                    raise StudentCodeError(f"{what()} did not finish within {self.cell_timeout:g} seconds and was "
                                            "stopped. Look for a loop that never ends.")
                 if reply is None:
                     self._end("died")
-                    raise StudentCodeError(f"{what} ended the Python process instead of returning a value "
+                    raise StudentCodeError(f"{what()} ended the Python process instead of returning a value "
                                            "(does it call exit or os._exit, or use too much memory?).")
                 if not isinstance(reply, dict):
                     self._end("interfered")
-                    raise StudentCodeError(f"{what} wrote something on the grader's connection that is not a "
+                    raise StudentCodeError(f"{what()} wrote something on the grader's connection that is not a "
                                            "message; the call was stopped.")
                 op = reply.get("op")
                 if op == "callback":
@@ -452,13 +466,13 @@ class Run:
                     try:
                         return Call(decode(reply.get("result")), decode(reply.get("args_after"), lambda d: None))
                     except DecodeError as error:
-                        raise StudentCodeError(f"{what} returned something that could not be read ({error}).")
+                        raise StudentCodeError(f"{what()} returned something that could not be read ({error}).")
                 elif op == "raise":
                     raise StudentCodeError(explain_exception(name, args, str(reply.get("type")),
                                                              str(reply.get("text"))))
                 else:
                     self._end("interfered")
-                    raise StudentCodeError(f"{what} interfered with the grader; the call was stopped.")
+                    raise StudentCodeError(f"{what()} interfered with the grader; the call was stopped.")
         return invoke
 
     def _register(self, function):

@@ -53,6 +53,39 @@ def test_sandboxes_on_one_machine_never_share_a_slot(sandbox, fast_course):
         assert again.slot == freed
 
 
+def sandbox_processes(sandbox) -> int:
+    """Living Python processes running sandboxed.py under the sandbox's bubblewrap: its zygote and templates."""
+    parents, commands = {}, {}
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            if stat[0] != "Z":
+                parents[int(entry)] = int(stat[1])
+                commands[int(entry)] = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+        except (OSError, IndexError):
+            continue
+    tree, frontier = set(), [sandbox._process.pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, ppid in parents.items() if ppid == parent]
+        tree.update(children)
+        frontier += children
+    return sum(b"python" in commands[pid][0] and b"sandboxed.py" in b" ".join(commands[pid]) for pid in tree)
+
+
+def test_a_sandbox_keeps_two_templates_while_grading_every_assignment(fast_course, course):
+    """Each assignment's worked example runs once in a template; `grade --all` moves on from assignment to
+    assignment, so a sandbox keeps the two it used last rather than one per assignment."""
+    specs = tuple(assignment_spec(course, name) for name in course.assignments)
+    full = {spec.name: sum(exercise.points for exercise in spec.exercises) for spec in specs}
+    with Sandbox(fast_course) as sandbox:
+        for assignment in [*course.assignments, A1]:
+            result = grade_notebook(sandbox, fast_course, assignment_spec(course, assignment), "ann",
+                                    course.source_notebook(assignment), specs)
+            assert result.score == full[assignment]
+        assert sandbox_processes(sandbox) == 3  # the zygote and two templates
+
+
 def output(result, name):
     return next(test.output for test in result.tests if test.name == name)
 
