@@ -4,7 +4,6 @@ the checks' messages under each autograded cell. Beside it, `results.json`: the 
 check's verdict, the mistakes it named, its figures), which `autograder feedback` and `report` read."""
 from __future__ import annotations
 
-import copy
 import json
 import os
 from pathlib import Path
@@ -22,7 +21,8 @@ def _error(ename, evalue, traceback):
 
 
 def autograded_notebook(spec: AssignmentSpec, result: SubmissionResult, submitted) -> nb.Node:
-    graded = copy.deepcopy(submitted)
+    # a copy of the notebook and of each cell: only cells' top-level fields (source, outputs) change
+    graded = nb.Node(submitted, cells=[nb.Node(cell) for cell in submitted.cells])
     tests = {test.name: test for test in result.tests if not test.manual}
     for index, cell in enumerate(graded.cells):
         if cell.get("cell_type") != "code":
