@@ -105,6 +105,8 @@ class _Worker(threading.Thread):
     def __init__(self, course, specs, jobs, results):
         super().__init__(daemon=True)
         self.course, self.specs = course, specs
+        self.others = {name: tuple(other for other_name, other in specs.items() if other_name != name)
+                       for name in specs}
         self.jobs, self.results = jobs, results
 
     def run(self):
@@ -124,8 +126,7 @@ class _Worker(threading.Thread):
         spec = self.specs[job.assignment]
         if job.path is None:
             return error_result(spec, job.student, f"No {spec.notebook} was found in the submission.")
-        others = tuple(other for name, other in self.specs.items() if name != job.assignment)
-        return grade_notebook(sandbox, self.course, spec, job.student, job.path, others)
+        return grade_notebook(sandbox, self.course, spec, job.student, job.path, self.others[job.assignment])
 
 
 def grade_batch(course: Course, assignment: str, db_url: str | None, workers: int = 2,
@@ -190,7 +191,7 @@ def grade_assignments(course: Course, assignments: list[str], db_url: str | None
     total = sum(map(len, jobs_of.values()))
     bar = tqdm(total=total, desc=f"grading {assignments[0] if len(assignments) == 1 else 'every assignment'}",
                unit="nb", disable=not progress, file=sys.stderr, dynamic_ncols=True)
-    finished, failure, left, finish = 0, None, {name: len(jobs_of[name]) for name in assignments}, {}
+    finished, failure, left, previous_end = 0, None, {name: len(jobs_of[name]) for name in assignments}, started
     try:
         while finished < len(pool):
             job, result = results.get()
@@ -215,8 +216,7 @@ def grade_assignments(course: Course, assignments: list[str], db_url: str | None
                     on_result(result)
             left[job.assignment] -= 1
             if not left[job.assignment]:  # its time: from the end of the one before (they overlap a little)
-                summary.seconds = time.monotonic() - max([started, *finish.values()])
-                finish[job.assignment] = time.monotonic()
+                summary.seconds, previous_end = time.monotonic() - previous_end, time.monotonic()
             bar.update(1)
     except BaseException:
         report.discard()
