@@ -216,10 +216,7 @@ class Sandbox:
 
     def close(self, keep_stage: bool = False):
         self._current = None
-        for control in self._templates.values():
-            if control is not self._main:
-                control.socket.close()
-        self._templates = {}
+        self._retire_templates(keep=0)
         if self._process and self._process.poll() is None:
             self._main.socket.close()
             try:
