@@ -2,20 +2,20 @@
 
 What to check, and for how many points, comes from the SOURCE notebook (`AssignmentSpec`), never from
 the submitted file: a student who edits metadata, deletes or reorders cells changes nothing but what
-their own code does. Exercises are all-or-nothing, as in nbgrader: an exercise earns its points when its
-check cell's visible checks ran cleanly and every one of its hidden checks passes, judged right after its
-check cell has run, as `nbgrader autograde` would judge it.
+their own code does. An exercise earns its points split over its hidden checks by weight (nbgrader's
+partial credit), provided its check cell's visible checks ran cleanly, judged right after its check cell
+has run, as `nbgrader autograde` would judge it. A mistake is charged once: an exercise failing while a
+helper it calls fails its own checks is re-checked with the helper's reference (`checks.run_fairly`).
 """
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 from . import notebook as nb
-from .checks import CheckResult, Figure, load_checks, run_exercise
+from .checks import CheckResult, Figure, earned, helper_note, load_checks, run_fairly
 from .config import Course
 from .sandbox import Run, Sandbox
 
@@ -84,26 +84,29 @@ class TestResult:
     manual: bool = False
     checks: tuple[CheckResult, ...] = ()   # each hidden check's verdict, the mistake it named, its figures
     visible_failed: bool = False           # the check cell's own (visible) checks failed
+    helpers: tuple[str, ...] = ()          # wrong helpers replaced by their references for the checks that count
 
     def to_json(self) -> dict:
         return {"name": self.name, "score": self.score, "max_score": self.max_score, "output": self.output,
                 **({"manual": True} if self.manual else {}),
                 **({"visible_failed": True} if self.visible_failed else {}),
+                **({"helpers": list(self.helpers)} if self.helpers else {}),
                 **({"checks": [_check_json(check) for check in self.checks]} if self.checks else {})}
 
     @classmethod
     def from_json(cls, data: dict) -> "TestResult":
         checks = tuple(CheckResult(c["name"], c.get("exercise", ""), c["passed"], c.get("message", ""), c.get("mistake"),
-                                   tuple(Figure.from_json(f) for f in c.get("figures", ())))
+                                   tuple(Figure.from_json(f) for f in c.get("figures", ())), c.get("weight", 1.0))
                        for c in data.get("checks", ()))
         return cls(data["name"], data["score"], data["max_score"], data["output"], data.get("manual", False),
-                   checks, data.get("visible_failed", False))
+                   checks, data.get("visible_failed", False), tuple(data.get("helpers", ())))
 
 
 def _check_json(check: CheckResult) -> dict:
     return {"name": check.check, "exercise": check.exercise, "passed": check.passed,
             **({"message": check.message} if check.message else {}),
             **({"mistake": check.mistake} if check.mistake else {}),
+            **({"weight": check.weight} if check.weight != 1 else {}),
             **({"figures": [figure.to_json() for figure in check.figures]} if check.figures else {})}
 
 
@@ -185,14 +188,15 @@ def _grade(sandbox, course, spec, student, path, other_specs) -> SubmissionResul
             due = [by_cell[index]] if index is not None else spec.exercises
             for exercise in due:
                 if exercise.grade_id not in graded:
+                    wrong = [e.name for e in spec.exercises if course.cascade and e.grade_id in graded
+                             and graded[e.grade_id].score < e.points]
                     graded[exercise.grade_id] = _check(run, runner, spec, exercise, student,
-                                                       test_cells.get(exercise.grade_id))
+                                                       test_cells.get(exercise.grade_id), wrong)
     finally:
         runner.close()
     result.tests = [graded.get(e.grade_id) or TestResult(
         e.grade_id, 0.0, e.points, "Not checked: the time limit for the whole notebook was reached.")
         for e in spec.exercises]
-    _point_to_failing_helpers(spec, notebook, result.tests)
     answers = {nb.grade_id(cell): cell.source for cell in notebook.cells if nb.grade_id(cell) in spec.manual}
     for grade_id, points in spec.manual.items():
         text = "Written answer: graded by your instructor."
@@ -201,7 +205,7 @@ def _grade(sandbox, course, spec, student, path, other_specs) -> SubmissionResul
         elif str(answers[grade_id]).strip() in ("", "YOUR ANSWER HERE"):
             text = "Written answer: not answered yet."
         result.tests.append(TestResult(grade_id, 0.0, points, text, manual=True))
-    result.score = sum(test.score for test in result.tests)
+    result.score = round(sum(test.score for test in result.tests), 4)
     result.notes = runner.notes
     result.cell_outputs = runner.cell_outputs
     result.peak_memory_mb = runner.peak_rss_kb / 1024
@@ -209,35 +213,24 @@ def _grade(sandbox, course, spec, student, path, other_specs) -> SubmissionResul
 
 
 def _check(run: Run, runner: "_Runner", spec: AssignmentSpec, exercise: Exercise, student: str,
-           check_cell: int | None) -> TestResult:
-    """One exercise's hidden checks against the notebook as it stands, plus its visible checks' verdict."""
+           check_cell: int | None, wrong_helpers: list[str]) -> TestResult:
+    """One exercise's hidden checks against the notebook as it stands (a wrong helper it calls replaced by the
+    reference, so that the exercise earns what its own code earns), plus its visible checks' verdict."""
     submission = run.submission(exercise.names, runner.missing_reason())
-    checks = run_exercise(spec.name, exercise.name, submission, student)
+    checks, helpers = run_fairly(spec.name, exercise.name, submission, student,
+                                 wrong_helpers if run.alive else (), run.rebind)
     failed = [check.message for check in checks if not check.passed]
     visible = runner.visible_failure(check_cell)
     if visible:  # as in nbgrader: the check cell itself must run cleanly too
         failed.insert(0, f"The check cell under this exercise failed: {visible}")
-    output = "\n".join(f"- {message}" for message in _essential(failed)) or (
-        f"All {len(checks)} checks passed." if len(checks) > 1 else "The check passed.")
-    return TestResult(exercise.grade_id, 0.0 if failed else exercise.points, exercise.points, output,
-                      checks=tuple(checks), visible_failed=bool(visible))
-
-
-def _point_to_failing_helpers(spec: AssignmentSpec, notebook, tests: list[TestResult]):
-    """Under a failed exercise whose code calls another failed exercise, say to fix that one first:
-    train fails if update_weights is wrong, however right train's own loop is."""
-    failed = {e.name for e, test in zip(spec.exercises, tests) if test.score < test.max_score}
-    sources = {nb.grade_id(cell): cell.source for cell in notebook.cells
-               if nb.grade_id(cell) in failed and isinstance(cell.get("source"), str)}
-    for exercise, test in zip(spec.exercises, tests):
-        helpers = [name for name in failed - {exercise.name}
-                   if re.search(rf"\b{re.escape(name)}\s*\(", sources.get(exercise.name, ""))]
-        if helpers:
-            one = len(helpers) == 1
-            names = " and ".join(f"`{name}`" for name in sorted(helpers))
-            test.output += (f"\n- Your `{exercise.name}` calls {names}, which {'does' if one else 'do'} not pass "
-                            f"{'its' if one else 'their'} own checks yet: fix {'it' if one else 'them'} first; "
-                            "this exercise may then pass too.")
+    lines = ([helper_note(exercise.name, helpers, bool(failed))] if helpers else []) + _essential(failed)
+    output = "\n".join(f"- {line}" for line in lines)
+    if not failed:
+        output += ("\n" if output else "") + (f"All {len(checks)} checks passed." if len(checks) > 1
+                                              else "The check passed.")
+    score = 0.0 if visible else earned(checks, exercise.points)
+    return TestResult(exercise.grade_id, score, exercise.points, output,
+                      checks=tuple(checks), visible_failed=bool(visible), helpers=helpers)
 
 
 def _essential(messages: list[str]) -> list[str]:

@@ -173,11 +173,13 @@ def _text(error):
 
 def serve(sock, namespace, timeout, me):
     """Answer the grader's requests (which names exist, their values, calls) until it says `continue`."""
+    rebound = {}  # name -> the student's own value, while the grader's function stands in for it
     while True:
         if os.getpid() != me:
             os._exit(0)
         request = recv_message(sock, MAX_REQUEST)
         if request is not None and request["op"] == "continue":
+            rebind(sock, namespace, {}, rebound)
             return
         if request is None or request["op"] == "bye":
             shutil.rmtree(os.getcwd(), ignore_errors=True)  # so the zygote need not clean up after us
@@ -197,6 +199,23 @@ def serve(sock, namespace, timeout, me):
         elif request["op"] == "call":
             reply_within_limit(sock, call(sock, namespace.get(request["name"]), request["args"], timeout),
                                {"op": "raise", "type": "ValueError", "text": "it returned {}"})
+        elif request["op"] == "rebind":
+            rebind(sock, namespace, request["names"], rebound)
+            send_message(sock, {"op": "rebound"})
+
+
+def rebind(sock, namespace, names, rebound):
+    """Put back what an earlier rebind replaced, then let each of `names` call the grader's function instead
+    (a reference helper during a re-check: the reference itself stays in the grader)."""
+    for name, original in rebound.items():
+        if original is rebound:
+            namespace.pop(name, None)
+        else:
+            namespace[name] = original
+    rebound.clear()
+    for name, data in names.items():
+        rebound[name] = namespace.get(name, rebound)  # `rebound` itself marks a name that was not defined
+        namespace[name] = _callback_proxy(sock, data)
 
 
 def reply_within_limit(sock, reply, instead):

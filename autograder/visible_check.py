@@ -44,3 +44,24 @@ def check(description, compute, expected, hint="", tol=1e-6):
         message = f"{description} gave {shown!r}, but {expected!r} was expected."
         raise CheckFailed(message + (f"\nHint: {hint}" if hint else ""))
     print(f"\N{CHECK MARK} {description} = {expected!r}, as expected.")
+
+
+def uses(exercise, **helpers):
+    """Whether each helper `exercise` calls gives its worked-example answer: `name=(compute, expected)`.
+
+    When one does not, say so instead of checking `exercise`, whose checks would blame it for the helper's mistake.
+    """
+    wrong = []
+    for name, (compute, expected) in helpers.items():
+        try:
+            right = _same(compute(), expected, 1e-6)
+        except Exception:
+            right = False
+        if not right:
+            wrong.append(name)
+    if wrong:
+        names, one = " and ".join(wrong), len(wrong) == 1
+        print(f"\N{WARNING SIGN} {exercise} calls your {names}, which {'does' if one else 'do'} not pass "
+              f"{'its' if one else 'their'} own check yet (see the check cell{'' if one else 's'} above). Fix {names} "
+              f"first, then run this cell again: {exercise} is checked once {names} {'is' if one else 'are'} right.")
+    return not wrong

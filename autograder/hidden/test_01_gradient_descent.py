@@ -9,6 +9,14 @@ def reference_df(x):
     return 2 * (x - 3)
 
 
+def reference_update(x, gradx, learning_rate):
+    return np.asarray(x, dtype=float) - learning_rate * np.asarray(gradx, dtype=float) + 0.0
+
+
+# Exercise -> its reference: a caller of a wrong helper is re-checked with it (checked by `autograder release`).
+REFERENCES = {"df": reference_df, "gradient_descent_update": reference_update}
+
+
 def reference_path(grad, x0, learning_rate, max_iters, step=lambda x, g, lr: x - lr * g):
     path = [x0]
     for _ in range(max_iters):
