@@ -3,8 +3,9 @@
 What to check, and for how many points, comes from the SOURCE notebook (`AssignmentSpec`), never from
 the submitted file: a student who edits metadata, deletes or reorders cells changes nothing but what
 their own code does. An exercise earns its points split over its hidden checks by weight (nbgrader's
-partial credit), provided its check cell's visible checks ran cleanly, judged right after its check cell
-has run, as `nbgrader autograde` would judge it. A mistake is charged once: an exercise failing while a
+partial credit), unless its check cell crashed, judged right after its check cell has run, as `nbgrader
+autograde` would judge it (a failed visible check is reported but, as the graded cell's hidden part sets
+`_keep_going`, does not stop the cell). A mistake is charged once: an exercise failing while a
 helper it calls fails its own checks is re-checked with the helper's reference (`checks.run_fairly`).
 """
 from __future__ import annotations
@@ -60,7 +61,7 @@ def _spec(source_path: Path, assignment: str, notebook_name: str) -> AssignmentS
         if nb.is_autograder_test(cell):
             call = nb.hidden_call(cell.source)
             exercises.append(Exercise(grade_id, call.exercise, call.names, float(meta["points"])))
-            locked[grade_id] = cell.source.split(nb.BEGIN_HIDDEN)[0].rstrip()
+            locked[grade_id] = nb.graded_part(cell.source)
         elif meta.get("grade") and meta.get("solution"):
             manual[grade_id] = float(meta["points"])
         elif meta.get("locked") and cell.cell_type == "code":
@@ -220,15 +221,15 @@ def _check(run: Run, runner: "_Runner", spec: AssignmentSpec, exercise: Exercise
     checks, helpers = run_fairly(spec.name, exercise.name, submission, student,
                                  wrong_helpers if run.alive else (), run.rebind)
     failed = [check.message for check in checks if not check.passed]
-    visible = runner.visible_failure(check_cell)
-    if visible:  # as in nbgrader: the check cell itself must run cleanly too
+    visible, crashed = runner.visible_failure(check_cell)
+    if visible:
         failed.insert(0, f"The check cell under this exercise failed: {visible}")
     lines = ([helper_note(exercise.name, helpers, bool(failed))] if helpers else []) + _essential(failed)
     output = "\n".join(f"- {line}" for line in lines)
     if not failed:
         output += ("\n" if output else "") + (f"All {len(checks)} checks passed." if len(checks) > 1
                                               else "The check passed.")
-    score = 0.0 if visible else earned(checks, exercise.points)
+    score = 0.0 if crashed else earned(checks, exercise.points)  # as nbgrader scores a cell that raised
     return TestResult(exercise.grade_id, score, exercise.points, output,
                       checks=tuple(checks), visible_failed=bool(visible), helpers=helpers)
 
@@ -315,14 +316,18 @@ class _Runner:
         if text not in self.notes:
             self.notes.append(text)
 
-    def visible_failure(self, index: int | None) -> str:
-        """Why the visible checks of the test cell at `index` failed, or "" if they passed or never ran."""
-        error = self.cell_outputs.get(index, ("", None))[1] if index is not None else None
-        if not error:
-            return ""
-        if error.get("type") == "CheckFailed":
-            return error.get("text", "")
-        return f"{error.get('type')}: {error.get('text', '')}"
+    def visible_failure(self, index: int | None) -> tuple[str, bool]:
+        """Why the visible checks of the test cell at `index` failed ("" if they passed or never ran), and whether
+        the cell crashed rather than reported a failed check (then, as in nbgrader, the exercise earns 0)."""
+        output, error = self.cell_outputs.get(index, ("", None)) if index is not None else ("", None)
+        if error:
+            return f"{error.get('type')}: {error.get('text', '')}", True
+        lines, failing = [], False  # a failed check prints "✗ ..." and perhaps "Hint: ..." on the lines after it
+        for line in output.splitlines():
+            failing = line.startswith("\N{BALLOT X} ") or (failing and line.startswith("Hint: "))
+            if failing:
+                lines.append(line.removeprefix("\N{BALLOT X} "))
+        return "\n".join(lines), False
 
     def missing_reason(self) -> str:
         errors = [(index, error) for index, (_, error) in sorted(self.cell_outputs.items())

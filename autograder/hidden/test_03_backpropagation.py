@@ -293,7 +293,7 @@ def test_relu_leaves_its_argument_unchanged(submission, rng):
     expect_close(call.result, reference_relu(x), describe_call("relu", (x,)), mistakes=lambda: relu_mistakes(x))
 
 
-@pytest.mark.exercise("relu")
+@pytest.mark.exercise("relu", weight=0)  # the visible check already checks it
 def test_relu_on_the_worked_example(submission):
     for x in (np.array([3, 6]), np.array([-3, 6])):
         expect_close(submission.relu(x), reference_relu(x), describe_call("relu", (x,)), mistakes=lambda: relu_mistakes(x))
@@ -306,7 +306,7 @@ def test_relu_slope_is_one_for_positive_and_zero_for_negative_values(submission,
                      mistakes=lambda: relu_slope_mistakes(x))
 
 
-@pytest.mark.exercise("relu_slope")
+@pytest.mark.exercise("relu_slope", weight=0)  # the visible check already checks it
 def test_relu_slope_on_the_worked_example(submission):
     for x in (np.array([3, 6]), np.array([-3, 6])):
         expect_close(submission.relu_slope(x), reference_relu_slope(x), describe_call("relu_slope", (x,)),
@@ -346,7 +346,7 @@ def test_forward_works_with_integer_arrays(submission, rng):
         check_forward_part(submission, inputs, weights, part, " with integer arrays")
 
 
-@pytest.mark.exercise("forward")
+@pytest.mark.exercise("forward", weight=0)  # the visible check already checks it
 def test_forward_on_the_worked_example(submission):
     for part in ("hidden_in", "hidden_out", "output"):
         check_forward_part(submission, WORKED_INPUTS, WORKED_WEIGHTS, part)
@@ -359,12 +359,12 @@ def check_backprop_part(submission, inputs, target, weights, key, description=""
                  f"The '{key}' gradient from {what}", mistakes=lambda: backprop_mistakes(inputs, target, weights)[key])
 
 
-@pytest.mark.exercise("backprop")
+@pytest.mark.exercise("backprop", weight=3)  # the two gradients are the exercise; the checks after confirm
 def test_backprop_output_gradient_on_a_new_network(submission, rng):
     check_backprop_part(submission, *new_problem(rng), "output")
 
 
-@pytest.mark.exercise("backprop")
+@pytest.mark.exercise("backprop", weight=3)
 def test_backprop_hidden_gradient_on_a_new_network(submission, rng):
     check_backprop_part(submission, *new_problem(rng), "hidden")
 
@@ -389,7 +389,7 @@ def test_backprop_works_with_integer_arrays(submission, rng):
         check_backprop_part(submission, inputs, target, weights, key, " with integer arrays")
 
 
-@pytest.mark.exercise("backprop")
+@pytest.mark.exercise("backprop", weight=0)  # the visible check already checks it
 def test_backprop_on_the_worked_example(submission):
     # error 6: output gradient [36, 72]; the hidden gradient's first column is 0 because inputs[0] is 0
     for key in KEYS:
@@ -423,7 +423,7 @@ def test_backprop_weight_update_works_with_integer_arrays(submission, rng):
     check_weight_update(submission, weights, gradients, 0.1, " with integer arrays")
 
 
-@pytest.mark.exercise("backprop_weight_update")
+@pytest.mark.exercise("backprop_weight_update", weight=0)  # the visible check already checks it
 def test_backprop_weight_update_on_the_worked_example(submission):
     gradients = {"hidden": np.array([[0, 36], [0, 36]]), "output": np.array([36, 72])}
     check_weight_update(submission, WORKED_WEIGHTS, gradients, 0.01)
@@ -471,7 +471,7 @@ def test_numerical_gradient_leaves_the_weights_unchanged(submission, rng):
                             "weights stay as they were.")
 
 
-@pytest.mark.exercise("numerical_gradient")
+@pytest.mark.exercise("numerical_gradient", weight=0)  # the visible check already checks it
 def test_numerical_gradient_on_the_worked_example(submission):
     def worked_network_loss(weights):
         hidden_out = np.maximum(np.asarray(weights["hidden"], dtype=float) @ [0.0, 3.0], 0.0)
