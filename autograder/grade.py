@@ -222,9 +222,10 @@ def _check(run: Run, runner: "_Runner", spec: AssignmentSpec, exercise: Exercise
                                  wrong_helpers if run.alive else (), run.rebind)
     failed = [check.message for check in checks if not check.passed]
     visible, crashed = runner.visible_failure(check_cell)
-    if visible:
+    if visible and (failed or not helpers):  # with right helpers, a failed visible check was the helpers' doing
         failed.insert(0, f"The check cell under this exercise failed: {visible}")
-    lines = ([helper_note(exercise.name, helpers, bool(failed))] if helpers else []) + _essential(failed)
+    own_mistake = crashed or any(not check.passed for check in checks)
+    lines = ([helper_note(exercise.name, helpers, own_mistake)] if helpers else []) + _essential(failed)
     output = "\n".join(f"- {line}" for line in lines)
     if not failed:
         output += ("\n" if output else "") + (f"All {len(checks)} checks passed." if len(checks) > 1

@@ -441,9 +441,11 @@ class Run:
             except OSError:
                 self._end("died")
                 raise StudentCodeError(f"{what()} could not run: the Python process running your code had ended.")
-            ends = time.monotonic() + self.cell_timeout + GRACE  # for the whole call: its callbacks too
+            budget = self.cell_timeout + GRACE  # for the whole call, but not the grader's answers to its callbacks
             while True:
-                reply = self._receive(ends - time.monotonic()) if time.monotonic() < ends else "timeout"
+                waited = time.monotonic()
+                reply = self._receive(budget) if budget > 0 else "timeout"
+                budget -= time.monotonic() - waited
                 if reply == "timeout":
                     self._end("timeout")
                     raise StudentCodeError(f"{what()} did not finish within {self.cell_timeout:g} seconds and was "

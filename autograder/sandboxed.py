@@ -248,8 +248,14 @@ def call(sock, function, encoded_args, timeout):
 def _callback_proxy(sock, data):
     """A function given to the student's code that the grader evaluates, e.g. the `grad` of a check."""
     def grader_function(*args):
-        send_message(sock, {"op": "callback", "id": data["callable"], "args": encode(args)}, MAX_MESSAGE)
-        reply = recv_message(sock, MAX_REQUEST)
+        message = {"op": "callback", "id": data["callable"], "args": encode(args)}
+        left = signal.setitimer(signal.ITIMER_REAL, 0)[0]  # the grader's time answering is not the student's
+        try:
+            send_message(sock, message, MAX_MESSAGE)
+            reply = recv_message(sock, MAX_REQUEST)
+        finally:
+            if left:
+                signal.setitimer(signal.ITIMER_REAL, left)
         if reply is None:
             os._exit(3)
         if reply["op"] == "callback_error":

@@ -3,9 +3,10 @@
 A case is one student's notebook for one assignment: the release notebook with every solution cell
 filled in, by default with the reference style ("correct" in samples/variants.py), otherwise with the
 variant named in `cells` ("stub" leaves the cell as released) or the student's own source (`Code`),
-plus any cells the student added. `failing` maps every exercise that must earn 0 points to a phrase its
-feedback must contain (the mistake it names); every exercise not listed must earn its full points and
-show no complaint. A wrong helper spoils the exercises that call it, so those are listed too.
+plus any cells the student added. `failing` maps every exercise that falls short to a phrase its feedback
+must contain (the mistake it names); it earns 0 points unless `earns` gives the partial credit its checks'
+weights give. Every exercise not listed must earn its full points and show no complaint, except, when it
+calls a wrong helper, the note `charged_to` expects: a mistake is charged once, to the helper.
 """
 from __future__ import annotations
 
@@ -33,6 +34,8 @@ class Case:
     cells: dict                       # solution grade_id -> variant name or Code; the rest are "correct"
     failing: dict = field(default_factory=dict)   # exercise -> phrase its feedback must contain
     extra_cells: tuple = ()           # (after_grade_id, source) cells the student added
+    earns: dict = field(default_factory=dict)       # failing exercise -> the partial credit it earns (else 0)
+    charged_to: dict = field(default_factory=dict)  # exercise -> the wrong helper(s) it was re-checked without
 
 
 def stubs(*exercises: str) -> dict:
