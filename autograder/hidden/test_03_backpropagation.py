@@ -471,6 +471,23 @@ def test_numerical_gradient_leaves_the_weights_unchanged(submission, rng):
                             "weights stay as they were.")
 
 
+@pytest.mark.exercise("numerical_gradient")
+def test_numerical_gradient_works_on_integer_weights(submission, rng):
+    inputs, target, weights = new_problem(rng, integers=True)
+
+    def squared_error(weights):
+        return float(network_loss(inputs, target, weights))
+
+    what = describe_call("numerical_gradient", (squared_error, weights)) + (
+        f" with integer weights (squared_error is the network's loss on the inputs {describe_call('', (inputs,))[1:-1]}"
+        f" with target {target})")
+    gradient = expect_weights_dict(submission.numerical_gradient(squared_error, weights), what, weights)
+    expected = reference_backprop(inputs, target, weights)
+    for key in KEYS:
+        expect_close(gradient[key], expected[key], f"The '{key}' part from {what}",
+                     mistakes=partial(numerical_gradient_mistakes, squared_error, weights, key), rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.exercise("numerical_gradient", weight=0)  # the visible check already checks it
 def test_numerical_gradient_on_the_worked_example(submission):
     def worked_network_loss(weights):
