@@ -33,7 +33,8 @@ def autograded_notebook(spec: AssignmentSpec, result: SubmissionResult, submitte
         cell.outputs = []
         output, error = result.cell_outputs.get(index, ("", None))
         if grade_id in tests:
-            cell.outputs = [_verdict(tests[grade_id])]
+            verdict = _verdict(tests[grade_id])
+            cell.outputs = verdict if isinstance(verdict, list) else [verdict]
             continue
         if output:
             cell.outputs.append(_stream(output))
@@ -46,6 +47,10 @@ def _verdict(test):
     if test.score >= test.max_score:
         return _stream(f"\N{CHECK MARK} {test.output}\n")
     lines = test.output.splitlines()
+    if test.score > 0:  # partial credit, as nbgrader reads it: the cell's result is the points it earned
+        return [_stream(f"\N{BALLOT X} {test.name}: {test.score:g} of {test.max_score:g} points.\n" + test.output + "\n"),
+                {"output_type": "execute_result", "execution_count": None, "metadata": {},
+                 "data": {"text/plain": f"{test.score:g}"}}]
     return _error("AssertionError", " ".join(lines)[:1000],
                   [f"\N{BALLOT X} {test.name}: this exercise earned 0 of {test.max_score:g} points.", *lines])
 

@@ -39,21 +39,26 @@ def add_command(commands):
     parser.add_argument("--output", type=Path, help="folder for the pages (default: the course's feedback/): "
                                                     "<output>/<student>/<assignment>/feedback.html")
     parser.add_argument("--student", action="append", help="only this student (repeatable)")
+    parser.add_argument("--db", help="the gradebook with the written answers' hand grades (default: the course's)")
     parser.set_defaults(run=run_feedback)
 
 
 def run_feedback(args) -> int:
     from .autograded import read_results
     from .config import load_course
+    from .gradebook import hand_grades
+    from .grade import with_hand_grades
 
     course = load_course()
+    by_hand = hand_grades(args.db or course.db_url, args.assignment)
     autograded = args.autograded or course.root / "autograded"
     output = args.output or course.root / "feedback"
     written = 0
     for result in read_results(autograded, args.assignment):
         if args.student and result.student not in args.student:
             continue
-        write_page(output / result.student / args.assignment / PAGE, result)
+        write_page(output / result.student / args.assignment / PAGE,
+                   with_hand_grades(result, by_hand.get(result.student, {})))
         written += 1
     if not written:
         print(f"No graded results of {args.assignment} in {autograded}: run `autograder grade {args.assignment}` first.",
@@ -78,7 +83,7 @@ def page(result: SubmissionResult) -> str:
              f"<h1>Feedback on {e(result.assignment)}</h1>",
              f"<p class='meta'>Student: {e(result.student)} &middot; written "
              f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC</p>",
-             f"<p class='score'>{result.score:g} of {result.max_score:g} points</p>",
+             f"<p class='score'>{e(result.headline())}</p>",
              f"<p>{e(_encouragement(result, working, len(auto)))}</p>"]
     if result.status == "error":
         parts.append(f"<div class='error'><strong>Your notebook could not be graded.</strong> {e(result.reason)}</div>")
@@ -86,7 +91,7 @@ def page(result: SubmissionResult) -> str:
         parts.append("<div class='note'><strong>While your notebook ran:</strong><ul>"
                      + "".join(f"<li>{e(note)}</li>" for note in result.notes) + "</ul></div>")
     parts.append("<table><tr><th>exercise</th><th>points</th><th></th></tr>" + "".join(
-        f"<tr><td><a href='#{e(test.name)}'>{e(_title(test))}</a></td><td>{test.score:g} / {test.max_score:g}</td>"
+        f"<tr><td><a href='#{e(test.name)}'>{e(_title(test))}</a></td><td>{e(_points(test))}</td>"
         f"<td>{_verdict(test)}</td></tr>" for test in result.tests) + "</table>")
     for test in result.tests:
         parts.append(_section(test))
@@ -110,9 +115,15 @@ def _title(test: TestResult) -> str:
     return exercises.pop() if len(exercises) == 1 else test.name.removeprefix("check_")
 
 
+def _points(test: TestResult) -> str:
+    return f"- / {test.max_score:g}" if test.pending else f"{test.score:g} / {test.max_score:g}"
+
+
 def _verdict(test: TestResult) -> str:
+    if test.pending:
+        return "<span class='hand'>to be graded by your instructor</span>"
     if test.manual:
-        return "<span class='hand'>graded by hand</span>"
+        return "<span class='hand'>graded by your instructor</span>"
     if test.score >= test.max_score:
         return "<span class='ok'>&#10003; works</span>"
     return "<span class='no'>&#10007; needs work</span>"
@@ -122,9 +133,12 @@ def _section(test: TestResult) -> str:
     e = html.escape
     lines = [line.removeprefix("- ") for line in test.output.splitlines() if line.strip()]
     passed = sum(check.passed for check in test.checks)
-    head = f"<h2 id='{e(test.name)}'>{e(_title(test))}: {test.score:g} of {test.max_score:g} points</h2>"
+    earned = "to be graded by your instructor" if test.pending else f"{test.score:g} of {test.max_score:g} points"
+    head = f"<h2 id='{e(test.name)}'>{e(_title(test))}: {e(earned)}</h2>"
     if test.checks:
-        head += f"<p class='meta'>{passed} of {len(test.checks)} hidden checks passed.</p>"
+        head += f"<p class='meta'>{passed} of {len(test.checks)} hidden checks passed.</p><ul class='checks'>" + "".join(
+            f"<li class='{'ok' if ok else 'no'}'>{'&#10003;' if ok else '&#10007;'} {e(name)} ({points:g} "
+            f"point{'' if points == 1 else 's'})</li>" for name, ok, points in test.check_lines()) + "</ul>"
     body = "<ul class='messages'>" + "".join(f"<li>{e(line)}</li>" for line in lines) + "</ul>"
     figures = "".join(_figure(figure) for check in test.checks for figure in check.figures)
     return head + body + figures

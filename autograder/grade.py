@@ -86,12 +86,14 @@ class TestResult:
     checks: tuple[CheckResult, ...] = ()   # each hidden check's verdict, the mistake it named, its figures
     visible_failed: bool = False           # the check cell's own (visible) checks failed
     helpers: tuple[str, ...] = ()          # wrong helpers replaced by their references for the checks that count
+    pending: bool = False                  # a written answer not graded by hand yet: not counted, not 0
 
     def to_json(self) -> dict:
         return {"name": self.name, "score": self.score, "max_score": self.max_score, "output": self.output,
                 **({"manual": True} if self.manual else {}),
                 **({"visible_failed": True} if self.visible_failed else {}),
                 **({"helpers": list(self.helpers)} if self.helpers else {}),
+                **({"pending": True} if self.pending else {}),
                 **({"checks": [_check_json(check) for check in self.checks]} if self.checks else {})}
 
     @classmethod
@@ -100,7 +102,13 @@ class TestResult:
                                    tuple(Figure.from_json(f) for f in c.get("figures", ())), c.get("weight", 1.0))
                        for c in data.get("checks", ()))
         return cls(data["name"], data["score"], data["max_score"], data["output"], data.get("manual", False),
-                   checks, data.get("visible_failed", False), tuple(data.get("helpers", ())))
+                   checks, data.get("visible_failed", False), tuple(data.get("helpers", ())), data.get("pending", False))
+
+    def check_lines(self) -> list[tuple[str, bool, float]]:
+        """Each hidden check as (its name in words, passed, the points it is worth): partial credit, check by check."""
+        total = sum(check.weight for check in self.checks)
+        return [(check.check.removeprefix("test_").replace("_", " "), check.passed,
+                 round(self.max_score * check.weight / total, 4) if total else 0.0) for check in self.checks]
 
 
 def _check_json(check: CheckResult) -> dict:
@@ -133,6 +141,19 @@ class SubmissionResult:
                 "peak_memory_mb": round(self.peak_memory_mb, 1),
                 "cell_errors": self.cell_errors(),
                 "tests": [test.to_json() for test in self.tests]}
+
+    @property
+    def pending_points(self) -> float:
+        """Points of written answers your instructor has not graded yet: left out of the score, not counted as 0."""
+        return sum(test.max_score for test in self.tests if test.pending)
+
+    def headline(self) -> str:
+        """The score in words, e.g. "7 of 7 points so far; 2 more points to be graded by your instructor"."""
+        pending = self.pending_points
+        if not pending:
+            return f"{self.score:g} of {self.max_score:g} points"
+        return (f"{self.score:g} of {self.max_score - pending:g} points so far; {pending:g} more "
+                f"point{'' if pending == 1 else 's'} to be graded by your instructor")
 
     def cell_errors(self) -> list[dict]:
         """The cells that raised, in notebook order: 1-based cell number, error type and (shortened) text."""
@@ -200,12 +221,12 @@ def _grade(sandbox, course, spec, student, path, other_specs) -> SubmissionResul
         for e in spec.exercises]
     answers = {nb.grade_id(cell): cell.source for cell in notebook.cells if nb.grade_id(cell) in spec.manual}
     for grade_id, points in spec.manual.items():
-        text = "Written answer: graded by your instructor."
+        text, pending = "Written answer: to be graded by your instructor.", True
         if grade_id not in answers:
-            text = "Written answer: the cell is missing from the notebook."
+            text, pending = "Written answer: the cell is missing from the notebook.", False
         elif str(answers[grade_id]).strip() in ("", "YOUR ANSWER HERE"):
-            text = "Written answer: not answered yet."
-        result.tests.append(TestResult(grade_id, 0.0, points, text, manual=True))
+            text, pending = "Written answer: not answered yet.", False
+        result.tests.append(TestResult(grade_id, 0.0, points, text, manual=True, pending=pending))
     result.score = round(sum(test.score for test in result.tests), 4)
     result.notes = runner.notes
     result.cell_outputs = runner.cell_outputs
@@ -233,6 +254,32 @@ def _check(run: Run, runner: "_Runner", spec: AssignmentSpec, exercise: Exercise
     score = 0.0 if crashed else earned(checks, exercise.points)  # as nbgrader scores a cell that raised
     return TestResult(exercise.grade_id, score, exercise.points, output,
                       checks=tuple(checks), visible_failed=bool(visible), helpers=helpers)
+
+
+def with_hand_grades(result: SubmissionResult, grades: dict) -> SubmissionResult:
+    """The result with the instructor's grades of its written answers (grade id -> gradebook.HandGrade) in."""
+    for test in result.tests:
+        grade = grades.get(test.name) if test.manual else None
+        if grade is not None and grade.score is not None:
+            test.score, test.pending = float(grade.score), False
+            test.output = f"Written answer: graded by your instructor, {grade.score:g} of {test.max_score:g} points." + (
+                f" Comment: {grade.comment}" if grade.comment else "")
+    result.score = round(sum(test.score for test in result.tests), 4)
+    return result
+
+
+def check_cell_verdict(output: str, error: dict | None) -> tuple[str, bool]:
+    """Why a check cell's visible checks failed ("" if they passed), and whether it crashed rather than reported
+    a failed check (then, as in nbgrader, the exercise earns 0). A failed check prints "✗ ..." and perhaps
+    "Hint: ..." on the lines after it (graded cells set `_keep_going`; a CheckFailed error is a crash then)."""
+    if error:
+        return f"{error.get('type')}: {error.get('text', '')}", True
+    lines, failing = [], False
+    for line in output.splitlines():
+        failing = line.startswith("\N{BALLOT X} ") or (failing and line.startswith("Hint: "))
+        if failing:
+            lines.append(line.removeprefix("\N{BALLOT X} "))
+    return "\n".join(lines), False
 
 
 def _essential(messages: list[str]) -> list[str]:
@@ -318,17 +365,9 @@ class _Runner:
             self.notes.append(text)
 
     def visible_failure(self, index: int | None) -> tuple[str, bool]:
-        """Why the visible checks of the test cell at `index` failed ("" if they passed or never ran), and whether
-        the cell crashed rather than reported a failed check (then, as in nbgrader, the exercise earns 0)."""
+        """check_cell_verdict of the test cell at `index` ("" and False if it never ran)."""
         output, error = self.cell_outputs.get(index, ("", None)) if index is not None else ("", None)
-        if error:
-            return f"{error.get('type')}: {error.get('text', '')}", True
-        lines, failing = [], False  # a failed check prints "✗ ..." and perhaps "Hint: ..." on the lines after it
-        for line in output.splitlines():
-            failing = line.startswith("\N{BALLOT X} ") or (failing and line.startswith("Hint: "))
-            if failing:
-                lines.append(line.removeprefix("\N{BALLOT X} "))
-        return "\n".join(lines), False
+        return check_cell_verdict(output, error)
 
     def missing_reason(self) -> str:
         errors = [(index, error) for index, (_, error) in sorted(self.cell_outputs.items())

@@ -422,6 +422,7 @@ def _earned(course_root: Path, assignment: str, exercise: str, variant: str, stu
                  **{name: reference for name, reference in load_references(assignment).items() if name != exercise}}
     with contextlib.redirect_stdout(io.StringIO()):
         try:
+            exec(spec.locked["check_helpers"], namespace)  # afresh: check() reads _keep_going from its own globals
             exec(VARIANTS[assignment][exercise].get(variant, ""), namespace)
             exec(spec.locked[task.grade_id], namespace)
         except Exception:  # the cell or its check cell stops with an error: nbgrader gives 0

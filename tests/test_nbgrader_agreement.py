@@ -1,5 +1,6 @@
-"""nbgrader itself grades the course: full marks for the solutions, zero for the untouched release, and
-exactly one exercise lost for one mistake; `autograder grade` gives the same per-notebook scores."""
+"""nbgrader itself grades the course: full marks for the solutions, zero for the untouched release, one
+mistake costing exactly the points of the checks it fails (partial credit), and a wrong helper costing only its
+own points (a mistake is charged once); `autograder grade` gives the same per-notebook scores."""
 import json
 import subprocess
 import sys
@@ -11,7 +12,7 @@ from nbgrader.api import Gradebook
 from autograder import notebook as nb
 from course_files import ASSIGNMENTS, copy_course
 
-# One wrong exercise per assignment: (solution cell, wrong body, points it is worth).
+# One wrong exercise per assignment: (solution cell, wrong body, points it loses: those of the checks it fails).
 ONE_MISTAKE = {
     "01-gradient-descent": ("df", "def df(x):\n    return x - 3\n", 1),
     "02-slopes-and-updates": ("train", "def train(input_data, target, weights, learning_rate, n_updates):\n"
@@ -20,7 +21,7 @@ ONE_MISTAKE = {
                               "        losses.append(get_error(input_data, target, weights) ** 2)\n"
                               "        slope = get_slope(input_data, target, weights)\n"
                               "        weights = update_weights(weights, slope, learning_rate)\n"
-                              "    return weights, np.array(losses)\n", 3),
+                              "    return weights, np.array(losses)\n", 2),  # its final weights are right
     "03-backpropagation": ("numerical_gradient", "def numerical_gradient(loss, weights, h=1e-5):\n"
                            "    base = loss(weights)\n"
                            "    gradients = {}\n"
@@ -31,7 +32,7 @@ ONE_MISTAKE = {
                            "            moved[key][index] += h\n"
                            "            grid[index] = (loss(moved) - base) / h\n"
                            "        gradients[key] = grid\n"
-                           "    return gradients\n", 2),
+                           "    return gradients\n", 0.6667),  # right on the quadratic loss of integer weights
     "04-linear-regression": ("fit", "def fit(x, y, learning_rate, epochs, weight=0.0, bias=0.0):\n"
                              "    history = []\n"
                              "    for _ in range(epochs):\n"
@@ -40,7 +41,14 @@ ONE_MISTAKE = {
                              "        _, d_bias = sse_gradient(x, y, weight, bias)\n"
                              "        bias = bias - learning_rate * d_bias\n"
                              "        history.append(sse(x, y, weight, bias))\n"
-                             "    return weight, bias, np.array(history)\n", 3),
+                             "    return weight, bias, np.array(history)\n", 2.4),  # it still ends at the best line
+}
+# A wrong helper under right callers: (helper's cell, wrong body, the helper's points: all the submission loses).
+WRONG_HELPER = {
+    "01-gradient-descent": ("gradient_descent_update", "def gradient_descent_update(x, gradx, learning_rate):\n"
+                            "    return x + learning_rate * gradx\n", 2),
+    "04-linear-regression": ("linear", "def linear(x, weight, bias):\n"
+                             "    return bias * np.asarray(x, dtype=float) + weight\n", 1),
 }
 AUTO_POINTS = {"01-gradient-descent": 7, "02-slopes-and-updates": 9, "03-backpropagation": 12,
                "04-linear-regression": 8}
@@ -62,6 +70,8 @@ def graded_course(tmp_path_factory, course):
         grade_id, wrong, _ = ONE_MISTAKE[assignment]
         notebooks = {"sol_student": solution, "one_mistake": with_cell(solution, grade_id, wrong),
                      "blank_student": nbformat.read(str(course.release_notebook(assignment)), as_version=4)}
+        if assignment in WRONG_HELPER:
+            notebooks["wrong_helper"] = with_cell(solution, *WRONG_HELPER[assignment][:2])
         for student, notebook in notebooks.items():
             folder = root / "submitted" / student / assignment
             folder.mkdir(parents=True)
@@ -77,7 +87,8 @@ def nbgrader_scores(root, course):
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
         return {(student, assignment): gradebook.find_submission_notebook(
                     course.notebook(assignment).removesuffix(".ipynb"), assignment, student).score
-                for assignment in ASSIGNMENTS for student in ("sol_student", "one_mistake", "blank_student")}
+                for assignment in ASSIGNMENTS for student in ("sol_student", "one_mistake", "blank_student")
+                + (("wrong_helper",) if assignment in WRONG_HELPER else ())}
 
 
 def test_nbgrader_gives_the_solutions_full_marks(graded_course, course):
@@ -92,8 +103,14 @@ def test_nbgrader_gives_the_untouched_release_zero(graded_course, course):
 
 def test_nbgrader_takes_exactly_the_wrong_exercise(graded_course, course):
     scores = nbgrader_scores(graded_course, course)
-    assert {a: scores["one_mistake", a] for a in ASSIGNMENTS} == {
-        a: AUTO_POINTS[a] - ONE_MISTAKE[a][2] for a in ASSIGNMENTS}
+    assert {a: scores["one_mistake", a] for a in ASSIGNMENTS} == pytest.approx({
+        a: AUTO_POINTS[a] - ONE_MISTAKE[a][2] for a in ASSIGNMENTS}, abs=1e-9)
+
+
+def test_nbgrader_charges_a_wrong_helper_once(graded_course, course):
+    scores = nbgrader_scores(graded_course, course)
+    assert {a: scores["wrong_helper", a] for a in WRONG_HELPER} == {
+        a: AUTO_POINTS[a] - WRONG_HELPER[a][2] for a in WRONG_HELPER}
 
 
 def test_autograder_grade_agrees_with_nbgrader_autograde(graded_course, course, tmp_path):
@@ -106,7 +123,7 @@ def test_autograder_grade_agrees_with_nbgrader_autograde(graded_course, course, 
                               cwd=graded_course, capture_output=True, text=True)
         assert done.returncode == 0, done.stderr[-3000:]
         got.update({(entry["student"], assignment): entry["score"] for entry in json.loads(report.read_text())})
-    assert got == expected
+    assert got == pytest.approx(expected, abs=1e-9)
 
 
 def gradebook_rows(db):

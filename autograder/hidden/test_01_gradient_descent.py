@@ -149,16 +149,17 @@ def test_gradient_descent_starts_from_an_integer(submission, rng):
 
 
 @pytest.mark.exercise("gradient_descent")
-def test_gradient_descent_returns_a_numpy_array(submission):
-    path = submission.gradient_descent(reference_df, 1, 0.05, 25)
+def test_gradient_descent_returns_a_numpy_array(submission, rng):
+    x0 = round(float(rng.uniform(4, 9)), 1)  # not the worked example's 1, which a copied answer would pass
+    what = f"gradient_descent(df, {x0}, 0.05, 25)"
+    path = submission.gradient_descent(reference_df, x0, 0.05, 25)
     if not isinstance(path, np.ndarray):
-        raise AssertionError(f"gradient_descent(df, 1, 0.05, 25) returned {kind_of(path)}, but a 1-D "
+        raise AssertionError(f"{what} returned {kind_of(path)}, but a 1-D "
                              "NumPy array was expected. Convert your list of iterates with np.array(...).")
     if path.ndim != 1:
-        raise AssertionError(f"gradient_descent(df, 1, 0.05, 25) returned {kind_of(path)}, but a 1-D NumPy array "
+        raise AssertionError(f"{what} returned {kind_of(path)}, but a 1-D NumPy array "
                              "[x0, x1, ..., x25] was expected: one number per position, the start included.")
-    expect_close(path[-1:], reference_path(reference_df, 1, 0.05, 25)[-1:],
-                 "The last iterate of gradient_descent(df, 1, 0.05, 25)")
+    expect_close(path[-1:], reference_path(reference_df, x0, 0.05, 25)[-1:], f"The last iterate of {what}")
 
 
 @pytest.mark.exercise("max_stable_learning_rate")

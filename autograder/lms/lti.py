@@ -152,6 +152,7 @@ class StudentScore:
     max_score: float
     pending_manual: float        # points of answers still to be graded by hand
     parts: tuple                 # (exercise name, score, max score) per graded cell
+    remarks: tuple = ()          # (cell name, the grader's comment) for each hand-graded cell with a comment
 
     @property
     def grading_progress(self) -> str:
@@ -162,7 +163,8 @@ class StudentScore:
         text = f"{self.score:g} of {self.max_score:g} points"
         if self.pending_manual:
             text += f"; {self.pending_manual:g} {_points(self.pending_manual)} still to be graded by hand"
-        return text + ". " + ", ".join(f"{name} {score:g}/{top:g}" for name, score, top in self.parts)
+        text += ". " + ", ".join(f"{name} {score:g}/{top:g}" for name, score, top in self.parts)
+        return text + "".join(f" Comment on {name}: {remark}" for name, remark in self.remarks)
 
 
 def _points(amount: float) -> str:
@@ -195,7 +197,10 @@ def gradebook_scores(db_url: str, assignment: str, names: dict[str, str]) -> tup
                 score=lms_score(submission), max_score=float(submission.max_score),
                 pending_manual=sum(float(grade.max_score) for grade in grades if grade.needs_manual_grade),
                 parts=tuple((names.get(grade.name, grade.name), float(grade.score), float(grade.max_score))
-                            for grade in grades)))
+                            for grade in grades),
+                remarks=tuple((names.get(comment.name, comment.name), comment.manual_comment.strip())
+                              for notebook in submission.notebooks for comment in notebook.comments
+                              if (comment.manual_comment or "").strip())))
         submitted = {score.student for score in scores}
         absent = sorted(student.id for student in gradebook.students if student.id not in submitted)
     return sorted(scores, key=lambda score: score.student), absent
