@@ -152,11 +152,15 @@ def seed_for(student: str, check: str) -> int:
     return int.from_bytes(digest[:8], "little")
 
 
-def run_exercise(assignment: str, exercise: str, submission: Submission, student: str) -> list[CheckResult]:
-    """Run every hidden check of one exercise; never raises for anything the student's code did."""
+def run_exercise(assignment: str, exercise: str, submission: Submission, student: str,
+                 weighted_only: bool = False) -> list[CheckResult]:
+    """Run every hidden check of one exercise (with `weighted_only`, those worth points); never raises for anything
+    the student's code did."""
     checks = load_checks(assignment).get(exercise)
     if not checks:
         raise LookupError(f"{assignment} has no hidden checks for exercise {exercise!r}")
+    if weighted_only:
+        checks = [check for check in checks if weight_of(check) > 0]
     return [_run_one(check, exercise, submission, student) for check in checks]
 
 
@@ -194,7 +198,8 @@ def run_fairly(assignment: str, exercise: str, submission: Submission, student: 
     if not rebind({name: _counted(name, references[name], called) for name in wrong}):
         return checks, ()
     try:
-        rechecked = run_exercise(assignment, exercise, submission, student)
+        # the checks worth points: the worked example's, which the visible check covers, cost callbacks for nothing
+        rechecked = run_exercise(assignment, exercise, submission, student, weighted_only=True)
     finally:
         rebind({})
     used = tuple(name for name in wrong if name in called)

@@ -329,8 +329,8 @@ def test_fit_works_on_integer_data(submission, rng):
     check_fit(submission, args, "history", " with integer arrays")
 
 
-@pytest.mark.exercise("fit")
-def test_fit_on_the_worked_example_ends_near_the_best_line(submission):
+@pytest.mark.exercise("fit", weight=0)  # the visible check already fits the worked example
+def test_fit_ends_near_the_best_line_on_the_worked_example(submission):
     args = (WORKED_X, WORKED_Y, 0.002, 1000)
     what = describe_call("fit", args)
     weight, bias, _ = expect_parts(submission.fit(*args), ("weight", "bias", "history"), what, accept_array=True)
