@@ -183,7 +183,8 @@ def test_a_written_answer_not_graded_yet_is_not_counted_as_0_then_its_hand_grade
 
     with Gradebook(db) as gradebook:  # what formgrader does when the instructor grades the answer
         notebook = course.notebook(A1).removesuffix(".ipynb")
-        gradebook.find_grade(WRITTEN, notebook, A1, "ada_lovelace").manual_score = 1.5
+        grade = gradebook.find_grade(WRITTEN, notebook, A1, "ada_lovelace")
+        grade.manual_score, grade.needs_manual_grade = 1.5, False
         gradebook.find_comment(WRITTEN, notebook, A1, "ada_lovelace").manual_comment = "Right idea; say why it diverges."
         gradebook.db.commit()
 
