@@ -216,10 +216,13 @@ def _counted(name: str, reference, called: set):
     return stand_in
 
 
-def helper_note(exercise: str, helpers: tuple[str, ...], own_mistake: bool) -> str:
+def helper_note(exercise: str, helpers: tuple[str, ...], own_mistake: bool, crashed: bool = False) -> str:
     """What a re-check with reference helpers found, in the student's terms."""
     one = len(helpers) == 1
     names = " and ".join(f"`{name}`" for name in helpers)
+    if crashed and not own_mistake:  # e.g. a helper that loops stopped the check cell, which earns 0 as in nbgrader
+        return (f"`{exercise}` is right when {names} {'is' if one else 'are'} right, but its check cell stopped with "
+                f"an error, and a check cell that stops earns nothing: fix {names}, then run the check cell again.")
     if not own_mistake:
         return f"`{exercise}` is right when {names} {'is' if one else 'are'} right; fix {names}."
     return (f"`{exercise}` was checked with a correct {names} in place of yours, which {'does' if one else 'do'} "

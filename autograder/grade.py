@@ -243,10 +243,10 @@ def _check(run: Run, runner: "_Runner", spec: AssignmentSpec, exercise: Exercise
                                  wrong_helpers if run.alive else (), run.rebind)
     failed = [check.message for check in checks if not check.passed]
     visible, crashed = runner.visible_failure(check_cell)
-    if visible and (failed or not helpers):  # with right helpers, a failed visible check was the helpers' doing
+    if visible and (failed or crashed or not helpers):  # with right helpers, a failed visible check was theirs
         failed.insert(0, f"The check cell under this exercise failed: {visible}")
-    own_mistake = crashed or any(not check.passed for check in checks)
-    lines = ([helper_note(exercise.name, helpers, own_mistake)] if helpers else []) + _essential(failed)
+    own_mistake = any(not check.passed for check in checks)
+    lines = ([helper_note(exercise.name, helpers, own_mistake, crashed)] if helpers else []) + _essential(failed)
     output = "\n".join(f"- {line}" for line in lines)
     if not failed:
         output += ("\n" if output else "") + (f"All {len(checks)} checks passed." if len(checks) > 1
