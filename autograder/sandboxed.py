@@ -215,7 +215,7 @@ def rebind(sock, namespace, names, rebound):
     rebound.clear()
     for name, data in names.items():
         rebound[name] = namespace.get(name, rebound)  # `rebound` itself marks a name that was not defined
-        namespace[name] = _callback_proxy(sock, data)
+        namespace[name] = _callback_proxy(sock, data, grader_time=True)
 
 
 def reply_within_limit(sock, reply, instead):
@@ -245,11 +245,12 @@ def call(sock, function, encoded_args, timeout):
         signal.setitimer(signal.ITIMER_REAL, 0)
 
 
-def _callback_proxy(sock, data):
-    """A function given to the student's code that the grader evaluates, e.g. the `grad` of a check."""
+def _callback_proxy(sock, data, grader_time=False):
+    """A function given to the student's code that the grader evaluates, e.g. the `grad` of a check; with
+    `grader_time` (a reference helper standing in for the student's), the wait for it is not the student's time."""
     def grader_function(*args):
         message = {"op": "callback", "id": data["callable"], "args": encode(args)}
-        left = signal.setitimer(signal.ITIMER_REAL, 0)[0]  # the grader's time answering is not the student's
+        left = signal.setitimer(signal.ITIMER_REAL, 0)[0] if grader_time else 0
         try:
             send_message(sock, message, MAX_MESSAGE)
             reply = recv_message(sock, MAX_REQUEST)

@@ -462,13 +462,24 @@ def test_numerical_gradient_uses_central_differences(submission, rng):
 
 @pytest.mark.exercise("numerical_gradient")
 def test_numerical_gradient_leaves_the_weights_unchanged(submission, rng):
-    cubic_loss, weights, _ = cubic_network(rng)
-    call = submission.numerical_gradient.call(cubic_loss, weights)
+    inputs, target, weights = new_problem(rng)
+
+    def squared_error(weights):
+        return float(network_loss(inputs, target, weights))
+
+    call = submission.numerical_gradient.call(squared_error, weights)
     # Nudging by +h and -h may leave a rounding difference of about 1e-16, which is harmless.
-    expect_unchanged(call, (cubic_loss, weights), ("loss", "weights"), "numerical_gradient", atol=1e-12,
+    expect_unchanged(call, (squared_error, weights), ("loss", "weights"), "numerical_gradient", atol=1e-12,
                      advice="It looks like you nudged the caller's arrays and did not put every weight back. Nudge "
                             "a copy of the weights (or restore each weight to its saved value), so the caller's "
                             "weights stay as they were.")
+    # and gives the gradient: leaving the weights alone earns nothing by itself
+    what = describe_call("numerical_gradient", (squared_error, weights)) + " (squared_error is the network's loss)"
+    gradient = expect_weights_dict(call.result, what, weights)
+    expected = reference_backprop(inputs, target, weights)
+    for key in KEYS:
+        expect_close(gradient[key], expected[key], f"The '{key}' part from {what}",
+                     mistakes=partial(numerical_gradient_mistakes, squared_error, weights, key), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.exercise("numerical_gradient")
