@@ -32,7 +32,7 @@ ONE_MISTAKE = {
                            "            moved[key][index] += h\n"
                            "            grid[index] = (loss(moved) - base) / h\n"
                            "        gradients[key] = grid\n"
-                           "    return gradients\n", 0.6667),  # right on the quadratic loss of integer weights
+                           "    return gradients\n", 2),
     "04-linear-regression": ("fit", "def fit(x, y, learning_rate, epochs, weight=0.0, bias=0.0):\n"
                              "    history = []\n"
                              "    for _ in range(epochs):\n"

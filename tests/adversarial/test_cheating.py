@@ -85,7 +85,7 @@ def test_raised_points_and_a_bonus_cell_change_no_score(hostile_batch):
 def test_swapped_grade_ids_run_each_check_where_its_cell_stands(hostile_batch):
     # the cell labelled check_gradient_descent now stands above gradient_descent, so its checks run too early
     result = earns_honest_points(hostile_batch, "swapped_grade_ids", lost={"gradient_descent"})
-    assert "name 'gradient_descent' is not defined" in output(result, "check_gradient_descent")
+    assert "`gradient_descent` could not be checked: it is not defined" in output(result, "check_gradient_descent")
 
 
 def test_solution_cell_turned_into_markdown_defines_nothing(hostile_batch):
