@@ -26,6 +26,13 @@ from plain import MAX_MESSAGE, MAX_REQUEST, MessageTooLarge, decode, encode, rec
 
 WORK = "/tmp/run" if os.path.isdir("/tmp") else tempfile.gettempdir()
 PR_SET_CHILD_SUBREAPER = 36
+PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS = 4, 38
+CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUSER = 0x00020000, 0x08000000, 0x10000000
+MS_REC, MS_PRIVATE, MS_NOSUID, MS_NODEV = 0x4000, 1 << 18, 2, 4
+SYS_KEYCTL = {"x86_64": 250, "aarch64": 219}.get(os.uname().machine)
+KEYCTL_JOIN_SESSION_KEYRING = 1
+TMPFS_SIZE = "128m"   # a student's /tmp and /dev/shm each (memory of this machine, freed when the child ends)
+LIBC = ctypes.CDLL(None, use_errno=True)
 
 
 class CellTimeout(BaseException):
@@ -106,6 +113,49 @@ def drop_privileges(child_uid):
         os.setuid(child_uid)
 
 
+def isolate() -> bool:
+    """Give this child namespaces of its own, so that nothing it creates outlives it: a user namespace (its own
+    user keyring), an IPC namespace (System V and POSIX IPC) and a mount namespace with a fresh, private /tmp and
+    /dev/shm. It ends with no capability at all. False where the kernel refuses user namespaces: the zygote's
+    clean-up then removes what it knows of."""
+    uid, gid = os.getuid(), os.getgid()
+    LIBC.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # a changed uid makes /proc/self/* root's; the maps below need it ours
+    if LIBC.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWIPC) != 0:
+        _new_session_keyring()  # at least not the keyring inherited from the zygote
+        return False
+    for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
+        with open(f"/proc/self/{name}", "w") as file:
+            file.write(text)
+    _new_session_keyring()  # of this user namespace, as is its user keyring: the host's for this uid stays out of reach
+    _mount(None, b"/", None, MS_REC | MS_PRIVATE)
+    options = f"size={TMPFS_SIZE},mode=1777".encode()
+    for where in (b"/tmp", b"/dev/shm"):
+        if os.path.isdir(where):
+            _mount(b"tmpfs", where, b"tmpfs", MS_NOSUID | MS_NODEV, options)
+    _drop_capabilities()
+    return True
+
+
+def _new_session_keyring():
+    if SYS_KEYCTL is not None:
+        LIBC.syscall(SYS_KEYCTL, KEYCTL_JOIN_SESSION_KEYRING, None)
+
+
+def _mount(source, target, fstype, flags, options=None):
+    if LIBC.mount(source, target, fstype, flags, options) != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, f"mount {target!r}: {os.strerror(error)}")
+
+
+def _drop_capabilities():
+    """No capability left, even in our own user namespace, and none to be had again through execve."""
+    header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
+    data = (ctypes.c_uint32 * 6)()
+    if LIBC.capset(header, data) != 0:
+        raise OSError(ctypes.get_errno(), "capset")
+    LIBC.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+
+
 def run_child(sock, child_uid, shell=None):
     """In the forked child: become the student, run the cells, then serve calls until told to stop.
 
@@ -116,7 +166,9 @@ def run_child(sock, child_uid, shell=None):
     if request is None:
         return
     drop_privileges(child_uid)
+    isolate()
     set_limits(request["limits"], child_uid)
+    os.makedirs(WORK, mode=0o1777, exist_ok=True)
     folder = tempfile.mkdtemp(dir=WORK)
     os.chdir(folder)
     os.environ["HOME"] = folder
@@ -304,8 +356,22 @@ def _processes_of(uid):
 
 
 def _wipe():
+    """Remove everything under WORK, whatever modes the student gave it (a 0500 folder keeps its entries otherwise)."""
+    for root, folders, _ in os.walk(WORK):
+        for name in folders:
+            try:
+                os.chmod(os.path.join(root, name), 0o700, follow_symlinks=False)
+            except OSError:
+                pass
     for entry in os.listdir(WORK):
-        shutil.rmtree(os.path.join(WORK, entry), ignore_errors=True)
+        path = os.path.join(WORK, entry)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
 
 
 def zygote(control, child_uid):
