@@ -34,6 +34,7 @@ c.Autograder.cpu_seconds = 60           # CPU seconds for a whole notebook and i
 c.Autograder.memory_mb = 512            # address space of the student's process (it needs about 270)
 c.Autograder.max_output_kb = 256        # captured stdout/stderr kept per submission
 c.Autograder.max_processes = 32         # processes the student's code may have at once
+c.Autograder.max_notebook_mb = 50       # a larger submitted notebook gets 0 and a message, unread
 
 # LMS rosters (`autograder roster import`): a student's nbgrader id is the first non-empty of these columns of the
 # LMS's gradebook export; a value with an @ (an email address or login) counts by the part before the @.

@@ -62,7 +62,7 @@ def write_autograded(folder: Path, spec: AssignmentSpec, result: SubmissionResul
         _write_atomically(folder / spec.notebook, json.dumps(
             autograded_notebook(spec, result, submitted), indent=1, sort_keys=True, ensure_ascii=False) + "\n")
     if timestamp_file and timestamp_file.is_file():
-        _write_atomically(folder / "timestamp.txt", timestamp_file.read_text())
+        _write_atomically(folder / "timestamp.txt", timestamp_file.read_text(errors="replace"))
     _write_atomically(folder / RESULTS, json.dumps(result.to_json(), ensure_ascii=False))
 
 

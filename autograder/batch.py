@@ -90,6 +90,10 @@ def find_submissions(course: Course, assignment: str, folder: Path | None = None
     if not root.is_dir():
         return
     for student in sorted(entry.name for entry in os.scandir(root) if entry.is_dir()):
+        if not student.isprintable() or student != nb._text(student):  # bytes that are not UTF-8: no usable id
+            print(f"warning: the folder {root / student!r} is not a student id (rename it); it was not graded",
+                  file=sys.stderr)
+            continue
         where = root / student / assignment
         if not where.is_dir():
             continue
@@ -208,8 +212,8 @@ def grade_assignments(course: Course, assignments: list[str], db_url: str | None
                 summary.add_skipped(stored)
             else:
                 if writers:
-                    _save(writers[job.assignment], specs[job.assignment], job, result,
-                          autograded_root or course.root / "autograded")
+                    result = _save_or_explain(writers[job.assignment], specs[job.assignment], job, result,
+                                              autograded_root or course.root / "autograded")
                 report.add(result)
                 summary.add(result)
                 if on_result:
@@ -264,6 +268,26 @@ def _fingerprint(inputs: bytes, job: SubmittedNotebook) -> str:
     return digest.hexdigest()
 
 
+def _save_or_explain(writer, spec: AssignmentSpec, job: SubmittedNotebook, result: SubmissionResult,
+                     autograded_root: Path) -> SubmissionResult:
+    """Save `result`; when the submission itself makes that fail (not the gradebook), save an error result that
+    says why instead, so the batch goes on. A gradebook that fails (GradebookError) still stops the batch."""
+    from .gradebook import GradebookError
+
+    try:
+        _save(writer, spec, job, result, autograded_root)
+        return result
+    except GradebookError:
+        raise
+    except Exception as error:
+        print(f"warning: the result of {job.student} for {spec.name} could not be saved as it was: "
+              f"{type(error).__name__}: {str(error)[:300]}", file=sys.stderr)
+        explained = error_result(spec, job.student, "Your notebook was graded, but its result could not be saved "
+                                                    f"({type(error).__name__}). Your instructor will look at it.")
+        _save(writer, spec, replace(job, path=None, timestamp_file=None), explained, autograded_root)
+        return explained
+
+
 def _save(writer, spec: AssignmentSpec, job: SubmittedNotebook, result: SubmissionResult,
           autograded_root: Path):
     from nbgrader.utils import parse_utc
@@ -271,7 +295,7 @@ def _save(writer, spec: AssignmentSpec, job: SubmittedNotebook, result: Submissi
     from .autograded import write_autograded
 
     submitted = None
-    if job.path is not None:
+    if job.path is not None and result.status == "graded":  # an error result has no run to show
         try:
             submitted = nb.read(job.path)
         except nb.NotebookError:
@@ -279,7 +303,7 @@ def _save(writer, spec: AssignmentSpec, job: SubmittedNotebook, result: Submissi
     timestamp = None
     if job.timestamp_file:
         try:
-            timestamp = parse_utc(job.timestamp_file.read_text().strip())
+            timestamp = parse_utc(job.timestamp_file.read_text(errors="replace").strip())
         except Exception:  # an unreadable timestamp is the LMS's problem, not a reason to lose the grade
             timestamp = None
     # in place before the grades commit, so a resumed batch skips only submissions written in full

@@ -139,12 +139,17 @@ def _run_one(check, exercise, submission, student) -> CheckResult:
     try:
         check(**{name: fixtures[name] for name in wanted})
     except (AssertionError, StudentCodeError) as failure:
-        return CheckResult(check.__name__, exercise, False, str(failure).strip() or "This check failed.",
+        return CheckResult(check.__name__, exercise, False, bounded(str(failure).strip()) or "This check failed.",
                            getattr(failure, "mistake", None), tuple(plots.figures))
     except Exception as error:  # a check tripped over something odd the student returned
         return CheckResult(check.__name__, exercise, False,
-                           f"Your result could not be checked ({type(error).__name__}: {error}).")
+                           f"Your result could not be checked ({type(error).__name__}: {bounded(str(error), 300)}).")
     return CheckResult(check.__name__, exercise, True, "", None, tuple(plots.figures))
+
+
+def bounded(text: str, limit: int = 2000) -> str:
+    """A message of at most about `limit` characters (a student's value can make one megabytes long)."""
+    return text if len(text) <= limit else text[:limit] + f" … ({len(text) - limit:,} more characters left out)"
 
 
 class HiddenChecksFailed(AssertionError):

@@ -9,15 +9,16 @@ check cell has run, as `nbgrader autograde` would judge it.
 from __future__ import annotations
 
 import re
+import sys
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 from . import notebook as nb
-from .checks import CheckResult, Figure, load_checks, run_exercise
+from .checks import CheckResult, Figure, bounded, load_checks, run_exercise
 from .config import Course
-from .sandbox import Run, Sandbox
+from .sandbox import Run, Sandbox, SandboxError
 
 MAX_RESTARTS = 6
 
@@ -132,8 +133,8 @@ class SubmissionResult:
 
     def cell_errors(self) -> list[dict]:
         """The cells that raised, in notebook order: 1-based cell number, error type and (shortened) text."""
-        return [{"cell": index + 1, "type": str(error.get("type")), "text": str(error.get("text", ""))[:300]}
-                for index, (_, error) in sorted(self.cell_outputs.items()) if error]
+        return [{"cell": index + 1, "type": str(error.get("type"))[:100], "text": str(error.get("text", ""))[:300]}
+                for index, (_, error) in sorted(self.cell_outputs.items()) if error][:MAX_CELL_ERRORS]
 
     @classmethod
     def from_json(cls, data: dict) -> "SubmissionResult":
@@ -149,9 +150,23 @@ def grade_notebook(sandbox: Sandbox, course: Course, spec: AssignmentSpec, stude
                    path: Path, other_specs: tuple[AssignmentSpec, ...] = ()) -> SubmissionResult:
     """Grade one submitted notebook; whatever it contains, the result is a score and messages."""
     started = time.monotonic()
-    result = _grade(sandbox, course, spec, student, path, other_specs)
+    try:
+        result = _grade(sandbox, course, spec, student, path, other_specs)
+    except SandboxError:  # the grader's own machinery: no submission is to blame, so the batch stops
+        raise
+    except Exception as error:  # whatever a submission does, it ends as that submission's result
+        import traceback
+
+        print(f"warning: grading {student}'s {spec.notebook} failed inside the grader:\n"
+              f"{traceback.format_exc()[-3000:]}", file=sys.stderr)
+        result = error_result(spec, student, "The grader could not finish checking this notebook "
+                                             f"({type(error).__name__}: {bounded(str(error), 300)}). Your instructor "
+                                             "will look at it; nothing you submitted was lost.")
     result.seconds = time.monotonic() - started
     return result
+
+
+MAX_NOTES, MAX_CELL_ERRORS = 20, 50   # with `bounded` messages, these bound the size of a result
 
 
 def error_result(spec, student, reason) -> SubmissionResult:
@@ -162,7 +177,7 @@ def error_result(spec, student, reason) -> SubmissionResult:
 
 def _grade(sandbox, course, spec, student, path, other_specs) -> SubmissionResult:
     try:
-        notebook = nb.read(path)
+        notebook = nb.read(path, max_bytes=int(course.max_notebook_mb * 1e6))
     except nb.NotebookError as error:
         return error_result(spec, student, f"The notebook could not be opened: {error}. Nothing in it could be run; "
                                      "download a fresh copy of the notebook and copy your code into it.")
@@ -217,7 +232,7 @@ def _check(run: Run, runner: "_Runner", spec: AssignmentSpec, exercise: Exercise
     visible = runner.visible_failure(check_cell)
     if visible:  # as in nbgrader: the check cell itself must run cleanly too
         failed.insert(0, f"The check cell under this exercise failed: {visible}")
-    output = "\n".join(f"- {message}" for message in _essential(failed)) or (
+    output = "\n".join(f"- {bounded(message)}" for message in _essential(failed)) or (
         f"All {len(checks)} checks passed." if len(checks) > 1 else "The check passed.")
     return TestResult(exercise.grade_id, 0.0 if failed else exercise.points, exercise.points, output,
                       checks=tuple(checks), visible_failed=bool(visible))
@@ -319,7 +334,7 @@ class _Runner:
             self.cell_outputs[run.fatal_cell] = ("", {"type": "Stopped", "text": what})
 
     def _note(self, text):
-        if text not in self.notes:
+        if text not in self.notes and len(self.notes) < MAX_NOTES:
             self.notes.append(text)
 
     def visible_failure(self, index: int | None) -> str:

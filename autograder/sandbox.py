@@ -326,9 +326,9 @@ class Run:
 
     def _receive(self, timeout: float):
         """The next message; "timeout", "garbage" (not a message the grader accepts) or None (the child is gone)."""
-        self.sock.settimeout(max(0.01, min(timeout, self.deadline - time.monotonic())))
-        try:
-            return recv_message(self.sock)
+        until = time.monotonic() + max(0.01, min(timeout, self.deadline - time.monotonic()))
+        try:  # the deadline holds for the whole message, however slowly it trickles in
+            return recv_message(self.sock, deadline=until)
         except socket.timeout:
             return "timeout"
         except DecodeError:

@@ -214,8 +214,8 @@ def test_object_whose_eq_is_always_true_earns_nothing(grade, course):
     cheat = ("class Anything(float):\n    def __eq__(self, other):\n        return True\n"
              "    __ne__ = lambda self, other: False\n\ndef df(x):\n    return Anything(0)\n")
     result = grade(replaced(solution(course, A1), "df", cheat))
-    assert result.score == FULL - 1
-    assert "returned an object of type Anything" in output(result, "check_df")
+    assert result.score == FULL - 1  # a float subclass is judged by the float it is: its __eq__ never runs
+    assert "df(5) returned 0, but 4 was expected" in output(result, "check_df")
 
 
 def test_monkeypatched_numpy_fools_nothing(grade, course):

@@ -9,7 +9,8 @@ from expectations import cell_text, earns_honest_points, output
 
 def test_float_subclass_whose_eq_is_always_true_earns_nothing(hostile_batch):
     result = earns_honest_points(hostile_batch, "fake_float_eq", lost={"df"})
-    assert "returned an object of type Anything, but a number or NumPy array was expected" in output(result, "check_df")
+    # a float subclass crosses as the float it is, so its __eq__ never runs: judged by its value
+    assert "df(5) returned 0, but 4 was expected." in output(result, "check_df")
 
 
 def test_numpy_scalar_subclass_arrives_as_its_plain_value(hostile_batch):
@@ -41,7 +42,7 @@ def test_always_equal_gradients_earn_nothing_in_03(hostile_batch):
 
 def test_always_equal_floats_earn_nothing_in_04_nor_in_fit_which_uses_them(hostile_batch):
     result = earns_honest_points(hostile_batch, "fake_equality_04", lost={"sse_gradient", "fit"})
-    assert "an object of type AlwaysEqual" in output(result, "check_sse_gradient")
+    assert "returned (0, 0), but (-19.6159, -3.91042) was expected" in output(result, "check_sse_gradient")
 
 
 def test_hardcoded_worked_example_values_fail_on_unseen_inputs(hostile_batch):
