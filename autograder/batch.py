@@ -260,12 +260,22 @@ def _fingerprint(inputs: bytes, job: SubmittedNotebook) -> str:
     """sha256 of the grading inputs, the submitted notebook's bytes and its timestamp file."""
     digest = hashlib.sha256(inputs)
     for path in (job.path, job.timestamp_file):
-        try:
-            content = b"present\0" + path.read_bytes() if path is not None else b"absent"
-        except OSError:
-            content = b"unreadable"
-        digest.update(hashlib.sha256(content).digest())
+        digest.update(_file_digest(path))
     return digest.hexdigest()
+
+
+def _file_digest(path: Path | None) -> bytes:
+    """sha256 of b"present\0" and the file's bytes, read in pieces (a submission can be gigabytes); or a marker."""
+    if path is None:
+        return hashlib.sha256(b"absent").digest()
+    digest = hashlib.sha256(b"present\0")
+    try:
+        with open(path, "rb") as file:
+            while piece := file.read(1 << 20):
+                digest.update(piece)
+    except OSError:
+        return hashlib.sha256(b"unreadable").digest()
+    return digest.digest()
 
 
 def _save_or_explain(writer, spec: AssignmentSpec, job: SubmittedNotebook, result: SubmissionResult,

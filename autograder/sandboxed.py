@@ -31,7 +31,7 @@ CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUSER = 0x00020000, 0x08000000, 0x10000000
 MS_REC, MS_PRIVATE, MS_NOSUID, MS_NODEV = 0x4000, 1 << 18, 2, 4
 SYS_KEYCTL = {"x86_64": 250, "aarch64": 219}.get(os.uname().machine)
 KEYCTL_JOIN_SESSION_KEYRING = 1
-TMPFS_SIZE = "128m"   # a student's /tmp and /dev/shm each (memory of this machine, freed when the child ends)
+TMPFS_SIZE = "128m"   # a student's WORK and /dev/shm each (memory of this machine, freed when the child ends)
 LIBC = ctypes.CDLL(None, use_errno=True)
 
 
@@ -115,8 +115,9 @@ def drop_privileges(child_uid):
 
 def isolate() -> bool:
     """Give this child namespaces of its own, so that nothing it creates outlives it: a user namespace (its own
-    user keyring), an IPC namespace (System V and POSIX IPC) and a mount namespace with a fresh, private /tmp and
-    /dev/shm. It ends with no capability at all. False where the kernel refuses user namespaces: the zygote's
+    user keyring), an IPC namespace (System V and POSIX IPC) and a mount namespace with a fresh, private WORK and
+    /dev/shm, the only places it can write (/tmp itself is the zygote's, read-only to students, and may hold the
+    interpreter). It ends with no capability at all. False where the kernel refuses user namespaces: the zygote's
     clean-up then removes what it knows of."""
     uid, gid = os.getuid(), os.getgid()
     LIBC.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # a changed uid makes /proc/self/* root's; the maps below need it ours
@@ -129,7 +130,7 @@ def isolate() -> bool:
     _new_session_keyring()  # of this user namespace, as is its user keyring: the host's for this uid stays out of reach
     _mount(None, b"/", None, MS_REC | MS_PRIVATE)
     options = f"size={TMPFS_SIZE},mode=1777".encode()
-    for where in (b"/tmp", b"/dev/shm"):
+    for where in (WORK.encode(), b"/dev/shm"):
         if os.path.isdir(where):
             _mount(b"tmpfs", where, b"tmpfs", MS_NOSUID | MS_NODEV, options)
     _drop_capabilities()
@@ -168,7 +169,6 @@ def run_child(sock, child_uid, shell=None):
     drop_privileges(child_uid)
     isolate()
     set_limits(request["limits"], child_uid)
-    os.makedirs(WORK, mode=0o1777, exist_ok=True)
     folder = tempfile.mkdtemp(dir=WORK)
     os.chdir(folder)
     os.environ["HOME"] = folder

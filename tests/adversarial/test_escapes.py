@@ -60,11 +60,8 @@ def test_nothing_is_written_outside_the_sandbox(hostile_batch):
     targets = hostile_batch.targets
     result = earns_honest_points(hostile_batch, "write_outside")
     printed = cell_text(result, "could not write")
-    # /tmp is the student's own: a tmpfs of its process's mount namespace, gone with it (asserted below)
-    assert [line for line in printed.splitlines() if line.startswith("WROTE")] == [
-        "WROTE /tmp/escaped-from-adversarial-suite.txt"]
-    assert "OPENED THE HIDDEN CHECKS FOR WRITING" not in printed
-    assert printed.count("could not write") == 5
+    assert "WROTE" not in printed and "OPENED THE HIDDEN CHECKS FOR WRITING" not in printed
+    assert printed.count("could not write") == 6
     assert not (targets.course_root / "escaped.txt").exists() and not (targets.outside / "escaped.txt").exists()
     assert not Path("/tmp/escaped-from-adversarial-suite.txt").exists()
     assert b"written by a student notebook" not in targets.gradebook.read_bytes()
