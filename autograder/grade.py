@@ -15,7 +15,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from . import notebook as nb
-from .checks import CheckResult, Figure, load_checks, run_exercise
+from .budgets import Budgets, cell_key, duration, reference_for
+from .checks import CheckResult, Figure, check_file, load_checks, run_exercise
 from .config import Course
 from .sandbox import Run, Sandbox
 
@@ -147,9 +148,15 @@ class SubmissionResult:
 
 def grade_notebook(sandbox: Sandbox, course: Course, spec: AssignmentSpec, student: str,
                    path: Path, other_specs: tuple[AssignmentSpec, ...] = ()) -> SubmissionResult:
-    """Grade one submitted notebook; whatever it contains, the result is a score and messages."""
+    """Grade one submitted notebook; whatever it contains, the result is a score and messages.
+
+    Its cells and calls get time budgets from the instructor's solution (budgets.py), timed in this sandbox the
+    first time this process grades the assignment."""
+    reference = reference_for(course, spec.name, check_file(spec.name), lambda measurement: _grade(
+        sandbox, course, spec, "reference", course.source_notebook(spec.name), other_specs, measurement.for_cells))
     started = time.monotonic()
-    result = _grade(sandbox, course, spec, student, path, other_specs)
+    result = _grade(sandbox, course, spec, student, path, other_specs,
+                    lambda keys: Budgets(course, reference, keys))
     result.seconds = time.monotonic() - started
     return result
 
@@ -160,7 +167,7 @@ def error_result(spec, student, reason) -> SubmissionResult:
     return SubmissionResult(student, spec.name, 0.0, spec.max_score, "error", reason, tests)
 
 
-def _grade(sandbox, course, spec, student, path, other_specs) -> SubmissionResult:
+def _grade(sandbox, course, spec, student, path, other_specs, budgets_for) -> SubmissionResult:
     try:
         notebook = nb.read(path)
     except nb.NotebookError as error:
@@ -174,10 +181,11 @@ def _grade(sandbox, course, spec, student, path, other_specs) -> SubmissionResul
                 return error_result(spec, student, f"This is the notebook of {other.name} ({other.notebook}), "
                                                    f"not of {spec.name} ({spec.notebook}). Please submit {spec.notebook}.")
     cells = cells_to_run(spec, notebook)
+    budgets = budgets_for({index: cell_key(nb.grade_id(notebook.cells[index]), source) for index, source in cells})
     test_cells = {nb.grade_id(cell): index for index, cell in enumerate(notebook.cells)}
     deadline = time.monotonic() + course.submission_timeout
     by_cell = {test_cells[e.grade_id]: e for e in spec.exercises if e.grade_id in test_cells}
-    runner = _Runner(sandbox, cells, deadline, tuple(sorted(by_cell)), spec.prefix)
+    runner = _Runner(sandbox, cells, deadline, tuple(sorted(by_cell)), spec.prefix, budgets)
     result = SubmissionResult(student, spec.name, 0.0, spec.max_score, "graded")
     graded: dict[str, TestResult] = {}
     try:  # each exercise is judged when its check cell has run, as nbgrader would; the rest at the end
@@ -264,8 +272,8 @@ class _Runner:
     without the cell that did."""
 
     def __init__(self, sandbox: Sandbox, cells, deadline: float, check_cells: tuple[int, ...],
-                 prefix: tuple[str, ...]):
-        self.sandbox, self.cells, self.deadline = sandbox, cells, deadline
+                 prefix: tuple[str, ...], budgets: Budgets | None = None):
+        self.sandbox, self.cells, self.deadline, self.budgets = sandbox, cells, deadline, budgets
         self.check_cells = check_cells
         # when the notebook starts with the course's own cells untouched, a template has already run them
         self.prefix = prefix if prefix and tuple(source for _, source in cells[:len(prefix)]) == prefix else ()
@@ -300,7 +308,7 @@ class _Runner:
             return None
         self.restarts += 1
         cells = [cell for cell in self.cells[len(self.prefix):] if cell[0] not in self.skipped]
-        self.run = self.sandbox.run(cells, self.deadline, self.prefix, self.check_cells)
+        self.run = self.sandbox.run(cells, self.deadline, self.prefix, self.check_cells, self.budgets)
         self.runs.append(self.run)
         return self.run
 
@@ -308,8 +316,9 @@ class _Runner:
         for outcome in run.outcomes:
             self.cell_outputs[outcome.index] = (outcome.output, outcome.error)
             if outcome.error and outcome.error.get("type") == "CellTimeout":
-                self._note(f"Cell {outcome.index + 1} ran longer than {self.sandbox.course.cell_timeout:g} seconds "
-                           "and was stopped (an endless loop?). The cells after it still ran.")
+                self._note(f"Cell {outcome.index + 1} ran longer than {duration(run.budgets.cell(outcome.index))} "
+                           f"and was stopped ({run.budgets.cell_hint(outcome.index)}): look for a loop that never "
+                           "ends. The cells after it still ran.")
         if run.fatal_cell is not None:
             self.skipped.add(run.fatal_cell)
             what = ("did not finish and had to be stopped" if run.ended == "timeout" else

@@ -128,15 +128,18 @@ def run_child(sock, child_uid, shell=None):
     shell = shell or new_shell()
     signal.signal(signal.SIGALRM, _on_alarm)
     cell_timeout = request["limits"]["cell_timeout"]
+    cell_budgets = request["limits"].get("cell_budgets", {})  # str(index) -> seconds, within cell_timeout
     me = os.getpid()
     checkpoints = set(request.get("checkpoints", ()))
     for index, source in request["cells"]:
         send_message(sock, {"op": "cell_started", "index": index})
-        error = run_cell(shell, source, cell_timeout)
+        started = time.perf_counter()
+        error = run_cell(shell, source, min(cell_timeout, cell_budgets.get(str(index), cell_timeout)))
+        seconds = time.perf_counter() - started
         if os.getpid() != me:  # a copy the student's code forked: it must not speak for the child
             os._exit(0)
         send_message(sock, {"op": "cell_done", "index": index, "error": error, "output": output.take(),
-                            "output_total": output.total})
+                            "output_total": output.total, "seconds": seconds})
         if index in checkpoints:
             send_message(sock, {"op": "checkpoint", "index": index})
             serve(sock, shell.user_ns, cell_timeout, me)
@@ -195,7 +198,8 @@ def serve(sock, namespace, timeout, me):
             reply_within_limit(sock, {"op": "value", "value": encode(value)},
                                {"op": "value", "value": {"opaque": type(value).__name__[:100], "text": "too large"}})
         elif request["op"] == "call":
-            reply_within_limit(sock, call(sock, namespace.get(request["name"]), request["args"], timeout),
+            budget = min(timeout, float(request.get("timeout", timeout)))  # the grader's budget for this call
+            reply_within_limit(sock, call(sock, namespace.get(request["name"]), request["args"], budget),
                                {"op": "raise", "type": "ValueError", "text": "it returned {}"})
 
 
@@ -211,14 +215,17 @@ def reply_within_limit(sock, reply, instead):
 
 def call(sock, function, encoded_args, timeout):
     args = decode(encoded_args, lambda data: _callback_proxy(sock, data))
+    started = time.perf_counter()
     signal.setitimer(signal.ITIMER_REAL, timeout)
     try:
         result = function(*args)
         signal.setitimer(signal.ITIMER_REAL, 0)
+        seconds = time.perf_counter() - started
         mark_callables = lambda fn: {"callable": 0}  # noqa: E731
-        return {"op": "return", "result": encode(result), "args_after": encode(args, mark_callables)}
+        return {"op": "return", "result": encode(result), "args_after": encode(args, mark_callables),
+                "seconds": seconds}
     except CellTimeout:
-        return {"op": "raise", "type": "TimeoutError",
+        return {"op": "raise", "type": "TimeoutError", "timed_out": True,
                 "text": f"it ran longer than {timeout:g} seconds (an endless loop?)"}
     except BaseException as error:
         return {"op": "raise", "type": type(error).__name__, "text": _text(error)}
