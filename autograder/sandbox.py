@@ -64,7 +64,7 @@ def isolation() -> str:
 def grace(budget: float) -> float:
     """How long the grader waits beyond a budget the child enforces itself: short for a short budget, so a
     student who catches the timeout and goes on is stopped soon after it."""
-    return min(GRACE, max(1.0, budget))
+    return min(GRACE, max(1.0, budget / 2))
 
 
 def _namespace_flags():
@@ -183,7 +183,8 @@ class Sandbox:
                   "file_bytes": 16 * 1024 * 1024, "max_processes": self.course.max_processes,
                   "output_chars": self.course.max_output_kb * 1024, "cell_timeout": self.course.cell_timeout}
         budgets = budgets or Budgets(self.course, None, {})
-        limits["cell_budgets"] = {str(index): budgets.cell(index) for index, _ in cells}
+        limits["cell_budgets"] = {str(index): [budgets.cell(index), budgets.wall(budgets.cell(index))]
+                                  for index, _ in cells}
         self._current = Run(self, control, ours, cells, limits, deadline, checkpoints, budgets)
         return self._current
 
@@ -359,7 +360,8 @@ class Run:
                 self._end("died")
                 return None
         while True:
-            limit = self.budgets.cell(self._current) if self._state == "running" else self.cell_timeout
+            limit = self.budgets.wall(self.budgets.cell(self._current)) if self._state == "running" else \
+                self.cell_timeout
             message = self._receive(limit + grace(limit))
             if isinstance(message, dict) and message.get("op") == "sandbox_error" and self._current is None:
                 # before the first cell no student code has run: the sandbox itself failed
@@ -461,11 +463,12 @@ class Run:
 
             try:
                 send_message(self.sock, {"op": "call", "name": name, "args": encode(args, self._register),
-                                         "timeout": budget})
+                                         "processor_seconds": budget, "timeout": self.budgets.wall(budget)})
             except OSError:
                 self._end("died")
                 raise StudentCodeError(f"{what()} could not run: the Python process running your code had ended.")
-            ends = time.monotonic() + budget + grace(budget)  # for the whole call: its callbacks too
+            wall = self.budgets.wall(budget)
+            ends = time.monotonic() + wall + grace(wall)  # for the whole call: its callbacks too
             while True:
                 reply = self._receive(ends - time.monotonic()) if time.monotonic() < ends else "timeout"
                 if reply == "timeout":

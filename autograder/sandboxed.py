@@ -127,15 +127,16 @@ def run_child(sock, child_uid, shell=None):
     sys.stdout = sys.stderr = output
     shell = shell or new_shell()
     signal.signal(signal.SIGALRM, _on_alarm)
+    signal.signal(signal.SIGPROF, _on_alarm)
     cell_timeout = request["limits"]["cell_timeout"]
-    cell_budgets = request["limits"].get("cell_budgets", {})  # str(index) -> seconds, within cell_timeout
+    cell_budgets = request["limits"].get("cell_budgets", {})  # str(index) -> [processor, wall] seconds
     me = os.getpid()
     checkpoints = set(request.get("checkpoints", ()))
     for index, source in request["cells"]:
         send_message(sock, {"op": "cell_started", "index": index})
-        started = time.perf_counter()
-        error = run_cell(shell, source, min(cell_timeout, cell_budgets.get(str(index), cell_timeout)))
-        seconds = time.perf_counter() - started
+        started = time.thread_time()  # precise; process time is counted in ticks while a timer runs
+        error = run_cell(shell, source, *cell_budgets.get(str(index), (cell_timeout, cell_timeout)))
+        seconds = time.thread_time() - started
         if os.getpid() != me:  # a copy the student's code forked: it must not speak for the child
             os._exit(0)
         send_message(sock, {"op": "cell_done", "index": index, "error": error, "output": output.take(),
@@ -151,14 +152,25 @@ def _on_alarm(signum, frame):
     raise CellTimeout()
 
 
-def run_cell(shell, source, timeout):
-    signal.setitimer(signal.ITIMER_REAL, timeout)
+def arm(processor_seconds, wall_seconds):
+    """CellTimeout in the student's code after this much processor time (an endless loop) or wall time (a wait)."""
+    signal.setitimer(signal.ITIMER_PROF, processor_seconds)
+    signal.setitimer(signal.ITIMER_REAL, wall_seconds)
+
+
+def disarm():
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    signal.setitimer(signal.ITIMER_PROF, 0)
+
+
+def run_cell(shell, source, timeout, wall_timeout=None):
+    arm(timeout, wall_timeout or timeout)
     try:
         result = shell.run_cell(source, store_history=False)
     except CellTimeout:  # raised outside the cell's own code, e.g. while IPython compiled it
         return {"type": "CellTimeout", "text": f"the cell ran longer than {timeout:g} seconds"}
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        disarm()
     error = result.error_before_exec or result.error_in_exec
     if error is None:
         return None
@@ -198,8 +210,9 @@ def serve(sock, namespace, timeout, me):
             reply_within_limit(sock, {"op": "value", "value": encode(value)},
                                {"op": "value", "value": {"opaque": type(value).__name__[:100], "text": "too large"}})
         elif request["op"] == "call":
-            budget = min(timeout, float(request.get("timeout", timeout)))  # the grader's budget for this call
-            reply_within_limit(sock, call(sock, namespace.get(request["name"]), request["args"], budget),
+            wall = min(timeout, float(request.get("timeout", timeout)))  # the grader's budgets for this call
+            budget = min(wall, float(request.get("processor_seconds", wall)))
+            reply_within_limit(sock, call(sock, namespace.get(request["name"]), request["args"], budget, wall),
                                {"op": "raise", "type": "ValueError", "text": "it returned {}"})
 
 
@@ -213,14 +226,14 @@ def reply_within_limit(sock, reply, instead):
         send_message(sock, instead)
 
 
-def call(sock, function, encoded_args, timeout):
+def call(sock, function, encoded_args, timeout, wall_timeout=None):
     args = decode(encoded_args, lambda data: _callback_proxy(sock, data))
-    started = time.perf_counter()
-    signal.setitimer(signal.ITIMER_REAL, timeout)
+    started = time.thread_time()  # precise; process time is counted in ticks while a timer runs
+    arm(timeout, wall_timeout or timeout)
     try:
         result = function(*args)
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        seconds = time.perf_counter() - started
+        disarm()
+        seconds = time.thread_time() - started
         mark_callables = lambda fn: {"callable": 0}  # noqa: E731
         return {"op": "return", "result": encode(result), "args_after": encode(args, mark_callables),
                 "seconds": seconds}
@@ -230,7 +243,7 @@ def call(sock, function, encoded_args, timeout):
     except BaseException as error:
         return {"op": "raise", "type": type(error).__name__, "text": _text(error)}
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        disarm()
 
 
 def _callback_proxy(sock, data):

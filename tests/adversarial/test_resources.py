@@ -24,9 +24,10 @@ def test_processes_forked_by_a_graded_function_do_not_outlive_it(hostile_batch):
     assert leftover_processes(uid) == []
 
 
-def test_memory_bomb_in_a_cell_ends_in_memory_error(hostile_batch):
+def test_memory_bomb_in_a_cell_is_stopped(hostile_batch):
     result = earns_honest_points(hostile_batch, "memory_bomb")
-    assert "MemoryError" in cell_errors(result)
+    # whichever limit it meets first: the memory limit, or its processor-time budget (zeroing 512 MB takes a while)
+    assert cell_errors(result) in (["MemoryError"], ["CellTimeout"])
 
 
 def test_memory_bomb_in_a_graded_function_costs_only_that_exercise(hostile_batch):
