@@ -168,14 +168,14 @@ def run_cell(shell, source, timeout, wall_timeout=None):
     try:
         result = shell.run_cell(source, store_history=False)
     except CellTimeout:  # raised outside the cell's own code, e.g. while IPython compiled it
-        return {"type": "CellTimeout", "text": f"the cell ran longer than {timeout:g} seconds"}
+        return {"type": "CellTimeout", "text": f"the cell ran longer than {timeout:.3g} seconds"}
     finally:
         disarm()
     error = result.error_before_exec or result.error_in_exec
     if error is None:
         return None
     if isinstance(error, CellTimeout):
-        return {"type": "CellTimeout", "text": f"the cell ran longer than {timeout:g} seconds"}
+        return {"type": "CellTimeout", "text": f"the cell ran longer than {timeout:.3g} seconds"}
     return {"type": type(error).__name__, "text": _text(error)}
 
 
@@ -239,7 +239,7 @@ def call(sock, function, encoded_args, timeout, wall_timeout=None):
                 "seconds": seconds}
     except CellTimeout:
         return {"op": "raise", "type": "TimeoutError", "timed_out": True,
-                "text": f"it ran longer than {timeout:g} seconds (an endless loop?)"}
+                "text": f"it ran longer than {timeout:.3g} seconds (an endless loop?)"}
     except BaseException as error:
         return {"op": "raise", "type": type(error).__name__, "text": _text(error)}
     finally:
