@@ -25,7 +25,7 @@ class Course:
     memory_mb: int = 1024
     max_output_kb: int = 256
     max_processes: int = 32
-    budget_floor: float = 0.5                  # seconds any cell or call gets at least (budgets.py)
+    budget_floor: float = 0.1                  # seconds any cell or call gets at least (budgets.py)
     budget_factor: float = 100                 # times what the instructor's solution needs (budgets.py)
     lms_student_id: dict | None = None         # LMS -> roster columns giving the nbgrader id (lms/roster.py)
     canvas_assignment_ids: dict | None = None  # assignment -> Canvas assignment id (lms/export.py)

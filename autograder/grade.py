@@ -181,7 +181,7 @@ def _grade(sandbox, course, spec, student, path, other_specs, budgets_for) -> Su
                 return error_result(spec, student, f"This is the notebook of {other.name} ({other.notebook}), "
                                                    f"not of {spec.name} ({spec.notebook}). Please submit {spec.notebook}.")
     cells = cells_to_run(spec, notebook)
-    budgets = budgets_for({index: cell_key(nb.grade_id(notebook.cells[index]), source) for index, source in cells})
+    budgets = budgets_for({index: _course_cell_key(spec, notebook.cells[index], source) for index, source in cells})
     test_cells = {nb.grade_id(cell): index for index, cell in enumerate(notebook.cells)}
     deadline = time.monotonic() + course.submission_timeout
     by_cell = {test_cells[e.grade_id]: e for e in spec.exercises if e.grade_id in test_cells}
@@ -214,6 +214,15 @@ def _grade(sandbox, course, spec, student, path, other_specs, budgets_for) -> Su
     result.cell_outputs = runner.cell_outputs
     result.peak_memory_mb = runner.peak_rss_kb / 1024
     return result
+
+
+def _course_cell_key(spec: AssignmentSpec, cell, source: str) -> str | None:
+    """The budget key of a cell the course wrote (read-only, check or worked-example cell); None for a cell whose
+    content is the student's (a solution cell, a cell of their own), which no reference time can speak for."""
+    grade_id = nb.grade_id(cell)
+    if grade_id is None or grade_id in spec.locked:
+        return cell_key(grade_id, source)
+    return None
 
 
 def _check(run: Run, runner: "_Runner", spec: AssignmentSpec, exercise: Exercise, student: str,
@@ -315,7 +324,11 @@ class _Runner:
     def _record(self, run: Run):
         for outcome in run.outcomes:
             self.cell_outputs[outcome.index] = (outcome.output, outcome.error)
-            if outcome.error and outcome.error.get("type") == "CellTimeout":
+            if outcome.error and outcome.error.get("type") == "CellTimeout" and \
+                    "had already run out of time once" in str(outcome.error.get("text")):
+                self._note(f"Cell {outcome.index + 1} was stopped: {outcome.error['text']}. Look for a loop that "
+                           "never ends in it. The cells after it still ran.")
+            elif outcome.error and outcome.error.get("type") == "CellTimeout":
                 self._note(f"Cell {outcome.index + 1} ran longer than {duration(run.budgets.cell(outcome.index))} "
                            f"and was stopped ({run.budgets.cell_hint(outcome.index)}): look for a loop that never "
                            "ends. The cells after it still ran.")

@@ -185,6 +185,7 @@ class Sandbox:
         budgets = budgets or Budgets(self.course, None, {})
         limits["cell_budgets"] = {str(index): [budgets.cell(index), budgets.wall(budgets.cell(index))]
                                   for index, _ in cells}
+        limits["budget_floor"] = budgets.floor  # what a function that ran out of time once gets afterwards
         self._current = Run(self, control, ours, cells, limits, deadline, checkpoints, budgets)
         return self._current
 
@@ -455,9 +456,17 @@ class Run:
                 raise StudentCodeError(f"{what()} could not run: your code had already stopped the Python process.")
             budget = self.budgets.call(name)
 
-            def ran_out():
-                hint = self.budgets.call_hint(name, budget)
+            def ran_out(stopped_in=None):
                 self.budgets.ran_out(name)
+                if stopped_in == name:  # it had run out of time in a cell before: the sandbox gave it the floor
+                    return StudentCodeError(f"{what()} did not finish within {duration(self.budgets.floor)} and was "
+                                            "stopped (it had already run out of time once, so later calls get the "
+                                            "shortest time). Look for a loop that never ends.")
+                if stopped_in:
+                    return StudentCodeError(f"{what()} was stopped: it calls {stopped_in}, which had already run out "
+                                            f"of time once and now gets {duration(self.budgets.floor)}. Look for a "
+                                            f"loop that never ends in {stopped_in}.")
+                hint = self.budgets.call_hint(name, budget)
                 return StudentCodeError(f"{what()} did not finish within {duration(budget)} and was stopped ({hint}). "
                                         "Look for a loop that never ends.")
 
@@ -493,7 +502,8 @@ class Run:
                     except DecodeError as error:
                         raise StudentCodeError(f"{what()} returned something that could not be read ({error}).")
                 elif op == "raise" and reply.get("timed_out") is True:
-                    raise ran_out()
+                    stopped_in = reply.get("stopped_in")
+                    raise ran_out(stopped_in if type(stopped_in) is str and stopped_in.isidentifier() else None)
                 elif op == "raise":
                     self.budgets.measured_call(name, 0.0, True)
                     raise StudentCodeError(explain_exception(name, args, str(reply.get("type")),

@@ -128,6 +128,7 @@ def run_child(sock, child_uid, shell=None):
     shell = shell or new_shell()
     signal.signal(signal.SIGALRM, _on_alarm)
     signal.signal(signal.SIGPROF, _on_alarm)
+    EXHAUSTED.floor = request["limits"].get("budget_floor", 0.0)
     cell_timeout = request["limits"]["cell_timeout"]
     cell_budgets = request["limits"].get("cell_budgets", {})  # str(index) -> [processor, wall] seconds
     me = os.getpid()
@@ -148,12 +149,69 @@ def run_child(sock, child_uid, shell=None):
     serve(sock, shell.user_ns, cell_timeout, me)
 
 
+class Exhausted:
+    """The student's functions that ran out of time in this child: a later call of one gets only `floor` seconds of
+    processor time (an endless loop loops again), then the cell or call goes on with what it had left."""
+
+    def __init__(self):
+        self.floor, self.codes, self.shortened = 0.0, set(), {}  # shortened: frame -> (time left, started)
+
+    def note(self, frame):
+        """At a timeout: remember every function of the notebook's that was running (the loop may be in any of
+        them: a caller looping over honest helpers, or a helper looping for ever)."""
+        while frame is not None:
+            code = frame.f_code
+            if code.co_filename.startswith("<ipython-input-") and code.co_name != "<module>":
+                self.codes.add(code)
+            frame = frame.f_back
+
+    def watch(self):
+        """Before a cell or call: watch the calls of exhausted functions (only once something looped: watching
+        slows every call a little; and again, in case a timeout inside the watcher switched it off)."""
+        self.shortened.clear()
+        if self.floor and self.codes and sys.getprofile() != self.profile:
+            sys.setprofile(self.profile)
+
+    def stopped_in(self, frame):
+        """The exhausted function whose floor ran out at this timeout, if it was one."""
+        while frame is not None and frame not in self.shortened:
+            frame = frame.f_back
+        return frame.f_code.co_name if frame is not None else None
+
+    def profile(self, frame, event, arg):
+        if event == "call" and frame.f_code in self.codes:
+            left = signal.getitimer(signal.ITIMER_PROF)[0]
+            if left > self.floor:
+                self.shortened[frame] = (left, time.thread_time())
+                signal.setitimer(signal.ITIMER_PROF, self.floor)
+        elif event == "return" and frame in self.shortened:
+            left, started = self.shortened.pop(frame)
+            signal.setitimer(signal.ITIMER_PROF, max(0.001, left - (time.thread_time() - started)))
+
+
+EXHAUSTED = Exhausted()
+STOPPED_IN = []  # the exhausted function the last timeout stopped, if any
+
+
 def _on_alarm(signum, frame):
+    disarm()  # one timeout at a time: the other timer must not interrupt the clean-up of this one
+    STOPPED_IN[:] = [EXHAUSTED.stopped_in(frame)]
+    EXHAUSTED.note(frame)
     raise CellTimeout()
+
+
+def _timeout_text(what, timeout):
+    """What ran too long: `what` (the cell, it) for `timeout` seconds, or an exhausted function for the floor."""
+    name = STOPPED_IN[0] if STOPPED_IN else None
+    if name:
+        return f"{name}, which had already run out of time once, ran longer than {EXHAUSTED.floor:.3g} seconds"
+    return f"{what} ran longer than {timeout:.3g} seconds"
 
 
 def arm(processor_seconds, wall_seconds):
     """CellTimeout in the student's code after this much processor time (an endless loop) or wall time (a wait)."""
+    STOPPED_IN.clear()
+    EXHAUSTED.watch()
     signal.setitimer(signal.ITIMER_PROF, processor_seconds)
     signal.setitimer(signal.ITIMER_REAL, wall_seconds)
 
@@ -168,14 +226,14 @@ def run_cell(shell, source, timeout, wall_timeout=None):
     try:
         result = shell.run_cell(source, store_history=False)
     except CellTimeout:  # raised outside the cell's own code, e.g. while IPython compiled it
-        return {"type": "CellTimeout", "text": f"the cell ran longer than {timeout:.3g} seconds"}
+        return {"type": "CellTimeout", "text": _timeout_text("the cell", timeout)}
     finally:
         disarm()
     error = result.error_before_exec or result.error_in_exec
     if error is None:
         return None
     if isinstance(error, CellTimeout):
-        return {"type": "CellTimeout", "text": f"the cell ran longer than {timeout:.3g} seconds"}
+        return {"type": "CellTimeout", "text": _timeout_text("the cell", timeout)}
     return {"type": type(error).__name__, "text": _text(error)}
 
 
@@ -238,8 +296,8 @@ def call(sock, function, encoded_args, timeout, wall_timeout=None):
         return {"op": "return", "result": encode(result), "args_after": encode(args, mark_callables),
                 "seconds": seconds}
     except CellTimeout:
-        return {"op": "raise", "type": "TimeoutError", "timed_out": True,
-                "text": f"it ran longer than {timeout:.3g} seconds (an endless loop?)"}
+        return {"op": "raise", "type": "TimeoutError", "timed_out": True, "stopped_in": STOPPED_IN[0] if STOPPED_IN
+                else None, "text": _timeout_text("it", timeout) + " (an endless loop?)"}
     except BaseException as error:
         return {"op": "raise", "type": type(error).__name__, "text": _text(error)}
     finally:

@@ -142,7 +142,8 @@ def test_the_solution_is_timed_once_per_process_and_a_loop_costs_its_budget(sand
     result = grade_notebook(sandbox, tight, spec, "lee", write(looping, tmp_path / "looping.ipynb"))
     reference = reference_for(tight, A1, check_file(A1), lambda measurement: pytest.fail("measured twice"))
     assert set(reference.calls) == {"df", "gradient_descent_update", "gradient_descent"}
-    assert {"id:df", "id:check_df", "id:check_gradient_descent"} <= set(reference.cells)
+    assert {"id:check_df", "id:check_gradient_descent"} <= set(reference.cells)
+    assert "id:df" not in reference.cells  # a solution cell: the student's version is theirs, not the reference's
     assert result.score == 6  # only df's point is lost, as with the flat limit
     message = next(test.output for test in result.tests if test.name == "check_df")
     assert "did not finish within 0.2 s and was stopped (your instructor's solution needs" in message

@@ -50,8 +50,9 @@ def test_endless_cell_that_swallows_the_timeout_is_killed_and_skipped(hostile_ba
 
 def test_endless_loop_in_a_function_the_hidden_checks_call_in_01(hostile_batch):
     result = earns_honest_points(hostile_batch, "endless_loop_in_function_01", lost={"gradient_descent"})
-    assert re.search(r"gradient_descent\(.*\) did not finish within [\d.]+ m?s and was stopped \(your instructor's "
-                     r"solution needs [^)]+\)\. Look for a loop that never ends\.", output(result, "check_gradient_descent"))
+    assert re.search(r"gradient_descent\(.*\) did not finish within [\d.]+ m?s and was stopped \((your instructor's "
+                     r"solution needs|it had already run out of time once)[^)]+\)\. Look for a loop that never ends\.",
+                     output(result, "check_gradient_descent"))
 
 
 def test_endless_loop_in_a_function_the_hidden_checks_call_in_02(hostile_batch):
