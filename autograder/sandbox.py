@@ -308,6 +308,8 @@ def _site_dirs():
 
 def _why_ended(message) -> str:
     """Why a child that sent `message` where another was due is ended: timeout, died (gone) or interfered."""
+    if isinstance(message, dict) and message.get("op") == "timed_out":  # the child stopped itself: it was caught
+        return "timeout"
     return message if message == "timeout" else "died" if message is None else "interfered"
 
 
@@ -504,6 +506,9 @@ class Run:
                 elif op == "raise" and reply.get("timed_out") is True:
                     stopped_in = reply.get("stopped_in")
                     raise ran_out(stopped_in if type(stopped_in) is str and stopped_in.isidentifier() else None)
+                elif op == "timed_out":
+                    self._end("timeout")
+                    raise ran_out()
                 elif op == "raise":
                     self.budgets.measured_call(name, 0.0, True)
                     raise StudentCodeError(explain_exception(name, args, str(reply.get("type")),

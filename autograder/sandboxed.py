@@ -129,6 +129,7 @@ def run_child(sock, child_uid, shell=None):
     signal.signal(signal.SIGALRM, _on_alarm)
     signal.signal(signal.SIGPROF, _on_alarm)
     EXHAUSTED.floor = request["limits"].get("budget_floor", 0.0)
+    CONNECTION[:] = [sock]
     cell_timeout = request["limits"]["cell_timeout"]
     cell_budgets = request["limits"].get("cell_budgets", {})  # str(index) -> [processor, wall] seconds
     me = os.getpid()
@@ -191,10 +192,17 @@ class Exhausted:
 
 EXHAUSTED = Exhausted()
 STOPPED_IN = []  # the exhausted function the last timeout stopped, if any
+STRUCK = []      # a timeout was raised in the current cell or call
+CONNECTION = []  # the child's socket to the grader
 
 
 def _on_alarm(signum, frame):
     disarm()  # one timeout at a time: the other timer must not interrupt the clean-up of this one
+    if STRUCK:  # the student's code caught the timeout and went on: tell the grader, and stop
+        send_message(CONNECTION[0], {"op": "timed_out"})
+        os._exit(0)
+    STRUCK.append(True)
+    signal.setitimer(signal.ITIMER_PROF, max(EXHAUSTED.floor, 0.1))  # time to wind down, only if it is caught
     STOPPED_IN[:] = [EXHAUSTED.stopped_in(frame)]
     EXHAUSTED.note(frame)
     raise CellTimeout()
@@ -211,6 +219,7 @@ def _timeout_text(what, timeout):
 def arm(processor_seconds, wall_seconds):
     """CellTimeout in the student's code after this much processor time (an endless loop) or wall time (a wait)."""
     STOPPED_IN.clear()
+    STRUCK.clear()
     EXHAUSTED.watch()
     signal.setitimer(signal.ITIMER_PROF, processor_seconds)
     signal.setitimer(signal.ITIMER_REAL, wall_seconds)
