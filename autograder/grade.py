@@ -16,7 +16,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from . import notebook as nb
-from .checks import CheckResult, Figure, bounded, load_checks, run_exercise
+from .budgets import Budgets, cell_key, duration, reference_for
+from .checks import CheckResult, Figure, bounded, check_file, load_checks, run_exercise
 from .config import Course
 from .sandbox import Run, Sandbox, SandboxError
 
@@ -148,10 +149,16 @@ class SubmissionResult:
 
 def grade_notebook(sandbox: Sandbox, course: Course, spec: AssignmentSpec, student: str,
                    path: Path, other_specs: tuple[AssignmentSpec, ...] = ()) -> SubmissionResult:
-    """Grade one submitted notebook; whatever it contains, the result is a score and messages."""
+    """Grade one submitted notebook; whatever it contains, the result is a score and messages.
+
+    Its cells and calls get time budgets from the instructor's solution (budgets.py), timed in this sandbox the
+    first time this process grades the assignment."""
+    reference = reference_for(course, spec.name, check_file(spec.name), lambda measurement: _grade(
+        sandbox, course, spec, "reference", course.source_notebook(spec.name), other_specs, measurement.for_cells))
     started = time.monotonic()
     try:
-        result = _grade(sandbox, course, spec, student, path, other_specs)
+        result = _grade(sandbox, course, spec, student, path, other_specs,
+                        lambda keys: Budgets(course, reference, keys))
     except SandboxError:  # the grader's own machinery: no submission is to blame, so the batch stops
         raise
     except Exception as error:  # whatever a submission does, it ends as that submission's result
@@ -175,7 +182,7 @@ def error_result(spec, student, reason) -> SubmissionResult:
     return SubmissionResult(student, spec.name, 0.0, spec.max_score, "error", reason, tests)
 
 
-def _grade(sandbox, course, spec, student, path, other_specs) -> SubmissionResult:
+def _grade(sandbox, course, spec, student, path, other_specs, budgets_for) -> SubmissionResult:
     try:
         notebook = nb.read(path, max_bytes=int(course.max_notebook_mb * 1e6))
     except nb.NotebookError as error:
@@ -189,10 +196,11 @@ def _grade(sandbox, course, spec, student, path, other_specs) -> SubmissionResul
                 return error_result(spec, student, f"This is the notebook of {other.name} ({other.notebook}), "
                                                    f"not of {spec.name} ({spec.notebook}). Please submit {spec.notebook}.")
     cells = cells_to_run(spec, notebook)
+    budgets = budgets_for({index: _course_cell_key(spec, notebook.cells[index], source) for index, source in cells})
     test_cells = {nb.grade_id(cell): index for index, cell in enumerate(notebook.cells)}
     deadline = time.monotonic() + course.submission_timeout
     by_cell = {test_cells[e.grade_id]: e for e in spec.exercises if e.grade_id in test_cells}
-    runner = _Runner(sandbox, cells, deadline, tuple(sorted(by_cell)), spec.prefix)
+    runner = _Runner(sandbox, cells, deadline, tuple(sorted(by_cell)), spec.prefix, budgets)
     result = SubmissionResult(student, spec.name, 0.0, spec.max_score, "graded")
     graded: dict[str, TestResult] = {}
     try:  # each exercise is judged when its check cell has run, as nbgrader would; the rest at the end
@@ -221,6 +229,15 @@ def _grade(sandbox, course, spec, student, path, other_specs) -> SubmissionResul
     result.cell_outputs = runner.cell_outputs
     result.peak_memory_mb = runner.peak_rss_kb / 1024
     return result
+
+
+def _course_cell_key(spec: AssignmentSpec, cell, source: str) -> str | None:
+    """The budget key of a cell the course wrote (read-only, check or worked-example cell); None for a cell whose
+    content is the student's (a solution cell, a cell of their own), which no reference time can speak for."""
+    grade_id = nb.grade_id(cell)
+    if grade_id is None or grade_id in spec.locked:
+        return cell_key(grade_id, source)
+    return None
 
 
 def _check(run: Run, runner: "_Runner", spec: AssignmentSpec, exercise: Exercise, student: str,
@@ -279,8 +296,8 @@ class _Runner:
     without the cell that did."""
 
     def __init__(self, sandbox: Sandbox, cells, deadline: float, check_cells: tuple[int, ...],
-                 prefix: tuple[str, ...]):
-        self.sandbox, self.cells, self.deadline = sandbox, cells, deadline
+                 prefix: tuple[str, ...], budgets: Budgets | None = None):
+        self.sandbox, self.cells, self.deadline, self.budgets = sandbox, cells, deadline, budgets
         self.check_cells = check_cells
         # when the notebook starts with the course's own cells untouched, a template has already run them
         self.prefix = prefix if prefix and tuple(source for _, source in cells[:len(prefix)]) == prefix else ()
@@ -315,16 +332,21 @@ class _Runner:
             return None
         self.restarts += 1
         cells = [cell for cell in self.cells[len(self.prefix):] if cell[0] not in self.skipped]
-        self.run = self.sandbox.run(cells, self.deadline, self.prefix, self.check_cells)
+        self.run = self.sandbox.run(cells, self.deadline, self.prefix, self.check_cells, self.budgets)
         self.runs.append(self.run)
         return self.run
 
     def _record(self, run: Run):
         for outcome in run.outcomes:
             self.cell_outputs[outcome.index] = (outcome.output, outcome.error)
-            if outcome.error and outcome.error.get("type") == "CellTimeout":
-                self._note(f"Cell {outcome.index + 1} ran longer than {self.sandbox.course.cell_timeout:g} seconds "
-                           "and was stopped (an endless loop?). The cells after it still ran.")
+            if outcome.error and outcome.error.get("type") == "CellTimeout" and \
+                    "had already run out of time once" in str(outcome.error.get("text")):
+                self._note(f"Cell {outcome.index + 1} was stopped: {outcome.error['text']}. Look for a loop that "
+                           "never ends in it. The cells after it still ran.")
+            elif outcome.error and outcome.error.get("type") == "CellTimeout":
+                self._note(f"Cell {outcome.index + 1} ran longer than {duration(run.budgets.cell(outcome.index))} "
+                           f"and was stopped ({run.budgets.cell_hint(outcome.index)}): look for a loop that never "
+                           "ends. The cells after it still ran.")
         if run.fatal_cell is not None:
             self.skipped.add(run.fatal_cell)
             what = ("did not finish and had to be stopped" if run.ended == "timeout" else

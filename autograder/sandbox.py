@@ -23,13 +23,14 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from .budgets import Budgets, duration
 from .config import Course
 from .plain import DecodeError, decode, encode, recv_message, send_message
 from .submission import Call, StudentCodeError, StudentFunction, Submission, describe_call, explain_exception
 
 HERE = Path(__file__).resolve().parent
 INSIDE = "/opt/grader"
-GRACE = 2.0          # seconds the grader waits beyond a limit the child enforces itself
+GRACE = 2.0          # seconds the grader waits beyond a limit the child enforces itself, at most
 FIRST_UID = 60000    # sandbox slot n runs student code as uid FIRST_UID + n
 SLOTS = 1000         # slots on one machine, shared by every grader running on it
 MAX_TEMPLATES = 2    # templates a sandbox keeps (one per assignment prefix): `grade --all` moves on from each
@@ -58,6 +59,12 @@ def isolation() -> str:
     print("warning: isolation is reduced: bubblewrap (Debian package 'bubblewrap') is not in use, so student code "
           "runs with the same resource limits but without filesystem, network and process isolation.", file=sys.stderr)
     return "processes"
+
+
+def grace(budget: float) -> float:
+    """How long the grader waits beyond a budget the child enforces itself: short for a short budget, so a
+    student who catches the timeout and goes on is stopped soon after it."""
+    return min(GRACE, max(1.0, budget / 2))
 
 
 def _namespace_flags():
@@ -136,27 +143,29 @@ class Sandbox:
             elif path.is_dir():
                 command += ["--ro-bind", str(path), str(path)]
         command += ["--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache"]
-        made = set()
+        # the private /tmp first, then the interpreter: one installed under /tmp (a CI runner's venv) stays in view
+        command += ["--size", str(256 * 1024 * 1024), "--tmpfs", "/tmp"]
+        made = {Path("/tmp")}
         for prefix in sorted({sys.base_prefix, sys.prefix, *_site_dirs()}):
             for parent in reversed(Path(prefix).parents):  # bwrap would make them private to root
                 if str(parent) != "/" and parent not in made:
                     command += ["--perms", "0755", "--dir", str(parent)]
                     made.add(parent)
             command += ["--ro-bind", prefix, prefix]
-        command += ["--ro-bind", self._stage, INSIDE, "--proc", "/proc", "--dev", "/dev",
-                    "--size", str(256 * 1024 * 1024), "--tmpfs", "/tmp", "--chdir", "/tmp"]
+        command += ["--ro-bind", self._stage, INSIDE, "--proc", "/proc", "--dev", "/dev", "--chdir", "/tmp"]
         if os.geteuid() == 0:  # the zygote keeps only what it needs to hand each child a user of its own
             command += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",
                         "--cap-add", "CAP_KILL"]
         return [*command, *python, f"{INSIDE}/sandboxed.py", str(fd), str(self.child_uid)]
 
     def run(self, cells: list[tuple[int, str]], deadline: float, prefix: tuple[str, ...] = (),
-            checkpoints: tuple[int, ...] = ()) -> "Run":
+            checkpoints: tuple[int, ...] = (), budgets: Budgets | None = None) -> "Run":
         """Start a fresh child that runs `cells` ((index, source) pairs), pausing after each cell in
         `checkpoints` to serve calls; `Run.advance` moves it on.
 
         `prefix` is code the course runs before these cells (its worked example): the child is forked
-        from a template process that ran it once, instead of running it again for every student."""
+        from a template process that ran it once, instead of running it again for every student.
+        `budgets` gives each cell and call its time limit (by default `cell_timeout`) and takes what was measured."""
         if self._current is not None:
             self._current.close()
         if self._process.poll() is not None:
@@ -173,7 +182,11 @@ class Sandbox:
         limits = {"memory_bytes": self.course.memory_mb * 1024 * 1024, "cpu_seconds": int(self.course.cpu_seconds),
                   "file_bytes": 16 * 1024 * 1024, "max_processes": self.course.max_processes,
                   "output_chars": self.course.max_output_kb * 1024, "cell_timeout": self.course.cell_timeout}
-        self._current = Run(self, control, ours, cells, limits, deadline, checkpoints)
+        budgets = budgets or Budgets(self.course, None, {})
+        limits["cell_budgets"] = {str(index): [budgets.cell(index), budgets.wall(budgets.cell(index))]
+                                  for index, _ in cells}
+        limits["budget_floor"] = budgets.floor  # what a function that ran out of time once gets afterwards
+        self._current = Run(self, control, ours, cells, limits, deadline, checkpoints, budgets)
         return self._current
 
     def _template(self, prefix: tuple[str, ...]) -> "_Control":
@@ -295,6 +308,8 @@ def _site_dirs():
 
 def _why_ended(message) -> str:
     """Why a child that sent `message` where another was due is ended: timeout, died (gone) or interfered."""
+    if isinstance(message, dict) and message.get("op") == "timed_out":  # the child stopped itself: it was caught
+        return "timeout"
     return message if message == "timeout" else "died" if message is None else "interfered"
 
 
@@ -305,9 +320,10 @@ class Run:
     against what the child owes next, and anything else ends the child as having interfered."""
 
     def __init__(self, sandbox: Sandbox, control: _Control, sock: socket.socket, cells, limits, deadline: float,
-                 checkpoints: tuple[int, ...] = ()):
+                 checkpoints: tuple[int, ...] = (), budgets: Budgets | None = None):
         self.sandbox, self.control, self.sock, self.deadline = sandbox, control, sock, deadline
         self.cell_timeout = limits["cell_timeout"]
+        self.budgets = budgets or Budgets(sandbox.course, None, {})
         self.outcomes: list[CellOutcome] = []
         self.fatal_cell: int | None = None   # the cell during which the child died or hung
         self.ended: str | None = None        # why the child is gone, once it is
@@ -347,7 +363,9 @@ class Run:
                 self._end("died")
                 return None
         while True:
-            message = self._receive(self.cell_timeout + GRACE)
+            limit = self.budgets.wall(self.budgets.cell(self._current)) if self._state == "running" else \
+                self.cell_timeout
+            message = self._receive(limit + grace(limit))
             if isinstance(message, dict) and message.get("op") == "sandbox_error" and self._current is None:
                 # before the first cell no student code has run: the sandbox itself failed
                 raise SandboxError(f"the sandbox failed while starting a submission:\n{message.get('text')}")
@@ -377,6 +395,8 @@ class Run:
                 return False
             output, self._output_left = output[:self._output_left], self._output_left - min(len(output),
                                                                                              self._output_left)
+            if type(message.get("seconds")) is float:
+                self.budgets.measured_cell(index, message["seconds"], error is not None)
             self.outcomes.append(CellOutcome(index, error, output))
             self._state = "checkpoint" if index in self._checkpoints else "between"
         elif op == "checkpoint" and self._state == "checkpoint" and index == self._current:
@@ -436,18 +456,35 @@ class Run:
 
             if not self.alive:
                 raise StudentCodeError(f"{what()} could not run: your code had already stopped the Python process.")
+            budget = self.budgets.call(name)
+
+            def ran_out(stopped_in=None):
+                self.budgets.ran_out(name)
+                if stopped_in == name:  # it had run out of time in a cell before: the sandbox gave it the floor
+                    return StudentCodeError(f"{what()} did not finish within {duration(self.budgets.floor)} and was "
+                                            "stopped (it had already run out of time once, so later calls get the "
+                                            "shortest time). Look for a loop that never ends.")
+                if stopped_in:
+                    return StudentCodeError(f"{what()} was stopped: it calls {stopped_in}, which had already run out "
+                                            f"of time once and now gets {duration(self.budgets.floor)}. Look for a "
+                                            f"loop that never ends in {stopped_in}.")
+                hint = self.budgets.call_hint(name, budget)
+                return StudentCodeError(f"{what()} did not finish within {duration(budget)} and was stopped ({hint}). "
+                                        "Look for a loop that never ends.")
+
             try:
-                send_message(self.sock, {"op": "call", "name": name, "args": encode(args, self._register)})
+                send_message(self.sock, {"op": "call", "name": name, "args": encode(args, self._register),
+                                         "processor_seconds": budget, "timeout": self.budgets.wall(budget)})
             except OSError:
                 self._end("died")
                 raise StudentCodeError(f"{what()} could not run: the Python process running your code had ended.")
-            ends = time.monotonic() + self.cell_timeout + GRACE  # for the whole call: its callbacks too
+            wall = self.budgets.wall(budget)
+            ends = time.monotonic() + wall + grace(wall)  # for the whole call: its callbacks too
             while True:
                 reply = self._receive(ends - time.monotonic()) if time.monotonic() < ends else "timeout"
                 if reply == "timeout":
                     self._end("timeout")
-                    raise StudentCodeError(f"{what()} did not finish within {self.cell_timeout:g} seconds and was "
-                                           "stopped. Look for a loop that never ends.")
+                    raise ran_out()
                 if reply is None:
                     self._end("died")
                     raise StudentCodeError(f"{what()} ended the Python process instead of returning a value "
@@ -460,11 +497,20 @@ class Run:
                 if op == "callback":
                     self._answer_callback(reply)
                 elif op == "return":
+                    if type(reply.get("seconds")) is float:
+                        self.budgets.measured_call(name, reply["seconds"], False)
                     try:
                         return Call(decode(reply.get("result")), decode(reply.get("args_after"), lambda d: None))
                     except DecodeError as error:
                         raise StudentCodeError(f"{what()} returned something that could not be read ({error}).")
+                elif op == "raise" and reply.get("timed_out") is True:
+                    stopped_in = reply.get("stopped_in")
+                    raise ran_out(stopped_in if type(stopped_in) is str and stopped_in.isidentifier() else None)
+                elif op == "timed_out":
+                    self._end("timeout")
+                    raise ran_out()
                 elif op == "raise":
+                    self.budgets.measured_call(name, 0.0, True)
                     raise StudentCodeError(explain_exception(name, args, str(reply.get("type")),
                                                              str(reply.get("text"))))
                 else:

@@ -179,16 +179,22 @@ def run_child(sock, child_uid, shell=None):
     sys.stdout = sys.stderr = output
     shell = shell or new_shell()
     signal.signal(signal.SIGALRM, _on_alarm)
+    signal.signal(signal.SIGPROF, _on_alarm)
+    EXHAUSTED.floor = request["limits"].get("budget_floor", 0.0)
+    CONNECTION[:] = [sock]
     cell_timeout = request["limits"]["cell_timeout"]
+    cell_budgets = request["limits"].get("cell_budgets", {})  # str(index) -> [processor, wall] seconds
     me = os.getpid()
     checkpoints = set(request.get("checkpoints", ()))
     for index, source in request["cells"]:
         send_message(sock, {"op": "cell_started", "index": index})
-        error = run_cell(shell, source, cell_timeout)
+        started = time.thread_time()  # precise; process time is counted in ticks while a timer runs
+        error = run_cell(shell, source, *cell_budgets.get(str(index), (cell_timeout, cell_timeout)))
+        seconds = time.thread_time() - started
         if os.getpid() != me:  # a copy the student's code forked: it must not speak for the child
             os._exit(0)
         send_message(sock, {"op": "cell_done", "index": index, "error": error, "output": output.take(),
-                            "output_total": output.total})
+                            "output_total": output.total, "seconds": seconds})
         if index in checkpoints:
             send_message(sock, {"op": "checkpoint", "index": index})
             serve(sock, shell.user_ns, cell_timeout, me)
@@ -196,23 +202,99 @@ def run_child(sock, child_uid, shell=None):
     serve(sock, shell.user_ns, cell_timeout, me)
 
 
+class Exhausted:
+    """The student's functions that ran out of time in this child: a later call of one gets only `floor` seconds of
+    processor time (an endless loop loops again), then the cell or call goes on with what it had left."""
+
+    def __init__(self):
+        self.floor, self.codes, self.shortened = 0.0, set(), {}  # shortened: frame -> (time left, started)
+
+    def note(self, frame):
+        """At a timeout: remember every function of the notebook's that was running (the loop may be in any of
+        them: a caller looping over honest helpers, or a helper looping for ever)."""
+        while frame is not None:
+            code = frame.f_code
+            if code.co_filename.startswith("<ipython-input-") and code.co_name != "<module>":
+                self.codes.add(code)
+            frame = frame.f_back
+
+    def watch(self):
+        """Before a cell or call: watch the calls of exhausted functions (only once something looped: watching
+        slows every call a little; and again, in case a timeout inside the watcher switched it off)."""
+        self.shortened.clear()
+        if self.floor and self.codes and sys.getprofile() != self.profile:
+            sys.setprofile(self.profile)
+
+    def stopped_in(self, frame):
+        """The exhausted function whose floor ran out at this timeout, if it was one."""
+        while frame is not None and frame not in self.shortened:
+            frame = frame.f_back
+        return frame.f_code.co_name if frame is not None else None
+
+    def profile(self, frame, event, arg):
+        if event == "call" and frame.f_code in self.codes:
+            left = signal.getitimer(signal.ITIMER_PROF)[0]
+            if left > self.floor:
+                self.shortened[frame] = (left, time.thread_time())
+                signal.setitimer(signal.ITIMER_PROF, self.floor)
+        elif event == "return" and frame in self.shortened:
+            left, started = self.shortened.pop(frame)
+            signal.setitimer(signal.ITIMER_PROF, max(0.001, left - (time.thread_time() - started)))
+
+
+EXHAUSTED = Exhausted()
+STOPPED_IN = []  # the exhausted function the last timeout stopped, if any
+STRUCK = []      # a timeout was raised in the current cell or call
+CONNECTION = []  # the child's socket to the grader
+
+
 def _on_alarm(signum, frame):
+    disarm()  # one timeout at a time: the other timer must not interrupt the clean-up of this one
+    if STRUCK:  # the student's code caught the timeout and went on: tell the grader, and stop
+        send_message(CONNECTION[0], {"op": "timed_out"})
+        os._exit(0)
+    STRUCK.append(True)
+    signal.setitimer(signal.ITIMER_PROF, max(EXHAUSTED.floor, 0.1))  # time to wind down, only if it is caught
+    STOPPED_IN[:] = [EXHAUSTED.stopped_in(frame)]
+    EXHAUSTED.note(frame)
     raise CellTimeout()
 
 
-def run_cell(shell, source, timeout):
-    signal.setitimer(signal.ITIMER_REAL, timeout)
+def _timeout_text(what, timeout):
+    """What ran too long: `what` (the cell, it) for `timeout` seconds, or an exhausted function for the floor."""
+    name = STOPPED_IN[0] if STOPPED_IN else None
+    if name:
+        return f"{name}, which had already run out of time once, ran longer than {EXHAUSTED.floor:.3g} seconds"
+    return f"{what} ran longer than {timeout:.3g} seconds"
+
+
+def arm(processor_seconds, wall_seconds):
+    """CellTimeout in the student's code after this much processor time (an endless loop) or wall time (a wait)."""
+    STOPPED_IN.clear()
+    STRUCK.clear()
+    EXHAUSTED.watch()
+    signal.setitimer(signal.ITIMER_PROF, processor_seconds)
+    signal.setitimer(signal.ITIMER_REAL, wall_seconds)
+
+
+def disarm():
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    signal.setitimer(signal.ITIMER_PROF, 0)
+
+
+def run_cell(shell, source, timeout, wall_timeout=None):
+    arm(timeout, wall_timeout or timeout)
     try:
         result = shell.run_cell(source, store_history=False)
     except CellTimeout:  # raised outside the cell's own code, e.g. while IPython compiled it
-        return {"type": "CellTimeout", "text": f"the cell ran longer than {timeout:g} seconds"}
+        return {"type": "CellTimeout", "text": _timeout_text("the cell", timeout)}
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        disarm()
     error = result.error_before_exec or result.error_in_exec
     if error is None:
         return None
     if isinstance(error, CellTimeout):
-        return {"type": "CellTimeout", "text": f"the cell ran longer than {timeout:g} seconds"}
+        return {"type": "CellTimeout", "text": _timeout_text("the cell", timeout)}
     return {"type": type(error).__name__, "text": _text(error)}
 
 
@@ -247,7 +329,9 @@ def serve(sock, namespace, timeout, me):
             reply_within_limit(sock, {"op": "value", "value": encode(value)},
                                {"op": "value", "value": {"opaque": type(value).__name__[:100], "text": "too large"}})
         elif request["op"] == "call":
-            reply_within_limit(sock, call(sock, namespace.get(request["name"]), request["args"], timeout),
+            wall = min(timeout, float(request.get("timeout", timeout)))  # the grader's budgets for this call
+            budget = min(wall, float(request.get("processor_seconds", wall)))
+            reply_within_limit(sock, call(sock, namespace.get(request["name"]), request["args"], budget, wall),
                                {"op": "raise", "type": "ValueError", "text": "it returned {}"})
 
 
@@ -261,21 +345,24 @@ def reply_within_limit(sock, reply, instead):
         send_message(sock, instead)
 
 
-def call(sock, function, encoded_args, timeout):
+def call(sock, function, encoded_args, timeout, wall_timeout=None):
     args = decode(encoded_args, lambda data: _callback_proxy(sock, data))
-    signal.setitimer(signal.ITIMER_REAL, timeout)
+    started = time.thread_time()  # precise; process time is counted in ticks while a timer runs
+    arm(timeout, wall_timeout or timeout)
     try:
         result = function(*args)
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        disarm()
+        seconds = time.thread_time() - started
         mark_callables = lambda fn: {"callable": 0}  # noqa: E731
-        return {"op": "return", "result": encode(result), "args_after": encode(args, mark_callables)}
+        return {"op": "return", "result": encode(result), "args_after": encode(args, mark_callables),
+                "seconds": seconds}
     except CellTimeout:
-        return {"op": "raise", "type": "TimeoutError",
-                "text": f"it ran longer than {timeout:g} seconds (an endless loop?)"}
+        return {"op": "raise", "type": "TimeoutError", "timed_out": True, "stopped_in": STOPPED_IN[0] if STOPPED_IN
+                else None, "text": _timeout_text("it", timeout) + " (an endless loop?)"}
     except BaseException as error:
         return {"op": "raise", "type": type(error).__name__, "text": _text(error)}
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        disarm()
 
 
 def _callback_proxy(sock, data):

@@ -2,6 +2,7 @@
 
     python benchmarks/grading_throughput.py --students 200            # both, and the ratio
     python benchmarks/grading_throughput.py --students 2000 --skip-nbgrader   # memory at scale
+    python benchmarks/grading_throughput.py --students 200 --realistic        # with endless loops and crashes
 
 Generates N students x 4 assignments (a mix of correct and buggy code, see samples/make_class.py) in a
 fresh course folder, grades the batch with each tool into its own SQLite gradebook, and prints wall
@@ -11,6 +12,10 @@ ratio, whether the per-notebook scores agree, and the time to grade one notebook
 Each tool grades the whole batch in one command, as an instructor would: `autograder grade --all` and
 `nbgrader autograde "*"` (nbgrader's assignment argument is a glob). `--per-assignment` also times
 `autograder grade ASSIGNMENT` once per assignment (four start-ups instead of one).
+
+`--realistic` grades a class in which about 3% of the submissions loop for ever in a helper and 2% end their
+Python process (samples/make_class.py, `realistic_trouble`), with both tools; `autograder grade --all` also grades
+the same class without them, and the ratio of the two times is what the loops and crashes cost.
 """
 from __future__ import annotations
 
@@ -28,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_SECONDS = 1.0
 sys.path.insert(0, str(ROOT / "samples"))
 
-from make_class import write_random_class  # noqa: E402
+from make_class import course_assignments, realistic_trouble, write_random_class  # noqa: E402
 from nbgrader.api import Gradebook  # noqa: E402
 
 from autograder.cli import DEFAULT_WORKERS  # noqa: E402
@@ -88,13 +93,25 @@ def timed(command: list[str], cwd: Path) -> tuple[float, int]:
     return time.monotonic() - started, peak
 
 
-def make_course(folder: Path, students: int, seed: int) -> Path:
+def make_course(folder: Path, students: int, seed: int, realistic: bool = False) -> Path:
     for name in ("source", "release"):
         shutil.copytree(ROOT / name, folder / name)
     for name in ("course_config.py", "nbgrader_config.py"):
         shutil.copy(ROOT / name, folder / name)
-    write_random_class(folder / "submitted", ROOT, students, seed)
+    write_random_class(folder / "submitted", ROOT, students, seed, realistic)
     return folder
+
+
+def trouble_counts(students: int, seed: int) -> dict[str, int]:
+    """How many notebooks of the realistic class have each hostile cell (as random_class draws them)."""
+    import random
+
+    counts: dict[str, int] = {}
+    for number in range(students):
+        for assignment in course_assignments(ROOT):
+            for name in realistic_trouble(random.Random(f"{seed}:{number}:{assignment}:trouble")):
+                counts[name] = counts.get(name, 0) + 1
+    return counts
 
 
 def scores(db: Path, course) -> dict:
@@ -111,6 +128,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--skip-nbgrader", action="store_true", help="only autograder grade (for large N)")
+    parser.add_argument("--realistic", action="store_true",
+                        help="about 3%% of the submissions loop for ever in a helper and 2%% crash")
     parser.add_argument("--per-assignment", action="store_true",
                         help="also time one `autograder grade ASSIGNMENT` call per assignment")
     args = parser.parse_args()
@@ -118,10 +137,19 @@ def main() -> None:
     course = load_course(ROOT)
     python = sys.executable
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
-        folder = make_course(Path(tmp) / "course", args.students, args.seed)
+        folder = make_course(Path(tmp) / "course", args.students, args.seed, args.realistic)
         notebooks = args.students * len(course.assignments)
         print(f"{args.students} students x {len(course.assignments)} assignments = {notebooks} notebooks, "
               f"{args.workers} workers, {os.cpu_count()} cores")
+        if args.realistic:
+            counts = trouble_counts(args.students, args.seed)
+            print(f"realistic class: {counts.get('infinite_loop_in_helper', 0)} notebooks loop for ever in a helper, "
+                  f"{counts.get('crash_exit', 0)} end their Python process")
+            plain = make_course(Path(tmp) / "plain", args.students, args.seed)
+            plain_seconds, plain_peak = timed([python, "-m", "autograder", "grade", "--all", "--no-progress",
+                                               "--workers", str(args.workers)], plain)
+            report("autograder grade --all, the same class without loops and crashes", notebooks, plain_seconds,
+                   plain_peak)
         for assignment in course.assignments:  # both tools grade against the same recorded assignment
             subprocess.run([python, "-m", "nbgrader", "generate_assignment", assignment, "--force",
                             "--log-level=ERROR"], cwd=folder, check=True, capture_output=True)
@@ -130,6 +158,8 @@ def main() -> None:
         ours_seconds, ours_peak = timed([python, "-m", "autograder", "grade", "--all", "--no-progress", "--workers",
                                          str(args.workers), "--db", f"sqlite:///{folder / 'ours.db'}"], folder)
         report("autograder grade --all", notebooks, ours_seconds, ours_peak)
+        if args.realistic:
+            print(f"loops and crashes cost: {ours_seconds / plain_seconds:.2f} times the batch without them")
         if args.per_assignment:
             seconds, peak = 0.0, 0
             for assignment in course.assignments:

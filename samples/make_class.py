@@ -524,9 +524,27 @@ def random_choices(assignment: str, rng: random.Random) -> tuple[str, dict[str, 
     return profile, choices
 
 
-def random_class(course_root: Path, n_students: int, seed: int) -> Iterator[tuple[str, str, nbformat.NotebookNode]]:
-    """(student, assignment, notebook) for n_students students and every assignment; no hostile cells;
-    the same for the same seed."""
+# A realistic class's trouble: this share of its submissions loops for ever in a helper the other functions call,
+# and this share ends its Python process in a cell of its own.
+LOOPING_SHARE, CRASHING_SHARE = 0.03, 0.02
+
+
+def realistic_trouble(rng: random.Random) -> tuple[str, ...]:
+    """The hostile cells of one submission of a realistic class: mostly none."""
+    draw = rng.random()
+    if draw < LOOPING_SHARE:
+        return ("infinite_loop_in_helper",)
+    if draw < LOOPING_SHARE + CRASHING_SHARE:
+        return ("crash_exit",)
+    return ()
+
+
+def random_class(course_root: Path, n_students: int, seed: int,
+                 realistic: bool = False) -> Iterator[tuple[str, str, nbformat.NotebookNode]]:
+    """(student, assignment, notebook) for n_students students and every assignment; the same for the same seed.
+
+    No hostile cells, unless `realistic`: then about 3% of the submissions loop for ever in a helper and 2% crash
+    (`realistic_trouble`), the rest of each submission as in the class without them."""
     course_root = Path(course_root)
     for number in range(n_students):
         student = random_student_id(number)
@@ -535,14 +553,17 @@ def random_class(course_root: Path, n_students: int, seed: int) -> Iterator[tupl
                 continue
             rng = random.Random(f"{seed}:{number}:{assignment}")
             _, choices = random_choices(assignment, rng)
-            yield student, assignment, build_notebook(course_root, assignment, choices)
+            trouble = realistic_trouble(random.Random(f"{seed}:{number}:{assignment}:trouble")) if realistic else ()
+            extra = [(after, hostile_cell(name, assignment)) for after, name in _hostile(assignment, *trouble)]
+            yield student, assignment, build_notebook(course_root, assignment, choices, extra)
 
 
-def write_random_class(dest: Path, course_root: Path, n_students: int, seed: int) -> list[Path]:
+def write_random_class(dest: Path, course_root: Path, n_students: int, seed: int,
+                       realistic: bool = False) -> list[Path]:
     """Write random_class(...) in nbgrader's layout under `dest`, with timestamps; returns the notebooks."""
     dest, course_root = Path(dest), Path(course_root)
     written = []
-    for student, assignment, notebook in random_class(course_root, n_students, seed):
+    for student, assignment, notebook in random_class(course_root, n_students, seed, realistic):
         rng = random.Random(f"{seed}:{student}:{assignment}:time")
         written.append(_write(dest, student, assignment, notebook, notebook_name(course_root, assignment),
                               _timestamp(0, assignment, rng)))
@@ -564,11 +585,13 @@ def main(argv=None) -> int:
     parser.add_argument("--dest", type=Path, default=None, help="default: samples/submitted")
     parser.add_argument("--random", type=int, metavar="N", help="write a random class of N students instead")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--realistic", action="store_true",
+                        help="with --random: about 3%% of the submissions loop for ever in a helper, 2%% crash")
     parser.add_argument("--hostile", action="store_true", help="write the hostile class (one cell each) instead")
     args = parser.parse_args(argv)
     dest = args.dest or HERE / "submitted"
     if args.random is not None:
-        paths = write_random_class(dest, args.course, args.random, args.seed)
+        paths = write_random_class(dest, args.course, args.random, args.seed, args.realistic)
     else:
         if dest.exists():
             shutil.rmtree(dest)

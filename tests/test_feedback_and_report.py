@@ -122,7 +122,7 @@ def test_report_flags_the_students_who_need_attention(course, graded):
                       cwd=course.root)
     attention2 = _attention(out2)
     assert "refers to the course's own files" in attention2["john_von_neumann"]        # read the hidden checks
-    assert "ran longer than 5 seconds" in attention2["claude_shannon"]                # endless loop
+    assert "ran longer than" in attention2["claude_shannon"]                # endless loop
     assert "ended the Python process" in attention2["alan_turing"]                    # crash
     attention4 = _attention(out4)
     assert "defines its own equality" in attention4["emmy_noether"]                   # fake numbers
