@@ -60,10 +60,18 @@ def points(score: float, max_score: float) -> str:
 
 
 def svg(figure: Figure) -> Markup:
-    """The figure as inline SVG (text as paths: no font or file is needed to show it).
+    """The figure as inline SVG (text as paths: no font or file is needed to show it), scaling to its box."""
+    buffer = io.StringIO()
+    draw(figure).savefig(buffer, format="svg")
+    text = buffer.getvalue()
+    text = re.sub(r'<svg ([^>]*?)width="[^"]*" height="[^"]*"', r'<svg \1', text[text.index("<svg"):], count=1)
+    return Markup(text)  # matplotlib's own SVG; every text in it is drawn as a path
 
-    The axes span the student's and the reference's values (a background curve is cut to them), so that a
-    small difference between the two can be seen; an axis of whole numbers (updates, scores) has whole ticks."""
+
+def draw(figure: Figure):
+    """The figure drawn by matplotlib. The axes span the student's and the reference's values (a background
+    curve is cut to them), so a small difference between the two shows; whole numbers (updates, scores) get
+    whole ticks, and a histogram of scores a tick at every possible score."""
     import matplotlib
 
     matplotlib.use("agg")
@@ -98,11 +106,7 @@ def svg(figure: Figure) -> Markup:
     axes.grid(alpha=0.3)
     if len(figure.series) > 1:
         axes.legend()
-    buffer = io.StringIO()
-    canvas.savefig(buffer, format="svg")
-    text = buffer.getvalue()
-    text = re.sub(r'<svg ([^>]*?)width="[^"]*" height="[^"]*"', r'<svg \1', text[text.index("<svg"):], count=1)
-    return Markup(text)  # matplotlib's own SVG; every text in it is drawn as a path
+    return canvas
 
 
 def _fit_axes(axes, figure: Figure):
