@@ -16,7 +16,7 @@ from copydetect import CodeFingerprint, compare_files
 NOISE = 25        # copydetect's noise threshold: shorter matches (in filtered characters) are ignored
 GUARANTEE = 30    # matches this long are always found
 THRESHOLD = 0.8   # the share of each student's own code that the other has too
-MIN_OWN = 100     # filtered characters of a student's own code below which there is too little to judge
+MIN_OWN = 80      # filtered characters of a student's own code below which there is too little to judge
 MAX_PAIRS = 20
 
 

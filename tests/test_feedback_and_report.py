@@ -226,3 +226,17 @@ def _escaped(text: str) -> str:
     import html
 
     return html.escape(text)
+
+
+def test_the_sample_pages_and_report_fit_a_phone_and_show_every_figure(course, graded, pages):
+    from headless_chromium import chromium, layout
+    from test_pages import assert_fits
+
+    folder, _ = graded
+    autograder("report", A4, "--autograded", folder / "autograded", "--output", folder / "phone.html", "--no-flag",
+               cwd=course.root)
+    with chromium(360) as browser:
+        for student in ("frances_allen", "john_von_neumann"):
+            assert_fits(layout(browser, (folder / "feedback" / student / A2 / "feedback.html").as_uri()),
+                        figures=pages[student].count("<svg"))
+        assert_fits(layout(browser, (folder / "phone.html").as_uri()), figures=1)
