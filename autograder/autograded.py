@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import textwrap
 from pathlib import Path
 
 from . import notebook as nb
@@ -33,7 +34,7 @@ def autograded_notebook(spec: AssignmentSpec, result: SubmissionResult, submitte
         cell.outputs = []
         output, error = result.cell_outputs.get(index, ("", None))
         if grade_id in tests:
-            cell.outputs = [_verdict(tests[grade_id])]
+            cell.outputs = [_verdict(tests[grade_id], output)]
             continue
         if output:
             cell.outputs.append(_stream(output))
@@ -42,12 +43,29 @@ def autograded_notebook(spec: AssignmentSpec, result: SubmissionResult, submitte
     return graded
 
 
-def _verdict(test):
+def _verdict(test, shown: str):
+    """The check cell's own lines (what the student saw), then the exercise's verdict, wrapped to be read."""
+    visible = sum(line.startswith("\N{CHECK MARK}") for line in shown.splitlines())
+    ran = f"The {_count(visible, 'check')} of this cell and " if visible else ""
+    hidden = _count(len(test.checks), "hidden check") if test.checks else "the hidden checks"
     if test.score >= test.max_score:
-        return _stream(f"\N{CHECK MARK} {test.output}\n")
-    lines = test.output.splitlines()
-    return _error("AssertionError", " ".join(lines)[:1000],
-                  [f"\N{BALLOT X} {test.name}: this exercise earned 0 of {test.max_score:g} points.", *lines])
+        return _stream(shown + _wrapped(f"\N{CHECK MARK} {ran}{hidden} passed: "
+                                        f"{test.score:g} of {_count(test.max_score, 'point')}.") + "\n")
+    lines = [line for text in test.output.splitlines() for line in _wrapped(text).splitlines()]
+    passed = [line for line in shown.splitlines() if line.startswith("\N{CHECK MARK}")]  # the failure is in lines
+    return _error("AssertionError", " ".join(test.output.splitlines())[:1000],
+                  [*passed, f"\N{BALLOT X} {test.name}: this exercise earned 0 of "
+                                        f"{_count(test.max_score, 'point')}.", *lines])
+
+
+def _count(number: float, noun: str) -> str:
+    return f"{number:g} {noun if number == 1 else noun + 's'}"
+
+
+def _wrapped(text: str, width: int = 100) -> str:
+    """Long lines broken at spaces: formgrader shows outputs in <pre>, cut off at the right."""
+    return "\n".join(textwrap.fill(line, width, subsequent_indent="  ", break_long_words=False,
+                                    break_on_hyphens=False) or line for line in text.splitlines())
 
 
 RESULTS = "results.json"

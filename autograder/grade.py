@@ -245,10 +245,16 @@ def _check(run: Run, runner: "_Runner", spec: AssignmentSpec, exercise: Exercise
     """One exercise's hidden checks against the notebook as it stands, plus its visible checks' verdict."""
     submission = run.submission(exercise.names, runner.missing_reason())
     checks = run_exercise(spec.name, exercise.name, submission, student)
-    failed = [check.message for check in checks if not check.passed]
     visible = runner.visible_failure(check_cell)
+    # the check cell ran the worked example: its message reports it, a hidden check of the same would repeat it
+    subject = visible.split(" gave ")[0] + " " if " gave " in visible else None
+    repeats = [check for check in checks if not check.passed and visible and (
+        "worked_example" in check.check or subject and check.message.startswith(subject))]
+    failed = _once([check for check in checks if not check.passed and check not in repeats])
     if visible:  # as in nbgrader: the check cell itself must run cleanly too
-        failed.insert(0, f"The check cell under this exercise failed: {visible}")
+        named = dict.fromkeys(check.message[check.message.index(" It looks like you "):] for check in repeats
+                              if " It looks like you " in check.message)  # the mistake the repeat named, kept
+        failed.insert(0, f"The check cell under this exercise failed: {in_our_style(visible)}{''.join(named)}")
     output = "\n".join(f"- {bounded(message)}" for message in _essential(failed)) or (
         f"All {len(checks)} checks passed." if len(checks) > 1 else "The check passed.")
     return TestResult(exercise.grade_id, 0.0 if failed else exercise.points, exercise.points, output,
@@ -270,6 +276,27 @@ def _point_to_failing_helpers(spec: AssignmentSpec, notebook, tests: list[TestRe
             test.output += (f"\n- Your `{exercise.name}` calls {names}, which {'does' if one else 'do'} not pass "
                             f"{'its' if one else 'their'} own checks yet: fix {'it' if one else 'them'} first; "
                             "this exercise may then pass too.")
+
+
+def _once(failed: list[CheckResult]) -> list[str]:
+    """The failed checks' messages, a known mistake's explanation and hint given only the first time it is named."""
+    messages, named = [], set()
+    for check in failed:
+        message = check.message
+        marker = f" It looks like you {check.mistake}."
+        if check.mistake and marker in message:
+            if check.mistake in named:
+                message = message[:message.index(marker)] + f" The same mistake as above ({check.mistake})."
+            named.add(check.mistake)
+        messages.append(message)
+    return messages
+
+
+def in_our_style(visible: str) -> str:
+    """A visible check's failure worded as the hidden checks word theirs: "returned", numbers to 6 digits."""
+    subject = visible.split(" gave ")[0]
+    return re.sub(r"-?\d+\.\d+(?:e[-+]?\d+)?", lambda number: f"{float(number.group()):.6g}",
+                  visible.replace(" gave ", " is " if subject.isidentifier() else " returned ", 1))
 
 
 def _essential(messages: list[str]) -> list[str]:
@@ -342,18 +369,25 @@ class _Runner:
             if outcome.error and outcome.error.get("type") == "CellTimeout" and \
                     "had already run out of time once" in str(outcome.error.get("text")):
                 self._note(f"Cell {outcome.index + 1} was stopped: {outcome.error['text']}. Look for a loop that "
-                           "never ends in it. The cells after it still ran.")
+                           f"never ends in it. The cells after it still ran.{self._quote(outcome.index)}")
             elif outcome.error and outcome.error.get("type") == "CellTimeout":
                 self._note(f"Cell {outcome.index + 1} ran longer than {duration(run.budgets.cell(outcome.index))} "
                            f"and was stopped ({run.budgets.cell_hint(outcome.index)}): look for a loop that never "
-                           "ends. The cells after it still ran.")
+                           f"ends. The cells after it still ran.{self._quote(outcome.index)}")
         if run.fatal_cell is not None:
             self.skipped.add(run.fatal_cell)
             what = ("did not finish and had to be stopped" if run.ended == "timeout" else
                     "interfered with the grader (it wrote on the grader's connection)" if run.ended == "interfered"
                     else "ended the Python process (exit, os._exit, a crash or too much memory)")
-            self._note(f"Cell {run.fatal_cell + 1} {what}; it was skipped and the notebook run again without it.")
+            self._note(f"Cell {run.fatal_cell + 1} {what}; it was skipped and the notebook run again without it."
+                       f"{self._quote(run.fatal_cell)}")
             self.cell_outputs[run.fatal_cell] = ("", {"type": "Stopped", "text": what})
+
+    def _quote(self, index: int) -> str:
+        """" It begins with `while True:`.": the cell's first line, so the student finds the cell."""
+        source = next((source for number, source in self.cells if number == index), "")
+        first = next((line.strip() for line in source.splitlines() if line.strip()), "").replace("`", "'")
+        return f" It begins with `{first if len(first) <= 60 else first[:57] + '...'}`." if first else ""
 
     def _note(self, text):
         if text not in self.notes and len(self.notes) < MAX_NOTES:

@@ -187,6 +187,37 @@ def _only(assignment: str, *done, **styles) -> dict[str, str]:
     return choices
 
 
+def disguised(source: str) -> str:
+    """`source` as a student who copied it might hand it in: its local variables renamed, its comments and
+    docstrings replaced and its layout changed, the behaviour the same (for the report's similarity section)."""
+    import io
+    import tokenize
+
+    tree = ast.parse(source)
+    parameters = {arg.arg for node in ast.walk(tree) if isinstance(node, ast.FunctionDef) for arg in node.args.args}
+    assigned = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)}
+    renames = {name: f"my_{name}" for name in sorted(assigned - parameters)}
+    tokens = []
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type == tokenize.NAME and token.string in renames:
+            token = token._replace(string=renames[token.string])
+        elif token.type == tokenize.COMMENT:
+            continue
+        elif token.type == tokenize.STRING and token.string.startswith('"""'):
+            token = token._replace(string='"""My solution."""')
+        tokens.append((token.type, token.string))
+    return "# worked this out myself\n" + tokenize.untokenize(tokens)
+
+
+def _copied(assignment: str, choices: dict[str, str]) -> dict[str, str]:
+    """`choices` disguised as a copy would be (the variants `copied_<name>`, made here from `<name>`)."""
+    for grade_id, name in choices.items():
+        if is_correct(name) or name.startswith("mistake"):
+            VARIANTS[assignment][grade_id].setdefault(f"copied_{name}", disguised(VARIANTS[assignment][grade_id][name]))
+    return {grade_id: f"copied_{name}" if is_correct(name) or name.startswith("mistake") else name
+            for grade_id, name in choices.items()}
+
+
 def _student(profile: str, assignment: str, choices: dict[str, str], hostile=(), written=None) -> dict:
     """One submission: its profile, choices and extra cells (hostile: (after_grade_id, HOSTILE name) pairs)."""
     if written is not None:
@@ -345,8 +376,9 @@ SAMPLE_CLASS: dict[str, dict[str, dict]] = {
         "edsger_dijkstra": _student("endless loop: correct functions, then a `while True: pass` cell", A4,
                                     _correct(A4, sse_gradient="np_dot"),
                                     hostile=_hostile(A4, "infinite_loop_cell")),
-        "margaret_hamilton": _student("partly done: linear, sse and sse_gradient; fit left a stub", A4,
-                                      _only(A4, "linear", "sse", "sse_gradient")),
+        "margaret_hamilton": _student(
+            "copy: ada_lovelace's solutions with the variables renamed, other comments and another layout", A4,
+            _copied(A4, _correct(A4, linear="np_ufuncs", sse="loops", sse_gradient="loops", fit="temporaries"))),
         "donald_knuth": _student(
             "mistakes: sse takes the mean (fit's history uses it, so fit is wrong too); fit updates the bias with "
             "the already updated weight", A4, _correct(A4, sse="mistake_mean", fit="mistake_sequential_update")),

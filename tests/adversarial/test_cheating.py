@@ -71,7 +71,7 @@ def test_replaced_visible_check_helper_passes_visibly_but_not_hidden(hostile_bat
 def test_faked_pytest_assertion_error_and_hidden_entry_point_change_nothing(hostile_batch):
     result = earns_honest_points(hostile_batch, "monkeypatch_pytest_assert", lost={"max_stable_learning_rate"})
     assert "patched pytest" in cell_text(result, "patched pytest")
-    assert "max_stable_learning_rate returned 0.5, but 1 was expected" in output(result,
+    assert "max_stable_learning_rate is 0.5, but 1 was expected" in output(result,
                                                                              "check_max_stable_learning_rate")
 
 
@@ -101,14 +101,14 @@ def test_check_cell_turned_into_markdown_still_gets_the_hidden_checks(hostile_ba
 
 def test_edited_locked_cells_are_restored_from_the_source(hostile_batch):
     result = earns_honest_points(hostile_batch, "edited_locked_cells", lost={"df"})
-    assert "The check cell under this exercise failed: df(5) gave 2.0, but 4 was expected" in output(result,
+    assert "The check cell under this exercise failed: df(5) returned 2, but 4 was expected" in output(result,
                                                                                                   "check_df")
     assert "all good" not in "".join(text for text, _ in result.cell_outputs.values())
 
 
 def test_tampered_checksums_and_an_unlocked_emptied_check_cell_change_nothing(hostile_batch):
     result = earns_honest_points(hostile_batch, "tampered_checksums", lost={"df"})
-    assert "The check cell under this exercise failed: df(5) gave -4.0" in output(result, "check_df")
+    assert "The check cell under this exercise failed: df(5) returned -4," in output(result, "check_df")
 
 
 def test_deleted_cells_cost_only_the_exercise_they_held(hostile_batch):
