@@ -112,8 +112,8 @@ def _contracts(path: Path, notebook, assignment: str, checks_load: bool) -> list
         at = nb.where(path, index, cell)
         if nb.grade_id(cell) == HELPER_GRADE_ID and cell.source.strip() != helper:
             problems.append(f"{at}: the check helper cell differs from autograder/visible_check.py. Paste that file "
-                            "into the cell unchanged: the grader runs its own copy, so any change would show "
-                            "students one verdict and grade by another.")
+                            "into the cell unchanged: the grader recognises a failed visible check by its CheckFailed, "
+                            "and every notebook shares that one tested helper.")
         if not nb.is_autograder_test(cell):
             continue
         try:
