@@ -52,6 +52,7 @@ class BatchSummary:
     skipped: int = 0              # already graded, unchanged, by an earlier run
     scores: list = field(default_factory=list)
     max_score: float = 0.0
+    by_hand: float = 0.0          # the points of written answers, not in any score here
     slowest: list = field(default_factory=list)   # (seconds, student), the five slowest
     seconds: float = 0.0
 
@@ -77,7 +78,8 @@ class BatchSummary:
                  + (f"   skipped, already graded: {self.skipped}" if self.skipped else "")]
         if self.scores:
             lines.append(f"  score: mean {statistics.mean(self.scores):.2f}, median "
-                         f"{statistics.median(self.scores):.2f} (out of {self.max_score:g})")
+                         f"{statistics.median(self.scores):.2f} (out of {self.max_score - self.by_hand:g} autograded"
+                         + (f"; {self.by_hand:g} by hand)" if self.by_hand else ")"))
         if self.slowest:
             lines.append("  slowest: " + ", ".join(f"{student} {seconds:.2f} s" for seconds, student in self.slowest[:3]))
         return lines
@@ -163,7 +165,8 @@ def grade_assignments(course: Course, assignments: list[str], db_url: str | None
     specs = {name: assignment_spec(course, name) for name in course.assignments}
     jobs_of = {name: [replace(job, assignment=name) for job in (
         submissions[name] if submissions is not None else find_submissions(course, name))] for name in assignments}
-    summaries = {name: BatchSummary(name, max_score=specs[name].max_score) for name in assignments}
+    summaries = {name: BatchSummary(name, max_score=specs[name].max_score,
+                                     by_hand=sum(specs[name].manual.values())) for name in assignments}
     jobs, results = queue.Queue(maxsize=4 * workers), queue.Queue()
     if scheduler:
         from .distributed import ClusterPool

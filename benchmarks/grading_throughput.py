@@ -4,14 +4,14 @@
     python benchmarks/grading_throughput.py --students 2000 --skip-nbgrader   # memory at scale
     python benchmarks/grading_throughput.py --students 200 --realistic        # with endless loops and crashes
 
-Generates N students x 4 assignments (a mix of correct and buggy code, see samples/make_class.py) in a
+Generates N students x every assignment of course_config.py (a mix of correct and buggy code, see samples/make_class.py) in a
 fresh course folder, grades the batch with each tool into its own SQLite gradebook, and prints wall
 time, notebooks per second and the peak memory (Pss) of each tool's whole process tree, the throughput
 ratio, whether the per-notebook scores agree, and the time to grade one notebook from a cold CLI start.
 
 Each tool grades the whole batch in one command, as an instructor would: `autograder grade --all` and
 `nbgrader autograde "*"` (nbgrader's assignment argument is a glob). `--per-assignment` also times
-`autograder grade ASSIGNMENT` once per assignment (four start-ups instead of one).
+`autograder grade ASSIGNMENT` once per assignment (one start-up per assignment instead of one in all).
 
 `--realistic` grades a class in which about 3% of the submissions loop for ever in a helper and 2% end their
 Python process (samples/make_class.py, `realistic_trouble`), with both tools; `autograder grade --all` also grades
@@ -169,9 +169,9 @@ def main() -> None:
                 seconds, peak = seconds + one, max(peak, one_peak)
             report("autograder grade ASSIGNMENT, once per assignment", notebooks, seconds, peak)
 
-        single = folder / "submitted" / sorted(os.listdir(folder / "submitted"))[0] / "01-gradient-descent"
-        cold, _ = timed([python, "-m", "autograder", "grade", "01-gradient-descent",
-                         str(single / course.notebook("01-gradient-descent"))], folder)
+        first = next(iter(course.assignments))
+        single = folder / "submitted" / sorted(os.listdir(folder / "submitted"))[0] / first
+        cold, _ = timed([python, "-m", "autograder", "grade", first, str(single / course.notebook(first))], folder)
         print(f"one notebook from a cold CLI start: {cold:.2f} s")
 
         if args.skip_nbgrader:

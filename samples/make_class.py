@@ -1,11 +1,13 @@
-"""The bundled sample class: twelve students' submissions of the course's four assignments.
+"""The bundled sample class: twelve students' submissions of each of the course's assignments.
 
 Importable (`build_notebook`, `SAMPLE_CLASS`, `EXPECTED`, `write_class`, `random_class`, `write_random_class`)
 and runnable: `python samples/make_class.py` rebuilds `samples/submitted/` from the release notebooks.
 
 A submission is the RELEASE notebook with each solution cell replaced by a variant from `variants.py`
 (matched by nbgrader grade_id) and, for some students, extra cells of their own (crashing, looping or
-cheating ones among them). `EXPECTED[assignment][student]` is the number of autograded points each bundled
+cheating ones among them). An assignment variants.py does not know yet (one `autograder new` added) gets
+submissions built from its own notebooks: each exercise right (the source's solution) or left as released.
+`EXPECTED[assignment][student]` is the number of autograded points each bundled
 submission deserves; it is derived from which variants are correct and which exercises call which others
 (`expected_points`), and was confirmed by grading the class and reading every message.
 
@@ -97,6 +99,25 @@ def _hidden_exercise(source: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=None)
+def course_variants(course_root: Path, assignment: str) -> dict[str, dict[str, str]]:
+    """grade_id -> variant name -> source: VARIANTS[assignment], or, for an assignment variants.py does not know
+    (a new one), each exercise's "correct" (the source notebook's solution) and "stub" (the release's cell)."""
+    if assignment in VARIANTS:
+        return VARIANTS[assignment]
+    course_root = Path(course_root)
+    name = notebook_name(course_root, assignment)
+    source = nbformat.read(str(course_root / "source" / assignment / name), 4)
+    release = nbformat.read(str(course_root / "release" / assignment / name), 4)
+    released = {_grade_id(cell): cell.source for cell in release.cells}
+    return {_grade_id(cell): {
+        "correct": "\n".join(line for line in cell.source.splitlines()
+                             if "### BEGIN SOLUTION" not in line and "### END SOLUTION" not in line),
+        "stub": released.get(_grade_id(cell), "")}
+        for cell in source.cells
+        if cell.cell_type == "code" and (cell.get("metadata", {}).get("nbgrader") or {}).get("solution")}
+
+
 # --------------------------------------------------------------------------------------------------
 # Building a submission
 # --------------------------------------------------------------------------------------------------
@@ -127,7 +148,8 @@ def build_notebook(course_root: Path, assignment: str, choices: dict[str, str],
         choice = choices.get(grade_id)
         if choice is None or choice in ("stub", "unchanged"):
             continue  # the release's own stub, unmodified
-        table = (WRITTEN if cell.cell_type == "markdown" else VARIANTS).get(assignment, {}).get(grade_id, {})
+        table = (WRITTEN.get(assignment, {}) if cell.cell_type == "markdown"
+                 else course_variants(course_root.resolve(), assignment)).get(grade_id, {})
         if choice not in table:
             raise KeyError(f"{assignment}: no variant {choice!r} for {grade_id!r}; there are: {', '.join(table)}")
         cell.source = table[choice]
@@ -165,7 +187,8 @@ AFTER_FUNCTIONS = {A1: "check_gradient_descent", A2: "check_train", A3: "check_n
 
 def hostile_after(name: str, assignment: str) -> str:
     """The grade_id of the cell after which the hostile cell `name` goes (see variants.HOSTILE_AFTER)."""
-    return variants.HOSTILE_AFTER.get(name, {}).get(assignment, AFTER_FUNCTIONS[assignment])
+    last = f"check_{list(course_variants(COURSE_ROOT, assignment))[-1]}"  # a new assignment's last check cell
+    return variants.HOSTILE_AFTER.get(name, {}).get(assignment, AFTER_FUNCTIONS.get(assignment, last))
 
 
 def _hostile(assignment: str, *names: str) -> list[tuple[str, str]]:
@@ -174,14 +197,14 @@ def _hostile(assignment: str, *names: str) -> list[tuple[str, str]]:
 
 def _correct(assignment: str, **styles) -> dict[str, str]:
     """Every exercise "correct", except those given another variant."""
-    choices = {exercise: "correct" for exercise in VARIANTS[assignment]}
+    choices = {exercise: "correct" for exercise in course_variants(COURSE_ROOT, assignment)}
     choices.update(styles)
     return choices
 
 
 def _only(assignment: str, *done, **styles) -> dict[str, str]:
     """The exercises in `done` correct (or in the given style); everything else left as the stub."""
-    choices = {exercise: "stub" for exercise in VARIANTS[assignment]}
+    choices = {exercise: "stub" for exercise in course_variants(COURSE_ROOT, assignment)}
     choices.update({exercise: "correct" for exercise in done})
     choices.update(styles)
     return choices
@@ -388,6 +411,23 @@ SAMPLE_CLASS: dict[str, dict[str, dict]] = {
     },
 }
 
+
+
+def _partly_done_class(assignment: str) -> dict[str, dict]:
+    """For an assignment without curated submissions (a new one): student n has the first n mod (E + 1) of its E
+    exercises right and the rest left as released, so every score from none to all is graded."""
+    exercises = list(course_variants(COURSE_ROOT, assignment))
+    class_ = {}
+    for number, student in enumerate(STUDENTS):
+        done = exercises[:number % (len(exercises) + 1)]
+        class_[student] = _student(f"{len(done)} of {len(exercises)} exercises done, the rest left as released",
+                                   assignment, _only(assignment, *done))
+    return class_
+
+
+SAMPLE_CLASS.update({assignment: _partly_done_class(assignment)
+                     for assignment in course_assignments() if assignment not in SAMPLE_CLASS})
+
 # A wrong variant that does not spoil the exercises calling it: (assignment, exercise, variant) -> the
 # (caller exercise, caller variant) pairs it leaves right ("*": all of them). E.g. an update that also changes its argument in place still
 # returns the right value, and the callers pass it their own float copies.
@@ -423,7 +463,7 @@ def expected_points(course_root: Path, assignment: str, choices: dict[str, str],
     after the functions that redefine an exercise (cheats, endless loops) replace it with a wrong version;
     other hostile cells (crashes, endless loops, reading files) cost nothing: the engine skips the cell.
     """
-    exercises = VARIANTS[assignment]
+    exercises = course_variants(Path(course_root).resolve(), assignment)
     overridden = set()
     for _, name in hostile:
         overridden |= _defined_functions(hostile_cell(name, assignment)) & set(exercises)
@@ -538,10 +578,11 @@ def random_student_id(number: int) -> str:
     return f"{first}_{last}" + (f"_{rounds + 1}" if rounds else "")
 
 
-def random_choices(assignment: str, rng: random.Random) -> tuple[str, dict[str, str]]:
+def random_choices(assignment: str, rng: random.Random,
+                   course_root: Path = COURSE_ROOT) -> tuple[str, dict[str, str]]:
     """A realistic submission: about 40% fully correct in random styles, the rest with one or two exercises
     wrong (a random common mistake, or left as the stub in about a quarter of the cases)."""
-    exercises = VARIANTS[assignment]
+    exercises = course_variants(Path(course_root).resolve(), assignment)
     choices = {exercise: rng.choice([name for name in table if is_correct(name)])
                for exercise, table in exercises.items()}
     profile = "fully correct"
@@ -581,11 +622,11 @@ def random_class(course_root: Path, n_students: int, seed: int,
     for number in range(n_students):
         student = random_student_id(number)
         for assignment in course_assignments(course_root.resolve()):
-            if assignment not in VARIANTS:
-                continue
             rng = random.Random(f"{seed}:{number}:{assignment}")
-            _, choices = random_choices(assignment, rng)
+            _, choices = random_choices(assignment, rng, course_root)
             trouble = realistic_trouble(random.Random(f"{seed}:{number}:{assignment}:trouble")) if realistic else ()
+            trouble = tuple(name for name in trouble if not isinstance(variants.HOSTILE[name], dict)
+                            or assignment in variants.HOSTILE[name])  # a new assignment has no such cell yet
             extra = [(after, hostile_cell(name, assignment)) for after, name in _hostile(assignment, *trouble)]
             yield student, assignment, build_notebook(course_root, assignment, choices, extra)
 
@@ -607,7 +648,7 @@ def hostile_class(course_root: Path = COURSE_ROOT) -> dict[str, dict[str, dict]]
     them), named after the cell, e.g. "hostile_memory_bomb". Useful to test an engine's sandbox."""
     return {assignment: {f"hostile_{name}": _student(f"hostile cell {name}", assignment, _correct(assignment),
                                                      hostile=_hostile(assignment, name))
-                         for name in HOSTILE}
+                         for name in HOSTILE if not isinstance(HOSTILE[name], dict) or assignment in HOSTILE[name]}
             for assignment in SAMPLE_CLASS}
 
 

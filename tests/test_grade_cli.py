@@ -41,7 +41,7 @@ def test_summary_shows_counts_scores_and_slowest(graded):
     _, done = graded
     assert "01-gradient-descent: 4 submissions in" in done.stdout
     assert "graded: 4   errors: 0" in done.stdout
-    assert "score: mean 5.00, median 6.50 (out of 9)" in done.stdout
+    assert "score: mean 5.00, median 6.50 (out of 7 autograded; 2 by hand)" in done.stdout
     assert "slowest: " in done.stdout
 
 

@@ -1,5 +1,7 @@
 """nbgrader itself grades the course: full marks for the solutions, zero for the untouched release, and
-exactly one exercise lost for one mistake; `autograder grade` gives the same per-notebook scores."""
+exactly one exercise lost for one mistake; `autograder grade` gives the same per-notebook scores. The points come
+from the source notebooks; an assignment without a curated mistake below loses its last exercise, left as
+released."""
 import json
 import subprocess
 import sys
@@ -9,18 +11,19 @@ import pytest
 from nbgrader.api import Gradebook
 
 from autograder import notebook as nb
+from autograder.grade import assignment_spec
 from course_files import ASSIGNMENTS, copy_course
 
-# One wrong exercise per assignment: (solution cell, wrong body, points it is worth).
+# One wrong exercise per assignment: (solution cell, wrong body).
 ONE_MISTAKE = {
-    "01-gradient-descent": ("df", "def df(x):\n    return x - 3\n", 1),
+    "01-gradient-descent": ("df", "def df(x):\n    return x - 3\n"),
     "02-slopes-and-updates": ("train", "def train(input_data, target, weights, learning_rate, n_updates):\n"
                               "    losses = []\n"
                               "    for _ in range(n_updates):\n"
                               "        losses.append(get_error(input_data, target, weights) ** 2)\n"
                               "        slope = get_slope(input_data, target, weights)\n"
                               "        weights = update_weights(weights, slope, learning_rate)\n"
-                              "    return weights, np.array(losses)\n", 3),
+                              "    return weights, np.array(losses)\n"),
     "03-backpropagation": ("numerical_gradient", "def numerical_gradient(loss, weights, h=1e-5):\n"
                            "    base = loss(weights)\n"
                            "    gradients = {}\n"
@@ -31,7 +34,7 @@ ONE_MISTAKE = {
                            "            moved[key][index] += h\n"
                            "            grid[index] = (loss(moved) - base) / h\n"
                            "        gradients[key] = grid\n"
-                           "    return gradients\n", 2),
+                           "    return gradients\n"),
     "04-linear-regression": ("fit", "def fit(x, y, learning_rate, epochs, weight=0.0, bias=0.0):\n"
                              "    history = []\n"
                              "    for _ in range(epochs):\n"
@@ -40,10 +43,23 @@ ONE_MISTAKE = {
                              "        _, d_bias = sse_gradient(x, y, weight, bias)\n"
                              "        bias = bias - learning_rate * d_bias\n"
                              "        history.append(sse(x, y, weight, bias))\n"
-                             "    return weight, bias, np.array(history)\n", 3),
+                             "    return weight, bias, np.array(history)\n"),
 }
-AUTO_POINTS = {"01-gradient-descent": 7, "02-slopes-and-updates": 9, "03-backpropagation": 12,
-               "04-linear-regression": 8}
+
+
+def one_mistake(course, assignment) -> tuple[str, str, float]:
+    """(solution cell, wrong source, points lost): the curated mistake, else the last exercise left as released."""
+    exercises = {exercise.name: exercise.points for exercise in assignment_spec(course, assignment).exercises}
+    if assignment in ONE_MISTAKE:
+        grade_id, wrong = ONE_MISTAKE[assignment]
+        return grade_id, wrong, exercises[grade_id]
+    last = list(exercises)[-1]
+    release = nbformat.read(str(course.release_notebook(assignment)), as_version=4)
+    return last, next(cell.source for cell in release.cells if nb.grade_id(cell) == last), exercises[last]
+
+
+def auto_points(course, assignment) -> float:
+    return sum(exercise.points for exercise in assignment_spec(course, assignment).exercises)
 
 
 def with_cell(notebook, grade_id, source):
@@ -59,7 +75,7 @@ def graded_course(tmp_path_factory, course):
     for assignment in ASSIGNMENTS:
         name = course.notebook(assignment)
         solution = nbformat.read(str(course.source_notebook(assignment)), as_version=4)
-        grade_id, wrong, _ = ONE_MISTAKE[assignment]
+        grade_id, wrong, _ = one_mistake(course, assignment)
         notebooks = {"sol_student": solution, "one_mistake": with_cell(solution, grade_id, wrong),
                      "blank_student": nbformat.read(str(course.release_notebook(assignment)), as_version=4)}
         for student, notebook in notebooks.items():
@@ -82,7 +98,7 @@ def nbgrader_scores(root, course):
 
 def test_nbgrader_gives_the_solutions_full_marks(graded_course, course):
     scores = nbgrader_scores(graded_course, course)
-    assert {a: scores["sol_student", a] for a in ASSIGNMENTS} == AUTO_POINTS
+    assert {a: scores["sol_student", a] for a in ASSIGNMENTS} == {a: auto_points(course, a) for a in ASSIGNMENTS}
 
 
 def test_nbgrader_gives_the_untouched_release_zero(graded_course, course):
@@ -93,7 +109,7 @@ def test_nbgrader_gives_the_untouched_release_zero(graded_course, course):
 def test_nbgrader_takes_exactly_the_wrong_exercise(graded_course, course):
     scores = nbgrader_scores(graded_course, course)
     assert {a: scores["one_mistake", a] for a in ASSIGNMENTS} == {
-        a: AUTO_POINTS[a] - ONE_MISTAKE[a][2] for a in ASSIGNMENTS}
+        a: auto_points(course, a) - one_mistake(course, a)[2] for a in ASSIGNMENTS}
 
 
 def test_autograder_grade_agrees_with_nbgrader_autograde(graded_course, course, tmp_path):
