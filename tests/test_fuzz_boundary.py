@@ -4,12 +4,14 @@ with any JSON value in any field.
 
 Each runs a bounded number of examples in CI; FUZZ_EXAMPLES=5000 runs a longer search by hand."""
 import collections
+import dataclasses
 import json
 import math
 import os
 import socket
 import threading
 import time
+import types
 
 import numpy as np
 import pytest
@@ -217,9 +219,9 @@ frames = st.one_of(
     st.just(("pause", b"")))
 
 
-@settings(max_examples=max(15, EXAMPLES // 4), deadline=None)
+@settings(max_examples=max(15, EXAMPLES // 4), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(script=st.lists(frames, max_size=12), names=st.lists(st.sampled_from(["f", "v", "w"]), max_size=3))
-def test_the_grader_survives_any_child(script, names):
+def test_the_grader_survives_any_child(course, script, names):
     """Whatever a child sends, in whatever order, cut short or trickling: advancing the run and calling the
     child's functions return or raise StudentCodeError (or SandboxError, for a failure before any cell), and all of
     it ends within the run's deadline."""
@@ -242,7 +244,8 @@ def test_the_grader_survives_any_child(script, names):
     speaker = threading.Thread(target=speak, daemon=True)
     speaker.start()
     limits = {"cell_timeout": 0.3, "output_chars": 1000}
-    run = Run(None, ZygoteControl(child), ours, [(0, "a = 1"), (1, "b = 2")], limits, deadline, (1,))
+    sandbox = types.SimpleNamespace(course=dataclasses.replace(course, cell_timeout=0.3))  # what a Run reads of it
+    run = Run(sandbox, ZygoteControl(child), ours, [(0, "a = 1"), (1, "b = 2")], limits, deadline, (1,))
     started = time.monotonic()
     try:
         while run.advance() is not None:
