@@ -182,8 +182,11 @@ def reference_for(course: Course, assignment: str, check_file: Path,
             try:
                 for _ in range(RUNS):
                     measure(measurement)
-                _cache.references[key] = measurement.measured()
-            except Exception as error:  # the sandbox failed: grading goes on with the flat limit
+                reference = measurement.measured()
+                if not (reference.cells and reference.calls):
+                    raise ValueError("nothing of it ran")
+                _cache.references[key] = reference
+            except Exception as error:  # e.g. the sandbox failed: grading goes on with the flat limit
                 print(f"warning: the solution of {assignment} could not be timed ({error}); every cell and call "
                       f"gets {course.cell_timeout:g} s", file=sys.stderr)
                 _cache.references[key] = None
