@@ -182,9 +182,10 @@ def main() -> None:
         differ = sorted(key for key in ours.keys() | theirs.keys() if ours.get(key) != theirs.get(key))
         if args.realistic:  # nbgrader drops a notebook whose kernel died (score 0); ours grades its honest part
             crashed = {key for key, name in trouble(args.students, args.seed).items() if name == "crash_exit"}
+            honest = sum(ours.get(key, 0) for key in crashed) / max(1, len(crashed))
             print(f"notebooks that end their Python process: {len(crashed)}; nbgrader scores "
                   f"{sum(theirs.get(key) == 0 for key in crashed)} of them 0 (it removes a notebook whose kernel "
-                  f"died), ours their honest part (mean {sum(ours.get(key, 0) for key in crashed) / max(1, len(crashed)):.2f})")
+                  f"died), ours their honest part (mean {honest:.2f})")
             differ = [key for key in differ if key not in crashed]
         print(f"scores agree: {'yes' if not differ else 'NO'} ({len(ours)} vs {len(theirs)} notebooks"
               + (f"; differ: {[(key, ours.get(key), theirs.get(key)) for key in differ[:10]]}" if differ else "")

@@ -130,7 +130,8 @@ def test_a_cell_that_failed_in_the_reference_has_no_time_of_its_own(tight):
     assert budgets.cell_hint(1) == "no cell of your instructor's solution needs more than 3 ms"
 
 
-@pytest.mark.parametrize("seconds, said", [(2.5, "2.5 s"), (0.5, "0.5 s"), (0.0021, "2 ms"), (0.00002, "less than 1 ms")])
+@pytest.mark.parametrize("seconds, said", [(2.5, "2.5 s"), (0.5, "0.5 s"), (0.0021, "2 ms"),
+                                           (0.00002, "less than 1 ms")])
 def test_durations_read_as_a_person_says_them(seconds, said):
     assert duration(seconds) == said
 
