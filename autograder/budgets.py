@@ -160,6 +160,7 @@ class Measurement(Budgets):
 @dataclass
 class _Cache:
     lock: threading.Lock = field(default_factory=threading.Lock)
+    locks: dict = field(default_factory=dict)        # one per key: workers on other assignments need not wait
     references: dict = field(default_factory=dict)   # (source, its mtime, check file's mtime, limits) -> Reference
 
 
@@ -176,14 +177,19 @@ def reference_for(course: Course, assignment: str, check_file: Path,
                course.budget_floor, course.budget_factor)
     except OSError:
         return None
-    with _cache.lock:  # one worker measures; the others wait for it rather than measure at the same time
+    with _cache.lock:
+        lock = _cache.locks.setdefault(key, threading.Lock())
+    with lock:  # one worker measures; the others wait for it rather than measure at the same time
         if key not in _cache.references:
             measurement = Measurement(course)
             try:
                 for _ in range(RUNS):
                     measure(measurement)
-                _cache.references[key] = measurement.measured()
-            except Exception as error:  # the sandbox failed: grading goes on with the flat limit
+                reference = measurement.measured()
+                if not (reference.cells and reference.calls):
+                    raise ValueError("nothing of it ran")
+                _cache.references[key] = reference
+            except Exception as error:  # e.g. the sandbox failed: grading goes on with the flat limit
                 print(f"warning: the solution of {assignment} could not be timed ({error}); every cell and call "
                       f"gets {course.cell_timeout:g} s", file=sys.stderr)
                 _cache.references[key] = None

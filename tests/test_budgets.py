@@ -130,7 +130,8 @@ def test_a_cell_that_failed_in_the_reference_has_no_time_of_its_own(tight):
     assert budgets.cell_hint(1) == "no cell of your instructor's solution needs more than 3 ms"
 
 
-@pytest.mark.parametrize("seconds, said", [(2.5, "2.5 s"), (0.5, "0.5 s"), (0.0021, "2 ms"), (0.00002, "less than 1 ms")])
+@pytest.mark.parametrize("seconds, said", [(2.5, "2.5 s"), (0.5, "0.5 s"), (0.0021, "2 ms"),
+                                           (0.00002, "less than 1 ms")])
 def test_durations_read_as_a_person_says_them(seconds, said):
     assert duration(seconds) == said
 
@@ -168,3 +169,13 @@ def test_a_python_in_a_virtual_environment_under_tmp_grades_a_notebook(course, t
     assert (result["student"], result["status"], result["score"]) == ("vera", "graded", 7.0)
     assert Path(subprocess.run([str(venv / "bin" / "python"), "-c", "import sys; print(sys.prefix)"],
                                capture_output=True, text=True).stdout.strip()) == venv
+
+
+def test_a_solution_that_cannot_be_timed_leaves_the_flat_limit(tight, tmp_path, capsys):
+    root = copy_course(tmp_path / "course")
+    course = dataclasses.replace(tight, root=root)
+    course.source_notebook(A1).write_text("{ not a notebook")
+    reference = reference_for(course, A1, check_file(A1), lambda measurement: None)  # measures nothing
+    assert reference is None and Budgets(course, reference, {}).call("df") == course.cell_timeout
+    assert "the solution of 01-gradient-descent could not be timed (nothing of it ran); every cell and call gets 5 s" \
+        in capsys.readouterr().err
