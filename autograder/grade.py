@@ -120,6 +120,7 @@ class SubmissionResult:
     seconds: float = 0.0
     peak_memory_mb: float = 0.0           # the largest resident memory the student's code reached
     cell_outputs: dict = field(default_factory=dict)  # cell index -> (output text, error or None)
+    cell_displays: dict = field(default_factory=dict)  # cell index -> the figures it displayed, for formgrader
 
     def to_json(self) -> dict:
         return {"student": self.student, "assignment": self.assignment, "score": self.score,
@@ -204,6 +205,7 @@ def _grade(sandbox, course, spec, student, path, other_specs) -> SubmissionResul
     result.score = sum(test.score for test in result.tests)
     result.notes = runner.notes
     result.cell_outputs = runner.cell_outputs
+    result.cell_displays = runner.cell_displays
     result.peak_memory_mb = runner.peak_rss_kb / 1024
     return result
 
@@ -299,6 +301,7 @@ class _Runner:
         self.skipped: set[int] = set()
         self.notes: list[str] = []
         self.cell_outputs: dict = {}
+        self.cell_displays: dict = {}
         self.run: Run | None = None
         self.runs: list[Run] = []
         self.restarts = 0
@@ -334,6 +337,7 @@ class _Runner:
     def _record(self, run: Run):
         for outcome in run.outcomes:
             self.cell_outputs[outcome.index] = (outcome.output, outcome.error)
+            self.cell_displays[outcome.index] = outcome.displays
             if outcome.error and outcome.error.get("type") == "CellTimeout":
                 self._note(f"Cell {outcome.index + 1} ran longer than {self.sandbox.course.cell_timeout:g} seconds "
                            f"and was stopped (an endless loop?). The cells after it still ran.{self._quote(outcome.index)}")

@@ -59,9 +59,51 @@ def new_shell():
     config = Config()
     config.HistoryManager.enabled = False
     shell = SandboxShell.instance(config=config, colors="nocolor")
-    shell.display_formatter.active_types = ["text/plain"]  # no PNG rendering: nobody looks at it
+    shell.display_formatter.active_types = ["text/plain", "image/png"]  # PNG only for what is displayed: figures
+    shell.display_pub = KeptDisplays(shell=shell, parent=shell)
+    from IPython.core.pylabtools import select_figure_formats
+
+    # matplotlib_inline registers its PNG formatter with the first shell only; small PNGs are quick to render
+    select_figure_formats(shell, {"png"}, bbox_inches="tight", dpi=60)
     shell.InteractiveTB.set_mode("Plain")  # a plain traceback, as Python prints it: the verbose one costs ~50 ms
     return shell
+
+
+def _publisher_base():
+    from IPython.core.displaypub import DisplayPublisher
+
+    return DisplayPublisher
+
+
+class KeptDisplays(_publisher_base()):
+    """The shell's display publisher: keeps each displayed figure's PNG for the autograded notebook, up to
+    `limit` characters of PNG a submission; past that, and for everything else, prints the text as before."""
+
+    limit = 0
+    kept: list = []
+    total = 0
+
+    def publish(self, data, metadata=None, *args, **kwargs):
+        png = data.get("image/png") if isinstance(data, dict) else None
+        if isinstance(png, bytes):
+            import base64
+
+            png = base64.b64encode(png).decode("ascii")
+        if isinstance(png, str) and self.total + len(png) <= type(self).limit:
+            type(self).total += len(png)
+            type(self).kept.append({"image/png": png, "text/plain": str(data.get("text/plain", ""))[:200]})
+            return
+        if isinstance(png, str) and type(self).limit:
+            type(self).total = type(self).limit  # later figures are not kept either
+            print(f"[a figure is not kept: this notebook's figures passed {type(self).limit // 1024 ** 2} MB]")
+            return
+        if "text/plain" in data:
+            print(data["text/plain"])
+
+    @classmethod
+    def take(cls) -> list:
+        kept, cls.kept = cls.kept, []
+        return kept
 
 
 class BoundedOutput:
@@ -125,6 +167,8 @@ def run_child(sock, child_uid, shell=None):
         os.dup2(devnull, fd)
     output = BoundedOutput(request["limits"]["output_chars"])
     sys.stdout = sys.stderr = output
+    KeptDisplays.limit, KeptDisplays.total = request["limits"].get("display_chars", 0), 0
+    KeptDisplays.take()  # what a template's own cells displayed belongs to no student
     shell = shell or new_shell()
     signal.signal(signal.SIGALRM, _on_alarm)
     cell_timeout = request["limits"]["cell_timeout"]
@@ -136,7 +180,7 @@ def run_child(sock, child_uid, shell=None):
         if os.getpid() != me:  # a copy the student's code forked: it must not speak for the child
             os._exit(0)
         send_message(sock, {"op": "cell_done", "index": index, "error": error, "output": output.take(),
-                            "output_total": output.total})
+                            "output_total": output.total, "displays": KeptDisplays.take()})
         if index in checkpoints:
             send_message(sock, {"op": "checkpoint", "index": index})
             serve(sock, shell.user_ns, cell_timeout, me)
