@@ -265,8 +265,10 @@ def _once(failed: list[CheckResult]) -> list[str]:
 def in_our_style(visible: str) -> str:
     """A visible check's failure worded as the hidden checks word theirs: "returned", numbers to 6 digits."""
     subject = visible.split(" gave ")[0]
-    return re.sub(r"-?\d+\.\d+(?:e[-+]?\d+)?", lambda number: f"{float(number.group()):.6g}",
+    text = re.sub(r"-?\d+\.\d+(?:e[-+]?\d+)?", lambda number: f"{float(number.group()):.6g}",
                   visible.replace(" gave ", " is " if subject.isidentifier() else " returned ", 1))
+    # a long list shortened as describe() shortens arrays: its first 8 numbers, then "..."
+    return re.sub(r"\[((?:[^\[\],]+, ){8})[^\[\]]*\]", lambda items: f"[{items.group(1)}...]", text)
 
 
 def _essential(messages: list[str]) -> list[str]:

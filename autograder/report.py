@@ -105,7 +105,7 @@ class ClassReport:
         if self.attention:
             lines.append("  needs attention:")
             for item in self.attention:
-                lines.append(f"    {item.student}: {'; '.join(item.reasons)}")
+                lines.append(f"    {item.student}: {'; '.join(reason.rstrip('.') for reason in item.reasons)}")
         if self.similar:
             lines.append("  suspiciously alike solution code (a lead for a conversation, not a verdict):")
             for pair in self.similar:

@@ -3,6 +3,8 @@ import re
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from autograder import pages
 from autograder.checks import CheckResult, Figure, Series
@@ -139,3 +141,33 @@ def assert_fits(seen: dict, figures: int):
     assert len(seen["figures"]) == figures
     for left, right, width, height, visibility in seen["figures"]:
         assert left >= 0 and right <= 360 and width > 200 and height > 100 and visibility == "visible"
+
+
+MESSAGE = pages.environment().from_string('{% from "macros.html" import message %}{{ message(text) }}')
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(max_size=200))
+def test_any_message_renders_as_escaped_text_with_code_spans(text):
+    from markupsafe import escape
+
+    parts = pages.segments(text)
+    html = MESSAGE.render(text=text)
+    assert re.sub(r"</?code>", "", html) == str(escape("".join(part for part, _ in parts)))
+    assert html.count("<code>") == sum(is_code for _, is_code in parts)
+    assert "".join(part for part, _ in parts) == (text.replace("`", "") if text.count("`") % 2 == 0 else
+                                                   text[:text.rindex("`")].replace("`", "") + text[text.rindex("`"):])
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.floats(allow_nan=False, allow_infinity=False, width=64), max_size=20))
+def test_a_check_cells_numbers_come_out_to_6_digits_and_8_entries(numbers):
+    from autograder.grade import in_our_style
+
+    text = in_our_style(f"f(x) gave {[float(number) for number in numbers]!r}, but [1.0] was expected.")
+    shown = re.search(r"returned \[(.*)\], but", text).group(1)
+    entries = [entry for entry in shown.split(", ") if entry]
+    assert len(entries) == min(len(numbers), 8) + (len(numbers) > 8)
+    for entry, number in zip(entries[:8], numbers):
+        digits = entry.lstrip("-").split("e")[0].replace(".", "").lstrip("0")
+        assert abs(float(entry) - number) <= abs(number) * 1e-5 and len(digits) <= 6
