@@ -171,3 +171,12 @@ def test_a_check_cells_numbers_come_out_to_6_digits_and_8_entries(numbers):
     for entry, number in zip(entries[:8], numbers):
         digits = entry.lstrip("-").split("e")[0].replace(".", "").lstrip("0")
         assert abs(float(entry) - number) <= abs(number) * 1e-5 and len(digits) <= 6
+
+
+def test_a_notebook_that_could_not_be_graded_says_why_once():
+    from autograder.grade import AssignmentSpec, Exercise, error_result
+
+    spec = AssignmentSpec(A2, "slopes.ipynb", (Exercise("check_predict", "predict", ("predict",), 1.0),), {}, {},
+                          frozenset())
+    html = render_feedback(error_result(spec, "<ada>", "The notebook could not be opened: `not JSON`."))
+    assert html.count("could not be opened") == 1 and "<code>not JSON</code>" in html and "&lt;ada&gt;" in html
