@@ -21,6 +21,8 @@ import sys
 import tempfile
 import time
 
+from IPython.core.displaypub import DisplayPublisher  # the zygote imports IPython anyway, to warm up
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from plain import MAX_MESSAGE, MAX_REQUEST, MessageTooLarge, decode, encode, recv_message, send_message  # noqa: E402
 
@@ -69,13 +71,7 @@ def new_shell():
     return shell
 
 
-def _publisher_base():
-    from IPython.core.displaypub import DisplayPublisher
-
-    return DisplayPublisher
-
-
-class KeptDisplays(_publisher_base()):
+class KeptDisplays(DisplayPublisher):
     """The shell's display publisher: keeps each displayed figure's PNG for the autograded notebook, up to
     `limit` characters of PNG a submission; past that, and for everything else, prints the text as before."""
 
