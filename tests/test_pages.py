@@ -48,6 +48,8 @@ def test_a_message_of_a_megabyte_is_cut_and_the_page_stays_small():
 def test_backticks_become_code_and_an_unmatched_one_stays_text():
     assert pages.segments("use `-=` here") == [("use ", False), ("-=", True), (" here", False)]
     assert pages.segments("a ` b") == [("a ` b", False)]
+    assert pages.segments("fit(np.array([1, 2]), 0.1) returned (1, 2), not (for example) 3") == [
+        ("fit(np.array([1, 2]), 0.1)", True), (" returned (1, 2), not (for example) 3", False)]
     assert pages.count(1, "point") == "1 point" and pages.points(1, 1) == "1 of 1 point"
     assert pages.points(0.5, 2) == "0.5 of 2 points"
 
