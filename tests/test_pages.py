@@ -114,9 +114,9 @@ def test_a_class_of_one_renders(tmp_path):
 
 def test_a_class_of_2000_renders_in_under_5_seconds_and_10_megabytes(tmp_path):
     report = _class(2000)
-    started = time.perf_counter()
+    started = time.process_time()  # CPU time: the render's own cost, not the other work of a loaded machine
     html = render_report(report, tmp_path, tmp_path)
-    seconds = time.perf_counter() - started
+    seconds = time.process_time() - started
     assert seconds < 5 and len(html.encode()) < 10_000_000, (seconds, len(html))
     assert "2000 submissions," in html and html.count("student_1999") >= 1
 
