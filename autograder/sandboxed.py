@@ -404,8 +404,10 @@ def start_template(control, template_control, cells, child_uid):
     try:
         sys.stdout = sys.stderr = BoundedOutput(0)
         shell = new_shell()
+        shell.display_formatter.active_types = ["text/plain"]  # the course's own figures: nobody's output to keep
         for source in cells:
             shell.run_cell(source, store_history=False)
+        shell.display_formatter.active_types = ["text/plain", "image/png"]
         send_packet(template_control, {"op": "warm"})
         serve_runs(template_control, child_uid, shell)
     finally:
