@@ -11,6 +11,7 @@ from pathlib import Path
 
 from . import notebook as nb
 from .grade import AssignmentSpec, SubmissionResult
+from .sandbox import MAX_DISPLAY_CHARS
 
 
 def _stream(text):
@@ -25,6 +26,7 @@ def autograded_notebook(spec: AssignmentSpec, result: SubmissionResult, submitte
     # a copy of the notebook and of each cell: only cells' top-level fields (source, outputs) change
     graded = nb.Node(submitted, cells=[nb.Node(cell) for cell in submitted.cells])
     tests = {test.name: test for test in result.tests if not test.manual}
+    kept = 0
     for index, cell in enumerate(graded.cells):
         if cell.get("cell_type") != "code":
             continue
@@ -38,6 +40,10 @@ def autograded_notebook(spec: AssignmentSpec, result: SubmissionResult, submitte
             continue
         if output:
             cell.outputs.append(_stream(output))
+        for display in result.cell_displays.get(index, ()):
+            if kept + len(display["image/png"]) <= MAX_DISPLAY_CHARS:  # a notebook rerun after a crash adds up
+                kept += len(display["image/png"])
+                cell.outputs.append({"output_type": "display_data", "data": dict(display), "metadata": {}})
         if error:
             cell.outputs.append(_error(str(error.get("type")), str(error.get("text")), []))
     return graded

@@ -70,7 +70,7 @@ def feedback_context(result: SubmissionResult, written: datetime | None = None) 
     working = sum(test.score >= test.max_score for test in auto)
     return {"result": result, "written": (written or datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M UTC"),
             "encouragement": _encouragement(result, working, len(auto)),
-            "exercises": [_exercise(test) for test in result.tests]}
+            "exercises": [_exercise(test, result.reason if result.status == "error" else "") for test in result.tests]}
 
 
 def _encouragement(result: SubmissionResult, working: int, exercises: int) -> str:
@@ -82,9 +82,10 @@ def _encouragement(result: SubmissionResult, working: int, exercises: int) -> st
             "it had not seen, what was expected, and how to fix it.")
 
 
-def _exercise(test: TestResult) -> dict:
+def _exercise(test: TestResult, said: str = "") -> dict:
+    """One exercise's section; `said` is the reason the page already gives for the whole notebook."""
     passed = sum(check.passed for check in test.checks)
-    messages = messages_of(test.output)
+    messages = [message for message in messages_of(test.output) if message != said.replace("\n", " ")]
     if test.checks and passed == len(test.checks) and not test.visible_failed:
         messages = [m for m in messages if not re.fullmatch(r"(All \d+ checks passed|The check passed)\.", m)]
     return {"id": test.name, "title": _title(test), "score": test.score, "max_score": test.max_score,

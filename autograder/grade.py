@@ -122,6 +122,7 @@ class SubmissionResult:
     seconds: float = 0.0
     peak_memory_mb: float = 0.0           # the largest resident memory the student's code reached
     cell_outputs: dict = field(default_factory=dict)  # cell index -> (output text, error or None)
+    cell_displays: dict = field(default_factory=dict)  # cell index -> the figures it displayed, for formgrader
 
     def to_json(self) -> dict:
         return {"student": self.student, "assignment": self.assignment, "score": self.score,
@@ -227,6 +228,7 @@ def _grade(sandbox, course, spec, student, path, other_specs, budgets_for) -> Su
     result.score = sum(test.score for test in result.tests)
     result.notes = runner.notes
     result.cell_outputs = runner.cell_outputs
+    result.cell_displays = runner.cell_displays
     result.peak_memory_mb = runner.peak_rss_kb / 1024
     return result
 
@@ -295,8 +297,10 @@ def _once(failed: list[CheckResult]) -> list[str]:
 def in_our_style(visible: str) -> str:
     """A visible check's failure worded as the hidden checks word theirs: "returned", numbers to 6 digits."""
     subject = visible.split(" gave ")[0]
-    return re.sub(r"-?\d+\.\d+(?:e[-+]?\d+)?", lambda number: f"{float(number.group()):.6g}",
+    text = re.sub(r"-?\d+\.\d+(?:e[-+]?\d+)?", lambda number: f"{float(number.group()):.6g}",
                   visible.replace(" gave ", " is " if subject.isidentifier() else " returned ", 1))
+    # a long list shortened as describe() shortens arrays: its first 8 numbers, then "..."
+    return re.sub(r"\[((?:[^\[\],]+, ){8})[^\[\]]*\]", lambda items: f"[{items.group(1)}...]", text)
 
 
 def _essential(messages: list[str]) -> list[str]:
@@ -331,6 +335,7 @@ class _Runner:
         self.skipped: set[int] = set()
         self.notes: list[str] = []
         self.cell_outputs: dict = {}
+        self.cell_displays: dict = {}
         self.run: Run | None = None
         self.runs: list[Run] = []
         self.restarts = 0
@@ -366,6 +371,7 @@ class _Runner:
     def _record(self, run: Run):
         for outcome in run.outcomes:
             self.cell_outputs[outcome.index] = (outcome.output, outcome.error)
+            self.cell_displays[outcome.index] = outcome.displays
             if outcome.error and outcome.error.get("type") == "CellTimeout" and \
                     "had already run out of time once" in str(outcome.error.get("text")):
                 self._note(f"Cell {outcome.index + 1} was stopped: {outcome.error['text']}. Look for a loop that "

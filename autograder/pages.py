@@ -38,15 +38,30 @@ def render(template: str, course_root: Path | None = None, **context) -> str:
     return environment(course_root).get_template(template).render(**context)
 
 
+# A call as the checks describe one, `gradient_descent(df, 2, 0.2, 6)` or `np.array([1, 2])`: code, even unquoted.
+CALL = re.compile(r"\b[A-Za-z_][\w.]*\((?:[^()]|\((?:[^()]|\([^()]*\))*\))*\)")
+
+
 def segments(text: str) -> list[tuple[str, bool]]:
-    """`text` as (part, is_code) pairs: what stands between backticks is code. Overlong text is cut."""
+    """`text` as (part, is_code) pairs: what stands between backticks is code, and so is a call such as
+    `df(5)` in the rest. Overlong text is cut."""
     text = str(text)
     if len(text) > MAX_MESSAGE_CHARS:
         text = f"{text[:MAX_MESSAGE_CHARS]} ... ({len(text) - MAX_MESSAGE_CHARS:,} more characters not shown)"
     parts = text.split("`")
     if len(parts) % 2 == 0:  # an unmatched backtick is text
         parts[-2:] = [parts[-2] + "`" + parts[-1]]
-    return [(part, index % 2 == 1) for index, part in enumerate(parts) if part]
+    pieces = []
+    for index, part in enumerate(parts):
+        if index % 2:
+            pieces.append((part, True))
+            continue
+        start = 0
+        for call in CALL.finditer(part):
+            pieces += [(part[start:call.start()], False), (call.group(), True)]
+            start = call.end()
+        pieces.append((part[start:], False))
+    return [(piece, is_code) for piece, is_code in pieces if piece]
 
 
 def count(number: float, noun: str, plural: str | None = None) -> str:

@@ -105,7 +105,7 @@ class ClassReport:
         if self.attention:
             lines.append("  needs attention:")
             for item in self.attention:
-                lines.append(f"    {item.student}: {'; '.join(item.reasons)}")
+                lines.append(f"    {item.student}: {'; '.join(reason.rstrip('.') for reason in item.reasons)}")
         if self.similar:
             lines.append("  suspiciously alike solution code (a lead for a conversation, not a verdict):")
             for pair in self.similar:
@@ -185,10 +185,11 @@ def _percent(part: int, whole: int) -> str:
     return f"{100 * part / whole:.0f}%" if whole else "-"
 
 
-def solution_code(notebook, editable) -> str:
-    """The code the student wrote: every code cell they could edit, in order."""
+def solution_code(notebook, editable, released=frozenset()) -> str:
+    """The code the student wrote: every code cell they could edit, in order, but those left as `released`."""
     return "\n\n".join(cell.source for cell in (notebook.cells if notebook else [])
-                       if cell.get("cell_type") == "code" and editable(cell) and isinstance(cell.get("source"), str))
+                       if cell.get("cell_type") == "code" and editable(cell) and isinstance(cell.get("source"), str)
+                       and cell.source.strip() not in released)
 
 
 def build(course, autograded: Path, assignment: str) -> ClassReport:
@@ -202,13 +203,17 @@ def build(course, autograded: Path, assignment: str) -> ClassReport:
     editable = lambda cell: nb.grade_id(cell) not in spec.locked  # noqa: E731 (the student's cells, not the course's)
     report = ClassReport(assignment)
     codes = {}
+    release = nb.read(course.release_notebook(assignment)) if course.release_notebook(assignment).is_file() else None
+    # the course's own example cells, as released: the same in every notebook, nobody's solution
+    released = frozenset(cell.source.strip() for cell in (release.cells if release else ())
+                         if cell.get("cell_type") == "code" and not nb.grade_id(cell))
     for result in read_results(autograded, assignment):
         try:
             notebook = nb.read(autograded / result.student / assignment / spec.notebook)
         except (nb.NotebookError, OSError):
             notebook = None
         report.add(result, suspicious_code(notebook, editable))
-        codes[result.student] = solution_code(notebook, editable)
+        codes[result.student] = solution_code(notebook, editable, released)
     given = [solution_code(nb.read(path), editable) for path in (course.release_notebook(assignment),
                                                                  course.source_notebook(assignment)) if path.is_file()]
     report.similar = similar_pairs(codes, given)

@@ -34,6 +34,7 @@ GRACE = 2.0          # seconds the grader waits beyond a limit the child enforce
 FIRST_UID = 60000    # sandbox slot n runs student code as uid FIRST_UID + n
 SLOTS = 1000         # slots on one machine, shared by every grader running on it
 MAX_TEMPLATES = 2    # templates a sandbox keeps (one per assignment prefix): `grade --all` moves on from each
+MAX_DISPLAY_CHARS = 2 * 1024 * 1024  # PNG (base64) a submission's figures keep for the autograded notebook
 
 
 class SandboxError(RuntimeError):
@@ -45,6 +46,7 @@ class CellOutcome:
     index: int               # position of the cell in the submitted notebook
     error: dict | None       # {"type", "text"} when the cell failed
     output: str = ""
+    displays: tuple = ()     # what the cell displayed that the autograded notebook keeps: {"image/png", "text/plain"}
 
 
 @lru_cache(maxsize=None)
@@ -181,7 +183,8 @@ class Sandbox:
         theirs.close()
         limits = {"memory_bytes": self.course.memory_mb * 1024 * 1024, "cpu_seconds": int(self.course.cpu_seconds),
                   "file_bytes": 16 * 1024 * 1024, "max_processes": self.course.max_processes,
-                  "output_chars": self.course.max_output_kb * 1024, "cell_timeout": self.course.cell_timeout}
+                  "output_chars": self.course.max_output_kb * 1024, "cell_timeout": self.course.cell_timeout,
+                  "display_chars": MAX_DISPLAY_CHARS}
         budgets = budgets or Budgets(self.course, None, {})
         limits["cell_budgets"] = {str(index): [budgets.cell(index), budgets.wall(budgets.cell(index))]
                                   for index, _ in cells}
@@ -335,6 +338,7 @@ class Run:
         self._checkpoints = set(checkpoints)
         self._state = "between"              # "running" a cell, or its "checkpoint" is due, or "between" cells
         self._output_left = limits["output_chars"]
+        self._display_left = limits.get("display_chars", 0)
         try:
             send_message(sock, {"cells": cells, "limits": limits, "checkpoints": list(checkpoints)})
         except OSError:
@@ -397,13 +401,25 @@ class Run:
                                                                                              self._output_left)
             if type(message.get("seconds")) is float:
                 self.budgets.measured_cell(index, message["seconds"], error is not None)
-            self.outcomes.append(CellOutcome(index, error, output))
+            self.outcomes.append(CellOutcome(index, error, output, self._kept_displays(message.get("displays"))))
             self._state = "checkpoint" if index in self._checkpoints else "between"
         elif op == "checkpoint" and self._state == "checkpoint" and index == self._current:
             self._state = "between"
         elif not (op == "ready" and self._state == "between" and not self._pending):
             return False
         return True
+
+    def _kept_displays(self, displays) -> tuple:
+        """The displays of a cell as the child reported them, only well-formed ones and within the size limit
+        (the student's code can write anything in their place)."""
+        kept = []
+        for display in displays if type(displays) is list else ():
+            if (type(display) is dict and set(display) == {"image/png", "text/plain"}
+                    and all(type(value) is str for value in display.values())
+                    and len(display["image/png"]) <= self._display_left):
+                self._display_left -= len(display["image/png"])
+                kept.append(display)
+        return tuple(kept)
 
     def _end(self, why: str):
         if self.ended is None:

@@ -21,6 +21,8 @@ import sys
 import tempfile
 import time
 
+from IPython.core.displaypub import DisplayPublisher  # the zygote imports IPython anyway, to warm up
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from plain import MAX_MESSAGE, MAX_REQUEST, MessageTooLarge, decode, encode, recv_message, send_message  # noqa: E402
 
@@ -66,9 +68,45 @@ def new_shell():
     config = Config()
     config.HistoryManager.enabled = False
     shell = SandboxShell.instance(config=config, colors="nocolor")
-    shell.display_formatter.active_types = ["text/plain"]  # no PNG rendering: nobody looks at it
+    shell.display_formatter.active_types = ["text/plain", "image/png"]  # PNG only for what is displayed: figures
+    shell.display_pub = KeptDisplays(shell=shell, parent=shell)
+    from IPython.core.pylabtools import select_figure_formats
+
+    # matplotlib_inline registers its PNG formatter with the first shell only; small PNGs are quick to render
+    select_figure_formats(shell, {"png"}, bbox_inches="tight", dpi=60)
     shell.InteractiveTB.set_mode("Plain")  # a plain traceback, as Python prints it: the verbose one costs ~50 ms
     return shell
+
+
+class KeptDisplays(DisplayPublisher):
+    """The shell's display publisher: keeps each displayed figure's PNG for the autograded notebook, up to
+    `limit` characters of PNG a submission; past that, and for everything else, prints the text as before."""
+
+    limit = 0
+    kept: list = []
+    total = 0
+
+    def publish(self, data, metadata=None, *args, **kwargs):
+        png = data.get("image/png") if isinstance(data, dict) else None
+        if isinstance(png, bytes):
+            import base64
+
+            png = base64.b64encode(png).decode("ascii")
+        if isinstance(png, str) and self.total + len(png) <= type(self).limit:
+            type(self).total += len(png)
+            type(self).kept.append({"image/png": png, "text/plain": str(data.get("text/plain", ""))[:200]})
+            return
+        if isinstance(png, str) and type(self).limit:
+            type(self).total = type(self).limit  # later figures are not kept either
+            print(f"[a figure is not kept: this notebook's figures passed {type(self).limit // 1024 ** 2} MB]")
+            return
+        if "text/plain" in data:
+            print(data["text/plain"])
+
+    @classmethod
+    def take(cls) -> list:
+        kept, cls.kept = cls.kept, []
+        return kept
 
 
 class BoundedOutput:
@@ -177,6 +215,8 @@ def run_child(sock, child_uid, shell=None):
         os.dup2(devnull, fd)
     output = BoundedOutput(request["limits"]["output_chars"])
     sys.stdout = sys.stderr = output
+    KeptDisplays.limit, KeptDisplays.total = request["limits"].get("display_chars", 0), 0
+    KeptDisplays.take()  # what a template's own cells displayed belongs to no student
     shell = shell or new_shell()
     signal.signal(signal.SIGALRM, _on_alarm)
     signal.signal(signal.SIGPROF, _on_alarm)
@@ -194,7 +234,7 @@ def run_child(sock, child_uid, shell=None):
         if os.getpid() != me:  # a copy the student's code forked: it must not speak for the child
             os._exit(0)
         send_message(sock, {"op": "cell_done", "index": index, "error": error, "output": output.take(),
-                            "output_total": output.total, "seconds": seconds})
+                            "output_total": output.total, "seconds": seconds, "displays": KeptDisplays.take()})
         if index in checkpoints:
             send_message(sock, {"op": "checkpoint", "index": index})
             serve(sock, shell.user_ns, cell_timeout, me)
@@ -517,8 +557,10 @@ def start_template(control, template_control, cells, child_uid):
     try:
         sys.stdout = sys.stderr = BoundedOutput(0)
         shell = new_shell()
+        shell.display_formatter.active_types = ["text/plain"]  # the course's own figures: nobody's output to keep
         for source in cells:
             shell.run_cell(source, store_history=False)
+        shell.display_formatter.active_types = ["text/plain", "image/png"]
         send_packet(template_control, {"op": "warm"})
         serve_runs(template_control, child_uid, shell)
     finally:

@@ -83,7 +83,7 @@ def test_feedback_pages_set_code_as_code_and_count_in_words(pages):
 def test_feedback_pages_draw_the_loss_history_against_the_reference(pages):
     for student in ("emmy_noether", "frances_allen"):  # one right, one wrong train
         section = pages[student].split('id="check_train"')[1]
-        assert section.count("<svg") == 1 and "The losses of train(" in section
+        assert section.count("<svg") == 1 and "The losses of train(" in _text(section)
 
 
 def test_feedback_pages_work_offline(pages):
