@@ -10,6 +10,12 @@ lti1p3platform's AGS service validates no score, so the score and line item endp
 what AGS 2.0 requires: a bearer token this platform issued (not revoked) with the right scope, the media
 type, the Score's fields and values, and a timestamp later than the last one of that line item and user
 (else 409). The platform keeps the latest score per (line item, user) and every accepted post.
+
+The result service (`<line item>/results`, AGS 2.0: one Result per user, `?user_id=` filter, resultScore on the
+line item's scale) and the context membership service (NRPS 2.0, `limit` pages linked by `Link: rel="next"`)
+answer from what the platform holds. Like Moodle (mod/lti/service/gradebookservices .../scores.php),
+`moodle_like = True` throws scoreGiven away unless gradingProgress is FullyGraded, and refuses a score for a user
+who is not a member (when `members` is set) with HTTP 400.
 """
 from __future__ import annotations
 
@@ -30,6 +36,12 @@ SCORE_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
 LINEITEM_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem"
 LINEITEM_READ_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem.readonly"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+RESULT_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/result.readonly"
+MEMBERSHIP_SCOPE = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
+RESULT_TYPE = "application/vnd.ims.lis.v2.resultcontainer+json"
+MEMBERSHIP_TYPE = "application/vnd.ims.lti-nrps.v2.membershipcontainer+json"
+LEARNER = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"
+INSTRUCTOR = "http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"
 SCORE_TYPE = "application/vnd.ims.lis.v1.score+json"
 LINEITEM_TYPE = "application/vnd.ims.lis.v2.lineitem+json"
 CONTAINER_TYPE = "application/vnd.ims.lis.v2.lineitemcontainer+json"
@@ -70,7 +82,11 @@ class LtiPlatform:
     Test knobs: `fail[user_id] = n` answers that user's next n score posts with 503 (use a large n for
     always); `delay[user_id] = seconds` holds that user's next score response (after recording it);
     `revoke_after = n` revokes every issued token after n more accepted scores; `disable_after = n` refuses
-    every token, old or new, after n more accepted scores (as when an administrator turns the tool's AGS off).
+    every token, old or new, after n more accepted scores (as when an administrator turns the tool's AGS off);
+    `malformed[user_id] = n` answers that user's next n score posts with a status line HTTP cannot parse;
+    `members`: the context's members (NRPS), None for a platform without the service; `page_size` members a
+    page; `moodle_like`: scores kept only when FullyGraded, scores for non-members refused; `grant`: the scopes
+    a token is granted, None for every one asked for.
     """
 
     issuer = "https://lms.test"
@@ -94,6 +110,12 @@ class LtiPlatform:
         self.delay: dict[str, float] = {}
         self.revoke_after: int | None = None
         self.disable_after: int | None = None
+        self.malformed: dict[str, int] = {}
+        self.members: list[dict] | None = None
+        self.page_size = 0
+        self.moodle_like = False
+        self.grant: set[str] | None = None
+        self.requests: list[tuple[str, str]] = []       # (method, path) of every request
         self.server = None
 
     # ------------------------------------------------------------------ lifecycle and addresses
@@ -142,6 +164,21 @@ class LtiPlatform:
                                    **({"resourceId": resource_id} if resource_id else {})}
         return url
 
+    @property
+    def memberships_url(self) -> str:
+        return self.base + "/context/1/memberships"
+
+    def add_member(self, user_id: str, name: str, email: str = "", sourcedid: str = "", username: str = "",
+                   roles: tuple = (LEARNER,), status: str = "Active") -> dict:
+        given, _, family = name.partition(" ")
+        member = {"user_id": user_id, "status": status, "roles": list(roles), "name": name,
+                  "given_name": given, "family_name": family,
+                  **({"email": email} if email else {}), **({"lis_person_sourcedid": sourcedid} if sourcedid else {}),
+                  **({"ext_user_username": username} if username else {})}
+        with self.lock:
+            self.members = (self.members or []) + [member]
+        return member
+
     def revoke_tokens(self):
         with self.lock:
             self.tokens.clear()
@@ -151,6 +188,8 @@ class LtiPlatform:
         url = urlsplit(handler.path)
         body = handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
         extra_headers = {}
+        with self.lock:
+            self.requests.append((method, url.path))
         try:
             if method == "POST" and url.path == "/token":
                 status, result, media = 200, self._token(handler, body), "application/json"
@@ -158,7 +197,19 @@ class LtiPlatform:
                 status, result, media = self._lineitems(handler, method, body, parse_qs(url.query))
             elif method == "POST" and url.path.endswith("/scores"):
                 lineitem = self.base + url.path[:-len("/scores")]
+                if self._malformed(body):
+                    handler.wfile.write(b"HTTP/1.1 4OO Bad Request\r\n\r\n")  # as a platform gone wrong
+                    handler.close_connection = True
+                    return
                 status, result, media = self._score(handler, lineitem, body)
+            elif method == "GET" and url.path.endswith("/results"):
+                status, result, media = self._results(handler, self.base + url.path[:-len("/results")],
+                                                      parse_qs(url.query))
+            elif method == "GET" and url.path == urlsplit(self.memberships_url).path and self.members is not None:
+                status, result, media, extra_headers = self._memberships(handler, parse_qs(url.query))
+            elif method == "GET" and self.base + url.path in self.lineitems:
+                self._authorize(handler, [LINEITEM_SCOPE, LINEITEM_READ_SCOPE])
+                status, result, media = 200, self.lineitems[self.base + url.path], LINEITEM_TYPE
             else:
                 raise _Refused(404, "no such resource")
         except _Refused as refused:
@@ -175,6 +226,51 @@ class LtiPlatform:
             handler.wfile.write(payload)
         except (BrokenPipeError, ConnectionResetError):  # the tool gave up waiting: as a real server, go on
             pass
+
+    def _malformed(self, body: bytes) -> bool:
+        try:
+            user = json.loads(body).get("userId")
+        except (ValueError, AttributeError):
+            return False
+        with self.lock:
+            left = self.malformed.get(user, 0)
+            self.malformed[user] = max(0, left - 1)
+            if left:
+                self.score_posts.append((user, 0))
+        return bool(left)
+
+    def _results(self, handler, lineitem: str, query):
+        """AGS Results of a line item: resultScore on the line item's scale, as Moodle and Canvas give it."""
+        self._authorize(handler, [RESULT_SCOPE])
+        if lineitem not in self.lineitems:
+            raise _Refused(404, "no such line item")
+        wanted = query.get("user_id", [None])[0]
+        maximum = self.lineitems[lineitem]["scoreMaximum"]
+        with self.lock:
+            held = [(user, score) for (item, user), score in self.scores.items()
+                    if item == lineitem and wanted in (None, user)]
+        results = []
+        for user, score in held:
+            result = {"id": f"{lineitem}/results/{user}", "userId": user, "scoreOf": lineitem,
+                      "timestamp": score["timestamp"]}
+            if score.get("scoreGiven") is not None:
+                result |= {"resultScore": score["scoreGiven"] * maximum / score["scoreMaximum"],
+                           "resultMaximum": maximum}
+            results.append(result)
+        return 200, results, RESULT_TYPE
+
+    def _memberships(self, handler, query):
+        self._authorize(handler, [MEMBERSHIP_SCOPE])
+        start = int(query.get("from", ["0"])[0])
+        with self.lock:
+            members = list(self.members)
+        size = self.page_size or len(members) or 1
+        page, headers = members[start:start + size], {}
+        if start + size < len(members):
+            headers["Link"] = f'<{self.memberships_url}?limit={size}&from={start + size}>; rel="next"'
+        body = {"id": self.memberships_url, "context": {"id": "context-1", "label": "NN101", "title": "Neural nets"},
+                "members": page}
+        return 200, body, MEMBERSHIP_TYPE, headers
 
     def _token(self, handler, body: bytes) -> dict:
         form = {key: values[0] for key, values in parse_qs(body.decode()).items()}
@@ -201,6 +297,8 @@ class LtiPlatform:
                 self.seen_jti.add(claims["jti"])
                 self.tokens.add(issued["access_token"])
                 self.token_requests.append(200)
+            if self.grant is not None:
+                issued = dict(issued, scope=" ".join(s for s in form.get("scope", "").split() if s in self.grant))
             return dict(issued)
         except _Refused as refused:
             with self.lock:
@@ -266,6 +364,11 @@ class LtiPlatform:
         if failing:
             raise _Refused(503, "service unavailable")
         _validate_score(score)
+        if self.moodle_like:
+            if self.members is not None and user not in {m["user_id"] for m in self.members}:
+                raise _Refused(400, "")  # Moodle: throw new \Exception(null, 400) for an unknown user
+            if score["gradingProgress"] != "FullyGraded":
+                score = {**score, "scoreGiven": None}
         stamp = datetime.fromisoformat(score["timestamp"])
         with self.lock:
             previous = self.scores.get((lineitem, user))
