@@ -255,6 +255,10 @@ class Unreachable(LtiError):
     """Every attempt of one request ended in a connection error or a timeout."""
 
 
+class MalformedAnswer(Unreachable):
+    """The platform's answer had a status line HTTP cannot parse (Moodle's, for a user id that is none of its)."""
+
+
 class PlatformClient:
     """HTTP to one LTI platform with an access token: 5xx, 429 and timeouts are retried with backoff;
     a 401 gets a new token once."""
@@ -341,7 +345,7 @@ class PlatformClient:
             except (requests.ConnectionError, requests.Timeout) as error:
                 status_line = _malformed_status_line(error)
                 if status_line is not None:  # a broken answer, not a passing outage: asking again gives the same
-                    raise Unreachable(f"{method} {url}: the platform answered with a malformed HTTP status line "
+                    raise MalformedAnswer(f"{method} {url}: the platform answered with a malformed HTTP status line "
                                       f"{status_line!r} (not retried)") from None
                 if attempt + 1 == attempts:
                     raise Unreachable(f"{method} {url} failed {attempts} times; last: {_short(error)}") from None
@@ -585,6 +589,8 @@ def _post_score(client: PlatformClient, url: str, score: StudentScore, clock: _C
                 "activityProgress": "Completed", "gradingProgress": score.grading_progress(pending_as)}
     try:
         response = client.request("POST", url, json=body, headers={"Content-Type": SCORE_TYPE})
+    except MalformedAnswer as error:  # Moodle's answer to a user id that is no Moodle user id
+        return "failed", f"{error}; is {score.user_id!r} the LMS's user id? (`autograder lti roster`)", True
     except Unreachable as error:
         return "failed", str(error), True
     if response.status_code in (200, 201, 202, 204):
