@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from flask import Flask, render_template
+from flask import Flask, abort, current_app, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -51,7 +51,10 @@ def create_app(course=None, db_url: str | None = None, *, secret_key: str | None
     app = Flask(__name__)
     app.secret_key = secret_key or secret_key_of(course)
     app.config.update(
-        MAX_CONTENT_LENGTH=int(max_upload_mb * 1024 * 1024),
+        AUTOGRADER_MAX_UPLOAD=int(max_upload_mb * 1024 * 1024),
+        # Werkzeug's guard on a stream refuses a body that reaches its maximum: one byte more lets a body of
+        # exactly the limit through; `_refuse_large_bodies` holds the limit itself
+        MAX_CONTENT_LENGTH=int(max_upload_mb * 1024 * 1024) + 1,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         AUTOGRADER_LMS_IFRAME=lms_iframe,
@@ -69,6 +72,7 @@ def create_app(course=None, db_url: str | None = None, *, secret_key: str | None
     app.register_blueprint(student.blueprint)
     app.register_blueprint(instructor.blueprint)
     _error_pages(app)
+    app.before_request(_refuse_large_bodies)
     app.context_processor(lambda: {"user": current_user(), "course_id": course.course_id})
     if grading:
         service.grader.start()
@@ -95,6 +99,11 @@ def secret_key_of(course) -> str:
     return key
 
 
+def _refuse_large_bodies():
+    if (request.content_length or 0) > current_app.config["AUTOGRADER_MAX_UPLOAD"]:
+        abort(413)
+
+
 def _error_pages(app: Flask) -> None:
     from ..gradebook import GradebookError
 
@@ -106,7 +115,7 @@ def _error_pages(app: Flask) -> None:
     app.register_error_handler(404, lambda _: page(404, "Not found", "There is no such page. The link may be "
                                                    "mistyped, or the attempt belongs to someone else."))
     app.register_error_handler(413, lambda _: page(413, "File too large", (
-        f"The file is larger than {app.config['MAX_CONTENT_LENGTH'] / 1024 / 1024:g} MB, the most this "
+        f"The file is larger than {app.config['AUTOGRADER_MAX_UPLOAD'] / 1024 / 1024:g} MB, the most this "
         "service accepts. Clear the notebook's outputs (Kernel > Restart & Clear Output), save it and upload "
         "it again. No attempt was used.")))
     app.register_error_handler(CSRFError, lambda _: page(400, "Please try again", (

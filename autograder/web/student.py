@@ -154,7 +154,7 @@ def _assignment_page(assignment: str, message: str = "", status: int = 200):
         abort(404)
     state = assignment_state(current_user().user_id, assignment)
     return render_template("student/assignment.html", state=state, message=message,
-                           max_mb=current_app.config["MAX_CONTENT_LENGTH"] / 1024 / 1024), status
+                           max_mb=current_app.config["AUTOGRADER_MAX_UPLOAD"] / 1024 / 1024), status
 
 
 def assignment_state(student: str, assignment: str) -> dict:
