@@ -73,7 +73,7 @@ def create_app(course=None, db_url: str | None = None, *, secret_key: str | None
     app.register_blueprint(instructor.blueprint)
     _error_pages(app)
     app.before_request(_refuse_large_bodies)
-    app.context_processor(lambda: {"user": current_user(), "course_id": course.course_id})
+    app.context_processor(lambda: {"user": _user_for_page(), "course_id": course.course_id})
     if grading:
         service.grader.start()
     return app
@@ -97,6 +97,14 @@ def secret_key_of(course) -> str:
         raise
     os.close(descriptor)
     return key
+
+
+def _user_for_page():
+    """The signed-in user for the page's header; None when the database is away (the 503 page still renders)."""
+    try:
+        return current_user()
+    except SQLAlchemyError:
+        return None
 
 
 def _refuse_large_bodies():

@@ -56,8 +56,16 @@ class ThreadServer:
         self.server = create_server(self.app, host="127.0.0.1", port=0, threads=8,
                                     max_request_body_size=4 * self.app.config["AUTOGRADER_MAX_UPLOAD"])
         self.url = f"http://127.0.0.1:{self.server.effective_port}"
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.closed = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
+
+    def _run(self):
+        try:
+            self.server.run()
+        except OSError:  # its sockets were closed under the loop by `close`
+            if not self.closed:
+                raise
 
     def link(self, user: str, role: str = "student", days: float = 1) -> str:
         from autograder.web.auth import link_token
@@ -74,6 +82,7 @@ class ThreadServer:
         return client
 
     def close(self):
+        self.closed = True
         self.server.close()
         self.service.close()
 
