@@ -710,14 +710,20 @@ def run_roster(args) -> int:
     return run(args)
 
 
-def run_publish(args) -> int:
+def exercise_names(course, assignment: str) -> dict[str, str]:
+    """grade cell id -> the name a student's comment gives it."""
     from ..grade import assignment_spec
 
+    spec = assignment_spec(course, assignment)
+    return {exercise.grade_id: exercise.name for exercise in spec.exercises} | \
+        {grade_id: "written answer" for grade_id in spec.manual}
+
+
+def run_publish(args) -> int:
     course = _course()
     try:
         settings = load_settings(course.root)
-        names = {exercise.grade_id: exercise.name for exercise in assignment_spec(course, args.assignment).exercises}
-        names |= {grade_id: "written answer" for grade_id in assignment_spec(course, args.assignment).manual}
+        names = exercise_names(course, args.assignment)
         scores, absent = gradebook_scores(args.db or course.db_url, args.assignment, names)
         if args.dry_run:
             for score in scores:

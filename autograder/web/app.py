@@ -71,6 +71,9 @@ def create_app(course=None, db_url: str | None = None, *, secret_key: str | None
 
     app.register_blueprint(student.blueprint)
     app.register_blueprint(instructor.blueprint)
+    from .lti import init_lti
+
+    init_lti(app)
     _error_pages(app)
     app.before_request(_refuse_large_bodies)
     app.context_processor(lambda: {"user": _user_for_page(), "course_id": course.course_id})
