@@ -229,16 +229,21 @@ def launch():
                         "again from the LMS.", 403)
     _remember_services(claims)
     try:
+        teaches = (message.check_teacher_access() or message.check_teaching_assistant_access()
+                   or message.check_designer_access())
         if message.is_deep_link_launch():
-            if not message.check_teacher_access() and not message.check_admin_access():
+            if not teaches:
                 raise LaunchRefused("Only an instructor can add assignments to the course.")
             sign_in(_instructor_id(claims), "instructor", "lti", launch=message.get_launch_id())
             return render_template("lti/pick.html", assignments=service().course.assignments,
                                    launch_id=message.get_launch_id())
         assignment = _assignment_of(claims)
-        if message.check_teacher_access() or message.check_admin_access():
+        if teaches:
             sign_in(_instructor_id(claims), "instructor", "lti")
             return redirect(url_for("instructor.overview"), code=303)
+        if not message.check_student_access():
+            raise LaunchRefused("The grader opens for the course's students and instructors only; your role in "
+                                "this course is neither.")
         student = _student_of(claims, settings.roster_match)
         sign_in(student, "student", "lti", assignment=assignment)
     except LaunchRefused as error:

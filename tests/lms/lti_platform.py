@@ -24,12 +24,15 @@ import threading
 import time
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from lti1p3platform.ltiplatform import LTI1P3PlatformConfAbstract
+from lti1p3platform.message_launch import LTIAdvantageMessageLaunchAbstract
+from lti1p3platform.oidc_login import OIDCLoginAbstract
 from lti1p3platform.registration import Registration
 
 SCORE_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
@@ -65,9 +68,30 @@ class _PlatformConfig(LTI1P3PlatformConfAbstract):
 
     def get_registration_by_params(self, **kwargs):
         params = self.registration_params
-        return (Registration().set_iss(params["issuer"]).set_client_id(params["client_id"])
-                .set_deployment_id(params["deployment_id"]).set_tool_key_set(params["tool_jwks"])
-                .set_platform_private_key(params["private_pem"]).set_platform_public_key(params["public_pem"]))
+        registration = (Registration().set_iss(params["issuer"]).set_client_id(params["client_id"])
+                        .set_deployment_id(params["deployment_id"]).set_tool_key_set(params["tool_jwks"])
+                        .set_platform_private_key(params["private_pem"]).set_platform_public_key(params["public_pem"]))
+        if params.get("tool_login"):
+            registration.set_oidc_login_url(params["tool_login"]).set_launch_url(params["tool_launch"])
+            registration.set_deeplink_launch_url(params["tool_launch"])
+        return registration
+
+
+class _Login(OIDCLoginAbstract):
+    """lti1p3platform's OIDC login initiation: the browser is sent to the tool's login URL."""
+
+    def set_lti_message_hint(self, **kwargs):
+        self._lti_message_hint = kwargs["hint"]
+
+    def get_redirect(self, url):
+        return url
+
+
+class _Launch(LTIAdvantageMessageLaunchAbstract):
+    """lti1p3platform's launch: the id_token, signed by the platform's key, in a form posted to the tool."""
+
+    def render_launch_form(self, launch_data, **kwargs):
+        return launch_data
 
 
 class _Refused(Exception):
@@ -93,11 +117,16 @@ class LtiPlatform:
     client_id = "autograder-tool"
     deployment_id = "deployment-1"
 
-    def __init__(self, tool_jwk: dict):
+    def __init__(self, tool_jwk: dict, deployment_id: str | None = None):
         private_pem, public_pem = pem_pair()
-        self.config = _PlatformConfig(issuer=self.issuer, client_id=self.client_id, deployment_id=self.deployment_id,
+        self.config = _PlatformConfig(issuer=self.issuer, client_id=self.client_id,
+                                      deployment_id=deployment_id or self.deployment_id,
                                       tool_jwks={"keys": [tool_jwk]}, private_pem=private_pem, public_pem=public_pem)
         self.config.get_registration()
+        self.hints: dict[str, dict] = {}        # lti_message_hint -> the launch it stands for
+        self.launches: list[dict] = []          # the claims of every id_token issued
+        self.jwks_requests = 0
+        self.deep_link_responses: list[dict] = []
         self.lock = threading.Lock()
         self.tokens: set[str] = set()          # issued and not revoked
         self.token_requests: list[int] = []    # HTTP status of each token request
@@ -156,12 +185,13 @@ class LtiPlatform:
     def lineitems_url(self) -> str:
         return self.base + "/context/1/lineitems"
 
-    def add_lineitem(self, label: str, score_maximum: float, resource_id: str = "") -> str:
+    def add_lineitem(self, label: str, score_maximum: float, resource_id: str = "", resource_link: str = "") -> str:
         """A line item the platform already has (as when the instructor places the tool); returns its URL."""
         with self.lock:
             url = f"{self.lineitems_url}/{len(self.lineitems) + 1}"
             self.lineitems[url] = {"id": url, "label": label, "scoreMaximum": score_maximum,
-                                   **({"resourceId": resource_id} if resource_id else {})}
+                                   **({"resourceId": resource_id} if resource_id else {}),
+                                   **({"resourceLinkId": resource_link} if resource_link else {})}
         return url
 
     @property
@@ -178,6 +208,66 @@ class LtiPlatform:
         with self.lock:
             self.members = (self.members or []) + [member]
         return member
+
+    # ------------------------------------------------------------------ launches (LTI 1.3 core, Deep Linking)
+    def register_tool(self, login_url: str, launch_url: str):
+        self.config.registration_params |= {"tool_login": login_url, "tool_launch": launch_url}
+        self.config._registration = None
+        self.config.get_registration()
+
+    def rotate_key(self):
+        """A new platform key pair (a new kid); the old one is no longer in the keyset."""
+        private_pem, public_pem = pem_pair()
+        self.config.registration_params |= {"private_pem": private_pem, "public_pem": public_pem}
+        self.config._registration = None
+        self.config.get_registration()
+
+    @property
+    def auth_url(self) -> str:
+        return self.base + "/auth"
+
+    @property
+    def jwks_url(self) -> str:
+        return self.base + "/jwks"
+
+    def launch_url(self, user: str, role: str = LEARNER, link: str = "rl-1", title: str = "", custom=None,
+                   deep_link: bool = False, email: str = "", name: str = "") -> str:
+        """The address that starts a launch (as the LMS's activity link): it leads to the tool's login."""
+        hint = f"hint-{len(self.hints) + 1}"
+        self.hints[hint] = {"user": user, "role": role, "link": link, "title": title, "custom": custom or {},
+                            "deep_link": deep_link, "email": email, "name": name}
+        login = _Login(SimpleNamespace(get_data={}, form_data={}), self.config)
+        login.set_lti_message_hint(hint=hint)
+        if deep_link:
+            login.set_deeplinking_launch_url()
+        return login.prepare_preflight_url(user)
+
+    def id_token_for(self, query: dict) -> dict:
+        """The tool's authentication request answered: {"state", "id_token", "launch_url"}."""
+        hint = self.hints.get(query.get("lti_message_hint", ""))
+        if hint is None or query.get("login_hint") != hint["user"]:
+            raise _Refused(400, "unknown lti_message_hint or login_hint")
+        if query.get("response_type") != "id_token" or query.get("scope") != "openid":
+            raise _Refused(400, "response_type must be id_token and scope openid")
+        if query.get("redirect_uri") != self.config.registration_params.get("tool_launch"):
+            raise _Refused(400, "redirect_uri is not the tool's registered launch URL")
+        launch = _Launch(SimpleNamespace(get_data=query, form_data={}), self.config)
+        launch.set_user_data(hint["user"], [hint["role"]], full_name=hint["name"] or None,
+                             email_address=hint["email"] or None)
+        launch.set_launch_context_claim("context-1", context_title="Neural nets", context_label="NN101")
+        if hint["deep_link"]:
+            launch.set_dl(self.base + "/deep-link-return", title="Add an activity")
+        else:
+            launch.set_resource_link_claim(hint["link"], title=hint["title"])
+            lineitem = next((url for url, item in self.lineitems.items() if item.get("resourceLinkId") == hint["link"]),
+                            None)
+            launch.set_ags(self.lineitems_url, lineitem)
+        if hint["custom"]:
+            launch.set_custom_parameters_claim(hint["custom"])
+        launch.set_nrps(self.memberships_url)
+        form = launch.lti_launch()
+        self.launches.append(jwt.decode(form["id_token"], options={"verify_signature": False}))
+        return form
 
     def revoke_tokens(self):
         with self.lock:
@@ -202,6 +292,21 @@ class LtiPlatform:
                     handler.close_connection = True
                     return
                 status, result, media = self._score(handler, lineitem, body)
+            elif method == "GET" and url.path == "/auth":
+                form = self.id_token_for({k: v[0] for k, v in parse_qs(url.query).items()})
+                fields = "".join(f'<input type="hidden" name="{name}" value="{form[name]}">'
+                                 for name in ("id_token", "state"))
+                status, media = 200, "text/html"
+                result = (f'<html><body><form id="launch" method="post" action="{form["launch_url"]}">{fields}'
+                          '</form><script>document.getElementById("launch").submit()</script></body></html>')
+            elif method == "GET" and url.path == "/jwks":
+                with self.lock:
+                    self.jwks_requests += 1
+                status, result, media = 200, {"keys": self.config.get_registration().get_jwks()}, "application/json"
+            elif method == "POST" and url.path == "/deep-link-return":
+                token = parse_qs(body.decode()).get("JWT", [""])[0]
+                self.deep_link_responses.append(jwt.decode(token, options={"verify_signature": False}))
+                status, result, media = 200, "<html><body><p id='done'>Activity added</p></body></html>", "text/html"
             elif method == "GET" and url.path.endswith("/results"):
                 status, result, media = self._results(handler, self.base + url.path[:-len("/results")],
                                                       parse_qs(url.query))
@@ -215,7 +320,7 @@ class LtiPlatform:
         except _Refused as refused:
             status, result, media = refused.status, {"error": refused.message}, "application/json"
             extra_headers = refused.headers
-        payload = b"" if result is None else json.dumps(result).encode()
+        payload = (b"" if result is None else result.encode() if media == "text/html" else json.dumps(result).encode())
         try:
             handler.send_response(status)
             for name, value in extra_headers.items():
