@@ -240,6 +240,7 @@ def launch():
         assignment = _assignment_of(claims)
         if teaches:
             sign_in(_instructor_id(claims), "instructor", "lti")
+            _refresh_roster(settings, claims)
             return redirect(url_for("instructor.overview"), code=303)
         if not message.check_student_access():
             raise LaunchRefused("The grader opens for the course's students and instructors only; your role in "
@@ -335,6 +336,29 @@ def _student_of(claims: dict, match: str) -> str:
         return chosen.id
 
 
+def _refresh_roster(settings, claims: dict) -> None:
+    """An instructor's launch brings the roster from the LMS (NRPS) up to date, in the background."""
+    url = (claims.get(NRPS_CLAIM) or {}).get("context_memberships_url")
+    if not url or not settings.client_id or not settings.token_url:
+        return
+    db_url, match = service().db_url, settings.roster_match
+
+    def refresh():
+        from ..lms.lti import MEMBERSHIP_SCOPE, LtiError, PlatformClient, read_private_key
+        from ..lms.nrps import fetch_members, record_roster
+
+        try:
+            client = PlatformClient(settings, read_private_key(settings.private_key_path), (MEMBERSHIP_SCOPE,))
+            try:
+                record_roster(db_url, fetch_members(client, url), match)
+            finally:
+                client.close()
+        except LtiError as error:
+            print(f"autograder serve: the roster from the LMS was not updated: {error}", flush=True)
+
+    threading.Thread(target=refresh, name="lti-roster", daemon=True).start()
+
+
 def _instructor_id(claims: dict) -> str:
     name = str(claims.get("preferred_username") or (claims.get("email") or "").split("@")[0] or "")
     name = re.sub(r"[^A-Za-z0-9_.@+-]", "-", name).lstrip(".")[:120]
@@ -393,7 +417,8 @@ def init_lti(app) -> None:
     csrf.exempt(launch)  # the platform's form post, checked by id_token, state and nonce instead
     app.register_blueprint(blueprint)
     if publisher is not None:
-        started = threading.Lock()
+        started, close = threading.Lock(), app.extensions["autograder"].close
+        app.extensions["autograder"].close = lambda: (publisher.stop(), close())  # before the database goes
 
         @app.before_request
         def _start_publisher():

@@ -7,7 +7,8 @@ import shutil
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlencode
+from datetime import timedelta
+from urllib.parse import urlencode, urlsplit
 
 import jwt
 import pytest
@@ -23,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).parent.parent / "lms"))  # the platform li
 from lti_platform import INSTRUCTOR, LEARNER, LtiPlatform, pem_pair  # noqa: E402
 
 from autograder.lms.lti import create_key_pair, public_jwk  # noqa: E402
+from autograder.web.lti import PUBLISHED  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +48,8 @@ def lti(tmp_path_factory):
     server.app.extensions["autograder_lti"]["publisher"].interval = 0.2
     platform.register_tool(server.url + "/lti/login", server.url + "/lti/launch")
     yield server, platform, lineitem
-    server.close()
+    if not server.closed:  # the restart test closes it
+        server.close()
     platform.stop()
 
 
@@ -73,6 +76,11 @@ def launch_form(platform, client: requests.Session, **launch) -> tuple[str, dict
     assert page.status_code == 200, page.text
     fields = dict(re.findall(r'name="(id_token|state)" value="([^"]+)"', page.text))
     return re.search(r'action="([^"]+)"', page.text).group(1), fields
+
+
+def lms_user_ids(server) -> dict:
+    with Gradebook(server.service.db_url) as gradebook:
+        return {s.id: s.lms_user_id for s in gradebook.students}
 
 
 def refusal(html: str) -> str:
@@ -161,11 +169,16 @@ def test_someone_not_on_the_class_list_is_told_so(lti):
 
 def test_an_instructor_goes_to_the_class_and_adds_an_assignment_by_deep_linking(lti, browser):
     server, platform, _ = lti
+    platform.add_member("u-bea", "Bea Bell", email="bea@uni.edu")
     client = requests.Session()
     url, form = launch_form(platform, client, user="u-teach", role=INSTRUCTOR, title=A1,
                             email="teach@uni.edu")
     answer = client.post(url, data=form, allow_redirects=False)
     assert answer.status_code == 303 and answer.headers["Location"].endswith("/instructor/")
+    deadline = time.monotonic() + 20   # the instructor's launch refreshed the roster from the LMS (NRPS)
+    while time.monotonic() < deadline and lms_user_ids(server).get("bea") != "u-bea":
+        time.sleep(0.2)
+    assert lms_user_ids(server)["bea"] == "u-bea"
     browser.delete_all_cookies()
     browser.get(platform.launch_url("u-teach", role=INSTRUCTOR, deep_link=True, email="teach@uni.edu"))
     WebDriverWait(browser, 30, 0.1).until(lambda d: d.find_elements(By.ID, "pick"))
@@ -189,3 +202,54 @@ def test_the_tools_keyset_is_served(lti):
     server, _, _ = lti
     keys = requests.get(server.url + "/lti/jwks.json").json()["keys"]
     assert keys[0]["kty"] == "RSA" and keys[0]["alg"] == "RS256" and keys[0]["kid"]
+
+
+def test_an_expired_login_is_refused(lti, monkeypatch):
+    import autograder.web.lti as tool
+
+    server, platform, _ = lti
+    monkeypatch.setattr(tool, "STATE_LIFETIME", 1)
+    client = requests.Session()
+    url, form = launch_form(platform, client, user="u-ada", email="ada@uni.edu", title=A1)
+    time.sleep(1.5)
+    answer = client.post(url, data=form, allow_redirects=False)
+    assert answer.status_code == 403 and "unknown, expired or used already" in refusal(answer.text)
+
+
+def test_a_score_the_lms_refused_is_published_after_a_restart(lti):
+    """Last in this file: it restarts the service. The backoff and the pending score live in the database."""
+    from served import upload, wait_done
+
+    from autograder.web.lti import publication
+
+    server, platform, lineitem = lti
+    platform.fail["u-ada"] = 10_000          # the LMS answers 503 to every post of ada's score
+    platform.scores.pop((lineitem, "u-ada"), None)
+    if not any(attempt.counts for attempt in server.service.store.attempts("ada", A1, status="done")):
+        client = requests.Session()
+        url, form = launch_form(platform, client, user="u-ada", email="ada@uni.edu", title=A1)
+        page = client.post(url, data=form)
+        client.csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+        answer = upload(client, server.url, A1, sample("ada_lovelace", A1).read_bytes())
+        wait_done(client, server.url, urlsplit(answer.url).path, timeout=90)
+    with server.service.store.engine.begin() as connection:   # as if never published
+        connection.execute(PUBLISHED.delete())
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and (publication(server.service.store.engine, "ada", A1) or {}).get(
+            "message", "").find("503") < 0:
+        time.sleep(0.2)
+    failed = publication(server.service.store.engine, "ada", A1)
+    assert failed["state"] == "retry" and "HTTP 503" in failed["message"]
+    server.close()                                       # the service stops with the score not on the LMS
+    platform.fail["u-ada"] = 0
+    restarted = ThreadServer(server.course.root)
+    try:
+        publisher = restarted.app.extensions["autograder_lti"]["publisher"]
+        assert publisher.publish_due() == 0              # its next try is not due yet: the backoff was kept
+        with restarted.service.store.engine.begin() as connection:
+            connection.execute(PUBLISHED.update().values(next_try_at=failed["next_try_at"] - timedelta(hours=1)))
+        assert publisher.publish_due() == 1
+        assert platform.scores[(lineitem, "u-ada")]["userId"] == "u-ada"
+        assert publication(restarted.service.store.engine, "ada", A1)["state"] == "published"
+    finally:
+        restarted.close()
