@@ -20,7 +20,6 @@ from .lti import CONFIG_SECTION, MEMBERSHIP_SCOPE, MEMBERSHIP_TYPE, LtiError, Pl
 # c.LTI.roster_match -> (the NRPS member field, how an instructor calls it)
 MATCHES = {"email": ("email", "email address"), "id_number": ("lis_person_sourcedid", "ID number"),
            "login": ("ext_user_username", "login")}
-LEARNER = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"
 MAX_PAGES = 1000   # a platform whose "next" never ends is not followed for ever
 
 
@@ -47,11 +46,13 @@ def fetch_members(client: PlatformClient, url: str) -> list[dict]:
 
 
 def is_active(member: dict) -> bool:
-    return member.get("status", "Active") == "Active"
+    return member.get("status", "Active") == "Active"  # NRPS: a member without a status is active
 
 
 def is_learner(member: dict) -> bool:
-    return any(role in (LEARNER, "Learner") or role.endswith("#Learner") for role in member.get("roles") or [])
+    roles = member.get("roles")
+    return isinstance(roles, list) and any(isinstance(role, str) and (role == "Learner" or role.endswith("#Learner"))
+                                           for role in roles)
 
 
 def member_key(member: dict, match: str) -> str:
