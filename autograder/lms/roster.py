@@ -209,7 +209,7 @@ def import_roster(db_url: str, roster: Roster) -> ImportReport:
                 changes = {key: value for key, value in wanted.items() if value and getattr(student, key) != value}
                 if roster.lms == "moodle" and student.lms_user_id and student.lms_user_id in (
                         entry.identity.get("ID number"), entry.identity.get("Email address")):
-                    changes["lms_user_id"] = None  # set by an earlier import: not a Moodle user id, AGS would misread it
+                    changes["lms_user_id"] = None  # an earlier import's: no Moodle user id, AGS would misread it
                     report.cleared.append(entry.id)
                 for key, value in changes.items():
                     setattr(student, key, value)

@@ -316,7 +316,8 @@ def _student_of(claims: dict, match: str) -> str:
     from ..lms.nrps import member_key, student_key
 
     sub = str(claims.get("sub") or "")
-    member = {"email": claims.get("email"), "lis_person_sourcedid": (claims.get(LIS_CLAIM) or {}).get("person_sourcedid"),
+    member = {"email": claims.get("email"),
+              "lis_person_sourcedid": (claims.get(LIS_CLAIM) or {}).get("person_sourcedid"),
               "ext_user_username": claims.get("preferred_username")}
     key = member_key(member, match)
     with open_gradebook(service().db_url) as gradebook:
