@@ -9,7 +9,9 @@ killed anywhere in between grades the attempt again at its next start and writes
 from __future__ import annotations
 
 import json
+import os
 import queue
+import shutil
 import sys
 import threading
 import time
@@ -66,6 +68,7 @@ class GradingService:
         self._queued: set[int] = set()   # attempts in the jobs queue or being graded
         self._lock = threading.Lock()
         self._stopping = False
+        self.finished = threading.Condition()   # notified each time an attempt is recorded as graded
         self.saver = threading.Thread(target=self._save_loop, daemon=True, name="autograder-saver")
 
     def start(self) -> None:
@@ -97,6 +100,17 @@ class GradingService:
         for attempt in attempts:
             self.enqueue(attempt)
         return len(attempts)
+
+    def wait_finished(self, is_done, seconds: float) -> bool:
+        """Wait up to `seconds` until `is_done()` holds, re-checking it each time an attempt is recorded."""
+        deadline = time.monotonic() + seconds
+        with self.finished:
+            while not (done := is_done()):
+                left = deadline - time.monotonic()
+                if left <= 0 or self._stopping:
+                    break
+                self.finished.wait(left)
+        return done
 
     def pending(self) -> int:
         with self._lock:
@@ -141,6 +155,8 @@ class GradingService:
                     time.sleep(RETRY_SECONDS)
             with self._lock:
                 self._queued.discard(attempt_id)
+            with self.finished:
+                self.finished.notify_all()
         self._close_writers()
 
     def _worker_ended(self, error) -> None:
@@ -169,24 +185,26 @@ class GradingService:
         if attempt is None:  # its row was removed meanwhile: nothing to record
             return
         spec = self.specs[attempt.assignment]
-        try:
-            submitted = nb.read(job.path)
-        except nb.NotebookError:
-            submitted = None
-        write_autograded(attempt_folder(self.course, attempt) / "autograded", spec, result, submitted,
-                         job.timestamp_file)
         others = [other for other in self.store.attempts(attempt.student, attempt.assignment)
                   if other.done and other.id != attempt.id]
         counting = self._counting(attempt, result.score, others)
         previous = next((other.id for other in others if other.counts), None)
+        own_copy = attempt_folder(self.course, attempt) / "autograded"
         if counting == attempt.id:
-            self._record(attempt, job, result)
-        elif counting != previous:  # a regrade lowered the counting attempt: another one counts now
-            chosen = next(other for other in others if other.id == counting)
-            folder = submitted_notebook(self.course, chosen).parent
-            self._record(chosen, SubmittedNotebook(chosen.student, folder / spec.notebook, folder / "timestamp.txt",
-                                                   f"web-attempt-{chosen.id}", chosen.assignment),
-                         stored_result(self.course, chosen))
+            written = self._record(attempt, job, result)
+            _copy_atomically(written, own_copy)  # the same files: copied, not written out again
+        else:
+            try:
+                submitted = nb.read(job.path)
+            except nb.NotebookError:
+                submitted = None
+            write_autograded(own_copy, spec, result, submitted, job.timestamp_file)
+            if counting != previous:  # a regrade lowered the counting attempt: another one counts now
+                chosen = next(other for other in others if other.id == counting)
+                folder = submitted_notebook(self.course, chosen).parent
+                self._record(chosen, SubmittedNotebook(
+                    chosen.student, folder / spec.notebook, folder / "timestamp.txt", f"web-attempt-{chosen.id}",
+                    chosen.assignment), stored_result(self.course, chosen))
         self.store.finish(attempt, result.status, result.score, result.max_score, counting)
 
     def _counting(self, attempt: Attempt, score: float, others: list[Attempt]) -> int:
@@ -196,14 +214,16 @@ class GradingService:
             return max(candidates, key=lambda candidate: candidate[1])[2]
         return max(candidates)[2]  # the best score; of equal ones, the later attempt
 
-    def _record(self, attempt: Attempt, job: SubmittedNotebook, result: SubmissionResult) -> None:
-        """Write `result` into nbgrader's gradebook and the course's autograded/, as `autograder grade` does."""
+    def _record(self, attempt: Attempt, job: SubmittedNotebook, result: SubmissionResult) -> Path:
+        """Write `result` into nbgrader's gradebook and the course's autograded/, as `autograder grade` does;
+        returns the autograded folder written."""
         writer = self._writer(attempt.assignment)
         extension = self.store.extension(attempt.student, attempt.assignment)
         if extension:  # nbgrader's late penalty reads the extension from the student's submission
             writer.gradebook.update_or_create_student(attempt.student)
             writer.gradebook.update_or_create_submission(attempt.assignment, attempt.student, extension=extension)
         _save(writer, self.specs[attempt.assignment], job, result, self.course.root / "autograded")
+        return self.course.root / "autograded" / attempt.student / attempt.assignment
 
     def _writer(self, assignment: str):
         if assignment not in self.writers:
@@ -222,6 +242,15 @@ class GradingService:
             except Exception:  # a connection already gone cannot be closed more
                 pass
         self.writers = {}
+
+
+def _copy_atomically(source: Path, destination: Path) -> None:
+    destination.mkdir(parents=True, exist_ok=True)
+    for path in source.iterdir():
+        if path.is_file() and not path.name.startswith("."):
+            temporary = destination / f".{path.name}.partial"
+            shutil.copyfile(path, temporary)
+            os.replace(temporary, destination / path.name)
 
 
 def set_due_date(db_url: str, assignment: str, due) -> None:

@@ -15,6 +15,9 @@ from .policies import policy
 from .store import AttemptTaken, utcnow
 
 blueprint = Blueprint("student", __name__)
+LONG_POLL_SECONDS = 20
+LONG_POLLS_AT_ONCE = 32       # of the server's 48 threads: the rest always serve uploads and pages
+_long_polls = threading.BoundedSemaphore(LONG_POLLS_AT_ONCE)
 _upload_locks: defaultdict = defaultdict(threading.Lock)   # one upload at a time per student and assignment
 
 
@@ -128,7 +131,28 @@ def attempt(attempt_id):
 @blueprint.get("/attempts/<int:attempt_id>/status")
 @student_required
 def attempt_status(attempt_id):
-    found = _own_attempt(attempt_id)
+    return status_answer(_own_attempt(attempt_id))
+
+
+def status_answer(found):
+    """The attempt's state as JSON; with ?wait=SECONDS (at most LONG_POLL_SECONDS), answered as soon as it is
+    graded or when the time is up: the result page learns of its result at once, with one request."""
+    try:
+        seconds = min(max(float(request.args.get("wait", 0)), 0.0), LONG_POLL_SECONDS)
+    except ValueError:
+        seconds = 0.0
+    if not found.done and seconds and _long_polls.acquire(blocking=False):
+        store = service().store
+        latest = [found]
+
+        def graded():
+            latest[0] = store.attempt(found.id)
+            return latest[0].done
+        try:
+            service().grader.wait_finished(graded, seconds)
+        finally:
+            _long_polls.release()
+        found = latest[0]
     return jsonify(done=found.done, score=found.score, max_score=found.max_score)
 
 

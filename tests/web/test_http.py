@@ -196,6 +196,8 @@ def test_a_second_upload_while_one_is_graded_is_refused(server):
     notebook.cells.insert(1, nbformat.v4.new_code_cell("import time\ntime.sleep(2.5)"))
     first = upload(client, server.url, A1, nbformat.writes(notebook).encode())
     second = upload(client, server.url, A1, nbformat.writes(notebook).encode())
+    # without JavaScript, the pending page refreshes itself until the result is there
+    assert "Being graded" in first.text and '<meta http-equiv="refresh" content="3">' in first.text
     assert second.status_code == 409
     assert "Your attempt 1 is still being graded" in message(second.text)
     wait_done(client, server.url, re.search(r"/attempts/\d+$", first.url).group(0))
