@@ -112,10 +112,6 @@ class GradingService:
                 self.finished.wait(left)
         return done
 
-    def pending(self) -> int:
-        with self._lock:
-            return len(self._queued)
-
     def close(self) -> None:
         self._stopping = True
         for _ in self.pool:

@@ -122,7 +122,9 @@ def regrade():
     svc = service()
     form = request.form
     if form.get("attempt_id"):
-        chosen = [_attempt(int(form["attempt_id"]))] if form["attempt_id"].isdigit() else abort(404)
+        if not form["attempt_id"].isdigit():
+            abort(404)
+        chosen = [_attempt(int(form["attempt_id"]))]
         back = url_for("instructor.attempt", attempt_id=chosen[0].id)
     elif form.get("assignment") in svc.course.assignments:
         chosen = svc.store.attempts(form.get("student") or None, form["assignment"])

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import Boolean, Column, DateTime, Float, Integer, MetaData, String, Table, UniqueConstraint, \
-    create_engine, event, func, insert, select, update
+    create_engine, event, insert, select, update
 from sqlalchemy.engine import make_url
 
 METADATA = MetaData()
@@ -158,14 +158,6 @@ class Store:
                 status="done", outcome=outcome, score=score, max_score=max_score, finished_at=utcnow()))
             same = (ATTEMPTS.c.student == attempt.student) & (ATTEMPTS.c.assignment == attempt.assignment)
             connection.execute(update(ATTEMPTS).where(same).values(counts=ATTEMPTS.c.id == counting_id))
-
-    def students_with_attempts(self) -> list[str]:
-        with self.engine.connect() as connection:
-            return list(connection.scalars(select(ATTEMPTS.c.student).distinct().order_by(ATTEMPTS.c.student)))
-
-    def count_queued(self) -> int:
-        with self.engine.connect() as connection:
-            return connection.scalar(select(func.count()).where(ATTEMPTS.c.status == "queued"))
 
     # sign-in links
 
