@@ -69,6 +69,7 @@ class GradingService:
         self._lock = threading.Lock()
         self._stopping = False
         self.finished = threading.Condition()   # notified each time an attempt is recorded as graded
+        self._recorded = 0                       # how many times it was: a waiter misses no notification
         self.saver = threading.Thread(target=self._save_loop, daemon=True, name="autograder-saver")
 
     def start(self) -> None:
@@ -102,15 +103,20 @@ class GradingService:
         return len(attempts)
 
     def wait_finished(self, is_done, seconds: float) -> bool:
-        """Wait up to `seconds` until `is_done()` holds, re-checking it each time an attempt is recorded."""
+        """Wait up to `seconds` until `is_done()` holds, asking it again each time an attempt is recorded
+        (outside the lock: the saver never waits for a page's database query)."""
         deadline = time.monotonic() + seconds
-        with self.finished:
-            while not (done := is_done()):
-                left = deadline - time.monotonic()
-                if left <= 0 or self._stopping:
-                    break
-                self.finished.wait(left)
-        return done
+        while True:
+            with self.finished:
+                seen = self._recorded
+            if is_done():
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0 or self._stopping:
+                return False
+            with self.finished:
+                if self._recorded == seen:
+                    self.finished.wait(left)
 
     def close(self) -> None:
         self._stopping = True
@@ -152,6 +158,7 @@ class GradingService:
             with self._lock:
                 self._queued.discard(attempt_id)
             with self.finished:
+                self._recorded += 1
                 self.finished.notify_all()
         self._close_writers()
 

@@ -269,3 +269,22 @@ def test_the_instructor_downloads_the_counting_submissions_in_nbgraders_layout(s
     counting = [a for a in server.service.store.attempts(assignment=A1) if a.counts]
     assert sorted(names) == sorted(f"submitted/{a.student}/{A1}/{name}" for a in counting
                                    for name in ("gradient_descent.ipynb", "timestamp.txt"))
+
+
+def test_inside_an_lms_iframe_the_cookie_is_samesite_none_and_secure(server):
+    from flask import session
+
+    from autograder.web import create_app
+    from autograder.web.auth import current_user, sign_in
+
+    app = create_app(server.course, server.service.db_url, lms_iframe=True, grading=False)
+    try:
+        with app.test_request_context("/"):  # as an LTI launch view signs its user in
+            sign_in("ada", "student", "lti", context="course-7")
+            assert current_user().extra == {"context": "course-7"}
+            response = app.make_response("signed in")
+            app.session_interface.save_session(app, session, response)
+        cookie = response.headers["Set-Cookie"]
+        assert "HttpOnly" in cookie and "SameSite=None" in cookie and "Secure" in cookie
+    finally:
+        app.extensions["autograder"].store.close()
