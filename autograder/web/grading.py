@@ -15,12 +15,16 @@ import shutil
 import sys
 import threading
 import time
+import traceback
 from pathlib import Path
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from .. import notebook as nb
 from ..autograded import RESULTS, write_autograded
 from ..batch import SubmittedNotebook, _save, _Worker
 from ..grade import SubmissionResult, assignment_spec
+from ..gradebook import GradebookError
 from .policies import policy
 from .store import Attempt, Store
 
@@ -50,6 +54,7 @@ class _ServiceWorker(_Worker):
     current: SubmittedNotebook | None = None
 
     def _grade(self, sandbox, job):
+        sandbox.max_templates = len(self.specs)  # uploads of every assignment come mixed: keep each one's warm
         self.current = job
         result = super()._grade(sandbox, job)
         self.current = None
@@ -150,11 +155,14 @@ class GradingService:
                 try:
                     self._finish(attempt_id, job, result)
                     break
-                except Exception as error:  # the database went away: keep the result, try again
+                except (SQLAlchemyError, GradebookError) as error:  # the database went away: keep it, try again
                     print(f"autograder serve: could not record attempt {attempt_id} ({error}); retrying",
                           file=sys.stderr)
                     self._close_writers()
                     time.sleep(RETRY_SECONDS)
+                except Exception:  # a bug must not stop every other result: this one stays queued for a restart
+                    traceback.print_exc()
+                    break
             with self._lock:
                 self._queued.discard(attempt_id)
             with self.finished:
