@@ -13,6 +13,7 @@ apart) and the peak memory (Pss) of the server's process tree.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import re
@@ -159,6 +160,8 @@ def main() -> None:
         wall = time.monotonic() - started
     finally:
         server.stop()
+        grading = [json.loads(path.read_text())["seconds"]  # each notebook's own time in its sandbox
+                   for path in (course / "service" / "attempts").glob("*/*/*/autograded/results.json")]
         shutil.rmtree(folder, ignore_errors=True)
     done = len(latencies) + len(looping)
     print(f"finished {done} of {len(uploads)} in {wall:.1f} s: {done / wall:.2f} results per second "
@@ -169,6 +172,10 @@ def main() -> None:
     if looping:
         print(f"looping notebooks: {len(looping)}, latency p50 {percentile(looping, .5):.2f} s, "
               f"max {max(looping):.2f} s")
+    if grading:
+        print(f"grading time of one notebook in its sandbox: mean {statistics.mean(grading):.2f} s, "
+              f"p50 {percentile(grading, .5):.2f} s, p95 {percentile(grading, .95):.2f} s; "
+              f"{args.workers} sandboxes can finish at most {args.workers / statistics.mean(grading):.2f} per second")
     print(f"peak memory (Pss) of the server and its sandboxes: {server.peak / 2**20:.0f} MiB")
     for failure in failures[:10]:
         print(f"FAILED {failure}")

@@ -32,7 +32,12 @@ RETRY_SECONDS = 2.0   # a gradebook that went away is tried again this often; th
 
 
 def attempt_folder(course, attempt: Attempt) -> Path:
-    return course.root / "service" / "attempts" / attempt.student / attempt.assignment / str(attempt.number)
+    return numbered_folder(course, attempt.student, attempt.assignment, attempt.number)
+
+
+def numbered_folder(course, student: str, assignment: str, number: int) -> Path:
+    """service/attempts/<student>/<assignment>/<n>/: the attempt's submitted/ notebook and autograded/ results."""
+    return course.root / "service" / "attempts" / student / assignment / str(number)
 
 
 def submitted_notebook(course, attempt: Attempt) -> Path:
@@ -79,6 +84,7 @@ class GradingService:
 
     def start(self) -> None:
         """Start the sandboxes and the saver, and queue every attempt acknowledged but not yet graded."""
+        self.store.drop_unacknowledged()  # uploads a killed server never acknowledged: the student was not told
         if self.scheduler:
             from ..distributed import ClusterPool
 

@@ -75,7 +75,7 @@ def release(assignment):
 @blueprint.post("/assignments/<assignment>/attempts")
 @student_required
 def upload(assignment):
-    from .grading import attempt_folder, submitted_notebook
+    from .grading import numbered_folder
     from .uploads import Refused, check_notebook, store_upload
 
     svc, student = service(), current_user().user_id
@@ -107,16 +107,18 @@ def upload(assignment):
         now = utcnow()
         number = max((attempt.number for attempt in state["attempts"]), default=0) + 1
         due = state["due"]
-        from .store import Attempt
-
-        placeholder = Attempt(0, student, assignment, number, "queued", now, None, None, None, None, False, False)
-        store_upload(attempt_folder(svc.course, placeholder), spec.notebook, data, now)
-        try:  # acknowledged once this row commits: the notebook is already on disk
-            attempt = svc.store.add_attempt(student, assignment, number, now, due is not None and now > due)
-        except AttemptTaken:
+        try:
+            attempt_id = svc.store.reserve_attempt(student, assignment, number, now, due is not None and now > due)
+        except AttemptTaken:  # another server process on the same database took this number
             return _assignment_page(assignment, "Another upload of this assignment arrived at the same moment; "
                                     "this one was not counted.", 409)
-        assert submitted_notebook(svc.course, attempt).is_file()
+        try:
+            store_upload(numbered_folder(svc.course, student, assignment, number), spec.notebook, data, now)
+        except OSError:
+            svc.store.drop_unacknowledged(attempt_id)
+            return _assignment_page(assignment, "Your notebook could not be saved on the server (its disk may be "
+                                    "full). No attempt was used; please try again later.", 503)
+        attempt = svc.store.acknowledge(attempt_id)  # from here on, it is graded whatever happens
         svc.grader.enqueue(attempt)
     return redirect(url_for("student.attempt", attempt_id=attempt.id), code=303)
 

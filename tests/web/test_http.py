@@ -288,3 +288,37 @@ def test_inside_an_lms_iframe_the_cookie_is_samesite_none_and_secure(server):
         assert "HttpOnly" in cookie and "SameSite=None" in cookie and "Secure" in cookie
     finally:
         app.extensions["autograder"].store.close()
+
+
+def test_the_instructor_sees_the_live_class_report_and_the_class(server):
+    client = server.session("ada")
+    if not server.service.store.attempts("ada", A1):
+        graded_attempt(server, client, A1, sample("ada_lovelace", A1).read_bytes())
+    teacher = server.session("teacher", "instructor")
+    report = teacher.get(f"{server.url}/instructor/report/{A1}").text
+    counting = [a for a in server.service.store.attempts(assignment=A1) if a.counts]
+    assert f"counting attempts of {len(counting)} students" in report
+    assert '<meta http-equiv="refresh" content="10">' in report and "<svg" in report
+    overview = teacher.get(f"{server.url}/instructor/").text
+    assert all(f'href="/instructor/students/{a.student}"' in overview for a in counting)
+
+
+def test_the_instructor_regrades_one_attempt_and_a_whole_assignment(server):
+    client = server.session("regraded")
+    path, state = graded_attempt(server, client, A4, sample("ada_lovelace", A4).read_bytes())
+    attempt_id = int(path.rsplit("/", 1)[1])
+    before = server.service.store.attempt(attempt_id).finished_at
+    teacher = server.session("teacher", "instructor")
+    response = teacher.post(f"{server.url}/instructor/regrade", data={"csrf_token": teacher.csrf,
+                                                                      "attempt_id": attempt_id})
+    assert response.status_code == 200 and response.url.endswith(f"/instructor/attempts/{attempt_id}")
+    assert wait_done(teacher, server.url, f"/instructor/attempts/{attempt_id}")["score"] == state["score"]
+    again = server.service.store.attempt(attempt_id)
+    assert again.finished_at > before and again.counts
+
+    everyone = server.service.store.attempts(assignment=A4)
+    teacher.post(f"{server.url}/instructor/regrade", data={"csrf_token": teacher.csrf, "assignment": A4})
+    for attempt in everyone:
+        wait_done(teacher, server.url, f"/instructor/attempts/{attempt.id}")
+    after = {a.id: a for a in server.service.store.attempts(assignment=A4)}
+    assert all(after[a.id].finished_at > a.finished_at and after[a.id].score == a.score for a in everyone)
