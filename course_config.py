@@ -35,6 +35,14 @@ c.Autograder.memory_mb = 512            # address space of the student's process
 c.Autograder.max_output_kb = 256        # captured stdout/stderr kept per submission
 c.Autograder.max_processes = 32         # processes the student's code may have at once
 
+# The web service (`autograder serve`): rules per assignment; "default" applies to every assignment, and an
+# assignment's own entry overrides it key by key, e.g. "01-gradient-descent": {"due": "2026-12-15 23:59:00 UTC"}.
+# before_due / after_due: "score", "worked example" or "full"; counting: "best" or "last".
+c.Autograder.policies = {
+    "default": {"attempts": 5, "minutes_between": 0, "before_due": "worked example", "after_due": "full",
+                "counting": "best"},
+}
+
 # LMS rosters (`autograder roster import`): a student's nbgrader id is the first non-empty of these columns of the
 # LMS's gradebook export; a value with an @ (an email address or login) counts by the part before the @.
 c.Autograder.lms_student_id = {

@@ -3,16 +3,20 @@ signing in (LTI 1.3 launch) plug into.
 
 SESSION CONTRACT (stable: the LTI launch builds on it)
 
-- `create_app(course, db_url=None, *, secret_key=None, lms_iframe=False, ...)` (autograder.web, defined in web/app.py) returns the
-  Flask app; register a blueprint with `app.register_blueprint(bp)` after it returns. The secret key is
-  `secret_key`, else the one in `<course>/service/secret_key` (created on first start, mode 0600, ignored by git).
+- `autograder.web.create_app(course, db_url=None, *, secret_key=None, lms_iframe=False, ...)` (web/app.py)
+  returns the Flask app; register a blueprint with `app.register_blueprint(bp)` after it returns (the names
+  "student" and "instructor" are taken). The secret key is `secret_key`, else the one in
+  `<course>/service/secret_key` (created on first start, mode 0600, ignored by git).
+- `current_app.extensions["autograder"]`: the `Service` (course, db_url, store, grader) views share.
+- After signing someone in, redirect to `url_for("student.home")` ("/"): it sends a student to their
+  assignments and an instructor to the class page.
 - `sign_in(user_id, role, via, **extra)`: start a session for `user_id` (an nbgrader student id, or an
   instructor's name) with `role` "student" or "instructor", signed in `via` "link" or "lti"; `extra` holds
   JSON-serialisable details the caller wants back (LTI: the launch's claims it needs later). Call it inside a
   request; redirect afterwards. Raises ValueError for a role, via or user id it refuses (ids: letters, digits
   and `_.@+-`, not starting with a dot, at most 128 characters: they name folders).
 - `current_user()`: the signed-in `User(user_id, role, via, extra)`, or None. A session from a link that was
-  revoked since is ended here.
+  revoked or expired since is ended here; a session via "lti" lasts as long as the signed cookie (14 days).
 - `sign_out()`: end the session.
 - `@student_required` / `@instructor_required`: views for that role only; no session: the sign-in page
   (status 401); the other role: 403.

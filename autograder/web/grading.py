@@ -9,16 +9,22 @@ killed anywhere in between grades the attempt again at its next start and writes
 from __future__ import annotations
 
 import json
+import os
 import queue
+import shutil
 import sys
 import threading
 import time
+import traceback
 from pathlib import Path
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from .. import notebook as nb
 from ..autograded import RESULTS, write_autograded
 from ..batch import SubmittedNotebook, _save, _Worker
 from ..grade import SubmissionResult, assignment_spec
+from ..gradebook import GradebookError
 from .policies import policy
 from .store import Attempt, Store
 
@@ -26,7 +32,12 @@ RETRY_SECONDS = 2.0   # a gradebook that went away is tried again this often; th
 
 
 def attempt_folder(course, attempt: Attempt) -> Path:
-    return course.root / "service" / "attempts" / attempt.student / attempt.assignment / str(attempt.number)
+    return numbered_folder(course, attempt.student, attempt.assignment, attempt.number)
+
+
+def numbered_folder(course, student: str, assignment: str, number: int) -> Path:
+    """service/attempts/<student>/<assignment>/<n>/: the attempt's submitted/ notebook and autograded/ results."""
+    return course.root / "service" / "attempts" / student / assignment / str(number)
 
 
 def submitted_notebook(course, attempt: Attempt) -> Path:
@@ -48,6 +59,7 @@ class _ServiceWorker(_Worker):
     current: SubmittedNotebook | None = None
 
     def _grade(self, sandbox, job):
+        sandbox.max_templates = len(self.specs)  # uploads of every assignment come mixed: keep each one's warm
         self.current = job
         result = super()._grade(sandbox, job)
         self.current = None
@@ -66,10 +78,13 @@ class GradingService:
         self._queued: set[int] = set()   # attempts in the jobs queue or being graded
         self._lock = threading.Lock()
         self._stopping = False
+        self.finished = threading.Condition()   # notified each time an attempt is recorded as graded
+        self._recorded = 0                       # how many times it was: a waiter misses no notification
         self.saver = threading.Thread(target=self._save_loop, daemon=True, name="autograder-saver")
 
     def start(self) -> None:
         """Start the sandboxes and the saver, and queue every attempt acknowledged but not yet graded."""
+        self.store.drop_unacknowledged()  # uploads a killed server never acknowledged: the student was not told
         if self.scheduler:
             from ..distributed import ClusterPool
 
@@ -98,9 +113,21 @@ class GradingService:
             self.enqueue(attempt)
         return len(attempts)
 
-    def pending(self) -> int:
-        with self._lock:
-            return len(self._queued)
+    def wait_finished(self, is_done, seconds: float) -> bool:
+        """Wait up to `seconds` until `is_done()` holds, asking it again each time an attempt is recorded
+        (outside the lock: the saver never waits for a page's database query)."""
+        deadline = time.monotonic() + seconds
+        while True:
+            with self.finished:
+                seen = self._recorded
+            if is_done():
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0 or self._stopping:
+                return False
+            with self.finished:
+                if self._recorded == seen:
+                    self.finished.wait(left)
 
     def close(self) -> None:
         self._stopping = True
@@ -134,13 +161,19 @@ class GradingService:
                 try:
                     self._finish(attempt_id, job, result)
                     break
-                except Exception as error:  # the database went away: keep the result, try again
+                except (SQLAlchemyError, GradebookError) as error:  # the database went away: keep it, try again
                     print(f"autograder serve: could not record attempt {attempt_id} ({error}); retrying",
                           file=sys.stderr)
                     self._close_writers()
                     time.sleep(RETRY_SECONDS)
+                except Exception:  # a bug must not stop every other result: this one stays queued for a restart
+                    traceback.print_exc()
+                    break
             with self._lock:
                 self._queued.discard(attempt_id)
+            with self.finished:
+                self._recorded += 1
+                self.finished.notify_all()
         self._close_writers()
 
     def _worker_ended(self, error) -> None:
@@ -169,24 +202,26 @@ class GradingService:
         if attempt is None:  # its row was removed meanwhile: nothing to record
             return
         spec = self.specs[attempt.assignment]
-        try:
-            submitted = nb.read(job.path)
-        except nb.NotebookError:
-            submitted = None
-        write_autograded(attempt_folder(self.course, attempt) / "autograded", spec, result, submitted,
-                         job.timestamp_file)
         others = [other for other in self.store.attempts(attempt.student, attempt.assignment)
                   if other.done and other.id != attempt.id]
         counting = self._counting(attempt, result.score, others)
         previous = next((other.id for other in others if other.counts), None)
+        own_copy = attempt_folder(self.course, attempt) / "autograded"
         if counting == attempt.id:
-            self._record(attempt, job, result)
-        elif counting != previous:  # a regrade lowered the counting attempt: another one counts now
-            chosen = next(other for other in others if other.id == counting)
-            folder = submitted_notebook(self.course, chosen).parent
-            self._record(chosen, SubmittedNotebook(chosen.student, folder / spec.notebook, folder / "timestamp.txt",
-                                                   f"web-attempt-{chosen.id}", chosen.assignment),
-                         stored_result(self.course, chosen))
+            written = self._record(attempt, job, result)
+            _copy_atomically(written, own_copy)  # the same files: copied, not written out again
+        else:
+            try:
+                submitted = nb.read(job.path)
+            except nb.NotebookError:
+                submitted = None
+            write_autograded(own_copy, spec, result, submitted, job.timestamp_file)
+            if counting != previous:  # a regrade lowered the counting attempt: another one counts now
+                chosen = next(other for other in others if other.id == counting)
+                folder = submitted_notebook(self.course, chosen).parent
+                self._record(chosen, SubmittedNotebook(
+                    chosen.student, folder / spec.notebook, folder / "timestamp.txt", f"web-attempt-{chosen.id}",
+                    chosen.assignment), stored_result(self.course, chosen))
         self.store.finish(attempt, result.status, result.score, result.max_score, counting)
 
     def _counting(self, attempt: Attempt, score: float, others: list[Attempt]) -> int:
@@ -196,14 +231,16 @@ class GradingService:
             return max(candidates, key=lambda candidate: candidate[1])[2]
         return max(candidates)[2]  # the best score; of equal ones, the later attempt
 
-    def _record(self, attempt: Attempt, job: SubmittedNotebook, result: SubmissionResult) -> None:
-        """Write `result` into nbgrader's gradebook and the course's autograded/, as `autograder grade` does."""
+    def _record(self, attempt: Attempt, job: SubmittedNotebook, result: SubmissionResult) -> Path:
+        """Write `result` into nbgrader's gradebook and the course's autograded/, as `autograder grade` does;
+        returns the autograded folder written."""
         writer = self._writer(attempt.assignment)
         extension = self.store.extension(attempt.student, attempt.assignment)
         if extension:  # nbgrader's late penalty reads the extension from the student's submission
             writer.gradebook.update_or_create_student(attempt.student)
             writer.gradebook.update_or_create_submission(attempt.assignment, attempt.student, extension=extension)
         _save(writer, self.specs[attempt.assignment], job, result, self.course.root / "autograded")
+        return self.course.root / "autograded" / attempt.student / attempt.assignment
 
     def _writer(self, assignment: str):
         if assignment not in self.writers:
@@ -222,6 +259,15 @@ class GradingService:
             except Exception:  # a connection already gone cannot be closed more
                 pass
         self.writers = {}
+
+
+def _copy_atomically(source: Path, destination: Path) -> None:
+    destination.mkdir(parents=True, exist_ok=True)
+    for path in source.iterdir():
+        if path.is_file() and not path.name.startswith("."):
+            temporary = destination / f".{path.name}.partial"
+            shutil.copyfile(path, temporary)
+            os.replace(temporary, destination / path.name)
 
 
 def set_due_date(db_url: str, assignment: str, due) -> None:

@@ -6,7 +6,7 @@ import io
 import statistics
 import zipfile
 
-from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, current_app, redirect, render_template, request, send_file, url_for
 
 from .auth import instructor_required
 from .policies import policy
@@ -81,8 +81,9 @@ def attempt(attempt_id):
 @blueprint.get("/attempts/<int:attempt_id>/status")
 @instructor_required
 def attempt_status(attempt_id):
-    found = _attempt(attempt_id)
-    return jsonify(done=found.done, score=found.score, max_score=found.max_score)
+    from .student import status_answer
+
+    return status_answer(_attempt(attempt_id))
 
 
 @blueprint.get("/attempts/<int:attempt_id>/notebook")
@@ -121,7 +122,9 @@ def regrade():
     svc = service()
     form = request.form
     if form.get("attempt_id"):
-        chosen = [_attempt(int(form["attempt_id"]))] if form["attempt_id"].isdigit() else abort(404)
+        if not form["attempt_id"].isdigit():
+            abort(404)
+        chosen = [_attempt(int(form["attempt_id"]))]
         back = url_for("instructor.attempt", attempt_id=chosen[0].id)
     elif form.get("assignment") in svc.course.assignments:
         chosen = svc.store.attempts(form.get("student") or None, form["assignment"])

@@ -1,7 +1,7 @@
 """The service's own state, in tables beside nbgrader's in the gradebook's database (nbgrader ignores them).
 
-`autograder_attempts` is also the grading queue: an attempt is acknowledged to the student only after its
-notebook is on disk and its row (status "queued") has committed; it becomes "done" only after its results
+`autograder_attempts` is also the grading queue: an upload first takes its attempt number (status
+"receiving"), is written to disk, and only then is acknowledged (status "queued", committed); it becomes "done" only after its results
 and, when it counts, its gradebook rows are written. A server that restarts grades every attempt not
 "done" again, so an acknowledged upload is graded exactly once whatever moment the server was killed.
 """
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import Boolean, Column, DateTime, Float, Integer, MetaData, String, Table, UniqueConstraint, \
-    create_engine, event, func, insert, select, update
+    create_engine, event, insert, select, update
 from sqlalchemy.engine import make_url
 
 METADATA = MetaData()
@@ -23,7 +23,7 @@ ATTEMPTS = Table(
     Column("student", String(128), nullable=False, index=True),
     Column("assignment", String(128), nullable=False),
     Column("number", Integer, nullable=False),           # 1, 2, ... per student and assignment
-    Column("status", String(16), nullable=False),        # "queued" (acknowledged, not yet graded) or "done"
+    Column("status", String(16), nullable=False),        # "receiving", "queued" (acknowledged) or "done"
     Column("uploaded_at", DateTime, nullable=False),     # UTC
     Column("finished_at", DateTime),
     Column("outcome", String(16)),                       # "graded" or "error" (SubmissionResult.status)
@@ -134,18 +134,32 @@ class Store:
             row = connection.execute(select(ATTEMPTS).where(ATTEMPTS.c.id == attempt_id)).first()
         return Attempt(**row._mapping) if row else None
 
-    def add_attempt(self, student: str, assignment: str, number: int, uploaded_at: datetime, late: bool) -> Attempt:
-        """Record an acknowledged upload, queued for grading; AttemptTaken if that number exists already."""
+    def reserve_attempt(self, student: str, assignment: str, number: int, uploaded_at: datetime,
+                        late: bool) -> int:
+        """Take attempt `number` for an upload being received; AttemptTaken if another upload has it."""
         from sqlalchemy.exc import IntegrityError
 
         try:
             with self.engine.begin() as connection:
-                attempt_id = connection.execute(insert(ATTEMPTS).values(
-                    student=student, assignment=assignment, number=number, status="queued",
+                return connection.execute(insert(ATTEMPTS).values(
+                    student=student, assignment=assignment, number=number, status="receiving",
                     uploaded_at=uploaded_at, late=late, counts=False)).inserted_primary_key[0]
         except IntegrityError:
             raise AttemptTaken(f"{student} {assignment} attempt {number}") from None
+
+    def acknowledge(self, attempt_id: int) -> Attempt:
+        """The upload's notebook is on disk: queue it for grading. From here on it is graded, whatever happens."""
+        with self.engine.begin() as connection:
+            connection.execute(update(ATTEMPTS).where(ATTEMPTS.c.id == attempt_id).values(status="queued"))
         return self.attempt(attempt_id)
+
+    def drop_unacknowledged(self, attempt_id: int | None = None) -> None:
+        """Forget one upload that was never acknowledged, or (at start) every one a killed server left."""
+        where = ATTEMPTS.c.status == "receiving"
+        if attempt_id is not None:
+            where &= ATTEMPTS.c.id == attempt_id
+        with self.engine.begin() as connection:
+            connection.execute(ATTEMPTS.delete().where(where))
 
     def requeue(self, attempt_ids: list[int]) -> None:
         with self.engine.begin() as connection:
@@ -158,14 +172,6 @@ class Store:
                 status="done", outcome=outcome, score=score, max_score=max_score, finished_at=utcnow()))
             same = (ATTEMPTS.c.student == attempt.student) & (ATTEMPTS.c.assignment == attempt.assignment)
             connection.execute(update(ATTEMPTS).where(same).values(counts=ATTEMPTS.c.id == counting_id))
-
-    def students_with_attempts(self) -> list[str]:
-        with self.engine.connect() as connection:
-            return list(connection.scalars(select(ATTEMPTS.c.student).distinct().order_by(ATTEMPTS.c.student)))
-
-    def count_queued(self) -> int:
-        with self.engine.connect() as connection:
-            return connection.scalar(select(func.count()).where(ATTEMPTS.c.status == "queued"))
 
     # sign-in links
 

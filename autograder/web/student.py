@@ -15,6 +15,9 @@ from .policies import policy
 from .store import AttemptTaken, utcnow
 
 blueprint = Blueprint("student", __name__)
+LONG_POLL_SECONDS = 20
+LONG_POLLS_AT_ONCE = 32       # of the server's 48 threads: the rest always serve uploads and pages
+_long_polls = threading.BoundedSemaphore(LONG_POLLS_AT_ONCE)
 _upload_locks: defaultdict = defaultdict(threading.Lock)   # one upload at a time per student and assignment
 
 
@@ -72,7 +75,7 @@ def release(assignment):
 @blueprint.post("/assignments/<assignment>/attempts")
 @student_required
 def upload(assignment):
-    from .grading import attempt_folder, submitted_notebook
+    from .grading import numbered_folder
     from .uploads import Refused, check_notebook, store_upload
 
     svc, student = service(), current_user().user_id
@@ -104,16 +107,18 @@ def upload(assignment):
         now = utcnow()
         number = max((attempt.number for attempt in state["attempts"]), default=0) + 1
         due = state["due"]
-        from .store import Attempt
-
-        placeholder = Attempt(0, student, assignment, number, "queued", now, None, None, None, None, False, False)
-        store_upload(attempt_folder(svc.course, placeholder), spec.notebook, data, now)
-        try:  # acknowledged once this row commits: the notebook is already on disk
-            attempt = svc.store.add_attempt(student, assignment, number, now, due is not None and now > due)
-        except AttemptTaken:
+        try:
+            attempt_id = svc.store.reserve_attempt(student, assignment, number, now, due is not None and now > due)
+        except AttemptTaken:  # another server process on the same database took this number
             return _assignment_page(assignment, "Another upload of this assignment arrived at the same moment; "
                                     "this one was not counted.", 409)
-        assert submitted_notebook(svc.course, attempt).is_file()
+        try:
+            store_upload(numbered_folder(svc.course, student, assignment, number), spec.notebook, data, now)
+        except OSError:
+            svc.store.drop_unacknowledged(attempt_id)
+            return _assignment_page(assignment, "Your notebook could not be saved on the server (its disk may be "
+                                    "full). No attempt was used; please try again later.", 503)
+        attempt = svc.store.acknowledge(attempt_id)  # from here on, it is graded whatever happens
         svc.grader.enqueue(attempt)
     return redirect(url_for("student.attempt", attempt_id=attempt.id), code=303)
 
@@ -128,7 +133,28 @@ def attempt(attempt_id):
 @blueprint.get("/attempts/<int:attempt_id>/status")
 @student_required
 def attempt_status(attempt_id):
-    found = _own_attempt(attempt_id)
+    return status_answer(_own_attempt(attempt_id))
+
+
+def status_answer(found):
+    """The attempt's state as JSON; with ?wait=SECONDS (at most LONG_POLL_SECONDS), answered as soon as it is
+    graded or when the time is up: the result page learns of its result at once, with one request."""
+    try:
+        seconds = min(max(float(request.args.get("wait", 0)), 0.0), LONG_POLL_SECONDS)
+    except ValueError:
+        seconds = 0.0
+    if not found.done and seconds and _long_polls.acquire(blocking=False):
+        store = service().store
+        latest = [found]
+
+        def graded():
+            latest[0] = store.attempt(found.id)
+            return latest[0].done
+        try:
+            service().grader.wait_finished(graded, seconds)
+        finally:
+            _long_polls.release()
+        found = latest[0]
     return jsonify(done=found.done, score=found.score, max_score=found.max_score)
 
 

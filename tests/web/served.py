@@ -22,6 +22,7 @@ c.Autograder.cell_timeout = 3
 c.Autograder.submission_timeout = 30
 c.Autograder.policies = {
     "default": {"attempts": 3, "before_due": "full"},
+    "01-gradient-descent": {"attempts": 2, "due": "2099-01-01 00:00:00 UTC"},
     "02-slopes-and-updates": {"due": "2020-01-01 00:00:00 UTC", "after_due": "full"},
     "03-backpropagation": {"attempts": 1, "before_due": "score"},
     "04-linear-regression": {"minutes_between": 30},
@@ -106,10 +107,9 @@ def message(html: str) -> str:
 def wait_done(client: requests.Session, url: str, attempt_path: str, timeout: float = 60) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        state = client.get(f"{url}{attempt_path}/status").json()
+        state = client.get(f"{url}{attempt_path}/status?wait=5").json()
         if state["done"]:
             return state
-        time.sleep(0.1)
     raise AssertionError(f"{attempt_path} was not graded within {timeout} s")
 
 

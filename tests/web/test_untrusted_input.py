@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from autograder import notebook as nb
 from autograder.grade import assignment_spec
 from autograder.web.uploads import Refused, check_notebook
-from served import A1, make_course
+from served import A1
 
 json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
                            lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
@@ -66,14 +66,9 @@ def test_a_damaged_release_notebook_gets_an_answer_never_an_error(specs, release
         assert said.startswith(("This notebook has", "This file is not a Jupyter notebook"))
 
 
-@pytest.fixture(scope="module")
-def client(tmp_path_factory):
-    from autograder.config import load_course
-    from autograder.web import create_app
-
-    app = create_app(load_course(make_course(tmp_path_factory.mktemp("tokens") / "course")), grading=False)
-    yield app.test_client()
-    app.extensions["autograder"].store.close()
+@pytest.fixture
+def client(server):
+    return server.app.test_client()
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
