@@ -155,7 +155,7 @@ def _tool_conf():
     from cryptography.hazmat.primitives import serialization
     from pylti1p3.tool_config import ToolConfDict
 
-    from ..lms.lti import load_settings, read_private_key
+    from ..lms.lti import LtiError, load_settings, read_private_key
 
     settings = load_settings(service().course.root)
     missing = [name for name in ("issuer", "client_id", "deployment_id", "auth_url", "platform_jwks_url")
@@ -163,7 +163,12 @@ def _tool_conf():
     if missing:
         raise LaunchRefused("This course's grader is not registered with the LMS yet (c.LTI "
                             f"{', '.join(missing)} unset). Please tell your instructor.")
-    key = read_private_key(settings.private_key_path)
+    try:
+        key = read_private_key(settings.private_key_path)
+    except LtiError as error:
+        print(f"autograder serve: LTI launch: {error}", flush=True)
+        raise LaunchRefused("This course's grader cannot check launches from the LMS at the moment (its key is "
+                            "missing). Please tell your instructor.") from None
     conf = ToolConfDict({settings.issuer: [{
         "default": True, "client_id": settings.client_id, "auth_login_url": settings.auth_url,
         "auth_token_url": settings.token_url, "key_set_url": settings.platform_jwks_url, "key_set": None,
@@ -202,12 +207,16 @@ def login():
     """OIDC login initiation: back to the platform's authorization URL with a fresh state and nonce."""
     from pylti1p3.exception import OIDCException
 
+    from ..lms.lti import LtiError
+
     try:
         conf, _, _ = _tool_conf()
         _, Login = _launch_classes()
         target = request.values.get("target_link_uri") or url_for("lti.launch", _external=True)
         oidc = Login(_pylti_request(), conf, launch_data_storage=_storage())
         return oidc.enable_check_cookies().redirect(target)
+    except LtiError as error:
+        return _misconfigured(error)
     except (LaunchRefused, OIDCException) as error:
         return _refused(str(error), 400)
 
@@ -217,11 +226,15 @@ def launch():
     """The id_token from the platform: validated, the person signed in, sent to their page."""
     from pylti1p3.exception import LtiException
 
+    from ..lms.lti import LtiError
+
     try:
         conf, settings, _ = _tool_conf()
         Launch, _ = _launch_classes()
         message = Launch(_pylti_request(), conf, launch_data_storage=_storage())
         claims = message.get_launch_data()  # every check runs here; LtiException names the failed one
+    except LtiError as error:
+        return _misconfigured(error)
     except LaunchRefused as error:
         return _refused(str(error), 400)
     except LtiException as error:
@@ -281,10 +294,13 @@ def deep_link():
 @blueprint.get("/jwks.json")
 def jwks():
     """The tool's public keyset, for the platform to check the tool's signatures (and keyset URL registration)."""
-    from ..lms.lti import load_settings, public_jwk, read_private_key
+    from ..lms.lti import LtiError, load_settings, public_jwk, read_private_key
 
     settings = load_settings(service().course.root)
-    key = read_private_key(settings.private_key_path)
+    try:
+        key = read_private_key(settings.private_key_path)
+    except LtiError:
+        abort(404)  # no key yet: no keyset to publish
     keys = [public_jwk(key, settings.key_id)]
     if settings.key_id:  # pylti1p3 signs deep linking responses with the key's thumbprint as kid
         keys.append(public_jwk(key))
@@ -297,6 +313,13 @@ def jwks():
 
 def _refused(message: str, status: int):
     return render_template("lti/refused.html", message=message), status
+
+
+def _misconfigured(error: Exception):
+    """The course's c.LTI is wrong: the details go to the log, the person gets what they can do."""
+    print(f"autograder serve: LTI launch: {error}", flush=True)
+    return _refused("This course's grader is not set up correctly for launches from the LMS. Please tell your "
+                    "instructor; nothing of yours was changed.", 503)
 
 
 def _assignment_of(claims: dict) -> str | None:
