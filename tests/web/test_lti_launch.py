@@ -204,6 +204,23 @@ def test_the_tools_keyset_is_served(lti):
     assert keys[0]["kty"] == "RSA" and keys[0]["alg"] == "RS256" and keys[0]["kid"]
 
 
+def test_without_the_tools_key_a_launch_gets_a_page_and_no_keyset_is_served(lti):
+    server, platform, _ = lti
+    from autograder.lms.lti import load_settings
+
+    key = load_settings(server.course.root).private_key_path
+    key.rename(key.with_suffix(".away"))
+    try:
+        login = requests.get(platform.launch_url("u-ada", email="ada@uni.edu", title=A1))
+        keyset = requests.get(server.url + "/lti/jwks.json")
+    finally:
+        key.with_suffix(".away").rename(key)
+    assert login.status_code == 503
+    assert refusal(login.text) == ("This course's grader is not set up correctly for launches from the LMS. Please "
+                                   "tell your instructor; nothing of yours was changed.")
+    assert keyset.status_code == 404
+
+
 def test_an_expired_login_is_refused(lti, monkeypatch):
     import autograder.web.lti as tool
 
