@@ -30,6 +30,7 @@ class Course:
     budget_factor: float = 100                 # times what the instructor's solution needs (budgets.py)
     lms_student_id: dict | None = None         # LMS -> roster columns giving the nbgrader id (lms/roster.py)
     canvas_assignment_ids: dict | None = None  # assignment -> Canvas assignment id (lms/export.py)
+    policies: dict | None = None               # the web service's rules per assignment (web/policies.py)
 
     def source_notebook(self, assignment: str) -> Path:
         return self.root / "source" / assignment / self.notebook(assignment)

@@ -98,6 +98,7 @@ class Sandbox:
         os.chmod(self._stage, 0o755)
         self._process = None
         self._templates: dict = {}
+        self.max_templates = MAX_TEMPLATES  # the web service keeps one per assignment: its uploads come mixed
         self._current: Run | None = None
         self._start()
 
@@ -199,7 +200,7 @@ class Sandbox:
         if prefix in self._templates:
             self._templates[prefix] = self._templates.pop(prefix)  # now the most recently used
         else:
-            self._retire_templates(keep=MAX_TEMPLATES - 1)
+            self._retire_templates(keep=self.max_templates - 1)
             packet = json.dumps({"op": "template", "cells": list(prefix)}).encode()
             ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
             try:
