@@ -29,6 +29,14 @@ c.Autograder.policies = {
 }
 """
 
+# A course of one assignment, for the tests that start servers of their own: they warm up faster.
+ONE_ASSIGNMENT_CONFIG = """
+c.Autograder.cell_timeout = 3
+c.Autograder.submission_timeout = 30
+c.Autograder.assignments = {"01-gradient-descent": "gradient_descent.ipynb"}
+c.Autograder.policies = {"default": {"attempts": 3, "before_due": "full"}}
+"""
+
 
 def make_course(dest: Path, extra_config: str = TEST_CONFIG) -> Path:
     copy_course(dest)
