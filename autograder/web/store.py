@@ -2,8 +2,9 @@
 
 `autograder_attempts` is also the grading queue: an upload first takes its attempt number (status
 "receiving"), is written to disk, and only then is acknowledged (status "queued", committed); it becomes
-"done" only after its results and, when it counts, its gradebook rows are written. A server that restarts grades every attempt not
-"done" again, so an acknowledged upload is graded exactly once whatever moment the server was killed.
+"done" only after its results and, when it counts, its gradebook rows are written. A server that restarts
+grades every attempt not "done" again, so an acknowledged upload is graded exactly once whatever moment the
+server was killed.
 """
 from __future__ import annotations
 
