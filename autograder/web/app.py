@@ -1,6 +1,6 @@
-"""The web application: `create_app` builds the Flask application on a course folder: the service tables (store.py) beside the
-gradebook, a pool of warm sandboxes (grading.py), the pages of students (student.py) and instructors
-(instructor.py) as Jinja2 templates, and the session contract of auth.py that an LMS launch plugs into.
+"""The web application: `create_app` builds the Flask application on a course folder: the service tables
+(store.py) beside the gradebook, a pool of warm sandboxes (grading.py), the pages of students (student.py)
+and instructors (instructor.py) as Jinja2 templates, and the session contract of auth.py an LMS launch uses.
 """
 from __future__ import annotations
 

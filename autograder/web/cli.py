@@ -5,7 +5,7 @@ import signal
 import sys
 import threading
 
-DEFAULT_THREADS = 48        # waitress threads: result pages wait for their result in one (long-poll) request
+DEFAULT_THREADS = 128       # waitress threads: result pages wait for their result in one (long-poll) request
 LINK_DAYS = 120             # a term
 
 

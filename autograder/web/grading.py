@@ -78,8 +78,7 @@ class GradingService:
         self._queued: set[int] = set()   # attempts in the jobs queue or being graded
         self._lock = threading.Lock()
         self._stopping = False
-        self.finished = threading.Condition()   # notified each time an attempt is recorded as graded
-        self._recorded = 0                       # how many times it was: a waiter misses no notification
+        self._graded: dict[int, threading.Event] = {}   # attempt id -> set when it is recorded as graded
         self.saver = threading.Thread(target=self._save_loop, daemon=True, name="autograder-saver")
 
     def start(self) -> None:
@@ -113,21 +112,16 @@ class GradingService:
             self.enqueue(attempt)
         return len(attempts)
 
-    def wait_finished(self, is_done, seconds: float) -> bool:
-        """Wait up to `seconds` until `is_done()` holds, asking it again each time an attempt is recorded
-        (outside the lock: the saver never waits for a page's database query)."""
-        deadline = time.monotonic() + seconds
-        while True:
-            with self.finished:
-                seen = self._recorded
-            if is_done():
-                return True
-            left = deadline - time.monotonic()
-            if left <= 0 or self._stopping:
-                return False
-            with self.finished:
-                if self._recorded == seen:
-                    self.finished.wait(left)
+    def wait_graded(self, attempt_id: int, read, seconds: float):
+        """`read()` (the attempt's row) once it is graded, or after `seconds`; a page waiting here costs no
+        database query until its own attempt is recorded."""
+        with self._lock:  # the event exists before the row is read: a result recorded in between still sets it
+            graded = self._graded.setdefault(attempt_id, threading.Event())
+        attempt = read()
+        if attempt is None or attempt.done:
+            return attempt
+        graded.wait(seconds)
+        return read()
 
     def close(self) -> None:
         self._stopping = True
@@ -171,9 +165,9 @@ class GradingService:
                     break
             with self._lock:
                 self._queued.discard(attempt_id)
-            with self.finished:
-                self._recorded += 1
-                self.finished.notify_all()
+                graded = self._graded.pop(attempt_id, None)
+            if graded is not None:
+                graded.set()
         self._close_writers()
 
     def _worker_ended(self, error) -> None:

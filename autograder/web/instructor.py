@@ -92,8 +92,9 @@ def attempt_notebook(attempt_id):
     from .grading import submitted_notebook
 
     found = _attempt(attempt_id)
+    name = service().course.notebook(found.assignment)
     return send_file(submitted_notebook(service().course, found), as_attachment=True,
-                     download_name=f"{found.student}-attempt-{found.number}-{service().course.notebook(found.assignment)}")
+                     download_name=f"{found.student}-attempt-{found.number}-{name}")
 
 
 @blueprint.post("/extensions")

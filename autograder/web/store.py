@@ -1,9 +1,10 @@
 """The service's own state, in tables beside nbgrader's in the gradebook's database (nbgrader ignores them).
 
 `autograder_attempts` is also the grading queue: an upload first takes its attempt number (status
-"receiving"), is written to disk, and only then is acknowledged (status "queued", committed); it becomes "done" only after its results
-and, when it counts, its gradebook rows are written. A server that restarts grades every attempt not
-"done" again, so an acknowledged upload is graded exactly once whatever moment the server was killed.
+"receiving"), is written to disk, and only then is acknowledged (status "queued", committed); it becomes
+"done" only after its results and, when it counts, its gradebook rows are written. A server that restarts
+grades every attempt not "done" again, so an acknowledged upload is graded exactly once whatever moment the
+server was killed.
 """
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ from .store import AttemptTaken, utcnow
 
 blueprint = Blueprint("student", __name__)
 LONG_POLL_SECONDS = 20
-LONG_POLLS_AT_ONCE = 32       # of the server's 48 threads: the rest always serve uploads and pages
+LONG_POLLS_AT_ONCE = 96       # of the server's 128 threads: the rest always serve uploads and pages
 _long_polls = threading.BoundedSemaphore(LONG_POLLS_AT_ONCE)
 _upload_locks: defaultdict = defaultdict(threading.Lock)   # one upload at a time per student and assignment
 
@@ -144,17 +144,11 @@ def status_answer(found):
     except ValueError:
         seconds = 0.0
     if not found.done and seconds and _long_polls.acquire(blocking=False):
-        store = service().store
-        latest = [found]
-
-        def graded():
-            latest[0] = store.attempt(found.id)
-            return latest[0].done
         try:
-            service().grader.wait_finished(graded, seconds)
+            found = service().grader.wait_graded(found.id, lambda: service().store.attempt(found.id), seconds) \
+                or found
         finally:
             _long_polls.release()
-        found = latest[0]
     return jsonify(done=found.done, score=found.score, max_score=found.max_score)
 
 

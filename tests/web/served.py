@@ -29,6 +29,14 @@ c.Autograder.policies = {
 }
 """
 
+# A course of one assignment, for the tests that start servers of their own: they warm up faster.
+ONE_ASSIGNMENT_CONFIG = """
+c.Autograder.cell_timeout = 3
+c.Autograder.submission_timeout = 30
+c.Autograder.assignments = {"01-gradient-descent": "gradient_descent.ipynb"}
+c.Autograder.policies = {"default": {"attempts": 3, "before_due": "full"}}
+"""
+
 
 def make_course(dest: Path, extra_config: str = TEST_CONFIG) -> Path:
     copy_course(dest)
@@ -54,7 +62,7 @@ class ThreadServer:
         self.course = load_course(course_root)
         self.app = create_app(self.course, **{"workers": 2, **options})
         self.service = self.app.extensions["autograder"]
-        self.server = create_server(self.app, host="127.0.0.1", port=0, threads=8,
+        self.server = create_server(self.app, host="127.0.0.1", port=0, threads=32,
                                     max_request_body_size=4 * self.app.config["AUTOGRADER_MAX_UPLOAD"])
         self.url = f"http://127.0.0.1:{self.server.effective_port}"
         self.closed = False

@@ -10,7 +10,8 @@ import time
 import nbformat
 import requests
 
-from served import A1, ROOT, ProcessServer, csrf_token, make_course, sample, upload, wait_done
+from served import (A1, ONE_ASSIGNMENT_CONFIG, ROOT, ProcessServer, csrf_token, make_course, sample, upload,
+                    wait_done)
 
 STUDENT_UIDS = 60000   # sandbox.FIRST_UID: student code runs as this uid plus the sandbox's slot
 
@@ -63,7 +64,7 @@ def rows(course_root, query):
 
 
 def test_an_acknowledged_upload_is_graded_exactly_once_across_a_sigkill(tmp_path):
-    root = make_course(tmp_path / "course")
+    root = make_course(tmp_path / "course", ONE_ASSIGNMENT_CONFIG)
     server = ProcessServer(root, "--workers", "1")
     try:
         clients = {}

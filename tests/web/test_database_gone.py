@@ -5,7 +5,8 @@ import re
 import pytest
 
 from postgres_server import PostgresServer
-from served import A1, ThreadServer, make_course, message, sample, upload, wait_done
+from served import A1, ONE_ASSIGNMENT_CONFIG, ThreadServer, make_course, message, sample, upload, \
+    wait_done
 
 
 def pg_ctl(server: PostgresServer, *args: str):
@@ -22,7 +23,8 @@ def postgres():
 
 
 def test_a_database_that_went_away_gets_a_clear_page_and_loses_nothing(postgres, tmp_path):
-    served = ThreadServer(make_course(tmp_path / "course"), db_url=postgres.url("gradebook"), workers=1)
+    served = ThreadServer(make_course(tmp_path / "course", ONE_ASSIGNMENT_CONFIG), db_url=postgres.url("gradebook"),
+                          workers=1)
     try:
         client = served.session("ada")
         response = upload(client, served.url, A1, sample("ada_lovelace", A1).read_bytes())
