@@ -25,6 +25,7 @@ class Course:
     memory_mb: int = 1024
     max_output_kb: int = 256
     max_processes: int = 32
+    keep_figures: bool = True                  # autograded notebooks keep displayed figures (costs a PNG render each)
     lms_student_id: dict | None = None         # LMS -> roster columns giving the nbgrader id (lms/roster.py)
     canvas_assignment_ids: dict | None = None  # assignment -> Canvas assignment id (lms/export.py)
 
