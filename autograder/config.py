@@ -28,6 +28,7 @@ class Course:
     max_notebook_mb: float = 50                 # a submitted notebook larger than this is not read
     budget_floor: float = 0.1                  # seconds any cell or call gets at least (budgets.py)
     budget_factor: float = 100                 # times what the instructor's solution needs (budgets.py)
+    keep_figures: bool = True                  # autograded notebooks keep displayed figures (costs a PNG render each)
     lms_student_id: dict | None = None         # LMS -> roster columns giving the nbgrader id (lms/roster.py)
     canvas_assignment_ids: dict | None = None  # assignment -> Canvas assignment id (lms/export.py)
     policies: dict | None = None               # the web service's rules per assignment (web/policies.py)

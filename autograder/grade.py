@@ -248,10 +248,10 @@ def _check(run: Run, runner: "_Runner", spec: AssignmentSpec, exercise: Exercise
     submission = run.submission(exercise.names, runner.missing_reason())
     checks = run_exercise(spec.name, exercise.name, submission, student)
     visible = runner.visible_failure(check_cell)
-    # the check cell ran the worked example: its message reports it, a hidden check of the same would repeat it
+    # the check cell compared the worked example's value: its message reports it, a hidden check of it would repeat it
     subject = visible.split(" gave ")[0] + " " if " gave " in visible else None
-    repeats = [check for check in checks if not check.passed and visible and (
-        "worked_example" in check.check or subject and check.message.startswith(subject))]
+    repeats = [check for check in checks if not check.passed and subject and (
+        "worked_example" in check.check or check.message.startswith(subject))]
     failed = _once([check for check in checks if not check.passed and check not in repeats])
     if visible:  # as in nbgrader: the check cell itself must run cleanly too
         named = dict.fromkeys(check.message[check.message.index(" It looks like you "):] for check in repeats

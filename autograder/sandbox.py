@@ -185,7 +185,7 @@ class Sandbox:
         limits = {"memory_bytes": self.course.memory_mb * 1024 * 1024, "cpu_seconds": int(self.course.cpu_seconds),
                   "file_bytes": 16 * 1024 * 1024, "max_processes": self.course.max_processes,
                   "output_chars": self.course.max_output_kb * 1024, "cell_timeout": self.course.cell_timeout,
-                  "display_chars": MAX_DISPLAY_CHARS}
+                  "display_chars": MAX_DISPLAY_CHARS if self.course.keep_figures else 0}
         budgets = budgets or Budgets(self.course, None, {})
         limits["cell_budgets"] = {str(index): [budgets.cell(index), budgets.wall(budgets.cell(index))]
                                   for index, _ in cells}

@@ -218,6 +218,8 @@ def run_child(sock, child_uid, shell=None):
     KeptDisplays.limit, KeptDisplays.total = request["limits"].get("display_chars", 0), 0
     KeptDisplays.take()  # what a template's own cells displayed belongs to no student
     shell = shell or new_shell()
+    if not KeptDisplays.limit:  # figures are not kept: not rendering them saves most of a figure's cost
+        shell.display_formatter.active_types = ["text/plain"]
     signal.signal(signal.SIGALRM, _on_alarm)
     signal.signal(signal.SIGPROF, _on_alarm)
     EXHAUSTED.floor = request["limits"].get("budget_floor", 0.0)

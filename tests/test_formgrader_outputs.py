@@ -62,3 +62,18 @@ def test_a_check_cell_shows_its_own_checks_and_counts_them(autograded):
     text = "".join(output["text"] for output in cell["outputs"])
     assert text.count("as expected.") == 3
     assert text.endswith("\N{CHECK MARK} The 3 checks of this cell and 3 hidden checks passed: 2 of 2 points.\n")
+
+
+def test_a_course_can_turn_figures_off(tmp_path, course):
+    root = copy_course(tmp_path / "course")
+    with open(root / "course_config.py", "a") as config:
+        config.write("\nc.Autograder.keep_figures = False\n")
+    write(inserted(solution(course, A1), "check_gradient_descent", PLOT),
+          root / "submitted" / "ann" / A1 / "gradient_descent.ipynb")
+    done = subprocess.run([sys.executable, "-m", "autograder", "grade", A1, "--workers", "1", "--no-progress"],
+                          cwd=root, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    notebook = json.loads((root / "autograded" / "ann" / A1 / "gradient_descent.ipynb").read_text())
+    outputs = _added_cell(notebook)["outputs"]
+    assert [output["output_type"] for output in outputs] == ["stream"]
+    assert outputs[0]["text"].startswith("my experiment\n<Figure size")
