@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import json
 import os
+import textwrap
 from pathlib import Path
 
 from . import notebook as nb
 from .grade import AssignmentSpec, SubmissionResult
+from .sandbox import MAX_DISPLAY_CHARS
 
 
 def _stream(text):
@@ -24,6 +26,7 @@ def autograded_notebook(spec: AssignmentSpec, result: SubmissionResult, submitte
     # a copy of the notebook and of each cell: only cells' top-level fields (source, outputs) change
     graded = nb.Node(submitted, cells=[nb.Node(cell) for cell in submitted.cells])
     tests = {test.name: test for test in result.tests if not test.manual}
+    kept = 0
     for index, cell in enumerate(graded.cells):
         if cell.get("cell_type") != "code":
             continue
@@ -33,26 +36,51 @@ def autograded_notebook(spec: AssignmentSpec, result: SubmissionResult, submitte
         cell.outputs = []
         output, error = result.cell_outputs.get(index, ("", None))
         if grade_id in tests:
-            verdict = _verdict(tests[grade_id])
+            verdict = _verdict(tests[grade_id], output)
             cell.outputs = verdict if isinstance(verdict, list) else [verdict]
             continue
         if output:
             cell.outputs.append(_stream(output))
+        for display in result.cell_displays.get(index, ()):
+            if kept + len(display["image/png"]) <= MAX_DISPLAY_CHARS:  # a notebook rerun after a crash adds up
+                kept += len(display["image/png"])
+                cell.outputs.append({"output_type": "display_data", "data": dict(display), "metadata": {}})
         if error:
             cell.outputs.append(_error(str(error.get("type")), str(error.get("text")), []))
     return graded
 
 
-def _verdict(test):
+def _verdict(test, shown: str):
+    """The check cell's own lines (what the student saw), then the exercise's verdict, wrapped to be read."""
+    visible = sum(line.startswith("\N{CHECK MARK}") for line in shown.splitlines())
+    ran = f"The {_count(visible, 'check')} of this cell and " if visible else ""
+    hidden = _count(len(test.checks), "hidden check") if test.checks else "the hidden checks"
     if test.score >= test.max_score:
-        return _stream(f"\N{CHECK MARK} {test.output}\n")
-    lines = test.output.splitlines()
+        note = "".join(_wrapped(line) + "\n" for line in test.output.splitlines() if test.helpers and
+                       line.startswith("- "))  # a wrong helper's note: the exercise was re-checked with its reference
+        return _stream(shown + _wrapped(f"\N{CHECK MARK} {ran}{hidden} passed: "
+                                        f"{test.score:g} of {_count(test.max_score, 'point')}.") + "\n" + note)
+    lines = [line for text in test.output.splitlines() for line in _wrapped(text).splitlines()]
+    passed = [line for line in shown.splitlines() if line.startswith("\N{CHECK MARK}")]  # the failure is in lines
     if test.score > 0:  # partial credit, as nbgrader reads it: the cell's result is the points it earned
-        return [_stream(f"\N{BALLOT X} {test.name}: {test.score:g} of {test.max_score:g} points.\n" + test.output + "\n"),
+        return [_stream("".join(line + "\n" for line in [
+                    *passed, f"\N{BALLOT X} {test.name}: {test.score:g} of {_count(test.max_score, 'point')}.",
+                    *lines])),
                 {"output_type": "execute_result", "execution_count": None, "metadata": {},
                  "data": {"text/plain": f"{test.score:g}"}}]
-    return _error("AssertionError", " ".join(lines)[:1000],
-                  [f"\N{BALLOT X} {test.name}: this exercise earned 0 of {test.max_score:g} points.", *lines])
+    return _error("AssertionError", " ".join(test.output.splitlines())[:1000],
+                  [*passed, f"\N{BALLOT X} {test.name}: this exercise earned 0 of "
+                                        f"{_count(test.max_score, 'point')}.", *lines])
+
+
+def _count(number: float, noun: str) -> str:
+    return f"{number:g} {noun if number == 1 else noun + 's'}"
+
+
+def _wrapped(text: str, width: int = 100) -> str:
+    """Long lines broken at spaces: formgrader shows outputs in <pre>, cut off at the right."""
+    return "\n".join(textwrap.fill(line, width, subsequent_indent="  ", break_long_words=False,
+                                    break_on_hyphens=False) or line for line in text.splitlines())
 
 
 RESULTS = "results.json"
@@ -67,7 +95,7 @@ def write_autograded(folder: Path, spec: AssignmentSpec, result: SubmissionResul
         _write_atomically(folder / spec.notebook, json.dumps(
             autograded_notebook(spec, result, submitted), indent=1, sort_keys=True, ensure_ascii=False) + "\n")
     if timestamp_file and timestamp_file.is_file():
-        _write_atomically(folder / "timestamp.txt", timestamp_file.read_text())
+        _write_atomically(folder / "timestamp.txt", timestamp_file.read_text(errors="replace"))
     _write_atomically(folder / RESULTS, json.dumps(result.to_json(), ensure_ascii=False))
 
 

@@ -52,6 +52,7 @@ class BatchSummary:
     skipped: int = 0              # already graded, unchanged, by an earlier run
     scores: list = field(default_factory=list)
     max_score: float = 0.0
+    by_hand: float = 0.0          # the points of written answers, not in any score here
     slowest: list = field(default_factory=list)   # (seconds, student), the five slowest
     seconds: float = 0.0
 
@@ -77,7 +78,8 @@ class BatchSummary:
                  + (f"   skipped, already graded: {self.skipped}" if self.skipped else "")]
         if self.scores:
             lines.append(f"  score: mean {statistics.mean(self.scores):.2f}, median "
-                         f"{statistics.median(self.scores):.2f} (out of {self.max_score:g})")
+                         f"{statistics.median(self.scores):.2f} (out of {self.max_score - self.by_hand:g} autograded"
+                         + (f"; {self.by_hand:g} by hand)" if self.by_hand else ")"))
         if self.slowest:
             lines.append("  slowest: " + ", ".join(f"{student} {seconds:.2f} s" for seconds, student in self.slowest[:3]))
         return lines
@@ -90,6 +92,10 @@ def find_submissions(course: Course, assignment: str, folder: Path | None = None
     if not root.is_dir():
         return
     for student in sorted(entry.name for entry in os.scandir(root) if entry.is_dir()):
+        if not student.isprintable() or student != nb._text(student):  # bytes that are not UTF-8: no usable id
+            print(f"warning: the folder {root / student!r} is not a student id (rename it); it was not graded",
+                  file=sys.stderr)
+            continue
         where = root / student / assignment
         if not where.is_dir():
             continue
@@ -159,7 +165,8 @@ def grade_assignments(course: Course, assignments: list[str], db_url: str | None
     specs = {name: assignment_spec(course, name) for name in course.assignments}
     jobs_of = {name: [replace(job, assignment=name) for job in (
         submissions[name] if submissions is not None else find_submissions(course, name))] for name in assignments}
-    summaries = {name: BatchSummary(name, max_score=specs[name].max_score) for name in assignments}
+    summaries = {name: BatchSummary(name, max_score=specs[name].max_score,
+                                     by_hand=sum(specs[name].manual.values())) for name in assignments}
     jobs, results = queue.Queue(maxsize=4 * workers), queue.Queue()
     if scheduler:
         from .distributed import ClusterPool
@@ -208,8 +215,8 @@ def grade_assignments(course: Course, assignments: list[str], db_url: str | None
                 summary.add_skipped(stored)
             else:
                 if writers:
-                    _save(writers[job.assignment], specs[job.assignment], job, result,
-                          autograded_root or course.root / "autograded")
+                    result = _save_or_explain(writers[job.assignment], specs[job.assignment], job, result,
+                                              autograded_root or course.root / "autograded")
                 report.add(result)
                 summary.add(result)
                 if on_result:
@@ -256,12 +263,42 @@ def _fingerprint(inputs: bytes, job: SubmittedNotebook) -> str:
     """sha256 of the grading inputs, the submitted notebook's bytes and its timestamp file."""
     digest = hashlib.sha256(inputs)
     for path in (job.path, job.timestamp_file):
-        try:
-            content = b"present\0" + path.read_bytes() if path is not None else b"absent"
-        except OSError:
-            content = b"unreadable"
-        digest.update(hashlib.sha256(content).digest())
+        digest.update(_file_digest(path))
     return digest.hexdigest()
+
+
+def _file_digest(path: Path | None) -> bytes:
+    """sha256 of b"present\0" and the file's bytes, read in pieces (a submission can be gigabytes); or a marker."""
+    if path is None:
+        return hashlib.sha256(b"absent").digest()
+    digest = hashlib.sha256(b"present\0")
+    try:
+        with open(path, "rb") as file:
+            while piece := file.read(1 << 20):
+                digest.update(piece)
+    except OSError:
+        return hashlib.sha256(b"unreadable").digest()
+    return digest.digest()
+
+
+def _save_or_explain(writer, spec: AssignmentSpec, job: SubmittedNotebook, result: SubmissionResult,
+                     autograded_root: Path) -> SubmissionResult:
+    """Save `result`; when the submission itself makes that fail (not the gradebook), save an error result that
+    says why instead, so the batch goes on. A gradebook that fails (GradebookError) still stops the batch."""
+    from .gradebook import GradebookError
+
+    try:
+        _save(writer, spec, job, result, autograded_root)
+        return result
+    except GradebookError:
+        raise
+    except Exception as error:
+        print(f"warning: the result of {job.student} for {spec.name} could not be saved as it was: "
+              f"{type(error).__name__}: {str(error)[:300]}", file=sys.stderr)
+        explained = error_result(spec, job.student, "Your notebook was graded, but its result could not be saved "
+                                                    f"({type(error).__name__}). Your instructor will look at it.")
+        _save(writer, spec, replace(job, path=None, timestamp_file=None), explained, autograded_root)
+        return explained
 
 
 def _save(writer, spec: AssignmentSpec, job: SubmittedNotebook, result: SubmissionResult,
@@ -271,7 +308,7 @@ def _save(writer, spec: AssignmentSpec, job: SubmittedNotebook, result: Submissi
     from .autograded import write_autograded
 
     submitted = None
-    if job.path is not None:
+    if job.path is not None and result.status == "graded":  # an error result has no run to show
         try:
             submitted = nb.read(job.path)
         except nb.NotebookError:
@@ -279,7 +316,7 @@ def _save(writer, spec: AssignmentSpec, job: SubmittedNotebook, result: Submissi
     timestamp = None
     if job.timestamp_file:
         try:
-            timestamp = parse_utc(job.timestamp_file.read_text().strip())
+            timestamp = parse_utc(job.timestamp_file.read_text(errors="replace").strip())
         except Exception:  # an unreadable timestamp is the LMS's problem, not a reason to lose the grade
             timestamp = None
     # in place before the grades commit, so a resumed batch skips only submissions written in full

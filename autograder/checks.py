@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .config import find_root
 from .submission import Submission, StudentCodeError, local_submission
 
 HIDDEN = Path(__file__).resolve().parent / "hidden"
@@ -94,13 +95,21 @@ def earned(checks, points: float) -> float:
     return round(points * sum(check.weight for check in checks if check.passed) / total, 4)
 
 
-def check_file(assignment: str) -> Path:
-    return HIDDEN / f"test_{assignment.replace('-', '_')}.py"
+def check_file(assignment: str, root: Path | None = None) -> Path:
+    """`autograder/hidden/test_<assignment with - as _>.py`: the course root's, else (or if the course has none of
+    its own) this package's; in the repository's own course both are the same file."""
+    name = f"test_{assignment.replace('-', '_')}.py"
+    course_file = (root or find_root()) / "autograder" / "hidden" / name
+    return course_file if course_file.is_file() or not (HIDDEN / name).is_file() else HIDDEN / name
+
+
+def load_checks(assignment: str) -> dict[str, tuple]:
+    """Exercise name -> its check functions, in the order the file defines them."""
+    return _checks_in(check_file(assignment))
 
 
 @lru_cache(maxsize=None)
-def _check_module(assignment: str):
-    path = check_file(assignment)
+def _check_module(path: Path):
     spec = importlib.util.spec_from_file_location(f"autograder_hidden_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -108,23 +117,19 @@ def _check_module(assignment: str):
 
 
 @lru_cache(maxsize=None)
-def load_checks(assignment: str) -> dict[str, tuple]:
-    """Exercise name -> its check functions, in the order the file defines them."""
+def _checks_in(path: Path) -> dict[str, tuple]:
     by_exercise: dict[str, list] = {}
-    for name, function in vars(_check_module(assignment)).items():
+    for name, function in vars(_check_module(path)).items():
         if name.startswith("test_") and inspect.isfunction(function):
             by_exercise.setdefault(exercise_of(function), []).append(function)
     return {exercise: tuple(sorted(functions, key=lambda f: f.__code__.co_firstlineno))
             for exercise, functions in by_exercise.items()}
 
 
-@lru_cache(maxsize=None)
 def load_references(assignment: str) -> dict:
     """Exercise -> the reference implementation its callers are re-checked with when the student's own version
     fails its checks: the check file's REFERENCES, named explicitly there (`autograder release` checks them)."""
-    return dict(getattr(_check_module(assignment), "REFERENCES", {}))
-
-
+    return dict(getattr(_check_module(check_file(assignment)), "REFERENCES", {}))
 def _exercise_mark(function):
     for mark in getattr(function, "pytestmark", []):
         if mark.name == "exercise":
@@ -174,11 +179,12 @@ def _run_one(check, exercise, submission, student) -> CheckResult:
     try:
         check(**{name: fixtures[name] for name in wanted})
     except (AssertionError, StudentCodeError) as failure:
-        return CheckResult(check.__name__, exercise, False, str(failure).strip() or "This check failed.",
+        return CheckResult(check.__name__, exercise, False, bounded(str(failure).strip()) or "This check failed.",
                            getattr(failure, "mistake", None), tuple(plots.figures), weight)
     except Exception as error:  # a check tripped over something odd the student returned
         return CheckResult(check.__name__, exercise, False,
-                           f"Your result could not be checked ({type(error).__name__}: {error}).", weight=weight)
+                           f"Your result could not be checked ({type(error).__name__}: {bounded(str(error), 300)}).",
+                           weight=weight)
     return CheckResult(check.__name__, exercise, True, "", None, tuple(plots.figures), weight)
 
 
@@ -228,6 +234,11 @@ def helper_note(exercise: str, helpers: tuple[str, ...], own_mistake: bool, cras
     return (f"`{exercise}` was checked with a correct {names} in place of yours, which {'does' if one else 'do'} "
             f"not pass {'its' if one else 'their'} own checks yet: fix {'it' if one else 'them'} too. Even so, "
             f"`{exercise}` has a mistake of its own:")
+
+
+def bounded(text: str, limit: int = 2000) -> str:
+    """A message of at most about `limit` characters (a student's value can make one megabytes long)."""
+    return text if len(text) <= limit else text[:limit] + f" … ({len(text) - limit:,} more characters left out)"
 
 
 class HiddenChecksFailed(AssertionError):

@@ -17,7 +17,7 @@ DEFAULT_WORKERS = (os.cpu_count() or 1) + 1
 # `set_defaults(run=...)` and keeps heavy imports inside the run function (a cold start stays fast).
 VERB_MODULES: tuple[str, ...] = ("autograder.lms.gradescope", "autograder.feedback", "autograder.report",
                                  "autograder.lms.lti", "autograder.lms.roster", "autograder.lms.collect",
-                                 "autograder.lms.export")
+                                 "autograder.lms.export", "autograder.scaffold", "autograder.web.cli")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,8 +26,13 @@ class Course:
     max_output_kb: int = 256
     max_processes: int = 32
     cascade: bool = True        # a wrong helper costs only its own points: callers are re-checked with its reference
+    max_notebook_mb: float = 50                 # a submitted notebook larger than this is not read
+    budget_floor: float = 0.1                  # seconds any cell or call gets at least (budgets.py)
+    budget_factor: float = 100                 # times what the instructor's solution needs (budgets.py)
+    keep_figures: bool = True                  # autograded notebooks keep displayed figures (costs a PNG render each)
     lms_student_id: dict | None = None         # LMS -> roster columns giving the nbgrader id (lms/roster.py)
     canvas_assignment_ids: dict | None = None  # assignment -> Canvas assignment id (lms/export.py)
+    policies: dict | None = None               # the web service's rules per assignment (web/policies.py)
 
     def source_notebook(self, assignment: str) -> Path:
         return self.root / "source" / assignment / self.notebook(assignment)

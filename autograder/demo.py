@@ -37,9 +37,10 @@ def run_demo(folder: Path, workers: int) -> int:
     _print_table(table, list(course.assignments))
     print(f"\nEach result, with every message: {folder}/<assignment>.json")
     print(f"The nbgrader gradebook: {db_url} (try: nbgrader export --db {db_url})")
-    print(f"Feedback pages and the class report: autograder feedback 02-slopes-and-updates --autograded "
-          f"{folder}/autograded --output {folder}/feedback; autograder report 02-slopes-and-updates --autograded "
-          f"{folder}/autograded --output {folder}/reports/02-slopes-and-updates.html")
+    print(f"Feedback pages and the class report: autograder feedback 04-linear-regression --autograded "
+          f"{folder}/autograded --output {folder}/autograder_feedback; autograder report 04-linear-regression "
+          f"--autograded {folder}/autograded --output {folder}/reports/04-linear-regression.html "
+          f"--feedback {folder}/autograder_feedback --db sqlite:///{folder / 'gradebook.db'}")
     return 0
 
 

@@ -137,8 +137,11 @@ def expect_close(got, expected, what: str, *, mistakes=(), hint: str = "", rtol=
     if is_close(got, expected, rtol, atol):
         return
     problem = what_came_back(got, expected)
+    if problem and what.isidentifier():  # a variable of the notebook is a value; only a call returns one
+        problem = ("is None: set it to a number." if got is None else "is" + problem.removeprefix("returned"))
+    verb = "is" if what.isidentifier() else "returned"
     message = f"{what} {problem.rstrip('.')}." if problem else (
-        f"{what} returned {describe(got)}, but {describe(expected)} was expected.")
+        f"{what} {verb} {describe(got)}, but {describe(expected)} was expected.")
     # a known mistake may change the shape too (one step too many), so it is looked for even then
     got_numbers = _comparable(got)
     for mistake in (mistakes() if callable(mistakes) else mistakes):

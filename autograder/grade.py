@@ -10,15 +10,18 @@ helper it calls fails its own checks is re-checked with the helper's reference (
 """
 from __future__ import annotations
 
+import re
+import sys
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 from . import notebook as nb
-from .checks import CheckResult, Figure, earned, helper_note, load_checks, run_fairly
+from .budgets import Budgets, cell_key, duration, reference_for
+from .checks import CheckResult, Figure, bounded, check_file, earned, helper_note, load_checks, run_fairly
 from .config import Course
-from .sandbox import Run, Sandbox
+from .sandbox import Run, Sandbox, SandboxError
 
 MAX_RESTARTS = 6
 
@@ -132,6 +135,7 @@ class SubmissionResult:
     seconds: float = 0.0
     peak_memory_mb: float = 0.0           # the largest resident memory the student's code reached
     cell_outputs: dict = field(default_factory=dict)  # cell index -> (output text, error or None)
+    cell_displays: dict = field(default_factory=dict)  # cell index -> the figures it displayed, for formgrader
 
     def to_json(self) -> dict:
         return {"student": self.student, "assignment": self.assignment, "score": self.score,
@@ -157,8 +161,8 @@ class SubmissionResult:
 
     def cell_errors(self) -> list[dict]:
         """The cells that raised, in notebook order: 1-based cell number, error type and (shortened) text."""
-        return [{"cell": index + 1, "type": str(error.get("type")), "text": str(error.get("text", ""))[:300]}
-                for index, (_, error) in sorted(self.cell_outputs.items()) if error]
+        return [{"cell": index + 1, "type": str(error.get("type"))[:100], "text": str(error.get("text", ""))[:300]}
+                for index, (_, error) in sorted(self.cell_outputs.items()) if error][:MAX_CELL_ERRORS]
 
     @classmethod
     def from_json(cls, data: dict) -> "SubmissionResult":
@@ -172,11 +176,31 @@ class SubmissionResult:
 
 def grade_notebook(sandbox: Sandbox, course: Course, spec: AssignmentSpec, student: str,
                    path: Path, other_specs: tuple[AssignmentSpec, ...] = ()) -> SubmissionResult:
-    """Grade one submitted notebook; whatever it contains, the result is a score and messages."""
+    """Grade one submitted notebook; whatever it contains, the result is a score and messages.
+
+    Its cells and calls get time budgets from the instructor's solution (budgets.py), timed in this sandbox the
+    first time this process grades the assignment."""
+    reference = reference_for(course, spec.name, check_file(spec.name), lambda measurement: _grade(
+        sandbox, course, spec, "reference", course.source_notebook(spec.name), other_specs, measurement.for_cells))
     started = time.monotonic()
-    result = _grade(sandbox, course, spec, student, path, other_specs)
+    try:
+        result = _grade(sandbox, course, spec, student, path, other_specs,
+                        lambda keys: Budgets(course, reference, keys))
+    except SandboxError:  # the grader's own machinery: no submission is to blame, so the batch stops
+        raise
+    except Exception as error:  # whatever a submission does, it ends as that submission's result
+        import traceback
+
+        print(f"warning: grading {student}'s {spec.notebook} failed inside the grader:\n"
+              f"{traceback.format_exc()[-3000:]}", file=sys.stderr)
+        result = error_result(spec, student, "The grader could not finish checking this notebook "
+                                             f"({type(error).__name__}: {bounded(str(error), 300)}). Your instructor "
+                                             "will look at it; nothing you submitted was lost.")
     result.seconds = time.monotonic() - started
     return result
+
+
+MAX_NOTES, MAX_CELL_ERRORS = 20, 50   # with `bounded` messages, these bound the size of a result
 
 
 def error_result(spec, student, reason) -> SubmissionResult:
@@ -185,9 +209,9 @@ def error_result(spec, student, reason) -> SubmissionResult:
     return SubmissionResult(student, spec.name, 0.0, spec.max_score, "error", reason, tests)
 
 
-def _grade(sandbox, course, spec, student, path, other_specs) -> SubmissionResult:
+def _grade(sandbox, course, spec, student, path, other_specs, budgets_for) -> SubmissionResult:
     try:
-        notebook = nb.read(path)
+        notebook = nb.read(path, max_bytes=int(course.max_notebook_mb * 1e6))
     except nb.NotebookError as error:
         return error_result(spec, student, f"The notebook could not be opened: {error}. Nothing in it could be run; "
                                      "download a fresh copy of the notebook and copy your code into it.")
@@ -199,10 +223,11 @@ def _grade(sandbox, course, spec, student, path, other_specs) -> SubmissionResul
                 return error_result(spec, student, f"This is the notebook of {other.name} ({other.notebook}), "
                                                    f"not of {spec.name} ({spec.notebook}). Please submit {spec.notebook}.")
     cells = cells_to_run(spec, notebook)
+    budgets = budgets_for({index: _course_cell_key(spec, notebook.cells[index], source) for index, source in cells})
     test_cells = {nb.grade_id(cell): index for index, cell in enumerate(notebook.cells)}
     deadline = time.monotonic() + course.submission_timeout
     by_cell = {test_cells[e.grade_id]: e for e in spec.exercises if e.grade_id in test_cells}
-    runner = _Runner(sandbox, cells, deadline, tuple(sorted(by_cell)), spec.prefix)
+    runner = _Runner(sandbox, cells, deadline, tuple(sorted(by_cell)), spec.prefix, budgets)
     result = SubmissionResult(student, spec.name, 0.0, spec.max_score, "graded")
     graded: dict[str, TestResult] = {}
     try:  # each exercise is judged when its check cell has run, as nbgrader would; the rest at the end
@@ -230,8 +255,18 @@ def _grade(sandbox, course, spec, student, path, other_specs) -> SubmissionResul
     result.score = round(sum(test.score for test in result.tests), 4)
     result.notes = runner.notes
     result.cell_outputs = runner.cell_outputs
+    result.cell_displays = runner.cell_displays
     result.peak_memory_mb = runner.peak_rss_kb / 1024
     return result
+
+
+def _course_cell_key(spec: AssignmentSpec, cell, source: str) -> str | None:
+    """The budget key of a cell the course wrote (read-only, check or worked-example cell); None for a cell whose
+    content is the student's (a solution cell, a cell of their own), which no reference time can speak for."""
+    grade_id = nb.grade_id(cell)
+    if grade_id is None or grade_id in spec.locked:
+        return cell_key(grade_id, source)
+    return None
 
 
 def _check(run: Run, runner: "_Runner", spec: AssignmentSpec, exercise: Exercise, student: str,
@@ -241,13 +276,19 @@ def _check(run: Run, runner: "_Runner", spec: AssignmentSpec, exercise: Exercise
     submission = run.submission(exercise.names, runner.missing_reason())
     checks, helpers = run_fairly(spec.name, exercise.name, submission, student,
                                  wrong_helpers if run.alive else (), run.rebind)
-    failed = [check.message for check in checks if not check.passed]
     visible, crashed = runner.visible_failure(check_cell)
-    if visible and (failed or crashed or not helpers):  # with right helpers, a failed visible check was theirs
-        failed.insert(0, f"The check cell under this exercise failed: {visible}")
+    # the check cell compared the worked example's value: its message reports it, a hidden check of it would repeat it
+    subject = visible.split(" gave ")[0] + " " if " gave " in visible else None
+    repeats = [check for check in checks if not check.passed and subject and (
+        "worked_example" in check.check or check.message.startswith(subject))]
+    failed = _once([check for check in checks if not check.passed and check not in repeats])
     own_mistake = any(not check.passed for check in checks)
+    if visible and (own_mistake or crashed or not helpers):  # with right helpers, a failed visible check was theirs
+        named = dict.fromkeys(check.message[check.message.index(" It looks like you "):] for check in repeats
+                              if " It looks like you " in check.message)  # the mistake the repeat named, kept
+        failed.insert(0, f"The check cell under this exercise failed: {in_our_style(visible)}{''.join(named)}")
     lines = ([helper_note(exercise.name, helpers, own_mistake, crashed)] if helpers else []) + _essential(failed)
-    output = "\n".join(f"- {line}" for line in lines)
+    output = "\n".join(f"- {bounded(line)}" for line in lines)
     if not failed:
         output += ("\n" if output else "") + (f"All {len(checks)} checks passed." if len(checks) > 1
                                               else "The check passed.")
@@ -282,6 +323,29 @@ def check_cell_verdict(output: str, error: dict | None) -> tuple[str, bool]:
     return "\n".join(lines), False
 
 
+def _once(failed: list[CheckResult]) -> list[str]:
+    """The failed checks' messages, a known mistake's explanation and hint given only the first time it is named."""
+    messages, named = [], set()
+    for check in failed:
+        message = check.message
+        marker = f" It looks like you {check.mistake}."
+        if check.mistake and marker in message:
+            if check.mistake in named:
+                message = message[:message.index(marker)] + f" The same mistake as above ({check.mistake})."
+            named.add(check.mistake)
+        messages.append(message)
+    return messages
+
+
+def in_our_style(visible: str) -> str:
+    """A visible check's failure worded as the hidden checks word theirs: "returned", numbers to 6 digits."""
+    subject = visible.split(" gave ")[0]
+    text = re.sub(r"-?\d+\.\d+(?:e[-+]?\d+)?", lambda number: f"{float(number.group()):.6g}",
+                  visible.replace(" gave ", " is " if subject.isidentifier() else " returned ", 1))
+    # a long list shortened as describe() shortens arrays: its first 8 numbers, then "..."
+    return re.sub(r"\[((?:[^\[\],]+, ){8})[^\[\]]*\]", lambda items: f"[{items.group(1)}...]", text)
+
+
 def _essential(messages: list[str]) -> list[str]:
     """Each message once; just one line when the exercise was simply not written yet."""
     unique = list(dict.fromkeys(messages))
@@ -306,14 +370,15 @@ class _Runner:
     without the cell that did."""
 
     def __init__(self, sandbox: Sandbox, cells, deadline: float, check_cells: tuple[int, ...],
-                 prefix: tuple[str, ...]):
-        self.sandbox, self.cells, self.deadline = sandbox, cells, deadline
+                 prefix: tuple[str, ...], budgets: Budgets | None = None):
+        self.sandbox, self.cells, self.deadline, self.budgets = sandbox, cells, deadline, budgets
         self.check_cells = check_cells
         # when the notebook starts with the course's own cells untouched, a template has already run them
         self.prefix = prefix if prefix and tuple(source for _, source in cells[:len(prefix)]) == prefix else ()
         self.skipped: set[int] = set()
         self.notes: list[str] = []
         self.cell_outputs: dict = {}
+        self.cell_displays: dict = {}
         self.run: Run | None = None
         self.runs: list[Run] = []
         self.restarts = 0
@@ -342,26 +407,39 @@ class _Runner:
             return None
         self.restarts += 1
         cells = [cell for cell in self.cells[len(self.prefix):] if cell[0] not in self.skipped]
-        self.run = self.sandbox.run(cells, self.deadline, self.prefix, self.check_cells)
+        self.run = self.sandbox.run(cells, self.deadline, self.prefix, self.check_cells, self.budgets)
         self.runs.append(self.run)
         return self.run
 
     def _record(self, run: Run):
         for outcome in run.outcomes:
             self.cell_outputs[outcome.index] = (outcome.output, outcome.error)
-            if outcome.error and outcome.error.get("type") == "CellTimeout":
-                self._note(f"Cell {outcome.index + 1} ran longer than {self.sandbox.course.cell_timeout:g} seconds "
-                           "and was stopped (an endless loop?). The cells after it still ran.")
+            self.cell_displays[outcome.index] = outcome.displays
+            if outcome.error and outcome.error.get("type") == "CellTimeout" and \
+                    "had already run out of time once" in str(outcome.error.get("text")):
+                self._note(f"Cell {outcome.index + 1} was stopped: {outcome.error['text']}. Look for a loop that "
+                           f"never ends in it. The cells after it still ran.{self._quote(outcome.index)}")
+            elif outcome.error and outcome.error.get("type") == "CellTimeout":
+                self._note(f"Cell {outcome.index + 1} ran longer than {duration(run.budgets.cell(outcome.index))} "
+                           f"and was stopped ({run.budgets.cell_hint(outcome.index)}): look for a loop that never "
+                           f"ends. The cells after it still ran.{self._quote(outcome.index)}")
         if run.fatal_cell is not None:
             self.skipped.add(run.fatal_cell)
             what = ("did not finish and had to be stopped" if run.ended == "timeout" else
                     "interfered with the grader (it wrote on the grader's connection)" if run.ended == "interfered"
                     else "ended the Python process (exit, os._exit, a crash or too much memory)")
-            self._note(f"Cell {run.fatal_cell + 1} {what}; it was skipped and the notebook run again without it.")
+            self._note(f"Cell {run.fatal_cell + 1} {what}; it was skipped and the notebook run again without it."
+                       f"{self._quote(run.fatal_cell)}")
             self.cell_outputs[run.fatal_cell] = ("", {"type": "Stopped", "text": what})
 
+    def _quote(self, index: int) -> str:
+        """" It begins with `while True:`.": the cell's first line, so the student finds the cell."""
+        source = next((source for number, source in self.cells if number == index), "")
+        first = next((line.strip() for line in source.splitlines() if line.strip()), "").replace("`", "'")
+        return f" It begins with `{first if len(first) <= 60 else first[:57] + '...'}`." if first else ""
+
     def _note(self, text):
-        if text not in self.notes:
+        if text not in self.notes and len(self.notes) < MAX_NOTES:
             self.notes.append(text)
 
     def visible_failure(self, index: int | None) -> tuple[str, bool]:

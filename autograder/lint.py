@@ -1,6 +1,8 @@
 """Checks a source notebook before release: nbgrader metadata, unique grade ids, closed regions,
-and hidden-check calls that name exercises the assignment's check file really has; and the check file
-itself: its marks and weights, and references that pass their own exercise's checks."""
+and hidden-check calls that name exercises the assignment's check file really has; the contracts the grader
+relies on (docs/check-authors.md): the check file's name, the check helper cell, solution cells named after
+their exercises; and the check file itself: its marks and weights, and references that pass their own
+exercise's checks."""
 from __future__ import annotations
 
 import ast
@@ -17,6 +19,9 @@ from .submission import local_submission
 
 WORKED_EXAMPLE = "_on_the_worked_example"  # a check named so repeats the visible check: it earns nothing more
 
+VISIBLE_CHECK = Path(__file__).resolve().parent / "visible_check.py"
+HELPER_GRADE_ID = "check_helpers"  # the check helper cell's fixed grade id
+
 
 def lint_source(path: Path, assignment: str) -> list[str]:
     """Every problem in one source notebook, each naming the notebook, the cell and the fix."""
@@ -24,7 +29,8 @@ def lint_source(path: Path, assignment: str) -> list[str]:
         notebook = nb.read(path)
     except nb.NotebookError as error:
         return [f"{error}. Fix the JSON (for example by opening and saving it in Jupyter)."]
-    problems, seen = [], {}
+    problems, seen = _check_file_problems(assignment), {}
+    checks_load = not problems
     validator = MetadataValidator()
     for index, cell in enumerate(notebook.cells):
         if "nbgrader" not in cell.get("metadata", {}):
@@ -42,9 +48,9 @@ def lint_source(path: Path, assignment: str) -> list[str]:
                             "Give each nbgrader cell its own grade id.")
         seen.setdefault(name, index)
         problems += _regions(at, cell)
-        if nb.is_autograder_test(cell):
+        if nb.is_autograder_test(cell) and checks_load:
             problems += _hidden_call(at, cell, assignment)
-    return problems
+    return problems + _contracts(path, notebook, assignment, checks_load)
 
 
 def _regions(at: str, cell) -> list[str]:
@@ -90,6 +96,8 @@ def lint_check_file(assignment: str, source_path: Path, path: Path | None = None
     """Every problem of an assignment's hidden check file, each naming the file and line: a check without one
     exercise mark, a weight that is not a number of 0 or more, an exercise whose weights add up to 0, a check
     repeating the worked example that carries weight, and REFERENCES that are not right answers."""
+    if path is None and _check_file_problems(assignment):
+        return []  # lint_source has said why the file is missing or does not load
     path = path or check_file(assignment)
     try:
         module_spec = importlib.util.spec_from_file_location(f"autograder_lint_{path.stem}", path)
@@ -194,3 +202,60 @@ def _solution_parameters(source_path: Path) -> dict[str, tuple[str, ...]]:
                 required = positional[:len(positional) - len(node.args.defaults)]
                 parameters[node.name] = tuple(argument.arg for argument in required)
     return parameters
+
+
+def _check_file_problems(assignment: str) -> list[str]:
+    """The hidden-check file must exist under its one name and load, every check marked with its exercise."""
+    path = check_file(assignment)
+    if not path.is_file():
+        near = sorted(other.name for other in path.parent.glob("test_*.py")
+                      if assignment.replace("-", "_").lower() in other.stem.replace("-", "_").lower())
+        return [f"{path}: no hidden-check file. The checks of {assignment!r} must be in autograder/hidden/"
+                f"{path.name} (test_ and the assignment's name with - as _)"
+                + (f"; rename {', '.join(near)} to it." if near else "; `autograder new` starts one.")]
+    try:
+        load_checks(assignment)
+    except LookupError as error:
+        return [f"{path}: {error}. Mark every test_ function with the exercise it grades."]
+    except Exception as error:  # an instructor's file: any error means it does not load
+        return [f"{path} does not load ({type(error).__name__}: {error}). Fix it, then release again."]
+    return []
+
+
+def _contracts(path: Path, notebook, assignment: str, checks_load: bool) -> list[str]:
+    """What the grader relies on beyond nbgrader's own rules, each with why."""
+    problems = []
+    helper = VISIBLE_CHECK.read_text(encoding="utf-8").strip()
+    solutions = {nb.grade_id(cell) for cell in notebook.cells if nb.is_solution(cell) and cell.cell_type == "code"}
+    called = set()
+    for index, cell in enumerate(notebook.cells):
+        at = nb.where(path, index, cell)
+        if nb.grade_id(cell) == HELPER_GRADE_ID and cell.source.strip() != helper:
+            problems.append(f"{at}: the check helper cell differs from autograder/visible_check.py. Paste that file "
+                            "into the cell unchanged: the grader recognises a failed visible check by its CheckFailed, "
+                            "and every notebook shares that one tested helper.")
+        if not nb.is_autograder_test(cell):
+            continue
+        try:
+            call = nb.hidden_call(cell.source)
+        except (SyntaxError, ValueError):
+            continue  # reported by _hidden_call
+        if call is None:
+            continue
+        called.add(call.exercise)
+        if call.exercise not in solutions:
+            problems.append(f"{at}: no solution cell has the grade id {call.exercise!r}. Give the cell where "
+                            f"students write {call.exercise} that grade id: feedback finds a student's code by it "
+                            "(to say \"fix that one first\" when it calls another exercise that fails).")
+    uses_check = any(nb.is_autograder_test(cell) and "check(" in cell.source for cell in notebook.cells)
+    if uses_check and not any(nb.grade_id(cell) == HELPER_GRADE_ID for cell in notebook.cells):
+        problems.append(f"{path}: the check cells call check(...), but no cell has the grade id "
+                        f"{HELPER_GRADE_ID!r}. Add a read-only cell with that grade id holding "
+                        "autograder/visible_check.py, before the first exercise.")
+    if checks_load:
+        for exercise in load_checks(assignment):
+            if exercise not in called:
+                problems.append(f"{check_file(assignment)}: the checks of exercise {exercise!r} are never run: no "
+                                f"check cell of {path.name} calls {nb.HIDDEN_CALL}({assignment!r}, {exercise!r}, "
+                                "...). Add that call, or fix the exercise name.")
+    return problems

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,27 +31,44 @@ class Node(dict):
 
 def _node(value):
     if isinstance(value, dict):
-        return Node((key, _node(item)) for key, item in value.items())
+        return Node((_text(key), _node(item)) for key, item in value.items())
     if isinstance(value, list):
         return [_node(item) for item in value]
-    return value
+    return _text(value) if isinstance(value, str) else value
 
 
-def read(path: Path) -> Node:
+def _text(text: str) -> str:
+    """`text` with any lone UTF-16 surrogate (valid JSON: "\\ud835") replaced, so it can be written as UTF-8."""
+    if text.isascii():
+        return text
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def read(path: Path, max_bytes: int | None = None) -> Node:
     """A notebook's cells and metadata (sources joined into strings), without nbformat's slow start-up.
 
-    Raises NotebookError, naming the file, for anything that is not a readable v4 notebook."""
+    Raises NotebookError, naming the file, for anything that is not a readable v4 notebook (or is larger than
+    `max_bytes`). Whatever else a field holds, reading it through `nbgrader_meta` and `grade_id` is safe."""
     try:
+        if max_bytes is not None and os.path.getsize(path) > max_bytes:
+            raise NotebookError(f"{path}: the notebook is {os.path.getsize(path) / 1e6:.0f} MB, more than the "
+                                f"{max_bytes / 1e6:.0f} MB a notebook may have (clear its outputs and save it again)")
         with open(path, encoding="utf-8") as file:
             notebook = json.load(file)
     except FileNotFoundError:
         raise NotebookError(f"{path}: no such notebook") from None
-    except (OSError, UnicodeDecodeError, ValueError) as error:
-        raise NotebookError(f"{path}: not a readable notebook ({type(error).__name__}: {error})") from None
-    if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
-        raise NotebookError(f"{path}: not a readable notebook (no list of cells)")
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:
+        raise NotebookError(f"{path}: not a readable notebook ({type(error).__name__}: {str(error)[:200]})") from None
+    if not isinstance(notebook, dict):
+        raise NotebookError(f"{path}: not a readable notebook (it holds JSON, but not a notebook)")
     if notebook.get("nbformat") != 4:
-        raise NotebookError(f"{path}: not a readable notebook (nbformat {notebook.get('nbformat')!r}, expected 4)")
+        version = notebook.get("nbformat")
+        if isinstance(version, int) and not isinstance(version, bool) and version < 4:
+            raise NotebookError(f"{path}: this notebook is in the old format version {version}; open it in Jupyter "
+                                "and save it again (Jupyter saves version 4), or copy your code into a fresh copy")
+        raise NotebookError(f"{path}: not a readable notebook (nbformat {str(version)[:40]}, expected 4)")
+    if not isinstance(notebook.get("cells"), list):
+        raise NotebookError(f"{path}: not a readable notebook (no list of cells)")
     for index, cell in enumerate(notebook["cells"]):
         if not isinstance(cell, dict) or cell.get("cell_type") not in ("code", "markdown", "raw"):
             raise NotebookError(f"{path}: not a readable notebook (cell {index + 1} is malformed)")
@@ -62,15 +80,22 @@ def read(path: Path) -> Node:
         if not isinstance(cell.get("metadata", {}), dict):
             cell["metadata"] = {}
         cell.setdefault("metadata", {})
+    if not isinstance(notebook.get("metadata", {}), dict):
+        notebook["metadata"] = {}
     return _node(notebook)
 
 
 def nbgrader_meta(cell) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {}) or {}
+    """The cell's nbgrader metadata; {} when it has none or it is not a dict (a string, a list...)."""
+    metadata = cell.get("metadata")
+    meta = metadata.get("nbgrader") if isinstance(metadata, dict) else None
+    return meta if isinstance(meta, dict) else {}
 
 
 def grade_id(cell) -> str | None:
-    return nbgrader_meta(cell).get("grade_id")
+    """The cell's grade id; None when it has none or it is not a string."""
+    value = nbgrader_meta(cell).get("grade_id")
+    return value if isinstance(value, str) else None
 
 
 def is_autograder_test(cell) -> bool:

@@ -1,4 +1,5 @@
-"""`autograder release`: nbgrader's generate_assignment, then a check that nothing secret got out.
+"""`autograder release`: nbgrader's generate_assignment, a check that nothing secret got out, and the assignment
+registered in the gradebook, so that `nbgrader autograde` works right after it.
 
 The release of an assignment must hold no solution code, no hidden check (neither the hidden region of
 a test cell nor anything from the check file, reference values included), a clear stub in every
@@ -37,16 +38,29 @@ def release(course: Course, assignments: list[str]) -> list[str]:
         if not found:
             generate(course, assignment)
             found = verify_release(source, course.release_notebook(assignment), assignment)
+        if not found:
+            register(course, assignment)
         problems += found
     return problems
 
 
 def generate(course: Course, assignment: str) -> None:
     """Run nbgrader's own generator, exactly as `nbgrader generate_assignment` would from the course root."""
-    command = [sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force", "--log-level=WARN"]
+    command = [sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force", "--log-level=WARN",
+               f"--db={course.db_url}"]
     done = subprocess.run(command, cwd=course.root, capture_output=True, text=True)
     if done.returncode != 0:
         raise ReleaseError(f"nbgrader generate_assignment {assignment} failed:\n{done.stdout}{done.stderr}")
+
+
+def register(course: Course, assignment: str) -> None:
+    """Make sure the course's gradebook has the assignment, its notebook and grade cells as the source now has them
+    (generate_assignment records them too, but not into a gradebook nbgrader resolves elsewhere), so
+    `nbgrader autograde` works right after a release."""
+    from .grade import assignment_spec
+    from .gradebook import record_assignment
+
+    record_assignment(course.db_url, course, assignment_spec(course, assignment))
 
 
 def verify_release(source_path: Path, release_path: Path, assignment: str) -> list[str]:

@@ -8,7 +8,7 @@ that looks like cheating). Printed as a terminal summary and written as one self
 """
 from __future__ import annotations
 
-import html
+import os
 import re
 import statistics
 import sys
@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .checks import CheckResult
+from .feedback import FOLDER, PAGE
 from .grade import SubmissionResult, TestResult
 
 # Code that reaches for what a notebook has no business touching: not proof of cheating, worth a look.
@@ -47,8 +48,9 @@ class ClassReport:
     pending: int = 0    # written answers still to be graded by hand: left out of the scores, not counted as 0
     exercises: dict[str, list[int]] = field(default_factory=dict)   # exercise -> [passed, total]
     checks: dict[tuple[str, str], list[int]] = field(default_factory=dict)  # (exercise, check) -> [passed, total]
-    mistakes: Counter = field(default_factory=Counter)  # (exercise, what the students did) -> students
+    mistakes: dict = field(default_factory=dict)  # (exercise, what the students did) -> [students]
     attention: list[Attention] = field(default_factory=list)
+    similar: list = field(default_factory=list)   # similarity.SimilarPair, most alike first
 
     def add(self, result: SubmissionResult, suspicious_cells=()):
         self.max_score = result.max_score
@@ -66,10 +68,16 @@ class ClassReport:
                 tally = self.checks.setdefault((exercise, check.check), [0, 0])
                 tally[0] += check.passed
                 tally[1] += 1
-            self.mistakes.update({(exercise, kind) for kind in map(failure_kind, test.checks) if kind})
+            for kind in dict.fromkeys(filter(None, map(failure_kind, test.checks))):
+                self.mistakes.setdefault((exercise, kind), []).append(result.student)
         reasons = attention_reasons(result, suspicious_cells)
         if reasons:
             self.attention.append(Attention(result.student, reasons))
+
+    def frequent_mistakes(self) -> list[tuple[tuple[str, str], list[str]]]:
+        """((exercise, mistake), students), the known mistakes first, each kind by how many students made it."""
+        return sorted(self.mistakes.items(), key=lambda item: (item[0][1] in UNNAMED or item[0][1].startswith(
+            "raised an error"), -len(item[1]), item[0]))
 
     def histogram(self) -> list[tuple[float, int]]:
         """(score, students) for every score from 0 to the maximum in steps of one point."""
@@ -97,18 +105,31 @@ class ClassReport:
         for (exercise, check), (passed, total) in sorted(self.checks.items(), key=lambda i: i[1][0] / i[1][1])[:5]:
             lines.append(f"    {check:<58} {_percent(passed, total):>5}")
         lines.append("  most frequent mistakes (students):")
-        for (exercise, kind), count in self.mistakes.most_common(10):
-            lines.append(f"    {count:>4}  {exercise}: {kind}")
+        for (exercise, kind), students in self.frequent_mistakes()[:10]:
+            lines.append(f"    {len(students):>4}  {exercise}: {kind} ({_names(students)})")
         if self.attention:
             lines.append("  needs attention:")
             for item in self.attention:
-                lines.append(f"    {item.student}: {'; '.join(item.reasons)}")
+                lines.append(f"    {item.student}: {'; '.join(reason.rstrip('.') for reason in item.reasons)}")
+        if self.similar:
+            lines.append("  suspiciously alike solution code (a lead for a conversation, not a verdict):")
+            for pair in self.similar:
+                lines.append(f"    {pair.first} and {pair.second}: {pair.percent}% of their code alike")
         return lines
+
+
+def _names(students: list[str], shown: int = 5) -> str:
+    return ", ".join(students[:shown]) + (f" and {len(students) - shown} more" if len(students) > shown else "")
 
 
 def exercise_name(test: TestResult) -> str:
     names = {check.exercise for check in test.checks if check.exercise}
     return names.pop() if len(names) == 1 else test.name.removeprefix("check_")
+
+
+# Failure kinds that name no mistake: listed after the known mistakes, which say more about the class.
+UNNAMED = ("not written yet", "function missing, renamed or broken by an earlier error", "too slow, or an endless loop",
+           "stopped the Python process", "a wrong value not matching a known mistake")
 
 
 def failure_kind(check: CheckResult) -> str | None:
@@ -169,6 +190,13 @@ def _percent(part: int, whole: int) -> str:
     return f"{100 * part / whole:.0f}%" if whole else "-"
 
 
+def solution_code(notebook, editable, released=frozenset()) -> str:
+    """The code the student wrote: every code cell they could edit, in order, but those left as `released`."""
+    return "\n\n".join(cell.source for cell in (notebook.cells if notebook else [])
+                       if cell.get("cell_type") == "code" and editable(cell) and isinstance(cell.get("source"), str)
+                       and cell.source.strip() not in released)
+
+
 def build(course, autograded: Path, assignment: str, db_url: str | None = None) -> ClassReport:
     """The report of every graded submission of `assignment` under `autograded`, read one at a time, with the
     written answers' hand grades from the gradebook (the course's unless `db_url`)."""
@@ -176,11 +204,17 @@ def build(course, autograded: Path, assignment: str, db_url: str | None = None) 
     from .autograded import read_results
     from .grade import assignment_spec, with_hand_grades
     from .gradebook import hand_grades
+    from .similarity import similar_pairs
 
     spec = assignment_spec(course, assignment)
     editable = lambda cell: nb.grade_id(cell) not in spec.locked  # noqa: E731 (the student's cells, not the course's)
     report = ClassReport(assignment)
     by_hand = hand_grades(db_url or course.db_url, assignment)
+    codes = {}
+    release = nb.read(course.release_notebook(assignment)) if course.release_notebook(assignment).is_file() else None
+    # the course's own example cells, as released: the same in every notebook, nobody's solution
+    released = frozenset(cell.source.strip() for cell in (release.cells if release else ())
+                         if cell.get("cell_type") == "code" and not nb.grade_id(cell))
     for result in read_results(autograded, assignment):
         result = with_hand_grades(result, by_hand.get(result.student, {}))
         try:
@@ -188,6 +222,10 @@ def build(course, autograded: Path, assignment: str, db_url: str | None = None) 
         except (nb.NotebookError, OSError):
             notebook = None
         report.add(result, suspicious_code(notebook, editable))
+        codes[result.student] = solution_code(notebook, editable, released)
+    given = [solution_code(nb.read(path), editable) for path in (course.release_notebook(assignment),
+                                                                 course.source_notebook(assignment)) if path.is_file()]
+    report.similar = similar_pairs(codes, given)
     return report
 
 
@@ -199,8 +237,10 @@ def add_command(commands):
                                                         "(default: the course's autograded/)")
     parser.add_argument("--output", type=Path, help="the HTML file (default: reports/<assignment>.html)")
     parser.add_argument("--feedback", type=Path, help="the folder of `autograder feedback` pages to link to "
-                                                      "(default: the course's feedback/)")
-    parser.add_argument("--db", help="the gradebook with the written answers' hand grades (default: the course's)")
+                                                      f"(default: the course's {FOLDER}/)")
+    parser.add_argument("--db", help="the gradebook: the written answers' hand grades, and formgrader's flags to set "
+                                     "for the students who need attention (default: the course's)")
+    parser.add_argument("--no-flag", action="store_true", help="leave formgrader's flags as they are")
     parser.set_defaults(run=run_report)
 
 
@@ -216,52 +256,67 @@ def run_report(args) -> int:
         return 1
     output = args.output or course.root / "reports" / f"{args.assignment}.html"
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(page(report, args.feedback or course.root / "feedback", output.parent), encoding="utf-8")
+    output.write_text(render_report(report, args.feedback or course.root / FOLDER, output.parent, course.root),
+                      encoding="utf-8")
     print("\n".join(report.lines()))
     print(f"  HTML report: {output}")
+    db_url = args.db or course.db_url
+    sqlite_file = Path(db_url.removeprefix("sqlite:///")) if db_url.startswith("sqlite:///") else None
+    if args.no_flag or not report.attention or (sqlite_file and not sqlite_file.is_file()):
+        return 0
+    try:
+        flagged = flag_attention(db_url, course, report)
+    except Exception as error:  # the report is written; a gradebook that cannot be flagged must not hide it
+        print(f"  formgrader flags not set ({type(error).__name__}: {error})", file=sys.stderr)
+        return 0
+    print(f"  formgrader: {flagged} submitted notebook(s) flagged for attention")
     return 0
 
 
-def page(report: ClassReport, feedback: Path, here: Path) -> str:
-    """The report as one self-contained HTML page (inline styles and SVG)."""
+def render_report(report: ClassReport, feedback: Path, here: Path, course_root: Path | None = None) -> str:
+    """The report as one self-contained HTML page (inline styles and SVG), linking each student to their
+    feedback page under `feedback` when it exists, relative to the report's folder `here`."""
+    from . import pages
     from .checks import Figure, Series
-    from .feedback import STYLE, svg
 
-    e = html.escape
-    n = len(report.scores)
     histogram = report.histogram()
-    chart = svg(Figure(f"Scores of {n} submissions", "points", "students", (
+    chart = pages.svg(Figure(f"Scores of {len(report.scores)} submissions", "points", "students", (
         Series("students", tuple(float(p) for p, _ in histogram), tuple(float(c) for _, c in histogram), "bar"),)))
-    parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Class report: {e(report.assignment)}"
-             f"</title><style>{STYLE}</style></head><body><h1>Class report: {e(report.assignment)}</h1>",
-             f"<p class='meta'>{n} submissions, {n - report.errors} graded, {report.errors} could not be graded</p>",
-             f"<p class='score'>mean {statistics.mean(report.scores):.2f}, median {statistics.median(report.scores):g} "
-             f"of {report.max_score:g} points</p><figure>{chart}</figure>",
-             "<h2>Exercises</h2><table><tr><th>exercise</th><th>passed</th><th>rate</th></tr>"]
-    parts += [f"<tr><td>{e(ex)}</td><td>{p} / {t}</td><td>{_percent(p, t)}</td></tr>"
-              for ex, (p, t) in report.exercises.items()]
-    parts.append("</table><h2>Hidden checks</h2><table><tr><th>exercise</th><th>check</th><th>passed</th>"
-                 "<th>rate</th></tr>")
-    parts += [f"<tr><td>{e(ex)}</td><td>{e(check)}</td><td>{p} / {t}</td><td>{_percent(p, t)}</td></tr>"
-              for (ex, check), (p, t) in report.checks.items()]
-    parts.append("</table><h2>Most frequent mistakes</h2><table><tr><th>students</th><th>exercise</th>"
-                 "<th>what they did</th></tr>")
-    parts += [f"<tr><td>{count}</td><td>{e(ex)}</td><td>{e(kind)}</td></tr>"
-              for (ex, kind), count in report.mistakes.most_common()]
-    parts.append("</table><h2>Students who need attention</h2>")
-    if not report.attention:
-        parts.append("<p>None: every submission ran without crashes, endless loops or suspicious attempts.</p>")
-    for item in report.attention:
-        link = feedback / item.student / report.assignment / "feedback.html"
-        name = e(item.student)
-        if link.is_file():
-            name = f"<a href='{e(_relative(link, here))}'>{name}</a>"
-        parts.append(f"<h3>{name}</h3><ul>" + "".join(f"<li>{e(reason)}</li>" for reason in item.reasons) + "</ul>")
-    parts.append("</body></html>\n")
-    return "".join(parts)
+    links = {}
+
+    def link(student: str) -> str | None:
+        if student not in links:
+            path = feedback / student / report.assignment / PAGE
+            links[student] = os.path.relpath(path, here) if path.is_file() else None
+        return links[student]
+
+    return pages.render("report.html", course_root, report=report, chart=chart, link=link,
+                        mean=statistics.mean(report.scores), median=statistics.median(report.scores),
+                        checks=sorted(report.checks.items(), key=lambda item: item[1][0] / item[1][1]),
+                        mistakes=report.frequent_mistakes(), percent=_percent)
 
 
-def _relative(path: Path, start: Path) -> str:
-    import os
+def flag_attention(db_url: str, course, report: ClassReport) -> int:
+    """Set formgrader's "Flagged?" on the submitted notebook of every student who needs attention, as formgrader's
+    own flag button does; flags an instructor set stay. Returns how many notebooks are flagged now."""
+    from nbgrader.api import Assignment, Notebook, SubmittedAssignment, SubmittedNotebook
+    from sqlalchemy import select, update
 
-    return os.path.relpath(path, start)
+    from .gradebook import open_gradebook
+
+    students = [item.student for item in report.attention]
+    if not students:
+        return 0
+    notebook_name = course.notebook(report.assignment).removesuffix(".ipynb")
+    gradebook = open_gradebook(db_url)
+    try:
+        ids = select(SubmittedNotebook.id).join(SubmittedAssignment).join(Notebook).join(
+            Assignment, Notebook.assignment_id == Assignment.id).where(
+            Assignment.name == report.assignment, Notebook.name == notebook_name,
+            SubmittedAssignment.student_id.in_(students))
+        done = gradebook.db.execute(update(SubmittedNotebook).where(SubmittedNotebook.id.in_(ids))
+                                    .values(flagged=True))
+        gradebook.db.commit()
+        return done.rowcount
+    finally:
+        gradebook.close()

@@ -23,16 +23,18 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from .budgets import Budgets, duration
 from .config import Course
 from .plain import DecodeError, decode, encode, recv_message, send_message
 from .submission import Call, StudentCodeError, StudentFunction, Submission, describe_call, explain_exception
 
 HERE = Path(__file__).resolve().parent
 INSIDE = "/opt/grader"
-GRACE = 2.0          # seconds the grader waits beyond a limit the child enforces itself
+GRACE = 2.0          # seconds the grader waits beyond a limit the child enforces itself, at most
 FIRST_UID = 60000    # sandbox slot n runs student code as uid FIRST_UID + n
 SLOTS = 1000         # slots on one machine, shared by every grader running on it
 MAX_TEMPLATES = 2    # templates a sandbox keeps (one per assignment prefix): `grade --all` moves on from each
+MAX_DISPLAY_CHARS = 2 * 1024 * 1024  # PNG (base64) a submission's figures keep for the autograded notebook
 
 
 class SandboxError(RuntimeError):
@@ -44,6 +46,7 @@ class CellOutcome:
     index: int               # position of the cell in the submitted notebook
     error: dict | None       # {"type", "text"} when the cell failed
     output: str = ""
+    displays: tuple = ()     # what the cell displayed that the autograded notebook keeps: {"image/png", "text/plain"}
 
 
 @lru_cache(maxsize=None)
@@ -58,6 +61,12 @@ def isolation() -> str:
     print("warning: isolation is reduced: bubblewrap (Debian package 'bubblewrap') is not in use, so student code "
           "runs with the same resource limits but without filesystem, network and process isolation.", file=sys.stderr)
     return "processes"
+
+
+def grace(budget: float) -> float:
+    """How long the grader waits beyond a budget the child enforces itself: short for a short budget, so a
+    student who catches the timeout and goes on is stopped soon after it."""
+    return min(GRACE, max(1.0, budget / 2))
 
 
 def _namespace_flags():
@@ -89,6 +98,7 @@ class Sandbox:
         os.chmod(self._stage, 0o755)
         self._process = None
         self._templates: dict = {}
+        self.max_templates = MAX_TEMPLATES  # the web service keeps one per assignment: its uploads come mixed
         self._current: Run | None = None
         self._start()
 
@@ -136,27 +146,29 @@ class Sandbox:
             elif path.is_dir():
                 command += ["--ro-bind", str(path), str(path)]
         command += ["--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache"]
-        made = set()
+        # the private /tmp first, then the interpreter: one installed under /tmp (a CI runner's venv) stays in view
+        command += ["--size", str(256 * 1024 * 1024), "--tmpfs", "/tmp"]
+        made = {Path("/tmp")}
         for prefix in sorted({sys.base_prefix, sys.prefix, *_site_dirs()}):
             for parent in reversed(Path(prefix).parents):  # bwrap would make them private to root
                 if str(parent) != "/" and parent not in made:
                     command += ["--perms", "0755", "--dir", str(parent)]
                     made.add(parent)
             command += ["--ro-bind", prefix, prefix]
-        command += ["--ro-bind", self._stage, INSIDE, "--proc", "/proc", "--dev", "/dev",
-                    "--size", str(256 * 1024 * 1024), "--tmpfs", "/tmp", "--chdir", "/tmp"]
+        command += ["--ro-bind", self._stage, INSIDE, "--proc", "/proc", "--dev", "/dev", "--chdir", "/tmp"]
         if os.geteuid() == 0:  # the zygote keeps only what it needs to hand each child a user of its own
             command += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",
                         "--cap-add", "CAP_KILL"]
         return [*command, *python, f"{INSIDE}/sandboxed.py", str(fd), str(self.child_uid)]
 
     def run(self, cells: list[tuple[int, str]], deadline: float, prefix: tuple[str, ...] = (),
-            checkpoints: tuple[int, ...] = ()) -> "Run":
+            checkpoints: tuple[int, ...] = (), budgets: Budgets | None = None) -> "Run":
         """Start a fresh child that runs `cells` ((index, source) pairs), pausing after each cell in
         `checkpoints` to serve calls; `Run.advance` moves it on.
 
         `prefix` is code the course runs before these cells (its worked example): the child is forked
-        from a template process that ran it once, instead of running it again for every student."""
+        from a template process that ran it once, instead of running it again for every student.
+        `budgets` gives each cell and call its time limit (by default `cell_timeout`) and takes what was measured."""
         if self._current is not None:
             self._current.close()
         if self._process.poll() is not None:
@@ -172,8 +184,13 @@ class Sandbox:
         theirs.close()
         limits = {"memory_bytes": self.course.memory_mb * 1024 * 1024, "cpu_seconds": int(self.course.cpu_seconds),
                   "file_bytes": 16 * 1024 * 1024, "max_processes": self.course.max_processes,
-                  "output_chars": self.course.max_output_kb * 1024, "cell_timeout": self.course.cell_timeout}
-        self._current = Run(self, control, ours, cells, limits, deadline, checkpoints)
+                  "output_chars": self.course.max_output_kb * 1024, "cell_timeout": self.course.cell_timeout,
+                  "display_chars": MAX_DISPLAY_CHARS if self.course.keep_figures else 0}
+        budgets = budgets or Budgets(self.course, None, {})
+        limits["cell_budgets"] = {str(index): [budgets.cell(index), budgets.wall(budgets.cell(index))]
+                                  for index, _ in cells}
+        limits["budget_floor"] = budgets.floor  # what a function that ran out of time once gets afterwards
+        self._current = Run(self, control, ours, cells, limits, deadline, checkpoints, budgets)
         return self._current
 
     def _template(self, prefix: tuple[str, ...]) -> "_Control":
@@ -183,7 +200,7 @@ class Sandbox:
         if prefix in self._templates:
             self._templates[prefix] = self._templates.pop(prefix)  # now the most recently used
         else:
-            self._retire_templates(keep=MAX_TEMPLATES - 1)
+            self._retire_templates(keep=self.max_templates - 1)
             packet = json.dumps({"op": "template", "cells": list(prefix)}).encode()
             ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
             try:
@@ -295,6 +312,8 @@ def _site_dirs():
 
 def _why_ended(message) -> str:
     """Why a child that sent `message` where another was due is ended: timeout, died (gone) or interfered."""
+    if isinstance(message, dict) and message.get("op") == "timed_out":  # the child stopped itself: it was caught
+        return "timeout"
     return message if message == "timeout" else "died" if message is None else "interfered"
 
 
@@ -305,9 +324,10 @@ class Run:
     against what the child owes next, and anything else ends the child as having interfered."""
 
     def __init__(self, sandbox: Sandbox, control: _Control, sock: socket.socket, cells, limits, deadline: float,
-                 checkpoints: tuple[int, ...] = ()):
+                 checkpoints: tuple[int, ...] = (), budgets: Budgets | None = None):
         self.sandbox, self.control, self.sock, self.deadline = sandbox, control, sock, deadline
         self.cell_timeout = limits["cell_timeout"]
+        self.budgets = budgets or Budgets(sandbox.course, None, {})
         self.outcomes: list[CellOutcome] = []
         self.fatal_cell: int | None = None   # the cell during which the child died or hung
         self.ended: str | None = None        # why the child is gone, once it is
@@ -319,6 +339,7 @@ class Run:
         self._checkpoints = set(checkpoints)
         self._state = "between"              # "running" a cell, or its "checkpoint" is due, or "between" cells
         self._output_left = limits["output_chars"]
+        self._display_left = limits.get("display_chars", 0)
         try:
             send_message(sock, {"cells": cells, "limits": limits, "checkpoints": list(checkpoints)})
         except OSError:
@@ -326,9 +347,9 @@ class Run:
 
     def _receive(self, timeout: float):
         """The next message; "timeout", "garbage" (not a message the grader accepts) or None (the child is gone)."""
-        self.sock.settimeout(max(0.01, min(timeout, self.deadline - time.monotonic())))
-        try:
-            return recv_message(self.sock)
+        until = time.monotonic() + max(0.01, min(timeout, self.deadline - time.monotonic()))
+        try:  # the deadline holds for the whole message, however slowly it trickles in
+            return recv_message(self.sock, deadline=until)
         except socket.timeout:
             return "timeout"
         except DecodeError:
@@ -347,7 +368,9 @@ class Run:
                 self._end("died")
                 return None
         while True:
-            message = self._receive(self.cell_timeout + GRACE)
+            limit = self.budgets.wall(self.budgets.cell(self._current)) if self._state == "running" else \
+                self.cell_timeout
+            message = self._receive(limit + grace(limit))
             if isinstance(message, dict) and message.get("op") == "sandbox_error" and self._current is None:
                 # before the first cell no student code has run: the sandbox itself failed
                 raise SandboxError(f"the sandbox failed while starting a submission:\n{message.get('text')}")
@@ -377,13 +400,27 @@ class Run:
                 return False
             output, self._output_left = output[:self._output_left], self._output_left - min(len(output),
                                                                                              self._output_left)
-            self.outcomes.append(CellOutcome(index, error, output))
+            if type(message.get("seconds")) is float:
+                self.budgets.measured_cell(index, message["seconds"], error is not None)
+            self.outcomes.append(CellOutcome(index, error, output, self._kept_displays(message.get("displays"))))
             self._state = "checkpoint" if index in self._checkpoints else "between"
         elif op == "checkpoint" and self._state == "checkpoint" and index == self._current:
             self._state = "between"
         elif not (op == "ready" and self._state == "between" and not self._pending):
             return False
         return True
+
+    def _kept_displays(self, displays) -> tuple:
+        """The displays of a cell as the child reported them, only well-formed ones and within the size limit
+        (the student's code can write anything in their place)."""
+        kept = []
+        for display in displays if type(displays) is list else ():
+            if (type(display) is dict and set(display) == {"image/png", "text/plain"}
+                    and all(type(value) is str for value in display.values())
+                    and len(display["image/png"]) <= self._display_left):
+                self._display_left -= len(display["image/png"])
+                kept.append(display)
+        return tuple(kept)
 
     def _end(self, why: str):
         if self.ended is None:
@@ -436,20 +473,37 @@ class Run:
 
             if not self.alive:
                 raise StudentCodeError(f"{what()} could not run: your code had already stopped the Python process.")
+            budget = self.budgets.call(name)
+
+            def ran_out(stopped_in=None):
+                self.budgets.ran_out(name)
+                if stopped_in == name:  # it had run out of time in a cell before: the sandbox gave it the floor
+                    return StudentCodeError(f"{what()} did not finish within {duration(self.budgets.floor)} and was "
+                                            "stopped (it had already run out of time once, so later calls get the "
+                                            "shortest time). Look for a loop that never ends.")
+                if stopped_in:
+                    return StudentCodeError(f"{what()} was stopped: it calls {stopped_in}, which had already run out "
+                                            f"of time once and now gets {duration(self.budgets.floor)}. Look for a "
+                                            f"loop that never ends in {stopped_in}.")
+                hint = self.budgets.call_hint(name, budget)
+                return StudentCodeError(f"{what()} did not finish within {duration(budget)} and was stopped ({hint}). "
+                                        "Look for a loop that never ends.")
+
             try:
-                send_message(self.sock, {"op": "call", "name": name, "args": encode(args, self._register)})
+                send_message(self.sock, {"op": "call", "name": name, "args": encode(args, self._register),
+                                         "processor_seconds": budget, "timeout": self.budgets.wall(budget)})
             except OSError:
                 self._end("died")
                 raise StudentCodeError(f"{what()} could not run: the Python process running your code had ended.")
-            budget = self.cell_timeout + GRACE  # for the whole call, but not the grader's answers to its callbacks
+            wall = self.budgets.wall(budget)
+            left = wall + grace(wall)  # for the whole call, but not the grader's answers to its callbacks
             while True:
                 waited = time.monotonic()
-                reply = self._receive(budget) if budget > 0 else "timeout"
-                budget -= time.monotonic() - waited
+                reply = self._receive(left) if left > 0 else "timeout"
+                left -= time.monotonic() - waited
                 if reply == "timeout":
                     self._end("timeout")
-                    raise StudentCodeError(f"{what()} did not finish within {self.cell_timeout:g} seconds and was "
-                                           "stopped. Look for a loop that never ends.")
+                    raise ran_out()
                 if reply is None:
                     self._end("died")
                     raise StudentCodeError(f"{what()} ended the Python process instead of returning a value "
@@ -462,11 +516,20 @@ class Run:
                 if op == "callback":
                     self._answer_callback(reply)
                 elif op == "return":
+                    if type(reply.get("seconds")) is float:
+                        self.budgets.measured_call(name, reply["seconds"], False)
                     try:
                         return Call(decode(reply.get("result")), decode(reply.get("args_after"), lambda d: None))
                     except DecodeError as error:
                         raise StudentCodeError(f"{what()} returned something that could not be read ({error}).")
+                elif op == "raise" and reply.get("timed_out") is True:
+                    stopped_in = reply.get("stopped_in")
+                    raise ran_out(stopped_in if type(stopped_in) is str and stopped_in.isidentifier() else None)
+                elif op == "timed_out":
+                    self._end("timeout")
+                    raise ran_out()
                 elif op == "raise":
+                    self.budgets.measured_call(name, 0.0, True)
                     raise StudentCodeError(explain_exception(name, args, str(reply.get("type")),
                                                              str(reply.get("text"))))
                 else:

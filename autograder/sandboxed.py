@@ -21,11 +21,20 @@ import sys
 import tempfile
 import time
 
+from IPython.core.displaypub import DisplayPublisher  # the zygote imports IPython anyway, to warm up
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from plain import MAX_MESSAGE, MAX_REQUEST, MessageTooLarge, decode, encode, recv_message, send_message  # noqa: E402
 
 WORK = "/tmp/run" if os.path.isdir("/tmp") else tempfile.gettempdir()
 PR_SET_CHILD_SUBREAPER = 36
+PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS = 4, 38
+CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUSER = 0x00020000, 0x08000000, 0x10000000
+MS_REC, MS_PRIVATE, MS_NOSUID, MS_NODEV = 0x4000, 1 << 18, 2, 4
+SYS_KEYCTL = {"x86_64": 250, "aarch64": 219}.get(os.uname().machine)
+KEYCTL_JOIN_SESSION_KEYRING = 1
+TMPFS_SIZE = "128m"   # a student's WORK and /dev/shm each (memory of this machine, freed when the child ends)
+LIBC = ctypes.CDLL(None, use_errno=True)
 
 
 class CellTimeout(BaseException):
@@ -59,9 +68,45 @@ def new_shell():
     config = Config()
     config.HistoryManager.enabled = False
     shell = SandboxShell.instance(config=config, colors="nocolor")
-    shell.display_formatter.active_types = ["text/plain"]  # no PNG rendering: nobody looks at it
+    shell.display_formatter.active_types = ["text/plain", "image/png"]  # PNG only for what is displayed: figures
+    shell.display_pub = KeptDisplays(shell=shell, parent=shell)
+    from IPython.core.pylabtools import select_figure_formats
+
+    # matplotlib_inline registers its PNG formatter with the first shell only; small PNGs are quick to render
+    select_figure_formats(shell, {"png"}, bbox_inches="tight", dpi=60)
     shell.InteractiveTB.set_mode("Plain")  # a plain traceback, as Python prints it: the verbose one costs ~50 ms
     return shell
+
+
+class KeptDisplays(DisplayPublisher):
+    """The shell's display publisher: keeps each displayed figure's PNG for the autograded notebook, up to
+    `limit` characters of PNG a submission; past that, and for everything else, prints the text as before."""
+
+    limit = 0
+    kept: list = []
+    total = 0
+
+    def publish(self, data, metadata=None, *args, **kwargs):
+        png = data.get("image/png") if isinstance(data, dict) else None
+        if isinstance(png, bytes):
+            import base64
+
+            png = base64.b64encode(png).decode("ascii")
+        if isinstance(png, str) and self.total + len(png) <= type(self).limit:
+            type(self).total += len(png)
+            type(self).kept.append({"image/png": png, "text/plain": str(data.get("text/plain", ""))[:200]})
+            return
+        if isinstance(png, str) and type(self).limit:
+            type(self).total = type(self).limit  # later figures are not kept either
+            print(f"[a figure is not kept: this notebook's figures passed {type(self).limit // 1024 ** 2} MB]")
+            return
+        if "text/plain" in data:
+            print(data["text/plain"])
+
+    @classmethod
+    def take(cls) -> list:
+        kept, cls.kept = cls.kept, []
+        return kept
 
 
 class BoundedOutput:
@@ -106,6 +151,50 @@ def drop_privileges(child_uid):
         os.setuid(child_uid)
 
 
+def isolate() -> bool:
+    """Give this child namespaces of its own, so that nothing it creates outlives it: a user namespace (its own
+    user keyring), an IPC namespace (System V and POSIX IPC) and a mount namespace with a fresh, private WORK and
+    /dev/shm, the only places it can write (/tmp itself is the zygote's, read-only to students, and may hold the
+    interpreter). It ends with no capability at all. False where the kernel refuses user namespaces: the zygote's
+    clean-up then removes what it knows of."""
+    uid, gid = os.getuid(), os.getgid()
+    LIBC.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # a changed uid makes /proc/self/* root's; the maps below need it ours
+    if LIBC.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWIPC) != 0:
+        _new_session_keyring()  # at least not the keyring inherited from the zygote
+        return False
+    for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
+        with open(f"/proc/self/{name}", "w") as file:
+            file.write(text)
+    _new_session_keyring()  # of this user namespace, as is its user keyring: the host's for this uid stays out of reach
+    _mount(None, b"/", None, MS_REC | MS_PRIVATE)
+    options = f"size={TMPFS_SIZE},mode=1777".encode()
+    for where in (WORK.encode(), b"/dev/shm"):
+        if os.path.isdir(where):
+            _mount(b"tmpfs", where, b"tmpfs", MS_NOSUID | MS_NODEV, options)
+    _drop_capabilities()
+    return True
+
+
+def _new_session_keyring():
+    if SYS_KEYCTL is not None:
+        LIBC.syscall(SYS_KEYCTL, KEYCTL_JOIN_SESSION_KEYRING, None)
+
+
+def _mount(source, target, fstype, flags, options=None):
+    if LIBC.mount(source, target, fstype, flags, options) != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, f"mount {target!r}: {os.strerror(error)}")
+
+
+def _drop_capabilities():
+    """No capability left, even in our own user namespace, and none to be had again through execve."""
+    header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
+    data = (ctypes.c_uint32 * 6)()
+    if LIBC.capset(header, data) != 0:
+        raise OSError(ctypes.get_errno(), "capset")
+    LIBC.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+
+
 def run_child(sock, child_uid, shell=None):
     """In the forked child: become the student, run the cells, then serve calls until told to stop.
 
@@ -116,6 +205,7 @@ def run_child(sock, child_uid, shell=None):
     if request is None:
         return
     drop_privileges(child_uid)
+    isolate()
     set_limits(request["limits"], child_uid)
     folder = tempfile.mkdtemp(dir=WORK)
     os.chdir(folder)
@@ -125,18 +215,28 @@ def run_child(sock, child_uid, shell=None):
         os.dup2(devnull, fd)
     output = BoundedOutput(request["limits"]["output_chars"])
     sys.stdout = sys.stderr = output
+    KeptDisplays.limit, KeptDisplays.total = request["limits"].get("display_chars", 0), 0
+    KeptDisplays.take()  # what a template's own cells displayed belongs to no student
     shell = shell or new_shell()
+    if not KeptDisplays.limit:  # figures are not kept: not rendering them saves most of a figure's cost
+        shell.display_formatter.active_types = ["text/plain"]
     signal.signal(signal.SIGALRM, _on_alarm)
+    signal.signal(signal.SIGPROF, _on_alarm)
+    EXHAUSTED.floor = request["limits"].get("budget_floor", 0.0)
+    CONNECTION[:] = [sock]
     cell_timeout = request["limits"]["cell_timeout"]
+    cell_budgets = request["limits"].get("cell_budgets", {})  # str(index) -> [processor, wall] seconds
     me = os.getpid()
     checkpoints = set(request.get("checkpoints", ()))
     for index, source in request["cells"]:
         send_message(sock, {"op": "cell_started", "index": index})
-        error = run_cell(shell, source, cell_timeout)
+        started = time.thread_time()  # precise; process time is counted in ticks while a timer runs
+        error = run_cell(shell, source, *cell_budgets.get(str(index), (cell_timeout, cell_timeout)))
+        seconds = time.thread_time() - started
         if os.getpid() != me:  # a copy the student's code forked: it must not speak for the child
             os._exit(0)
         send_message(sock, {"op": "cell_done", "index": index, "error": error, "output": output.take(),
-                            "output_total": output.total})
+                            "output_total": output.total, "seconds": seconds, "displays": KeptDisplays.take()})
         if index in checkpoints:
             send_message(sock, {"op": "checkpoint", "index": index})
             serve(sock, shell.user_ns, cell_timeout, me)
@@ -144,23 +244,99 @@ def run_child(sock, child_uid, shell=None):
     serve(sock, shell.user_ns, cell_timeout, me)
 
 
+class Exhausted:
+    """The student's functions that ran out of time in this child: a later call of one gets only `floor` seconds of
+    processor time (an endless loop loops again), then the cell or call goes on with what it had left."""
+
+    def __init__(self):
+        self.floor, self.codes, self.shortened = 0.0, set(), {}  # shortened: frame -> (time left, started)
+
+    def note(self, frame):
+        """At a timeout: remember every function of the notebook's that was running (the loop may be in any of
+        them: a caller looping over honest helpers, or a helper looping for ever)."""
+        while frame is not None:
+            code = frame.f_code
+            if code.co_filename.startswith("<ipython-input-") and code.co_name != "<module>":
+                self.codes.add(code)
+            frame = frame.f_back
+
+    def watch(self):
+        """Before a cell or call: watch the calls of exhausted functions (only once something looped: watching
+        slows every call a little; and again, in case a timeout inside the watcher switched it off)."""
+        self.shortened.clear()
+        if self.floor and self.codes and sys.getprofile() != self.profile:
+            sys.setprofile(self.profile)
+
+    def stopped_in(self, frame):
+        """The exhausted function whose floor ran out at this timeout, if it was one."""
+        while frame is not None and frame not in self.shortened:
+            frame = frame.f_back
+        return frame.f_code.co_name if frame is not None else None
+
+    def profile(self, frame, event, arg):
+        if event == "call" and frame.f_code in self.codes:
+            left = signal.getitimer(signal.ITIMER_PROF)[0]
+            if left > self.floor:
+                self.shortened[frame] = (left, time.thread_time())
+                signal.setitimer(signal.ITIMER_PROF, self.floor)
+        elif event == "return" and frame in self.shortened:
+            left, started = self.shortened.pop(frame)
+            signal.setitimer(signal.ITIMER_PROF, max(0.001, left - (time.thread_time() - started)))
+
+
+EXHAUSTED = Exhausted()
+STOPPED_IN = []  # the exhausted function the last timeout stopped, if any
+STRUCK = []      # a timeout was raised in the current cell or call
+CONNECTION = []  # the child's socket to the grader
+
+
 def _on_alarm(signum, frame):
+    disarm()  # one timeout at a time: the other timer must not interrupt the clean-up of this one
+    if STRUCK:  # the student's code caught the timeout and went on: tell the grader, and stop
+        send_message(CONNECTION[0], {"op": "timed_out"})
+        os._exit(0)
+    STRUCK.append(True)
+    signal.setitimer(signal.ITIMER_PROF, max(EXHAUSTED.floor, 0.1))  # time to wind down, only if it is caught
+    STOPPED_IN[:] = [EXHAUSTED.stopped_in(frame)]
+    EXHAUSTED.note(frame)
     raise CellTimeout()
 
 
-def run_cell(shell, source, timeout):
-    signal.setitimer(signal.ITIMER_REAL, timeout)
+def _timeout_text(what, timeout):
+    """What ran too long: `what` (the cell, it) for `timeout` seconds, or an exhausted function for the floor."""
+    name = STOPPED_IN[0] if STOPPED_IN else None
+    if name:
+        return f"{name}, which had already run out of time once, ran longer than {EXHAUSTED.floor:.3g} seconds"
+    return f"{what} ran longer than {timeout:.3g} seconds"
+
+
+def arm(processor_seconds, wall_seconds):
+    """CellTimeout in the student's code after this much processor time (an endless loop) or wall time (a wait)."""
+    STOPPED_IN.clear()
+    STRUCK.clear()
+    EXHAUSTED.watch()
+    signal.setitimer(signal.ITIMER_PROF, processor_seconds)
+    signal.setitimer(signal.ITIMER_REAL, wall_seconds)
+
+
+def disarm():
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    signal.setitimer(signal.ITIMER_PROF, 0)
+
+
+def run_cell(shell, source, timeout, wall_timeout=None):
+    arm(timeout, wall_timeout or timeout)
     try:
         result = shell.run_cell(source, store_history=False)
     except CellTimeout:  # raised outside the cell's own code, e.g. while IPython compiled it
-        return {"type": "CellTimeout", "text": f"the cell ran longer than {timeout:g} seconds"}
+        return {"type": "CellTimeout", "text": _timeout_text("the cell", timeout)}
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        disarm()
     error = result.error_before_exec or result.error_in_exec
     if error is None:
         return None
     if isinstance(error, CellTimeout):
-        return {"type": "CellTimeout", "text": f"the cell ran longer than {timeout:g} seconds"}
+        return {"type": "CellTimeout", "text": _timeout_text("the cell", timeout)}
     return {"type": type(error).__name__, "text": _text(error)}
 
 
@@ -197,7 +373,9 @@ def serve(sock, namespace, timeout, me):
             reply_within_limit(sock, {"op": "value", "value": encode(value)},
                                {"op": "value", "value": {"opaque": type(value).__name__[:100], "text": "too large"}})
         elif request["op"] == "call":
-            reply_within_limit(sock, call(sock, namespace.get(request["name"]), request["args"], timeout),
+            wall = min(timeout, float(request.get("timeout", timeout)))  # the grader's budgets for this call
+            budget = min(wall, float(request.get("processor_seconds", wall)))
+            reply_within_limit(sock, call(sock, namespace.get(request["name"]), request["args"], budget, wall),
                                {"op": "raise", "type": "ValueError", "text": "it returned {}"})
         elif request["op"] == "rebind":
             rebind(sock, namespace, request["names"], rebound)
@@ -228,21 +406,24 @@ def reply_within_limit(sock, reply, instead):
         send_message(sock, instead)
 
 
-def call(sock, function, encoded_args, timeout):
+def call(sock, function, encoded_args, timeout, wall_timeout=None):
     args = decode(encoded_args, lambda data: _callback_proxy(sock, data))
-    signal.setitimer(signal.ITIMER_REAL, timeout)
+    started = time.thread_time()  # precise; process time is counted in ticks while a timer runs
+    arm(timeout, wall_timeout or timeout)
     try:
         result = function(*args)
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        disarm()
+        seconds = time.thread_time() - started
         mark_callables = lambda fn: {"callable": 0}  # noqa: E731
-        return {"op": "return", "result": encode(result), "args_after": encode(args, mark_callables)}
+        return {"op": "return", "result": encode(result), "args_after": encode(args, mark_callables),
+                "seconds": seconds}
     except CellTimeout:
-        return {"op": "raise", "type": "TimeoutError",
-                "text": f"it ran longer than {timeout:g} seconds (an endless loop?)"}
+        return {"op": "raise", "type": "TimeoutError", "timed_out": True, "stopped_in": STOPPED_IN[0] if STOPPED_IN
+                else None, "text": _timeout_text("it", timeout) + " (an endless loop?)"}
     except BaseException as error:
         return {"op": "raise", "type": type(error).__name__, "text": _text(error)}
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        disarm()
 
 
 def _callback_proxy(sock, data, grader_time=False):
@@ -330,8 +511,22 @@ def _processes_of(uid):
 
 
 def _wipe():
+    """Remove everything under WORK, whatever modes the student gave it (a 0500 folder keeps its entries otherwise)."""
+    for root, folders, _ in os.walk(WORK):
+        for name in folders:
+            try:
+                os.chmod(os.path.join(root, name), 0o700, follow_symlinks=False)
+            except OSError:
+                pass
     for entry in os.listdir(WORK):
-        shutil.rmtree(os.path.join(WORK, entry), ignore_errors=True)
+        path = os.path.join(WORK, entry)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
 
 
 def zygote(control, child_uid):
@@ -390,8 +585,10 @@ def start_template(control, template_control, cells, child_uid):
     try:
         sys.stdout = sys.stderr = BoundedOutput(0)
         shell = new_shell()
+        shell.display_formatter.active_types = ["text/plain"]  # the course's own figures: nobody's output to keep
         for source in cells:
             shell.run_cell(source, store_history=False)
+        shell.display_formatter.active_types = ["text/plain", "image/png"]
         send_packet(template_control, {"op": "warm"})
         serve_runs(template_control, child_uid, shell)
     finally:

@@ -66,7 +66,18 @@ def describe_call(name: str, args: tuple) -> str:
     return f"{name}({', '.join(describe(arg) for arg in args)})"
 
 
+MAX_DESCRIPTION = 300  # characters of a value quoted in a message: enough to see it, never megabytes
+
+
 def describe(value) -> str:
+    """`value` as a student would write it, shortened: long strings, lists, dicts and arrays show their start."""
+    text = _describe(value)
+    return text if len(text) <= MAX_DESCRIPTION else text[:MAX_DESCRIPTION] + " ..."
+
+
+def _describe(value) -> str:
+    if isinstance(value, str):
+        return repr(value) if len(value) <= 60 else repr(value[:60]) + f" ... ({len(value):,} characters)"
     if isinstance(value, np.ndarray):
         return f"np.array({_nested(value)})"
     if callable(value) and hasattr(value, "__name__"):
@@ -79,9 +90,10 @@ def describe(value) -> str:
         inner = ", ".join(describe(item) for item in value[:8]) + (", ..." if len(value) > 8 else "")
         return f"[{inner}]" if isinstance(value, list) else f"({inner}{',' if len(value) == 1 else ''})"
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{key!r}: {describe(item)}" for key, item in value.items()) + "}"
+        items = [f"{describe(key)}: {describe(item)}" for key, item in list(value.items())[:8]]
+        return "{" + ", ".join(items) + (", ..." if len(value) > 8 else "") + "}"
     if isinstance(value, Opaque):
-        return f"an object of type {value.type_name}"
+        return f"an object of type {value.type_name}" + (f" ({value.text})" if value.text else "")
     return repr(value)
 
 

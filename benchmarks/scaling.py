@@ -148,12 +148,13 @@ def report(name: str, count: int, seconds: float, peak: int, extra: str = "") ->
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--submissions", type=int, nargs="+", default=[200, 2000], metavar="N")
-    parser.add_argument("--assignment", default="01-gradient-descent")
+    parser.add_argument("--assignment", help="default: the course's first")
     parser.add_argument("--dask-workers", type=int, default=1)
     parser.add_argument("--dask-threads", type=int, default=os.cpu_count() or 1, help="default: the cores")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     course = load_course(ROOT)
+    args.assignment = args.assignment or next(iter(course.assignments))
     for count in args.submissions:
         measure(count, args, course)
 

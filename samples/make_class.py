@@ -1,11 +1,13 @@
-"""The bundled sample class: twelve students' submissions of the course's four assignments.
+"""The bundled sample class: twelve students' submissions of each of the course's assignments.
 
 Importable (`build_notebook`, `SAMPLE_CLASS`, `EXPECTED`, `write_class`, `random_class`, `write_random_class`)
 and runnable: `python samples/make_class.py` rebuilds `samples/submitted/` from the release notebooks.
 
 A submission is the RELEASE notebook with each solution cell replaced by a variant from `variants.py`
 (matched by nbgrader grade_id) and, for some students, extra cells of their own (crashing, looping or
-cheating ones among them). `EXPECTED[assignment][student]` is the number of autograded points each bundled
+cheating ones among them). An assignment variants.py does not know yet (one `autograder new` added) gets
+submissions built from its own notebooks: each exercise right (the source's solution) or left as released.
+`EXPECTED[assignment][student]` is the number of autograded points each bundled
 submission deserves; it is derived from each exercise's variant alone, its hidden checks run in-process
 (`expected_points`), and was confirmed by grading the class and reading every message.
 
@@ -97,6 +99,25 @@ def _hidden_exercise(source: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=None)
+def course_variants(course_root: Path, assignment: str) -> dict[str, dict[str, str]]:
+    """grade_id -> variant name -> source: VARIANTS[assignment], or, for an assignment variants.py does not know
+    (a new one), each exercise's "correct" (the source notebook's solution) and "stub" (the release's cell)."""
+    if assignment in VARIANTS:
+        return VARIANTS[assignment]
+    course_root = Path(course_root)
+    name = notebook_name(course_root, assignment)
+    source = nbformat.read(str(course_root / "source" / assignment / name), 4)
+    release = nbformat.read(str(course_root / "release" / assignment / name), 4)
+    released = {_grade_id(cell): cell.source for cell in release.cells}
+    return {_grade_id(cell): {
+        "correct": "\n".join(line for line in cell.source.splitlines()
+                             if "### BEGIN SOLUTION" not in line and "### END SOLUTION" not in line),
+        "stub": released.get(_grade_id(cell), "")}
+        for cell in source.cells
+        if cell.cell_type == "code" and (cell.get("metadata", {}).get("nbgrader") or {}).get("solution")}
+
+
 # --------------------------------------------------------------------------------------------------
 # Building a submission
 # --------------------------------------------------------------------------------------------------
@@ -127,7 +148,8 @@ def build_notebook(course_root: Path, assignment: str, choices: dict[str, str],
         choice = choices.get(grade_id)
         if choice is None or choice in ("stub", "unchanged"):
             continue  # the release's own stub, unmodified
-        table = (WRITTEN if cell.cell_type == "markdown" else VARIANTS).get(assignment, {}).get(grade_id, {})
+        table = (WRITTEN.get(assignment, {}) if cell.cell_type == "markdown"
+                 else course_variants(course_root.resolve(), assignment)).get(grade_id, {})
         if choice not in table:
             raise KeyError(f"{assignment}: no variant {choice!r} for {grade_id!r}; there are: {', '.join(table)}")
         cell.source = table[choice]
@@ -165,7 +187,8 @@ AFTER_FUNCTIONS = {A1: "check_gradient_descent", A2: "check_train", A3: "check_n
 
 def hostile_after(name: str, assignment: str) -> str:
     """The grade_id of the cell after which the hostile cell `name` goes (see variants.HOSTILE_AFTER)."""
-    return variants.HOSTILE_AFTER.get(name, {}).get(assignment, AFTER_FUNCTIONS[assignment])
+    last = f"check_{list(course_variants(COURSE_ROOT, assignment))[-1]}"  # a new assignment's last check cell
+    return variants.HOSTILE_AFTER.get(name, {}).get(assignment, AFTER_FUNCTIONS.get(assignment, last))
 
 
 def _hostile(assignment: str, *names: str) -> list[tuple[str, str]]:
@@ -174,17 +197,48 @@ def _hostile(assignment: str, *names: str) -> list[tuple[str, str]]:
 
 def _correct(assignment: str, **styles) -> dict[str, str]:
     """Every exercise "correct", except those given another variant."""
-    choices = {exercise: "correct" for exercise in VARIANTS[assignment]}
+    choices = {exercise: "correct" for exercise in course_variants(COURSE_ROOT, assignment)}
     choices.update(styles)
     return choices
 
 
 def _only(assignment: str, *done, **styles) -> dict[str, str]:
     """The exercises in `done` correct (or in the given style); everything else left as the stub."""
-    choices = {exercise: "stub" for exercise in VARIANTS[assignment]}
+    choices = {exercise: "stub" for exercise in course_variants(COURSE_ROOT, assignment)}
     choices.update({exercise: "correct" for exercise in done})
     choices.update(styles)
     return choices
+
+
+def disguised(source: str) -> str:
+    """`source` as a student who copied it might hand it in: its local variables renamed, its comments and
+    docstrings replaced and its layout changed, the behaviour the same (for the report's similarity section)."""
+    import io
+    import tokenize
+
+    tree = ast.parse(source)
+    parameters = {arg.arg for node in ast.walk(tree) if isinstance(node, ast.FunctionDef) for arg in node.args.args}
+    assigned = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)}
+    renames = {name: f"my_{name}" for name in sorted(assigned - parameters)}
+    tokens = []
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type == tokenize.NAME and token.string in renames:
+            token = token._replace(string=renames[token.string])
+        elif token.type == tokenize.COMMENT:
+            continue
+        elif token.type == tokenize.STRING and token.string.startswith('"""'):
+            token = token._replace(string='"""My solution."""')
+        tokens.append((token.type, token.string))
+    return "# worked this out myself\n" + tokenize.untokenize(tokens)
+
+
+def _copied(assignment: str, choices: dict[str, str]) -> dict[str, str]:
+    """`choices` disguised as a copy would be (the variants `copied_<name>`, made here from `<name>`)."""
+    for grade_id, name in choices.items():
+        if is_correct(name) or name.startswith("mistake"):
+            VARIANTS[assignment][grade_id].setdefault(f"copied_{name}", disguised(VARIANTS[assignment][grade_id][name]))
+    return {grade_id: f"copied_{name}" if is_correct(name) or name.startswith("mistake") else name
+            for grade_id, name in choices.items()}
 
 
 def _student(profile: str, assignment: str, choices: dict[str, str], hostile=(), written=None) -> dict:
@@ -345,8 +399,9 @@ SAMPLE_CLASS: dict[str, dict[str, dict]] = {
         "edsger_dijkstra": _student("endless loop: correct functions, then a `while True: pass` cell", A4,
                                     _correct(A4, sse_gradient="np_dot"),
                                     hostile=_hostile(A4, "infinite_loop_cell")),
-        "margaret_hamilton": _student("partly done: linear, sse and sse_gradient; fit left a stub", A4,
-                                      _only(A4, "linear", "sse", "sse_gradient")),
+        "margaret_hamilton": _student(
+            "copy: ada_lovelace's solutions with the variables renamed, other comments and another layout", A4,
+            _copied(A4, _correct(A4, linear="np_ufuncs", sse="loops", sse_gradient="loops", fit="temporaries"))),
         "donald_knuth": _student(
             "mistakes: sse takes the mean (fit's history uses it, so fit is wrong too); fit updates the bias with "
             "the already updated weight", A4, _correct(A4, sse="mistake_mean", fit="mistake_sequential_update")),
@@ -355,6 +410,24 @@ SAMPLE_CLASS: dict[str, dict[str, dict]] = {
             _correct(A4, sse_gradient="mistake_dropped_factor_2")),
     },
 }
+
+
+
+def _partly_done_class(assignment: str) -> dict[str, dict]:
+    """For an assignment without curated submissions (a new one): student n has the first n mod (E + 1) of its E
+    exercises right and the rest left as released, so every score from none to all is graded."""
+    exercises = list(course_variants(COURSE_ROOT, assignment))
+    class_ = {}
+    for number, student in enumerate(STUDENTS):
+        done = exercises[:number % (len(exercises) + 1)]
+        class_[student] = _student(f"{len(done)} of {len(exercises)} exercises done, the rest left as released",
+                                   assignment, _only(assignment, *done))
+    return class_
+
+
+SAMPLE_CLASS.update({assignment: _partly_done_class(assignment)
+                     for assignment in course_assignments() if assignment not in SAMPLE_CLASS})
+
 
 def _defined_functions(source: str) -> set[str]:
     try:
@@ -374,7 +447,7 @@ def expected_points(course_root: Path, assignment: str, choices: dict[str, str],
     them. Hostile cells placed after the functions that redefine an exercise replace it with a wrong version
     (0 points); other hostile cells (crashes, endless loops, reading files) cost nothing: the engine skips them.
     """
-    exercises = VARIANTS[assignment]
+    exercises = course_variants(Path(course_root).resolve(), assignment)
     overridden = set()
     for _, name in hostile:
         overridden |= _defined_functions(hostile_cell(name, assignment)) & set(exercises)
@@ -418,12 +491,18 @@ def _earned(course_root: Path, assignment: str, exercise: str, variant: str, stu
 
     spec = assignment_spec(load_course(course_root), assignment)
     task = next(e for e in spec.exercises if e.name == exercise)
-    namespace = {**_course_cells(course_root, assignment),
-                 **{name: reference for name, reference in load_references(assignment).items() if name != exercise}}
+    variants = course_variants(course_root.resolve(), assignment)
+    references = load_references(assignment)
+    namespace = dict(_course_cells(course_root, assignment))
+    with contextlib.redirect_stdout(io.StringIO()):
+        for other in variants:  # an exercise without a reference (a new assignment's): its correct version
+            if other != exercise and other not in references:
+                exec(variants[other].get("correct", ""), namespace)
+    namespace.update({name: reference for name, reference in references.items() if name != exercise})
     with contextlib.redirect_stdout(io.StringIO()):
         try:
             exec(spec.locked["check_helpers"], namespace)  # afresh: check() reads _keep_going from its own globals
-            exec(VARIANTS[assignment][exercise].get(variant, ""), namespace)
+            exec(variants[exercise].get(variant, ""), namespace)
             exec(spec.locked[task.grade_id], namespace)
         except Exception:  # the cell or its check cell stops with an error: nbgrader gives 0
             return 0.0
@@ -513,10 +592,11 @@ def random_student_id(number: int) -> str:
     return f"{first}_{last}" + (f"_{rounds + 1}" if rounds else "")
 
 
-def random_choices(assignment: str, rng: random.Random) -> tuple[str, dict[str, str]]:
+def random_choices(assignment: str, rng: random.Random,
+                   course_root: Path = COURSE_ROOT) -> tuple[str, dict[str, str]]:
     """A realistic submission: about 40% fully correct in random styles, the rest with one or two exercises
     wrong (a random common mistake, or left as the stub in about a quarter of the cases)."""
-    exercises = VARIANTS[assignment]
+    exercises = course_variants(Path(course_root).resolve(), assignment)
     choices = {exercise: rng.choice([name for name in table if is_correct(name)])
                for exercise, table in exercises.items()}
     profile = "fully correct"
@@ -531,25 +611,46 @@ def random_choices(assignment: str, rng: random.Random) -> tuple[str, dict[str, 
     return profile, choices
 
 
-def random_class(course_root: Path, n_students: int, seed: int) -> Iterator[tuple[str, str, nbformat.NotebookNode]]:
-    """(student, assignment, notebook) for n_students students and every assignment; no hostile cells;
-    the same for the same seed."""
+# A realistic class's trouble: this share of its submissions loops for ever in a helper the other functions call,
+# and this share ends its Python process in a cell of its own.
+LOOPING_SHARE, CRASHING_SHARE = 0.03, 0.02
+
+
+def realistic_trouble(rng: random.Random) -> tuple[str, ...]:
+    """The hostile cells of one submission of a realistic class: mostly none."""
+    draw = rng.random()
+    if draw < LOOPING_SHARE:
+        return ("infinite_loop_in_helper",)
+    if draw < LOOPING_SHARE + CRASHING_SHARE:
+        return ("crash_exit",)
+    return ()
+
+
+def random_class(course_root: Path, n_students: int, seed: int,
+                 realistic: bool = False) -> Iterator[tuple[str, str, nbformat.NotebookNode]]:
+    """(student, assignment, notebook) for n_students students and every assignment; the same for the same seed.
+
+    No hostile cells, unless `realistic`: then about 3% of the submissions loop for ever in a helper and 2% crash
+    (`realistic_trouble`), the rest of each submission as in the class without them."""
     course_root = Path(course_root)
     for number in range(n_students):
         student = random_student_id(number)
         for assignment in course_assignments(course_root.resolve()):
-            if assignment not in VARIANTS:
-                continue
             rng = random.Random(f"{seed}:{number}:{assignment}")
-            _, choices = random_choices(assignment, rng)
-            yield student, assignment, build_notebook(course_root, assignment, choices)
+            _, choices = random_choices(assignment, rng, course_root)
+            trouble = realistic_trouble(random.Random(f"{seed}:{number}:{assignment}:trouble")) if realistic else ()
+            trouble = tuple(name for name in trouble if not isinstance(variants.HOSTILE[name], dict)
+                            or assignment in variants.HOSTILE[name])  # a new assignment has no such cell yet
+            extra = [(after, hostile_cell(name, assignment)) for after, name in _hostile(assignment, *trouble)]
+            yield student, assignment, build_notebook(course_root, assignment, choices, extra)
 
 
-def write_random_class(dest: Path, course_root: Path, n_students: int, seed: int) -> list[Path]:
+def write_random_class(dest: Path, course_root: Path, n_students: int, seed: int,
+                       realistic: bool = False) -> list[Path]:
     """Write random_class(...) in nbgrader's layout under `dest`, with timestamps; returns the notebooks."""
     dest, course_root = Path(dest), Path(course_root)
     written = []
-    for student, assignment, notebook in random_class(course_root, n_students, seed):
+    for student, assignment, notebook in random_class(course_root, n_students, seed, realistic):
         rng = random.Random(f"{seed}:{student}:{assignment}:time")
         written.append(_write(dest, student, assignment, notebook, notebook_name(course_root, assignment),
                               _timestamp(0, assignment, rng)))
@@ -561,7 +662,7 @@ def hostile_class(course_root: Path = COURSE_ROOT) -> dict[str, dict[str, dict]]
     them), named after the cell, e.g. "hostile_memory_bomb". Useful to test an engine's sandbox."""
     return {assignment: {f"hostile_{name}": _student(f"hostile cell {name}", assignment, _correct(assignment),
                                                      hostile=_hostile(assignment, name))
-                         for name in HOSTILE}
+                         for name in HOSTILE if not isinstance(HOSTILE[name], dict) or assignment in HOSTILE[name]}
             for assignment in SAMPLE_CLASS}
 
 
@@ -571,11 +672,13 @@ def main(argv=None) -> int:
     parser.add_argument("--dest", type=Path, default=None, help="default: samples/submitted")
     parser.add_argument("--random", type=int, metavar="N", help="write a random class of N students instead")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--realistic", action="store_true",
+                        help="with --random: about 3%% of the submissions loop for ever in a helper, 2%% crash")
     parser.add_argument("--hostile", action="store_true", help="write the hostile class (one cell each) instead")
     args = parser.parse_args(argv)
     dest = args.dest or HERE / "submitted"
     if args.random is not None:
-        paths = write_random_class(dest, args.course, args.random, args.seed)
+        paths = write_random_class(dest, args.course, args.random, args.seed, args.realistic)
     else:
         if dest.exists():
             shutil.rmtree(dest)

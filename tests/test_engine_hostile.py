@@ -141,7 +141,8 @@ def test_edited_points_in_the_submission_change_nothing(grade, course):
 def test_cell_that_never_ends_is_stopped_and_the_rest_still_counts(grade, course):
     result = grade(inserted(solution(course, A1), "gradient_descent", "while True:\n    pass\n"))
     assert result.score == FULL
-    assert any("ran longer than 2 seconds and was stopped" in note for note in result.notes)
+    assert any("ran longer than" in note and "was stopped (no cell of your instructor's solution needs more than"
+               in note for note in result.notes), result.notes
 
 
 def test_endless_loop_that_swallows_the_timeout_is_killed(grade, course):
@@ -214,8 +215,8 @@ def test_object_whose_eq_is_always_true_earns_nothing(grade, course):
     cheat = ("class Anything(float):\n    def __eq__(self, other):\n        return True\n"
              "    __ne__ = lambda self, other: False\n\ndef df(x):\n    return Anything(0)\n")
     result = grade(replaced(solution(course, A1), "df", cheat))
-    assert result.score == FULL - 1
-    assert "returned an object of type Anything" in output(result, "check_df")
+    assert result.score == FULL - 1  # a float subclass is judged by the float it is: its __eq__ never runs
+    assert "df(5) returned 0, but 4 was expected" in output(result, "check_df")
 
 
 def test_monkeypatched_numpy_fools_nothing(grade, course):

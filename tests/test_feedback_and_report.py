@@ -9,6 +9,8 @@ from collections import Counter
 import pytest
 
 from autograder.batch import find_submissions, grade_batch
+from autograder.feedback import messages_of
+from autograder.report import UNNAMED
 from make_class import EXPECTED
 
 A2, A4 = "02-slopes-and-updates", "04-linear-regression"
@@ -58,17 +60,30 @@ def test_feedback_writes_one_page_per_student_with_their_score(pages):
 
 def test_feedback_pages_show_every_message_and_name_the_mistake(pages, graded):
     _, results = graded
-    frances = pages["frances_allen"]
+    frances = _text(pages["frances_allen"])
     assert "It looks like you added the inputs and weights instead of multiplying them." in frances
     for test in results[A2]["frances_allen"]["tests"]:
-        for line in test["output"].splitlines():
-            assert _escaped(line.removeprefix("- ")) in frances
+        for message in messages_of(test["output"]):
+            if not re.fullmatch(r"All \d+ checks passed\.", message):  # said once, as "All 3 hidden checks passed."
+                assert message.replace("`", "") in frances
+
+
+def test_feedback_pages_set_code_as_code_and_count_in_words(pages):
+    frances = pages["frances_allen"]
+    assert "<code>return</code>" in pages["grace_hopper"] or "<code>raise NotImplementedError()</code>" in \
+        pages["grace_hopper"]
+    assert "`" not in _text(frances).replace("```", "")
+    for html in pages.values():
+        assert " of 1 points" not in html and "1 of 1 point<" not in html.replace("1 of 1 point</h2>", "")
+        assert "All 1 " not in html
+    assert "predict: 1 of 1 point</h2>" in pages["emmy_noether"]
+    assert _text(pages["emmy_noether"]).count("hidden checks passed") == 5
 
 
 def test_feedback_pages_draw_the_loss_history_against_the_reference(pages):
     for student in ("emmy_noether", "frances_allen"):  # one right, one wrong train
-        section = pages[student].split("id='check_train'")[1]
-        assert section.count("<svg") == 1 and "The losses of train(" in section
+        section = pages[student].split('id="check_train"')[1]
+        assert section.count("<svg") == 1 and "The losses of train(" in _text(section)
 
 
 def test_feedback_pages_work_offline(pages):
@@ -108,10 +123,59 @@ def test_report_lists_the_most_frequent_mistakes_with_counts(course, graded):
         for key in made})
     assert students[("get_slope", "dropped the factor 2")] >= 1
     html = (folder / "report.html").read_text()
+    rows = _mistake_rows(html)
     for (exercise, mistake), count in students.items():  # the page lists them all, the terminal the ten most frequent
-        assert f"<tr><td>{count}</td><td>{exercise}</td><td>{_escaped(mistake)}</td></tr>" in html
+        assert rows[exercise, mistake] == sorted(student for student, result in results[A2].items() if any(
+            (check["exercise"], check.get("mistake")) == (exercise, mistake)
+            for test in result["tests"] for check in test.get("checks", [])))
     (exercise, mistake), count = students.most_common(1)[0]
     assert re.search(rf"^\s+{count}\s+\w+: ", out.split("most frequent mistakes")[1], re.M)
+
+
+def test_report_lists_known_mistakes_before_unnamed_failures(course, graded):
+    folder, _ = graded
+    autograder("report", A2, "--autograded", folder / "autograded", "--output", folder / "report.html",
+               "--no-flag", cwd=course.root)
+    kinds = [kind for _, kind in _mistake_rows((folder / "report.html").read_text())]
+    unnamed = [index for index, kind in enumerate(kinds) if kind in UNNAMED or kind.startswith("raised an error")]
+    assert unnamed and kinds[0] not in UNNAMED and unnamed == list(range(unnamed[0], len(kinds)))
+
+
+def test_report_links_each_student_to_their_feedback_page(course, graded, pages):
+    folder, _ = graded
+    autograder("report", A2, "--autograded", folder / "autograded", "--output", folder / "reports" / "r.html",
+               "--feedback", folder / "feedback", "--no-flag", cwd=course.root)
+    html = (folder / "reports" / "r.html").read_text()
+    links = set(re.findall(r'<a href="([^"]+)">(\w+)</a>', html))
+    assert ("../feedback/frances_allen/02-slopes-and-updates/feedback.html", "frances_allen") in links
+    assert all((folder / "reports" / href).resolve() == (folder / "feedback" / name / A2 / "feedback.html").resolve()
+               for href, name in links)
+
+
+def test_report_flags_the_submissions_that_need_attention_in_formgrader(course, graded):
+    from nbgrader.api import Gradebook
+
+    folder, _ = graded
+    out = autograder("report", A2, "--autograded", folder / "autograded", "--output", folder / "r.html",
+                     "--db", f"sqlite:///{folder / 'gradebook.db'}", cwd=course.root)
+    with Gradebook(f"sqlite:///{folder / 'gradebook.db'}") as gradebook:
+        flagged = {notebook.student.id for notebook in gradebook.notebook_submissions("slopes_and_updates", A2)
+                   if notebook.flagged}
+    # exactly the students the report lists (a loaded machine can stop one more cell at its time limit)
+    assert flagged == set(_attention(out)) >= {"alan_turing", "claude_shannon", "john_von_neumann"}
+    assert "katherine_johnson" not in flagged and f"formgrader: {len(flagged)} submitted notebook(s) flagged" in out
+
+
+def test_report_shows_the_copied_pair_side_by_side_and_no_other(course, graded):
+    folder, results = graded
+    out = autograder("report", A4, "--autograded", folder / "autograded", "--output", folder / "r4.html",
+                     "--no-flag", cwd=course.root)
+    html = (folder / "r4.html").read_text()
+    assert re.findall(r"^\s+(\w+) and (\w+): \d+% of their code alike$", out, re.M) == [
+        ("ada_lovelace", "margaret_hamilton")]
+    pair = html.split("Suspiciously alike solutions")[1]
+    assert pair.count('<pre>') == 2 and "my_total" in pair and "total = 0.0" in pair
+    assert results[A4]["margaret_hamilton"]["score"] == results[A4]["ada_lovelace"]["score"] == 8  # no score change
 
 
 def test_report_flags_the_students_who_need_attention(course, graded):
@@ -122,7 +186,7 @@ def test_report_flags_the_students_who_need_attention(course, graded):
                       cwd=course.root)
     attention2 = _attention(out2)
     assert "refers to the course's own files" in attention2["john_von_neumann"]        # read the hidden checks
-    assert "ran longer than 5 seconds" in attention2["claude_shannon"]                # endless loop
+    assert "ran longer than" in attention2["claude_shannon"]                # endless loop
     assert "ended the Python process" in attention2["alan_turing"]                    # crash
     attention4 = _attention(out4)
     assert "defines its own equality" in attention4["emmy_noether"]                   # fake numbers
@@ -135,6 +199,23 @@ def test_feedback_and_report_refuse_an_ungraded_assignment(course, tmp_path):
         done = subprocess.run([sys.executable, "-m", "autograder", verb, A2, "--autograded", str(tmp_path)],
                               cwd=course.root, capture_output=True, text=True)
         assert done.returncode == 1 and f"autograder grade {A2}` first" in done.stderr
+
+
+def _mistake_rows(html: str) -> dict[tuple[str, str], list[str]]:
+    """(exercise, mistake) -> students named, from the report's table of frequent mistakes, in its order."""
+    table = html.split("<h2>Most frequent mistakes</h2>")[1].split("</table>")[0]
+    rows = {}
+    for exercise, cell in re.findall(r'<tr><td class="number">\d+</td><td>(\w+)</td><td>(.*?)</td></tr>', table, re.S):
+        kind, names = re.split(r"<br>|</summary>", cell, maxsplit=1) if "<br>" in cell else cell.split("<details>", 1)
+        names = names.split("</summary>")[-1]
+        rows[exercise, _text(kind).strip()] = sorted(name.strip() for name in _text(names).split(","))
+    return rows
+
+
+def _text(html: str) -> str:
+    import html as markup
+
+    return markup.unescape(re.sub(r"<[^>]+>", "", re.sub(r"<svg.*?</svg>", "", html, flags=re.S)))
 
 
 def _attention(out: str) -> dict[str, str]:
@@ -210,3 +291,17 @@ def test_feedback_shows_partial_credit_check_by_check(course, graded):
         test = next(test for test in result["tests"] if 0 < test["score"] < test["max_score"])
         assert f"{test['score']:g} of {test['max_score']:g} points" in html
         assert "&#10007;" in html and "points)</li>" in html
+
+
+def test_the_sample_pages_and_report_fit_a_phone_and_show_every_figure(course, graded, pages):
+    from headless_chromium import chromium, layout
+    from test_pages import assert_fits
+
+    folder, _ = graded
+    autograder("report", A4, "--autograded", folder / "autograded", "--output", folder / "phone.html", "--no-flag",
+               cwd=course.root)
+    with chromium(360) as browser:
+        for student in ("frances_allen", "john_von_neumann"):
+            assert_fits(layout(browser, (folder / "feedback" / student / A2 / "feedback.html").as_uri()),
+                        figures=pages[student].count("<svg"))
+        assert_fits(layout(browser, (folder / "phone.html").as_uri()), figures=1)

@@ -1,6 +1,8 @@
 """nbgrader itself grades the course: full marks for the solutions, zero for the untouched release, one
 mistake costing exactly the points of the checks it fails (partial credit), and a wrong helper costing only its
-own points (a mistake is charged once); `autograder grade` gives the same per-notebook scores."""
+own points (a mistake is charged once); `autograder grade` gives the same per-notebook scores. The points come
+from the source notebooks; an assignment without a curated mistake below loses its last exercise, left as
+released."""
 import json
 import subprocess
 import sys
@@ -10,6 +12,7 @@ import pytest
 from nbgrader.api import Gradebook
 
 from autograder import notebook as nb
+from autograder.grade import assignment_spec
 from course_files import ASSIGNMENTS, copy_course
 
 # One wrong exercise per assignment: (solution cell, wrong body, points it loses: those of the checks it fails).
@@ -50,8 +53,20 @@ WRONG_HELPER = {
     "04-linear-regression": ("linear", "def linear(x, weight, bias):\n"
                              "    return bias * np.asarray(x, dtype=float) + weight\n", 1),
 }
-AUTO_POINTS = {"01-gradient-descent": 7, "02-slopes-and-updates": 9, "03-backpropagation": 12,
-               "04-linear-regression": 8}
+
+
+def one_mistake(course, assignment) -> tuple[str, str, float]:
+    """(solution cell, wrong source, points lost): the curated mistake, else the last exercise left as released."""
+    exercises = {exercise.name: exercise.points for exercise in assignment_spec(course, assignment).exercises}
+    if assignment in ONE_MISTAKE:
+        return ONE_MISTAKE[assignment]
+    last = list(exercises)[-1]
+    release = nbformat.read(str(course.release_notebook(assignment)), as_version=4)
+    return last, next(cell.source for cell in release.cells if nb.grade_id(cell) == last), exercises[last]
+
+
+def auto_points(course, assignment) -> float:
+    return sum(exercise.points for exercise in assignment_spec(course, assignment).exercises)
 
 
 def with_cell(notebook, grade_id, source):
@@ -67,7 +82,7 @@ def graded_course(tmp_path_factory, course):
     for assignment in ASSIGNMENTS:
         name = course.notebook(assignment)
         solution = nbformat.read(str(course.source_notebook(assignment)), as_version=4)
-        grade_id, wrong, _ = ONE_MISTAKE[assignment]
+        grade_id, wrong, _ = one_mistake(course, assignment)
         notebooks = {"sol_student": solution, "one_mistake": with_cell(solution, grade_id, wrong),
                      "blank_student": nbformat.read(str(course.release_notebook(assignment)), as_version=4)}
         if assignment in WRONG_HELPER:
@@ -93,7 +108,7 @@ def nbgrader_scores(root, course):
 
 def test_nbgrader_gives_the_solutions_full_marks(graded_course, course):
     scores = nbgrader_scores(graded_course, course)
-    assert {a: scores["sol_student", a] for a in ASSIGNMENTS} == AUTO_POINTS
+    assert {a: scores["sol_student", a] for a in ASSIGNMENTS} == {a: auto_points(course, a) for a in ASSIGNMENTS}
 
 
 def test_nbgrader_gives_the_untouched_release_zero(graded_course, course):
@@ -104,13 +119,13 @@ def test_nbgrader_gives_the_untouched_release_zero(graded_course, course):
 def test_nbgrader_takes_exactly_the_wrong_exercise(graded_course, course):
     scores = nbgrader_scores(graded_course, course)
     assert {a: scores["one_mistake", a] for a in ASSIGNMENTS} == pytest.approx({
-        a: AUTO_POINTS[a] - ONE_MISTAKE[a][2] for a in ASSIGNMENTS}, abs=1e-9)
+        a: auto_points(course, a) - one_mistake(course, a)[2] for a in ASSIGNMENTS}, abs=1e-9)
 
 
 def test_nbgrader_charges_a_wrong_helper_once(graded_course, course):
     scores = nbgrader_scores(graded_course, course)
     assert {a: scores["wrong_helper", a] for a in WRONG_HELPER} == {
-        a: AUTO_POINTS[a] - WRONG_HELPER[a][2] for a in WRONG_HELPER}
+        a: auto_points(course, a) - WRONG_HELPER[a][2] for a in WRONG_HELPER}
 
 
 def test_autograder_grade_agrees_with_nbgrader_autograde(graded_course, course, tmp_path):

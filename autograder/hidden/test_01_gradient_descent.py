@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from autograder.expect import Mistake, expect_close, expect_unchanged, kind_of
+from autograder.submission import describe
 
 
 def reference_df(x):
@@ -136,7 +137,7 @@ def test_gradient_descent_follows_a_new_gradient(submission, rng, plots):
               ("loss", grid, bowl(grid), "curve"), ("reference path", reference, bowl(reference), "path"),
               ("your path", path, bowl(path) if np.ndim(path) == 1 and _numbers(path) else (), "path"))
     expect_close(path, reference,
-                 f"gradient_descent(grad, {x0}, {lr}, {iters}) with grad(x) = {2 * curvature} * (x - {centre})",
+                 f"gradient_descent(grad, {x0}, {lr}, {iters}) with grad(x) = {describe(2 * curvature)} * (x - {centre})",
                  mistakes=lambda: path_mistakes(slope_of_bowl, x0, lr, iters))
 
 

@@ -1,6 +1,6 @@
 """CSV files as LMSs write them: any common encoding and separator in, one well-formed file out.
 
-Canvas writes UTF-8 (often with a byte-order mark); Moodle writes UTF-8 with commas, semicolons or tabs,
+Canvas writes UTF-8 (often with a byte-order mark); Moodle writes UTF-8 with commas, semicolons, tabs or colons,
 depending on the teacher's choice and locale; a file opened and saved in a spreadsheet comes back in
 cp1252 or latin-1. `read_table` accepts all of these; `write_table` writes UTF-8 through a temporary
 file, so a reader never sees half a file.
@@ -14,7 +14,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-SEPARATORS = ",;\t"
+SEPARATORS = ",;\t:"   # Moodle's plain-text export offers comma, semicolon, tab and colon
 
 
 class LmsFileError(Exception):

@@ -37,6 +37,7 @@ class StudentRecord:
     last_name: str
     email: str
     lms_user_id: str
+    id_number: str = ""      # Moodle's, as the roster import recorded it
 
 
 @dataclass(frozen=True)
@@ -62,9 +63,12 @@ def read_grades(db_url: str, assignments: list[str]) -> Grades:
     from nbgrader.api import MissingEntry  # noqa: I001
 
     scores, feedback, max_scores, unfinished = {}, {}, {}, []
+    from .roster import id_numbers
+
     with open_gradebook(db_url) as gradebook:
+        numbers = id_numbers(gradebook.db)
         students = sorted((StudentRecord(s.id, s.first_name or "", s.last_name or "", s.email or "",
-                                         s.lms_user_id or "") for s in gradebook.students),
+                                         s.lms_user_id or "", numbers.get(s.id, "")) for s in gradebook.students),
                           key=lambda s: (s.last_name.casefold(), s.first_name.casefold(), s.id))
         for name in assignments:
             try:
@@ -121,8 +125,8 @@ def moodle_table(grades: Grades, identifier: str = "email", with_feedback: bool 
         header += [assignment] + ([f"{assignment} feedback"] if with_feedback else [])
     rows, left_out = [], []
     for student in grades.students:
-        key = student.email if identifier == "email" else student.lms_user_id
-        if not key or (identifier == "idnumber" and "@" in key):  # without an ID number, lms_user_id is the email
+        key = student.email if identifier == "email" else student.id_number
+        if not key:
             left_out.append(student.id)
             continue
         row = [student.first_name, student.last_name, key]

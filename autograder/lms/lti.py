@@ -6,8 +6,15 @@ How a publish goes:
    authenticated by an RS256 JWT signed with the tool's private key, RFC 7523);
 2. the assignment's line item (the LMS grade column) is the one `c.LTI.lineitems` names, else the line
    item of the context's `c.LTI.lineitems_url` whose resourceId is the assignment (created if missing);
-3. one Score is POSTed per student with a submission, to `<line item>/scores`, addressed by the student's
-   `lms_user_id` in nbgrader's gradebook.
+3. with `c.LTI.memberships_url` set, the course's members are fetched (Names and Role Provisioning Services) and a
+   student whose `lms_user_id` is not a member, or is a member known by another email / ID number / login, is
+   refused before anything is posted;
+4. one Score is POSTed per student with a submission, to `<line item>/scores`, addressed by the student's
+   `lms_user_id` in nbgrader's gradebook; a written answer still to be graded by hand is sent as
+   `c.LTI.pending_manual` says ("FullyGraded" with the autograded points so far, or "PendingManual");
+5. each score is read back from the line item's result service (`<line item>/results?user_id=...`): a student
+   counts as published only when the LMS holds the score sent (Moodle, for one, drops the score of a
+   PendingManual post and keeps "-").
 
 Every publish re-posts every score with a fresh timestamp. AGS platforms keep the latest score per line item
 and user, so a second publish leaves the platform with exactly the same scores (no local state to drift).
@@ -31,6 +38,22 @@ from urllib.parse import urlsplit, urlunsplit
 
 SCORE_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
 LINEITEM_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem"
+LINEITEM_READ_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem.readonly"
+RESULT_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/result.readonly"
+MEMBERSHIP_SCOPE = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
+RESULT_CONTAINER_TYPE = "application/vnd.ims.lis.v2.resultcontainer+json"
+MEMBERSHIP_TYPE = "application/vnd.ims.lti-nrps.v2.membershipcontainer+json"
+PROGRESS_CHOICES = ("FullyGraded", "PendingManual")
+# what to do on the platform when it does not grant a scope the tool asked for (lineitem.readonly is optional)
+SCOPE_NEEDS = {
+    SCORE_SCOPE: "enable Assignment and Grade Services (scores) for this tool on the platform",
+    LINEITEM_SCOPE: "let the tool manage grade columns (Moodle: 'Use this service for grade sync and column "
+                    "management'), or name each assignment's column in c.LTI.lineitems",
+    RESULT_SCOPE: "let the tool read results (Moodle: IMS LTI Assignment and Grade Services 'for grade sync and "
+                  "column management'), or set c.LTI.verify = False to count a score accepted as published",
+    MEMBERSHIP_SCOPE: "enable Names and Role Provisioning Services for this tool (Moodle: 'IMS LTI Names and Role "
+                      "Provisioning': Use this service to retrieve members' information as per privacy settings)",
+}
 SCORE_TYPE = "application/vnd.ims.lis.v1.score+json"
 LINEITEM_TYPE = "application/vnd.ims.lis.v2.lineitem+json"
 LINEITEM_CONTAINER_TYPE = "application/vnd.ims.lis.v2.lineitemcontainer+json"
@@ -64,6 +87,14 @@ class LtiSettings:
     timeout: float = 30.0                # seconds for one HTTP request
     retries: int = 3                     # further attempts after a 5xx, 429 or a timeout
     retry_delay: float = 1.0             # seconds before the first retry; doubles each time
+    give_up_after: int = 3               # students in a row the platform failed: the rest are not sent
+    pending_manual: str = "FullyGraded"  # how a score with a written answer still to be graded by hand is sent
+    verify: bool = True                  # read every score back from the result service
+    memberships_url: str = ""            # NRPS context memberships URL (the LMS's tool page, or a launch)
+    roster_match: str = "email"          # how an LMS member is matched to nbgrader's student: email, id_number, login
+    tool_url: str = ""                   # the web service's public address, for `autograder lti config`
+    auth_url: str = ""                   # the platform's OIDC authorization URL (launches)
+    platform_jwks_url: str = ""          # the platform's public keyset URL (launches)
 
     @property
     def private_key_path(self) -> Path:
@@ -90,7 +121,16 @@ def load_settings(course_root: Path) -> LtiSettings:
     if unknown:
         raise LtiError(f"{config_file}: unknown setting(s) {', '.join(f'{CONFIG_SECTION}.{n}' for n in unknown)}; "
                        f"known: {', '.join(sorted(known))}.")
-    return LtiSettings(config_file=config_file, **section)
+    settings = LtiSettings(config_file=config_file, **section)
+    if settings.pending_manual not in PROGRESS_CHOICES:
+        raise LtiError(f"{config_file}: {CONFIG_SECTION}.pending_manual is {settings.pending_manual!r}; "
+                       f"choose {' or '.join(map(repr, PROGRESS_CHOICES))}.")
+    from .nrps import MATCHES  # noqa: PLC0415 (nrps imports this module)
+
+    if settings.roster_match not in MATCHES:
+        raise LtiError(f"{config_file}: {CONFIG_SECTION}.roster_match is {settings.roster_match!r}; "
+                       f"choose one of {', '.join(map(repr, MATCHES))}.")
+    return settings
 
 
 def read_private_key(path: Path):
@@ -153,10 +193,11 @@ class StudentScore:
     pending_manual: float        # points of answers still to be graded by hand
     parts: tuple                 # (exercise name, score, max score) per graded cell
     remarks: tuple = ()          # (cell name, the grader's comment) for each hand-graded cell with a comment
+    email: str | None = None     # the gradebook's, to check the LMS member of `user_id` is this student
 
-    @property
-    def grading_progress(self) -> str:
-        return "PendingManual" if self.pending_manual else "FullyGraded"
+    def grading_progress(self, pending_as: str = "FullyGraded") -> str:
+        """AGS gradingProgress: FullyGraded, or `pending_as` while a written answer waits for a hand grade."""
+        return pending_as if self.pending_manual else "FullyGraded"
 
     def comment(self) -> str:
         """A short note for the student: the points, what is still to be graded, and each exercise."""
@@ -194,6 +235,7 @@ def gradebook_scores(db_url: str, assignment: str, names: dict[str, str]) -> tup
             grades = [grade for notebook in submission.notebooks for grade in notebook.grades]
             scores.append(StudentScore(
                 student=submission.student.id, user_id=submission.student.lms_user_id or None,
+                email=submission.student.email or None,
                 score=lms_score(submission), max_score=float(submission.max_score),
                 pending_manual=sum(float(grade.max_score) for grade in grades if grade.needs_manual_grade),
                 parts=tuple((names.get(grade.name, grade.name), float(grade.score), float(grade.max_score))
@@ -216,6 +258,10 @@ class TokenRefused(LtiError):
 
 class Unreachable(LtiError):
     """Every attempt of one request ended in a connection error or a timeout."""
+
+
+class MalformedAnswer(Unreachable):
+    """The platform's answer had a status line HTTP cannot parse (Moodle's, for a user id that is none of its)."""
 
 
 class PlatformClient:
@@ -266,9 +312,10 @@ class PlatformClient:
             raise LtiError(f"The token endpoint {url} answered without an access token: "
                            f"{response.text[:200]!r}") from None
         granted = body.get("scope")
-        if granted is not None and SCORE_SCOPE not in str(granted).split():
-            raise LtiError(f"The platform granted the scopes {granted!r}, without {SCORE_SCOPE}: "
-                           "enable Assignment and Grade Services (scores) for this tool on the platform.")
+        missing = [scope for scope in self.scopes if scope in SCOPE_NEEDS and scope not in str(granted).split()]
+        if granted is not None and missing:
+            raise LtiError(f"The platform granted the scopes {granted!r}, without {' '.join(missing)}: "
+                           + "; ".join(SCOPE_NEEDS[scope] for scope in missing) + ".")
         self._token_expires = time.monotonic() + max(0.0, lifetime - 60)
         return token
 
@@ -301,6 +348,10 @@ class PlatformClient:
                 response = self.session.request(method, url, headers=send_headers, params=params, data=payload,
                                                 timeout=self.settings.timeout)
             except (requests.ConnectionError, requests.Timeout) as error:
+                status_line = _malformed_status_line(error)
+                if status_line is not None:  # a broken answer, not a passing outage: asking again gives the same
+                    raise MalformedAnswer(f"{method} {url}: the platform answered with a malformed HTTP status line "
+                                      f"{status_line!r} (not retried)") from None
                 if attempt + 1 == attempts:
                     raise Unreachable(f"{method} {url} failed {attempts} times; last: {_short(error)}") from None
                 time.sleep(delay)
@@ -309,6 +360,23 @@ class PlatformClient:
                 time.sleep(_retry_after(response, delay))
                 continue
             return response
+
+
+def _malformed_status_line(error: BaseException) -> str | None:
+    """The status line when `error` comes from an HTTP answer whose status line could not be parsed, else None."""
+    from http.client import BadStatusLine
+
+    seen, pending = set(), [error]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, BadStatusLine):
+            return str(current.line if hasattr(current, "line") else current).strip()[:100]
+        pending += [arg for arg in current.args if isinstance(arg, BaseException)]
+        pending += [link for link in (current.__cause__, current.__context__) if link is not None]
+    return None
 
 
 def _dumps(body) -> bytes:
@@ -332,10 +400,10 @@ def _short(error: Exception) -> str:
     return f"{type(error).__name__}: {str(error)[:200]}"
 
 
-def scores_url(lineitem_url: str) -> str:
-    """The line item's score service: its URL with `/scores` appended to the path (query kept), per AGS."""
+def service_url(lineitem_url: str, service: str) -> str:
+    """A line item's score or result service: `/scores` or `/results` appended to its path (query kept), per AGS."""
     parts = urlsplit(lineitem_url)
-    return urlunsplit(parts._replace(path=parts.path.rstrip("/") + "/scores"))
+    return urlunsplit(parts._replace(path=parts.path.rstrip("/") + "/" + service))
 
 
 def find_or_create_lineitem(client: PlatformClient, container_url: str, assignment: str, max_score: float) -> str:
@@ -380,19 +448,36 @@ def _json(response, kind: type):
 class PublishReport:
     assignment: str
     lineitem: str = ""
-    published: list[StudentScore] = field(default_factory=list)
+    pending_as: str = "FullyGraded"
+    published: list[StudentScore] = field(default_factory=list)    # the LMS holds the score sent (read back)
+    dropped: list[tuple[StudentScore, str]] = field(default_factory=list)  # accepted, but the LMS holds another
+    unverified: list[tuple[str, str]] = field(default_factory=list)  # accepted; reading it back failed
     failed: list[tuple[str, str]] = field(default_factory=list)    # (student, why), score not on the platform
     skipped: list[tuple[str, str]] = field(default_factory=list)   # (student, why): the platform has a newer score
     absent: list[str] = field(default_factory=list)                # in the gradebook, no submission: nothing sent
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not self.failed and not self.skipped
+        return not (self.failed or self.skipped or self.dropped or self.unverified)
 
     def lines(self) -> list[str]:
-        total = len(self.published) + len(self.failed) + len(self.skipped)
+        total = sum(map(len, (self.published, self.dropped, self.unverified, self.failed, self.skipped)))
         lines = [f"{self.assignment}: published {len(self.published)} of {total} students' scores"
                  + (f" to {self.lineitem}" if self.lineitem else "")]
+        lines += self.notes
+        if self.dropped:
+            lines.append(f"DROPPED by the LMS ({len(self.dropped)}): it accepted the score, but holds another:")
+            lines += [f"  {score.student}: {why}" for score, why in self.dropped]
+            pending = [score for score, _ in self.dropped if score.grading_progress(self.pending_as) != "FullyGraded"]
+            if pending and len(pending) == len(self.dropped):
+                lines.append(f"The LMS dropped every score sent as {self.pending_as} ({len(pending)}): set "
+                             f"{CONFIG_SECTION}.pending_manual = 'FullyGraded' to send the autograded points so far, "
+                             "and publish again.")
+        if self.unverified:
+            lines.append(f"SENT, NOT CONFIRMED ({len(self.unverified)}): the LMS accepted the score, but reading "
+                         "it back failed; publish again:")
+            lines += [f"  {student}: {why}" for student, why in self.unverified]
         if self.failed:
             lines.append(f"NOT published ({len(self.failed)}), the gradebook still has them; fix and publish again:")
             lines += [f"  {student}: {why}" for student, why in self.failed]
@@ -415,68 +500,176 @@ class _Clock:
         return self.last.isoformat(timespec="microseconds")
 
 
-def publish(settings: LtiSettings, assignment: str, scores: list[StudentScore], absent: list[str]) -> PublishReport:
-    """Post every score to the assignment's line item; every student ends in exactly one list of the report.
+def publish_scopes(settings: LtiSettings, assignment: str) -> tuple[str, ...]:
+    """The scopes a publish of `assignment` asks the platform for."""
+    scopes = [SCORE_SCOPE]
+    if not settings.lineitems.get(assignment):
+        scopes.append(LINEITEM_SCOPE)
+    if settings.verify:
+        scopes += [RESULT_SCOPE, LINEITEM_READ_SCOPE]
+    if settings.memberships_url:
+        scopes.append(MEMBERSHIP_SCOPE)
+    return tuple(dict.fromkeys(scopes))
 
-    Raises LtiError before anything is posted when the key, the token or the line item is not to be had.
+
+def publish(settings: LtiSettings, assignment: str, scores: list[StudentScore], absent: list[str]) -> PublishReport:
+    """Post every score to the assignment's line item and read it back; every student ends in exactly one list.
+
+    Raises LtiError before anything is posted when the key, the token, the line item or the roster is not to
+    be had.
     """
+    from .nrps import fetch_members, refusal
+
     settings.require("client_id", "token_url")
     lineitem = settings.lineitems.get(assignment)
     if not lineitem and not settings.lineitems_url:
         raise LtiError(f"{settings.config_file}: no line item for {assignment!r}. Set "
                        f"{CONFIG_SECTION}.lineitems[{assignment!r}] to its line item URL, or "
                        f"{CONFIG_SECTION}.lineitems_url to the course's line items URL.")
-    report = PublishReport(assignment, absent=list(absent))
+    report = PublishReport(assignment, absent=list(absent), pending_as=settings.pending_manual)
     key = read_private_key(settings.private_key_path)
     if not scores:
         return report
-    client = PlatformClient(settings, key, (SCORE_SCOPE,) if lineitem else (SCORE_SCOPE, LINEITEM_SCOPE))
+    client = PlatformClient(settings, key, publish_scopes(settings, assignment))
     try:
         client.token()
+        members = None
+        if settings.memberships_url:
+            members = {member["user_id"]: member for member in fetch_members(client, settings.memberships_url)}
+        else:
+            report.notes.append(f"(membership not checked: set {CONFIG_SECTION}.memberships_url to the LMS's "
+                                "Names and Role Provisioning Services URL)")
         if not lineitem:
             top = max((score.max_score for score in scores), default=0.0)
             lineitem = find_or_create_lineitem(client, settings.lineitems_url, assignment, top)
         report.lineitem = lineitem
-        url, clock, stopped = scores_url(lineitem), _Clock(), None
+        sendable = []
         for score in scores:
-            if score.user_id is None:
-                why = ("no LTI user id in the gradebook (nbgrader's lms_user_id: "
-                       f"`nbgrader db student add {score.student} --lms-user-id=ID`)")
+            why = refusal(score, members, settings.roster_match)
+            if why:
                 report.failed.append((score.student, why))
-            elif stopped:
-                report.failed.append((score.student, f"not sent: {stopped}"))
             else:
+                sendable.append(score)
+        item_maximum = _lineitem_maximum(client, lineitem) if settings.verify else None
+        url, clock, stopped, failing_in_a_row = service_url(lineitem, "scores"), _Clock(), None, 0
+        for score in sendable:
+            if stopped:
+                report.failed.append((score.student, f"not sent: {stopped}"))
+                continue
+            try:
+                outcome = _post_score(client, url, score, clock, settings.pending_manual)
+            except LtiError as error:  # the token is gone for good: the rest would fail the same way
+                stopped = str(error)
+                report.failed.append((score.student, stopped))
+                continue
+            if outcome is None:
+                failing_in_a_row = 0
+                if not settings.verify:
+                    report.published.append(score)
+                    continue
                 try:
-                    _post_score(client, url, score, clock, report)
-                except LtiError as error:  # the token is gone for good: the rest would fail the same way
+                    _read_back(client, lineitem, score, item_maximum, settings.pending_manual, report)
+                except LtiError as error:
                     stopped = str(error)
-                    report.failed.append((score.student, stopped))
+                    report.unverified.append((score.student, stopped))
+                continue
+            kind, why, platform_failed = outcome
+            getattr(report, kind).append((score.student, why))
+            failing_in_a_row = failing_in_a_row + 1 if platform_failed else 0
+            if failing_in_a_row >= max(1, settings.give_up_after):
+                stopped = (f"the platform failed for {failing_in_a_row} students in a row "
+                           f"({CONFIG_SECTION}.give_up_after); publish again when it works")
     finally:
         client.close()
     return report
 
 
-def _post_score(client: PlatformClient, url: str, score: StudentScore, clock: _Clock, report: PublishReport):
-    """POST one Score; the outcome goes into `report`. LtiError when the tool has no usable token."""
+def _post_score(client: PlatformClient, url: str, score: StudentScore, clock: _Clock, pending_as: str):
+    """POST one Score: None when the platform accepted it, else (report list, why, whether the platform failed).
+
+    LtiError when the tool has no usable token."""
     def body():
         return {"userId": score.user_id, "scoreGiven": score.score, "scoreMaximum": score.max_score,
                 "comment": score.comment(), "timestamp": clock.now(),
-                "activityProgress": "Completed", "gradingProgress": score.grading_progress}
+                "activityProgress": "Completed", "gradingProgress": score.grading_progress(pending_as)}
     try:
         response = client.request("POST", url, json=body, headers={"Content-Type": SCORE_TYPE})
+    except MalformedAnswer as error:  # Moodle's answer to a user id that is no Moodle user id
+        return "failed", f"{error}; is {score.user_id!r} the LMS's user id? (`autograder lti roster`)", True
     except Unreachable as error:
-        report.failed.append((score.student, str(error)))
-        return
+        return "failed", str(error), True
     if response.status_code in (200, 201, 202, 204):
-        report.published.append(score)
-    elif response.status_code == 409:
+        return None
+    if response.status_code == 409:
         why = (f"{_describe(response)} (its timestamp is later than this machine's clock: another publisher, "
                "or a clock running behind)")
-        report.skipped.append((score.student, why))
+        return "skipped", why, False
+    retried = response.status_code >= 500 or response.status_code == 429
+    tries = f" after {1 + client.settings.retries} attempts" if retried else ""
+    return "failed", f"{_describe(response)}{tries}", retried
+
+
+def _lineitem_maximum(client: PlatformClient, lineitem: str) -> float | None:
+    """The line item's scoreMaximum (the scale of its results), or None when the platform does not say."""
+    try:
+        response = client.request("GET", lineitem, headers={"Accept": LINEITEM_TYPE})
+    except Unreachable:
+        return None
+    if response.status_code != 200:
+        return None
+    try:
+        maximum = response.json().get("scoreMaximum")
+    except (ValueError, AttributeError):
+        return None
+    return float(maximum) if isinstance(maximum, (int, float)) and maximum > 0 else None
+
+
+def _read_back(client: PlatformClient, lineitem: str, score: StudentScore, item_maximum: float | None,
+               pending_as: str, report: PublishReport) -> None:
+    """Put `score` into report.published when the line item's result for its user is the score sent."""
+    url = service_url(lineitem, "results")
+    try:
+        response = client.request("GET", url, params={"user_id": score.user_id},
+                                  headers={"Accept": RESULT_CONTAINER_TYPE})
+    except Unreachable as error:
+        report.unverified.append((score.student, str(error)))
+        return
+    if response.status_code != 200:
+        report.unverified.append((score.student, f"GET {url}: {_describe(response)}"))
+        return
+    try:
+        results = [r for r in response.json() if isinstance(r, dict) and str(r.get("userId")) == score.user_id]
+    except (ValueError, TypeError):
+        report.unverified.append((score.student, f"GET {url} did not answer with a JSON list"))
+        return
+    progress = score.grading_progress(pending_as)
+    readings = held_fractions(results[0] if results else None, item_maximum, zero_if_empty=progress == "FullyGraded")
+    sent = f"sent {score.score:g}/{score.max_score:g} as {progress}"
+    if not readings:
+        report.dropped.append((score, f"{sent}; the LMS holds no score for {score.user_id}"))
+    elif any(abs(held - score.score / score.max_score) <= 1e-5 for held in readings):
+        report.published.append(score)
     else:
-        retried = response.status_code >= 500 or response.status_code == 429
-        tries = f" after {1 + client.settings.retries} attempts" if retried else ""
-        report.failed.append((score.student, f"{_describe(response)}{tries}"))
+        report.dropped.append((score, f"{sent}; the LMS holds {readings[-1] * score.max_score:g}/{score.max_score:g}"))
+
+
+def held_fractions(result: dict | None, item_maximum: float | None, zero_if_empty: bool = False) -> list[float]:
+    """The fraction of the maximum an AGS Result holds, read each way it can be read; [] when it holds none.
+
+    AGS puts resultScore on the scale of resultMaximum; Moodle puts it on the line item's scale and fills
+    resultMaximum with the maximum sent, so both readings are given (the line item's last).
+    Moodle lists a score of 0 without resultScore: `zero_if_empty` reads such a result as 0.
+    """
+    if result is None:
+        return []
+    given = result.get("resultScore")
+    if given is None and zero_if_empty:
+        return [0.0]
+    if not isinstance(given, (int, float)) or isinstance(given, bool):
+        return []
+    maximum = result.get("resultMaximum", 1)
+    readings = [given / maximum] if isinstance(maximum, (int, float)) and maximum > 0 else []
+    return readings + ([given / item_maximum] if item_maximum else [])
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -497,6 +690,17 @@ def add_command(commands) -> None:
                       help=f"where the private key is kept (default: {CONFIG_SECTION}.private_key, "
                            f"else {DEFAULT_PRIVATE_KEY})")
     keys.set_defaults(run=run_keys)
+    roster = verbs.add_parser("roster", help="record each student's LMS user id from the course's members on the LMS "
+                                             "(Names and Role Provisioning Services)")
+    roster.add_argument("--url", help=f"the context memberships URL (default: {CONFIG_SECTION}.memberships_url)")
+    roster.add_argument("--db", help="gradebook SQLAlchemy URL (default: the course's)")
+    roster.add_argument("--dry-run", action="store_true", help="show what would be recorded; write nothing")
+    roster.set_defaults(run=run_roster)
+    config = verbs.add_parser("config", help="print every value the LMS administrator pastes to register the tool, "
+                                             "and Canvas's JSON configuration")
+    config.add_argument("--url", help=f"the service's public address (default: {CONFIG_SECTION}.tool_url)")
+    config.add_argument("--title", default="Autograder", help="the tool's name in the LMS")
+    config.set_defaults(run=run_config)
 
 
 def _course():
@@ -505,19 +709,31 @@ def _course():
     return load_course(find_root())
 
 
-def run_publish(args) -> int:
+def run_roster(args) -> int:
+    from .nrps import run_roster as run
+
+    return run(args)
+
+
+def exercise_names(course, assignment: str) -> dict[str, str]:
+    """grade cell id -> the name a student's comment gives it."""
     from ..grade import assignment_spec
 
+    spec = assignment_spec(course, assignment)
+    return {exercise.grade_id: exercise.name for exercise in spec.exercises} | \
+        {grade_id: "written answer" for grade_id in spec.manual}
+
+
+def run_publish(args) -> int:
     course = _course()
     try:
         settings = load_settings(course.root)
-        names = {exercise.grade_id: exercise.name for exercise in assignment_spec(course, args.assignment).exercises}
-        names |= {grade_id: "written answer" for grade_id in assignment_spec(course, args.assignment).manual}
+        names = exercise_names(course, args.assignment)
         scores, absent = gradebook_scores(args.db or course.db_url, args.assignment, names)
         if args.dry_run:
             for score in scores:
                 print(f"{score.student} -> {score.user_id or '(no LTI user id)'}: {score.score:g}/{score.max_score:g} "
-                      f"{score.grading_progress}: {score.comment()}")
+                      f"{score.grading_progress(settings.pending_manual)}: {score.comment()}")
             print(f"(dry run: nothing sent; {len(absent)} without a submission)")
             return 0
         report = publish(settings, args.assignment, scores, absent)
@@ -545,11 +761,77 @@ def run_keys(args) -> int:
     pem = key.public_key().public_bytes(serialization.Encoding.PEM,
                                         serialization.PublicFormat.SubjectPublicKeyInfo).decode()
     print(f"The {verb} private key: {path} (keep it secret and out of version control).")
-    print("Register this public key with the LMS (as a JWK, or as PEM), then set in course_config.py:")
+    print("Register this public key with the LMS (Moodle: the PEM, as 'RSA key'; Canvas: the JWK; either can "
+          "instead fetch the keyset URL that `autograder lti config` prints), then set in course_config.py:")
     print(f"  {CONFIG_SECTION}.private_key = {str(path)!r}")
     print(f"  {CONFIG_SECTION}.key_id = {jwk['kid']!r}")
     print("\nPublic key (JWK):")
     print(json.dumps(jwk))
     print("\nPublic key (PEM):")
     print(pem, end="")
+    return 0
+
+
+TOOL_PATHS = {"login": "/lti/login", "launch": "/lti/launch", "jwks": "/lti/jwks.json"}
+TOOL_SCOPES = (LINEITEM_SCOPE, LINEITEM_READ_SCOPE, RESULT_SCOPE, SCORE_SCOPE, MEMBERSHIP_SCOPE)
+
+
+def tool_urls(base: str) -> dict[str, str]:
+    """The service's LTI endpoints under its public address `base`."""
+    return {name: base.rstrip("/") + path for name, path in TOOL_PATHS.items()}
+
+
+def canvas_configuration(base: str, title: str, jwk: dict) -> dict:
+    """Canvas's "Enter JSON" developer key configuration: launch, deep linking from the assignment and module
+    pickers, the AGS and NRPS scopes, the public key as JWK and the keyset URL."""
+    urls = tool_urls(base)
+    picker = {"message_type": "LtiDeepLinkingRequest", "target_link_uri": urls["launch"]}
+    return {
+        "title": title, "description": "Auto-graded Jupyter notebooks", "oidc_initiation_url": urls["login"],
+        "target_link_uri": urls["launch"], "scopes": list(TOOL_SCOPES), "public_jwk_url": urls["jwks"],
+        "extensions": [{"platform": "canvas.instructure.com", "privacy_level": "public", "settings": {
+            "placements": [{"placement": "assignment_selection", **picker}, {"placement": "link_selection", **picker},
+                           {"placement": "course_navigation", "message_type": "LtiResourceLinkRequest",
+                            "target_link_uri": urls["launch"], "default": "disabled"}]}}],
+        "custom_fields": {"assignment": "$Canvas.assignment.title"},
+    }
+
+
+def run_config(args) -> int:
+    from cryptography.hazmat.primitives import serialization
+
+    try:
+        settings = load_settings(_course().root)
+        base = args.url or settings.tool_url
+        if not base:
+            raise LtiError(f"{settings.config_file}: set {CONFIG_SECTION}.tool_url to the service's public address "
+                           "(as students reach `autograder serve`, e.g. https://grader.example.edu), or give --url.")
+        key = read_private_key(settings.private_key_path)
+    except LtiError as error:
+        print(f"autograder lti config: {error}", file=sys.stderr)
+        return 1
+    jwk, urls = public_jwk(key, settings.key_id), tool_urls(base)
+    pem = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                        serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    print(f"""Register the tool with these values (the private key stays in {settings.private_key_path}).
+
+Initiate login URL (OpenID Connect login):  {urls['login']}
+Tool / target link URL:                    {urls['launch']}
+Redirection URI(s):                        {urls['launch']}
+Deep linking / content selection URL:      {urls['launch']}
+Public keyset (JWKS) URL:                  {urls['jwks']}
+Key id (kid):                              {jwk['kid']}
+Scopes:                                    {' '.join(TOOL_SCOPES)}
+
+Public key (PEM; Moodle: Public key type "RSA key", or "Keyset URL" with the JWKS URL above):
+{pem}
+Public key (JWK; Canvas: Public Key, or Public JWK URL with the JWKS URL above):
+{json.dumps(jwk)}
+
+Canvas (Developer Keys > + LTI Key > Method: Paste JSON):
+{json.dumps(canvas_configuration(base, args.title, jwk), indent=2)}
+
+Then copy from the LMS into course_config.py: {CONFIG_SECTION}.issuer, client_id, deployment_id, token_url,
+and the platform's keyset URL as {CONFIG_SECTION}.platform_jwks_url, the authorization (OIDC auth) URL as
+{CONFIG_SECTION}.auth_url, the course's line items URL as lineitems_url, and its memberships URL as memberships_url.""")
     return 0

@@ -6,18 +6,25 @@ Canvas ("Grades > Export"): `Student` ("Last, First"), `ID` (the Canvas user id)
 versions: `Surname`), `ID number`, `Institution`, `Department`, `Email address`, then the grade items.
 
 A student's nbgrader id is the first non-empty column of `c.Autograder.lms_student_id[lms]` in course_config.py
-(a value with an @ counts by the part before it); the LMS user id recorded is Canvas's `ID`, or for Moodle, whose
-grade export has no user id, the `ID number`, else the email address. An import validates every row before it
-writes anything and then writes them in one transaction: students are added or updated, never deleted.
+(a value with an @ counts by the part before it). The LMS user id recorded (nbgrader's `lms_user_id`, what LTI
+grade passback addresses a score by) is Canvas's `ID`, which Canvas's AGS accepts as a user id. Moodle's grade
+export has no user id at all: its `ID number` and email are no Moodle user ids (a numeric ID number can even be
+another person's), so a Moodle import leaves `lms_user_id` alone (`autograder lti roster` records it from the LMS),
+clears one an earlier import set to the ID number or email, and keeps the ID number in its own table of the
+gradebook (`autograder_lms_identity`) for `autograder export --identifier idnumber`. An import validates every
+row before it writes anything and then writes them in one transaction: students are added or updated, never deleted.
 """
 from __future__ import annotations
 
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from .csvfiles import LmsFileError, Table, read_table
+from sqlalchemy import Column, MetaData, String, Table, select
+
+from .csvfiles import LmsFileError, read_table
+from .csvfiles import Table as CsvTable
 
 CANVAS_COLUMNS = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
 MOODLE_COLUMNS = ("First name", "Email address")
@@ -25,6 +32,14 @@ MOODLE_LAST_NAME = ("Last name", "Surname")
 DEFAULT_ID_COLUMNS = {"canvas": ["SIS Login ID", "SIS User ID", "ID"], "moodle": ["ID number", "Email address"]}
 STUDENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}")   # also a folder name under submitted/
 CANVAS_TEST_STUDENT = "Student, Test"
+
+
+# Identifiers an LMS knows a student by that nbgrader's student table has no column for (Moodle's ID number)
+LMS_IDENTITY = Table(
+    "autograder_lms_identity", MetaData(),
+    Column("student", String(128), primary_key=True),
+    Column("id_number", String(255), nullable=True),
+)
 
 
 @dataclass(frozen=True)
@@ -43,7 +58,7 @@ class Roster:
     path: Path
     lms: str                        # "canvas" or "moodle"
     students: list[RosterStudent]
-    table: Table
+    table: CsvTable
 
 
 @dataclass
@@ -52,9 +67,10 @@ class ImportReport:
     updated: list[str]
     unchanged: list[str]
     kept: int                       # students already in the gradebook and not in this roster (never deleted)
+    cleared: list[str] = field(default_factory=list)  # lms_user_id that was a Moodle ID number or email: removed
 
 
-def detect_lms(table: Table) -> str:
+def detect_lms(table: CsvTable) -> str:
     """"canvas" or "moodle", from the header row; LmsFileError naming the file and its columns otherwise."""
     columns = set(table.header)
     if {"Student", "ID"} <= columns and ({"SIS User ID", "SIS Login ID"} & columns):
@@ -126,10 +142,9 @@ def _moodle_student(line: int, row: dict[str, str], columns: list[str]) -> Roste
     if not name and not row["Email address"]:
         return None
     email = row["Email address"] or None
-    lms_user_id = row.get("ID number") or email
     identity = {column: row.get(column, "") for column in ("First name", *MOODLE_LAST_NAME, "ID number",
                                                            "Email address") if column in row}
-    return RosterStudent(_student_id(row, columns, name), row["First name"], last, email, lms_user_id, line, identity)
+    return RosterStudent(_student_id(row, columns, name), row["First name"], last, email, None, line, identity)
 
 
 def _student_id(row: dict[str, str], columns: list[str], name: str) -> str:
@@ -192,15 +207,47 @@ def import_roster(db_url: str, roster: Roster) -> ImportReport:
                     continue
                 # an empty cell in the roster never erases what the gradebook knows
                 changes = {key: value for key, value in wanted.items() if value and getattr(student, key) != value}
+                if roster.lms == "moodle" and student.lms_user_id and student.lms_user_id in (
+                        entry.identity.get("ID number"), entry.identity.get("Email address")):
+                    changes["lms_user_id"] = None  # an earlier import's: no Moodle user id, AGS would misread it
+                    report.cleared.append(entry.id)
                 for key, value in changes.items():
                     setattr(student, key, value)
                 (report.updated if changes else report.unchanged).append(entry.id)
             report.kept = len(set(known) - {entry.id for entry in roster.students})
+            if roster.lms == "moodle":
+                session.flush()
+                _record_id_numbers(session, {e.id: e.identity.get("ID number") for e in roster.students})
             session.commit()
         except BaseException:
             session.rollback()
             raise
     return report
+
+
+def _record_id_numbers(session, id_numbers: dict[str, str | None]) -> None:
+    """Keep each student's Moodle ID number (an empty cell never erases one), in the import's transaction."""
+    connection = session.connection()
+    LMS_IDENTITY.create(connection, checkfirst=True)
+    held = dict(connection.execute(select(LMS_IDENTITY.c.student, LMS_IDENTITY.c.id_number)).all())
+    for student, number in id_numbers.items():
+        if not number or held.get(student) == number:
+            continue
+        if student in held:
+            connection.execute(LMS_IDENTITY.update().where(LMS_IDENTITY.c.student == student).values(id_number=number))
+        else:
+            connection.execute(LMS_IDENTITY.insert().values(student=student, id_number=number))
+
+
+def id_numbers(session) -> dict[str, str]:
+    """student -> Moodle ID number, as Moodle roster imports recorded them ({} before the first)."""
+    from sqlalchemy import inspect
+
+    connection = session.connection()
+    if not inspect(connection).has_table(LMS_IDENTITY.name):
+        return {}
+    return {student: number for student, number in
+            connection.execute(select(LMS_IDENTITY.c.student, LMS_IDENTITY.c.id_number)).all() if number}
 
 
 def add_command(commands) -> None:
@@ -231,5 +278,11 @@ def run_import(args) -> int:
     for label, ids in (("added", report.added), ("updated", report.updated)):
         if ids:
             print(f"  {label}: {', '.join(ids)}")
+    if report.cleared:
+        print(f"  LMS user id removed ({len(report.cleared)}: it was the ID number or email, which Moodle's grade "
+              f"service would misread): {', '.join(report.cleared)}")
+    if roster.lms == "moodle":
+        print("  Moodle's export has no Moodle user ids: for LTI grade passback, record them with "
+              "`autograder lti roster`.")
     print(f"  gradebook: {db_url}")
     return 0

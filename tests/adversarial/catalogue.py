@@ -18,6 +18,7 @@ import nbformat
 import make_class
 from autograder import notebook as nb
 from builders import cell_index, inserted, replaced, solution
+from course_files import ASSIGNMENTS
 
 A1, A2, A3, A4 = "01-gradient-descent", "02-slopes-and-updates", "03-backpropagation", "04-linear-regression"
 CONTROL = "zz_control"  # sorts last: the batch grades it after every hostile submission
@@ -59,7 +60,7 @@ def code(text: str) -> str:
 def with_variants(course, assignment, *hostile_names, **choices):
     """The release, every exercise in the reference style (or as `choices` say), and HOSTILE cells of variants.py
     where make_class puts them."""
-    chosen = {exercise: "correct" for exercise in make_class.VARIANTS[assignment]}
+    chosen = {exercise: "correct" for exercise in make_class.course_variants(course.root, assignment)}
     chosen.update(choices)
     extra = [(make_class.hostile_after(name, assignment), make_class.hostile_cell(name, assignment))
              for name in hostile_names]
@@ -644,6 +645,10 @@ HOSTILE = [
     Hostile("deleted_cells", A1, deleted_cells),
     Hostile("duplicated_cells", A1, duplicated_cells),
 ]
+# An assignment added later (`autograder new`) gets the attacks that need no knowledge of its exercises.
+HOSTILE += [Hostile(f"{attack}_{assignment}", assignment, _variants(assignment, cell))
+            for assignment in ASSIGNMENTS if assignment not in (A1, A2, A3, A4)
+            for attack, cell in (("os_exit", "crash_exit"), ("endless_loop_cell", "infinite_loop_cell"))]
 
 BY_STUDENT = {hostile.student: hostile for hostile in HOSTILE}
 assert len(BY_STUDENT) == len(HOSTILE), "every hostile submission needs a student id of its own"

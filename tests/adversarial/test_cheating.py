@@ -9,7 +9,8 @@ from expectations import cell_text, earns_honest_points, output
 
 def test_float_subclass_whose_eq_is_always_true_earns_nothing(hostile_batch):
     result = earns_honest_points(hostile_batch, "fake_float_eq", lost={"df"})
-    assert "returned an object of type Anything, but a number or NumPy array was expected" in output(result, "check_df")
+    # a float subclass crosses as the float it is, so its __eq__ never runs: judged by its value
+    assert "df(5) returned 0, but 4 was expected." in output(result, "check_df")
 
 
 def test_numpy_scalar_subclass_arrives_as_its_plain_value(hostile_batch):
@@ -43,7 +44,7 @@ def test_always_equal_floats_earn_nothing_in_04_and_fit_only_what_its_own_code_e
     # fit is re-checked with the reference sse_gradient (a mistake is charged once), so its weight and bias are
     # right; its history still comes from the fake sse, defined after sse's own check had passed: half its checks
     result = earns_honest_points(hostile_batch, "fake_equality_04", lost={"sse_gradient", "fit"}, earns={"fit": 1.5})
-    assert "an object of type AlwaysEqual" in output(result, "check_sse_gradient")
+    assert "returned (0, 0), but (-19.6159, -3.91042) was expected" in output(result, "check_sse_gradient")
     assert "`fit` was checked with a correct `sse_gradient` in place of yours" in output(result, "check_fit")
 
 
@@ -75,7 +76,7 @@ def test_replaced_visible_check_helper_passes_visibly_but_not_hidden(hostile_bat
 def test_faked_pytest_assertion_error_and_hidden_entry_point_change_nothing(hostile_batch):
     result = earns_honest_points(hostile_batch, "monkeypatch_pytest_assert", lost={"max_stable_learning_rate"})
     assert "patched pytest" in cell_text(result, "patched pytest")
-    assert "max_stable_learning_rate returned 0.5, but 1 was expected" in output(result,
+    assert "max_stable_learning_rate is 0.5, but 1 was expected" in output(result,
                                                                              "check_max_stable_learning_rate")
 
 
@@ -105,14 +106,14 @@ def test_check_cell_turned_into_markdown_still_gets_the_hidden_checks(hostile_ba
 
 def test_edited_locked_cells_are_restored_from_the_source(hostile_batch):
     result = earns_honest_points(hostile_batch, "edited_locked_cells", lost={"df"})
-    assert "The check cell under this exercise failed: df(5) gave 2.0, but 4 was expected" in output(result,
+    assert "The check cell under this exercise failed: df(5) returned 2, but 4 was expected" in output(result,
                                                                                                   "check_df")
     assert "all good" not in "".join(text for text, _ in result.cell_outputs.values())
 
 
 def test_tampered_checksums_and_an_unlocked_emptied_check_cell_change_nothing(hostile_batch):
     result = earns_honest_points(hostile_batch, "tampered_checksums", lost={"df"})
-    assert "The check cell under this exercise failed: df(5) gave -4.0" in output(result, "check_df")
+    assert "The check cell under this exercise failed: df(5) returned -4," in output(result, "check_df")
 
 
 def test_deleted_cells_cost_only_the_exercise_they_held(hostile_batch):

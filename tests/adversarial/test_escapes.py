@@ -28,7 +28,7 @@ def test_hidden_checks_source_and_gradebook_are_not_found_by_guessing_paths(host
 def test_another_students_answers_cannot_be_copied(hostile_batch):
     result = earns_honest_points(hostile_batch, "read_other_student", lost={"max_stable_learning_rate"})
     assert "cannot read the other student's answers: FileNotFoundError" in cell_text(result, "other student")
-    assert "max_stable_learning_rate returned 0.5" in output(result, "check_max_stable_learning_rate")
+    assert "max_stable_learning_rate is 0.5" in output(result, "check_max_stable_learning_rate")
 
 
 def test_the_source_notebook_and_its_folder_cannot_be_read(hostile_batch):
@@ -108,8 +108,8 @@ def test_killing_the_parent_in_the_middle_of_the_notebook_is_refused(hostile_bat
 
 def test_a_forged_sandbox_error_does_not_stop_the_batch(hostile_batch):
     result = earns_honest_points(hostile_batch, "forged_sandbox_error")
-    assert "Cell 16 interfered with the grader (it wrote on the grader's connection); it was skipped and the " \
-           "notebook run again without it." in result.notes
+    assert any(note.startswith("Cell 16 interfered with the grader (it wrote on the grader's connection); it was "
+                               "skipped and the notebook run again without it.") for note in result.notes)
 
 
 def test_forged_checkpoints_and_cell_results_are_refused(hostile_batch):

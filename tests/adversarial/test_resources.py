@@ -1,5 +1,7 @@
 """Using up the machine: process and memory bombs, endless loops in cells and in graded functions, huge output,
 exiting in the middle. Each is stopped, the rest of the notebook still counts, and nothing is left running."""
+import re
+
 from expectations import leftover_processes, printed_uids
 from expectations import cell_errors, cell_text, earns_honest_points, output
 
@@ -22,9 +24,10 @@ def test_processes_forked_by_a_graded_function_do_not_outlive_it(hostile_batch):
     assert leftover_processes(uid) == []
 
 
-def test_memory_bomb_in_a_cell_ends_in_memory_error(hostile_batch):
+def test_memory_bomb_in_a_cell_is_stopped(hostile_batch):
     result = earns_honest_points(hostile_batch, "memory_bomb")
-    assert "MemoryError" in cell_errors(result)
+    # whichever limit it meets first: the memory limit, or its processor-time budget (zeroing 512 MB takes a while)
+    assert cell_errors(result) in (["MemoryError"], ["CellTimeout"])
 
 
 def test_memory_bomb_in_a_graded_function_costs_only_that_exercise(hostile_batch):
@@ -34,36 +37,40 @@ def test_memory_bomb_in_a_graded_function_costs_only_that_exercise(hostile_batch
 
 def test_endless_cell_is_stopped_and_the_rest_still_runs(hostile_batch):
     result = earns_honest_points(hostile_batch, "endless_loop_cell")
-    assert any("ran longer than 2 seconds and was stopped (an endless loop?)" in note for note in result.notes)
+    assert any(re.fullmatch(r"Cell \d+ ran longer than [\d.]+ m?s and was stopped \(no cell of your instructor's "
+                            r"solution needs more than [\d.]+ m?s\): look for a loop that never ends\. The cells "
+                            r"after it still ran\.", note) for note in result.notes), result.notes
 
 
 def test_endless_cell_that_swallows_the_timeout_is_killed_and_skipped(hostile_batch):
     result = earns_honest_points(hostile_batch, "endless_loop_swallowing_timeout")
-    assert "Cell 21 did not finish and had to be stopped; it was skipped and the notebook run again without it." \
-        in result.notes
+    assert any(note.startswith("Cell 21 did not finish and had to be stopped; it was skipped and the notebook run "
+                               "again without it. It begins with `") for note in result.notes)
 
 
 def test_endless_loop_in_a_function_the_hidden_checks_call_in_01(hostile_batch):
     result = earns_honest_points(hostile_batch, "endless_loop_in_function_01", lost={"gradient_descent"})
-    assert "raised TimeoutError: it ran longer than 2 seconds (an endless loop?)" in output(result,
-                                                                                          "check_gradient_descent")
+    assert re.search(r"gradient_descent\(.*\) did not finish within [\d.]+ m?s and was stopped \((your instructor's "
+                     r"solution needs|it had already run out of time once)[^)]+\)\. Look for a loop that never ends\.",
+                     output(result, "check_gradient_descent"))
 
 
 def test_endless_loop_in_a_function_the_hidden_checks_call_in_02(hostile_batch):
     result = earns_honest_points(hostile_batch, "endless_loop_in_function_02", lost={"train"})
-    assert "raised TimeoutError" in output(result, "check_train")
+    assert "train(" in output(result, "check_train") and "did not finish within" in output(result, "check_train")
 
 
 def test_endless_loop_in_a_helper_costs_the_exercises_that_call_it(hostile_batch):
     result = earns_honest_points(hostile_batch, "endless_loop_in_helper_03", lost={"forward", "backprop"})
-    assert "forward(np.array(" in output(result, "check_forward") and "TimeoutError" in output(result, "check_forward")
+    assert "forward(np.array(" in output(result, "check_forward") and "did not finish within" in output(
+        result, "check_forward")
 
 
 def test_endless_callbacks_into_the_grader_are_stopped_by_the_call_time_limit(hostile_batch):
     result = earns_honest_points(hostile_batch, "endless_callbacks", lost={"gradient_descent"})
-    assert "did not finish within 2 seconds and was stopped. Look for a loop that never ends." in output(
-        result, "check_gradient_descent")
-    assert result.seconds < 20  # each call is held to 2 s + grace, however many callbacks it makes
+    assert re.search(r"did not finish within [\d.]+ m?s and was stopped \([^)]+\)\. Look for a loop that never ends\.",
+                     output(result, "check_gradient_descent"))
+    assert result.seconds < 20  # each call is held to its budget + grace, however many callbacks it makes
 
 
 def test_huge_output_is_cut_at_the_output_limit(hostile_batch):

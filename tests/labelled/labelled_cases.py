@@ -497,8 +497,88 @@ CASES = [
          {"sse": NO_RETURN, "fit": NO_RETURN}, charged_to={"fit": ("sse",)}),
     Case("a4_partial", A4, "linear and sse written; the rest left as released", stubs("sse_gradient", "fit"),
          {"sse_gradient": NOT_WRITTEN, "fit": NOT_WRITTEN}),
+    # Honest slow code: pure-Python loops where the reference uses NumPy (budgets.py must let them pass).
+    Case("a2_pure_python_slow", A2, "correct, pure Python: loops over lists for every function, floats one by one", {
+        "predict": Code('''
+            def predict(input_data, weights):
+                """Return the network's prediction: the weighted sum of the inputs."""
+                total = 0.0
+                for value, weight in zip(list(input_data), list(weights)):
+                    total = total + float(value) * float(weight)
+                return total
+        '''),
+        "get_slope": Code('''
+            def get_slope(input_data, target, weights):
+                """Return the slope of (prediction - target) ** 2 with respect to each weight (an array)."""
+                error = get_error(input_data, target, weights)
+                return np.array([2.0 * float(value) * error for value in list(input_data)])
+        '''),
+        "train": Code('''
+            def train(input_data, target, weights, learning_rate, n_updates):
+                """Make n_updates weight updates; return (final_weights, losses)."""
+                current = [float(weight) for weight in weights]
+                losses = []
+                for _ in range(n_updates):
+                    slope = [float(s) for s in get_slope(input_data, target, np.array(current))]
+                    current = [w - learning_rate * s for w, s in zip(current, slope)]
+                    losses.append(float(get_error(input_data, target, np.array(current))) ** 2)
+                return np.array(current), np.array(losses)
+        '''),
+    }),
+    Case("a3_pure_python_slow", A3, "correct, pure Python: a deep copy of every weight for every nudge", {
+        "numerical_gradient": Code('''
+            import copy
+
+            def numerical_gradient(loss, weights, h=1e-5):
+                """Estimate the gradient of loss(weights) by central differences, entry by entry."""
+                gradients = {}
+                for key in weights:
+                    shape = np.shape(weights[key])
+                    grid = np.zeros(shape)
+                    for index in np.ndindex(*shape):
+                        raised = copy.deepcopy({k: np.array(v, dtype=float) for k, v in weights.items()})
+                        lowered = copy.deepcopy({k: np.array(v, dtype=float) for k, v in weights.items()})
+                        raised[key][index] = raised[key][index] + h
+                        lowered[key][index] = lowered[key][index] - h
+                        grid[index] = (loss(raised) - loss(lowered)) / (2 * h)
+                    gradients[key] = grid
+                return gradients
+        '''),
+    }),
+    Case("a4_pure_python_slow", A4, "correct, pure Python: every sum a loop over the points, in fit too", {
+        "sse": Code('''
+            def sse(x, y, weight, bias):
+                """Return the sum of squared errors of weight * x + bias against y."""
+                total = 0.0
+                for xi, yi in zip(list(x), list(y)):
+                    total += (weight * float(xi) + bias - float(yi)) ** 2
+                return total
+        '''),
+        "sse_gradient": Code('''
+            def sse_gradient(x, y, weight, bias):
+                """Return (d_weight, d_bias), the gradient of sse(x, y, weight, bias)."""
+                d_weight = d_bias = 0.0
+                for xi, yi in zip(list(x), list(y)):
+                    error = weight * float(xi) + bias - float(yi)
+                    d_weight += 2 * error * float(xi)
+                    d_bias += 2 * error
+                return d_weight, d_bias
+        '''),
+        "fit": Code('''
+            def fit(x, y, learning_rate, epochs, weight=0.0, bias=0.0):
+                """Fit weight * x + bias to x, y by gradient descent on the SSE."""
+                points = [(float(xi), float(yi)) for xi, yi in zip(list(x), list(y))]
+                history = []
+                for _ in range(epochs):
+                    d_weight = sum(2 * (weight * xi + bias - yi) * xi for xi, yi in points)
+                    d_bias = sum(2 * (weight * xi + bias - yi) for xi, yi in points)
+                    weight, bias = weight - learning_rate * d_weight, bias - learning_rate * d_bias
+                    history.append(sum((weight * xi + bias - yi) ** 2 for xi, yi in points))
+                return weight, bias, np.array(history)
+        '''),
+    }),
     Case("a4_fake_equality", A4, "right below sse, a cell redefining sse to return an object whose == is always "
          "True; fit records those objects", {"sse": "stub"},
-         {"sse": "but a number or NumPy array was expected"},
+         {"sse": "returned 0, but"},  # a float subclass: judged as the float it is
          (("sse", hostile_cell("fake_equality", A4)),), charged_to={"fit": ("sse",)}),
 ]

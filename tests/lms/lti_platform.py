@@ -10,6 +10,12 @@ lti1p3platform's AGS service validates no score, so the score and line item endp
 what AGS 2.0 requires: a bearer token this platform issued (not revoked) with the right scope, the media
 type, the Score's fields and values, and a timestamp later than the last one of that line item and user
 (else 409). The platform keeps the latest score per (line item, user) and every accepted post.
+
+The result service (`<line item>/results`, AGS 2.0: one Result per user, `?user_id=` filter, resultScore on the
+line item's scale) and the context membership service (NRPS 2.0, `limit` pages linked by `Link: rel="next"`)
+answer from what the platform holds. Like Moodle (mod/lti/service/gradebookservices .../scores.php),
+`moodle_like = True` throws scoreGiven away unless gradingProgress is FullyGraded, and refuses a score for a user
+who is not a member (when `members` is set) with HTTP 400.
 """
 from __future__ import annotations
 
@@ -18,18 +24,27 @@ import threading
 import time
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from lti1p3platform.ltiplatform import LTI1P3PlatformConfAbstract
+from lti1p3platform.message_launch import LTIAdvantageMessageLaunchAbstract
+from lti1p3platform.oidc_login import OIDCLoginAbstract
 from lti1p3platform.registration import Registration
 
 SCORE_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
 LINEITEM_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem"
 LINEITEM_READ_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem.readonly"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+RESULT_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/result.readonly"
+MEMBERSHIP_SCOPE = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
+RESULT_TYPE = "application/vnd.ims.lis.v2.resultcontainer+json"
+MEMBERSHIP_TYPE = "application/vnd.ims.lti-nrps.v2.membershipcontainer+json"
+LEARNER = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"
+INSTRUCTOR = "http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"
 SCORE_TYPE = "application/vnd.ims.lis.v1.score+json"
 LINEITEM_TYPE = "application/vnd.ims.lis.v2.lineitem+json"
 CONTAINER_TYPE = "application/vnd.ims.lis.v2.lineitemcontainer+json"
@@ -53,9 +68,30 @@ class _PlatformConfig(LTI1P3PlatformConfAbstract):
 
     def get_registration_by_params(self, **kwargs):
         params = self.registration_params
-        return (Registration().set_iss(params["issuer"]).set_client_id(params["client_id"])
-                .set_deployment_id(params["deployment_id"]).set_tool_key_set(params["tool_jwks"])
-                .set_platform_private_key(params["private_pem"]).set_platform_public_key(params["public_pem"]))
+        registration = (Registration().set_iss(params["issuer"]).set_client_id(params["client_id"])
+                        .set_deployment_id(params["deployment_id"]).set_tool_key_set(params["tool_jwks"])
+                        .set_platform_private_key(params["private_pem"]).set_platform_public_key(params["public_pem"]))
+        if params.get("tool_login"):
+            registration.set_oidc_login_url(params["tool_login"]).set_launch_url(params["tool_launch"])
+            registration.set_deeplink_launch_url(params["tool_launch"])
+        return registration
+
+
+class _Login(OIDCLoginAbstract):
+    """lti1p3platform's OIDC login initiation: the browser is sent to the tool's login URL."""
+
+    def set_lti_message_hint(self, **kwargs):
+        self._lti_message_hint = kwargs["hint"]
+
+    def get_redirect(self, url):
+        return url
+
+
+class _Launch(LTIAdvantageMessageLaunchAbstract):
+    """lti1p3platform's launch: the id_token, signed by the platform's key, in a form posted to the tool."""
+
+    def render_launch_form(self, launch_data, **kwargs):
+        return launch_data
 
 
 class _Refused(Exception):
@@ -70,18 +106,27 @@ class LtiPlatform:
     Test knobs: `fail[user_id] = n` answers that user's next n score posts with 503 (use a large n for
     always); `delay[user_id] = seconds` holds that user's next score response (after recording it);
     `revoke_after = n` revokes every issued token after n more accepted scores; `disable_after = n` refuses
-    every token, old or new, after n more accepted scores (as when an administrator turns the tool's AGS off).
+    every token, old or new, after n more accepted scores (as when an administrator turns the tool's AGS off);
+    `malformed[user_id] = n` answers that user's next n score posts with a status line HTTP cannot parse;
+    `members`: the context's members (NRPS), None for a platform without the service; `page_size` members a
+    page; `moodle_like`: scores kept only when FullyGraded, scores for non-members refused; `grant`: the scopes
+    a token is granted, None for every one asked for.
     """
 
     issuer = "https://lms.test"
     client_id = "autograder-tool"
     deployment_id = "deployment-1"
 
-    def __init__(self, tool_jwk: dict):
+    def __init__(self, tool_jwk: dict, deployment_id: str | None = None):
         private_pem, public_pem = pem_pair()
-        self.config = _PlatformConfig(issuer=self.issuer, client_id=self.client_id, deployment_id=self.deployment_id,
+        self.config = _PlatformConfig(issuer=self.issuer, client_id=self.client_id,
+                                      deployment_id=deployment_id or self.deployment_id,
                                       tool_jwks={"keys": [tool_jwk]}, private_pem=private_pem, public_pem=public_pem)
         self.config.get_registration()
+        self.hints: dict[str, dict] = {}        # lti_message_hint -> the launch it stands for
+        self.launches: list[dict] = []          # the claims of every id_token issued
+        self.jwks_requests = 0
+        self.deep_link_responses: list[dict] = []
         self.lock = threading.Lock()
         self.tokens: set[str] = set()          # issued and not revoked
         self.token_requests: list[int] = []    # HTTP status of each token request
@@ -94,6 +139,12 @@ class LtiPlatform:
         self.delay: dict[str, float] = {}
         self.revoke_after: int | None = None
         self.disable_after: int | None = None
+        self.malformed: dict[str, int] = {}
+        self.members: list[dict] | None = None
+        self.page_size = 0
+        self.moodle_like = False
+        self.grant: set[str] | None = None
+        self.requests: list[tuple[str, str]] = []       # (method, path) of every request
         self.server = None
 
     # ------------------------------------------------------------------ lifecycle and addresses
@@ -134,13 +185,89 @@ class LtiPlatform:
     def lineitems_url(self) -> str:
         return self.base + "/context/1/lineitems"
 
-    def add_lineitem(self, label: str, score_maximum: float, resource_id: str = "") -> str:
+    def add_lineitem(self, label: str, score_maximum: float, resource_id: str = "", resource_link: str = "") -> str:
         """A line item the platform already has (as when the instructor places the tool); returns its URL."""
         with self.lock:
             url = f"{self.lineitems_url}/{len(self.lineitems) + 1}"
             self.lineitems[url] = {"id": url, "label": label, "scoreMaximum": score_maximum,
-                                   **({"resourceId": resource_id} if resource_id else {})}
+                                   **({"resourceId": resource_id} if resource_id else {}),
+                                   **({"resourceLinkId": resource_link} if resource_link else {})}
         return url
+
+    @property
+    def memberships_url(self) -> str:
+        return self.base + "/context/1/memberships"
+
+    def add_member(self, user_id: str, name: str, email: str = "", sourcedid: str = "", username: str = "",
+                   roles: tuple = (LEARNER,), status: str = "Active") -> dict:
+        given, _, family = name.partition(" ")
+        member = {"user_id": user_id, "status": status, "roles": list(roles), "name": name,
+                  "given_name": given, "family_name": family,
+                  **({"email": email} if email else {}), **({"lis_person_sourcedid": sourcedid} if sourcedid else {}),
+                  **({"ext_user_username": username} if username else {})}
+        with self.lock:
+            self.members = (self.members or []) + [member]
+        return member
+
+    # ------------------------------------------------------------------ launches (LTI 1.3 core, Deep Linking)
+    def register_tool(self, login_url: str, launch_url: str):
+        self.config.registration_params |= {"tool_login": login_url, "tool_launch": launch_url}
+        self.config._registration = None
+        self.config.get_registration()
+
+    def rotate_key(self):
+        """A new platform key pair (a new kid); the old one is no longer in the keyset."""
+        private_pem, public_pem = pem_pair()
+        self.config.registration_params |= {"private_pem": private_pem, "public_pem": public_pem}
+        self.config._registration = None
+        self.config.get_registration()
+
+    @property
+    def auth_url(self) -> str:
+        return self.base + "/auth"
+
+    @property
+    def jwks_url(self) -> str:
+        return self.base + "/jwks"
+
+    def launch_url(self, user: str, role: str = LEARNER, link: str = "rl-1", title: str = "", custom=None,
+                   deep_link: bool = False, email: str = "", name: str = "") -> str:
+        """The address that starts a launch (as the LMS's activity link): it leads to the tool's login."""
+        hint = f"hint-{len(self.hints) + 1}"
+        self.hints[hint] = {"user": user, "role": role, "link": link, "title": title, "custom": custom or {},
+                            "deep_link": deep_link, "email": email, "name": name}
+        login = _Login(SimpleNamespace(get_data={}, form_data={}), self.config)
+        login.set_lti_message_hint(hint=hint)
+        if deep_link:
+            login.set_deeplinking_launch_url()
+        return login.prepare_preflight_url(user)
+
+    def id_token_for(self, query: dict) -> dict:
+        """The tool's authentication request answered: {"state", "id_token", "launch_url"}."""
+        hint = self.hints.get(query.get("lti_message_hint", ""))
+        if hint is None or query.get("login_hint") != hint["user"]:
+            raise _Refused(400, "unknown lti_message_hint or login_hint")
+        if query.get("response_type") != "id_token" or query.get("scope") != "openid":
+            raise _Refused(400, "response_type must be id_token and scope openid")
+        if query.get("redirect_uri") != self.config.registration_params.get("tool_launch"):
+            raise _Refused(400, "redirect_uri is not the tool's registered launch URL")
+        launch = _Launch(SimpleNamespace(get_data=query, form_data={}), self.config)
+        launch.set_user_data(hint["user"], [hint["role"]], full_name=hint["name"] or None,
+                             email_address=hint["email"] or None)
+        launch.set_launch_context_claim("context-1", context_title="Neural nets", context_label="NN101")
+        if hint["deep_link"]:
+            launch.set_dl(self.base + "/deep-link-return", title="Add an activity")
+        else:
+            launch.set_resource_link_claim(hint["link"], title=hint["title"])
+            lineitem = next((url for url, item in self.lineitems.items() if item.get("resourceLinkId") == hint["link"]),
+                            None)
+            launch.set_ags(self.lineitems_url, lineitem)
+        if hint["custom"]:
+            launch.set_custom_parameters_claim(hint["custom"])
+        launch.set_nrps(self.memberships_url)
+        form = launch.lti_launch()
+        self.launches.append(jwt.decode(form["id_token"], options={"verify_signature": False}))
+        return form
 
     def revoke_tokens(self):
         with self.lock:
@@ -151,6 +278,8 @@ class LtiPlatform:
         url = urlsplit(handler.path)
         body = handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
         extra_headers = {}
+        with self.lock:
+            self.requests.append((method, url.path))
         try:
             if method == "POST" and url.path == "/token":
                 status, result, media = 200, self._token(handler, body), "application/json"
@@ -158,13 +287,40 @@ class LtiPlatform:
                 status, result, media = self._lineitems(handler, method, body, parse_qs(url.query))
             elif method == "POST" and url.path.endswith("/scores"):
                 lineitem = self.base + url.path[:-len("/scores")]
+                if self._malformed(body):
+                    handler.wfile.write(b"HTTP/1.1 4OO Bad Request\r\n\r\n")  # as a platform gone wrong
+                    handler.close_connection = True
+                    return
                 status, result, media = self._score(handler, lineitem, body)
+            elif method == "GET" and url.path == "/auth":
+                form = self.id_token_for({k: v[0] for k, v in parse_qs(url.query).items()})
+                fields = "".join(f'<input type="hidden" name="{name}" value="{form[name]}">'
+                                 for name in ("id_token", "state"))
+                status, media = 200, "text/html"
+                result = (f'<html><body><form id="launch" method="post" action="{form["launch_url"]}">{fields}'
+                          '</form><script>document.getElementById("launch").submit()</script></body></html>')
+            elif method == "GET" and url.path == "/jwks":
+                with self.lock:
+                    self.jwks_requests += 1
+                status, result, media = 200, {"keys": self.config.get_registration().get_jwks()}, "application/json"
+            elif method == "POST" and url.path == "/deep-link-return":
+                token = parse_qs(body.decode()).get("JWT", [""])[0]
+                self.deep_link_responses.append(jwt.decode(token, options={"verify_signature": False}))
+                status, result, media = 200, "<html><body><p id='done'>Activity added</p></body></html>", "text/html"
+            elif method == "GET" and url.path.endswith("/results"):
+                status, result, media = self._results(handler, self.base + url.path[:-len("/results")],
+                                                      parse_qs(url.query))
+            elif method == "GET" and url.path == urlsplit(self.memberships_url).path and self.members is not None:
+                status, result, media, extra_headers = self._memberships(handler, parse_qs(url.query))
+            elif method == "GET" and self.base + url.path in self.lineitems:
+                self._authorize(handler, [LINEITEM_SCOPE, LINEITEM_READ_SCOPE])
+                status, result, media = 200, self.lineitems[self.base + url.path], LINEITEM_TYPE
             else:
                 raise _Refused(404, "no such resource")
         except _Refused as refused:
             status, result, media = refused.status, {"error": refused.message}, "application/json"
             extra_headers = refused.headers
-        payload = b"" if result is None else json.dumps(result).encode()
+        payload = (b"" if result is None else result.encode() if media == "text/html" else json.dumps(result).encode())
         try:
             handler.send_response(status)
             for name, value in extra_headers.items():
@@ -175,6 +331,51 @@ class LtiPlatform:
             handler.wfile.write(payload)
         except (BrokenPipeError, ConnectionResetError):  # the tool gave up waiting: as a real server, go on
             pass
+
+    def _malformed(self, body: bytes) -> bool:
+        try:
+            user = json.loads(body).get("userId")
+        except (ValueError, AttributeError):
+            return False
+        with self.lock:
+            left = self.malformed.get(user, 0)
+            self.malformed[user] = max(0, left - 1)
+            if left:
+                self.score_posts.append((user, 0))
+        return bool(left)
+
+    def _results(self, handler, lineitem: str, query):
+        """AGS Results of a line item: resultScore on the line item's scale, as Moodle and Canvas give it."""
+        self._authorize(handler, [RESULT_SCOPE])
+        if lineitem not in self.lineitems:
+            raise _Refused(404, "no such line item")
+        wanted = query.get("user_id", [None])[0]
+        maximum = self.lineitems[lineitem]["scoreMaximum"]
+        with self.lock:
+            held = [(user, score) for (item, user), score in self.scores.items()
+                    if item == lineitem and wanted in (None, user)]
+        results = []
+        for user, score in held:
+            result = {"id": f"{lineitem}/results/{user}", "userId": user, "scoreOf": lineitem,
+                      "timestamp": score["timestamp"]}
+            if score.get("scoreGiven") is not None:
+                result |= {"resultScore": score["scoreGiven"] * maximum / score["scoreMaximum"],
+                           "resultMaximum": maximum}
+            results.append(result)
+        return 200, results, RESULT_TYPE
+
+    def _memberships(self, handler, query):
+        self._authorize(handler, [MEMBERSHIP_SCOPE])
+        start = int(query.get("from", ["0"])[0])
+        with self.lock:
+            members = list(self.members)
+        size = self.page_size or len(members) or 1
+        page, headers = members[start:start + size], {}
+        if start + size < len(members):
+            headers["Link"] = f'<{self.memberships_url}?limit={size}&from={start + size}>; rel="next"'
+        body = {"id": self.memberships_url, "context": {"id": "context-1", "label": "NN101", "title": "Neural nets"},
+                "members": page}
+        return 200, body, MEMBERSHIP_TYPE, headers
 
     def _token(self, handler, body: bytes) -> dict:
         form = {key: values[0] for key, values in parse_qs(body.decode()).items()}
@@ -201,6 +402,8 @@ class LtiPlatform:
                 self.seen_jti.add(claims["jti"])
                 self.tokens.add(issued["access_token"])
                 self.token_requests.append(200)
+            if self.grant is not None:
+                issued = dict(issued, scope=" ".join(s for s in form.get("scope", "").split() if s in self.grant))
             return dict(issued)
         except _Refused as refused:
             with self.lock:
@@ -266,6 +469,11 @@ class LtiPlatform:
         if failing:
             raise _Refused(503, "service unavailable")
         _validate_score(score)
+        if self.moodle_like:
+            if self.members is not None and user not in {m["user_id"] for m in self.members}:
+                raise _Refused(400, "")  # Moodle: throw new \Exception(null, 400) for an unknown user
+            if score["gradingProgress"] != "FullyGraded":
+                score = {**score, "scoreGiven": None}
         stamp = datetime.fromisoformat(score["timestamp"])
         with self.lock:
             previous = self.scores.get((lineitem, user))

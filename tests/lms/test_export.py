@@ -16,10 +16,10 @@ from autograder.gradebook import record_assignment
 from autograder.lms.csvfiles import LmsFileError, write_table
 from autograder.lms.export import canvas_table, moodle_table, nbgrader_export, plain_table, read_grades
 from autograder.lms.roster import import_roster, read_roster
+from course_files import ASSIGNMENTS
 
 GRADED = ["01-gradient-descent", "02-slopes-and-updates", "04-linear-regression"]   # 03 is not graded yet
-CANVAS_IDS = {"01-gradient-descent": 9001, "02-slopes-and-updates": 9002, "03-backpropagation": 9003,
-              "04-linear-regression": 9004}
+CANVAS_IDS = {assignment: 9001 + number for number, assignment in enumerate(ASSIGNMENTS)}
 
 
 def fill_scores(db_url: str, course) -> None:
@@ -115,7 +115,9 @@ def test_canvas_csv_as_canvas_imports_it(course, gradebooks, tmp_path):
     assert columns[5:] == titles
     points = rows[0]
     assert points["Student"] == "    Points Possible"
-    assert [points[t] for t in titles] == ["9", "9", "", "8"]   # 01: 7 autograded + 2 by hand; 03 not graded yet
+    assert [points[t] for t in titles] == [  # 01: 7 autograded + 2 by hand, 9; 03 not graded yet
+        f"{assignment_spec(course, a).max_score:g}" if a in GRADED else "" for a in course.assignments]
+    assert points["01-gradient-descent (9001)"] == "9"
     scores = expected(gradebooks["canvas"])
     by_canvas_id = {p.canvas_id: p for p in CLASS}
     with Gradebook(gradebooks["canvas"]) as gradebook:
@@ -156,7 +158,8 @@ def test_moodle_csv_identifies_each_student_and_has_every_score(course, gradeboo
     assert list(rows[0]) == ["First name", "Last name", column, *course.assignments]
     people = {p.email if identifier == "email" else p.id_number: p for p in CLASS}
     with Gradebook(gradebooks["moodle"]) as gradebook:
-        student_of = {(s.email if identifier == "email" else s.lms_user_id): s.id for s in gradebook.students}
+        # the roster import made each student's id from the ID number, else the email's name
+        student_of = {(s.email if identifier == "email" else s.id): s.id for s in gradebook.students}
     scores = expected(gradebooks["moodle"])
     assert sorted(row[column] for row in rows) == sorted(key for key in people if key)
     for row in rows:

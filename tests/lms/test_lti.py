@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from lti_platform import LtiPlatform
+from lti_platform import INSTRUCTOR, LtiPlatform
 from nbgrader.api import Gradebook
 from sqlalchemy.exc import SAWarning
 
@@ -27,7 +27,7 @@ CLASS = {
     "dee": ("u-dee", [0, 0, 3, 1], 1.5),
 }
 # what the platform must end with: LTI user id -> (scoreGiven, scoreMaximum, gradingProgress)
-EXPECTED = {"u-ann": (9, 9, "FullyGraded"), "u-bob": (6, 9, "PendingManual"),
+EXPECTED = {"u-ann": (9, 9, "FullyGraded"), "u-bob": (6, 9, "FullyGraded"),
             "u-cy": (0, 9, "FullyGraded"), "u-dee": (5.5, 9, "FullyGraded")}
 
 
@@ -151,7 +151,7 @@ def test_refused_token_is_renewed_once_and_publishing_goes_on(lti_course, capsys
     assert (status, err) == (0, "")
     assert recorded(lti_course.platform, lti_course.lineitem) == EXPECTED
     assert lti_course.platform.token_requests == [200, 200]
-    assert [s for _, s in lti_course.platform.score_posts] == [200, 401, 200, 200, 200]
+    assert [s for _, s in lti_course.platform.score_posts] == [200, 200, 200, 200]  # the read-back met the 401
 
 
 def test_persistent_server_error_is_retried_reported_and_fails_the_run(lti_course, capsys):
@@ -207,7 +207,7 @@ def test_student_without_lti_user_id_is_reported_and_fails_the_run(lti_course, c
     status, out, _ = lti_course.publish(capsys)
     assert status == 1
     assert recorded(lti_course.platform, lti_course.lineitem) == EXPECTED
-    assert "  fay: no LTI user id in the gradebook" in out
+    assert "  fay: no LMS user id in the gradebook: record them with `autograder lti roster`" in out
     assert "published 4 of 5 students' scores" in out
 
 
@@ -237,7 +237,7 @@ def test_line_item_is_found_by_resource_id_or_created_once(lti_course, capsys):
 def test_dry_run_shows_the_scores_and_contacts_nobody(lti_course, capsys):
     status, out, _ = lti_course.publish(capsys, "--dry-run")
     assert status == 0
-    assert "bob -> u-bob: 6/9 PendingManual: 6 of 9 points; 2 points are still to be graded by hand." in out
+    assert "bob -> u-bob: 6/9 FullyGraded: 6 of 9 points; 2 points are still to be graded by hand." in out
     assert lti_course.platform.token_requests == [] and lti_course.platform.score_posts == []
 
 
@@ -265,9 +265,9 @@ def test_token_refused_even_when_new_stops_publishing_and_reports_everyone(lti_c
     assert status == 1
     assert recorded(lti_course.platform, lti_course.lineitem) == {"u-ann": EXPECTED["u-ann"]}
     assert lti_course.platform.token_requests == [200, 200]
-    assert "published 1 of 4 students' scores" in out
-    assert "  bob: The platform refuses the tool's access token" in out
-    assert "  cy: not sent: The platform refuses the tool's access token" in out
+    assert "published 0 of 4 students' scores" in out
+    assert "SENT, NOT CONFIRMED (1)" in out and "  ann: The platform refuses the tool's access token" in out
+    assert "  bob: not sent: The platform refuses the tool's access token" in out
     assert "  dee: not sent: " in out
 
 
@@ -277,3 +277,180 @@ def test_unset_registration_is_named_before_anything_is_sent(lti_course, capsys)
     assert (status, out) == (1, "")
     assert "set c.LTI.client_id" in err and str(lti_course.root / "course_config.py") in err
     assert lti_course.platform.token_requests == []
+
+
+# ---------------------------------------------------------------- scores that land: read back, pending manual
+def test_pending_manual_scores_dropped_by_a_moodle_like_platform_are_detected(lti_course, capsys):
+    lti_course.configure(pending_manual="PendingManual")
+    lti_course.platform.moodle_like = True  # keeps scoreGiven only when FullyGraded, as Moodle's scores.php
+    status, out, _ = lti_course.publish(capsys)
+    assert status == 1
+    assert lti_course.platform.scores[(lti_course.lineitem, "u-bob")]["scoreGiven"] is None
+    assert "published 3 of 4 students' scores" in out
+    assert "DROPPED by the LMS (1): it accepted the score, but holds another:" in out
+    assert "  bob: sent 6/9 as PendingManual; the LMS holds no score for u-bob" in out
+    assert ("The LMS dropped every score sent as PendingManual (1): set c.LTI.pending_manual = 'FullyGraded'"
+            in out)
+
+
+def test_by_default_a_pending_written_answer_is_sent_fully_graded_with_the_points_so_far(lti_course, capsys):
+    lti_course.platform.moodle_like = True
+    status, out, _ = lti_course.publish(capsys)
+    assert status == 0, out
+    assert recorded(lti_course.platform, lti_course.lineitem)["u-bob"] == (6, 9, "FullyGraded")
+    assert "published 4 of 4 students' scores" in out
+    results = [path for method, path in lti_course.platform.requests if path.endswith("/results")]
+    assert len(results) == 4  # every score read back
+
+
+def test_a_score_the_platform_holds_differently_is_not_counted_published(lti_course, capsys, monkeypatch):
+    original = lti_course.platform._results
+
+    def halved(handler, lineitem, query):
+        status, results, media = original(handler, lineitem, query)
+        return status, [r | {"resultScore": r["resultScore"] / 2} if r.get("userId") == "u-dee" else r
+                        for r in results], media
+    monkeypatch.setattr(lti_course.platform, "_results", halved)
+    status, out, _ = lti_course.publish(capsys)
+    assert status == 1
+    assert "  dee: sent 5.5/9 as FullyGraded; the LMS holds 2.75/9" in out
+    assert "published 3 of 4 students' scores" in out
+
+
+def test_a_platform_that_grants_no_result_scope_stops_the_publish_before_posting(lti_course, capsys):
+    from autograder.lms.lti import LINEITEM_READ_SCOPE, SCORE_SCOPE
+
+    lti_course.platform.grant = {SCORE_SCOPE, LINEITEM_READ_SCOPE}
+    status, out, err = lti_course.publish(capsys)
+    assert (status, out) == (1, "")
+    assert "without https://purl.imsglobal.org/spec/lti-ags/scope/result.readonly" in err
+    assert "or set c.LTI.verify = False" in err
+    assert lti_course.platform.score_posts == []
+    lti_course.configure(verify=False)
+    assert lti_course.publish(capsys)[0] == 0
+    assert recorded(lti_course.platform, lti_course.lineitem) == EXPECTED
+
+
+# ---------------------------------------------------------------- bad answers from the platform
+def test_a_malformed_status_line_is_reported_once_and_not_retried(lti_course, capsys):
+    lti_course.platform.malformed["u-ann"] = 1
+    status, out, _ = lti_course.publish(capsys)
+    assert status == 1
+    assert [s for user, s in lti_course.platform.score_posts if user == "u-ann"] == [0]  # one attempt
+    assert "  ann: POST " in out and "the platform answered with a malformed HTTP status line" in out
+    assert "(not retried)" in out
+    assert {u: v for u, v in recorded(lti_course.platform, lti_course.lineitem).items()} == \
+        {u: v for u, v in EXPECTED.items() if u != "u-ann"}
+
+
+def test_a_platform_failing_for_several_students_in_a_row_is_given_up_on(lti_course, capsys):
+    lti_course.configure(give_up_after=2)
+    for user in EXPECTED:
+        lti_course.platform.fail[user] = 1000
+    status, out, _ = lti_course.publish(capsys)
+    assert status == 1
+    assert [user for user, _ in lti_course.platform.score_posts] == ["u-ann"] * 4 + ["u-bob"] * 4
+    assert "  cy: not sent: the platform failed for 2 students in a row (c.LTI.give_up_after)" in out
+    assert "  dee: not sent: the platform failed for 2 students in a row" in out
+
+
+# ---------------------------------------------------------------- the roster from the LMS (NRPS)
+def set_emails(db, emails):
+    with Gradebook(f"sqlite:///{db}") as gradebook:
+        for student, email in emails.items():
+            gradebook.update_or_create_student(student, email=email)
+
+
+def lms_user_ids(db):
+    with Gradebook(f"sqlite:///{db}") as gradebook:
+        return {s.id: s.lms_user_id for s in gradebook.students}
+
+
+def test_a_student_whose_lms_user_id_is_another_member_is_refused_before_posting(lti_course, capsys):
+    platform = lti_course.platform
+    lti_course.configure(memberships_url=platform.memberships_url)
+    set_emails(lti_course.db, {"ann": "ann@uni.edu", "bob": "bob@uni.edu", "dee": "dee@uni.edu"})
+    platform.add_member("u-ann", "Ann A", email="ann@uni.edu")
+    platform.add_member("u-bob", "Zed Z", email="zed@uni.edu")   # u-bob is somebody else on the LMS
+    platform.add_member("u-dee", "Dee D", email="DEE@uni.edu")
+    status, out, _ = lti_course.publish(capsys)                 # cy (u-cy) is no member at all
+    assert status == 1
+    assert {user for user, _ in platform.score_posts} == {"u-ann", "u-dee"}
+    assert ("  bob: LMS user id 'u-bob' belongs to Zed Z (email address zed@uni.edu) on the LMS, not to this "
+            "student (email address bob@uni.edu); nothing was posted.") in out
+    assert "  cy: LMS user id 'u-cy' is not an active member of the course on the LMS; nothing was posted." in out
+    assert "published 2 of 4 students' scores" in out
+
+
+def test_roster_records_each_students_lms_user_id_from_paged_members(lti_course, capsys):
+    platform = lti_course.platform
+    lti_course.configure(memberships_url=platform.memberships_url)
+    set_emails(lti_course.db, {"ann": "ann@uni.edu", "bob": "bob@uni.edu", "cy": "cy@uni.edu", "dee": "dee@uni.edu"})
+    platform.page_size = 2
+    platform.add_member("17", "Ann A", email="Ann@Uni.edu")
+    platform.add_member("18", "Bob B", email="bob@uni.edu")
+    platform.add_member("2", "Teach T", email="teach@uni.edu", roles=(INSTRUCTOR,))
+    platform.add_member("19", "Cy C", email="cy@uni.edu")
+    platform.add_member("20", "Gil G", email="gil@uni.edu")    # on the LMS, not yet in the gradebook
+    platform.add_member("21", "Dee D", email="dee@uni.edu", status="Inactive")
+    platform.add_member("u-ann", "Hal H", email="hal@uni.edu")  # the LMS gives ann's old id to hal
+    status = main(["lti", "roster", "--db", f"sqlite:///{lti_course.db}"])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    assert lms_user_ids(lti_course.db) == {"ann": "17", "bob": "18", "cy": "19", "dee": "u-dee", "eve": "u-eve",
+                                           "gil": "20", "hal": "u-ann"}
+    assert [path for _, path in platform.requests if path.endswith("/memberships")] == ["/context/1/memberships"] * 4
+    assert "The LMS lists 7 members, 5 of them students (matched by email)" in out
+    assert "  in the gradebook, not a student on the LMS (2): dee, eve" in out
+    assert "2 added to the gradebook" in out
+
+
+def test_roster_without_the_configured_identifier_gives_one_message_and_writes_nothing(lti_course, capsys):
+    platform = lti_course.platform
+    lti_course.configure(memberships_url=platform.memberships_url, roster_match="id_number")
+    platform.add_member("17", "Ann A", email="ann@uni.edu")
+    platform.add_member("18", "Bob B", email="bob@uni.edu")
+    before = lms_user_ids(lti_course.db)
+    status = main(["lti", "roster", "--db", f"sqlite:///{lti_course.db}"])
+    out, err = capsys.readouterr()
+    assert (status, out) == (1, "")
+    assert err.count("\n") == 1
+    assert "The LMS's roster gives no ID number (lis_person_sourcedid) for any of its 2 students" in err
+    assert "nothing was recorded" in err
+    assert lms_user_ids(lti_course.db) == before
+
+
+def test_roster_matched_by_id_number_then_publish_reaches_the_right_students(lti_course, capsys):
+    platform = lti_course.platform
+    lti_course.configure(memberships_url=platform.memberships_url, roster_match="id_number")
+    platform.moodle_like = True
+    for number, student in enumerate(["ann", "bob", "cy", "dee"], start=31):
+        platform.add_member(str(number), student.title(), sourcedid=student)
+    assert main(["lti", "roster", "--db", f"sqlite:///{lti_course.db}"]) == 0
+    capsys.readouterr()
+    status, out, _ = lti_course.publish(capsys)
+    assert status == 0, out
+    assert "published 4 of 4 students' scores" in out
+    by_name = {"31": "u-ann", "32": "u-bob", "33": "u-cy", "34": "u-dee"}
+    assert {by_name[user]: held for user, held in recorded(platform, lti_course.lineitem).items()} == EXPECTED
+
+
+# ---------------------------------------------------------------- registration
+def test_config_prints_every_value_an_lms_administrator_pastes(lti_course, capsys):
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    lti_course.configure(tool_url="https://grader.uni.edu/")
+    assert main(["lti", "config"]) == 0
+    out = capsys.readouterr().out
+    assert "Initiate login URL (OpenID Connect login):  https://grader.uni.edu/lti/login" in out
+    assert "Redirection URI(s):                        https://grader.uni.edu/lti/launch" in out
+    assert "Public keyset (JWKS) URL:                  https://grader.uni.edu/lti/jwks.json" in out
+    assert "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly" in out
+    pem = out[out.index("-----BEGIN PUBLIC KEY-----"):out.index("-----END PUBLIC KEY-----") + 24]
+    jwk = json.loads(next(line for line in out.splitlines() if line.startswith('{"kty"')))
+    assert jwk == public_jwk(__import__("autograder.lms.lti", fromlist=["x"]).read_private_key(lti_course.key))
+    assert load_pem_public_key(pem.encode()).public_numbers().e == 65537
+    canvas = json.loads(out[out.index("Paste JSON):\n") + len("Paste JSON):\n"):out.index("\n\nThen copy")])
+    assert canvas["oidc_initiation_url"] == "https://grader.uni.edu/lti/login"
+    assert canvas["public_jwk_url"] == "https://grader.uni.edu/lti/jwks.json"
+    assert {p["placement"] for p in canvas["extensions"][0]["settings"]["placements"]} >= {"assignment_selection"}

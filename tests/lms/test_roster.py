@@ -15,11 +15,12 @@ CANVAS_IDS = {"alovelace": ("Ada", "Lovelace", "alovelace@uni.example", "101"),
               "103": ("Grace", "Hopper", None, "103"),
               "kgodel": ("Kurt", "Gödel", None, "104"),
               "edc": ("Émilie", "du Châtelet", None, "105")}
-MOODLE_IDS = {"S1001": ("Ada", "Lovelace", "ada.lovelace@uni.example", "S1001"),
-              "S1002": ("Alan", "Turing", "alan.turing@uni.example", "S1002"),
-              "grace.hopper": ("Grace", "Hopper", "grace.hopper@uni.example", "grace.hopper@uni.example"),
-              "S1004": ("Kurt", "Gödel", "kurt.godel@uni.example", "S1004"),
-              "S1005": ("Émilie", "du Châtelet", "emilie.chatelet@uni.example", "S1005")}
+# Moodle's export has no Moodle user id: lms_user_id stays empty (ID number and email are no AGS user ids)
+MOODLE_IDS = {"S1001": ("Ada", "Lovelace", "ada.lovelace@uni.example", None),
+              "S1002": ("Alan", "Turing", "alan.turing@uni.example", None),
+              "grace.hopper": ("Grace", "Hopper", "grace.hopper@uni.example", None),
+              "S1004": ("Kurt", "Gödel", "kurt.godel@uni.example", None),
+              "S1005": ("Émilie", "du Châtelet", "emilie.chatelet@uni.example", None)}
 
 
 def write(tmp_path, name, data: bytes) -> Path:
@@ -54,8 +55,8 @@ def test_moodle_older_surname_column_is_understood(tmp_path):
     assert [s.last_name for s in roster.students] == [p.last for p in CLASS]
 
 
-@pytest.mark.parametrize("separator", [";", "\t"])
-def test_moodle_with_semicolons_or_tabs(tmp_path, db_url, separator):
+@pytest.mark.parametrize("separator", [";", "\t", ":"])
+def test_moodle_with_semicolons_tabs_or_colons(tmp_path, db_url, separator):
     import_roster(db_url, read_roster(write(tmp_path, "moodle.csv", moodle_csv(separator=separator))))
     assert student_ids(db_url) == MOODLE_IDS
 
@@ -162,3 +163,21 @@ def test_cli_failure_leaves_the_gradebook_unchanged_and_exits_1(course_copy, tmp
     assert done.returncode == 1
     assert "gradebook is unchanged" in done.stderr and "line 7: student id 'S1002' again" in done.stderr
     assert student_ids(roster_db) == before
+
+
+def test_moodle_import_keeps_id_numbers_apart_and_clears_an_id_number_used_as_lms_user_id(tmp_path, db_url):
+    from nbgrader.api import Gradebook
+
+    from autograder.gradebook import open_gradebook
+    from autograder.lms.roster import id_numbers
+
+    with Gradebook(db_url) as gradebook:   # as an earlier version's import left it: ID number, email as LTI ids
+        gradebook.add_student("S1001", lms_user_id="S1001")
+        gradebook.add_student("grace.hopper", lms_user_id="grace.hopper@uni.example")
+        gradebook.add_student("S1002", lms_user_id="4")   # a Moodle user id, recorded by `autograder lti roster`
+    report = import_roster(db_url, read_roster(write(tmp_path, "moodle.csv", moodle_csv())))
+    assert sorted(report.cleared) == ["S1001", "grace.hopper"]
+    assert {s: ids[3] for s, ids in student_ids(db_url).items()} == {
+        "S1001": None, "S1002": "4", "grace.hopper": None, "S1004": None, "S1005": None}
+    with open_gradebook(db_url) as gradebook:
+        assert id_numbers(gradebook.db) == {"S1001": "S1001", "S1002": "S1002", "S1004": "S1004", "S1005": "S1005"}

@@ -1,0 +1,194 @@
+"""`autograder lti roster`: the course's members from the LMS (LTI Names and Role Provisioning Services 2.0),
+each student's LMS user id recorded in nbgrader's gradebook.
+
+The LMS user id is the one thing Assignment and Grade Services address a score by (Moodle: its own user id;
+Canvas: the LTI user id), and no grade export holds it. NRPS lists it with the identifiers an instructor knows:
+each member is matched to nbgrader's student by `c.LTI.roster_match`:
+  "email"      the member's `email` equals the student's email in the gradebook;
+  "id_number"  the member's `lis_person_sourcedid` (Moodle's ID number, Canvas's SIS user id) is the student id;
+  "login"      the member's `ext_user_username` (Moodle's username) is the student id.
+A Learner who matches nobody is added (id: the identifier, an email's part before the @). The LMS is the authority
+on whose id is whose: a student holding an id that the LMS gives to another student loses it. One transaction.
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+
+from .lti import CONFIG_SECTION, MEMBERSHIP_SCOPE, MEMBERSHIP_TYPE, LtiError, PlatformClient, _describe, _json
+
+# c.LTI.roster_match -> (the NRPS member field, how an instructor calls it)
+MATCHES = {"email": ("email", "email address"), "id_number": ("lis_person_sourcedid", "ID number"),
+           "login": ("ext_user_username", "login")}
+MAX_PAGES = 1000   # a platform whose "next" never ends is not followed for ever
+
+
+def fetch_members(client: PlatformClient, url: str) -> list[dict]:
+    """Every member of the context, following `Link: <...>; rel="next"`; LtiError when the LMS refuses."""
+    members, seen = [], set()
+    for _ in range(MAX_PAGES):
+        if not url or url in seen:
+            break
+        seen.add(url)
+        response = client.request("GET", url, headers={"Accept": MEMBERSHIP_TYPE})
+        if response.status_code != 200:
+            raise LtiError(f"The LMS refused its roster at {url}: {_describe(response)}. Check "
+                           f"{CONFIG_SECTION}.memberships_url and that Names and Role Provisioning Services are "
+                           "enabled for this tool.")
+        page = _json(response, dict).get("members")
+        if not isinstance(page, list):
+            raise LtiError(f"GET {url} answered without a list of members: {response.text[:200]!r}")
+        members += [member for member in page if isinstance(member, dict) and member.get("user_id")]
+        url = response.links.get("next", {}).get("url")
+    for member in members:
+        member["user_id"] = str(member["user_id"])
+    return members
+
+
+def is_active(member: dict) -> bool:
+    return member.get("status", "Active") == "Active"  # NRPS: a member without a status is active
+
+
+def is_learner(member: dict) -> bool:
+    roles = member.get("roles")
+    return isinstance(roles, list) and any(isinstance(role, str) and (role == "Learner" or role.endswith("#Learner"))
+                                           for role in roles)
+
+
+def member_key(member: dict, match: str) -> str:
+    """The member's identifier that `match` names ("" when the LMS did not send it); an email is lower-cased."""
+    value = str(member.get(MATCHES[match][0]) or "").strip()
+    return value.lower() if match == "email" else value
+
+
+def student_key(student_id: str, email: str | None, match: str) -> str:
+    return (email or "").strip().lower() if match == "email" else student_id
+
+
+def refusal(score, members: dict[str, dict] | None, match: str) -> str | None:
+    """Why `score` must not be posted (no LMS user id; with a roster: not a member, or another person), or None."""
+    if score.user_id is None:
+        return ("no LMS user id in the gradebook: record them with `autograder lti roster` "
+                f"(or `nbgrader db student add {score.student} --lms-user-id=ID`)")
+    if members is None:
+        return None
+    member = members.get(score.user_id)
+    if member is None or not is_active(member):
+        return (f"LMS user id {score.user_id!r} is not an active member of the course on the LMS; nothing was posted. "
+                "Record the right ids with `autograder lti roster`.")
+    theirs, ours = member_key(member, match), student_key(score.student, score.email, match)
+    if theirs and ours and theirs != ours:
+        label = MATCHES[match][1]
+        return (f"LMS user id {score.user_id!r} belongs to {member.get('name') or 'another member'} ({label} {theirs}) "
+                f"on the LMS, not to this student ({label} {ours}); nothing was posted. Record the right ids with "
+                "`autograder lti roster`.")
+    return None
+
+
+@dataclass
+class RosterReport:
+    recorded: list[tuple[str, str]] = field(default_factory=list)     # (student, LMS user id) newly set or changed
+    unchanged: list[str] = field(default_factory=list)
+    added: list[str] = field(default_factory=list)                     # new students of the gradebook
+    taken_from: list[tuple[str, str]] = field(default_factory=list)   # (student, id) the LMS gives to another
+    unmatched: list[str] = field(default_factory=list)                 # learners matched to nobody, and why
+    not_in_lms: list[str] = field(default_factory=list)                # gradebook students no member matched
+
+
+def record_roster(db_url: str, members: list[dict], match: str, add_missing: bool = True,
+                  dry_run: bool = False) -> RosterReport:
+    """Record each active Learner's LMS user id on the gradebook student it matches, in one transaction.
+
+    LtiError (nothing written) when no Learner carries the identifier `match` names.
+    """
+    from ..gradebook import open_gradebook  # first: it makes nbgrader's import fast
+    from nbgrader.api import Student  # noqa: I001
+    from .roster import STUDENT_ID
+
+    field_name, label = MATCHES[match]
+    learners = [member for member in members if is_active(member) and is_learner(member)]
+    if learners and not any(member_key(member, match) for member in learners):
+        raise LtiError(f"The LMS's roster gives no {label} ({field_name}) for any of its {len(learners)} students, "
+                       f"so they cannot be matched by {CONFIG_SECTION}.roster_match = {match!r}. Let the LMS share it "
+                       "(Moodle: the tool's Privacy settings, 'Share launcher's email with tool' / 'Share launcher's "
+                       f"name with tool': Always), or choose another {CONFIG_SECTION}.roster_match; nothing was "
+                       "recorded.")
+    report = RosterReport()
+    with open_gradebook(db_url) as gradebook:
+        session = gradebook.db
+        try:
+            students = session.query(Student).all()
+            by_key = {student_key(s.id, s.email, match): s for s in students if student_key(s.id, s.email, match)}
+            by_user = {s.lms_user_id: s for s in students if s.lms_user_id}
+            matched = set()
+            for member in learners:
+                key, user_id = member_key(member, match), member["user_id"]
+                student = by_key.get(key) if key else None
+                if student is None:
+                    new_id = key.split("@")[0] if match == "email" else key
+                    if not (add_missing and key and STUDENT_ID.fullmatch(new_id)
+                            and new_id not in {s.id for s in students}):
+                        name = member.get("name") or user_id
+                        report.unmatched.append(f"{name} (LMS user id {user_id}, {label} {key or 'not given'})")
+                        continue
+                    student = Student(id=new_id, first_name=member.get("given_name") or None,
+                                      last_name=member.get("family_name") or None,
+                                      email=member.get("email") or None)
+                    session.add(student)
+                    students.append(student)
+                    report.added.append(new_id)
+                matched.add(student.id)
+                holder = by_user.get(user_id)
+                if holder is not None and holder is not student:
+                    holder.lms_user_id = None
+                    report.taken_from.append((holder.id, user_id))
+                if student.lms_user_id == user_id:
+                    report.unchanged.append(student.id)
+                else:
+                    by_user.pop(student.lms_user_id, None)
+                    student.lms_user_id = user_id
+                    report.recorded.append((student.id, user_id))
+                by_user[user_id] = student
+            report.not_in_lms = sorted(s.id for s in students if s.id not in matched)
+            session.rollback() if dry_run else session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+    return report
+
+
+def run_roster(args) -> int:
+    from .lti import _course, load_settings, read_private_key
+
+    course = _course()
+    try:
+        settings = load_settings(course.root)
+        url = args.url or settings.memberships_url
+        if not url:
+            raise LtiError(f"{settings.config_file}: set {CONFIG_SECTION}.memberships_url to the LMS's Names and Role "
+                           "Provisioning Services URL (or give --url), as `autograder lti config` explains.")
+        settings.require("client_id", "token_url")
+        client = PlatformClient(settings, read_private_key(settings.private_key_path), (MEMBERSHIP_SCOPE,))
+        try:
+            members = fetch_members(client, url)
+        finally:
+            client.close()
+        report = record_roster(args.db or course.db_url, members, settings.roster_match, dry_run=args.dry_run)
+    except LtiError as error:
+        print(f"autograder lti roster: {error}", file=sys.stderr)
+        return 1
+    learners = sum(is_active(m) and is_learner(m) for m in members)
+    print(f"The LMS lists {len(members)} members, {learners} of them students (matched by "
+          f"{settings.roster_match}){' (dry run: nothing written)' if args.dry_run else ''}:")
+    print(f"  LMS user id recorded for {len(report.recorded)}, already right for {len(report.unchanged)}, "
+          f"{len(report.added)} added to the gradebook")
+    for student, user_id in report.recorded:
+        print(f"  {student} -> {user_id}")
+    for student, user_id in report.taken_from:
+        print(f"  {student} no longer has LMS user id {user_id}: the LMS gives it to another student")
+    if report.unmatched:
+        print(f"  NOT matched ({len(report.unmatched)}): " + "; ".join(report.unmatched))
+    if report.not_in_lms:
+        print(f"  in the gradebook, not a student on the LMS ({len(report.not_in_lms)}): "
+              + ", ".join(report.not_in_lms))
+    return 1 if report.unmatched else 0

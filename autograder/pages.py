@@ -1,0 +1,141 @@
+"""What the feedback pages and the class report share: the Jinja2 templates, message text and figures.
+
+The templates live in `autograder/templates/`; a course overrides any of them by putting a file of the same
+name in its own `templates/` folder. Autoescaping is on, so a student's name or message is text, never markup.
+Pages stay self-contained: styles inline, figures inline SVG, no script, no external file.
+"""
+from __future__ import annotations
+
+import io
+import re
+from functools import lru_cache
+from pathlib import Path
+
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, select_autoescape
+from markupsafe import Markup
+
+from .checks import Figure
+
+# A message longer than this is cut on a page (a student's print loop can fill a message with megabytes).
+MAX_MESSAGE_CHARS = 4000
+
+
+@lru_cache(maxsize=8)
+def environment(course_root: Path | None = None) -> Environment:
+    """Templates from the course's `templates/` folder first, then the package's."""
+    loaders = [FileSystemLoader(str(course_root / "templates"))] if course_root else []
+    env = Environment(loader=ChoiceLoader([*loaders, PackageLoader("autograder", "templates")]),
+                      autoescape=select_autoescape(default=True, default_for_string=True),
+                      trim_blocks=True, lstrip_blocks=True)
+    env.filters["segments"] = segments
+    env.filters["count"] = count
+    env.filters["points"] = points
+    env.filters["g"] = lambda number: f"{number:g}"
+    return env
+
+
+def render(template: str, course_root: Path | None = None, **context) -> str:
+    return environment(course_root).get_template(template).render(**context)
+
+
+# A call as the checks describe one, `gradient_descent(df, 2, 0.2, 6)` or `np.array([1, 2])`: code, even unquoted.
+CALL = re.compile(r"\b[A-Za-z_][\w.]*\((?:[^()]|\((?:[^()]|\([^()]*\))*\))*\)")
+
+
+def segments(text: str) -> list[tuple[str, bool]]:
+    """`text` as (part, is_code) pairs: what stands between backticks is code, and so is a call such as
+    `df(5)` in the rest. Overlong text is cut."""
+    text = str(text)
+    if len(text) > MAX_MESSAGE_CHARS:
+        text = f"{text[:MAX_MESSAGE_CHARS]} ... ({len(text) - MAX_MESSAGE_CHARS:,} more characters not shown)"
+    parts = text.split("`")
+    if len(parts) % 2 == 0:  # an unmatched backtick is text
+        parts[-2:] = [parts[-2] + "`" + parts[-1]]
+    pieces = []
+    for index, part in enumerate(parts):
+        if index % 2:
+            pieces.append((part, True))
+            continue
+        start = 0
+        for call in CALL.finditer(part):
+            pieces += [(part[start:call.start()], False), (call.group(), True)]
+            start = call.end()
+        pieces.append((part[start:], False))
+    return [(piece, is_code) for piece, is_code in pieces if piece]
+
+
+def count(number: float, noun: str, plural: str | None = None) -> str:
+    """'1 point', '2 points', '0.5 points', '1 check'."""
+    return f"{number:g} {noun if number == 1 else plural or noun + 's'}"
+
+
+def points(score: float, max_score: float) -> str:
+    """'1 of 1 point', '2 of 3 points'."""
+    return f"{score:g} of {count(max_score, 'point')}"
+
+
+def svg(figure: Figure) -> Markup:
+    """The figure as inline SVG (text as paths: no font or file is needed to show it), scaling to its box."""
+    buffer = io.StringIO()
+    draw(figure).savefig(buffer, format="svg")
+    text = buffer.getvalue()
+    text = re.sub(r'<svg ([^>]*?)width="[^"]*" height="[^"]*"', r'<svg \1', text[text.index("<svg"):], count=1)
+    return Markup(text)  # matplotlib's own SVG; every text in it is drawn as a path
+
+
+def draw(figure: Figure):
+    """The figure drawn by matplotlib. The axes span the student's and the reference's values (a background
+    curve is cut to them), so a small difference between the two shows; whole numbers (updates, scores) get
+    whole ticks, and a histogram of scores a tick at every possible score."""
+    import matplotlib
+
+    matplotlib.use("agg")
+    from matplotlib.figure import Figure as Canvas
+    from matplotlib.ticker import MaxNLocator
+
+    canvas = Canvas(figsize=(6.4, 3.6), layout="constrained")
+    axes = canvas.subplots()
+    for series in figure.series:
+        mine = series.label.startswith("your")
+        if series.style == "bar":
+            axes.bar(series.x, series.y, color="#2e86ab", width=0.8, label=series.label)
+        elif series.style == "curve":
+            axes.plot(series.x, series.y, color="#9a9a9a", linewidth=1, label=series.label)
+        elif series.style == "path":
+            axes.plot(series.x, series.y, marker="o", markersize=4 if mine else 6, linewidth=1.2,
+                      color="#d1495b" if mine else "#2e86ab", alpha=0.9, label=series.label,
+                      linestyle="--" if mine else "-")
+        else:
+            axes.plot(series.x, series.y, linewidth=2 if mine else 2.5, color="#d1495b" if mine else "#2e86ab",
+                      linestyle="--" if mine else "-", label=series.label)
+    _fit_axes(axes, figure)
+    bars = [series for series in figure.series if series.style == "bar"]
+    if bars and len(bars[0].x) <= 41:  # a histogram of scores: a tick at every possible score
+        axes.set_xticks(bars[0].x)
+    elif _whole(x for series in figure.series if series.style != "curve" for x in series.x):
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if bars and _whole(y for series in bars for y in series.y):
+        axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.set_xlabel(figure.x_label)
+    axes.set_ylabel(figure.y_label)
+    axes.grid(alpha=0.3)
+    if len(figure.series) > 1:
+        axes.legend()
+    return canvas
+
+
+def _fit_axes(axes, figure: Figure):
+    """Limit the axes to the span of the data series (not of a background curve), with a margin."""
+    data = [series for series in figure.series if series.style in ("path", "line")]
+    if not data or not any(series.style == "curve" for series in figure.series):
+        return
+    for values, set_limits in ((lambda s: s.x, axes.set_xlim), (lambda s: s.y, axes.set_ylim)):
+        numbers = [value for series in data for value in values(series)]
+        low, high = min(numbers), max(numbers)
+        margin = (high - low) * 0.08 or max(abs(low) * 0.05, 0.5)
+        set_limits(low - margin, high + margin)
+
+
+def _whole(numbers) -> bool:
+    numbers = list(numbers)
+    return bool(numbers) and all(float(number).is_integer() for number in numbers)

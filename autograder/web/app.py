@@ -1,0 +1,138 @@
+"""The web application: `create_app` builds the Flask application on a course folder: the service tables
+(store.py) beside the gradebook, a pool of warm sandboxes (grading.py), the pages of students (student.py)
+and instructors (instructor.py) as Jinja2 templates, and the session contract of auth.py an LMS launch uses.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from flask import Flask, abort, current_app, render_template, request
+from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import SQLAlchemyError
+
+from .auth import SessionInterface, csrf, current_user
+
+DEFAULT_MAX_UPLOAD_MB = 8       # a notebook with its outputs; the release notebooks are under 100 kB
+SESSION_DAYS = 14
+
+
+@dataclass
+class Service:
+    """What the views share: the course, its gradebook URL, the service tables and the grader."""
+    course: object
+    db_url: str
+    store: object
+    grader: object
+
+    def close(self) -> None:
+        self.grader.close()
+        self.store.close()
+
+
+def create_app(course=None, db_url: str | None = None, *, secret_key: str | None = None, workers: int = 2,
+               scheduler: str | None = None, lms_iframe: bool = False,
+               max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB, grading: bool = True) -> Flask:
+    """The web application on `course` (default: the course found from here) and gradebook `db_url` (default:
+    the course's). `grading=False` builds it without starting sandboxes (for `serve links`)."""
+    from ..config import load_course
+    from ..gradebook import check_url
+    from .grading import GradingService
+    from .policies import check_policies
+    from .store import Store
+
+    course = course or load_course()
+    db_url = db_url or course.db_url
+    check_url(db_url)
+    check_policies(course)
+    app = Flask(__name__)
+    app.secret_key = secret_key or secret_key_of(course)
+    app.config.update(
+        AUTOGRADER_MAX_UPLOAD=int(max_upload_mb * 1024 * 1024),
+        # Werkzeug's guard on a stream refuses a body that reaches its maximum: one byte more lets a body of
+        # exactly the limit through; `_refuse_large_bodies` holds the limit itself
+        MAX_CONTENT_LENGTH=int(max_upload_mb * 1024 * 1024) + 1,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        AUTOGRADER_LMS_IFRAME=lms_iframe,
+        PERMANENT_SESSION_LIFETIME=timedelta(days=SESSION_DAYS),
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session, which is signed and expires
+    )
+    app.session_interface = SessionInterface()
+    csrf.init_app(app)
+    store = Store(db_url)
+    service = Service(course, db_url, store, GradingService(course, db_url, store, workers, scheduler))
+    app.extensions["autograder"] = service
+
+    from . import instructor, student
+
+    app.register_blueprint(student.blueprint)
+    app.register_blueprint(instructor.blueprint)
+    from .lti import init_lti
+
+    init_lti(app)
+    _error_pages(app)
+    app.before_request(_refuse_large_bodies)
+    app.context_processor(lambda: {"user": _user_for_page(), "course_id": course.course_id})
+    if grading:
+        service.grader.start()
+    return app
+
+
+def secret_key_of(course) -> str:
+    """The key that signs sessions and sign-in links: `<course>/service/secret_key`, made on first use."""
+    path = Path(course.root) / "service" / "secret_key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    key = secrets.token_hex(32)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(descriptor, key.encode())
+    except BaseException:
+        os.close(descriptor)
+        path.unlink(missing_ok=True)
+        raise
+    os.close(descriptor)
+    return key
+
+
+def _user_for_page():
+    """The signed-in user for the page's header; None when the database is away (the 503 page still renders)."""
+    try:
+        return current_user()
+    except SQLAlchemyError:
+        return None
+
+
+def _refuse_large_bodies():
+    if (request.content_length or 0) > current_app.config["AUTOGRADER_MAX_UPLOAD"]:
+        abort(413)
+
+
+def _error_pages(app: Flask) -> None:
+    from ..gradebook import GradebookError
+
+    def page(status, title, message):
+        return render_template("error.html", title=title, message=message), status
+
+    app.register_error_handler(403, lambda _: page(403, "Not yours", "This page belongs to someone else's account. "
+                                                   "You can open only your own assignments and results."))
+    app.register_error_handler(404, lambda _: page(404, "Not found", "There is no such page. The link may be "
+                                                   "mistyped, or the attempt belongs to someone else."))
+    app.register_error_handler(413, lambda _: page(413, "File too large", (
+        f"The file is larger than {app.config['AUTOGRADER_MAX_UPLOAD'] / 1024 / 1024:g} MB, the most this "
+        "service accepts. Clear the notebook's outputs (Kernel > Restart & Clear Output), save it and upload "
+        "it again. No attempt was used.")))
+    app.register_error_handler(CSRFError, lambda _: page(400, "Please try again", (
+        "The form was too old or did not come from this site. Go back, reload the page and send it again. "
+        "No attempt was used.")))
+    for error in (SQLAlchemyError, GradebookError):
+        app.register_error_handler(error, lambda _: page(503, "Service briefly unavailable", (
+            "The grade database cannot be reached at the moment. Nothing you already submitted is lost. "
+            "Please try again in a few minutes.")))

@@ -1,0 +1,276 @@
+"""Grading the service's attempts: the batch engine's pool of warm sandboxes, fed one attempt at a time.
+
+Workers are batch.py's (`_Worker`: a warm `Sandbox` each, grading with `grade.grade_notebook`; or Dask's
+`ClusterPool`); one saver thread alone writes results, as in a batch, so a SQLite gradebook has one
+writer. For each graded attempt it writes, in this order: the attempt's own results (atomically), the
+gradebook through batch.py's `_save_or_explain` when the attempt counts, then the attempt's row as "done". A server
+killed anywhere in between grades the attempt again at its next start and writes the same rows again.
+"""
+from __future__ import annotations
+
+import json
+import os
+import queue
+import shutil
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from .. import notebook as nb
+from ..autograded import RESULTS, write_autograded
+from ..batch import SubmittedNotebook, _save_or_explain, _Worker
+from ..grade import SubmissionResult, assignment_spec
+from ..gradebook import GradebookError
+from .policies import policy
+from .store import Attempt, Store
+
+RETRY_SECONDS = 2.0   # a gradebook that went away is tried again this often; the attempt waits meanwhile
+
+
+def attempt_folder(course, attempt: Attempt) -> Path:
+    return numbered_folder(course, attempt.student, attempt.assignment, attempt.number)
+
+
+def numbered_folder(course, student: str, assignment: str, number: int) -> Path:
+    """service/attempts/<student>/<assignment>/<n>/: the attempt's submitted/ notebook and autograded/ results."""
+    return course.root / "service" / "attempts" / student / assignment / str(number)
+
+
+def submitted_notebook(course, attempt: Attempt) -> Path:
+    return attempt_folder(course, attempt) / "submitted" / course.notebook(attempt.assignment)
+
+
+def stored_result(course, attempt: Attempt) -> SubmissionResult | None:
+    """The attempt's graded result, or None while it is not graded."""
+    path = attempt_folder(course, attempt) / "autograded" / RESULTS
+    try:
+        return SubmissionResult.from_json(json.loads(path.read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        return None
+
+
+class _ServiceWorker(_Worker):
+    """batch.py's worker, remembering the attempt it grades: if its sandbox fails, that attempt is not lost."""
+
+    current: SubmittedNotebook | None = None
+
+    def _grade(self, sandbox, job):
+        sandbox.max_templates = len(self.specs)  # uploads of every assignment come mixed: keep each one's warm
+        self.current = job
+        result = super()._grade(sandbox, job)
+        self.current = None
+        return result
+
+
+class GradingService:
+    def __init__(self, course, db_url: str, store: Store, workers: int = 2, scheduler: str | None = None):
+        self.course, self.db_url, self.store = course, db_url, store
+        self.workers, self.scheduler = max(1, workers), scheduler
+        self.specs = {name: assignment_spec(course, name) for name in course.assignments}
+        self.jobs: queue.Queue = queue.Queue()
+        self.results: queue.Queue = queue.Queue()
+        self.pool: list = []
+        self.writers: dict = {}
+        self._queued: set[int] = set()   # attempts in the jobs queue or being graded
+        self._lock = threading.Lock()
+        self._stopping = False
+        self._graded: dict[int, threading.Event] = {}   # attempt id -> set when it is recorded as graded
+        self.saver = threading.Thread(target=self._save_loop, daemon=True, name="autograder-saver")
+
+    def start(self) -> None:
+        """Start the sandboxes and the saver, and queue every attempt acknowledged but not yet graded."""
+        self.store.drop_unacknowledged()  # uploads a killed server never acknowledged: the student was not told
+        if self.scheduler:
+            from ..distributed import ClusterPool
+
+            self.pool = [ClusterPool(self.scheduler, self.course, self.jobs, self.results)]
+        else:
+            self.pool = [_ServiceWorker(self.course, self.specs, self.jobs, self.results) for _ in range(self.workers)]
+        for worker in self.pool:
+            worker.start()
+        self.saver.start()
+        for attempt in self.store.attempts(status="queued"):
+            self.enqueue(attempt)
+
+    def enqueue(self, attempt: Attempt) -> None:
+        with self._lock:
+            if attempt.id in self._queued:
+                return
+            self._queued.add(attempt.id)
+        folder = submitted_notebook(self.course, attempt).parent
+        self.jobs.put(SubmittedNotebook(attempt.student, folder / self.course.notebook(attempt.assignment),
+                                        folder / "timestamp.txt", f"web-attempt-{attempt.id}", attempt.assignment))
+
+    def regrade(self, attempts: list[Attempt]) -> int:
+        """Grade these attempts again (their rows go back to "queued" first); returns how many were queued."""
+        self.store.requeue([attempt.id for attempt in attempts])
+        for attempt in attempts:
+            self.enqueue(attempt)
+        return len(attempts)
+
+    def wait_graded(self, attempt_id: int, read, seconds: float):
+        """`read()` (the attempt's row) once it is graded, or after `seconds`; a page waiting here costs no
+        database query until its own attempt is recorded."""
+        with self._lock:  # the event exists before the row is read: a result recorded in between still sets it
+            graded = self._graded.setdefault(attempt_id, threading.Event())
+        attempt = read()
+        if attempt is None or attempt.done:
+            return attempt
+        graded.wait(seconds)
+        return read()
+
+    def close(self) -> None:
+        self._stopping = True
+        for _ in self.pool:
+            self.jobs.put(None)
+        for worker in self.pool:
+            worker.join(timeout=10)
+        self.results.put(("stop", None))
+        if self.saver.is_alive():
+            self.saver.join(timeout=10)
+
+    # the saver thread
+
+    def _save_loop(self) -> None:
+        for assignment in self.specs:  # open the gradebook (nbgrader's import, its tables) while sandboxes warm up
+            try:
+                self._writer(assignment)
+            except Exception as error:  # the database is away: the first result to save tries again
+                print(f"autograder serve: the gradebook cannot be opened yet ({error})", file=sys.stderr)
+                self._close_writers()
+                break
+        while True:
+            job, result = self.results.get()
+            if job == "stop":
+                break
+            if job is None:
+                self._worker_ended(result)
+                continue
+            attempt_id = int(job.fingerprint.removeprefix("web-attempt-"))
+            while not self._stopping:
+                try:
+                    self._finish(attempt_id, job, result)
+                    break
+                except (SQLAlchemyError, GradebookError) as error:  # the database went away: keep it, try again
+                    print(f"autograder serve: could not record attempt {attempt_id} ({error}); retrying",
+                          file=sys.stderr)
+                    self._close_writers()
+                    time.sleep(RETRY_SECONDS)
+                except Exception:  # a bug must not stop every other result: this one stays queued for a restart
+                    traceback.print_exc()
+                    break
+            with self._lock:
+                self._queued.discard(attempt_id)
+                graded = self._graded.pop(attempt_id, None)
+            if graded is not None:
+                graded.set()
+        self._close_writers()
+
+    def _worker_ended(self, error) -> None:
+        """A worker stopped because its sandbox failed: once its thread has ended, queue its attempt again
+        and start another worker in its place. (A worker that stops for `close` sends no error.)"""
+        if self._stopping or error is None:
+            return
+        print(f"autograder serve: a grading sandbox failed ({error}); starting another", file=sys.stderr)
+        threading.Thread(target=self._replace_ended_workers, daemon=True).start()
+
+    def _replace_ended_workers(self) -> None:
+        for _ in range(300):
+            ended = [index for index, worker in enumerate(self.pool)
+                     if isinstance(worker, _ServiceWorker) and not worker.is_alive()]
+            if ended:
+                break
+            time.sleep(0.1)
+        for index in ended:
+            if self.pool[index].current is not None:
+                self.jobs.put(self.pool[index].current)
+            self.pool[index] = _ServiceWorker(self.course, self.specs, self.jobs, self.results)
+            self.pool[index].start()
+
+    def _finish(self, attempt_id: int, job: SubmittedNotebook, result: SubmissionResult) -> None:
+        attempt = self.store.attempt(attempt_id)
+        if attempt is None:  # its row was removed meanwhile: nothing to record
+            return
+        spec = self.specs[attempt.assignment]
+        others = [other for other in self.store.attempts(attempt.student, attempt.assignment)
+                  if other.done and other.id != attempt.id]
+        counting = self._counting(attempt, result.score, others)
+        previous = next((other.id for other in others if other.counts), None)
+        own_copy = attempt_folder(self.course, attempt) / "autograded"
+        if counting == attempt.id:
+            written = self._record(attempt, job, result)
+            _copy_atomically(written, own_copy)  # the same files: copied, not written out again
+        else:
+            try:
+                submitted = nb.read(job.path)
+            except nb.NotebookError:
+                submitted = None
+            write_autograded(own_copy, spec, result, submitted, job.timestamp_file)
+            if counting != previous:  # a regrade lowered the counting attempt: another one counts now
+                chosen = next(other for other in others if other.id == counting)
+                folder = submitted_notebook(self.course, chosen).parent
+                self._record(chosen, SubmittedNotebook(
+                    chosen.student, folder / spec.notebook, folder / "timestamp.txt", f"web-attempt-{chosen.id}",
+                    chosen.assignment), stored_result(self.course, chosen))
+        self.store.finish(attempt, result.status, result.score, result.max_score, counting)
+
+    def _counting(self, attempt: Attempt, score: float, others: list[Attempt]) -> int:
+        candidates = [(other.score or 0.0, other.number, other.id) for other in others]
+        candidates.append((score, attempt.number, attempt.id))
+        if policy(self.course, attempt.assignment).counting == "last":
+            return max(candidates, key=lambda candidate: candidate[1])[2]
+        return max(candidates)[2]  # the best score; of equal ones, the later attempt
+
+    def _record(self, attempt: Attempt, job: SubmittedNotebook, result: SubmissionResult) -> Path:
+        """Write `result` into nbgrader's gradebook and the course's autograded/, as `autograder grade` does;
+        returns the autograded folder written."""
+        writer = self._writer(attempt.assignment)
+        extension = self.store.extension(attempt.student, attempt.assignment)
+        if extension:  # nbgrader's late penalty reads the extension from the student's submission
+            writer.gradebook.update_or_create_student(attempt.student)
+            writer.gradebook.update_or_create_submission(attempt.assignment, attempt.student, extension=extension)
+        # a result the submission keeps from being saved is saved as an error that says why, as in a batch
+        _save_or_explain(writer, self.specs[attempt.assignment], job, result, self.course.root / "autograded")
+        return self.course.root / "autograded" / attempt.student / attempt.assignment
+
+    def _writer(self, assignment: str):
+        if assignment not in self.writers:
+            from ..gradebook import GradebookWriter
+
+            due = policy(self.course, assignment).due
+            if due is not None:  # nbgrader's late penalty needs the due date in its gradebook
+                set_due_date(self.db_url, assignment, due)
+            self.writers[assignment] = GradebookWriter(self.db_url, self.course, self.specs[assignment])
+        return self.writers[assignment]
+
+    def _close_writers(self) -> None:
+        for writer in self.writers.values():
+            try:
+                writer.close()
+            except Exception:  # a connection already gone cannot be closed more
+                pass
+        self.writers = {}
+
+
+def _copy_atomically(source: Path, destination: Path) -> None:
+    destination.mkdir(parents=True, exist_ok=True)
+    for path in source.iterdir():
+        if path.is_file() and not path.name.startswith("."):
+            temporary = destination / f".{path.name}.partial"
+            shutil.copyfile(path, temporary)
+            os.replace(temporary, destination / path.name)
+
+
+def set_due_date(db_url: str, assignment: str, due) -> None:
+    from ..gradebook import open_gradebook
+
+    gradebook = open_gradebook(db_url)
+    try:
+        gradebook.update_or_create_assignment(assignment, duedate=due)
+    finally:
+        gradebook.close()
+

@@ -1,0 +1,218 @@
+"""The service's own state, in tables beside nbgrader's in the gradebook's database (nbgrader ignores them).
+
+`autograder_attempts` is also the grading queue: an upload first takes its attempt number (status
+"receiving"), is written to disk, and only then is acknowledged (status "queued", committed); it becomes
+"done" only after its results and, when it counts, its gradebook rows are written. A server that restarts
+grades every attempt not "done" again, so an acknowledged upload is graded exactly once whatever moment the
+server was killed.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import Boolean, Column, DateTime, Float, Integer, MetaData, String, Table, UniqueConstraint, \
+    create_engine, event, insert, select, update
+from sqlalchemy.engine import make_url
+
+METADATA = MetaData()
+ATTEMPTS = Table(
+    "autograder_attempts", METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("student", String(128), nullable=False, index=True),
+    Column("assignment", String(128), nullable=False),
+    Column("number", Integer, nullable=False),           # 1, 2, ... per student and assignment
+    Column("status", String(16), nullable=False),        # "receiving", "queued" (acknowledged) or "done"
+    Column("uploaded_at", DateTime, nullable=False),     # UTC
+    Column("finished_at", DateTime),
+    Column("outcome", String(16)),                       # "graded" or "error" (SubmissionResult.status)
+    Column("score", Float),
+    Column("max_score", Float),
+    Column("late", Boolean, nullable=False, default=False),
+    Column("counts", Boolean, nullable=False, default=False),  # the attempt in nbgrader's gradebook
+    UniqueConstraint("student", "assignment", "number"),
+)
+LINKS = Table(
+    "autograder_links", METADATA,
+    Column("id", String(32), primary_key=True),          # random: the signed token carries it
+    Column("user_id", String(128), nullable=False, index=True),
+    Column("role", String(16), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+    Column("revoked_at", DateTime),
+)
+EXTENSIONS = Table(
+    "autograder_extensions", METADATA,
+    Column("student", String(128), primary_key=True),
+    Column("assignment", String(128), primary_key=True),
+    Column("hours", Float, nullable=False),
+    Column("granted_at", DateTime, nullable=False),
+)
+
+
+def utcnow() -> datetime:
+    """Naive UTC, as nbgrader stores times."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    id: int
+    student: str
+    assignment: str
+    number: int
+    status: str
+    uploaded_at: datetime
+    finished_at: datetime | None
+    outcome: str | None
+    score: float | None
+    max_score: float | None
+    late: bool
+    counts: bool
+
+    @property
+    def done(self) -> bool:
+        return self.status == "done"
+
+
+@dataclass(frozen=True)
+class Link:
+    id: str
+    user_id: str
+    role: str
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+
+
+class AttemptTaken(Exception):
+    """Another upload of the same student and assignment took this attempt number first."""
+
+
+def engine_for(db_url: str):
+    """An engine on the gradebook's database; SQLite waits for a writer instead of failing at once."""
+    url = make_url(db_url)
+    if url.get_backend_name() == "sqlite":
+        engine = create_engine(db_url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def write_ahead(connection, _record):  # as gradebook.py: readers never wait for the grader's writes
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")
+        return engine
+    os.environ.setdefault("PGCONNECT_TIMEOUT", "10")
+    return create_engine(db_url, pool_pre_ping=True)
+
+
+class Store:
+    """The service tables; every method is one short transaction, safe from any thread."""
+
+    def __init__(self, db_url: str):
+        self.engine = engine_for(db_url)
+        METADATA.create_all(self.engine)
+
+    def close(self):
+        self.engine.dispose()
+
+    # attempts
+
+    def attempts(self, student: str | None = None, assignment: str | None = None,
+                 status: str | None = None) -> list[Attempt]:
+        query = select(ATTEMPTS).order_by(ATTEMPTS.c.student, ATTEMPTS.c.assignment, ATTEMPTS.c.number)
+        if student is not None:
+            query = query.where(ATTEMPTS.c.student == student)
+        if assignment is not None:
+            query = query.where(ATTEMPTS.c.assignment == assignment)
+        if status is not None:
+            query = query.where(ATTEMPTS.c.status == status)
+        with self.engine.connect() as connection:
+            return [Attempt(**row._mapping) for row in connection.execute(query)]
+
+    def attempt(self, attempt_id: int) -> Attempt | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(select(ATTEMPTS).where(ATTEMPTS.c.id == attempt_id)).first()
+        return Attempt(**row._mapping) if row else None
+
+    def reserve_attempt(self, student: str, assignment: str, number: int, uploaded_at: datetime,
+                        late: bool) -> int:
+        """Take attempt `number` for an upload being received; AttemptTaken if another upload has it."""
+        from sqlalchemy.exc import IntegrityError
+
+        try:
+            with self.engine.begin() as connection:
+                return connection.execute(insert(ATTEMPTS).values(
+                    student=student, assignment=assignment, number=number, status="receiving",
+                    uploaded_at=uploaded_at, late=late, counts=False)).inserted_primary_key[0]
+        except IntegrityError:
+            raise AttemptTaken(f"{student} {assignment} attempt {number}") from None
+
+    def acknowledge(self, attempt_id: int) -> Attempt:
+        """The upload's notebook is on disk: queue it for grading. From here on it is graded, whatever happens."""
+        with self.engine.begin() as connection:
+            connection.execute(update(ATTEMPTS).where(ATTEMPTS.c.id == attempt_id).values(status="queued"))
+        return self.attempt(attempt_id)
+
+    def drop_unacknowledged(self, attempt_id: int | None = None) -> None:
+        """Forget one upload that was never acknowledged, or (at start) every one a killed server left."""
+        where = ATTEMPTS.c.status == "receiving"
+        if attempt_id is not None:
+            where &= ATTEMPTS.c.id == attempt_id
+        with self.engine.begin() as connection:
+            connection.execute(ATTEMPTS.delete().where(where))
+
+    def requeue(self, attempt_ids: list[int]) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(update(ATTEMPTS).where(ATTEMPTS.c.id.in_(attempt_ids)).values(status="queued"))
+
+    def finish(self, attempt: Attempt, outcome: str, score: float, max_score: float, counting_id: int | None):
+        """Mark `attempt` graded and `counting_id` the one attempt of its student and assignment that counts."""
+        with self.engine.begin() as connection:
+            connection.execute(update(ATTEMPTS).where(ATTEMPTS.c.id == attempt.id).values(
+                status="done", outcome=outcome, score=score, max_score=max_score, finished_at=utcnow()))
+            same = (ATTEMPTS.c.student == attempt.student) & (ATTEMPTS.c.assignment == attempt.assignment)
+            connection.execute(update(ATTEMPTS).where(same).values(counts=ATTEMPTS.c.id == counting_id))
+
+    # sign-in links
+
+    def add_link(self, user_id: str, role: str, days: float) -> Link:
+        now = utcnow()
+        link = Link(secrets.token_hex(16), user_id, role, now, now + timedelta(days=days), None)
+        with self.engine.begin() as connection:
+            connection.execute(insert(LINKS).values(**link.__dict__))
+        return link
+
+    def link(self, link_id: str) -> Link | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(select(LINKS).where(LINKS.c.id == link_id)).first()
+        return Link(**row._mapping) if row else None
+
+    def revoke_links(self, link_id: str | None = None, user_id: str | None = None) -> int:
+        """Revoke one link, or every link of a user; returns how many were still valid."""
+        where = LINKS.c.revoked_at.is_(None)
+        where &= (LINKS.c.id == link_id) if link_id is not None else (LINKS.c.user_id == user_id)
+        with self.engine.begin() as connection:
+            return connection.execute(update(LINKS).where(where).values(revoked_at=utcnow())).rowcount
+
+    # extensions
+
+    def extension(self, student: str, assignment: str) -> timedelta:
+        with self.engine.connect() as connection:
+            hours = connection.scalar(select(EXTENSIONS.c.hours).where(
+                EXTENSIONS.c.student == student, EXTENSIONS.c.assignment == assignment))
+        return timedelta(hours=hours or 0)
+
+    def extensions(self, student: str) -> dict[str, timedelta]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(EXTENSIONS.c.assignment, EXTENSIONS.c.hours)
+                                      .where(EXTENSIONS.c.student == student))
+            return {assignment: timedelta(hours=hours) for assignment, hours in rows}
+
+    def set_extension(self, student: str, assignment: str, hours: float) -> None:
+        where = (EXTENSIONS.c.student == student) & (EXTENSIONS.c.assignment == assignment)
+        with self.engine.begin() as connection:
+            connection.execute(EXTENSIONS.delete().where(where))
+            if hours > 0:
+                connection.execute(insert(EXTENSIONS).values(student=student, assignment=assignment, hours=hours,
+                                                             granted_at=utcnow()))

@@ -1,0 +1,224 @@
+"""A student's pages: their assignments, the release notebook, uploads, result pages and history.
+
+Every view reads the signed-in student from the session and looks things up under that id only: another
+student's attempt id is answered 404, exactly as an attempt that does not exist."""
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from datetime import timedelta
+
+from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, send_file, url_for
+
+from .auth import current_user, sign_in, sign_out, student_required, user_for_token
+from .policies import policy
+from .store import AttemptTaken, utcnow
+
+blueprint = Blueprint("student", __name__)
+LONG_POLL_SECONDS = 20
+LONG_POLLS_AT_ONCE = 96       # of the server's 128 threads: the rest always serve uploads and pages
+_long_polls = threading.BoundedSemaphore(LONG_POLLS_AT_ONCE)
+_upload_locks: defaultdict = defaultdict(threading.Lock)   # one upload at a time per student and assignment
+
+
+def service():
+    return current_app.extensions["autograder"]
+
+
+@blueprint.get("/")
+def home():
+    user = current_user()
+    if user is None:
+        return render_template("signin.html", reason="")
+    return redirect(url_for("instructor.overview" if user.is_instructor else "student.assignments"))
+
+
+@blueprint.get("/signin/<token>")
+def signin_link(token):
+    link, why = user_for_token(token)
+    if link is None:
+        return render_template("signin.html", reason=why), 403
+    sign_in(link.user_id, link.role, "link", link=link.id)
+    return redirect(url_for("student.home"))
+
+
+@blueprint.post("/signout")
+def signout():
+    sign_out()
+    return render_template("signin.html", reason="You are signed out.")
+
+
+@blueprint.get("/assignments")
+@student_required
+def assignments():
+    student = current_user().user_id
+    rows = [assignment_state(student, name) for name in service().course.assignments]
+    return render_template("student/assignments.html", rows=rows)
+
+
+@blueprint.get("/assignments/<assignment>")
+@student_required
+def assignment(assignment):
+    return _assignment_page(assignment)
+
+
+@blueprint.get("/assignments/<assignment>/release")
+@student_required
+def release(assignment):
+    course = service().course
+    if assignment not in course.assignments:
+        abort(404)
+    return send_file(course.release_notebook(assignment), as_attachment=True,
+                     download_name=course.notebook(assignment), mimetype="application/x-ipynb+json")
+
+
+@blueprint.post("/assignments/<assignment>/attempts")
+@student_required
+def upload(assignment):
+    from .grading import numbered_folder
+    from .uploads import Refused, check_notebook, store_upload
+
+    svc, student = service(), current_user().user_id
+    if assignment not in svc.course.assignments:
+        abort(404)
+    chosen = request.files.get("notebook")
+    if chosen is None or not chosen.filename:
+        return _assignment_page(assignment, "Please choose your notebook file first, then press Submit.", 400)
+    data = chosen.read()
+    with _upload_locks[(student, assignment)]:
+        state = assignment_state(student, assignment)
+        if state["grading"]:
+            return _assignment_page(assignment, f"Your attempt {state['grading'].number} is still being graded. "
+                                    "Please wait for its result before you submit again; this upload was not "
+                                    "counted.", 409)
+        if state["left"] <= 0:
+            return _assignment_page(assignment, f"You have used all {state['policy'].attempts} attempts for "
+                                    "this assignment; this upload was not graded.", 409)
+        if state["next_at"] is not None:
+            return _assignment_page(assignment, f"You can submit again from {state['next_at']:%H:%M} UTC "
+                                    f"({state['policy'].minutes_between:g} minutes after your last attempt); "
+                                    "this upload was not counted.", 429)
+        spec = svc.grader.specs[assignment]
+        others = [other for name, other in svc.grader.specs.items() if name != assignment]
+        try:
+            check_notebook(data, spec, others, svc.course.root / "service" / "incoming")
+        except Refused as refused:
+            return _assignment_page(assignment, f"{refused} No attempt was used.", 400)
+        now = utcnow()
+        number = max((attempt.number for attempt in state["attempts"]), default=0) + 1
+        due = state["due"]
+        try:
+            attempt_id = svc.store.reserve_attempt(student, assignment, number, now, due is not None and now > due)
+        except AttemptTaken:  # another server process on the same database took this number
+            return _assignment_page(assignment, "Another upload of this assignment arrived at the same moment; "
+                                    "this one was not counted.", 409)
+        try:
+            store_upload(numbered_folder(svc.course, student, assignment, number), spec.notebook, data, now)
+        except OSError:
+            svc.store.drop_unacknowledged(attempt_id)
+            return _assignment_page(assignment, "Your notebook could not be saved on the server (its disk may be "
+                                    "full). No attempt was used; please try again later.", 503)
+        attempt = svc.store.acknowledge(attempt_id)  # from here on, it is graded whatever happens
+        svc.grader.enqueue(attempt)
+    return redirect(url_for("student.attempt", attempt_id=attempt.id), code=303)
+
+
+@blueprint.get("/attempts/<int:attempt_id>")
+@student_required
+def attempt(attempt_id):
+    found = _own_attempt(attempt_id)
+    return render_attempt(found, instructor=False)
+
+
+@blueprint.get("/attempts/<int:attempt_id>/status")
+@student_required
+def attempt_status(attempt_id):
+    return status_answer(_own_attempt(attempt_id))
+
+
+def status_answer(found):
+    """The attempt's state as JSON; with ?wait=SECONDS (at most LONG_POLL_SECONDS), answered as soon as it is
+    graded or when the time is up: the result page learns of its result at once, with one request."""
+    try:
+        seconds = min(max(float(request.args.get("wait", 0)), 0.0), LONG_POLL_SECONDS)
+    except ValueError:
+        seconds = 0.0
+    if not found.done and seconds and _long_polls.acquire(blocking=False):
+        try:
+            found = service().grader.wait_graded(found.id, lambda: service().store.attempt(found.id), seconds) \
+                or found
+        finally:
+            _long_polls.release()
+    return jsonify(done=found.done, score=found.score, max_score=found.max_score)
+
+
+@blueprint.get("/attempts/<int:attempt_id>/notebook")
+@student_required
+def attempt_notebook(attempt_id):
+    from .grading import submitted_notebook
+
+    found = _own_attempt(attempt_id)
+    return send_file(submitted_notebook(service().course, found), as_attachment=True,
+                     download_name=f"attempt-{found.number}-{service().course.notebook(found.assignment)}")
+
+
+def _own_attempt(attempt_id: int):
+    found = service().store.attempt(attempt_id)
+    if found is None or found.student != current_user().user_id:
+        abort(404)
+    return found
+
+
+def _assignment_page(assignment: str, message: str = "", status: int = 200):
+    if assignment not in service().course.assignments:
+        abort(404)
+    state = assignment_state(current_user().user_id, assignment)
+    return render_template("student/assignment.html", state=state, message=message,
+                           max_mb=current_app.config["AUTOGRADER_MAX_UPLOAD"] / 1024 / 1024), status
+
+
+def assignment_state(student: str, assignment: str) -> dict:
+    """What a student's pages say of one assignment: policy, due date with extension, attempts, score so far."""
+    svc = service()
+    rule = policy(svc.course, assignment)
+    extension = svc.store.extension(student, assignment)
+    attempts = svc.store.attempts(student, assignment)
+    grading = next((attempt for attempt in attempts if not attempt.done), None)
+    counting = next((attempt for attempt in attempts if attempt.counts), None)
+    next_at = None
+    if attempts and rule.minutes_between:
+        next_at = max(attempt.uploaded_at for attempt in attempts) + timedelta(minutes=rule.minutes_between)
+        next_at = next_at if next_at > utcnow() else None
+    return {"assignment": assignment, "notebook": svc.course.notebook(assignment), "policy": rule,
+            "due": rule.due_for(extension), "extension": extension, "attempts": attempts,
+            "used": len(attempts), "left": rule.attempts - len(attempts), "grading": grading,
+            "counting": counting, "next_at": next_at,
+            "visibility": rule.visibility(utcnow(), extension)}
+
+
+def render_attempt(found, instructor: bool):
+    """The result page of an attempt: pending (refreshing itself) until graded, then the feedback."""
+    from .grading import stored_result
+    from .results import result_view
+
+    svc = service()
+    rule = policy(svc.course, found.assignment)
+    visibility = "full" if instructor else rule.visibility(utcnow(), svc.store.extension(found.student,
+                                                                                          found.assignment))
+    view = None
+    if found.done:
+        result = stored_result(svc.course, found)
+        if result is not None:
+            manual = manual_scores(found) if found.counts else {}
+            view = result_view(result, visibility, (found.id, found.finished_at), manual)
+    history = svc.store.attempts(found.student, found.assignment)
+    return render_template("student/attempt.html", attempt=found, view=view, history=history,
+                           instructor=instructor, policy=rule)
+
+
+def manual_scores(found) -> dict:
+    """Grade id -> points an instructor gave by hand in formgrader to the counting attempt."""
+    from .gradebook_view import manual_grades
+
+    return manual_grades(service().db_url, found.assignment, found.student,
+                         service().course.notebook(found.assignment))

@@ -1,0 +1,43 @@
+"""What an LMS answers is untrusted input: any JSON in a result or a member is read without an exception, and
+only a real number on a positive scale ever counts as a score held."""
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from autograder.lms.lti import held_fractions
+from autograder.lms.nrps import MATCHES, is_learner, member_key, refusal
+from autograder.lms.lti import StudentScore
+
+json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20),
+                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
+                                                                                        max_size=3), max_leaves=8)
+
+
+@settings(max_examples=100, deadline=None)
+@given(result=st.dictionaries(st.sampled_from(["resultScore", "resultMaximum", "userId", "comment"]), json_values),
+       item_maximum=st.none() | st.floats(min_value=0.001, max_value=1e6))
+def test_any_result_is_read_as_fractions_of_real_numbers_only(result, item_maximum):
+    readings = held_fractions(result, item_maximum)
+    given_score = result.get("resultScore")
+    if not isinstance(given_score, (int, float)) or isinstance(given_score, bool):
+        assert readings == []
+    assert all(isinstance(reading, float) or isinstance(reading, int) for reading in readings)
+
+
+@given(score=st.floats(min_value=0, max_value=100), maximum=st.floats(min_value=0.5, max_value=100),
+       item_maximum=st.floats(min_value=0.5, max_value=100))
+def test_a_score_on_the_line_items_scale_is_read_as_the_fraction_sent(score, maximum, item_maximum):
+    held = {"resultScore": score * item_maximum / maximum, "resultMaximum": maximum}  # as Moodle answers
+    assert any(abs(f - score / maximum) <= 1e-9 * max(1, score) for f in held_fractions(held, item_maximum))
+
+
+@settings(max_examples=100, deadline=None)
+@given(member=st.dictionaries(st.sampled_from(["user_id", "email", "lis_person_sourcedid", "ext_user_username",
+                                               "roles", "status", "name"]), json_values),
+       match=st.sampled_from(sorted(MATCHES)))
+def test_any_member_is_matched_or_refused_without_an_exception(member, match):
+    member = {**member, "user_id": "u-1"}
+    assert isinstance(member_key(member, match), str)
+    assert is_learner(member) in (True, False)
+    score = StudentScore("ann", "u-1", 1.0, 2.0, 0.0, (), "ann@uni.edu")
+    why = refusal(score, {"u-1": member}, match)
+    assert why is None or "nothing was posted" in why

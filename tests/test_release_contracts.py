@@ -1,0 +1,95 @@
+"""`autograder release` checks the contracts the grader relies on, each with a message that names the fix:
+the hidden-check file's name, its exercise marks, the check helper cell, solution cells named after their
+exercises, and every exercise's checks called from the notebook."""
+import shutil
+
+import nbformat
+import pytest
+
+from autograder import notebook as nb
+from autograder.config import load_course
+from autograder.lint import lint_source
+from autograder.scaffold import new_assignment
+from course_files import ROOT
+
+A5 = "05-momentum"
+
+
+@pytest.fixture
+def scaffolded(tmp_path, monkeypatch):
+    """A course root holding the configuration and a new assignment 05-momentum, as `autograder new` writes it."""
+    for name in ("course_config.py", "nbgrader_config.py"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    monkeypatch.setenv("AUTOGRADER_COURSE_ROOT", str(tmp_path))
+    load_course.cache_clear()
+    made = new_assignment(tmp_path, A5)
+    yield made
+    load_course.cache_clear()
+
+
+def edit_cell(path, grade_id, change):
+    notebook = nbformat.read(str(path), as_version=4)
+    change(next(cell for cell in notebook.cells if nb.grade_id(cell) == grade_id))
+    nbformat.write(notebook, str(path))
+
+
+def test_the_scaffolded_assignment_keeps_every_contract(scaffolded):
+    assert lint_source(scaffolded.notebook, A5) == []
+
+
+def test_a_check_file_under_another_name_is_refused_naming_the_right_one(scaffolded):
+    scaffolded.check_file.rename(scaffolded.check_file.with_name("test_05-momentum.py"))
+    problems = lint_source(scaffolded.notebook, A5)
+    assert len(problems) == 1
+    assert "no hidden-check file" in problems[0] and "test_05_momentum.py" in problems[0]
+    assert "rename test_05-momentum.py to it" in problems[0]
+
+
+def test_a_check_without_its_exercise_mark_is_refused(scaffolded):
+    text = scaffolded.check_file.read_text()
+    scaffolded.check_file.write_text(text.replace('@pytest.mark.exercise("squared_error")\n', ""))
+    problems = lint_source(scaffolded.notebook, A5)
+    assert problems == [f"{scaffolded.check_file}: hidden check test_squared_error_on_new_numbers has no "
+                        "@pytest.mark.exercise(...). Mark every test_ function with the exercise it grades."]
+
+
+def test_a_check_file_that_does_not_load_is_refused(scaffolded):
+    scaffolded.check_file.write_text(scaffolded.check_file.read_text() + "\nimport no_such_module_here\n")
+    [problem] = lint_source(scaffolded.notebook, A5)
+    assert "does not load (ModuleNotFoundError" in problem
+
+
+def test_an_edited_check_helper_cell_is_refused(scaffolded):
+    edit_cell(scaffolded.notebook, "check_helpers", lambda cell: setattr(cell, "source", cell.source + "\n# mine"))
+    [problem] = lint_source(scaffolded.notebook, A5)
+    assert "('check_helpers'): the check helper cell differs from autograder/visible_check.py" in problem
+
+
+def test_check_cells_without_a_helper_cell_are_refused(scaffolded):
+    edit_cell(scaffolded.notebook, "check_helpers", lambda cell: cell.metadata["nbgrader"].update(
+        grade_id="helpers"))
+    [problem] = lint_source(scaffolded.notebook, A5)
+    assert "no cell has the grade id 'check_helpers'" in problem
+
+
+def test_a_solution_cell_not_named_after_its_exercise_is_refused(scaffolded):
+    edit_cell(scaffolded.notebook, "squared_error", lambda cell: cell.metadata["nbgrader"].update(
+        grade_id="my_squared_error"))
+    [problem] = lint_source(scaffolded.notebook, A5)
+    assert "no solution cell has the grade id 'squared_error'" in problem and "fix that one first" in problem
+
+
+def test_checks_no_cell_calls_are_refused(scaffolded):
+    scaffolded.check_file.write_text(scaffolded.check_file.read_text() + '''
+
+@pytest.mark.exercise("momentum_step")
+def test_momentum_step(submission):
+    expect_close(submission.momentum_step(0.0, 1.0, 0.9), -1.0, "momentum_step(0.0, 1.0, 0.9)")
+''')
+    [problem] = lint_source(scaffolded.notebook, A5)
+    assert "the checks of exercise 'momentum_step' are never run" in problem
+
+
+def test_the_course_s_own_notebooks_keep_every_contract(course):
+    for assignment in course.assignments:
+        assert lint_source(course.source_notebook(assignment), assignment) == []

@@ -1,0 +1,272 @@
+"""LTI 1.3 launches into `autograder serve` from a real platform on loopback (tests/lms/lti_platform.py:
+lti1p3platform's OIDC login and id_token, AGS and NRPS): a student's launch in headless Chromium, their upload,
+and the score arriving at the platform; forged, replayed and foreign tokens refused; key rotation; roles;
+Deep Linking."""
+import re
+import shutil
+import sys
+import time
+from pathlib import Path
+from datetime import timedelta
+from urllib.parse import urlencode, urlsplit
+
+import jwt
+import pytest
+import requests
+from nbgrader.api import Gradebook
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from served import A1, TEST_CONFIG, ThreadServer, make_course, sample
+
+sys.path.insert(0, str(Path(__file__).parent.parent / "lms"))  # the platform lives with the other LMS tests
+from lti_platform import INSTRUCTOR, LEARNER, LtiPlatform, pem_pair  # noqa: E402
+
+from autograder.lms.lti import create_key_pair, public_jwk  # noqa: E402
+from autograder.web.lti import PUBLISHED  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def lti(tmp_path_factory):
+    """A platform and the service registered with each other; the gradebook knows ada by email only."""
+    folder = tmp_path_factory.mktemp("lti-launch")
+    key_path = folder / "tool.pem"
+    platform = LtiPlatform(public_jwk(create_key_pair(key_path))).start()
+    lineitem = platform.add_lineitem(A1, 9, resource_link="rl-1")
+    platform.add_member("u-ada", "Ada Lovelace", email="ada@uni.edu")
+    settings = {"issuer": platform.issuer, "client_id": platform.client_id, "deployment_id": platform.deployment_id,
+                "token_url": platform.token_url, "private_key": str(key_path), "auth_url": platform.auth_url,
+                "platform_jwks_url": platform.jwks_url, "retry_delay": 0.01, "timeout": 5}
+    config = TEST_CONFIG + "".join(f"\nc.LTI.{name} = {value!r}" for name, value in settings.items()) + "\n"
+    course = make_course(folder / "course", config)
+    from autograder.config import load_course
+
+    with Gradebook(load_course(course).db_url) as gradebook:
+        gradebook.update_or_create_student("ada", email="ada@uni.edu", first_name="Ada", last_name="Lovelace")
+    server = ThreadServer(course)
+    server.app.extensions["autograder_lti"]["publisher"].interval = 0.2
+    platform.register_tool(server.url + "/lti/login", server.url + "/lti/launch")
+    yield server, platform, lineitem
+    if not server.closed:  # the restart test closes it
+        server.close()
+    platform.stop()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(
+        executable_path=shutil.which("chromedriver") or "/usr/bin/chromedriver"))
+    yield driver
+    driver.quit()
+
+
+def launch_form(platform, client: requests.Session, **launch) -> tuple[str, dict]:
+    """Drive a launch over HTTP up to the platform's form: (the tool's launch URL, {id_token, state})."""
+    login = platform.launch_url(**launch)
+    auth = client.get(login + "&" + urlencode({"lti1p3_new_window": "1"}), allow_redirects=False)
+    assert auth.status_code == 302, auth.text
+    page = client.get(auth.headers["Location"])
+    assert page.status_code == 200, page.text
+    fields = dict(re.findall(r'name="(id_token|state)" value="([^"]+)"', page.text))
+    return re.search(r'action="([^"]+)"', page.text).group(1), fields
+
+
+def lms_user_ids(server) -> dict:
+    with Gradebook(server.service.db_url) as gradebook:
+        return {s.id: s.lms_user_id for s in gradebook.students}
+
+
+def refusal(html: str) -> str:
+    found = re.search(r'id="message"[^>]*>(.*?)</p>', html, re.S)
+    return re.sub(r"\s+", " ", found.group(1)).strip().replace("&#39;", "'") if found else ""
+
+
+def test_a_student_launches_in_the_browser_uploads_and_the_score_arrives_at_the_platform(lti, browser):
+    server, platform, lineitem = lti
+    browser.get(platform.launch_url("u-ada", email="ada@uni.edu", name="Ada Lovelace", title="Week 1: " + A1))
+    WebDriverWait(browser, 30, 0.1).until(lambda d: d.current_url.endswith(f"/assignments/{A1}"))
+    assert browser.find_element(By.CLASS_NAME, "who").text == "ada"
+    with Gradebook(server.service.db_url) as gradebook:
+        assert gradebook.find_student("ada").lms_user_id == "u-ada"   # recorded from the launch
+    browser.find_element(By.ID, "notebook").send_keys(str(sample("katherine_johnson", A1)))
+    browser.find_element(By.ID, "submit").click()
+    deadline = time.monotonic() + 90
+    while (lineitem, "u-ada") not in platform.scores and time.monotonic() < deadline:
+        time.sleep(0.2)
+    score = platform.scores[(lineitem, "u-ada")]
+    with Gradebook(server.service.db_url) as gradebook:
+        graded = gradebook.find_submission(A1, "ada").score
+    assert (score["scoreGiven"], score["scoreMaximum"], score["gradingProgress"]) == (graded, 9, "FullyGraded")
+    from autograder.web.lti import publication
+
+    assert publication(server.service.store.engine, "ada", A1)["state"] == "published"
+
+
+def test_a_replayed_launch_is_refused(lti):
+    server, platform, _ = lti
+    client = requests.Session()
+    url, form = launch_form(platform, client, user="u-ada", email="ada@uni.edu", title=A1)
+    first = client.post(url, data=form, allow_redirects=False)
+    assert first.status_code == 303 and first.headers["Location"].endswith(f"/assignments/{A1}")
+    again = client.post(url, data=form, allow_redirects=False)
+    assert again.status_code == 403
+    assert "used already (a replayed launch)" in refusal(again.text)
+
+
+def test_a_forged_id_token_is_refused(lti):
+    server, platform, _ = lti
+    client = requests.Session()
+    url, form = launch_form(platform, client, user="u-ada", email="ada@uni.edu", title=A1)
+    claims = jwt.decode(form["id_token"], options={"verify_signature": False})
+    header = jwt.get_unverified_header(form["id_token"])
+    forged = jwt.encode(claims | {"sub": "u-someone"}, pem_pair()[0], algorithm="RS256", headers={"kid": header["kid"]})
+    answer = client.post(url, data={**form, "id_token": forged}, allow_redirects=False)
+    assert answer.status_code == 403
+    assert "Can't decode id_token: Signature verification failed" in refusal(answer.text)
+
+
+def test_a_token_for_another_deployment_is_refused(lti):
+    server, platform, _ = lti
+    platform.config.registration_params["deployment_id"] = "deployment-2"
+    platform.config._registration = None
+    try:
+        client = requests.Session()
+        url, form = launch_form(platform, client, user="u-ada", email="ada@uni.edu", title=A1)
+        answer = client.post(url, data=form, allow_redirects=False)
+    finally:
+        platform.config.registration_params["deployment_id"] = platform.deployment_id
+        platform.config._registration = None
+    assert answer.status_code == 403 and "Unable to find deployment" in refusal(answer.text)
+
+
+def test_a_rotated_platform_key_is_fetched_anew(lti):
+    server, platform, _ = lti
+    client = requests.Session()
+    url, form = launch_form(platform, client, user="u-ada", email="ada@uni.edu", title=A1)
+    assert client.post(url, data=form, allow_redirects=False).status_code == 303
+    fetched = platform.jwks_requests
+    platform.rotate_key()
+    url, form = launch_form(platform, client, user="u-ada", email="ada@uni.edu", title=A1)
+    assert client.post(url, data=form, allow_redirects=False).status_code == 303
+    assert platform.jwks_requests == fetched + 1
+
+
+def test_someone_not_on_the_class_list_is_told_so(lti):
+    server, platform, _ = lti
+    client = requests.Session()
+    url, form = launch_form(platform, client, user="u-stranger", email="who@else.edu", title=A1)
+    answer = client.post(url, data=form, allow_redirects=False)
+    assert answer.status_code == 403
+    assert refusal(answer.text).startswith("You are not on this course's class list in the grader yet")
+
+
+def test_an_instructor_goes_to_the_class_and_adds_an_assignment_by_deep_linking(lti, browser):
+    server, platform, _ = lti
+    platform.add_member("u-bea", "Bea Bell", email="bea@uni.edu")
+    client = requests.Session()
+    url, form = launch_form(platform, client, user="u-teach", role=INSTRUCTOR, title=A1,
+                            email="teach@uni.edu")
+    answer = client.post(url, data=form, allow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["Location"].endswith("/instructor/")
+    deadline = time.monotonic() + 20   # the instructor's launch refreshed the roster from the LMS (NRPS)
+    while time.monotonic() < deadline and lms_user_ids(server).get("bea") != "u-bea":
+        time.sleep(0.2)
+    assert lms_user_ids(server)["bea"] == "u-bea"
+    browser.delete_all_cookies()
+    browser.get(platform.launch_url("u-teach", role=INSTRUCTOR, deep_link=True, email="teach@uni.edu"))
+    WebDriverWait(browser, 30, 0.1).until(lambda d: d.find_elements(By.ID, "pick"))
+    browser.find_element(By.CSS_SELECTOR, "input[value='03-backpropagation']").click()
+    browser.find_element(By.ID, "add").click()
+    WebDriverWait(browser, 30, 0.1).until(lambda d: d.find_elements(By.ID, "done"))
+    items = platform.deep_link_responses[-1]["https://purl.imsglobal.org/spec/lti-dl/claim/content_items"]
+    assert [item["custom"] for item in items] == [{"assignment": "03-backpropagation"}]
+    assert items[0]["url"] == server.url + "/lti/launch" and items[0]["lineItem"]["scoreMaximum"] > 0
+
+
+def test_a_learner_cannot_deep_link(lti):
+    server, platform, _ = lti
+    client = requests.Session()
+    url, form = launch_form(platform, client, user="u-ada", role=LEARNER, deep_link=True)
+    answer = client.post(url, data=form, allow_redirects=False)
+    assert answer.status_code == 403 and "Only an instructor" in refusal(answer.text)
+
+
+def test_the_tools_keyset_is_served(lti):
+    server, _, _ = lti
+    keys = requests.get(server.url + "/lti/jwks.json").json()["keys"]
+    assert keys[0]["kty"] == "RSA" and keys[0]["alg"] == "RS256" and keys[0]["kid"]
+
+
+def test_without_the_tools_key_a_launch_gets_a_page_and_no_keyset_is_served(lti):
+    server, platform, _ = lti
+    from autograder.lms.lti import load_settings
+
+    key = load_settings(server.course.root).private_key_path
+    key.rename(key.with_suffix(".away"))
+    try:
+        login = requests.get(platform.launch_url("u-ada", email="ada@uni.edu", title=A1))
+        keyset = requests.get(server.url + "/lti/jwks.json")
+    finally:
+        key.with_suffix(".away").rename(key)
+    assert login.status_code == 503
+    assert refusal(login.text) == ("This course's grader is not set up correctly for launches from the LMS. Please "
+                                   "tell your instructor; nothing of yours was changed.")
+    assert keyset.status_code == 404
+
+
+def test_an_expired_login_is_refused(lti, monkeypatch):
+    import autograder.web.lti as tool
+
+    server, platform, _ = lti
+    monkeypatch.setattr(tool, "STATE_LIFETIME", 1)
+    client = requests.Session()
+    url, form = launch_form(platform, client, user="u-ada", email="ada@uni.edu", title=A1)
+    time.sleep(1.5)
+    answer = client.post(url, data=form, allow_redirects=False)
+    assert answer.status_code == 403 and "unknown, expired or used already" in refusal(answer.text)
+
+
+def test_a_score_the_lms_refused_is_published_after_a_restart(lti):
+    """Last in this file: it restarts the service. The backoff and the pending score live in the database."""
+    from served import upload, wait_done
+
+    from autograder.web.lti import publication
+
+    server, platform, lineitem = lti
+    platform.fail["u-ada"] = 10_000          # the LMS answers 503 to every post of ada's score
+    platform.scores.pop((lineitem, "u-ada"), None)
+    if not any(attempt.counts for attempt in server.service.store.attempts("ada", A1, status="done")):
+        client = requests.Session()
+        url, form = launch_form(platform, client, user="u-ada", email="ada@uni.edu", title=A1)
+        page = client.post(url, data=form)
+        client.csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+        answer = upload(client, server.url, A1, sample("ada_lovelace", A1).read_bytes())
+        wait_done(client, server.url, urlsplit(answer.url).path, timeout=90)
+    with server.service.store.engine.begin() as connection:   # as if never published
+        connection.execute(PUBLISHED.delete())
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and (publication(server.service.store.engine, "ada", A1) or {}).get(
+            "message", "").find("503") < 0:
+        time.sleep(0.2)
+    failed = publication(server.service.store.engine, "ada", A1)
+    assert failed["state"] == "retry" and "HTTP 503" in failed["message"]
+    server.close()                                       # the service stops with the score not on the LMS
+    platform.fail["u-ada"] = 0
+    restarted = ThreadServer(server.course.root)
+    try:
+        publisher = restarted.app.extensions["autograder_lti"]["publisher"]
+        assert publisher.publish_due() == 0              # its next try is not due yet: the backoff was kept
+        with restarted.service.store.engine.begin() as connection:
+            connection.execute(PUBLISHED.update().values(next_try_at=failed["next_try_at"] - timedelta(hours=1)))
+        assert publisher.publish_due() == 1
+        assert platform.scores[(lineitem, "u-ada")]["userId"] == "u-ada"
+        assert publication(restarted.service.store.engine, "ada", A1)["state"] == "published"
+    finally:
+        restarted.close()
