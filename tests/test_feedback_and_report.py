@@ -189,8 +189,8 @@ def test_report_flags_the_students_who_need_attention(course, graded):
     assert "ran longer than" in attention2["claude_shannon"]                # endless loop
     assert "ended the Python process" in attention2["alan_turing"]                    # crash
     attention4 = _attention(out4)
-    assert "defines its own equality" in attention4["emmy_noether"]                   # fake numbers
-    assert "not plain numbers" in attention4["emmy_noether"]
+    # fake numbers: judged as the plain numbers they are (so they earn nothing), the cell defining them flagged
+    assert "defines its own equality" in attention4["emmy_noether"]
     assert "emmy_noether" not in attention2 and "katherine_johnson" not in attention2  # honest, correct students
 
 
@@ -276,7 +276,7 @@ def test_a_written_answer_not_graded_yet_is_not_counted_as_0_then_its_hand_grade
                         "--output", folder / "report2.html", cwd=course.root)
     assert "to be graded by hand" not in report and "mean 8.50" in report
     (score,), _ = gradebook_scores(db, A1, {})
-    assert (score.score, score.max_score, score.grading_progress) == (8.5, 9.0, "FullyGraded")
+    assert (score.score, score.max_score, score.grading_progress()) == (8.5, 9.0, "FullyGraded")
     assert score.comment().endswith(f"Comment on {WRITTEN}: Right idea; say why it diverges.")
 
 

@@ -44,7 +44,7 @@ def test_always_equal_floats_earn_nothing_in_04_and_fit_only_what_its_own_code_e
     # fit is re-checked with the reference sse_gradient (a mistake is charged once), so its weight and bias are
     # right; its history still comes from the fake sse, defined after sse's own check had passed: half its checks
     result = earns_honest_points(hostile_batch, "fake_equality_04", lost={"sse_gradient", "fit"}, earns={"fit": 1.5})
-    assert "returned (0, 0), but (-19.6159, -3.91042) was expected" in output(result, "check_sse_gradient")
+    assert "returned (0, 0), but" in output(result, "check_sse_gradient")  # judged as the plain numbers they are
     assert "`fit` was checked with a correct `sse_gradient` in place of yours" in output(result, "check_fit")
 
 
