@@ -36,7 +36,8 @@ def autograded_notebook(spec: AssignmentSpec, result: SubmissionResult, submitte
         cell.outputs = []
         output, error = result.cell_outputs.get(index, ("", None))
         if grade_id in tests:
-            cell.outputs = [_verdict(tests[grade_id], output)]
+            verdict = _verdict(tests[grade_id], output)
+            cell.outputs = verdict if isinstance(verdict, list) else [verdict]
             continue
         if output:
             cell.outputs.append(_stream(output))
@@ -55,10 +56,18 @@ def _verdict(test, shown: str):
     ran = f"The {_count(visible, 'check')} of this cell and " if visible else ""
     hidden = _count(len(test.checks), "hidden check") if test.checks else "the hidden checks"
     if test.score >= test.max_score:
+        note = "".join(_wrapped(line) + "\n" for line in test.output.splitlines() if test.helpers and
+                       line.startswith("- "))  # a wrong helper's note: the exercise was re-checked with its reference
         return _stream(shown + _wrapped(f"\N{CHECK MARK} {ran}{hidden} passed: "
-                                        f"{test.score:g} of {_count(test.max_score, 'point')}.") + "\n")
+                                        f"{test.score:g} of {_count(test.max_score, 'point')}.") + "\n" + note)
     lines = [line for text in test.output.splitlines() for line in _wrapped(text).splitlines()]
     passed = [line for line in shown.splitlines() if line.startswith("\N{CHECK MARK}")]  # the failure is in lines
+    if test.score > 0:  # partial credit, as nbgrader reads it: the cell's result is the points it earned
+        return [_stream("".join(line + "\n" for line in [
+                    *passed, f"\N{BALLOT X} {test.name}: {test.score:g} of {_count(test.max_score, 'point')}.",
+                    *lines])),
+                {"output_type": "execute_result", "execution_count": None, "metadata": {},
+                 "data": {"text/plain": f"{test.score:g}"}}]
     return _error("AssertionError", " ".join(test.output.splitlines())[:1000],
                   [*passed, f"\N{BALLOT X} {test.name}: this exercise earned 0 of "
                                         f"{_count(test.max_score, 'point')}.", *lines])

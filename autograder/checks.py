@@ -84,6 +84,15 @@ class CheckResult:
     message: str    # empty when passed; written for the student when not
     mistake: str | None = None        # the known mistake it recognised, e.g. "dropped the factor 2"
     figures: tuple[Figure, ...] = ()
+    weight: float = 1.0               # its share of the exercise's points, relative to the exercise's other checks
+
+
+def earned(checks, points: float) -> float:
+    """The points `checks` earn: the exercise's points split over its checks by weight."""
+    total = sum(check.weight for check in checks)
+    if not total:
+        return 0.0
+    return round(points * sum(check.weight for check in checks if check.passed) / total, 4)
 
 
 def check_file(assignment: str, root: Path | None = None) -> Path:
@@ -100,23 +109,41 @@ def load_checks(assignment: str) -> dict[str, tuple]:
 
 
 @lru_cache(maxsize=None)
-def _checks_in(path: Path) -> dict[str, tuple]:
+def _check_module(path: Path):
     spec = importlib.util.spec_from_file_location(f"autograder_hidden_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+@lru_cache(maxsize=None)
+def _checks_in(path: Path) -> dict[str, tuple]:
     by_exercise: dict[str, list] = {}
-    for name, function in vars(module).items():
+    for name, function in vars(_check_module(path)).items():
         if name.startswith("test_") and inspect.isfunction(function):
             by_exercise.setdefault(exercise_of(function), []).append(function)
     return {exercise: tuple(sorted(functions, key=lambda f: f.__code__.co_firstlineno))
             for exercise, functions in by_exercise.items()}
 
 
-def exercise_of(function) -> str:
+def load_references(assignment: str) -> dict:
+    """Exercise -> the reference implementation its callers are re-checked with when the student's own version
+    fails its checks: the check file's REFERENCES, named explicitly there (`autograder release` checks them)."""
+    return dict(getattr(_check_module(check_file(assignment)), "REFERENCES", {}))
+def _exercise_mark(function):
     for mark in getattr(function, "pytestmark", []):
         if mark.name == "exercise":
-            return mark.args[0]
+            return mark
     raise LookupError(f"hidden check {function.__name__} has no @pytest.mark.exercise(...)")
+
+
+def exercise_of(function) -> str:
+    return _exercise_mark(function).args[0]
+
+
+def weight_of(function) -> float:
+    """The check's weight: `@pytest.mark.exercise("backprop", weight=2)`; 1 when not given."""
+    return _exercise_mark(function).kwargs.get("weight", 1)
 
 
 @cache
@@ -130,11 +157,15 @@ def seed_for(student: str, check: str) -> int:
     return int.from_bytes(digest[:8], "little")
 
 
-def run_exercise(assignment: str, exercise: str, submission: Submission, student: str) -> list[CheckResult]:
-    """Run every hidden check of one exercise; never raises for anything the student's code did."""
+def run_exercise(assignment: str, exercise: str, submission: Submission, student: str,
+                 weighted_only: bool = False) -> list[CheckResult]:
+    """Run every hidden check of one exercise (with `weighted_only`, those worth points); never raises for anything
+    the student's code did."""
     checks = load_checks(assignment).get(exercise)
     if not checks:
         raise LookupError(f"{assignment} has no hidden checks for exercise {exercise!r}")
+    if weighted_only:
+        checks = [check for check in checks if weight_of(check) > 0]
     return [_run_one(check, exercise, submission, student) for check in checks]
 
 
@@ -144,15 +175,65 @@ def _run_one(check, exercise, submission, student) -> CheckResult:
     fixtures = {"submission": submission, "plots": plots}
     if "rng" in wanted:  # only then: a new generator costs more than some checks
         fixtures["rng"] = np.random.default_rng(seed_for(student, check.__name__))
+    weight = float(weight_of(check))
     try:
         check(**{name: fixtures[name] for name in wanted})
     except (AssertionError, StudentCodeError) as failure:
         return CheckResult(check.__name__, exercise, False, bounded(str(failure).strip()) or "This check failed.",
-                           getattr(failure, "mistake", None), tuple(plots.figures))
+                           getattr(failure, "mistake", None), tuple(plots.figures), weight)
     except Exception as error:  # a check tripped over something odd the student returned
         return CheckResult(check.__name__, exercise, False,
-                           f"Your result could not be checked ({type(error).__name__}: {bounded(str(error), 300)}).")
-    return CheckResult(check.__name__, exercise, True, "", None, tuple(plots.figures))
+                           f"Your result could not be checked ({type(error).__name__}: {bounded(str(error), 300)}).",
+                           weight=weight)
+    return CheckResult(check.__name__, exercise, True, "", None, tuple(plots.figures), weight)
+
+
+def run_fairly(assignment: str, exercise: str, submission: Submission, student: str, wrong_helpers,
+               rebind) -> tuple[list[CheckResult], tuple[str, ...]]:
+    """The exercise's checks, a mistake charged once: when some fail while helpers it may call fail their own
+    checks, they run again with those helpers replaced by their references. `rebind({name: function})` makes
+    the student's code call `function` for `name` (rebind({}) undoes it) and says whether it could.
+
+    Returns the checks that count and the wrong helpers the exercise was found to call (then the re-check's)."""
+    checks = run_exercise(assignment, exercise, submission, student)
+    references = load_references(assignment)
+    wrong = [name for name in dict.fromkeys(wrong_helpers) if name in references and name != exercise]
+    if all(check.passed for check in checks) or not wrong:
+        return checks, ()
+    called: set[str] = set()
+    if not rebind({name: _counted(name, references[name], called) for name in wrong}):
+        return checks, ()
+    try:
+        # the checks worth points: the worked example's, which the visible check covers, cost callbacks for nothing
+        rechecked = run_exercise(assignment, exercise, submission, student, weighted_only=True)
+    finally:
+        rebind({})
+    used = tuple(name for name in wrong if name in called)
+    return (rechecked, used) if used else (checks, ())
+
+
+def _counted(name: str, reference, called: set):
+    """`reference` under the helper's name, noting in `called` that the student's code called it."""
+    def stand_in(*args):
+        called.add(name)
+        return reference(*args)
+
+    stand_in.__name__ = name
+    return stand_in
+
+
+def helper_note(exercise: str, helpers: tuple[str, ...], own_mistake: bool, crashed: bool = False) -> str:
+    """What a re-check with reference helpers found, in the student's terms."""
+    one = len(helpers) == 1
+    names = " and ".join(f"`{name}`" for name in helpers)
+    if crashed and not own_mistake:  # e.g. a helper that loops stopped the check cell, which earns 0 as in nbgrader
+        return (f"`{exercise}` is right when {names} {'is' if one else 'are'} right, but its check cell stopped with "
+                f"an error, and a check cell that stops earns nothing: fix {names}, then run the check cell again.")
+    if not own_mistake:
+        return f"`{exercise}` is right when {names} {'is' if one else 'are'} right; fix {names}."
+    return (f"`{exercise}` was checked with a correct {names} in place of yours, which {'does' if one else 'do'} "
+            f"not pass {'its' if one else 'their'} own checks yet: fix {'it' if one else 'them'} too. Even so, "
+            f"`{exercise}` has a mistake of its own:")
 
 
 def bounded(text: str, limit: int = 2000) -> str:
@@ -167,15 +248,71 @@ class HiddenChecksFailed(AssertionError):
         return str(self).splitlines()
 
 
+_VERDICTS: dict = {}  # (assignment, exercise) -> (the function checked, whether its own logic passed)
+
+
 def assert_hidden_checks_pass(assignment: str, exercise: str, **values):
-    """The hidden part of an autograded cell under `nbgrader autograde`: raise if any check fails."""
-    results = run_exercise(assignment, exercise, local_submission(values), _student_from_cwd())
+    """The hidden part of an autograded cell under `nbgrader autograde`: raise if every check fails, print what
+    failed and return the points earned (nbgrader's partial credit) if some do, print a tick if all pass.
+
+    A mistake is charged once, as `autograder grade` charges it: an exercise failing while a helper it calls
+    failed its own check cell is checked again with the helper replaced by its reference."""
+    from .config import load_course
+    from .grade import assignment_spec
+
+    course = load_course()
+    spec = assignment_spec(course, assignment)
+    points = next((e.points for e in spec.exercises if e.name == exercise), 1.0)
+    function = values.get(exercise)
+    namespace = getattr(function, "__globals__", None) if callable(function) else None
+    wrong = [name for name in _earlier_exercises(spec, exercise) if _failed_before(assignment, name, namespace)]
+    results, helpers = run_fairly(assignment, exercise, local_submission(values), _student_from_cwd(),
+                                  wrong if course.cascade and namespace is not None else (),
+                                  lambda functions: _rebind_locally(namespace, functions))
+    score = earned(results, points)
+    if namespace is not None:
+        _VERDICTS[(assignment, exercise)] = (function, score >= points)
     failed = [result for result in results if not result.passed]
+    lines = [helper_note(exercise, helpers, bool(failed))] if helpers else []
+    lines += [f"- {result.message}" for result in failed]
+    if failed and score <= 0:
+        raise HiddenChecksFailed("\n".join([f"\N{BALLOT X} {exercise}: {len(failed)} of {len(results)} hidden "
+                                             "checks failed."] + lines))
     if failed:
-        lines = [f"\N{BALLOT X} {exercise}: {len(failed)} of {len(results)} hidden checks failed."]
-        lines += [f"- {result.message}" for result in failed]
-        raise HiddenChecksFailed("\n".join(lines))
-    print(f"\N{CHECK MARK} {exercise}: all {len(results)} hidden checks passed.")
+        print("\n".join([f"\N{BALLOT X} {exercise}: {len(failed)} of {len(results)} hidden checks failed; "
+                         f"{score:g} of {points:g} points."] + lines))
+        return score
+    print("\n".join(lines + [f"\N{CHECK MARK} {exercise}: all {len(results)} hidden checks passed."]))
+
+
+def _earlier_exercises(spec, exercise: str) -> list[str]:
+    names = [e.name for e in spec.exercises]
+    return names[:names.index(exercise)] if exercise in names else []
+
+
+def _failed_before(assignment: str, name: str, namespace) -> bool:
+    """Whether the earlier exercise `name` fell short in its own check cell (whose hidden part never ran when
+    its visible checks failed), for the function the notebook has under that name now."""
+    function, passed = _VERDICTS.get((assignment, name), (None, False))
+    return not (passed and namespace is not None and namespace.get(name) is function)
+
+
+_ABSENT = object()
+_REBOUND: dict = {}  # name -> the notebook's own value, while a reference stands in for it
+
+
+def _rebind_locally(namespace, functions: dict) -> bool:
+    """rebind for code running in this very process: swap the names in the notebook's namespace."""
+    for name, original in _REBOUND.items():
+        if original is _ABSENT:
+            namespace.pop(name, None)
+        else:
+            namespace[name] = original
+    _REBOUND.clear()
+    for name, function in functions.items():
+        _REBOUND[name] = namespace.get(name, _ABSENT)
+        namespace[name] = function
+    return True
 
 
 def _student_from_cwd() -> str:

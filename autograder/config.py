@@ -25,6 +25,7 @@ class Course:
     memory_mb: int = 1024
     max_output_kb: int = 256
     max_processes: int = 32
+    cascade: bool = True        # a wrong helper costs only its own points: callers are re-checked with its reference
     max_notebook_mb: float = 50                 # a submitted notebook larger than this is not read
     budget_floor: float = 0.1                  # seconds any cell or call gets at least (budgets.py)
     budget_factor: float = 100                 # times what the instructor's solution needs (budgets.py)

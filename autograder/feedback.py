@@ -30,21 +30,26 @@ def add_command(commands):
     parser.add_argument("--output", type=Path, help="folder for the pages (default: the course's feedback/): "
                                                     "<output>/<student>/<assignment>/feedback.html")
     parser.add_argument("--student", action="append", help="only this student (repeatable)")
+    parser.add_argument("--db", help="the gradebook with the written answers' hand grades (default: the course's)")
     parser.set_defaults(run=run_feedback)
 
 
 def run_feedback(args) -> int:
     from .autograded import read_results
     from .config import load_course
+    from .gradebook import hand_grades
+    from .grade import with_hand_grades
 
     course = load_course()
+    by_hand = hand_grades(args.db or course.db_url, args.assignment)
     autograded = args.autograded or course.root / "autograded"
     output = args.output or course.root / FOLDER
     written = 0
     for result in read_results(autograded, args.assignment):
         if args.student and result.student not in args.student:
             continue
-        write_page(output / result.student / args.assignment / PAGE, result, course.root)
+        write_page(output / result.student / args.assignment / PAGE,
+                   with_hand_grades(result, by_hand.get(result.student, {})), course.root)
         written += 1
     if not written:
         print(f"No graded results of {args.assignment} in {autograded}: run `autograder grade {args.assignment}` first.",
@@ -69,7 +74,7 @@ def feedback_context(result: SubmissionResult, written: datetime | None = None) 
     auto = [test for test in result.tests if not test.manual]
     working = sum(test.score >= test.max_score for test in auto)
     return {"result": result, "written": (written or datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M UTC"),
-            "encouragement": _encouragement(result, working, len(auto)),
+            "headline": result.headline(), "encouragement": _encouragement(result, working, len(auto)),
             "exercises": [_exercise(test, result.reason if result.status == "error" else "") for test in result.tests]}
 
 
@@ -89,8 +94,9 @@ def _exercise(test: TestResult, said: str = "") -> dict:
     if test.checks and passed == len(test.checks) and not test.visible_failed:
         messages = [m for m in messages if not re.fullmatch(r"(All \d+ checks passed|The check passed)\.", m)]
     return {"id": test.name, "title": _title(test), "score": test.score, "max_score": test.max_score,
-            "manual": test.manual, "works": not test.manual and test.score >= test.max_score,
+            "manual": test.manual, "pending": test.pending, "works": not test.manual and test.score >= test.max_score,
             "passed": passed, "checks": len(test.checks), "messages": messages,
+            "check_lines": [{"name": name, "passed": ok, "points": points} for name, ok, points in test.check_lines()],
             "figures": [{"svg": pages.svg(figure), "title": figure.title}
                         for check in test.checks for figure in check.figures]}
 
@@ -113,4 +119,3 @@ def _title(test: TestResult) -> str:
         return f"written answer ({test.name})"
     exercises = {check.exercise for check in test.checks if check.exercise}
     return exercises.pop() if len(exercises) == 1 else test.name.removeprefix("check_")
-

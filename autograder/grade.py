@@ -2,9 +2,11 @@
 
 What to check, and for how many points, comes from the SOURCE notebook (`AssignmentSpec`), never from
 the submitted file: a student who edits metadata, deletes or reorders cells changes nothing but what
-their own code does. Exercises are all-or-nothing, as in nbgrader: an exercise earns its points when its
-check cell's visible checks ran cleanly and every one of its hidden checks passes, judged right after its
-check cell has run, as `nbgrader autograde` would judge it.
+their own code does. An exercise earns its points split over its hidden checks by weight (nbgrader's
+partial credit), unless its check cell crashed, judged right after its check cell has run, as `nbgrader
+autograde` would judge it (a failed visible check is reported but, as the graded cell's hidden part sets
+`_keep_going`, does not stop the cell). A mistake is charged once: an exercise failing while a
+helper it calls fails its own checks is re-checked with the helper's reference (`checks.run_fairly`).
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from pathlib import Path
 
 from . import notebook as nb
 from .budgets import Budgets, cell_key, duration, reference_for
-from .checks import CheckResult, Figure, bounded, check_file, load_checks, run_exercise
+from .checks import CheckResult, Figure, bounded, check_file, earned, helper_note, load_checks, run_fairly
 from .config import Course
 from .sandbox import Run, Sandbox, SandboxError
 
@@ -62,7 +64,7 @@ def _spec(source_path: Path, assignment: str, notebook_name: str) -> AssignmentS
         if nb.is_autograder_test(cell):
             call = nb.hidden_call(cell.source)
             exercises.append(Exercise(grade_id, call.exercise, call.names, float(meta["points"])))
-            locked[grade_id] = cell.source.split(nb.BEGIN_HIDDEN)[0].rstrip()
+            locked[grade_id] = nb.graded_part(cell.source)
         elif meta.get("grade") and meta.get("solution"):
             manual[grade_id] = float(meta["points"])
         elif meta.get("locked") and cell.cell_type == "code":
@@ -86,26 +88,37 @@ class TestResult:
     manual: bool = False
     checks: tuple[CheckResult, ...] = ()   # each hidden check's verdict, the mistake it named, its figures
     visible_failed: bool = False           # the check cell's own (visible) checks failed
+    helpers: tuple[str, ...] = ()          # wrong helpers replaced by their references for the checks that count
+    pending: bool = False                  # a written answer not graded by hand yet: not counted, not 0
 
     def to_json(self) -> dict:
         return {"name": self.name, "score": self.score, "max_score": self.max_score, "output": self.output,
                 **({"manual": True} if self.manual else {}),
                 **({"visible_failed": True} if self.visible_failed else {}),
+                **({"helpers": list(self.helpers)} if self.helpers else {}),
+                **({"pending": True} if self.pending else {}),
                 **({"checks": [_check_json(check) for check in self.checks]} if self.checks else {})}
 
     @classmethod
     def from_json(cls, data: dict) -> "TestResult":
         checks = tuple(CheckResult(c["name"], c.get("exercise", ""), c["passed"], c.get("message", ""), c.get("mistake"),
-                                   tuple(Figure.from_json(f) for f in c.get("figures", ())))
+                                   tuple(Figure.from_json(f) for f in c.get("figures", ())), c.get("weight", 1.0))
                        for c in data.get("checks", ()))
         return cls(data["name"], data["score"], data["max_score"], data["output"], data.get("manual", False),
-                   checks, data.get("visible_failed", False))
+                   checks, data.get("visible_failed", False), tuple(data.get("helpers", ())), data.get("pending", False))
+
+    def check_lines(self) -> list[tuple[str, bool, float]]:
+        """Each hidden check as (its name in words, passed, the points it is worth): partial credit, check by check."""
+        total = sum(check.weight for check in self.checks)
+        return [(check.check.removeprefix("test_").replace("_", " "), check.passed,
+                 round(self.max_score * check.weight / total, 4) if total else 0.0) for check in self.checks]
 
 
 def _check_json(check: CheckResult) -> dict:
     return {"name": check.check, "exercise": check.exercise, "passed": check.passed,
             **({"message": check.message} if check.message else {}),
             **({"mistake": check.mistake} if check.mistake else {}),
+            **({"weight": check.weight} if check.weight != 1 else {}),
             **({"figures": [figure.to_json() for figure in check.figures]} if check.figures else {})}
 
 
@@ -132,6 +145,19 @@ class SubmissionResult:
                 "peak_memory_mb": round(self.peak_memory_mb, 1),
                 "cell_errors": self.cell_errors(),
                 "tests": [test.to_json() for test in self.tests]}
+
+    @property
+    def pending_points(self) -> float:
+        """Points of written answers your instructor has not graded yet: left out of the score, not counted as 0."""
+        return sum(test.max_score for test in self.tests if test.pending)
+
+    def headline(self) -> str:
+        """The score in words, e.g. "7 of 7 points so far; 2 more points to be graded by your instructor"."""
+        pending = self.pending_points
+        if not pending:
+            return f"{self.score:g} of {self.max_score:g} points"
+        return (f"{self.score:g} of {self.max_score - pending:g} points so far; {pending:g} more "
+                f"point{'' if pending == 1 else 's'} to be graded by your instructor")
 
     def cell_errors(self) -> list[dict]:
         """The cells that raised, in notebook order: 1-based cell number, error type and (shortened) text."""
@@ -209,23 +235,24 @@ def _grade(sandbox, course, spec, student, path, other_specs, budgets_for) -> Su
             due = [by_cell[index]] if index is not None else spec.exercises
             for exercise in due:
                 if exercise.grade_id not in graded:
+                    wrong = [e.name for e in spec.exercises if course.cascade and e.grade_id in graded
+                             and graded[e.grade_id].score < e.points]
                     graded[exercise.grade_id] = _check(run, runner, spec, exercise, student,
-                                                       test_cells.get(exercise.grade_id))
+                                                       test_cells.get(exercise.grade_id), wrong)
     finally:
         runner.close()
     result.tests = [graded.get(e.grade_id) or TestResult(
         e.grade_id, 0.0, e.points, "Not checked: the time limit for the whole notebook was reached.")
         for e in spec.exercises]
-    _point_to_failing_helpers(spec, notebook, result.tests)
     answers = {nb.grade_id(cell): cell.source for cell in notebook.cells if nb.grade_id(cell) in spec.manual}
     for grade_id, points in spec.manual.items():
-        text = "Written answer: graded by your instructor."
+        text, pending = "Written answer: to be graded by your instructor.", True
         if grade_id not in answers:
-            text = "Written answer: the cell is missing from the notebook."
+            text, pending = "Written answer: the cell is missing from the notebook.", False
         elif str(answers[grade_id]).strip() in ("", "YOUR ANSWER HERE"):
-            text = "Written answer: not answered yet."
-        result.tests.append(TestResult(grade_id, 0.0, points, text, manual=True))
-    result.score = sum(test.score for test in result.tests)
+            text, pending = "Written answer: not answered yet.", False
+        result.tests.append(TestResult(grade_id, 0.0, points, text, manual=True, pending=pending))
+    result.score = round(sum(test.score for test in result.tests), 4)
     result.notes = runner.notes
     result.cell_outputs = runner.cell_outputs
     result.cell_displays = runner.cell_displays
@@ -243,41 +270,57 @@ def _course_cell_key(spec: AssignmentSpec, cell, source: str) -> str | None:
 
 
 def _check(run: Run, runner: "_Runner", spec: AssignmentSpec, exercise: Exercise, student: str,
-           check_cell: int | None) -> TestResult:
-    """One exercise's hidden checks against the notebook as it stands, plus its visible checks' verdict."""
+           check_cell: int | None, wrong_helpers: list[str]) -> TestResult:
+    """One exercise's hidden checks against the notebook as it stands (a wrong helper it calls replaced by the
+    reference, so that the exercise earns what its own code earns), plus its visible checks' verdict."""
     submission = run.submission(exercise.names, runner.missing_reason())
-    checks = run_exercise(spec.name, exercise.name, submission, student)
-    visible = runner.visible_failure(check_cell)
+    checks, helpers = run_fairly(spec.name, exercise.name, submission, student,
+                                 wrong_helpers if run.alive else (), run.rebind)
+    visible, crashed = runner.visible_failure(check_cell)
     # the check cell compared the worked example's value: its message reports it, a hidden check of it would repeat it
     subject = visible.split(" gave ")[0] + " " if " gave " in visible else None
     repeats = [check for check in checks if not check.passed and subject and (
         "worked_example" in check.check or check.message.startswith(subject))]
     failed = _once([check for check in checks if not check.passed and check not in repeats])
-    if visible:  # as in nbgrader: the check cell itself must run cleanly too
+    own_mistake = any(not check.passed for check in checks)
+    if visible and (own_mistake or crashed or not helpers):  # with right helpers, a failed visible check was theirs
         named = dict.fromkeys(check.message[check.message.index(" It looks like you "):] for check in repeats
                               if " It looks like you " in check.message)  # the mistake the repeat named, kept
         failed.insert(0, f"The check cell under this exercise failed: {in_our_style(visible)}{''.join(named)}")
-    output = "\n".join(f"- {bounded(message)}" for message in _essential(failed)) or (
-        f"All {len(checks)} checks passed." if len(checks) > 1 else "The check passed.")
-    return TestResult(exercise.grade_id, 0.0 if failed else exercise.points, exercise.points, output,
-                      checks=tuple(checks), visible_failed=bool(visible))
+    lines = ([helper_note(exercise.name, helpers, own_mistake, crashed)] if helpers else []) + _essential(failed)
+    output = "\n".join(f"- {bounded(line)}" for line in lines)
+    if not failed:
+        output += ("\n" if output else "") + (f"All {len(checks)} checks passed." if len(checks) > 1
+                                              else "The check passed.")
+    score = 0.0 if crashed else earned(checks, exercise.points)  # as nbgrader scores a cell that raised
+    return TestResult(exercise.grade_id, score, exercise.points, output,
+                      checks=tuple(checks), visible_failed=bool(visible), helpers=helpers)
 
 
-def _point_to_failing_helpers(spec: AssignmentSpec, notebook, tests: list[TestResult]):
-    """Under a failed exercise whose code calls another failed exercise, say to fix that one first:
-    train fails if update_weights is wrong, however right train's own loop is."""
-    failed = {e.name for e, test in zip(spec.exercises, tests) if test.score < test.max_score}
-    sources = {nb.grade_id(cell): cell.source for cell in notebook.cells
-               if nb.grade_id(cell) in failed and isinstance(cell.get("source"), str)}
-    for exercise, test in zip(spec.exercises, tests):
-        helpers = [name for name in failed - {exercise.name}
-                   if re.search(rf"\b{re.escape(name)}\s*\(", sources.get(exercise.name, ""))]
-        if helpers:
-            one = len(helpers) == 1
-            names = " and ".join(f"`{name}`" for name in sorted(helpers))
-            test.output += (f"\n- Your `{exercise.name}` calls {names}, which {'does' if one else 'do'} not pass "
-                            f"{'its' if one else 'their'} own checks yet: fix {'it' if one else 'them'} first; "
-                            "this exercise may then pass too.")
+def with_hand_grades(result: SubmissionResult, grades: dict) -> SubmissionResult:
+    """The result with the instructor's grades of its written answers (grade id -> gradebook.HandGrade) in."""
+    for test in result.tests:
+        grade = grades.get(test.name) if test.manual else None
+        if grade is not None and grade.score is not None:
+            test.score, test.pending = float(grade.score), False
+            test.output = f"Written answer: graded by your instructor, {grade.score:g} of {test.max_score:g} points." + (
+                f" Comment: {grade.comment}" if grade.comment else "")
+    result.score = round(sum(test.score for test in result.tests), 4)
+    return result
+
+
+def check_cell_verdict(output: str, error: dict | None) -> tuple[str, bool]:
+    """Why a check cell's visible checks failed ("" if they passed), and whether it crashed rather than reported
+    a failed check (then, as in nbgrader, the exercise earns 0). A failed check prints "✗ ..." and perhaps
+    "Hint: ..." on the lines after it (graded cells set `_keep_going`; a CheckFailed error is a crash then)."""
+    if error:
+        return f"{error.get('type')}: {error.get('text', '')}", True
+    lines, failing = [], False
+    for line in output.splitlines():
+        failing = line.startswith("\N{BALLOT X} ") or (failing and line.startswith("Hint: "))
+        if failing:
+            lines.append(line.removeprefix("\N{BALLOT X} "))
+    return "\n".join(lines), False
 
 
 def _once(failed: list[CheckResult]) -> list[str]:
@@ -399,14 +442,10 @@ class _Runner:
         if text not in self.notes and len(self.notes) < MAX_NOTES:
             self.notes.append(text)
 
-    def visible_failure(self, index: int | None) -> str:
-        """Why the visible checks of the test cell at `index` failed, or "" if they passed or never ran."""
-        error = self.cell_outputs.get(index, ("", None))[1] if index is not None else None
-        if not error:
-            return ""
-        if error.get("type") == "CheckFailed":
-            return error.get("text", "")
-        return f"{error.get('type')}: {error.get('text', '')}"
+    def visible_failure(self, index: int | None) -> tuple[str, bool]:
+        """check_cell_verdict of the test cell at `index` ("" and False if it never ran)."""
+        output, error = self.cell_outputs.get(index, ("", None)) if index is not None else ("", None)
+        return check_cell_verdict(output, error)
 
     def missing_reason(self) -> str:
         errors = [(index, error) for index, (_, error) in sorted(self.cell_outputs.items())

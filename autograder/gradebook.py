@@ -68,6 +68,36 @@ def open_gradebook(db_url: str):
     return Gradebook(db_url)
 
 
+@dataclass(frozen=True)
+class HandGrade:
+    """An instructor's grade of one written answer, as formgrader stored it in nbgrader's gradebook."""
+    score: float | None   # None: not graded yet
+    comment: str = ""
+
+
+def hand_grades(db_url: str, assignment: str) -> dict[str, dict[str, HandGrade]]:
+    """student -> grade id -> HandGrade, for every submission of `assignment` that has a hand-graded cell; {} when
+    there is no gradebook or no such assignment in it (nothing graded by hand yet)."""
+    from nbgrader.api import MissingEntry
+
+    if db_url.startswith("sqlite:///") and not Path(db_url[len("sqlite:///"):]).is_file():
+        return {}
+    grades: dict[str, dict[str, HandGrade]] = {}
+    with open_gradebook(db_url) as gradebook:
+        try:
+            submissions = gradebook.assignment_submissions(assignment)
+        except MissingEntry:
+            return {}
+        for submission in submissions:
+            for notebook in submission.notebooks:
+                comments = {comment.name: comment.manual_comment or "" for comment in notebook.comments}
+                for grade in notebook.grades:
+                    if grade.manual_score is not None:
+                        grades.setdefault(submission.student.id, {})[grade.name] = HandGrade(
+                            float(grade.manual_score), comments.get(grade.name, "").strip())
+    return grades
+
+
 def lms_score(submission) -> float:
     """The score an LMS gets for a submitted assignment: nbgrader's score less its late penalty, never below 0."""
     return max(0.0, float(submission.score) - float(submission.late_submission_penalty))

@@ -1,15 +1,23 @@
 """Checks a source notebook before release: nbgrader metadata, unique grade ids, closed regions,
-and hidden-check calls that name exercises the assignment's check file really has; and the contracts the grader
+and hidden-check calls that name exercises the assignment's check file really has; the contracts the grader
 relies on (docs/check-authors.md): the check file's name, the check helper cell, solution cells named after
-their exercises."""
+their exercises; and the check file itself: its marks and weights, and references that pass their own
+exercise's checks."""
 from __future__ import annotations
 
+import ast
+import importlib.util
+import inspect
+from math import isfinite
 from pathlib import Path
 
 from nbgrader.nbgraderformat import MetadataValidator, ValidationError
 
 from . import notebook as nb
-from .checks import check_file, load_checks
+from .checks import _run_one, check_file, load_checks
+from .submission import local_submission
+
+WORKED_EXAMPLE = "_on_the_worked_example"  # a check named so repeats the visible check: it earns nothing more
 
 VISIBLE_CHECK = Path(__file__).resolve().parent / "visible_check.py"
 HELPER_GRADE_ID = "check_helpers"  # the check helper cell's fixed grade id
@@ -82,6 +90,118 @@ def _hidden_call(at: str, cell, assignment: str) -> list[str]:
         return [f"{at}: {check_file(assignment).name} has no checks marked "
                 f"@pytest.mark.exercise({call.exercise!r}). Add them, or fix the exercise name."]
     return []
+
+
+def lint_check_file(assignment: str, source_path: Path, path: Path | None = None) -> list[str]:
+    """Every problem of an assignment's hidden check file, each naming the file and line: a check without one
+    exercise mark, a weight that is not a number of 0 or more, an exercise whose weights add up to 0, a check
+    repeating the worked example that carries weight, and REFERENCES that are not right answers."""
+    if path is None and _check_file_problems(assignment):
+        return []  # lint_source has said why the file is missing or does not load
+    path = path or check_file(assignment)
+    try:
+        module_spec = importlib.util.spec_from_file_location(f"autograder_lint_{path.stem}", path)
+        module = importlib.util.module_from_spec(module_spec)
+        module_spec.loader.exec_module(module)
+    except Exception as error:  # the file is the instructor's: say what is wrong with it, whatever it is
+        return [f"{path}: the check file does not load ({type(error).__name__}: {error}). Fix it, then release again."]
+    problems, by_exercise = [], {}
+    for name, function in vars(module).items():
+        if not (name.startswith("test_") and inspect.isfunction(function)):
+            continue
+        at = f"{path}:{function.__code__.co_firstlineno}"
+        marks = [mark for mark in getattr(function, "pytestmark", []) if mark.name == "exercise"]
+        if len(marks) != 1 or len(marks[0].args) != 1 or not isinstance(marks[0].args[0], str):
+            problems.append(f'{at}: {name} needs exactly one @pytest.mark.exercise("<exercise>").')
+            continue
+        weight, unknown = marks[0].kwargs.get("weight", 1), set(marks[0].kwargs) - {"weight"}
+        if unknown:
+            problems.append(f"{at}: {name}'s exercise mark has {', '.join(sorted(unknown))}; only weight=... is known.")
+        if type(weight) not in (int, float) or not isfinite(weight) or weight < 0:
+            problems.append(f"{at}: {name}'s weight {weight!r} is not a number of 0 or more.")
+            continue
+        if name.endswith(WORKED_EXAMPLE) and weight:
+            problems.append(f"{at}: {name} repeats the worked example, which the visible check already checks, "
+                            f"so it must not earn points of its own: give it weight=0.")
+        by_exercise.setdefault(marks[0].args[0], []).append((at, weight))
+    for exercise, checks in by_exercise.items():
+        if not sum(weight for _, weight in checks):
+            problems.append(f"{checks[0][0]}: the weights of {exercise!r}'s checks add up to 0, so the exercise could "
+                            "earn nothing: give at least one of them a weight above 0.")
+    return problems + _reference_problems(path, module, by_exercise, _solution_parameters(source_path))
+
+
+def _reference_problems(path: Path, module, by_exercise: dict, parameters: dict) -> list[str]:
+    """REFERENCES must map exercises of this file to functions taking the exercise's arguments and passing
+    its own checks: callers of a wrong helper are graded with them."""
+    references = getattr(module, "REFERENCES", {})
+    lines = _reference_lines(path)
+    if not isinstance(references, dict):
+        return [f"{path}:{lines.get(None, 1)}: REFERENCES must be a dict: exercise -> its reference function."]
+    problems = []
+    checks = {name: function for name, function in vars(module).items()
+              if name.startswith("test_") and inspect.isfunction(function)}
+    for exercise, reference in references.items():
+        at = f"{path}:{lines.get(exercise, lines.get(None, 1))}"
+        if exercise not in by_exercise:
+            problems.append(f"{at}: REFERENCES names {exercise!r}, which has no checks in this file.")
+            continue
+        if not callable(reference):
+            problems.append(f"{at}: the reference of {exercise!r} is not a function.")
+            continue
+        if exercise in parameters:
+            try:
+                inspect.signature(reference).bind(*parameters[exercise])
+            except (TypeError, ValueError):
+                problems.append(f"{at}: the reference of {exercise!r} cannot be called as the notebook's "
+                                f"{exercise}({', '.join(parameters[exercise])}).")
+                continue
+        submission = local_submission({exercise: reference})
+        for name, check in checks.items():
+            if name.startswith("test_") and any(m.name == "exercise" and m.args == (exercise,)
+                                                for m in getattr(check, "pytestmark", [])):
+                result = _run_one(check, exercise, submission, "reference")
+                if not result.passed:
+                    problems.append(f"{at}: the reference of {exercise!r} fails its own check {name}: "
+                                    f"{result.message}")
+    return problems
+
+
+def _reference_lines(path: Path) -> dict:
+    """Line of each key of the REFERENCES dict (None: of REFERENCES itself)."""
+    try:
+        tree = ast.parse(path.read_text())
+    except SyntaxError:
+        return {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "REFERENCES" for t in node.targets):
+            lines = {None: node.lineno}
+            if isinstance(node.value, ast.Dict):
+                lines.update({key.value: key.lineno for key in node.value.keys if isinstance(key, ast.Constant)})
+            return lines
+    return {}
+
+
+def _solution_parameters(source_path: Path) -> dict[str, tuple[str, ...]]:
+    """Function exercise -> the names of its required parameters, from the source notebook's solutions."""
+    try:
+        source = nb.read(source_path)
+    except nb.NotebookError:
+        return {}
+    parameters = {}
+    for cell in source.cells:
+        if not (nb.is_solution(cell) and cell.cell_type == "code"):
+            continue
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef):
+                positional = node.args.args
+                required = positional[:len(positional) - len(node.args.defaults)]
+                parameters[node.name] = tuple(argument.arg for argument in required)
+    return parameters
 
 
 def _check_file_problems(assignment: str) -> list[str]:

@@ -134,13 +134,56 @@ class HiddenCall:
     names: tuple[str, ...]  # the notebook names handed to the checks
 
 
+def _split_hidden(source: str) -> tuple[list[str], list[str]]:
+    """(the lines outside hidden regions, each hidden region's text), as nbgrader's ClearHiddenTests splits them."""
+    outside, regions, region = [], [], None
+    for line in source.split("\n"):
+        if BEGIN_HIDDEN in line:
+            region = []
+        elif END_HIDDEN in line and region is not None:
+            regions.append("\n".join(region))
+            region = None
+        elif region is not None:
+            region.append(line)
+        else:
+            outside.append(line)
+    if region is not None:
+        regions.append("\n".join(region))
+    return outside, regions
+
+
+def hidden_regions(source: str) -> list[str]:
+    """The text of each hidden region of a cell (a check cell may have one before its visible checks too)."""
+    return _split_hidden(source)[1]
+
+
+def visible_part(source: str) -> str:
+    """A cell as the student's release has it: without its hidden regions."""
+    return "\n".join(_split_hidden(source)[0]).rstrip()
+
+
+def graded_part(source: str) -> str:
+    """A check cell as the grader's sandbox runs it: as `nbgrader autograde` would, but without the region that
+    calls the hidden checks (they run in the grader)."""
+    lines, region = [], None
+    for line in source.split("\n"):
+        if BEGIN_HIDDEN in line:
+            region = [line]
+        elif region is not None:
+            region.append(line)
+            if END_HIDDEN in line:
+                lines += [] if HIDDEN_CALL in "\n".join(region) else region
+                region = None
+        else:
+            lines.append(line)
+    return "\n".join(lines).rstrip()
+
+
 def hidden_call(source: str) -> HiddenCall | None:
-    """The hidden-check call in a test cell's hidden region, or None if it has none."""
-    if BEGIN_HIDDEN not in source:
-        return None
-    region = source.split(BEGIN_HIDDEN, 1)[1].split(END_HIDDEN, 1)[0]
-    for node in ast.walk(ast.parse(region)):
-        if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) == HIDDEN_CALL:
-            assignment, exercise = (ast.literal_eval(arg) for arg in node.args[:2])
-            return HiddenCall(assignment, exercise, tuple(keyword.arg for keyword in node.keywords))
+    """The hidden-check call in a test cell's hidden regions, or None if it has none."""
+    for region in hidden_regions(source):
+        for node in ast.walk(ast.parse(region)):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) == HIDDEN_CALL:
+                assignment, exercise = (ast.literal_eval(arg) for arg in node.args[:2])
+                return HiddenCall(assignment, exercise, tuple(keyword.arg for keyword in node.keywords))
     return None

@@ -13,11 +13,12 @@ import sys
 from pathlib import Path
 
 import nbformat
+import numpy as np
 
 from . import notebook as nb
 from .checks import check_file
 from .config import Course
-from .lint import lint_source
+from .lint import lint_check_file, lint_source
 
 MARKERS = (nb.BEGIN_SOLUTION, nb.END_SOLUTION, nb.BEGIN_HIDDEN, nb.END_HIDDEN,
            "=== BEGIN MARK SCHEME ===", "=== END MARK SCHEME ===")
@@ -33,7 +34,7 @@ def release(course: Course, assignments: list[str]) -> list[str]:
     problems = []
     for assignment in assignments:
         source = course.source_notebook(assignment)
-        found = lint_source(source, assignment)
+        found = lint_source(source, assignment) + lint_check_file(assignment, source)
         if not found:
             generate(course, assignment)
             found = verify_release(source, course.release_notebook(assignment), assignment)
@@ -85,11 +86,75 @@ def verify_release(source_path: Path, release_path: Path, assignment: str) -> li
             if secret in cell.source:
                 problems.append(f"{at}: contains {kind} `{secret}`.")
     problems += _missing_stubs(source, release, release_path)
+    problems += _answers_shown(release, release_path, _answers(source, assignment))
     return problems
 
 
+def _answers(source, assignment: str) -> dict[str, list]:
+    """Variable exercise -> the values that are its answer: the solution's own value, and the values the hidden
+    checks compare the student's with (`expect_close(submission.name, value, ...)`)."""
+    answers: dict[str, list] = {}
+    for cell in source.cells:
+        if not (nb.is_solution(cell) and cell.cell_type == "code"):
+            continue
+        try:
+            tree = ast.parse("\n".join(nb.solution_lines(cell.source)))
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                try:
+                    answers.setdefault(node.targets[0].id, []).append(ast.literal_eval(node.value))
+                except ValueError:
+                    pass
+    for node in ast.walk(ast.parse(check_file(assignment).read_text())):
+        if isinstance(node, ast.Call) and len(node.args) >= 2 and isinstance(node.args[0], ast.Attribute) and (
+                getattr(node.args[0].value, "id", "") == "submission" and node.args[0].attr in answers):
+            try:
+                answers[node.args[0].attr].append(ast.literal_eval(node.args[1]))
+            except ValueError:
+                pass
+    return answers
+
+
+def _answers_shown(release, release_path: Path, answers: dict[str, list]) -> list[str]:
+    """Visible checks that print an exercise's answer: `check(description, compute, expected)` shows
+    `expected` whether the student's value is right or wrong, so it must not be the answer of what it checks."""
+    problems = []
+    for index, cell in enumerate(release.cells):
+        if cell.cell_type != "code":
+            continue
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Call) and getattr(node.func, "id", "") == "check" and len(node.args) >= 3):
+                continue
+            checked = {name.id for name in ast.walk(node.args[1]) if isinstance(name, ast.Name)}
+            try:
+                expected = ast.literal_eval(node.args[2])
+            except ValueError:
+                continue
+            for name in sorted(checked & answers.keys()):
+                if any(_same_value(expected, answer) for answer in answers[name]):
+                    problems.append(f"{nb.where(release_path, index, cell)}: its visible check of `{name}` prints "
+                                    f"{expected!r}, the answer of the exercise `{name}`. Judge the student's value "
+                                    "by what it does instead (for example, run it), without showing the answer.")
+    return problems
+
+
+def _same_value(a, b) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool):  # a verdict (True: "it converges") is no number's answer
+        return a is b
+    try:
+        return bool(np.shape(a) == np.shape(b) and np.allclose(np.asarray(a, dtype=float), np.asarray(b, dtype=float)))
+    except (TypeError, ValueError):
+        return a == b
+
+
 def _hidden_region(source: str) -> str:
-    return source.split(nb.BEGIN_HIDDEN, 1)[1].split(nb.END_HIDDEN, 1)[0] if nb.BEGIN_HIDDEN in source else ""
+    return "\n".join(nb.hidden_regions(source))
 
 
 def _public_text(source) -> str:

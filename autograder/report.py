@@ -45,6 +45,7 @@ class ClassReport:
     max_score: float = 0.0
     scores: list[float] = field(default_factory=list)   # one float per student: small even for thousands
     errors: int = 0
+    pending: int = 0    # written answers still to be graded by hand: left out of the scores, not counted as 0
     exercises: dict[str, list[int]] = field(default_factory=dict)   # exercise -> [passed, total]
     checks: dict[tuple[str, str], list[int]] = field(default_factory=dict)  # (exercise, check) -> [passed, total]
     mistakes: dict = field(default_factory=dict)  # (exercise, what the students did) -> [students]
@@ -56,6 +57,7 @@ class ClassReport:
         self.scores.append(result.score)
         self.errors += result.status == "error"
         for test in result.tests:
+            self.pending += test.pending
             if test.manual:
                 continue
             exercise = exercise_name(test)
@@ -89,6 +91,9 @@ class ClassReport:
             return lines
         lines.append(f"  score: mean {statistics.mean(self.scores):.2f}, median {statistics.median(self.scores):g} "
                      f"(out of {self.max_score:g})")
+        if self.pending:
+            lines.append(f"  written answers to be graded by hand (formgrader): {self.pending}; until then the "
+                         "scores above leave them out")
         lines.append("  score distribution:")
         most = max(count for _, count in self.histogram()) or 1
         for points, count in self.histogram():
@@ -192,22 +197,26 @@ def solution_code(notebook, editable, released=frozenset()) -> str:
                        and cell.source.strip() not in released)
 
 
-def build(course, autograded: Path, assignment: str) -> ClassReport:
-    """The report of every graded submission of `assignment` under `autograded`, read one at a time."""
+def build(course, autograded: Path, assignment: str, db_url: str | None = None) -> ClassReport:
+    """The report of every graded submission of `assignment` under `autograded`, read one at a time, with the
+    written answers' hand grades from the gradebook (the course's unless `db_url`)."""
     from . import notebook as nb
     from .autograded import read_results
-    from .grade import assignment_spec
+    from .grade import assignment_spec, with_hand_grades
+    from .gradebook import hand_grades
     from .similarity import similar_pairs
 
     spec = assignment_spec(course, assignment)
     editable = lambda cell: nb.grade_id(cell) not in spec.locked  # noqa: E731 (the student's cells, not the course's)
     report = ClassReport(assignment)
+    by_hand = hand_grades(db_url or course.db_url, assignment)
     codes = {}
     release = nb.read(course.release_notebook(assignment)) if course.release_notebook(assignment).is_file() else None
     # the course's own example cells, as released: the same in every notebook, nobody's solution
     released = frozenset(cell.source.strip() for cell in (release.cells if release else ())
                          if cell.get("cell_type") == "code" and not nb.grade_id(cell))
     for result in read_results(autograded, assignment):
+        result = with_hand_grades(result, by_hand.get(result.student, {}))
         try:
             notebook = nb.read(autograded / result.student / assignment / spec.notebook)
         except (nb.NotebookError, OSError):
@@ -229,8 +238,8 @@ def add_command(commands):
     parser.add_argument("--output", type=Path, help="the HTML file (default: reports/<assignment>.html)")
     parser.add_argument("--feedback", type=Path, help="the folder of `autograder feedback` pages to link to "
                                                       f"(default: the course's {FOLDER}/)")
-    parser.add_argument("--db", help="gradebook whose formgrader flags to set for the students who need attention "
-                                     "(default: the course's)")
+    parser.add_argument("--db", help="the gradebook: the written answers' hand grades, and formgrader's flags to set "
+                                     "for the students who need attention (default: the course's)")
     parser.add_argument("--no-flag", action="store_true", help="leave formgrader's flags as they are")
     parser.set_defaults(run=run_report)
 
@@ -240,7 +249,7 @@ def run_report(args) -> int:
 
     course = load_course()
     autograded = args.autograded or course.root / "autograded"
-    report = build(course, autograded, args.assignment)
+    report = build(course, autograded, args.assignment, args.db)
     if not report.scores:
         print(f"No graded results of {args.assignment} in {autograded}: run `autograder grade {args.assignment}` first.",
               file=sys.stderr)

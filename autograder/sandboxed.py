@@ -349,11 +349,13 @@ def _text(error):
 
 def serve(sock, namespace, timeout, me):
     """Answer the grader's requests (which names exist, their values, calls) until it says `continue`."""
+    rebound = {}  # name -> the student's own value, while the grader's function stands in for it
     while True:
         if os.getpid() != me:
             os._exit(0)
         request = recv_message(sock, MAX_REQUEST)
         if request is not None and request["op"] == "continue":
+            rebind(sock, namespace, {}, rebound)
             return
         if request is None or request["op"] == "bye":
             shutil.rmtree(os.getcwd(), ignore_errors=True)  # so the zygote need not clean up after us
@@ -375,6 +377,23 @@ def serve(sock, namespace, timeout, me):
             budget = min(wall, float(request.get("processor_seconds", wall)))
             reply_within_limit(sock, call(sock, namespace.get(request["name"]), request["args"], budget, wall),
                                {"op": "raise", "type": "ValueError", "text": "it returned {}"})
+        elif request["op"] == "rebind":
+            rebind(sock, namespace, request["names"], rebound)
+            send_message(sock, {"op": "rebound"})
+
+
+def rebind(sock, namespace, names, rebound):
+    """Put back what an earlier rebind replaced, then let each of `names` call the grader's function instead
+    (a reference helper during a re-check: the reference itself stays in the grader)."""
+    for name, original in rebound.items():
+        if original is rebound:
+            namespace.pop(name, None)
+        else:
+            namespace[name] = original
+    rebound.clear()
+    for name, data in names.items():
+        rebound[name] = namespace.get(name, rebound)  # `rebound` itself marks a name that was not defined
+        namespace[name] = _callback_proxy(sock, data, grader_time=True)
 
 
 def reply_within_limit(sock, reply, instead):
@@ -407,11 +426,18 @@ def call(sock, function, encoded_args, timeout, wall_timeout=None):
         disarm()
 
 
-def _callback_proxy(sock, data):
-    """A function given to the student's code that the grader evaluates, e.g. the `grad` of a check."""
+def _callback_proxy(sock, data, grader_time=False):
+    """A function given to the student's code that the grader evaluates, e.g. the `grad` of a check; with
+    `grader_time` (a reference helper standing in for the student's), the wait for it is not the student's time."""
     def grader_function(*args):
-        send_message(sock, {"op": "callback", "id": data["callable"], "args": encode(args)}, MAX_MESSAGE)
-        reply = recv_message(sock, MAX_REQUEST)
+        message = {"op": "callback", "id": data["callable"], "args": encode(args)}
+        left = signal.setitimer(signal.ITIMER_REAL, 0)[0] if grader_time else 0
+        try:
+            send_message(sock, message, MAX_MESSAGE)
+            reply = recv_message(sock, MAX_REQUEST)
+        finally:
+            if left:
+                signal.setitimer(signal.ITIMER_REAL, left)
         if reply is None:
             os._exit(3)
         if reply["op"] == "callback_error":

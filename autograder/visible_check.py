@@ -19,6 +19,15 @@ def _same(got, expected, tol):
         _np.allclose(got_array, expected_array, rtol=tol, atol=tol))
 
 
+def _fail(message):
+    """Stop the cell with `message`; when graded (`_keep_going`, set by the check cell's hidden part) print it
+    instead, so that the hidden checks still run and a partly right answer earns part of the points."""
+    if globals().get("_keep_going"):
+        print("\N{BALLOT X} " + message)
+        return
+    raise CheckFailed(message)
+
+
 def check(description, compute, expected, hint="", tol=1e-6):
     """Run `compute()`, compare its result with `expected` and print a one-line verdict.
 
@@ -27,20 +36,40 @@ def check(description, compute, expected, hint="", tol=1e-6):
     try:
         got = compute()
     except NotImplementedError:
-        raise CheckFailed(f"{description}: not written yet. Replace `raise NotImplementedError()` "
-                          "with your code and run that cell again.") from None
+        return _fail(f"{description}: not written yet. Replace `raise NotImplementedError()` "
+                     "with your code and run that cell again.")
     except NameError as error:
-        raise CheckFailed(f"{description}: {error}. Run the cell where you wrote it, "
-                          "then this check again.") from None
+        return _fail(f"{description}: {error}. Run the cell where you wrote it, then this check again.")
     except Exception as error:
-        raise CheckFailed(f"{description} raised {type(error).__name__}: {error}") from None
+        return _fail(f"{description} raised {type(error).__name__}: {error}")
     if got is None:
-        raise CheckFailed(f"{description} gave None. Did you forget to `return` the result?")
+        return _fail(f"{description} gave None. Did you forget to `return` the result?")
     if not _same(got, expected, tol):
         try:
             shown = _np.round(_np.asarray(got, dtype=float), 6).tolist()
         except (TypeError, ValueError):
             shown = got
         message = f"{description} gave {shown!r}, but {expected!r} was expected."
-        raise CheckFailed(message + (f"\nHint: {hint}" if hint else ""))
+        return _fail(message + (f"\nHint: {hint}" if hint else ""))
     print(f"\N{CHECK MARK} {description} = {expected!r}, as expected.")
+
+
+def uses(exercise, **helpers):
+    """Whether each helper `exercise` calls gives its worked-example answer: `name=(compute, expected)`.
+
+    When one does not, say so instead of checking `exercise`, whose checks would blame it for the helper's mistake.
+    """
+    wrong = []
+    for name, (compute, expected) in helpers.items():
+        try:
+            right = _same(compute(), expected, 1e-6)
+        except Exception:
+            right = False
+        if not right:
+            wrong.append(name)
+    if wrong:
+        names, one = " and ".join(wrong), len(wrong) == 1
+        print(f"\N{WARNING SIGN} {exercise} calls your {names}, which {'does' if one else 'do'} not pass "
+              f"{'its' if one else 'their'} own check yet (see the check cell{'' if one else 's'} above). Fix {names} "
+              f"first, then run this cell again: {exercise} is checked once {names} {'is' if one else 'are'} right.")
+    return not wrong

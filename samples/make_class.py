@@ -8,7 +8,7 @@ A submission is the RELEASE notebook with each solution cell replaced by a varia
 cheating ones among them). An assignment variants.py does not know yet (one `autograder new` added) gets
 submissions built from its own notebooks: each exercise right (the source's solution) or left as released.
 `EXPECTED[assignment][student]` is the number of autograded points each bundled
-submission deserves; it is derived from which variants are correct and which exercises call which others
+submission deserves; it is derived from each exercise's variant alone, its hidden checks run in-process
 (`expected_points`), and was confirmed by grading the class and reading every message.
 
 Usage:
@@ -428,17 +428,6 @@ def _partly_done_class(assignment: str) -> dict[str, dict]:
 SAMPLE_CLASS.update({assignment: _partly_done_class(assignment)
                      for assignment in course_assignments() if assignment not in SAMPLE_CLASS})
 
-# A wrong variant that does not spoil the exercises calling it: (assignment, exercise, variant) -> the
-# (caller exercise, caller variant) pairs it leaves right ("*": all of them). E.g. an update that also changes its argument in place still
-# returns the right value, and the callers pass it their own float copies.
-HARMLESS_TO_CALLERS = {
-    (A1, "gradient_descent_update", "mistake_modified_input"): "*",
-    (A2, "update_weights", "mistake_modified_input"): "*",
-    (A2, "update_weights", "mistake_integer_truncation"): {("train", "correct"), ("train", "preallocated")},
-    (A2, "get_error", "mistake_sign_flipped"): {("train", "correct"), ("train", "preallocated")},  # squared there
-    (A3, "backprop_weight_update", "mistake_modified_input"): "*",
-}
-
 
 def _defined_functions(source: str) -> set[str]:
     try:
@@ -447,62 +436,87 @@ def _defined_functions(source: str) -> set[str]:
         return set()
 
 
-def _called_names(source: str) -> set[str]:
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return set()
-    return {node.func.id for node in ast.walk(tree) if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)}
 
+def expected_points(course_root: Path, assignment: str, choices: dict[str, str], hostile=(), student: str = "") -> float:
+    """The autograded points a submission deserves, by the course's rules rather than by the grader.
 
-def expected_points(course_root: Path, assignment: str, choices: dict[str, str], hostile=()) -> float:
-    """The autograded points a submission deserves.
-
-    An exercise earns its points when its variant is correct and every exercise its code calls is sound for
-    it (correct itself, or wrong in a way that does not change what the caller gets). Hostile cells placed
-    after the functions that redefine an exercise (cheats, endless loops) replace it with a wrong version;
-    other hostile cells (crashes, endless loops, reading files) cost nothing: the engine skips the cell.
+    Each exercise earns its points split over its hidden checks by weight, for its own code alone: a mistake is
+    charged once, so a wrong helper's callers are judged with the helper's reference. Here that is done directly:
+    the variant runs in this process among every other exercise's reference, its check cell first (a cell that
+    crashes earns 0, as nbgrader scores it), then its hidden checks, seeded for `student` as the grader seeds
+    them. Hostile cells placed after the functions that redefine an exercise replace it with a wrong version
+    (0 points); other hostile cells (crashes, endless loops, reading files) cost nothing: the engine skips them.
     """
     exercises = course_variants(Path(course_root).resolve(), assignment)
     overridden = set()
     for _, name in hostile:
         overridden |= _defined_functions(hostile_cell(name, assignment)) & set(exercises)
-
-    def variant(exercise):
-        return "mistake_redefined_by_a_hostile_cell" if exercise in overridden else choices.get(exercise, "stub")
-
-    def source(exercise):
-        return exercises[exercise].get(variant(exercise), "")
-
-    def passes(exercise, seen=()):
-        if exercise in seen or not is_correct(variant(exercise)):
-            return False
-        return all(sound_for(dependency, exercise, (*seen, exercise))
-                   for dependency in _called_names(source(exercise)) & set(exercises) - {exercise})
-
-    def sound_for(dependency, caller, seen):
-        if passes(dependency, seen):
-            return True
-        harmless = HARMLESS_TO_CALLERS.get((assignment, dependency, variant(dependency)))
-        return harmless is not None and (harmless == "*" or (caller, variant(caller)) in harmless) and all(
-            sound_for(inner, dependency, (*seen, dependency))
-            for inner in _called_names(source(dependency)) & set(exercises) - {dependency})
-
     points = exercise_points(Path(course_root), assignment)
-    return sum(points.get(exercise, 0.0) for exercise in exercises if passes(exercise))
+    return round(sum(_earned(Path(course_root), assignment, exercise, choices.get(exercise, "stub"), student)
+                     for exercise in exercises if exercise in points and exercise not in overridden), 4)
 
 
-# Known exceptions, confirmed by grading and reading the messages: a variant's value depends on the inputs
-# the hidden checks happen to choose. None so far; kept for the record.
-# A limit of the model above: in 03, a relu that changes its argument in place spoils forward, yet backprop
-# calling that forward stays right (relu_slope of relu(hidden_in) is relu_slope(hidden_in)); the model says
-# backprop fails. No bundled student has it; random classes can, so tests that need exact points fix their seed.
+@lru_cache(maxsize=None)
+def _course_cells(course_root: Path, assignment: str) -> dict:
+    """The namespace after the course's own cells: the worked example, the check helpers, given code."""
+    import contextlib
+    import io
+
+    import matplotlib
+
+    from autograder.config import load_course
+    from autograder.grade import assignment_spec
+
+    matplotlib.use("agg")
+    spec = assignment_spec(load_course(course_root), assignment)
+    namespace: dict = {}
+    checks = {e.grade_id for e in spec.exercises}
+    with contextlib.redirect_stdout(io.StringIO()):
+        for source in (*spec.prefix, *(text for grade_id, text in spec.locked.items() if grade_id not in checks)):
+            exec("\n".join(line for line in source.splitlines() if not line.startswith("%")), namespace)
+    matplotlib.pyplot.close("all")
+    return namespace
+
+
+@lru_cache(maxsize=None)
+def _earned(course_root: Path, assignment: str, exercise: str, variant: str, student: str) -> float:
+    """The points one exercise's variant earns on its own, among the references of the others."""
+    import contextlib
+    import io
+
+    from autograder.checks import earned, load_references, run_exercise
+    from autograder.config import load_course
+    from autograder.grade import assignment_spec
+    from autograder.submission import local_submission
+
+    spec = assignment_spec(load_course(course_root), assignment)
+    task = next(e for e in spec.exercises if e.name == exercise)
+    variants = course_variants(course_root.resolve(), assignment)
+    references = load_references(assignment)
+    namespace = dict(_course_cells(course_root, assignment))
+    with contextlib.redirect_stdout(io.StringIO()):
+        for other in variants:  # an exercise without a reference (a new assignment's): its correct version
+            if other != exercise and other not in references:
+                exec(variants[other].get("correct", ""), namespace)
+    namespace.update({name: reference for name, reference in references.items() if name != exercise})
+    with contextlib.redirect_stdout(io.StringIO()):
+        try:
+            exec(spec.locked["check_helpers"], namespace)  # afresh: check() reads _keep_going from its own globals
+            exec(variants[exercise].get(variant, ""), namespace)
+            exec(spec.locked[task.grade_id], namespace)
+        except Exception:  # the cell or its check cell stops with an error: nbgrader gives 0
+            return 0.0
+        values = {name: namespace[name] for name in task.names if name in namespace}
+        return earned(run_exercise(assignment, exercise, local_submission(values), student), task.points)
+
+
+# Known exceptions, confirmed by grading and reading the messages. None so far; kept for the record.
 EXPECTED_OVERRIDES: dict[tuple[str, str], float] = {}
 
 EXPECTED: dict[str, dict[str, float]] = {
     assignment: {
         student: EXPECTED_OVERRIDES.get((assignment, student), expected_points(
-            COURSE_ROOT, assignment, sub["choices"], sub["hostile"]))
+            COURSE_ROOT, assignment, sub["choices"], sub["hostile"], student))
         for student, sub in students.items()}
     for assignment, students in SAMPLE_CLASS.items()}
 

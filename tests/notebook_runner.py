@@ -22,7 +22,7 @@ def run_notebook(path, keep_hidden=False) -> dict:
     for index, cell in enumerate(nbformat.read(str(path), as_version=4).cells):
         if cell.cell_type != "code":
             continue
-        source = cell.source if keep_hidden else cell.source.split(nb.BEGIN_HIDDEN)[0]
+        source = cell.source if keep_hidden else nb.visible_part(cell.source)
         result = shell.run_cell(source, store_history=False, silent=True)
         if not result.success:
             raise AssertionError(f"{path} cell {index + 1} failed: {result.error_in_exec or result.error_before_exec!r}")

@@ -23,5 +23,5 @@ def write_submissions(course_root: Path, assignments: list[str], n_students: int
             notebook = make_class.build_notebook(course_root, assignment, choices)
             nbformat.write(notebook, str(folder / make_class.notebook_name(course_root, assignment)))
             (folder / "timestamp.txt").write_text(f"2026-11-{1 + number % 28:02d} 12:00:00.000000 UTC\n")
-            expected[assignment][student] = make_class.expected_points(course_root, assignment, choices)
+            expected[assignment][student] = make_class.expected_points(course_root, assignment, choices, student=student)
     return expected

@@ -189,8 +189,8 @@ def test_report_flags_the_students_who_need_attention(course, graded):
     assert "ran longer than" in attention2["claude_shannon"]                # endless loop
     assert "ended the Python process" in attention2["alan_turing"]                    # crash
     attention4 = _attention(out4)
-    assert "defines its own equality" in attention4["emmy_noether"]                   # fake numbers
-    assert "not plain numbers" in attention4["emmy_noether"]
+    # fake numbers: judged as the plain numbers they are (so they earn nothing), the cell defining them flagged
+    assert "defines its own equality" in attention4["emmy_noether"]
     assert "emmy_noether" not in attention2 and "katherine_johnson" not in attention2  # honest, correct students
 
 
@@ -227,6 +227,70 @@ def _escaped(text: str) -> str:
     import html
 
     return html.escape(text)
+
+
+A1, WRITTEN = "01-gradient-descent", "learning_rate_too_large"
+
+
+@pytest.fixture(scope="module")
+def written(course, tmp_path_factory):
+    """ada_lovelace's 01, graded into a fresh gradebook: her written answer waits for the instructor."""
+    folder = tmp_path_factory.mktemp("written")
+    shutil.copytree(course.root / "samples" / "submitted" / "ada_lovelace" / A1, folder / "submitted" / "ada_lovelace" / A1)
+    db = f"sqlite:///{folder / 'gradebook.db'}"
+    grade_batch(course, A1, db, 1, None, find_submissions(course, A1, folder / "submitted"),
+                autograded_root=folder / "autograded", progress=False)
+    return folder, db
+
+
+def feedback_page(course, folder, db):
+    autograder("feedback", A1, "--autograded", folder / "autograded", "--output", folder / "feedback", "--db", db,
+               cwd=course.root)
+    return (folder / "feedback" / "ada_lovelace" / A1 / "feedback.html").read_text()
+
+
+def test_a_written_answer_not_graded_yet_is_not_counted_as_0_then_its_hand_grade_shows_everywhere(course, written):
+    from nbgrader.api import Gradebook
+
+    from autograder.lms.lti import gradebook_scores
+
+    folder, db = written
+    html = feedback_page(course, folder, db)
+    assert "7 of 7 points so far; 2 more points to be graded by your instructor" in html
+    assert "to be graded by your instructor" in html and "0 / 2" not in html
+    report = autograder("report", A1, "--autograded", folder / "autograded", "--db", db,
+                        "--output", folder / "report.html", cwd=course.root)
+    assert "written answers to be graded by hand (formgrader): 1" in report
+
+    with Gradebook(db) as gradebook:  # what formgrader does when the instructor grades the answer
+        notebook = course.notebook(A1).removesuffix(".ipynb")
+        grade = gradebook.find_grade(WRITTEN, notebook, A1, "ada_lovelace")
+        grade.manual_score, grade.needs_manual_grade = 1.5, False
+        gradebook.find_comment(WRITTEN, notebook, A1, "ada_lovelace").manual_comment = "Right idea; say why it diverges."
+        gradebook.db.commit()
+
+    html = feedback_page(course, folder, db)
+    assert "8.5 of 9 points" in html and "so far" not in html
+    assert "graded by your instructor, 1.5 of 2 points. Comment: Right idea; say why it diverges." in html
+    report = autograder("report", A1, "--autograded", folder / "autograded", "--db", db,
+                        "--output", folder / "report2.html", cwd=course.root)
+    assert "to be graded by hand" not in report and "mean 8.50" in report
+    (score,), _ = gradebook_scores(db, A1, {})
+    assert (score.score, score.max_score, score.grading_progress()) == (8.5, 9.0, "FullyGraded")
+    assert score.comment().endswith(f"Comment on {WRITTEN}: Right idea; say why it diverges.")
+
+
+def test_feedback_shows_partial_credit_check_by_check(course, graded):
+    folder, results = graded
+    autograder("feedback", A4, "--autograded", folder / "autograded", "--output", folder / "feedback", cwd=course.root)
+    partial = {student: result for student, result in results[A4].items()
+               if any(0 < test["score"] < test["max_score"] for test in result["tests"])}
+    assert partial, "the sample class has partly right exercises"
+    for student, result in partial.items():
+        html = (folder / "feedback" / student / A4 / "feedback.html").read_text()
+        test = next(test for test in result["tests"] if 0 < test["score"] < test["max_score"])
+        assert f"{test['score']:g} of {test['max_score']:g} points" in html
+        assert "&#10007;" in html and "points)</li>" in html
 
 
 def test_the_sample_pages_and_report_fit_a_phone_and_show_every_figure(course, graded, pages):

@@ -1,5 +1,6 @@
-"""nbgrader itself grades the course: full marks for the solutions, zero for the untouched release, and
-exactly one exercise lost for one mistake; `autograder grade` gives the same per-notebook scores. The points come
+"""nbgrader itself grades the course: full marks for the solutions, zero for the untouched release, one
+mistake costing exactly the points of the checks it fails (partial credit), and a wrong helper costing only its
+own points (a mistake is charged once); `autograder grade` gives the same per-notebook scores. The points come
 from the source notebooks; an assignment without a curated mistake below loses its last exercise, left as
 released."""
 import json
@@ -14,16 +15,16 @@ from autograder import notebook as nb
 from autograder.grade import assignment_spec
 from course_files import ASSIGNMENTS, copy_course
 
-# One wrong exercise per assignment: (solution cell, wrong body).
+# One wrong exercise per assignment: (solution cell, wrong body, points it loses: those of the checks it fails).
 ONE_MISTAKE = {
-    "01-gradient-descent": ("df", "def df(x):\n    return x - 3\n"),
+    "01-gradient-descent": ("df", "def df(x):\n    return x - 3\n", 1),
     "02-slopes-and-updates": ("train", "def train(input_data, target, weights, learning_rate, n_updates):\n"
                               "    losses = []\n"
                               "    for _ in range(n_updates):\n"
                               "        losses.append(get_error(input_data, target, weights) ** 2)\n"
                               "        slope = get_slope(input_data, target, weights)\n"
                               "        weights = update_weights(weights, slope, learning_rate)\n"
-                              "    return weights, np.array(losses)\n"),
+                              "    return weights, np.array(losses)\n", 2),  # its final weights are right
     "03-backpropagation": ("numerical_gradient", "def numerical_gradient(loss, weights, h=1e-5):\n"
                            "    base = loss(weights)\n"
                            "    gradients = {}\n"
@@ -34,7 +35,7 @@ ONE_MISTAKE = {
                            "            moved[key][index] += h\n"
                            "            grid[index] = (loss(moved) - base) / h\n"
                            "        gradients[key] = grid\n"
-                           "    return gradients\n"),
+                           "    return gradients\n", 2),
     "04-linear-regression": ("fit", "def fit(x, y, learning_rate, epochs, weight=0.0, bias=0.0):\n"
                              "    history = []\n"
                              "    for _ in range(epochs):\n"
@@ -43,7 +44,14 @@ ONE_MISTAKE = {
                              "        _, d_bias = sse_gradient(x, y, weight, bias)\n"
                              "        bias = bias - learning_rate * d_bias\n"
                              "        history.append(sse(x, y, weight, bias))\n"
-                             "    return weight, bias, np.array(history)\n"),
+                             "    return weight, bias, np.array(history)\n", 3),
+}
+# A wrong helper under right callers: (helper's cell, wrong body, the helper's points: all the submission loses).
+WRONG_HELPER = {
+    "01-gradient-descent": ("gradient_descent_update", "def gradient_descent_update(x, gradx, learning_rate):\n"
+                            "    return x + learning_rate * gradx\n", 2),
+    "04-linear-regression": ("linear", "def linear(x, weight, bias):\n"
+                             "    return bias * np.asarray(x, dtype=float) + weight\n", 1),
 }
 
 
@@ -51,8 +59,7 @@ def one_mistake(course, assignment) -> tuple[str, str, float]:
     """(solution cell, wrong source, points lost): the curated mistake, else the last exercise left as released."""
     exercises = {exercise.name: exercise.points for exercise in assignment_spec(course, assignment).exercises}
     if assignment in ONE_MISTAKE:
-        grade_id, wrong = ONE_MISTAKE[assignment]
-        return grade_id, wrong, exercises[grade_id]
+        return ONE_MISTAKE[assignment]
     last = list(exercises)[-1]
     release = nbformat.read(str(course.release_notebook(assignment)), as_version=4)
     return last, next(cell.source for cell in release.cells if nb.grade_id(cell) == last), exercises[last]
@@ -78,6 +85,8 @@ def graded_course(tmp_path_factory, course):
         grade_id, wrong, _ = one_mistake(course, assignment)
         notebooks = {"sol_student": solution, "one_mistake": with_cell(solution, grade_id, wrong),
                      "blank_student": nbformat.read(str(course.release_notebook(assignment)), as_version=4)}
+        if assignment in WRONG_HELPER:
+            notebooks["wrong_helper"] = with_cell(solution, *WRONG_HELPER[assignment][:2])
         for student, notebook in notebooks.items():
             folder = root / "submitted" / student / assignment
             folder.mkdir(parents=True)
@@ -93,7 +102,8 @@ def nbgrader_scores(root, course):
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
         return {(student, assignment): gradebook.find_submission_notebook(
                     course.notebook(assignment).removesuffix(".ipynb"), assignment, student).score
-                for assignment in ASSIGNMENTS for student in ("sol_student", "one_mistake", "blank_student")}
+                for assignment in ASSIGNMENTS for student in ("sol_student", "one_mistake", "blank_student")
+                + (("wrong_helper",) if assignment in WRONG_HELPER else ())}
 
 
 def test_nbgrader_gives_the_solutions_full_marks(graded_course, course):
@@ -108,8 +118,14 @@ def test_nbgrader_gives_the_untouched_release_zero(graded_course, course):
 
 def test_nbgrader_takes_exactly_the_wrong_exercise(graded_course, course):
     scores = nbgrader_scores(graded_course, course)
-    assert {a: scores["one_mistake", a] for a in ASSIGNMENTS} == {
-        a: auto_points(course, a) - one_mistake(course, a)[2] for a in ASSIGNMENTS}
+    assert {a: scores["one_mistake", a] for a in ASSIGNMENTS} == pytest.approx({
+        a: auto_points(course, a) - one_mistake(course, a)[2] for a in ASSIGNMENTS}, abs=1e-9)
+
+
+def test_nbgrader_charges_a_wrong_helper_once(graded_course, course):
+    scores = nbgrader_scores(graded_course, course)
+    assert {a: scores["wrong_helper", a] for a in WRONG_HELPER} == {
+        a: auto_points(course, a) - WRONG_HELPER[a][2] for a in WRONG_HELPER}
 
 
 def test_autograder_grade_agrees_with_nbgrader_autograde(graded_course, course, tmp_path):
@@ -122,7 +138,7 @@ def test_autograder_grade_agrees_with_nbgrader_autograde(graded_course, course, 
                               cwd=graded_course, capture_output=True, text=True)
         assert done.returncode == 0, done.stderr[-3000:]
         got.update({(entry["student"], assignment): entry["score"] for entry in json.loads(report.read_text())})
-    assert got == expected
+    assert got == pytest.approx(expected, abs=1e-9)
 
 
 def gradebook_rows(db):

@@ -147,3 +147,73 @@ def test_release_of_a_good_course_succeeds(course_copy):
     done = autograder_cli("release", "01-gradient-descent", cwd=course_copy)
     assert done.returncode == 0, done.stderr
     assert "released release/01-gradient-descent/gradient_descent.ipynb" in done.stdout
+
+
+def test_leak_check_refuses_a_visible_check_that_prints_the_answer(course, tmp_path):
+    """The old check of max_stable_learning_rate printed "gave 0.5, but 1.0 was expected": the whole answer."""
+    old_check = ('check("max_stable_learning_rate", lambda: max_stable_learning_rate, 1.0, hint="Find where the '
+                 'factor 1 - 2 * learning_rate reaches size 1.")')
+    path = planted(course, tmp_path, "01-gradient-descent", "check_max_stable_learning_rate", old_check)
+    problems = verify_release(course.source_notebook("01-gradient-descent"), path, "01-gradient-descent")
+    assert len(problems) == 1
+    assert "('check_max_stable_learning_rate')" in problems[0] and str(path) in problems[0]
+    assert "prints 1.0, the answer of the exercise `max_stable_learning_rate`" in problems[0]
+
+
+def test_leak_check_lets_a_visible_check_print_its_verdict(course):
+    """The release's check runs gradient descent with the student's rate and prints True, not the rate."""
+    release = nbformat.read(str(course.release_notebook("01-gradient-descent")), as_version=4)
+    check = next(cell for cell in release.cells if nb.grade_id(cell) == "check_max_stable_learning_rate")
+    assert "lambda: max_stable_learning_rate," not in check.source
+    assert "distance_to_minimum_after(0.99 * max_stable_learning_rate) < 2), True" in check.source
+
+
+BROKEN_CHECKS = '''\
+import pytest
+
+REFERENCES = {"df": lambda x: 2 * (x - 3),
+              "nothing": lambda x: x,
+              "gradient_descent_update": lambda x, gradx, learning_rate: x + learning_rate * gradx}
+
+
+@pytest.mark.exercise("df", weight=-1)
+def test_df_is_the_slope(submission):
+    assert submission.df(5) == 4
+
+
+@pytest.mark.exercise("df", weight=2)
+def test_df_on_the_worked_example(submission):
+    assert submission.df(3) == 0
+
+
+def test_without_a_mark(submission):
+    pass
+
+
+@pytest.mark.exercise("gradient_descent_update", weight=0)
+def test_update_steps_downhill(submission):
+    assert submission.gradient_descent_update(1.0, -4.0, 0.05) == pytest.approx(1.2)
+'''
+
+
+def test_release_refuses_a_broken_check_file_naming_file_and_line(course, tmp_path):
+    from autograder.lint import lint_check_file
+
+    path = tmp_path / "test_01_gradient_descent.py"
+    path.write_text(BROKEN_CHECKS)
+    problems = lint_check_file("01-gradient-descent", course.source_notebook("01-gradient-descent"), path)
+    text = "\n".join(problems)
+    assert f"{path}:8: test_df_is_the_slope's weight -1 is not a number of 0 or more." in text
+    assert f"{path}:13: test_df_on_the_worked_example repeats the worked example" in text
+    assert f"{path}:18: test_without_a_mark needs exactly one @pytest.mark.exercise" in text
+    assert f"{path}:22: the weights of 'gradient_descent_update''s checks add up to 0" in text
+    assert f"{path}:4: REFERENCES names 'nothing', which has no checks in this file." in text
+    assert f"{path}:5: the reference of 'gradient_descent_update' fails its own check test_update_steps_downhill" in text
+    assert len(problems) == 6, text
+
+
+def test_the_course_check_files_and_references_pass_the_release_checks(course):
+    from autograder.lint import lint_check_file
+
+    for assignment in ASSIGNMENTS:
+        assert lint_check_file(assignment, course.source_notebook(assignment)) == []

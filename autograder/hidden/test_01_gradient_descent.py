@@ -10,6 +10,14 @@ def reference_df(x):
     return 2 * (x - 3)
 
 
+def reference_update(x, gradx, learning_rate):
+    return np.asarray(x, dtype=float) - learning_rate * np.asarray(gradx, dtype=float) + 0.0
+
+
+# Exercise -> its reference: a caller of a wrong helper is re-checked with it (checked by `autograder release`).
+REFERENCES = {"df": reference_df, "gradient_descent_update": reference_update}
+
+
 def reference_path(grad, x0, learning_rate, max_iters, step=lambda x, g, lr: x - lr * g):
     path = [x0]
     for _ in range(max_iters):
@@ -32,7 +40,7 @@ def test_df_is_the_slope_of_f_at_new_points(submission, rng):
         ])
 
 
-@pytest.mark.exercise("df")
+@pytest.mark.exercise("df", weight=0)  # the visible check already checks it
 def test_df_on_the_worked_example(submission):
     for x in (5, 1, 3):
         expect_close(submission.df(x), reference_df(x), f"df({x})")
@@ -142,16 +150,17 @@ def test_gradient_descent_starts_from_an_integer(submission, rng):
 
 
 @pytest.mark.exercise("gradient_descent")
-def test_gradient_descent_returns_a_numpy_array(submission):
-    path = submission.gradient_descent(reference_df, 1, 0.05, 25)
+def test_gradient_descent_returns_a_numpy_array(submission, rng):
+    x0 = round(float(rng.uniform(4, 9)), 1)  # not the worked example's 1, which a copied answer would pass
+    what = f"gradient_descent(df, {x0}, 0.05, 25)"
+    path = submission.gradient_descent(reference_df, x0, 0.05, 25)
     if not isinstance(path, np.ndarray):
-        raise AssertionError(f"gradient_descent(df, 1, 0.05, 25) returned {kind_of(path)}, but a 1-D "
+        raise AssertionError(f"{what} returned {kind_of(path)}, but a 1-D "
                              "NumPy array was expected. Convert your list of iterates with np.array(...).")
     if path.ndim != 1:
-        raise AssertionError(f"gradient_descent(df, 1, 0.05, 25) returned {kind_of(path)}, but a 1-D NumPy array "
+        raise AssertionError(f"{what} returned {kind_of(path)}, but a 1-D NumPy array "
                              "[x0, x1, ..., x25] was expected: one number per position, the start included.")
-    expect_close(path[-1:], reference_path(reference_df, 1, 0.05, 25)[-1:],
-                 "The last iterate of gradient_descent(df, 1, 0.05, 25)")
+    expect_close(path[-1:], reference_path(reference_df, x0, 0.05, 25)[-1:], f"The last iterate of {what}")
 
 
 @pytest.mark.exercise("max_stable_learning_rate")

@@ -44,6 +44,11 @@ def reference_weight_update(weights, gradients, learning_rate):
             for key in KEYS}
 
 
+# Exercise -> its reference: a caller of a wrong helper is re-checked with it (checked by `autograder release`).
+REFERENCES = {"relu": reference_relu, "relu_slope": reference_relu_slope, "forward": reference_forward,
+              "backprop": reference_backprop, "backprop_weight_update": reference_weight_update}
+
+
 def nudged(weights, key=None, index=None, step=0.0, integers=False):
     """A float copy of `weights`, with the single weight weights[key][index] moved by `step` if a key is given.
 
@@ -288,7 +293,7 @@ def test_relu_leaves_its_argument_unchanged(submission, rng):
     expect_close(call.result, reference_relu(x), describe_call("relu", (x,)), mistakes=lambda: relu_mistakes(x))
 
 
-@pytest.mark.exercise("relu")
+@pytest.mark.exercise("relu", weight=0)  # the visible check already checks it
 def test_relu_on_the_worked_example(submission):
     for x in (np.array([3, 6]), np.array([-3, 6])):
         expect_close(submission.relu(x), reference_relu(x), describe_call("relu", (x,)), mistakes=lambda: relu_mistakes(x))
@@ -301,7 +306,7 @@ def test_relu_slope_is_one_for_positive_and_zero_for_negative_values(submission,
                      mistakes=lambda: relu_slope_mistakes(x))
 
 
-@pytest.mark.exercise("relu_slope")
+@pytest.mark.exercise("relu_slope", weight=0)  # the visible check already checks it
 def test_relu_slope_on_the_worked_example(submission):
     for x in (np.array([3, 6]), np.array([-3, 6])):
         expect_close(submission.relu_slope(x), reference_relu_slope(x), describe_call("relu_slope", (x,)),
@@ -341,7 +346,7 @@ def test_forward_works_with_integer_arrays(submission, rng):
         check_forward_part(submission, inputs, weights, part, " with integer arrays")
 
 
-@pytest.mark.exercise("forward")
+@pytest.mark.exercise("forward", weight=0)  # the visible check already checks it
 def test_forward_on_the_worked_example(submission):
     for part in ("hidden_in", "hidden_out", "output"):
         check_forward_part(submission, WORKED_INPUTS, WORKED_WEIGHTS, part)
@@ -354,12 +359,12 @@ def check_backprop_part(submission, inputs, target, weights, key, description=""
                  f"The '{key}' gradient from {what}", mistakes=lambda: backprop_mistakes(inputs, target, weights)[key])
 
 
-@pytest.mark.exercise("backprop")
+@pytest.mark.exercise("backprop", weight=3)  # the two gradients are the exercise; the checks after confirm
 def test_backprop_output_gradient_on_a_new_network(submission, rng):
     check_backprop_part(submission, *new_problem(rng), "output")
 
 
-@pytest.mark.exercise("backprop")
+@pytest.mark.exercise("backprop", weight=3)
 def test_backprop_hidden_gradient_on_a_new_network(submission, rng):
     check_backprop_part(submission, *new_problem(rng), "hidden")
 
@@ -384,7 +389,7 @@ def test_backprop_works_with_integer_arrays(submission, rng):
         check_backprop_part(submission, inputs, target, weights, key, " with integer arrays")
 
 
-@pytest.mark.exercise("backprop")
+@pytest.mark.exercise("backprop", weight=0)  # the visible check already checks it
 def test_backprop_on_the_worked_example(submission):
     # error 6: output gradient [36, 72]; the hidden gradient's first column is 0 because inputs[0] is 0
     for key in KEYS:
@@ -418,7 +423,7 @@ def test_backprop_weight_update_works_with_integer_arrays(submission, rng):
     check_weight_update(submission, weights, gradients, 0.1, " with integer arrays")
 
 
-@pytest.mark.exercise("backprop_weight_update")
+@pytest.mark.exercise("backprop_weight_update", weight=0)  # the visible check already checks it
 def test_backprop_weight_update_on_the_worked_example(submission):
     gradients = {"hidden": np.array([[0, 36], [0, 36]]), "output": np.array([36, 72])}
     check_weight_update(submission, WORKED_WEIGHTS, gradients, 0.01)
@@ -457,16 +462,44 @@ def test_numerical_gradient_uses_central_differences(submission, rng):
 
 @pytest.mark.exercise("numerical_gradient")
 def test_numerical_gradient_leaves_the_weights_unchanged(submission, rng):
-    cubic_loss, weights, _ = cubic_network(rng)
-    call = submission.numerical_gradient.call(cubic_loss, weights)
+    inputs, target, weights = new_problem(rng)
+
+    def squared_error(weights):
+        return float(network_loss(inputs, target, weights))
+
+    call = submission.numerical_gradient.call(squared_error, weights)
     # Nudging by +h and -h may leave a rounding difference of about 1e-16, which is harmless.
-    expect_unchanged(call, (cubic_loss, weights), ("loss", "weights"), "numerical_gradient", atol=1e-12,
+    expect_unchanged(call, (squared_error, weights), ("loss", "weights"), "numerical_gradient", atol=1e-12,
                      advice="It looks like you nudged the caller's arrays and did not put every weight back. Nudge "
                             "a copy of the weights (or restore each weight to its saved value), so the caller's "
                             "weights stay as they were.")
+    # and gives the gradient: leaving the weights alone earns nothing by itself
+    what = describe_call("numerical_gradient", (squared_error, weights)) + " (squared_error is the network's loss)"
+    gradient = expect_weights_dict(call.result, what, weights)
+    expected = reference_backprop(inputs, target, weights)
+    for key in KEYS:
+        expect_close(gradient[key], expected[key], f"The '{key}' part from {what}",
+                     mistakes=partial(numerical_gradient_mistakes, squared_error, weights, key), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.exercise("numerical_gradient")
+def test_numerical_gradient_works_on_integer_weights(submission, rng):
+    inputs, target, weights = new_problem(rng, integers=True)
+
+    def squared_error(weights):
+        return float(network_loss(inputs, target, weights))
+
+    what = describe_call("numerical_gradient", (squared_error, weights)) + (
+        f" with integer weights (squared_error is the network's loss on the inputs {describe_call('', (inputs,))[1:-1]}"
+        f" with target {target})")
+    gradient = expect_weights_dict(submission.numerical_gradient(squared_error, weights), what, weights)
+    expected = reference_backprop(inputs, target, weights)
+    for key in KEYS:
+        expect_close(gradient[key], expected[key], f"The '{key}' part from {what}",
+                     mistakes=partial(numerical_gradient_mistakes, squared_error, weights, key), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.exercise("numerical_gradient", weight=0)  # the visible check already checks it
 def test_numerical_gradient_on_the_worked_example(submission):
     def worked_network_loss(weights):
         hidden_out = np.maximum(np.asarray(weights["hidden"], dtype=float) @ [0.0, 3.0], 0.0)

@@ -229,6 +229,9 @@ def results_json(result, spec, settings: dict, submitted=None, remarks: tuple[st
         if result.status == "graded":
             tests.append(_check_cell_test(exercise, cells.get(exercise.grade_id), result.cell_outputs, visible))
         output = test.output if result.status == "graded" else "Not graded: see the message about the whole submission."
+        if result.status == "graded" and test.checks:  # partial credit, check by check
+            output += "\n" + "\n".join(f"{'passed' if ok else 'failed'}: {name} ({points:g} points)"
+                                        for name, ok, points in test.check_lines())
         tests.append({"name": exercise.name, "score": float(test.score), "max_score": float(test.max_score),
                       "status": "passed" if test.score >= test.max_score else "failed",
                       "output": output, "visibility": hidden})
@@ -253,11 +256,12 @@ def _check_cell_test(exercise, index: int | None, cell_outputs: dict, visibility
     elif index not in cell_outputs:
         status, output = "failed", "The check cell did not run (the time limit for the notebook was reached first)."
     else:
+        from ..grade import check_cell_verdict
+
         text, error = cell_outputs[index]
-        if error:
-            status = "failed"
-            output = error.get("text", "") if error.get("type") == "CheckFailed" else \
-                f"{error.get('type')}: {error.get('text', '')}"
+        failure, _ = check_cell_verdict(text, error)
+        if failure:
+            status, output = "failed", failure
         else:
             status, output = "passed", text.strip() or "The check cell ran without a complaint."
     return {"name": name, "status": status, "output": output, "visibility": visibility}
@@ -267,7 +271,7 @@ def _manual_lines(result, spec) -> list[str]:
     if not spec.manual:
         return []
     points = sum(spec.manual.values())
-    lines = [f"Not in this score: {points:g} point(s) for written answers, which your instructor grades by hand."]
+    lines = [f"Not in this score: {points:g} point(s) for written answers, to be graded by your instructor."]
     lines += [f"- {test.output}" for test in result.tests if test.manual and result.status == "graded"]
     return lines
 

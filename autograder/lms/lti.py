@@ -192,6 +192,7 @@ class StudentScore:
     max_score: float
     pending_manual: float        # points of answers still to be graded by hand
     parts: tuple                 # (exercise name, score, max score) per graded cell
+    remarks: tuple = ()          # (cell name, the grader's comment) for each hand-graded cell with a comment
     email: str | None = None     # the gradebook's, to check the LMS member of `user_id` is this student
 
     def grading_progress(self, pending_as: str = "FullyGraded") -> str:
@@ -203,7 +204,8 @@ class StudentScore:
         text = f"{self.score:g} of {self.max_score:g} points"
         if self.pending_manual:
             text += f"; {self.pending_manual:g} {_points(self.pending_manual)} still to be graded by hand"
-        return text + ". " + ", ".join(f"{name} {score:g}/{top:g}" for name, score, top in self.parts)
+        text += ". " + ", ".join(f"{name} {score:g}/{top:g}" for name, score, top in self.parts)
+        return text + "".join(f" Comment on {name}: {remark}" for name, remark in self.remarks)
 
 
 def _points(amount: float) -> str:
@@ -237,7 +239,10 @@ def gradebook_scores(db_url: str, assignment: str, names: dict[str, str]) -> tup
                 score=lms_score(submission), max_score=float(submission.max_score),
                 pending_manual=sum(float(grade.max_score) for grade in grades if grade.needs_manual_grade),
                 parts=tuple((names.get(grade.name, grade.name), float(grade.score), float(grade.max_score))
-                            for grade in grades)))
+                            for grade in grades),
+                remarks=tuple((names.get(comment.name, comment.name), comment.manual_comment.strip())
+                              for notebook in submission.notebooks for comment in notebook.comments
+                              if (comment.manual_comment or "").strip())))
         submitted = {score.student for score in scores}
         absent = sorted(student.id for student in gradebook.students if student.id not in submitted)
     return sorted(scores, key=lambda score: score.student), absent

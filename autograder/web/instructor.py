@@ -42,7 +42,7 @@ def overview():
 @instructor_required
 def report(assignment):
     from ..checks import Figure, Series
-    from ..feedback import svg
+    from ..pages import svg
     from ..report import build
 
     svc = service()

@@ -110,6 +110,6 @@ def _exercise(test: TestResult, visibility: str, manual_scores: dict) -> Exercis
 
 
 def _figures(checks) -> list[tuple[str, str]]:
-    from ..feedback import svg
+    from ..pages import svg
 
     return [(figure.title, svg(figure)) for check in checks for figure in check.figures]

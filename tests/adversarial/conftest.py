@@ -88,12 +88,13 @@ class HostileBatch:
     def control(self, assignment: str) -> SubmissionResult:
         return self.results[(assignment, CONTROL)]
 
-    def honest_points(self, assignment: str, lost=()) -> dict:
-        """grade id -> points each autograded exercise earns when only the exercises in `lost` fail."""
+    def honest_points(self, assignment: str, lost=(), earns=None) -> dict:
+        """grade id -> points each autograded exercise earns when only the exercises in `lost` fail, those earning
+        the partial credit in `earns` (exercise -> points) if any."""
         spec = assignment_spec(self.course, assignment)
-        unknown = set(lost) - {exercise.name for exercise in spec.exercises}
+        unknown = (set(lost) | set(earns or {})) - {exercise.name for exercise in spec.exercises}
         assert not unknown, f"{assignment} has no exercise {unknown}"
-        return {e.grade_id: 0.0 if e.name in lost else e.points for e in spec.exercises}
+        return {e.grade_id: (earns or {}).get(e.name, 0.0) if e.name in lost else e.points for e in spec.exercises}
 
 
 def copy_course_with_secrets(dest: Path, secret: str) -> Path:

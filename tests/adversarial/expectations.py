@@ -12,14 +12,14 @@ from autograder.sandbox import FIRST_UID
 from test_engine_hostile import processes_of
 
 
-def earns_honest_points(batch, student: str, lost=()):
+def earns_honest_points(batch, student: str, lost=(), earns=None):
     """Assert the submission was graded and earned exactly the points of its honest part: every autograded
-    exercise but those in `lost`. Returns its result."""
+    exercise but those in `lost`, which earn nothing but the partial credit `earns` gives them. Returns its result."""
     result = batch.result(student)
-    expected = batch.honest_points(result.assignment, lost)
+    expected = batch.honest_points(result.assignment, lost, earns or {})
     got = {test.name: test.score for test in result.tests if not test.manual}
-    assert (result.status, got) == ("graded", expected), f"{student}: {result.notes}"
-    assert result.score == sum(expected.values())
+    assert (result.status, got) == ("graded", expected), f"{student}: {got} != {expected}; {result.notes}"
+    assert result.score == round(sum(expected.values()), 4)
     return result
 
 

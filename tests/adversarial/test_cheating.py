@@ -40,9 +40,12 @@ def test_always_equal_gradients_earn_nothing_in_03(hostile_batch):
     assert "AlwaysEqualArray" in output(result, "check_numerical_gradient")
 
 
-def test_always_equal_floats_earn_nothing_in_04_nor_in_fit_which_uses_them(hostile_batch):
-    result = earns_honest_points(hostile_batch, "fake_equality_04", lost={"sse_gradient", "fit"})
-    assert "returned (0, 0), but (-19.6159, -3.91042) was expected" in output(result, "check_sse_gradient")
+def test_always_equal_floats_earn_nothing_in_04_and_fit_only_what_its_own_code_earns(hostile_batch):
+    # fit is re-checked with the reference sse_gradient (a mistake is charged once), so its weight and bias are
+    # right; its history still comes from the fake sse, defined after sse's own check had passed: half its checks
+    result = earns_honest_points(hostile_batch, "fake_equality_04", lost={"sse_gradient", "fit"}, earns={"fit": 1.5})
+    assert "returned (0, 0), but" in output(result, "check_sse_gradient")  # judged as the plain numbers they are
+    assert "`fit` was checked with a correct `sse_gradient` in place of yours" in output(result, "check_fit")
 
 
 def test_hardcoded_worked_example_values_fail_on_unseen_inputs(hostile_batch):
@@ -58,8 +61,10 @@ def test_monkeypatched_numpy_and_builtins_fool_no_check_in_01(hostile_batch):
 
 
 def test_monkeypatched_numpy_and_builtins_fool_no_check_in_02(hostile_batch):
-    result = earns_honest_points(hostile_batch, "monkeypatch_numpy_builtins_02", lost={"update_weights", "train"})
+    # train is right: re-checked with the reference update_weights, it loses nothing for update_weights' mistake
+    result = earns_honest_points(hostile_batch, "monkeypatch_numpy_builtins_02", lost={"update_weights"})
     assert "update_weights(np.array(" in output(result, "check_update_weights")
+    assert "`train` is right when `update_weights` is right" in output(result, "check_train")
 
 
 def test_replaced_visible_check_helper_passes_visibly_but_not_hidden(hostile_batch):
@@ -86,7 +91,7 @@ def test_raised_points_and_a_bonus_cell_change_no_score(hostile_batch):
 def test_swapped_grade_ids_run_each_check_where_its_cell_stands(hostile_batch):
     # the cell labelled check_gradient_descent now stands above gradient_descent, so its checks run too early
     result = earns_honest_points(hostile_batch, "swapped_grade_ids", lost={"gradient_descent"})
-    assert "name 'gradient_descent' is not defined" in output(result, "check_gradient_descent")
+    assert "`gradient_descent` could not be checked: it is not defined" in output(result, "check_gradient_descent")
 
 
 def test_solution_cell_turned_into_markdown_defines_nothing(hostile_batch):

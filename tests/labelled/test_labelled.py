@@ -69,13 +69,21 @@ def test_each_exercise_earns_its_label_and_names_the_mistake(graded, case):
     by_grade_id = {test.name: test for test in result.tests}
     for exercise in exercises:
         test = by_grade_id[exercise.grade_id]
+        helpers = case.charged_to.get(exercise.name, ())
+        assert test.helpers == tuple(helpers), f"{exercise.name} re-checked without {test.helpers}: {test.output}"
+        if helpers:
+            names = " and ".join(f"`{name}`" for name in helpers)
+            assert f"`{exercise.name}` " in test.output and names in test.output, test.output
         if exercise.name in case.failing:
-            assert test.score == 0, f"{exercise.name} should fail but passed: {test.output}"
+            assert test.score == case.earns.get(exercise.name, 0), f"{exercise.name}: {test.score}: {test.output}"
             assert case.failing[exercise.name] in test.output, f"{exercise.name}: {test.output}"
         else:
             assert test.score == exercise.points, f"{exercise.name} should pass: {test.output}"
-            assert test.output.endswith("passed.") and not test.output.startswith("-"), test.output
-    expected_total = sum(e.points for e in exercises if e.name not in case.failing)
+            note = f"- `{exercise.name}` is right when {names} " if helpers else "-"
+            assert test.output.endswith("passed.") and test.output.count("\n- ") == 0, test.output
+            assert not test.output.startswith("-") or test.output.startswith(note), test.output
+    expected_total = round(sum(case.earns.get(e.name, 0) if e.name in case.failing else e.points
+                               for e in exercises), 4)  # as the grader rounds partial credit
     assert result.score == expected_total
 
 
