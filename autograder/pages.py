@@ -11,11 +11,12 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, select_autoescape
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from .checks import Figure
 
+TEMPLATES = Path(__file__).resolve().parent / "templates"
 # A message longer than this is cut on a page (a student's print loop can fill a message with megabytes).
 MAX_MESSAGE_CHARS = 4000
 
@@ -24,7 +25,8 @@ MAX_MESSAGE_CHARS = 4000
 def environment(course_root: Path | None = None) -> Environment:
     """Templates from the course's `templates/` folder first, then the package's."""
     loaders = [FileSystemLoader(str(course_root / "templates"))] if course_root else []
-    env = Environment(loader=ChoiceLoader([*loaders, PackageLoader("autograder", "templates")]),
+    # the package's folder by path: a course folder holding autograder/hidden/ would shadow a PackageLoader lookup
+    env = Environment(loader=ChoiceLoader([*loaders, FileSystemLoader(str(TEMPLATES))]),
                       autoescape=select_autoescape(default=True, default_for_string=True),
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["segments"] = segments

@@ -110,7 +110,8 @@ def hostile_batch(tmp_path_factory) -> HostileBatch:
     folder = tmp_path_factory.mktemp("adversarial")
     secrets = tuple(f"SECRET-{name}-{uuid.uuid4().hex}" for name in ("victim", "source", "config"))
     root = copy_course_with_secrets(folder / "course", secrets[2])
-    course = dataclasses.replace(load_course(root), cell_timeout=2, submission_timeout=30)
+    # figures are not kept: their PNGs cost seconds of processor time under a 2 s cap (test_formgrader_outputs.py)
+    course = dataclasses.replace(load_course(root), cell_timeout=2, submission_timeout=30, keep_figures=False)
     listener, outside = Listener(), Path(tempfile.mkdtemp(prefix="adversarial-outside-"))
     try:
         targets = Targets(course_root=root, hidden_checks=check_file(A1),
