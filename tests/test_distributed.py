@@ -109,7 +109,7 @@ def verdicts(result) -> dict:
         {key: value for key, value in data.items() if key not in ("seconds", "peak_memory_mb")})))
 
 
-TIMES = re.compile(r"\d+(\.\d+)? ?(ms|s)\b|less than 1 ms")
+TIMES = re.compile(r"\d+(\.\d+)? ?(ms|seconds|s)\b|less than 1 ms")
 
 
 @pytest.fixture(scope="module")

@@ -116,7 +116,7 @@ def test_autograder_grade_gives_nbgrader_s_scores_and_counts_the_written_answer_
 def test_feedback_and_the_report_cover_the_new_assignment(momentum):
     root, _ = momentum
     run("autograder", "feedback", A5, "--student", "dee", root=root)
-    page = (root / "feedback" / "dee" / A5 / "feedback.html").read_text()
+    page = (root / "autograder_feedback" / "dee" / A5 / "feedback.html").read_text()
     assert "added the gradient instead of subtracting it" in page and "momentum_step" in page
     assert "The squared error for the target" in page  # the scaffolded check's figure
     summary = run("autograder", "report", A5, root=root)

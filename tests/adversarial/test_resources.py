@@ -59,7 +59,8 @@ def test_endless_loop_in_a_function_the_hidden_checks_call_in_01(hostile_batch):
 
 def test_endless_loop_in_a_function_the_hidden_checks_call_in_02(hostile_batch):
     result = earns_honest_points(hostile_batch, "endless_loop_in_function_02", lost={"train"})
-    assert "train(" in output(result, "check_train") and "did not finish within" in output(result, "check_train")
+    message = output(result, "check_train")  # stopped at its budget, or at the floor once its loop ran out of time
+    assert "train(" in message and ("did not finish within" in message or "had already run out of time once" in message)
 
 
 def test_endless_loop_in_a_helper_costs_the_exercises_that_call_it(hostile_batch):
