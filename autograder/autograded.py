@@ -31,8 +31,8 @@ def autograded_notebook(spec: AssignmentSpec, result: SubmissionResult, submitte
         if cell.get("cell_type") != "code":
             continue
         grade_id = nb.grade_id(cell)
-        if grade_id in spec.locked:
-            cell.source = spec.locked[grade_id]
+        if grade_id in spec.locked:  # a check cell as the student saw it: its hidden regions stay with the grader
+            cell.source = nb.visible_part(spec.locked[grade_id]) if grade_id in tests else spec.locked[grade_id]
         cell.outputs = []
         output, error = result.cell_outputs.get(index, ("", None))
         if grade_id in tests:

@@ -182,7 +182,7 @@ def test_one_exercise_per_test_hidden_until_published_check_cells_visible(correc
         ("max_stable_learning_rate: the check cell in your notebook", None, "visible"),
         ("max_stable_learning_rate", 1.0, "after_published")]
     assert results["tests"][0]["output"].startswith("\N{CHECK MARK} df(5) = 4, as expected.")
-    assert "2 point(s) for written answers, which your instructor grades by hand" in results["output"]
+    assert "Not in this score: 2 point(s) for written answers, to be graded by your instructor." in results["output"]
     assert "shown when your instructor publishes the grades" in results["output"]
 
 
