@@ -52,8 +52,10 @@ def two_graders(postgres, tmp_path_factory):
 
 
 def scores_in(url):
+    """Each submission's score to 4 places, as expected_points gives it: the database sums the cells' floats
+    (1.6667 + 3.0 is 4.6667000000000005)."""
     with Gradebook(url) as gradebook:
-        return {assignment: {submission.student.id: submission.score for submission in
+        return {assignment: {submission.student.id: round(submission.score, 4) for submission in
                              gradebook.find_assignment(assignment).submissions} for assignment in (A1, A2)}
 
 
@@ -103,7 +105,7 @@ def test_nbgrader_export_reads_the_postgres_gradebook(two_graders):
         rows = list(csv.DictReader(file))
     exported = {A1: {}, A2: {}}
     for row in rows:
-        exported[row["assignment"]][row["student_id"]] = float(row["raw_score"])
+        exported[row["assignment"]][row["student_id"]] = round(float(row["raw_score"]), 4)
     assert exported == expected
 
 
