@@ -43,13 +43,14 @@ c.Autograder.policies = {"default": {"attempts": 1000, "before_due": "full"}}
 """
 
 
-def make_course(folder: Path) -> Path:
+def make_course(folder: Path, keep_figures: bool = True) -> Path:
     for name in ("source", "release"):
         shutil.copytree(ROOT / name, folder / name)
     for name in ("course_config.py", "nbgrader_config.py"):
         shutil.copy(ROOT / name, folder / name)
     with open(folder / "course_config.py", "a") as config:
         config.write(CONFIG)
+        config.write(f"c.Autograder.keep_figures = {keep_figures}\n")
     return folder
 
 
@@ -117,10 +118,12 @@ def main() -> None:
     parser.add_argument("--looping", type=float, default=0.02, help="share of notebooks with an endless loop")
     parser.add_argument("--workers", type=int, default=(os.cpu_count() or 1) + 1, help="sandboxes")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--no-figures", action="store_true",
+                        help="c.Autograder.keep_figures = False: autograded notebooks keep no rendered figures")
     args = parser.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="autograder-service-load-"))
-    course = make_course(folder / "course")
+    course = make_course(folder / "course", keep_figures=not args.no_figures)
     rng = random.Random(args.seed)
     uploads = []  # (student, assignment, file name, bytes, loops)
     by_student: dict[str, list] = {}

@@ -6,6 +6,7 @@ import sys
 import threading
 
 DEFAULT_THREADS = 128       # waitress threads: result pages wait for their result in one (long-poll) request
+CONNECTIONS = 2000          # open connections: each signed-in browser keeps one; waitress's 100 made the 101st wait 2 min
 LINK_DAYS = 120             # a term
 
 
@@ -63,7 +64,9 @@ def run_serve(args) -> int:
     if args.https:
         app.config["SESSION_COOKIE_SECURE"] = True
     # waitress refuses far larger bodies itself (413) before buffering them; the app answers the rest with a page
+    _allow_open_files(CONNECTIONS + 1000)  # each connection is a file; the gradebook and sandboxes need some too
     server = create_server(app, host=args.host, port=args.port, threads=DEFAULT_THREADS,
+                           connection_limit=CONNECTIONS,
                            max_request_body_size=int(4 * max_mb * 1024 * 1024) + 65536,
                            url_scheme="https" if args.https else "http", ident="autograder")
     print(f"Serving {course.course_id} on http://{args.host}:{server.effective_port} "
@@ -123,3 +126,13 @@ def run_revoke(args) -> int:
         store.close()
     print(f"revoked {count} link(s)")
     return 0 if count else 1
+
+
+def _allow_open_files(wanted: int) -> None:
+    """Raise this process's soft limit on open files towards `wanted` (at most its hard limit)."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted if hard == resource.RLIM_INFINITY else min(wanted, hard),
+                                                    hard))
