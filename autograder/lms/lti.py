@@ -4,8 +4,9 @@ Assignment and Grade Services (AGS 2.0); `autograder lti keys`: the tool's RSA k
 How a publish goes:
 1. the tool asks the platform's token URL for an access token (OAuth 2 client credentials, the client
    authenticated by an RS256 JWT signed with the tool's private key, RFC 7523);
-2. the assignment's line item (the LMS grade column) is the one `c.LTI.lineitems` names, else the line
-   item of the context's `c.LTI.lineitems_url` whose resourceId is the assignment (created if missing);
+2. the assignment's line item (the LMS grade column) is the one of its LMS link, as launches of the link told it
+   (lms/links.py), else the one `c.LTI.lineitems` names, else the line item of the context's `c.LTI.lineitems_url`
+   whose resourceId is the assignment (created if missing);
 3. with `c.LTI.memberships_url` set, the course's members are fetched (Names and Role Provisioning Services) and a
    student whose `lms_user_id` is not a member, or is a member known by another email / ID number / login, is
    refused before anything is posted;
@@ -131,6 +132,17 @@ def load_settings(course_root: Path) -> LtiSettings:
         raise LtiError(f"{config_file}: {CONFIG_SECTION}.roster_match is {settings.roster_match!r}; "
                        f"choose one of {', '.join(map(repr, MATCHES))}.")
     return settings
+
+
+def with_link(settings: LtiSettings, assignment: str, link: dict) -> LtiSettings:
+    """`settings` for `assignment` with what LTI launches told about its link on the LMS (lms/links.py): the link's
+    line item before c.LTI.lineitems, the context's line items and memberships URLs before c.LTI's."""
+    from dataclasses import replace
+
+    lineitem = link.get("lineitem") or settings.lineitems.get(assignment)
+    return replace(settings, lineitems={**settings.lineitems, **({assignment: lineitem} if lineitem else {})},
+                   lineitems_url=link.get("lineitems") or settings.lineitems_url,
+                   memberships_url=link.get("memberships") or settings.memberships_url)
 
 
 def read_private_key(path: Path):
@@ -690,9 +702,15 @@ def add_command(commands) -> None:
                       help=f"where the private key is kept (default: {CONFIG_SECTION}.private_key, "
                            f"else {DEFAULT_PRIVATE_KEY})")
     keys.set_defaults(run=run_keys)
-    roster = verbs.add_parser("roster", help="record each student's LMS user id from the course's members on the LMS "
-                                             "(Names and Role Provisioning Services)")
-    roster.add_argument("--url", help=f"the context memberships URL (default: {CONFIG_SECTION}.memberships_url)")
+    roster = verbs.add_parser("roster", help="record each student's LMS user id from the members on the LMS of "
+                                             "ASSIGNMENT's link, or of the whole course (Names and Role "
+                                             "Provisioning Services)")
+    whose = roster.add_mutually_exclusive_group()
+    whose.add_argument("assignment", metavar="ASSIGNMENT", nargs="?",
+                       help="the members of this assignment's link on the LMS (known from a launch of it)")
+    whose.add_argument("--context", action="store_true", help="every member of the course (the default)")
+    roster.add_argument("--url", help=f"the context memberships URL (default: the launches', else "
+                                      f"{CONFIG_SECTION}.memberships_url)")
     roster.add_argument("--db", help="gradebook SQLAlchemy URL (default: the course's)")
     roster.add_argument("--dry-run", action="store_true", help="show what would be recorded; write nothing")
     roster.set_defaults(run=run_roster)
@@ -726,11 +744,16 @@ def exercise_names(course, assignment: str) -> dict[str, str]:
 
 def run_publish(args) -> int:
     course = _course()
+    from .links import recorded_link
+
+    db_url = args.db or course.db_url
     try:
-        settings = load_settings(course.root)
+        settings = with_link(load_settings(course.root), args.assignment, recorded_link(db_url, args.assignment))
         names = exercise_names(course, args.assignment)
-        scores, absent = gradebook_scores(args.db or course.db_url, args.assignment, names)
+        scores, absent = gradebook_scores(db_url, args.assignment, names)
         if args.dry_run:
+            found = f"the line item whose resourceId is {args.assignment!r} ({CONFIG_SECTION}.lineitems_url)"
+            print(f"To {settings.lineitems.get(args.assignment) or found}:")
             for score in scores:
                 print(f"{score.student} -> {score.user_id or '(no LTI user id)'}: {score.score:g}/{score.max_score:g} "
                       f"{score.grading_progress(settings.pending_manual)}: {score.comment()}")

@@ -10,7 +10,8 @@ exp, deployment id, message validators, the deep linking response JWT); this mod
   finds from the token's email / ID number / username (their `lms_user_id` is then recorded);
 - which assignment: the link's custom parameter `assignment` (Deep Linking sets it), else the assignment whose
   name the resource link's title holds;
-- the link's AGS line item and the context's NRPS URL are kept (`autograder_lti_links`) for publishing.
+- the link's resource link id and AGS line item and the context's NRPS URL are kept (lms/links.py) for publishing
+  and the link's roster.
 
 Inside the LMS's iframe a browser that blocks third-party cookies cannot keep the state cookie: pylti1p3's
 cookie check page then offers to open the tool in a new window, where the launch completes.
@@ -36,14 +37,6 @@ CACHE = Table(
     Column("key", String(255), primary_key=True),
     Column("value", Text, nullable=False),
     Column("expires_at", DateTime, nullable=False),
-)
-LINKS = Table(
-    "autograder_lti_links", METADATA,            # what launches told about each assignment's LMS link
-    Column("assignment", String(128), primary_key=True),
-    Column("lineitem", Text),
-    Column("lineitems", Text),
-    Column("memberships", Text),
-    Column("updated_at", DateTime, nullable=False),
 )
 STATE_LIFETIME = 600        # seconds between login initiation and launch
 KEYSET_LIFETIME = 3600      # seconds a platform's keyset is used before it is fetched again
@@ -394,26 +387,16 @@ def _max_score(assignment: str) -> float | None:
 
 
 def _remember_services(claims: dict) -> None:
-    """Keep the link's line item and the context's line items and memberships URLs for publishing."""
+    """Keep the link's resource link id and line item, and the context's line items and memberships URLs."""
+    from ..lms.links import record_link
+
     ags, nrps = claims.get(AGS_CLAIM) or {}, claims.get(NRPS_CLAIM) or {}
     assignment = _assignment_of(claims)
-    if not assignment or not (ags or nrps):
+    if not assignment:
         return
-    values = {"lineitem": ags.get("lineitem"), "lineitems": ags.get("lineitems"),
-              "memberships": nrps.get("context_memberships_url"), "updated_at": utcnow()}
-    engine = current_app.extensions["autograder_lti"]["cache"].engine
-    with engine.begin() as connection:
-        if connection.execute(select(LINKS.c.assignment).where(LINKS.c.assignment == assignment)).first():
-            connection.execute(update(LINKS).where(LINKS.c.assignment == assignment).values(**values))
-        else:
-            connection.execute(insert(LINKS).values(assignment=assignment, **values))
-
-
-def link_services(engine) -> dict[str, dict]:
-    """assignment -> {lineitem, lineitems, memberships} as the latest launches told them."""
-    with engine.connect() as connection:
-        return {row.assignment: {"lineitem": row.lineitem, "lineitems": row.lineitems, "memberships": row.memberships}
-                for row in connection.execute(select(LINKS))}
+    record_link(current_app.extensions["autograder_lti"]["cache"].engine, assignment, utcnow(),
+                resource_link=(claims.get(LINK_CLAIM) or {}).get("id"), lineitem=ags.get("lineitem"),
+                lineitems=ags.get("lineitems"), memberships=nrps.get("context_memberships_url"))
 
 
 def init_lti(app) -> None:
@@ -421,8 +404,11 @@ def init_lti(app) -> None:
     published after grading by a thread started on the first request (not by `serve links`)."""
     from ..lms.lti import LtiError, load_settings
 
+    from ..lms.links import create_table
+
     engine = app.extensions["autograder"].store.engine
     METADATA.create_all(engine)
+    create_table(engine)
     try:
         settings = load_settings(app.extensions["autograder"].course.root)
     except LtiError:
@@ -517,18 +503,13 @@ class ScorePublisher:
         return tried
 
     def _publish_one(self, attempt) -> tuple[bool, str]:
-        from dataclasses import replace
-
-        from ..lms.lti import LtiError, exercise_names, gradebook_scores, load_settings, publish
+        from ..lms.links import recorded_links
+        from ..lms.lti import LtiError, exercise_names, gradebook_scores, load_settings, publish, with_link
 
         svc = self.app.extensions["autograder"]
         try:
-            settings = load_settings(svc.course.root)
-            link = link_services(svc.store.engine).get(attempt.assignment, {})
-            lineitem = link.get("lineitem") or settings.lineitems.get(attempt.assignment)
-            settings = replace(settings, lineitems={attempt.assignment: lineitem} if lineitem else {},
-                               lineitems_url=link.get("lineitems") or settings.lineitems_url,
-                               memberships_url=link.get("memberships") or settings.memberships_url)
+            settings = with_link(load_settings(svc.course.root), attempt.assignment,
+                                 recorded_links(svc.store.engine).get(attempt.assignment, {}))
             scores, _ = gradebook_scores(svc.db_url, attempt.assignment, exercise_names(svc.course, attempt.assignment))
             mine = [score for score in scores if score.student == attempt.student]
             report = publish(settings, attempt.assignment, mine, [])

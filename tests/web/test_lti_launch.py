@@ -95,6 +95,11 @@ def test_a_student_launches_in_the_browser_uploads_and_the_score_arrives_at_the_
     assert browser.find_element(By.CLASS_NAME, "who").text == "ada"
     with Gradebook(server.service.db_url) as gradebook:
         assert gradebook.find_student("ada").lms_user_id == "u-ada"   # recorded from the launch
+    from autograder.lms.links import recorded_links
+
+    assert recorded_links(server.service.store.engine)[A1] == {   # for `lti roster A1` and `lti publish A1`
+        "resource_link": "rl-1", "lineitem": lineitem, "lineitems": platform.lineitems_url,
+        "memberships": platform.memberships_url}
     browser.find_element(By.ID, "notebook").send_keys(str(sample("katherine_johnson", A1)))
     browser.find_element(By.ID, "submit").click()
     deadline = time.monotonic() + 90
