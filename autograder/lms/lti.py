@@ -464,17 +464,19 @@ class PublishReport:
     published: list[StudentScore] = field(default_factory=list)    # the LMS holds the score sent (read back)
     dropped: list[tuple[StudentScore, str]] = field(default_factory=list)  # accepted, but the LMS holds another
     unverified: list[tuple[str, str]] = field(default_factory=list)  # accepted; reading it back failed
-    failed: list[tuple[str, str]] = field(default_factory=list)    # (student, why), score not on the platform
+    failed: list[tuple[str, str]] = field(default_factory=list)    # (student, why): the platform failed, or not sent
+    refused: list[tuple[str, str]] = field(default_factory=list)   # (student, why): refused by this tool or the LMS
     skipped: list[tuple[str, str]] = field(default_factory=list)   # (student, why): the platform has a newer score
     absent: list[str] = field(default_factory=list)                # in the gradebook, no submission: nothing sent
     notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not (self.failed or self.skipped or self.dropped or self.unverified)
+        return not (self.failed or self.refused or self.skipped or self.dropped or self.unverified)
 
     def lines(self) -> list[str]:
-        total = sum(map(len, (self.published, self.dropped, self.unverified, self.failed, self.skipped)))
+        total = sum(map(len, (self.published, self.dropped, self.unverified, self.failed, self.refused,
+                              self.skipped)))
         lines = [f"{self.assignment}: published {len(self.published)} of {total} students' scores"
                  + (f" to {self.lineitem}" if self.lineitem else "")]
         lines += self.notes
@@ -493,6 +495,10 @@ class PublishReport:
         if self.failed:
             lines.append(f"NOT published ({len(self.failed)}), the gradebook still has them; fix and publish again:")
             lines += [f"  {student}: {why}" for student, why in self.failed]
+        if self.refused:
+            lines.append(f"REFUSED ({len(self.refused)}), nothing of theirs is on the LMS; fix what is said and "
+                         "publish again:")
+            lines += [f"  {student}: {why}" for student, why in self.refused]
         if self.skipped:
             lines.append(f"SKIPPED ({len(self.skipped)}): the platform holds a newer score; nothing was lost:")
             lines += [f"  {student}: {why}" for student, why in self.skipped]
@@ -559,7 +565,7 @@ def publish(settings: LtiSettings, assignment: str, scores: list[StudentScore], 
         for score in scores:
             why = refusal(score, members, settings.roster_match)
             if why:
-                report.failed.append((score.student, why))
+                report.refused.append((score.student, why))
             else:
                 sendable.append(score)
         item_maximum = _lineitem_maximum(client, lineitem) if settings.verify else None
@@ -617,8 +623,9 @@ def _post_score(client: PlatformClient, url: str, score: StudentScore, clock: _C
                "or a clock running behind)")
         return "skipped", why, False
     retried = response.status_code >= 500 or response.status_code == 429
-    tries = f" after {1 + client.settings.retries} attempts" if retried else ""
-    return "failed", f"{_describe(response)}{tries}", retried
+    if not retried:
+        return "refused", f"the LMS refused the score: {_describe(response)}", False
+    return "failed", f"{_describe(response)} after {1 + client.settings.retries} attempts", True
 
 
 def _lineitem_maximum(client: PlatformClient, lineitem: str) -> float | None:

@@ -441,9 +441,9 @@ PUBLISHED = Table(
     Column("assignment", String(128), primary_key=True),
     Column("attempt_id", Integer, nullable=False),        # the counting attempt last published (or tried)
     Column("finished_at", DateTime, nullable=False),      # its grading time: a regrade publishes again
-    Column("state", String(16), nullable=False),          # "published" or "retry"
+    Column("state", String(16), nullable=False),          # "published", "retry", "refused" or "dropped"
     Column("tries", Integer, nullable=False),
-    Column("next_try_at", DateTime, nullable=False),
+    Column("next_try_at", DateTime, nullable=False),     # published: when it was read back from the LMS
     Column("message", Text),
 )
 
@@ -487,11 +487,10 @@ class ScorePublisher:
             if same and (row.state == "published" or row.next_try_at > now):
                 continue
             tries = row.tries if same else 0
-            landed, message = self._publish_one(attempt)
-            wait = min(3600.0, self.first_retry * 2 ** tries)
-            values = {"attempt_id": attempt.id, "finished_at": attempt.finished_at,
-                      "state": "published" if landed else "retry", "tries": tries + 1,
-                      "next_try_at": utcnow() + timedelta(seconds=0 if landed else wait), "message": message}
+            state, message = self._publish_one(attempt)
+            wait = 0 if state == "published" else min(3600.0, self.first_retry * 2 ** tries)
+            values = {"attempt_id": attempt.id, "finished_at": attempt.finished_at, "state": state,
+                      "tries": tries + 1, "next_try_at": utcnow() + timedelta(seconds=wait), "message": message}
             with engine.begin() as connection:
                 key = (PUBLISHED.c.student == attempt.student) & (PUBLISHED.c.assignment == attempt.assignment)
                 if row is None:
@@ -502,7 +501,8 @@ class ScorePublisher:
             tried += 1
         return tried
 
-    def _publish_one(self, attempt) -> tuple[bool, str]:
+    def _publish_one(self, attempt) -> tuple[str, str]:
+        """(state, what the LMS did with this student's score, in one sentence) after publishing it."""
         from ..lms.links import recorded_links
         from ..lms.lti import LtiError, exercise_names, gradebook_scores, load_settings, publish, with_link
 
@@ -514,8 +514,24 @@ class ScorePublisher:
             mine = [score for score in scores if score.student == attempt.student]
             report = publish(settings, attempt.assignment, mine, [])
         except LtiError as error:
-            return False, str(error)
-        return bool(report.ok and report.published), "\n".join(report.lines())
+            return "retry", str(error)
+        return publication_state(report)
+
+
+def publication_state(report) -> tuple[str, str]:
+    """One student's PublishReport as (PUBLISHED.state, its reason): published, dropped (the LMS took the score and
+    keeps another), refused (by this tool or the LMS: fix, then it goes again) or retry (the LMS failed)."""
+    if report.published:
+        score = report.published[0]
+        return "published", f"the LMS holds {score.score:g} of {score.max_score:g} points ({report.lineitem})"
+    if report.dropped:
+        return "dropped", report.dropped[0][1]
+    if report.refused:
+        return "refused", report.refused[0][1]
+    for kind in (report.failed, report.unverified, report.skipped):
+        if kind:
+            return "retry", kind[0][1]
+    return "retry", "the gradebook holds no score of this attempt yet"
 
 
 def publication(engine, student: str, assignment: str) -> dict | None:
@@ -524,3 +540,24 @@ def publication(engine, student: str, assignment: str) -> dict | None:
         row = connection.execute(select(PUBLISHED).where((PUBLISHED.c.student == student)
                                                          & (PUBLISHED.c.assignment == assignment))).first()
     return dict(row._mapping) if row else None
+
+
+def lms_publications(app, counting: list) -> dict[tuple[str, str], dict] | None:
+    """(student, assignment) -> what became of each counting attempt's score in the LMS: the last publication's
+    state, message, tries and next_try_at, or state "waiting" while it is not tried yet; None when the service
+    publishes nothing (c.LTI not registered)."""
+    if app.extensions["autograder_lti"]["publisher"] is None:
+        return None
+    wanted = {(attempt.student, attempt.assignment) for attempt in counting}
+    with app.extensions["autograder"].store.engine.connect() as connection:
+        rows = {(row.student, row.assignment): row for row in connection.execute(
+            select(PUBLISHED).where(PUBLISHED.c.student.in_({student for student, _ in wanted})))}
+    found = {}
+    for attempt in counting:
+        key = (attempt.student, attempt.assignment)
+        row = rows.get(key)
+        if row is None or row.attempt_id != attempt.id or row.finished_at != attempt.finished_at:
+            found[key] = {"state": "waiting", "attempt": attempt.number}
+        else:
+            found[key] = dict(row._mapping) | {"attempt": attempt.number}
+    return found

@@ -110,7 +110,8 @@ class LtiPlatform:
     every token, old or new, after n more accepted scores (as when an administrator turns the tool's AGS off);
     `malformed[user_id] = n` answers that user's next n score posts with a status line HTTP cannot parse;
     `members`: the context's members (NRPS), None for a platform without the service; `page_size` members a
-    page; `link_members[resource link id]`: the user ids of the members of that link (NRPS `?rlid=`); `moodle_like`: scores kept only when FullyGraded, scores for non-members refused; `grant`: the scopes
+    page; `link_members[resource link id]`: the user ids of the members of that link (NRPS `?rlid=`);
+    `moodle_like`: scores kept only when FullyGraded, scores for non-members refused; `grant`: the scopes
     a token is granted, None for every one asked for.
     """
 

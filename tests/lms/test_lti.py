@@ -380,6 +380,7 @@ def test_a_student_whose_lms_user_id_is_another_member_is_refused_before_posting
             "student (email address bob@uni.edu); nothing was posted.") in out
     assert "  cy: LMS user id 'u-cy' is not an active member of the course on the LMS; nothing was posted." in out
     assert "published 2 of 4 students' scores" in out
+    assert "REFUSED (2), nothing of theirs is on the LMS; fix what is said and publish again:" in out
 
 
 def test_roster_records_each_students_lms_user_id_from_paged_members(lti_course, capsys):
