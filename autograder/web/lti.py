@@ -38,6 +38,13 @@ CACHE = Table(
     Column("value", Text, nullable=False),
     Column("expires_at", DateTime, nullable=False),
 )
+# pylti1p3's page inside the LMS's frame when the browser keeps no cookie there (third-party cookies blocked)
+COOKIE_CHECK_TEXTS = {
+    "main_msg": "Your browser does not let the grader remember you inside the LMS's page (it blocks third-party "
+                "cookies), so the assignment cannot open here.",
+    "click_msg": "Open the assignment in a new window",
+    "loading_msg": "Opening the assignment...",
+}
 STATE_LIFETIME = 600        # seconds between login initiation and launch
 KEYSET_LIFETIME = 3600      # seconds a platform's keyset is used before it is fetched again
 ROLE_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/roles"
@@ -202,7 +209,7 @@ def login():
         _, Login = _launch_classes()
         target = request.values.get("target_link_uri") or url_for("lti.launch", _external=True)
         oidc = Login(_pylti_request(), conf, launch_data_storage=_storage())
-        return oidc.enable_check_cookies().redirect(target)
+        return oidc.enable_check_cookies(**COOKIE_CHECK_TEXTS).redirect(target)
     except LtiError as error:
         return _misconfigured(error)
     except (LaunchRefused, OIDCException) as error:

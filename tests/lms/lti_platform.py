@@ -24,6 +24,7 @@ import json
 import threading
 import time
 from datetime import datetime
+from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
@@ -129,6 +130,7 @@ class LtiPlatform:
         self.launches: list[dict] = []          # the claims of every id_token issued
         self.jwks_requests = 0
         self.deep_link_responses: list[dict] = []
+        self.activities: list[str] = []         # the launch (login initiation) URL of each activity page
         self.lock = threading.Lock()
         self.tokens: set[str] = set()          # issued and not revoked
         self.token_requests: list[int] = []    # HTTP status of each token request
@@ -246,6 +248,14 @@ class LtiPlatform:
             login.set_deeplinking_launch_url()
         return login.prepare_preflight_url(user)
 
+    def activity_url(self, **launch) -> str:
+        """The LMS's page of an activity, with the launch in an iframe, as Moodle's "embed" and Canvas show tools.
+        It is served at http://localhost (the tool at 127.0.0.1 is another site: its cookies there are third-party)."""
+        with self.lock:
+            self.activities.append(self.launch_url(**launch))
+            number = len(self.activities)
+        return f"http://localhost:{self.server.server_address[1]}/activity/{number}"
+
     def id_token_for(self, query: dict) -> dict:
         """The tool's authentication request answered: {"state", "id_token", "launch_url"}."""
         hint = self.hints.get(query.get("lti_message_hint", ""))
@@ -303,6 +313,11 @@ class LtiPlatform:
                 status, media = 200, "text/html"
                 result = (f'<html><body><form id="launch" method="post" action="{form["launch_url"]}">{fields}'
                           '</form><script>document.getElementById("launch").submit()</script></body></html>')
+            elif method == "GET" and url.path.startswith("/activity/"):
+                login = escape(self.activities[int(url.path.split("/")[-1]) - 1])
+                status, media = 200, "text/html"
+                result = (f'<html><body><h1>Week 1</h1><iframe id="tool" src="{login}" width="800" height="600">'
+                          '</iframe></body></html>')
             elif method == "GET" and url.path == "/jwks":
                 with self.lock:
                     self.jwks_requests += 1

@@ -54,16 +54,24 @@ def lti(tmp_path_factory):
     platform.stop()
 
 
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
+def chromium(profile: Path, third_party_cookies: bool):
+    """Headless Chromium; `third_party_cookies=False` blocks them, as Chrome's setting "Block third-party cookies"."""
     options = webdriver.ChromeOptions()
     options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
     for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
+                 f"--user-data-dir={profile}"):
         options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(
+    options.add_experimental_option("prefs", {"profile.block_third_party_cookies": not third_party_cookies,
+                                              "profile.cookie_controls_mode": 0 if third_party_cookies else 1})
+    return webdriver.Chrome(options=options, service=webdriver.ChromeService(
         executable_path=shutil.which("chromedriver") or "/usr/bin/chromedriver"))
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    """A browser that blocks third-party cookies (as Safari, Firefox and Chrome's newer defaults do)."""
+    driver = chromium(tmp_path_factory.mktemp("chromium-profile"), third_party_cookies=False)
     yield driver
     driver.quit()
 
@@ -322,6 +330,57 @@ def test_an_expired_login_is_refused(lti, monkeypatch):
     time.sleep(1.5)
     answer = client.post(url, data=form, allow_redirects=False)
     assert answer.status_code == 403 and "unknown, expired or used already" in refusal(answer.text)
+
+
+@pytest.fixture
+def framed_tool(lti):
+    """The service as deployed inside an LMS's iframe (`serve --https --lms-iframe`: behind an HTTPS proxy, cookies
+    SameSite=None; Secure), on the same course, registered with the platform instead of the module's server."""
+    server, platform, _ = lti
+    framed = ThreadServer(server.course.root, url_scheme="https", lms_iframe=True, grading=False)
+    framed.app.config["SESSION_COOKIE_SECURE"] = True
+    framed.app.extensions["autograder_lti"]["publisher"].stop_event.set()  # the module's server publishes
+    platform.register_tool(framed.url + "/lti/login", framed.url + "/lti/launch")
+    yield framed, platform
+    platform.register_tool(server.url + "/lti/login", server.url + "/lti/launch")
+    framed.close()
+
+
+def test_blocked_third_party_cookies_offer_a_new_window_where_the_launch_completes(framed_tool, browser):
+    framed, platform = framed_tool
+    browser.delete_all_cookies()
+    browser.get(platform.activity_url(user="u-ada", email="ada@uni.edu", title=A1))
+    browser.switch_to.frame("tool")
+    link = WebDriverWait(browser, 20, 0.1).until(
+        lambda d: [e for e in d.find_elements(By.ID, "lti1p3-new-tab-link") if e.is_displayed()])[0]
+    warning = browser.find_element(By.ID, "lti1p3-warning-msg").text
+    assert warning == ("Your browser does not let the grader remember you inside the LMS's page (it blocks "
+                       "third-party cookies), so the assignment cannot open here. Open the assignment in a new window")
+    lms_page = browser.current_window_handle
+    link.click()
+    WebDriverWait(browser, 10, 0.1).until(lambda d: len(d.window_handles) == 2)
+    browser.switch_to.window(next(handle for handle in browser.window_handles if handle != lms_page))
+    try:
+        WebDriverWait(browser, 30, 0.1).until(lambda d: d.current_url == f"{framed.url}/assignments/{A1}")
+        assert browser.find_element(By.CLASS_NAME, "who").text == "ada"
+        assert browser.find_element(By.TAG_NAME, "h1").text.startswith(A1)
+    finally:
+        browser.close()
+        browser.switch_to.window(lms_page)
+
+
+def test_with_third_party_cookies_allowed_the_launch_completes_inside_the_lms_page(framed_tool, tmp_path):
+    framed, platform = framed_tool
+    driver = chromium(tmp_path / "profile", third_party_cookies=True)
+    try:
+        driver.get(platform.activity_url(user="u-ada", email="ada@uni.edu", title=A1))
+        driver.switch_to.frame("tool")
+        WebDriverWait(driver, 30, 0.1).until(
+            lambda d: d.execute_script("return location.href") == f"{framed.url}/assignments/{A1}")
+        assert driver.find_element(By.CLASS_NAME, "who").text == "ada"
+        assert len(driver.window_handles) == 1
+    finally:
+        driver.quit()
 
 
 def test_a_score_the_lms_refused_is_published_after_a_restart(lti):
