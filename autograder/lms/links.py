@@ -25,9 +25,13 @@ FIELDS = ("resource_link", "lineitem", "lineitems", "memberships")
 def create_table(engine) -> None:
     """The table, with every column (one made before resource link ids were kept gets that column)."""
     METADATA.create_all(engine)
-    if "resource_link" not in {column["name"] for column in inspect(engine).get_columns(LINKS.name)}:
+    if not _has_resource_link(engine):
         with engine.begin() as connection:
             connection.execute(text(f"ALTER TABLE {LINKS.name} ADD COLUMN resource_link TEXT"))
+
+
+def _has_resource_link(engine) -> bool:
+    return "resource_link" in {column["name"] for column in inspect(engine).get_columns(LINKS.name)}
 
 
 def record_link(engine, assignment: str, updated_at, **values) -> None:
@@ -45,7 +49,8 @@ def recorded_links(engine) -> dict[str, dict]:
     """assignment -> {resource_link, lineitem, lineitems, memberships} as the latest launches told them."""
     if not inspect(engine).has_table(LINKS.name):
         return {}
-    create_table(engine)
+    if not _has_resource_link(engine):
+        create_table(engine)
     with engine.connect() as connection:
         return {row.assignment: {name: getattr(row, name) for name in FIELDS}
                 for row in connection.execute(select(LINKS))}

@@ -448,6 +448,26 @@ def record_launch(db, assignment, **told):
     engine.dispose()
 
 
+def test_a_links_table_from_before_resource_link_ids_gets_the_column_and_keeps_its_rows(tmp_path):
+    from sqlalchemy import create_engine, text
+
+    from autograder.lms.links import create_table, record_link, recorded_links
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    with engine.begin() as connection:   # the table as the service made it before
+        connection.execute(text("CREATE TABLE autograder_lti_links (assignment VARCHAR(128) PRIMARY KEY, lineitem TEXT,"
+                                " lineitems TEXT, memberships TEXT, updated_at DATETIME NOT NULL)"))
+        connection.execute(text("INSERT INTO autograder_lti_links VALUES ('01', 'https://lms/li/1', NULL, NULL, "
+                                "'2026-01-01 00:00:00')"))
+    assert recorded_links(engine) == {"01": {"resource_link": None, "lineitem": "https://lms/li/1", "lineitems": None,
+                                             "memberships": None}}
+    create_table(engine)
+    record_link(engine, "01", datetime.now(), resource_link="rl-9", lineitem=None)
+    assert recorded_links(engine)["01"] == {"resource_link": "rl-9", "lineitem": "https://lms/li/1",
+                                            "lineitems": None, "memberships": None}
+    engine.dispose()
+
+
 def test_roster_of_an_assignment_lists_the_members_of_its_link_only(lti_course, capsys):
     platform = lti_course.platform
     lti_course.configure(memberships_url=platform.memberships_url)
