@@ -56,14 +56,19 @@ def recorded_links(engine) -> dict[str, dict]:
                 for row in connection.execute(select(LINKS))}
 
 
-def recorded_link(db_url: str, assignment: str) -> dict:
-    """What launches told about `assignment`'s link, read from the gradebook's database ({} when nothing)."""
+def recorded_link(db_url: str, assignment: str | None = None) -> dict:
+    """What launches told about `assignment`'s link, read from the gradebook's database ({} when nothing); with no
+    assignment, the latest launch's context URLs (line items, memberships), the same for every link of a course."""
     from sqlalchemy import create_engine
 
     if db_url.startswith("sqlite:///") and not Path(db_url[len("sqlite:///"):]).is_file():
         return {}
     engine = create_engine(db_url)
     try:
-        return recorded_links(engine).get(assignment, {})
+        links = recorded_links(engine)
     finally:
         engine.dispose()
+    if assignment is not None:
+        return links.get(assignment, {})
+    return {name: next((link[name] for link in links.values() if link[name]), None)
+            for name in ("lineitems", "memberships")}

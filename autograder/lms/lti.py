@@ -716,7 +716,7 @@ def add_command(commands) -> None:
     whose.add_argument("assignment", metavar="ASSIGNMENT", nargs="?",
                        help="the members of this assignment's link on the LMS (known from a launch of it)")
     whose.add_argument("--context", action="store_true", help="every member of the course (the default)")
-    roster.add_argument("--url", help=f"the context memberships URL (default: the launches', else "
+    roster.add_argument("--url", help="the context memberships URL (default: the one launches told, else "
                                       f"{CONFIG_SECTION}.memberships_url)")
     roster.add_argument("--db", help="gradebook SQLAlchemy URL (default: the course's)")
     roster.add_argument("--dry-run", action="store_true", help="show what would be recorded; write nothing")

@@ -171,10 +171,11 @@ def roster_url(args, course, settings) -> tuple[str, str]:
     from .links import recorded_link
 
     if not args.assignment:
-        url = args.url or settings.memberships_url
+        url = args.url or recorded_link(args.db or course.db_url).get("memberships") or settings.memberships_url
         if not url:
             raise LtiError(f"{settings.config_file}: set {CONFIG_SECTION}.memberships_url to the LMS's Names and Role "
-                           "Provisioning Services URL (or give --url), as `autograder lti config` explains.")
+                           "Provisioning Services URL (or give --url), as `autograder lti config` explains; a "
+                           "launch from the LMS also tells it.")
         return url, "the course"
     if args.assignment not in course.assignments:
         raise LtiError(f"the course has no assignment {args.assignment!r}; it has {', '.join(course.assignments)}.")

@@ -514,13 +514,12 @@ def test_roster_of_an_assignment_never_launched_says_what_to_do(lti_course, caps
     assert platform.requests == [] and lms_user_ids(lti_course.db) == before
 
 
-def test_roster_with_context_lists_every_member_of_the_course(lti_course, capsys):
+def test_roster_with_context_lists_every_member_of_the_course_at_the_url_a_launch_told(lti_course, capsys):
     platform = lti_course.platform
-    lti_course.configure(memberships_url=platform.memberships_url)
     set_emails(lti_course.db, {"cy": "cy@uni.edu"})
     platform.add_member("19", "Cy C", email="cy@uni.edu")
     platform.link_members["rl-7"] = set()
-    record_launch(lti_course.db, A1, resource_link="rl-7")
+    record_launch(lti_course.db, A1, resource_link="rl-7", memberships=platform.memberships_url)  # c.LTI has none
     assert main(["lti", "roster", "--context", "--db", f"sqlite:///{lti_course.db}"]) == 0
     assert lms_user_ids(lti_course.db)["cy"] == "19"
     assert [path for _, path in platform.requests] == ["/token", "/context/1/memberships"]
