@@ -4,8 +4,9 @@ Assignment and Grade Services (AGS 2.0); `autograder lti keys`: the tool's RSA k
 How a publish goes:
 1. the tool asks the platform's token URL for an access token (OAuth 2 client credentials, the client
    authenticated by an RS256 JWT signed with the tool's private key, RFC 7523);
-2. the assignment's line item (the LMS grade column) is the one `c.LTI.lineitems` names, else the line
-   item of the context's `c.LTI.lineitems_url` whose resourceId is the assignment (created if missing);
+2. the assignment's line item (the LMS grade column) is the one of its LMS link, as launches of the link told it
+   (lms/links.py), else the one `c.LTI.lineitems` names, else the line item of the context's `c.LTI.lineitems_url`
+   whose resourceId is the assignment (created if missing);
 3. with `c.LTI.memberships_url` set, the course's members are fetched (Names and Role Provisioning Services) and a
    student whose `lms_user_id` is not a member, or is a member known by another email / ID number / login, is
    refused before anything is posted;
@@ -131,6 +132,17 @@ def load_settings(course_root: Path) -> LtiSettings:
         raise LtiError(f"{config_file}: {CONFIG_SECTION}.roster_match is {settings.roster_match!r}; "
                        f"choose one of {', '.join(map(repr, MATCHES))}.")
     return settings
+
+
+def with_link(settings: LtiSettings, assignment: str, link: dict) -> LtiSettings:
+    """`settings` for `assignment` with what LTI launches told about its link on the LMS (lms/links.py): the link's
+    line item before c.LTI.lineitems, the context's line items and memberships URLs before c.LTI's."""
+    from dataclasses import replace
+
+    lineitem = link.get("lineitem") or settings.lineitems.get(assignment)
+    return replace(settings, lineitems={**settings.lineitems, **({assignment: lineitem} if lineitem else {})},
+                   lineitems_url=link.get("lineitems") or settings.lineitems_url,
+                   memberships_url=link.get("memberships") or settings.memberships_url)
 
 
 def read_private_key(path: Path):
@@ -452,17 +464,19 @@ class PublishReport:
     published: list[StudentScore] = field(default_factory=list)    # the LMS holds the score sent (read back)
     dropped: list[tuple[StudentScore, str]] = field(default_factory=list)  # accepted, but the LMS holds another
     unverified: list[tuple[str, str]] = field(default_factory=list)  # accepted; reading it back failed
-    failed: list[tuple[str, str]] = field(default_factory=list)    # (student, why), score not on the platform
+    failed: list[tuple[str, str]] = field(default_factory=list)    # (student, why): the platform failed, or not sent
+    refused: list[tuple[str, str]] = field(default_factory=list)   # (student, why): refused by this tool or the LMS
     skipped: list[tuple[str, str]] = field(default_factory=list)   # (student, why): the platform has a newer score
     absent: list[str] = field(default_factory=list)                # in the gradebook, no submission: nothing sent
     notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not (self.failed or self.skipped or self.dropped or self.unverified)
+        return not (self.failed or self.refused or self.skipped or self.dropped or self.unverified)
 
     def lines(self) -> list[str]:
-        total = sum(map(len, (self.published, self.dropped, self.unverified, self.failed, self.skipped)))
+        total = sum(map(len, (self.published, self.dropped, self.unverified, self.failed, self.refused,
+                              self.skipped)))
         lines = [f"{self.assignment}: published {len(self.published)} of {total} students' scores"
                  + (f" to {self.lineitem}" if self.lineitem else "")]
         lines += self.notes
@@ -481,6 +495,10 @@ class PublishReport:
         if self.failed:
             lines.append(f"NOT published ({len(self.failed)}), the gradebook still has them; fix and publish again:")
             lines += [f"  {student}: {why}" for student, why in self.failed]
+        if self.refused:
+            lines.append(f"REFUSED ({len(self.refused)}), nothing of theirs is on the LMS; fix what is said and "
+                         "publish again:")
+            lines += [f"  {student}: {why}" for student, why in self.refused]
         if self.skipped:
             lines.append(f"SKIPPED ({len(self.skipped)}): the platform holds a newer score; nothing was lost:")
             lines += [f"  {student}: {why}" for student, why in self.skipped]
@@ -547,7 +565,7 @@ def publish(settings: LtiSettings, assignment: str, scores: list[StudentScore], 
         for score in scores:
             why = refusal(score, members, settings.roster_match)
             if why:
-                report.failed.append((score.student, why))
+                report.refused.append((score.student, why))
             else:
                 sendable.append(score)
         item_maximum = _lineitem_maximum(client, lineitem) if settings.verify else None
@@ -605,8 +623,9 @@ def _post_score(client: PlatformClient, url: str, score: StudentScore, clock: _C
                "or a clock running behind)")
         return "skipped", why, False
     retried = response.status_code >= 500 or response.status_code == 429
-    tries = f" after {1 + client.settings.retries} attempts" if retried else ""
-    return "failed", f"{_describe(response)}{tries}", retried
+    if not retried:
+        return "refused", f"the LMS refused the score: {_describe(response)}", False
+    return "failed", f"{_describe(response)} after {1 + client.settings.retries} attempts", True
 
 
 def _lineitem_maximum(client: PlatformClient, lineitem: str) -> float | None:
@@ -690,9 +709,15 @@ def add_command(commands) -> None:
                       help=f"where the private key is kept (default: {CONFIG_SECTION}.private_key, "
                            f"else {DEFAULT_PRIVATE_KEY})")
     keys.set_defaults(run=run_keys)
-    roster = verbs.add_parser("roster", help="record each student's LMS user id from the course's members on the LMS "
-                                             "(Names and Role Provisioning Services)")
-    roster.add_argument("--url", help=f"the context memberships URL (default: {CONFIG_SECTION}.memberships_url)")
+    roster = verbs.add_parser("roster", help="record each student's LMS user id from the members on the LMS of "
+                                             "ASSIGNMENT's link, or of the whole course (Names and Role "
+                                             "Provisioning Services)")
+    whose = roster.add_mutually_exclusive_group()
+    whose.add_argument("assignment", metavar="ASSIGNMENT", nargs="?",
+                       help="the members of this assignment's link on the LMS (known from a launch of it)")
+    whose.add_argument("--context", action="store_true", help="every member of the course (the default)")
+    roster.add_argument("--url", help="the context memberships URL (default: the one launches told, else "
+                                      f"{CONFIG_SECTION}.memberships_url)")
     roster.add_argument("--db", help="gradebook SQLAlchemy URL (default: the course's)")
     roster.add_argument("--dry-run", action="store_true", help="show what would be recorded; write nothing")
     roster.set_defaults(run=run_roster)
@@ -726,11 +751,16 @@ def exercise_names(course, assignment: str) -> dict[str, str]:
 
 def run_publish(args) -> int:
     course = _course()
+    from .links import recorded_link
+
+    db_url = args.db or course.db_url
     try:
-        settings = load_settings(course.root)
+        settings = with_link(load_settings(course.root), args.assignment, recorded_link(db_url, args.assignment))
         names = exercise_names(course, args.assignment)
-        scores, absent = gradebook_scores(args.db or course.db_url, args.assignment, names)
+        scores, absent = gradebook_scores(db_url, args.assignment, names)
         if args.dry_run:
+            found = f"the line item whose resourceId is {args.assignment!r} ({CONFIG_SECTION}.lineitems_url)"
+            print(f"To {settings.lineitems.get(args.assignment) or found}:")
             for score in scores:
                 print(f"{score.student} -> {score.user_id or '(no LTI user id)'}: {score.score:g}/{score.max_score:g} "
                       f"{score.grading_progress(settings.pending_manual)}: {score.comment()}")

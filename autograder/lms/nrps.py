@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from .lti import CONFIG_SECTION, MEMBERSHIP_SCOPE, MEMBERSHIP_TYPE, LtiError, PlatformClient, _describe, _json
 
@@ -157,16 +158,44 @@ def record_roster(db_url: str, members: list[dict], match: str, add_missing: boo
     return report
 
 
+def link_memberships_url(memberships_url: str, resource_link: str) -> str:
+    """The resource link membership service: the context's memberships URL with `rlid` (NRPS 2.0)."""
+    parts = urlsplit(memberships_url)
+    query = [(name, value) for name, value in parse_qsl(parts.query, keep_blank_values=True) if name != "rlid"]
+    return urlunsplit(parts._replace(query=urlencode(query + [("rlid", resource_link)])))
+
+
+def roster_url(args, course, settings) -> tuple[str, str]:
+    """The memberships URL to fetch (the assignment's link's, with `rlid`, or the course's) and whose members those
+    are, for the report; LtiError saying what to do when it is not known."""
+    from .links import recorded_link
+
+    if not args.assignment:
+        url = args.url or recorded_link(args.db or course.db_url).get("memberships") or settings.memberships_url
+        if not url:
+            raise LtiError(f"{settings.config_file}: set {CONFIG_SECTION}.memberships_url to the LMS's Names and Role "
+                           "Provisioning Services URL (or give --url), as `autograder lti config` explains; a "
+                           "launch from the LMS also tells it.")
+        return url, "the course"
+    if args.assignment not in course.assignments:
+        raise LtiError(f"the course has no assignment {args.assignment!r}; it has {', '.join(course.assignments)}.")
+    link = recorded_link(args.db or course.db_url, args.assignment)
+    context_url = args.url or link.get("memberships") or settings.memberships_url
+    if not link.get("resource_link") or not context_url:
+        raise LtiError(f"No launch of {args.assignment} from the LMS is on record, so its link on the LMS is not "
+                       "known yet. Open the assignment's activity once from the LMS (as instructor or student) while "
+                       "`autograder serve` runs, then run this again; or use `autograder lti roster --context` for "
+                       "every member of the course.")
+    return link_memberships_url(context_url, link["resource_link"]), f"the LMS link of {args.assignment}"
+
+
 def run_roster(args) -> int:
     from .lti import _course, load_settings, read_private_key
 
     course = _course()
     try:
         settings = load_settings(course.root)
-        url = args.url or settings.memberships_url
-        if not url:
-            raise LtiError(f"{settings.config_file}: set {CONFIG_SECTION}.memberships_url to the LMS's Names and Role "
-                           "Provisioning Services URL (or give --url), as `autograder lti config` explains.")
+        url, whose = roster_url(args, course, settings)
         settings.require("client_id", "token_url")
         client = PlatformClient(settings, read_private_key(settings.private_key_path), (MEMBERSHIP_SCOPE,))
         try:
@@ -178,7 +207,7 @@ def run_roster(args) -> int:
         print(f"autograder lti roster: {error}", file=sys.stderr)
         return 1
     learners = sum(is_active(m) and is_learner(m) for m in members)
-    print(f"The LMS lists {len(members)} members, {learners} of them students (matched by "
+    print(f"The LMS lists {len(members)} members of {whose}, {learners} of them students (matched by "
           f"{settings.roster_match}){' (dry run: nothing written)' if args.dry_run else ''}:")
     print(f"  LMS user id recorded for {len(report.recorded)}, already right for {len(report.unchanged)}, "
           f"{len(report.added)} added to the gradebook")
@@ -189,6 +218,6 @@ def run_roster(args) -> int:
     if report.unmatched:
         print(f"  NOT matched ({len(report.unmatched)}): " + "; ".join(report.unmatched))
     if report.not_in_lms:
-        print(f"  in the gradebook, not a student on the LMS ({len(report.not_in_lms)}): "
+        print(f"  in the gradebook, not a student of {whose} on the LMS ({len(report.not_in_lms)}): "
               + ", ".join(report.not_in_lms))
     return 1 if report.unmatched else 0

@@ -1,5 +1,5 @@
-"""An instructor's pages: the live class report, each student's attempts, extensions, regrading, and the
-counting submissions as a zip in nbgrader's submitted/ layout."""
+"""An instructor's pages: the live class report, each student's attempts, extensions, regrading, whether each
+counting score landed in the LMS (LTI), and the counting submissions as a zip in nbgrader's submitted/ layout."""
 from __future__ import annotations
 
 import io
@@ -9,6 +9,7 @@ import zipfile
 from flask import Blueprint, abort, current_app, redirect, render_template, request, send_file, url_for
 
 from .auth import instructor_required
+from .lti import lms_publications
 from .policies import policy
 from .store import utcnow
 
@@ -49,6 +50,7 @@ def report(assignment):
     if assignment not in svc.course.assignments:
         abort(404)
     built = build(svc.course, svc.course.root / "autograded", assignment)
+    counting = [attempt for attempt in svc.store.attempts(assignment=assignment) if attempt.counts]
     chart = None
     if built.scores:
         histogram = built.histogram()
@@ -57,7 +59,8 @@ def report(assignment):
     return render_template("instructor/report.html", report=built, chart=chart, refresh=REPORT_REFRESH_SECONDS,
                            mean=statistics.mean(built.scores) if built.scores else None,
                            median=statistics.median(built.scores) if built.scores else None,
-                           queued=len(svc.store.attempts(assignment=assignment, status="queued")))
+                           queued=len(svc.store.attempts(assignment=assignment, status="queued")),
+                           lms=lms_publications(current_app, counting))
 
 
 @blueprint.get("/students/<student>")
@@ -66,8 +69,9 @@ def student(student):
     from .student import assignment_state
 
     states = [assignment_state(student, name) for name in service().course.assignments]
+    lms = lms_publications(current_app, [state["counting"] for state in states if state["counting"]])
     return render_template("instructor/student.html", student=student, states=states,
-                           max_hours=MAX_EXTENSION_HOURS)
+                           max_hours=MAX_EXTENSION_HOURS, lms=lms)
 
 
 @blueprint.get("/attempts/<int:attempt_id>")

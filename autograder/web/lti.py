@@ -10,7 +10,8 @@ exp, deployment id, message validators, the deep linking response JWT); this mod
   finds from the token's email / ID number / username (their `lms_user_id` is then recorded);
 - which assignment: the link's custom parameter `assignment` (Deep Linking sets it), else the assignment whose
   name the resource link's title holds;
-- the link's AGS line item and the context's NRPS URL are kept (`autograder_lti_links`) for publishing.
+- the link's resource link id and AGS line item and the context's NRPS URL are kept (lms/links.py) for publishing
+  and the link's roster.
 
 Inside the LMS's iframe a browser that blocks third-party cookies cannot keep the state cookie: pylti1p3's
 cookie check page then offers to open the tool in a new window, where the launch completes.
@@ -37,14 +38,13 @@ CACHE = Table(
     Column("value", Text, nullable=False),
     Column("expires_at", DateTime, nullable=False),
 )
-LINKS = Table(
-    "autograder_lti_links", METADATA,            # what launches told about each assignment's LMS link
-    Column("assignment", String(128), primary_key=True),
-    Column("lineitem", Text),
-    Column("lineitems", Text),
-    Column("memberships", Text),
-    Column("updated_at", DateTime, nullable=False),
-)
+# pylti1p3's page inside the LMS's frame when the browser keeps no cookie there (third-party cookies blocked)
+COOKIE_CHECK_TEXTS = {
+    "main_msg": "Your browser does not let the grader remember you inside the LMS's page (it blocks third-party "
+                "cookies), so the assignment cannot open here.",
+    "click_msg": "Open the assignment in a new window",
+    "loading_msg": "Opening the assignment...",
+}
 STATE_LIFETIME = 600        # seconds between login initiation and launch
 KEYSET_LIFETIME = 3600      # seconds a platform's keyset is used before it is fetched again
 ROLE_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/roles"
@@ -209,7 +209,7 @@ def login():
         _, Login = _launch_classes()
         target = request.values.get("target_link_uri") or url_for("lti.launch", _external=True)
         oidc = Login(_pylti_request(), conf, launch_data_storage=_storage())
-        return oidc.enable_check_cookies().redirect(target)
+        return oidc.enable_check_cookies(**COOKIE_CHECK_TEXTS).redirect(target)
     except LtiError as error:
         return _misconfigured(error)
     except (LaunchRefused, OIDCException) as error:
@@ -394,26 +394,16 @@ def _max_score(assignment: str) -> float | None:
 
 
 def _remember_services(claims: dict) -> None:
-    """Keep the link's line item and the context's line items and memberships URLs for publishing."""
+    """Keep the link's resource link id and line item, and the context's line items and memberships URLs."""
+    from ..lms.links import record_link
+
     ags, nrps = claims.get(AGS_CLAIM) or {}, claims.get(NRPS_CLAIM) or {}
     assignment = _assignment_of(claims)
-    if not assignment or not (ags or nrps):
+    if not assignment:
         return
-    values = {"lineitem": ags.get("lineitem"), "lineitems": ags.get("lineitems"),
-              "memberships": nrps.get("context_memberships_url"), "updated_at": utcnow()}
-    engine = current_app.extensions["autograder_lti"]["cache"].engine
-    with engine.begin() as connection:
-        if connection.execute(select(LINKS.c.assignment).where(LINKS.c.assignment == assignment)).first():
-            connection.execute(update(LINKS).where(LINKS.c.assignment == assignment).values(**values))
-        else:
-            connection.execute(insert(LINKS).values(assignment=assignment, **values))
-
-
-def link_services(engine) -> dict[str, dict]:
-    """assignment -> {lineitem, lineitems, memberships} as the latest launches told them."""
-    with engine.connect() as connection:
-        return {row.assignment: {"lineitem": row.lineitem, "lineitems": row.lineitems, "memberships": row.memberships}
-                for row in connection.execute(select(LINKS))}
+    record_link(current_app.extensions["autograder_lti"]["cache"].engine, assignment, utcnow(),
+                resource_link=(claims.get(LINK_CLAIM) or {}).get("id"), lineitem=ags.get("lineitem"),
+                lineitems=ags.get("lineitems"), memberships=nrps.get("context_memberships_url"))
 
 
 def init_lti(app) -> None:
@@ -421,8 +411,11 @@ def init_lti(app) -> None:
     published after grading by a thread started on the first request (not by `serve links`)."""
     from ..lms.lti import LtiError, load_settings
 
+    from ..lms.links import create_table
+
     engine = app.extensions["autograder"].store.engine
     METADATA.create_all(engine)
+    create_table(engine)
     try:
         settings = load_settings(app.extensions["autograder"].course.root)
     except LtiError:
@@ -455,9 +448,9 @@ PUBLISHED = Table(
     Column("assignment", String(128), primary_key=True),
     Column("attempt_id", Integer, nullable=False),        # the counting attempt last published (or tried)
     Column("finished_at", DateTime, nullable=False),      # its grading time: a regrade publishes again
-    Column("state", String(16), nullable=False),          # "published" or "retry"
+    Column("state", String(16), nullable=False),          # "published", "retry", "refused" or "dropped"
     Column("tries", Integer, nullable=False),
-    Column("next_try_at", DateTime, nullable=False),
+    Column("next_try_at", DateTime, nullable=False),     # published: when it was read back from the LMS
     Column("message", Text),
 )
 
@@ -501,11 +494,10 @@ class ScorePublisher:
             if same and (row.state == "published" or row.next_try_at > now):
                 continue
             tries = row.tries if same else 0
-            landed, message = self._publish_one(attempt)
-            wait = min(3600.0, self.first_retry * 2 ** tries)
-            values = {"attempt_id": attempt.id, "finished_at": attempt.finished_at,
-                      "state": "published" if landed else "retry", "tries": tries + 1,
-                      "next_try_at": utcnow() + timedelta(seconds=0 if landed else wait), "message": message}
+            state, message = self._publish_one(attempt)
+            wait = 0 if state == "published" else min(3600.0, self.first_retry * 2 ** tries)
+            values = {"attempt_id": attempt.id, "finished_at": attempt.finished_at, "state": state,
+                      "tries": tries + 1, "next_try_at": utcnow() + timedelta(seconds=wait), "message": message}
             with engine.begin() as connection:
                 key = (PUBLISHED.c.student == attempt.student) & (PUBLISHED.c.assignment == attempt.assignment)
                 if row is None:
@@ -516,25 +508,37 @@ class ScorePublisher:
             tried += 1
         return tried
 
-    def _publish_one(self, attempt) -> tuple[bool, str]:
-        from dataclasses import replace
-
-        from ..lms.lti import LtiError, exercise_names, gradebook_scores, load_settings, publish
+    def _publish_one(self, attempt) -> tuple[str, str]:
+        """(state, what the LMS did with this student's score, in one sentence) after publishing it."""
+        from ..lms.links import recorded_links
+        from ..lms.lti import LtiError, exercise_names, gradebook_scores, load_settings, publish, with_link
 
         svc = self.app.extensions["autograder"]
         try:
-            settings = load_settings(svc.course.root)
-            link = link_services(svc.store.engine).get(attempt.assignment, {})
-            lineitem = link.get("lineitem") or settings.lineitems.get(attempt.assignment)
-            settings = replace(settings, lineitems={attempt.assignment: lineitem} if lineitem else {},
-                               lineitems_url=link.get("lineitems") or settings.lineitems_url,
-                               memberships_url=link.get("memberships") or settings.memberships_url)
+            settings = with_link(load_settings(svc.course.root), attempt.assignment,
+                                 recorded_links(svc.store.engine).get(attempt.assignment, {}))
             scores, _ = gradebook_scores(svc.db_url, attempt.assignment, exercise_names(svc.course, attempt.assignment))
             mine = [score for score in scores if score.student == attempt.student]
             report = publish(settings, attempt.assignment, mine, [])
         except LtiError as error:
-            return False, str(error)
-        return bool(report.ok and report.published), "\n".join(report.lines())
+            return "retry", str(error)
+        return publication_state(report)
+
+
+def publication_state(report) -> tuple[str, str]:
+    """One student's PublishReport as (PUBLISHED.state, its reason): published, dropped (the LMS took the score and
+    keeps another), refused (by this tool or the LMS: fix, then it goes again) or retry (the LMS failed)."""
+    if report.published:
+        score = report.published[0]
+        return "published", f"the LMS holds {score.score:g} of {score.max_score:g} points ({report.lineitem})"
+    if report.dropped:
+        return "dropped", report.dropped[0][1]
+    if report.refused:
+        return "refused", report.refused[0][1]
+    for kind in (report.failed, report.unverified, report.skipped):
+        if kind:
+            return "retry", kind[0][1]
+    return "retry", "the gradebook holds no score of this attempt yet"
 
 
 def publication(engine, student: str, assignment: str) -> dict | None:
@@ -543,3 +547,24 @@ def publication(engine, student: str, assignment: str) -> dict | None:
         row = connection.execute(select(PUBLISHED).where((PUBLISHED.c.student == student)
                                                          & (PUBLISHED.c.assignment == assignment))).first()
     return dict(row._mapping) if row else None
+
+
+def lms_publications(app, counting: list) -> dict[tuple[str, str], dict] | None:
+    """(student, assignment) -> what became of each counting attempt's score in the LMS: the last publication's
+    state, message, tries and next_try_at, or state "waiting" while it is not tried yet; None when the service
+    publishes nothing (c.LTI not registered)."""
+    if app.extensions["autograder_lti"]["publisher"] is None:
+        return None
+    wanted = {(attempt.student, attempt.assignment) for attempt in counting}
+    with app.extensions["autograder"].store.engine.connect() as connection:
+        rows = {(row.student, row.assignment): row for row in connection.execute(
+            select(PUBLISHED).where(PUBLISHED.c.student.in_({student for student, _ in wanted})))}
+    found = {}
+    for attempt in counting:
+        key = (attempt.student, attempt.assignment)
+        row = rows.get(key)
+        if row is None or row.attempt_id != attempt.id or row.finished_at != attempt.finished_at:
+            found[key] = {"state": "waiting", "attempt": attempt.number}
+        else:
+            found[key] = dict(row._mapping) | {"attempt": attempt.number}
+    return found

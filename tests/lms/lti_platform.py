@@ -13,7 +13,8 @@ type, the Score's fields and values, and a timestamp later than the last one of 
 
 The result service (`<line item>/results`, AGS 2.0: one Result per user, `?user_id=` filter, resultScore on the
 line item's scale) and the context membership service (NRPS 2.0, `limit` pages linked by `Link: rel="next"`)
-answer from what the platform holds. Like Moodle (mod/lti/service/gradebookservices .../scores.php),
+answer from what the platform holds; the resource link membership service (`?rlid=`) lists the members of
+one link (as Moodle's, for an activity restricted to some groups). Like Moodle (mod/lti/service/gradebookservices .../scores.php),
 `moodle_like = True` throws scoreGiven away unless gradingProgress is FullyGraded, and refuses a score for a user
 who is not a member (when `members` is set) with HTTP 400.
 """
@@ -23,6 +24,7 @@ import json
 import threading
 import time
 from datetime import datetime
+from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
@@ -109,7 +111,8 @@ class LtiPlatform:
     every token, old or new, after n more accepted scores (as when an administrator turns the tool's AGS off);
     `malformed[user_id] = n` answers that user's next n score posts with a status line HTTP cannot parse;
     `members`: the context's members (NRPS), None for a platform without the service; `page_size` members a
-    page; `moodle_like`: scores kept only when FullyGraded, scores for non-members refused; `grant`: the scopes
+    page; `link_members[resource link id]`: the user ids of the members of that link (NRPS `?rlid=`);
+    `moodle_like`: scores kept only when FullyGraded, scores for non-members refused; `grant`: the scopes
     a token is granted, None for every one asked for.
     """
 
@@ -127,6 +130,7 @@ class LtiPlatform:
         self.launches: list[dict] = []          # the claims of every id_token issued
         self.jwks_requests = 0
         self.deep_link_responses: list[dict] = []
+        self.activities: list[str] = []         # the launch (login initiation) URL of each activity page
         self.lock = threading.Lock()
         self.tokens: set[str] = set()          # issued and not revoked
         self.token_requests: list[int] = []    # HTTP status of each token request
@@ -141,6 +145,8 @@ class LtiPlatform:
         self.disable_after: int | None = None
         self.malformed: dict[str, int] = {}
         self.members: list[dict] | None = None
+        self.link_members: dict[str, set[str]] = {}     # resource link id -> user ids of the members who reach it
+        self.membership_queries: list[dict] = []        # the query of every memberships request
         self.page_size = 0
         self.moodle_like = False
         self.grant: set[str] | None = None
@@ -242,6 +248,14 @@ class LtiPlatform:
             login.set_deeplinking_launch_url()
         return login.prepare_preflight_url(user)
 
+    def activity_url(self, **launch) -> str:
+        """The LMS's page of an activity, with the launch in an iframe, as Moodle's "embed" and Canvas show tools.
+        It is served at http://localhost (the tool at 127.0.0.1 is another site: its cookies there are third-party)."""
+        with self.lock:
+            self.activities.append(self.launch_url(**launch))
+            number = len(self.activities)
+        return f"http://localhost:{self.server.server_address[1]}/activity/{number}"
+
     def id_token_for(self, query: dict) -> dict:
         """The tool's authentication request answered: {"state", "id_token", "launch_url"}."""
         hint = self.hints.get(query.get("lti_message_hint", ""))
@@ -299,6 +313,11 @@ class LtiPlatform:
                 status, media = 200, "text/html"
                 result = (f'<html><body><form id="launch" method="post" action="{form["launch_url"]}">{fields}'
                           '</form><script>document.getElementById("launch").submit()</script></body></html>')
+            elif method == "GET" and url.path.startswith("/activity/"):
+                login = escape(self.activities[int(url.path.split("/")[-1]) - 1])
+                status, media = 200, "text/html"
+                result = (f'<html><body><h1>Week 1</h1><iframe id="tool" src="{login}" width="800" height="600">'
+                          '</iframe></body></html>')
             elif method == "GET" and url.path == "/jwks":
                 with self.lock:
                     self.jwks_requests += 1
@@ -365,14 +384,22 @@ class LtiPlatform:
         return 200, results, RESULT_TYPE
 
     def _memberships(self, handler, query):
+        """NRPS 2.0 membership of the context, or with `rlid` of one resource link (the members who reach it)."""
         self._authorize(handler, [MEMBERSHIP_SCOPE])
         start = int(query.get("from", ["0"])[0])
+        link = query.get("rlid", [None])[0]
         with self.lock:
+            self.membership_queries.append({name: values[-1] for name, values in query.items()})
             members = list(self.members)
+            if link is not None:
+                if link not in self.link_members:
+                    raise _Refused(404, f"no resource link {link!r} in this context")
+                members = [member for member in members if member["user_id"] in self.link_members[link]]
         size = self.page_size or len(members) or 1
         page, headers = members[start:start + size], {}
         if start + size < len(members):
-            headers["Link"] = f'<{self.memberships_url}?limit={size}&from={start + size}>; rel="next"'
+            same_link = f"&rlid={link}" if link is not None else ""
+            headers["Link"] = f'<{self.memberships_url}?limit={size}&from={start + size}{same_link}>; rel="next"'
         body = {"id": self.memberships_url, "context": {"id": "context-1", "label": "NN101", "title": "Neural nets"},
                 "members": page}
         return 200, body, MEMBERSHIP_TYPE, headers

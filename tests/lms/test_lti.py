@@ -380,6 +380,7 @@ def test_a_student_whose_lms_user_id_is_another_member_is_refused_before_posting
             "student (email address bob@uni.edu); nothing was posted.") in out
     assert "  cy: LMS user id 'u-cy' is not an active member of the course on the LMS; nothing was posted." in out
     assert "published 2 of 4 students' scores" in out
+    assert "REFUSED (2), nothing of theirs is on the LMS; fix what is said and publish again:" in out
 
 
 def test_roster_records_each_students_lms_user_id_from_paged_members(lti_course, capsys):
@@ -400,8 +401,8 @@ def test_roster_records_each_students_lms_user_id_from_paged_members(lti_course,
     assert lms_user_ids(lti_course.db) == {"ann": "17", "bob": "18", "cy": "19", "dee": "u-dee", "eve": "u-eve",
                                            "gil": "20", "hal": "u-ann"}
     assert [path for _, path in platform.requests if path.endswith("/memberships")] == ["/context/1/memberships"] * 4
-    assert "The LMS lists 7 members, 5 of them students (matched by email)" in out
-    assert "  in the gradebook, not a student on the LMS (2): dee, eve" in out
+    assert "The LMS lists 7 members of the course, 5 of them students (matched by email)" in out
+    assert "  in the gradebook, not a student of the course on the LMS (2): dee, eve" in out
     assert "2 added to the gradebook" in out
 
 
@@ -433,6 +434,116 @@ def test_roster_matched_by_id_number_then_publish_reaches_the_right_students(lti
     assert "published 4 of 4 students' scores" in out
     by_name = {"31": "u-ann", "32": "u-bob", "33": "u-cy", "34": "u-dee"}
     assert {by_name[user]: held for user, held in recorded(platform, lti_course.lineitem).items()} == EXPECTED
+
+
+def record_launch(db, assignment, **told):
+    """What a launch of `assignment`'s link tells the service, recorded as the service records it."""
+    from sqlalchemy import create_engine
+
+    from autograder.lms.links import create_table, record_link
+
+    engine = create_engine(f"sqlite:///{db}")
+    create_table(engine)
+    record_link(engine, assignment, datetime.now(), **told)
+    engine.dispose()
+
+
+def test_a_links_table_from_before_resource_link_ids_gets_the_column_and_keeps_its_rows(tmp_path):
+    from sqlalchemy import create_engine, text
+
+    from autograder.lms.links import create_table, record_link, recorded_links
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    with engine.begin() as connection:   # the table as the service made it before
+        connection.execute(text("CREATE TABLE autograder_lti_links (assignment VARCHAR(128) PRIMARY KEY, lineitem TEXT,"
+                                " lineitems TEXT, memberships TEXT, updated_at DATETIME NOT NULL)"))
+        connection.execute(text("INSERT INTO autograder_lti_links VALUES ('01', 'https://lms/li/1', NULL, NULL, "
+                                "'2026-01-01 00:00:00')"))
+    assert recorded_links(engine) == {"01": {"resource_link": None, "lineitem": "https://lms/li/1", "lineitems": None,
+                                             "memberships": None}}
+    create_table(engine)
+    record_link(engine, "01", datetime.now(), resource_link="rl-9", lineitem=None)
+    assert recorded_links(engine)["01"] == {"resource_link": "rl-9", "lineitem": "https://lms/li/1",
+                                            "lineitems": None, "memberships": None}
+    engine.dispose()
+
+
+def test_roster_of_an_assignment_lists_the_members_of_its_link_only(lti_course, capsys):
+    platform = lti_course.platform
+    lti_course.configure(memberships_url=platform.memberships_url)
+    set_emails(lti_course.db, {"ann": "ann@uni.edu", "bob": "bob@uni.edu", "cy": "cy@uni.edu", "dee": "dee@uni.edu"})
+    platform.page_size = 1
+    for user, name in [("17", "Ann A"), ("18", "Bob B"), ("19", "Cy C")]:
+        platform.add_member(user, name, email=name.split()[0].lower() + "@uni.edu")
+    platform.link_members["rl-7"] = {"17", "18"}            # cy is in the course, not in this activity's group
+    record_launch(lti_course.db, A1, resource_link="rl-7", memberships=platform.memberships_url)
+    status = main(["lti", "roster", A1, "--db", f"sqlite:///{lti_course.db}"])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    assert lms_user_ids(lti_course.db) == {"ann": "17", "bob": "18", "cy": "u-cy", "dee": "u-dee", "eve": "u-eve"}
+    asked = [path for _, path in platform.requests if "memberships" in path]
+    assert asked == ["/context/1/memberships"] * 2
+    assert "The LMS lists 2 members of the LMS link of 01-gradient-descent, 2 of them students" in out
+    assert "  in the gradebook, not a student of the LMS link of 01-gradient-descent on the LMS (3): cy, dee, eve" \
+        in out
+
+
+def test_roster_of_an_assignment_keeps_the_memberships_urls_own_query(lti_course, capsys):
+    platform = lti_course.platform
+    lti_course.configure(memberships_url=platform.memberships_url + "?role=Learner&rlid=old")
+    set_emails(lti_course.db, {"ann": "ann@uni.edu"})
+    platform.add_member("17", "Ann A", email="ann@uni.edu")
+    platform.link_members["rl-7"] = {"17"}
+    record_launch(lti_course.db, A1, resource_link="rl-7")
+    assert main(["lti", "roster", A1, "--db", f"sqlite:///{lti_course.db}"]) == 0
+    assert platform.membership_queries == [{"role": "Learner", "rlid": "rl-7"}]
+
+
+def test_roster_of_an_assignment_never_launched_says_what_to_do(lti_course, capsys):
+    platform = lti_course.platform
+    lti_course.configure(memberships_url=platform.memberships_url)
+    platform.add_member("17", "Ann A", email="ann@uni.edu")
+    before = lms_user_ids(lti_course.db)
+    status = main(["lti", "roster", A1, "--db", f"sqlite:///{lti_course.db}"])
+    out, err = capsys.readouterr()
+    assert (status, out) == (1, "")
+    assert err == ("autograder lti roster: No launch of 01-gradient-descent from the LMS is on record, so its link on "
+                   "the LMS is not known yet. Open the assignment's activity once from the LMS (as instructor or "
+                   "student) while `autograder serve` runs, then run this again; or use `autograder lti roster "
+                   "--context` for every member of the course.\n")
+    assert platform.requests == [] and lms_user_ids(lti_course.db) == before
+
+
+def test_roster_with_context_lists_every_member_of_the_course_at_the_url_a_launch_told(lti_course, capsys):
+    platform = lti_course.platform
+    set_emails(lti_course.db, {"cy": "cy@uni.edu"})
+    platform.add_member("19", "Cy C", email="cy@uni.edu")
+    platform.link_members["rl-7"] = set()
+    record_launch(lti_course.db, A1, resource_link="rl-7", memberships=platform.memberships_url)  # c.LTI has none
+    assert main(["lti", "roster", "--context", "--db", f"sqlite:///{lti_course.db}"]) == 0
+    assert lms_user_ids(lti_course.db)["cy"] == "19"
+    assert [path for _, path in platform.requests] == ["/token", "/context/1/memberships"]
+
+
+def test_publish_uses_the_line_item_a_launch_of_the_link_recorded(lti_course, capsys):
+    platform = lti_course.platform
+    lti_course.configure(lineitems={}, lineitems_url=platform.lineitems_url)
+    platform.add_lineitem("01 by resource id", 9, resource_id=A1)     # what the resourceId lookup would find
+    launched = platform.add_lineitem("Week 1 activity", 9, resource_link="rl-7")
+    record_launch(lti_course.db, A1, resource_link="rl-7", lineitem=launched, lineitems=platform.lineitems_url)
+    status, out, _ = lti_course.publish(capsys)
+    assert status == 0, out
+    assert recorded(platform, launched) == EXPECTED
+    assert {item for item, _ in platform.accepted} == {launched}
+    assert f"published 4 of 4 students' scores to {launched}" in out
+    assert not [path for method, path in platform.requests if path == "/context/1/lineitems"]  # no lookup, no create
+
+
+def test_dry_run_names_the_line_item_a_launch_recorded(lti_course, capsys):
+    launched = lti_course.platform.add_lineitem("Week 1 activity", 9, resource_link="rl-7")
+    record_launch(lti_course.db, A1, resource_link="rl-7", lineitem=launched)
+    status, out, _ = lti_course.publish(capsys, "--dry-run")
+    assert status == 0 and out.startswith(f"To {launched}:\n")
 
 
 # ---------------------------------------------------------------- registration

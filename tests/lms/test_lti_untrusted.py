@@ -41,3 +41,18 @@ def test_any_member_is_matched_or_refused_without_an_exception(member, match):
     score = StudentScore("ann", "u-1", 1.0, 2.0, 0.0, (), "ann@uni.edu")
     why = refusal(score, {"u-1": member}, match)
     assert why is None or "nothing was posted" in why
+
+
+@settings(max_examples=100, deadline=None)
+@given(query=st.lists(st.tuples(st.text(min_size=1, max_size=8), st.text(max_size=8)), max_size=4),
+       link=st.text(min_size=1, max_size=30))
+def test_a_link_roster_url_asks_for_that_resource_link_once_and_keeps_the_rest_of_the_query(query, link):
+    from urllib.parse import parse_qsl, urlencode, urlsplit
+
+    from autograder.lms.nrps import link_memberships_url
+
+    url = link_memberships_url("https://lms.test/context/1/memberships?" + urlencode(query), link)
+    asked = parse_qsl(urlsplit(url).query, keep_blank_values=True)
+    assert [value for name, value in asked if name == "rlid"] == [link]
+    assert [pair for pair in asked if pair[0] != "rlid"] == [pair for pair in query if pair[0] != "rlid"]
+    assert urlsplit(url).path == "/context/1/memberships"

@@ -53,7 +53,8 @@ def sample(student: str, assignment: str) -> Path:
 class ThreadServer:
     """The app of `create_app` on waitress in a thread of this process: `url`, `app`, `service`, `link`."""
 
-    def __init__(self, course_root: Path, **options):
+    def __init__(self, course_root: Path, url_scheme: str = "http", **options):
+        """`url_scheme="https"`: as behind an HTTPS proxy (`autograder serve --https`), still plain HTTP here."""
         from waitress.server import create_server
 
         from autograder.config import load_course
@@ -63,7 +64,8 @@ class ThreadServer:
         self.app = create_app(self.course, **{"workers": 2, **options})
         self.service = self.app.extensions["autograder"]
         self.server = create_server(self.app, host="127.0.0.1", port=0, threads=32,
-                                    max_request_body_size=4 * self.app.config["AUTOGRADER_MAX_UPLOAD"])
+                                    max_request_body_size=4 * self.app.config["AUTOGRADER_MAX_UPLOAD"],
+                                    url_scheme=url_scheme)
         self.url = f"http://127.0.0.1:{self.server.effective_port}"
         self.closed = False
         self.thread = threading.Thread(target=self._run, daemon=True)

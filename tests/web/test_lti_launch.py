@@ -4,6 +4,7 @@ and the score arriving at the platform; forged, replayed and foreign tokens refu
 Deep Linking."""
 import re
 import shutil
+from html import unescape
 import sys
 import time
 from pathlib import Path
@@ -24,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).parent.parent / "lms"))  # the platform li
 from lti_platform import INSTRUCTOR, LEARNER, LtiPlatform, pem_pair  # noqa: E402
 
 from autograder.lms.lti import create_key_pair, public_jwk  # noqa: E402
-from autograder.web.lti import PUBLISHED  # noqa: E402
+from autograder.web.lti import PUBLISHED, publication  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -53,16 +54,24 @@ def lti(tmp_path_factory):
     platform.stop()
 
 
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
+def chromium(profile: Path, third_party_cookies: bool):
+    """Headless Chromium; `third_party_cookies=False` blocks them, as Chrome's setting "Block third-party cookies"."""
     options = webdriver.ChromeOptions()
     options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
     for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
+                 f"--user-data-dir={profile}"):
         options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(
+    options.add_experimental_option("prefs", {"profile.block_third_party_cookies": not third_party_cookies,
+                                              "profile.cookie_controls_mode": 0 if third_party_cookies else 1})
+    return webdriver.Chrome(options=options, service=webdriver.ChromeService(
         executable_path=shutil.which("chromedriver") or "/usr/bin/chromedriver"))
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    """A browser that blocks third-party cookies (as Safari, Firefox and Chrome's newer defaults do)."""
+    driver = chromium(tmp_path_factory.mktemp("chromium-profile"), third_party_cookies=False)
     yield driver
     driver.quit()
 
@@ -95,6 +104,11 @@ def test_a_student_launches_in_the_browser_uploads_and_the_score_arrives_at_the_
     assert browser.find_element(By.CLASS_NAME, "who").text == "ada"
     with Gradebook(server.service.db_url) as gradebook:
         assert gradebook.find_student("ada").lms_user_id == "u-ada"   # recorded from the launch
+    from autograder.lms.links import recorded_links
+
+    assert recorded_links(server.service.store.engine)[A1] == {   # for `lti roster A1` and `lti publish A1`
+        "resource_link": "rl-1", "lineitem": lineitem, "lineitems": platform.lineitems_url,
+        "memberships": platform.memberships_url}
     browser.find_element(By.ID, "notebook").send_keys(str(sample("katherine_johnson", A1)))
     browser.find_element(By.ID, "submit").click()
     deadline = time.monotonic() + 90
@@ -107,6 +121,91 @@ def test_a_student_launches_in_the_browser_uploads_and_the_score_arrives_at_the_
     from autograder.web.lti import publication
 
     assert publication(server.service.store.engine, "ada", A1)["state"] == "published"
+
+
+def test_the_instructor_sees_in_the_browser_that_the_score_is_in_the_lms(lti, browser):
+    server, platform, lineitem = lti
+    browser.delete_all_cookies()
+    browser.get(server.link("teacher", "instructor"))
+    browser.get(f"{server.url}/instructor/students/ada")
+    held = platform.scores[(lineitem, "u-ada")]["scoreGiven"]
+    read_back = publication(server.service.store.engine, "ada", A1)["next_try_at"]
+    assert browser.find_element(By.ID, f"lms-{A1}").text == (
+        f"In the LMS: the LMS holds {held:g} of 9 points ({lineitem}). Read back {read_back:%Y-%m-%d %H:%M} UTC.")
+
+
+def page_text(html: str, element_id: str) -> str:
+    found = re.search(rf'id="{element_id}"[^>]*>(.*?)</(p|table)>', html, re.S)
+    text = re.sub(r"<[^>]+>", "", re.sub(r"</t[dh]>", " ", found.group(1))) if found else ""
+    return re.sub(r"\s+", " ", unescape(text)).strip()
+
+
+def publish_again_until(server, state: str) -> dict:
+    """Forget ada's publication, so that the service's publisher sends her score again; its outcome."""
+    engine = server.service.store.engine
+    with engine.begin() as connection:
+        connection.execute(PUBLISHED.delete())
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        found = publication(engine, "ada", A1)
+        if found and found["state"] == state:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"not {state}: {publication(engine, 'ada', A1)}")
+
+
+def set_lms_user_id(server, student, user_id):
+    with Gradebook(server.service.db_url) as gradebook:
+        gradebook.update_or_create_student(student, lms_user_id=user_id)
+
+
+def written_answer_waits_for_a_hand_grade(server, student: str, waits):
+    """Mark the written answer of the student's A1 as waiting for a hand grade (True), or restore what `waits` is
+    (the grade's earlier state, as this returns it)."""
+    with Gradebook(server.service.db_url) as gradebook:
+        submission = gradebook.find_submission(A1, student)
+        grade = next(g for nb in submission.notebooks for g in nb.grades if g.name == "learning_rate_too_large")
+        earlier = (grade.needs_manual_grade, grade.auto_score, grade.manual_score)
+        grade.needs_manual_grade, grade.auto_score, grade.manual_score = (True, None, None) if waits is True else waits
+        gradebook.db.commit()
+    return earlier
+
+
+def test_the_instructor_pages_say_why_a_score_is_not_in_the_lms(lti):
+    server, platform, lineitem = lti
+    instructor = server.session("teacher", "instructor")
+    attempt = next(a for a in server.service.store.attempts("ada", A1) if a.counts).number
+    set_lms_user_id(server, "ada", "u-gone")       # not a member of the course on the LMS
+    try:
+        refused = publish_again_until(server, "refused")
+    finally:
+        set_lms_user_id(server, "ada", "u-ada")
+    page = instructor.get(f"{server.url}/instructor/students/ada").text
+    assert page_text(page, f"lms-{A1}") == (
+        f"Refused: the score of attempt {attempt} is not in the LMS: LMS user id 'u-gone' is not an active member of "
+        "the course on the LMS; nothing was posted. Record the right ids with `autograder lti roster`. Once that is "
+        f"fixed it is sent again at {refused['next_try_at']:%Y-%m-%d %H:%M} UTC, or at once with autograder lti "
+        f"publish {A1}.")
+    config = server.course.root / "course_config.py"
+    before = config.read_text()
+    config.write_text(before + '\nc.LTI.pending_manual = "PendingManual"\n')
+    platform.moodle_like = True                      # Moodle keeps no score sent as PendingManual
+    graded = written_answer_waits_for_a_hand_grade(server, "ada", True)
+    try:
+        dropped = publish_again_until(server, "dropped")
+    finally:
+        written_answer_waits_for_a_hand_grade(server, "ada", graded)
+        config.write_text(before)
+        platform.moodle_like = False
+    report = page_text(instructor.get(f"{server.url}/instructor/report/{A1}").text, "lms")
+    sent = platform.accepted[-1][1]
+    assert report == (
+        f"student in the LMS ada Dropped by the LMS: the LMS accepted the score of attempt {attempt} but keeps another "
+        f"({dropped['message']}). Moodle keeps no score sent as PendingManual: set c.LTI.pending_manual = "
+        f'"FullyGraded" to send the points so far. It is sent again at {dropped["next_try_at"]:%Y-%m-%d %H:%M} UTC.')
+    assert dropped["message"].endswith("as PendingManual; the LMS holds no score for u-ada")
+    assert (sent["gradingProgress"], sent["scoreGiven"]) == ("PendingManual", None)  # as Moodle keeps it
+    assert publish_again_until(server, "published")["tries"] == 1
 
 
 def test_a_replayed_launch_is_refused(lti):
@@ -233,6 +332,57 @@ def test_an_expired_login_is_refused(lti, monkeypatch):
     assert answer.status_code == 403 and "unknown, expired or used already" in refusal(answer.text)
 
 
+@pytest.fixture
+def framed_tool(lti):
+    """The service as deployed inside an LMS's iframe (`serve --https --lms-iframe`: behind an HTTPS proxy, cookies
+    SameSite=None; Secure), on the same course, registered with the platform instead of the module's server."""
+    server, platform, _ = lti
+    framed = ThreadServer(server.course.root, url_scheme="https", lms_iframe=True, grading=False)
+    framed.app.config["SESSION_COOKIE_SECURE"] = True
+    framed.app.extensions["autograder_lti"]["publisher"].stop_event.set()  # the module's server publishes
+    platform.register_tool(framed.url + "/lti/login", framed.url + "/lti/launch")
+    yield framed, platform
+    platform.register_tool(server.url + "/lti/login", server.url + "/lti/launch")
+    framed.close()
+
+
+def test_blocked_third_party_cookies_offer_a_new_window_where_the_launch_completes(framed_tool, browser):
+    framed, platform = framed_tool
+    browser.delete_all_cookies()
+    browser.get(platform.activity_url(user="u-ada", email="ada@uni.edu", title=A1))
+    browser.switch_to.frame("tool")
+    link = WebDriverWait(browser, 20, 0.1).until(
+        lambda d: [e for e in d.find_elements(By.ID, "lti1p3-new-tab-link") if e.is_displayed()])[0]
+    warning = browser.find_element(By.ID, "lti1p3-warning-msg").text
+    assert warning == ("Your browser does not let the grader remember you inside the LMS's page (it blocks "
+                       "third-party cookies), so the assignment cannot open here. Open the assignment in a new window")
+    lms_page = browser.current_window_handle
+    link.click()
+    WebDriverWait(browser, 10, 0.1).until(lambda d: len(d.window_handles) == 2)
+    browser.switch_to.window(next(handle for handle in browser.window_handles if handle != lms_page))
+    try:
+        WebDriverWait(browser, 30, 0.1).until(lambda d: d.current_url == f"{framed.url}/assignments/{A1}")
+        assert browser.find_element(By.CLASS_NAME, "who").text == "ada"
+        assert browser.find_element(By.TAG_NAME, "h1").text.startswith(A1)
+    finally:
+        browser.close()
+        browser.switch_to.window(lms_page)
+
+
+def test_with_third_party_cookies_allowed_the_launch_completes_inside_the_lms_page(framed_tool, tmp_path):
+    framed, platform = framed_tool
+    driver = chromium(tmp_path / "profile", third_party_cookies=True)
+    try:
+        driver.get(platform.activity_url(user="u-ada", email="ada@uni.edu", title=A1))
+        driver.switch_to.frame("tool")
+        WebDriverWait(driver, 30, 0.1).until(
+            lambda d: d.execute_script("return location.href") == f"{framed.url}/assignments/{A1}")
+        assert driver.find_element(By.CLASS_NAME, "who").text == "ada"
+        assert len(driver.window_handles) == 1
+    finally:
+        driver.quit()
+
+
 def test_a_score_the_lms_refused_is_published_after_a_restart(lti):
     """Last in this file: it restarts the service. The backoff and the pending score live in the database."""
     from served import upload, wait_done
@@ -257,6 +407,10 @@ def test_a_score_the_lms_refused_is_published_after_a_restart(lti):
         time.sleep(0.2)
     failed = publication(server.service.store.engine, "ada", A1)
     assert failed["state"] == "retry" and "HTTP 503" in failed["message"]
+    shown = page_text(server.session("teacher", "instructor").get(f"{server.url}/instructor/students/ada").text,
+                      f"lms-{A1}")
+    assert shown.startswith("Waiting to retry: the score of attempt ") and "did not reach the LMS (HTTP 503" in shown
+    assert shown.endswith(f"It is sent again at {failed['next_try_at']:%Y-%m-%d %H:%M} UTC (1 try so far).")
     server.close()                                       # the service stops with the score not on the LMS
     platform.fail["u-ada"] = 0
     restarted = ThreadServer(server.course.root)
