@@ -242,7 +242,8 @@ def test_line_item_is_found_by_resource_id_or_created_once(lti_course, capsys):
 def test_dry_run_shows_the_scores_and_contacts_nobody(lti_course, capsys):
     status, out, _ = lti_course.publish(capsys, "--dry-run")
     assert status == 0
-    assert "bob -> u-bob: 6/9 FullyGraded: 6 of 9 points; 2 points are still to be graded by hand." in out
+    assert ("bob -> u-bob: 6/9 FullyGraded: 6 of 9 points so far, counting the autograded points; 2 more points "
+            "for written answers are to be graded by your instructor, not counted yet.") in out
     assert lti_course.platform.token_requests == [] and lti_course.platform.score_posts == []
 
 
