@@ -105,9 +105,11 @@ def run(args) -> int:
           + (f" and {written:g} for written answers" if written else "")
           + f"; hidden checks {settings['visibility']}, check cells {settings['check_cell_visibility']})")
     if written:
+        from ..pages import count
+
         graded = sum(len(student["grades"]) for student in graded_by_hand)
-        print(f"It packs {_count(graded, 'written answer')} graded by hand in the gradebook, of "
-              f"{_count(len(graded_by_hand), 'student')}; after grading more in formgrader, build and upload it "
+        print(f"It packs {count(graded, 'written answer')} graded by hand in the gradebook, of "
+              f"{count(len(graded_by_hand), 'student')}; after grading more in formgrader, build and upload it "
               "again, then regrade all submissions on Gradescope.")
     print("Upload it as the assignment's autograder on Gradescope (Programming Assignment, Ubuntu 22.04 or newer).")
     return 0
@@ -159,10 +161,6 @@ def packed_hand_grades(db_url: str, assignment: str) -> list[dict]:
     return [{"id": student, "email": emails.get(student, ""),
              "grades": {grade_id: {"score": grade.score, "comment": grade.comment} for grade_id, grade in grades.items()}}
             for student, grades in sorted(graded.items())]
-
-
-def _count(number: float, noun: str) -> str:
-    return f"{number:g} {noun}{'' if number == 1 else 's'}"
 
 
 def packed_files(course, assignment: str) -> dict[str, Path]:
@@ -261,6 +259,7 @@ def results_json(result, spec, settings: dict, submitted=None, remarks: tuple[st
     yet is a test without points ("to be graded by your instructor"), left out of the score, not counted as 0."""
     from .. import notebook as nb
     from ..grade import with_hand_grades
+    from ..pages import count
 
     hidden, visible = settings["visibility"], settings["check_cell_visibility"]
     if result.status == "graded":
@@ -279,7 +278,7 @@ def results_json(result, spec, settings: dict, submitted=None, remarks: tuple[st
             tests.append(_check_cell_test(exercise, cells.get(exercise.grade_id), result.cell_outputs, visible))
         output = test.output if result.status == "graded" else "Not graded: see the message about the whole submission."
         if result.status == "graded" and test.checks:  # partial credit, check by check
-            output += "\n" + "\n".join(f"{'passed' if ok else 'failed'}: {name} ({_count(points, 'point')})"
+            output += "\n" + "\n".join(f"{'passed' if ok else 'failed'}: {name} ({count(points, 'point')})"
                                         for name, ok, points in test.check_lines())
         tests.append({"name": exercise.name, "score": float(test.score), "max_score": float(test.max_score),
                       "status": "passed" if test.score >= test.max_score else "failed",
@@ -300,9 +299,11 @@ def results_json(result, spec, settings: dict, submitted=None, remarks: tuple[st
 def _written_answer_test(test, status: str, visibility: str) -> dict:
     """A written answer: its hand grade and the grader's comment once graded; until then, no points at all
     (Gradescope would show "0.0 / 2.0"), and the output says why."""
+    from ..pages import count
+
     name = f"Written answer ({test.name})"
     if status == "graded" and test.pending:
-        return {"name": name, "output": f"To be graded by your instructor ({_count(test.max_score, 'point')}); "
+        return {"name": name, "output": f"To be graded by your instructor ({count(test.max_score, 'point')}); "
                                         "not counted in this score yet.", "visibility": visibility}
     output = test.output if status == "graded" else "Not graded: see the message about the whole submission."
     return {"name": name, "score": float(test.score), "max_score": float(test.max_score),
@@ -312,14 +313,16 @@ def _written_answer_test(test, status: str, visibility: str) -> dict:
 
 def _score_lines(result, score: float) -> list[str]:
     """What the score counts, said plainly when a written answer is left out of it for now."""
+    from ..pages import count
+
     pending = result.pending_points if result.status == "graded" else 0.0
     if not pending:
         return []
     counted = result.max_score - pending
-    return [f"Your score so far: {score:g} of {_count(counted, 'point')}. It counts the autograded exercises"
+    return [f"Your score so far: {score:g} of {count(counted, 'point')}. It counts the autograded exercises"
             + (" and the written answers your instructor has graded" if any(
                 test.manual and not test.pending for test in result.tests) else "")
-            + f"; {_count(pending, 'more point')} for written answers "
+            + f"; {count(pending, 'more point')} for written answers "
             + ("is" if pending == 1 else "are") + " to be graded by your instructor and not counted yet."]
 
 
