@@ -151,13 +151,20 @@ def gradescope_settings(course, assignment: str, visibility: str | None = None,
 def packed_hand_grades(db_url: str, assignment: str) -> list[dict]:
     """The gradebook's hand grades of `assignment`'s written answers, each student's with the id and email that
     match them to a Gradescope user; [] without a gradebook or hand grades."""
-    from ..gradebook import hand_grades, open_gradebook
+    from sqlalchemy.exc import SQLAlchemyError
 
-    graded = hand_grades(db_url, assignment)
-    if not graded:
-        return []
-    with open_gradebook(db_url) as gradebook:
-        emails = {student.id: student.email or "" for student in gradebook.students}
+    from ..gradebook import hand_grades, open_gradebook, safe_url
+
+    try:
+        graded = hand_grades(db_url, assignment)
+        if not graded:
+            return []
+        with open_gradebook(db_url) as gradebook:
+            emails = {student.id: student.email or "" for student in gradebook.students}
+    except SQLAlchemyError as error:  # a gradebook server that is down, say: no zip without the hand grades
+        raise ValueError(f"cannot read the written answers' hand grades from the gradebook {safe_url(db_url)} "
+                         f"({type(error).__name__}): check that it is reachable and is nbgrader's gradebook, or name "
+                         "another with --db") from None
     return [{"id": student, "email": emails.get(student, ""),
              "grades": {grade_id: {"score": grade.score, "comment": grade.comment} for grade_id, grade in grades.items()}}
             for student, grades in sorted(graded.items())]

@@ -396,3 +396,51 @@ def test_any_submission_metadata_gives_a_list_of_users_and_no_crash(tmp_path_fac
     packed.write_text(json.dumps({"students": [{"id": "x1", "email": "a@b.c", "grades": {WRITTEN: {"score": 1}}}]}))
     found = _hand_grades_of(packed, users)
     assert found == {} or set(found) == {WRITTEN}
+
+
+def test_one_point_left_to_grade_is_singular_and_a_hand_grade_of_0_counts_as_graded(course):
+    from autograder.grade import SubmissionResult, TestResult
+    from autograder.gradebook import HandGrade
+    from autograder.lms.gradescope import results_json
+
+    spec = assignment_spec(course, A1)
+    settings = {"visibility": "after_published", "check_cell_visibility": "visible"}
+
+    def graded(hand_grades):
+        tests = [TestResult(e.grade_id, float(e.points), e.points, "The check passed.") for e in spec.exercises]
+        tests += [TestResult(name, 0.0, 1.0, "Written answer: to be graded by your instructor.", manual=True,
+                             pending=True) for name in ("answer_a", "answer_b")]
+        return results_json(SubmissionResult("ada", A1, 7.0, 9.0, "graded", tests=tests), spec, settings,
+                            hand_grades=hand_grades)
+
+    results = graded({"answer_b": HandGrade(1.0, "")})
+    written = {test["name"]: test for test in results["tests"] if test["name"].startswith("Written answer")}
+    assert written["Written answer (answer_a)"]["output"] == ("To be graded by your instructor (1 point); "
+                                                             "not counted in this score yet.")
+    assert (written["Written answer (answer_b)"]["score"], written["Written answer (answer_b)"]["output"]) == (
+        1.0, "Written answer: graded by your instructor, 1 of 1 point.")
+    assert results["score"] == 8.0
+    assert ("Your score so far: 8 of 8 points. It counts the autograded exercises and the written answers your "
+            "instructor has graded; 1 more point for written answers is to be graded by your instructor and not "
+            "counted yet.") in results["output"]
+
+    results = graded({"answer_a": HandGrade(0.0, "No answer given."), "answer_b": HandGrade(0.5, "")})
+    written = [test for test in results["tests"] if test["name"].startswith("Written answer")]
+    assert [(test["score"], test["max_score"], test["status"]) for test in written] == [
+        (0.0, 1.0, "failed"), (0.5, 1.0, "failed")]
+    assert written[0]["output"].endswith("0 of 1 point. Comment: No answer given.")
+    assert results["score"] == 7.5 and "so far" not in results["output"] and "to be graded" not in results["output"]
+
+
+def test_a_gradebook_that_cannot_be_read_is_named_without_its_password_and_no_zip_is_written(tmp_path, monkeypatch,
+                                                                                             capsys):
+    from autograder.cli import main
+
+    monkeypatch.setenv("AUTOGRADER_COURSE_ROOT", str(ROOT))
+    (tmp_path / "notes.db").write_text("not a database")
+    for url, shown in ((f"sqlite:///{tmp_path / 'notes.db'}", f"sqlite:///{tmp_path / 'notes.db'}"),
+                       ("postgresql://grader:secret@127.0.0.1:1/course", "postgresql://grader:***@127.0.0.1:1/course")):
+        assert main(["gradescope", A1, "--db", url, "--output", str(tmp_path / "x.zip")]) == 2
+        err = capsys.readouterr().err
+        assert f"autograder gradescope: cannot read the written answers' hand grades from the gradebook {shown} (" in err
+        assert "secret" not in err and not (tmp_path / "x.zip").exists()

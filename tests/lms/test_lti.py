@@ -331,6 +331,19 @@ def test_once_the_written_answer_is_graded_by_hand_the_lms_gets_its_points_and_t
                               "Comment on written answer: Half right: why does it diverge?")
 
 
+def test_the_comment_says_one_point_in_the_singular_and_names_each_waiting_answer():
+    from autograder.lms.lti import StudentScore
+
+    score = StudentScore("ann", "u-ann", 7.5, 9.0, 1.0, (("df", 1.0, 1.0), ("written answer", 0.5, 1.0),
+                                                        ("written answer", None, 1.0)),
+                         remarks=(("written answer", "Say why."),), hand_graded=True)
+    assert score.comment() == ("7.5 of 9 points so far, counting the autograded and hand-graded points; 1 more point "
+                               "for written answers is to be graded by your instructor, not counted yet. df 1/1, "
+                               "written answer 0.5/1, written answer: to be graded by your instructor. "
+                               "Comment on written answer: Say why.")
+    assert StudentScore("bo", None, 1.0, 1.0, 0.0, (("df", 1.0, 1.0),)).comment() == "1 of 1 point. df 1/1"
+
+
 def test_a_score_the_platform_holds_differently_is_not_counted_published(lti_course, capsys, monkeypatch):
     original = lti_course.platform._results
 
