@@ -166,7 +166,8 @@ def packed_hand_grades(db_url: str, assignment: str) -> list[dict]:
                          f"({type(error).__name__}): check that it is reachable and is nbgrader's gradebook, or name "
                          "another with --db") from None
     return [{"id": student, "email": emails.get(student, ""),
-             "grades": {grade_id: {"score": grade.score, "comment": grade.comment} for grade_id, grade in grades.items()}}
+             "grades": {grade_id: {"score": grade.score, "comment": grade.comment}
+                        for grade_id, grade in grades.items()}}
             for student, grades in sorted(graded.items())]
 
 

@@ -367,7 +367,9 @@ def test_hand_grades_reach_only_the_gradescope_user_they_belong_to(tmp_path, db_
     hand_grade(db, "bo", "bo@example.org", 0.5, "Say which way it moves.")
     packed = tmp_path / "hand_grades.json"
     packed.write_text(json.dumps({"students": packed_hand_grades(db, A1)}))
-    grades = lambda *users: {key: (grade.score, grade.comment) for key, grade in _hand_grades_of(packed, list(users)).items()}  # noqa: E731
+
+    def grades(*users):
+        return {key: (grade.score, grade.comment) for key, grade in _hand_grades_of(packed, list(users)).items()}
     assert grades({"email": "BO@example.org", "sid": "s123"}) == {WRITTEN: (0.5, "Say which way it moves.")}
     assert grades({"email": "other@example.org", "sid": "s123"}) == {WRITTEN: (2.0, "")}  # by student id
     assert grades({"email": "other@example.org", "sid": "s12"}, {"email": "", "id": 5}) == {}
@@ -442,5 +444,6 @@ def test_a_gradebook_that_cannot_be_read_is_named_without_its_password_and_no_zi
                        ("postgresql://grader:secret@127.0.0.1:1/course", "postgresql://grader:***@127.0.0.1:1/course")):
         assert main(["gradescope", A1, "--db", url, "--output", str(tmp_path / "x.zip")]) == 2
         err = capsys.readouterr().err
-        assert f"autograder gradescope: cannot read the written answers' hand grades from the gradebook {shown} (" in err
+        assert ("autograder gradescope: cannot read the written answers' hand grades from the gradebook "
+                f"{shown} (") in err
         assert "secret" not in err and not (tmp_path / "x.zip").exists()
