@@ -55,7 +55,7 @@ def run_feedback(args) -> int:
         print(f"No graded results of {args.assignment} in {autograded}: run `autograder grade {args.assignment}` first.",
               file=sys.stderr)
         return 1
-    print(f"Wrote {written} feedback page(s): {output}/<student>/{args.assignment}/{PAGE}")
+    print(f"Wrote {written} feedback page{'' if written == 1 else 's'}: {output}/<student>/{args.assignment}/{PAGE}")
     return 0
 
 

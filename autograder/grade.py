@@ -153,11 +153,13 @@ class SubmissionResult:
 
     def headline(self) -> str:
         """The score in words, e.g. "7 of 7 points so far; 2 more points to be graded by your instructor"."""
+        from .pages import count, points
+
         pending = self.pending_points
         if not pending:
-            return f"{self.score:g} of {self.max_score:g} points"
-        return (f"{self.score:g} of {self.max_score - pending:g} points so far; {pending:g} more "
-                f"point{'' if pending == 1 else 's'} to be graded by your instructor")
+            return points(self.score, self.max_score)
+        return (f"{points(self.score, self.max_score - pending)} so far; {count(pending, 'more point')} "
+                "to be graded by your instructor")
 
     def cell_errors(self) -> list[dict]:
         """The cells that raised, in notebook order: 1-based cell number, error type and (shortened) text."""
@@ -299,11 +301,13 @@ def _check(run: Run, runner: "_Runner", spec: AssignmentSpec, exercise: Exercise
 
 def with_hand_grades(result: SubmissionResult, grades: dict) -> SubmissionResult:
     """The result with the instructor's grades of its written answers (grade id -> gradebook.HandGrade) in."""
+    from .pages import points
+
     for test in result.tests:
         grade = grades.get(test.name) if test.manual else None
         if grade is not None and grade.score is not None:
             test.score, test.pending = float(grade.score), False
-            test.output = f"Written answer: graded by your instructor, {grade.score:g} of {test.max_score:g} points." + (
+            test.output = f"Written answer: graded by your instructor, {points(grade.score, test.max_score)}." + (
                 f" Comment: {grade.comment}" if grade.comment else "")
     result.score = round(sum(test.score for test in result.tests), 4)
     return result

@@ -86,7 +86,10 @@ class ClassReport:
 
     def lines(self) -> list[str]:
         n = len(self.scores)
-        lines = [f"{self.assignment}: {n} submissions ({n - self.errors} graded, {self.errors} could not be graded)"]
+        from .pages import count
+
+        lines = [f"{self.assignment}: {count(n, 'submission')} ({n - self.errors} graded, {self.errors} could not be "
+                 "graded)"]
         if not n:
             return lines
         lines.append(f"  score: mean {statistics.mean(self.scores):.2f}, median {statistics.median(self.scores):g} "

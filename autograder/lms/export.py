@@ -80,11 +80,23 @@ def read_grades(db_url: str, assignments: list[str]) -> Grades:
             for submission in assignment.submissions:
                 key = (submission.student_id, name)
                 scores[key] = lms_score(submission)
-                feedback[key] = "; ".join(f"{grade.name} {_number(grade.score) or '-'}/{_number(grade.max_score)}"
-                                          for notebook in submission.notebooks for grade in notebook.grades)
+                feedback[key] = "; ".join(_feedback_part(grade, comments)
+                                          for notebook in submission.notebooks
+                                          for comments in [{c.name: (c.manual_comment or "").strip()
+                                                            for c in notebook.comments}]
+                                          for grade in notebook.grades)
                 if submission.needs_manual_grade:
                     unfinished.append(key)
     return Grades(list(assignments), max_scores, students, scores, feedback, sorted(unfinished))
+
+
+def _feedback_part(grade, comments: dict[str, str]) -> str:
+    """One cell in a feedback column: its points and the grader's comment; a written answer nobody has graded
+    yet says so, where nbgrader's score would read 0."""
+    if grade.manual_score is None and grade.auto_score is None:
+        return f"{grade.name}: to be graded by your instructor, not counted yet"
+    comment = comments.get(grade.name) if grade.manual_score is not None else ""
+    return f"{grade.name} {_number(grade.score)}/{_number(grade.max_score)}" + (f" ({comment})" if comment else "")
 
 
 def _number(value: float | None) -> str:
@@ -203,15 +215,20 @@ def run_export(args) -> int:
         print(f"Nothing exported: {error}", file=sys.stderr)
         return 1
     students = len(rows) - (1 if args.format == "canvas" else 0)
-    print(f"wrote {path}: {students} student(s) x {len(grades.assignments)} assignment(s) ({args.format})")
+    assignments = len(grades.assignments)
+    print(f"wrote {path}: {students} student{'' if students == 1 else 's'} x {assignments} "
+          f"assignment{'' if assignments == 1 else 's'} ({args.format})")
     if left_out:
         why = {"canvas": "no Canvas user id (import Canvas's roster)", "moodle": f"no {args.identifier}",
                "plain": ""}[args.format]
         print(f"  left out, {why}: {', '.join(left_out)}", file=sys.stderr)
     if grades.needs_manual_grade:
-        print(f"  warning: {len(grades.needs_manual_grade)} submission(s) still need manual grading (formgrader): "
+        count = len(grades.needs_manual_grade)
+        print(f"  warning: {count} submission{'' if count == 1 else 's'} still need{'s' if count == 1 else ''} "
+              "manual grading (formgrader); until then, a written answer nobody has graded counts 0 in these "
+              "scores (the autograded points so far): "
               + ", ".join(f"{student}/{assignment}" for student, assignment in grades.needs_manual_grade[:10])
-              + (" ..." if len(grades.needs_manual_grade) > 10 else ""), file=sys.stderr)
+              + (" ..." if count > 10 else ""), file=sys.stderr)
     return 0
 
 

@@ -5,7 +5,11 @@ configuration, the assignment's source notebook (for the points) and only its ow
 Gradescope, `run_autograder` runs `python3 -m autograder.lms.gradescope`, which grades the submitted notebook
 with the same sandboxed engine as `autograder grade` and writes `results/results.json` in Gradescope's format:
 one test per exercise (hidden checks, shown `after_published` unless configured otherwise), one per check
-cell (the verdict the student already saw in Jupyter, `visible`), and the notes for the whole submission.
+cell (the verdict the student already saw in Jupyter, `visible`), one per written answer, and the notes for the
+whole submission. A written answer counts once the instructor has graded it in formgrader: the zip packs the
+gradebook's hand grades of the assignment (`hand_grades.json`, matched to the Gradescope user by email or
+student id), so rebuilding the zip after hand grading and regrading on Gradescope brings them in. Until then the
+answer is "to be graded by your instructor", left out of the score rather than counted as 0.
 """
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ DEFAULT_VISIBILITY = "after_published"
 DEFAULT_CHECK_CELL_VISIBILITY = "visible"
 ROOT_VARIABLE = "AUTOGRADER_GRADESCOPE_ROOT"
 SETTINGS_FILE = "gradescope.json"
+HAND_GRADES_FILE = "hand_grades.json"
 COURSE_FOLDER = "course"
 
 SETUP_SH = """\
@@ -74,6 +79,8 @@ def add_command(commands):
     parser.add_argument("--visibility", choices=VISIBILITIES,
                         help="when students see the hidden checks' results and their total score (default: "
                              "c.Gradescope.visibility in course_config.py, else after_published)")
+    parser.add_argument("--db", help="the gradebook whose hand grades of written answers the zip packs "
+                                     "(default: the course's)")
     parser.add_argument("--check-cell-visibility", choices=VISIBILITIES,
                         help="when students see their check cells' verdicts, which Jupyter showed them already "
                              "(default: c.Gradescope.check_cell_visibility, else visible)")
@@ -87,13 +94,23 @@ def run(args) -> int:
     output = args.output or Path(f"{args.assignment}-gradescope.zip")
     try:
         settings = gradescope_settings(course, args.assignment, args.visibility, args.check_cell_visibility)
-        names = build_zip(course, args.assignment, output, settings)
+        graded_by_hand = packed_hand_grades(args.db or course.db_url, args.assignment)
+        names = build_zip(course, args.assignment, output, settings, graded_by_hand)
     except (ValueError, OSError, LookupError) as error:  # a bad setting, a missing or unreadable course file
         print(f"autograder gradescope: {error}", file=sys.stderr)
         return 2
+    written = sum(settings.get("written_answers", {}).values())
     print(f"wrote {output}: {len(names)} files for {args.assignment} "
-          f"({settings['max_score']:g} autograded points; hidden checks {settings['visibility']}, "
-          f"check cells {settings['check_cell_visibility']})")
+          f"({settings['max_score']:g} autograded points"
+          + (f" and {written:g} for written answers" if written else "")
+          + f"; hidden checks {settings['visibility']}, check cells {settings['check_cell_visibility']})")
+    if written:
+        from ..pages import count
+
+        graded = sum(len(student["grades"]) for student in graded_by_hand)
+        print(f"It packs {count(graded, 'written answer')} graded by hand in the gradebook, of "
+              f"{count(len(graded_by_hand), 'student')}; after grading more in formgrader, build and upload it "
+              "again, then regrade all submissions on Gradescope.")
     print("Upload it as the assignment's autograder on Gradescope (Programming Assignment, Ubuntu 22.04 or newer).")
     return 0
 
@@ -127,7 +144,31 @@ def gradescope_settings(course, assignment: str, visibility: str | None = None,
     return {"assignment": assignment, "notebook": spec.notebook, **chosen,
             "max_score": sum(exercise.points for exercise in spec.exercises),
             "exercises": [{"name": exercise.name, "points": exercise.points} for exercise in spec.exercises],
+            "written_answers": dict(spec.manual),
             "other_assignments": others}
+
+
+def packed_hand_grades(db_url: str, assignment: str) -> list[dict]:
+    """The gradebook's hand grades of `assignment`'s written answers, each student's with the id and email that
+    match them to a Gradescope user; [] without a gradebook or hand grades."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from ..gradebook import hand_grades, open_gradebook, safe_url
+
+    try:
+        graded = hand_grades(db_url, assignment)
+        if not graded:
+            return []
+        with open_gradebook(db_url) as gradebook:
+            emails = {student.id: student.email or "" for student in gradebook.students}
+    except SQLAlchemyError as error:  # a gradebook server that is down, say: no zip without the hand grades
+        raise ValueError(f"cannot read the written answers' hand grades from the gradebook {safe_url(db_url)} "
+                         f"({type(error).__name__}): check that it is reachable and is nbgrader's gradebook, or name "
+                         "another with --db") from None
+    return [{"id": student, "email": emails.get(student, ""),
+             "grades": {grade_id: {"score": grade.score, "comment": grade.comment}
+                        for grade_id, grade in grades.items()}}
+            for student, grades in sorted(graded.items())]
 
 
 def packed_files(course, assignment: str) -> dict[str, Path]:
@@ -167,9 +208,10 @@ def pyproject(files: dict[str, Path]) -> str:
         "[tool.setuptools]", f"packages = {json.dumps(packages)}", ""])
 
 
-def build_zip(course, assignment: str, output: Path, settings: dict) -> list[str]:
+def build_zip(course, assignment: str, output: Path, settings: dict, graded_by_hand: list[dict] = ()) -> list[str]:
     """Write the autograder zip (setup.sh and run_autograder at its root, executable); returns its names.
-    The zip appears whole or not at all."""
+    The zip appears whole or not at all. `graded_by_hand` (packed_hand_grades) goes in beside the settings,
+    outside the installed package."""
     files = packed_files(course, assignment)
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -180,6 +222,8 @@ def build_zip(course, assignment: str, output: Path, settings: dict) -> list[str
             _add_file(archive, "run_autograder", RUN_AUTOGRADER, 0o755)
             _add_file(archive, f"{COURSE_FOLDER}/{SETTINGS_FILE}", json.dumps(settings, indent=1) + "\n", 0o644)
             _add_file(archive, f"{COURSE_FOLDER}/pyproject.toml", pyproject(files), 0o644)
+            _add_file(archive, f"{COURSE_FOLDER}/{HAND_GRADES_FILE}",
+                      json.dumps({"students": list(graded_by_hand)}, indent=1) + "\n", 0o644)
             for name, path in files.items():
                 _add_file(archive, name, path.read_bytes(), 0o644)
             names = archive.namelist()
@@ -213,24 +257,36 @@ def find_notebook(folder: Path, notebook: str) -> tuple[Path | None, str]:
                   f"is not clear which one to grade. Please upload {notebook} alone, or rename yours to {notebook}.")
 
 
-def results_json(result, spec, settings: dict, submitted=None, remarks: tuple[str, ...] = ()) -> dict:
+def results_json(result, spec, settings: dict, submitted=None, remarks: tuple[str, ...] = (),
+                 hand_grades: dict | None = None) -> dict:
     """Gradescope's results.json for one graded SubmissionResult: one test per exercise (hidden checks), one
-    per check cell (visible checks), the student-facing notes on top. Hand-graded cells are left out."""
+    per check cell (visible checks), one per written answer, the student-facing notes on top.
+
+    `hand_grades` (grade id -> gradebook.HandGrade) are the instructor's grades of this student's written answers:
+    a graded answer is a test with its points and the grader's comment, counted in the score; one not graded
+    yet is a test without points ("to be graded by your instructor"), left out of the score, not counted as 0."""
     from .. import notebook as nb
+    from ..grade import with_hand_grades
+    from ..pages import count
 
     hidden, visible = settings["visibility"], settings["check_cell_visibility"]
+    if result.status == "graded":
+        result = with_hand_grades(result, hand_grades or {})
     by_grade_id = {exercise.grade_id: exercise for exercise in spec.exercises}
     cells = {nb.grade_id(cell): index for index, cell in enumerate(submitted.cells)} if submitted is not None else {}
     tests = []
     for test in result.tests:
+        if test.manual:
+            tests.append(_written_answer_test(test, result.status, hidden))
+            continue
         exercise = by_grade_id.get(test.name)
-        if exercise is None:  # a hand-graded answer: not part of the autograder's score
+        if exercise is None:
             continue
         if result.status == "graded":
             tests.append(_check_cell_test(exercise, cells.get(exercise.grade_id), result.cell_outputs, visible))
         output = test.output if result.status == "graded" else "Not graded: see the message about the whole submission."
         if result.status == "graded" and test.checks:  # partial credit, check by check
-            output += "\n" + "\n".join(f"{'passed' if ok else 'failed'}: {name} ({points:g} points)"
+            output += "\n" + "\n".join(f"{'passed' if ok else 'failed'}: {name} ({count(points, 'point')})"
                                         for name, ok, points in test.check_lines())
         tests.append({"name": exercise.name, "score": float(test.score), "max_score": float(test.max_score),
                       "status": "passed" if test.score >= test.max_score else "failed",
@@ -241,11 +297,41 @@ def results_json(result, spec, settings: dict, submitted=None, remarks: tuple[st
     if result.notes:
         lines.append("While running your notebook:")
         lines += [f"- {note}" for note in result.notes]
-    lines += _manual_lines(result, spec)
+    score = float(round(sum(test["score"] for test in tests if "score" in test), 4))
+    lines += _score_lines(result, score)
     lines += _when_shown(hidden)
-    return {"score": float(sum(test["score"] for test in tests if "score" in test)),
-            "execution_time": round(result.seconds, 1), "output": "\n".join(lines),
+    return {"score": score, "execution_time": round(result.seconds, 1), "output": "\n".join(lines),
             "visibility": "visible", "stdout_visibility": "hidden", "tests": tests}
+
+
+def _written_answer_test(test, status: str, visibility: str) -> dict:
+    """A written answer: its hand grade and the grader's comment once graded; until then, no points at all
+    (Gradescope would show "0.0 / 2.0"), and the output says why."""
+    from ..pages import count
+
+    name = f"Written answer ({test.name})"
+    if status == "graded" and test.pending:
+        return {"name": name, "output": f"To be graded by your instructor ({count(test.max_score, 'point')}); "
+                                        "not counted in this score yet.", "visibility": visibility}
+    output = test.output if status == "graded" else "Not graded: see the message about the whole submission."
+    return {"name": name, "score": float(test.score), "max_score": float(test.max_score),
+            "status": "passed" if test.score >= test.max_score else "failed", "output": output,
+            "visibility": visibility}
+
+
+def _score_lines(result, score: float) -> list[str]:
+    """What the score counts, said plainly when a written answer is left out of it for now."""
+    from ..pages import count
+
+    pending = result.pending_points if result.status == "graded" else 0.0
+    if not pending:
+        return []
+    counted = result.max_score - pending
+    return [f"Your score so far: {score:g} of {count(counted, 'point')}. It counts the autograded exercises"
+            + (" and the written answers your instructor has graded" if any(
+                test.manual and not test.pending for test in result.tests) else "")
+            + f"; {count(pending, 'more point')} for written answers "
+            + ("is" if pending == 1 else "are") + " to be graded by your instructor and not counted yet."]
 
 
 def _check_cell_test(exercise, index: int | None, cell_outputs: dict, visibility: str) -> dict:
@@ -265,15 +351,6 @@ def _check_cell_test(exercise, index: int | None, cell_outputs: dict, visibility
         else:
             status, output = "passed", text.strip() or "The check cell ran without a complaint."
     return {"name": name, "status": status, "output": output, "visibility": visibility}
-
-
-def _manual_lines(result, spec) -> list[str]:
-    if not spec.manual:
-        return []
-    points = sum(spec.manual.values())
-    lines = [f"Not in this score: {points:g} point(s) for written answers, to be graded by your instructor."]
-    lines += [f"- {test.output}" for test in result.tests if test.manual and result.status == "graded"]
-    return lines
 
 
 def _when_shown(visibility: str) -> list[str]:
@@ -332,7 +409,38 @@ def _grade_submission(root: Path, settings: dict) -> dict:
         submitted = nb.read(path)
     except nb.NotebookError:
         submitted = None
-    return results_json(result, spec, settings, submitted, remarks)
+    return results_json(result, spec, settings, submitted, remarks,
+                        _hand_grades_of(root / "source" / COURSE_FOLDER / HAND_GRADES_FILE, _users(root)))
+
+
+def _users(root: Path) -> list[dict]:
+    """The submitting Gradescope users (several for a group), as submission_metadata.json lists them."""
+    try:
+        users = json.loads((root / "submission_metadata.json").read_text()).get("users") or []
+    except (OSError, ValueError, AttributeError):
+        return []
+    return [user for user in users if isinstance(user, dict)] if isinstance(users, list) else []
+
+
+def _hand_grades_of(path: Path, users: list[dict]) -> dict:
+    """grade id -> HandGrade of the gradebook student who is the first of `users` found in the packed hand
+    grades: by email (any case), else by Gradescope's student id (sid) as nbgrader's student id; {} if none."""
+    from ..gradebook import HandGrade
+
+    try:
+        students = json.loads(path.read_text())["students"]
+    except (OSError, ValueError, LookupError, TypeError):  # an older zip without hand grades
+        return {}
+    by_email = {str(student["email"]).casefold(): student for student in students if student.get("email")}
+    by_id = {str(student["id"]): student for student in students}
+    for user in users:
+        email, sid = str(user.get("email") or "").casefold(), str(user.get("sid") or "")
+        student = by_email.get(email) if email else None
+        student = student or (by_id.get(sid) if sid else None)
+        if student:
+            return {grade_id: HandGrade(float(grade["score"]), grade.get("comment") or "")
+                    for grade_id, grade in student["grades"].items()}
+    return {}
 
 
 def _student_id(root: Path) -> str:

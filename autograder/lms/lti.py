@@ -203,25 +203,29 @@ class StudentScore:
     score: float
     max_score: float
     pending_manual: float        # points of answers still to be graded by hand
-    parts: tuple                 # (exercise name, score, max score) per graded cell
+    parts: tuple                 # (exercise name, score, max score) per graded cell; score None: not graded yet
     remarks: tuple = ()          # (cell name, the grader's comment) for each hand-graded cell with a comment
     email: str | None = None     # the gradebook's, to check the LMS member of `user_id` is this student
+    hand_graded: bool = False    # some answer has a hand grade already
 
     def grading_progress(self, pending_as: str = "FullyGraded") -> str:
         """AGS gradingProgress: FullyGraded, or `pending_as` while a written answer waits for a hand grade."""
         return pending_as if self.pending_manual else "FullyGraded"
 
     def comment(self) -> str:
-        """A short note for the student: the points, what is still to be graded, and each exercise."""
-        text = f"{self.score:g} of {self.max_score:g} points"
+        """A short note for the student: the points, what the score counts while a written answer waits for its
+        hand grade (it is not a 0), each exercise, and the grader's comments."""
+        from ..pages import count, points
+
+        text = points(self.score, self.max_score)
         if self.pending_manual:
-            text += f"; {self.pending_manual:g} {_points(self.pending_manual)} still to be graded by hand"
-        text += ". " + ", ".join(f"{name} {score:g}/{top:g}" for name, score, top in self.parts)
-        return text + "".join(f" Comment on {name}: {remark}" for name, remark in self.remarks)
-
-
-def _points(amount: float) -> str:
-    return "point is" if amount == 1 else "points are"
+            text += (f" so far, counting the autograded {'and hand-graded ' if self.hand_graded else ''}points; "
+                     f"{count(self.pending_manual, 'more point')} for written answers "
+                     f"{'is' if self.pending_manual == 1 else 'are'} to be graded by your instructor, not counted yet")
+        text += ". " + ", ".join(f"{name}: to be graded by your instructor" if score is None else
+                                 f"{name} {score:g}/{top:g}" for name, score, top in self.parts)
+        return text + ("." if self.remarks else "") + "".join(f" Comment on {name}: {remark}"
+                                                               for name, remark in self.remarks)
 
 
 def gradebook_scores(db_url: str, assignment: str, names: dict[str, str]) -> tuple[list[StudentScore], list[str]]:
@@ -245,16 +249,19 @@ def gradebook_scores(db_url: str, assignment: str, names: dict[str, str]) -> tup
         scores = []
         for submission in gradebook.assignment_submissions(assignment):
             grades = [grade for notebook in submission.notebooks for grade in notebook.grades]
+            # not graded yet: no hand grade and no autograde (nbgrader counts it as 0; the student is told it waits)
+            waiting = {grade.id for grade in grades if grade.manual_score is None and grade.auto_score is None}
             scores.append(StudentScore(
                 student=submission.student.id, user_id=submission.student.lms_user_id or None,
                 email=submission.student.email or None,
                 score=lms_score(submission), max_score=float(submission.max_score),
-                pending_manual=sum(float(grade.max_score) for grade in grades if grade.needs_manual_grade),
-                parts=tuple((names.get(grade.name, grade.name), float(grade.score), float(grade.max_score))
-                            for grade in grades),
+                pending_manual=sum(float(grade.max_score) for grade in grades if grade.id in waiting),
+                parts=tuple((names.get(grade.name, grade.name), None if grade.id in waiting else float(grade.score),
+                             float(grade.max_score)) for grade in grades),
                 remarks=tuple((names.get(comment.name, comment.name), comment.manual_comment.strip())
                               for notebook in submission.notebooks for comment in notebook.comments
-                              if (comment.manual_comment or "").strip())))
+                              if (comment.manual_comment or "").strip()),
+                hand_graded=any(grade.manual_score is not None for grade in grades)))
         submitted = {score.student for score in scores}
         absent = sorted(student.id for student in gradebook.students if student.id not in submitted)
     return sorted(scores, key=lambda score: score.student), absent

@@ -175,11 +175,29 @@ def test_moodle_feedback_columns_name_each_exercises_points(course, gradebooks, 
     assert list(rows[0])[3:5] == ["01-gradient-descent", "01-gradient-descent feedback"]
     ada = next(row for row in rows if row["Email address"] == "ada.lovelace@uni.example")
     with Gradebook(gradebooks["moodle"]) as gradebook:
-        wanted = {g.name: f"{cell(g.score) or '-'}/{cell(g.max_score)}"
+        wanted = {g.name: f"{cell(g.score)}/{cell(g.max_score)}"
                   for n in gradebook.find_submission("01-gradient-descent", "S1001").notebooks for g in n.grades}
     parts = dict(part.rsplit(" ", 1) for part in ada["01-gradient-descent feedback"].split("; "))
     assert parts == wanted and len(parts) == 5
     assert ada["03-backpropagation feedback"] == ""
+    waiting = [row for row in rows if "to be graded" in row["01-gradient-descent feedback"]]
+    assert len(waiting) == 2  # the students whose written answer nobody has graded: said so, not "0/2"
+    for row in waiting:
+        assert ("learning_rate_too_large: to be graded by your instructor, not counted yet"
+                in row["01-gradient-descent feedback"].split("; "))
+        assert "learning_rate_too_large 0/2" not in row["01-gradient-descent feedback"]
+
+
+def test_moodle_feedback_carries_the_graders_comment(course, gradebooks, tmp_path):
+    copy = tmp_path / "moodle.db"
+    shutil.copy(gradebooks["moodle"][len("sqlite:///"):], copy)
+    with Gradebook(f"sqlite:///{copy}") as gradebook:  # as formgrader stores the instructor's comment
+        gradebook.find_comment("learning_rate_too_large", "gradient_descent", "01-gradient-descent",
+                               "S1001").manual_comment = "Right idea; say why it diverges. "
+        gradebook.db.commit()
+    grades = read_grades(f"sqlite:///{copy}", list(course.assignments))
+    assert grades.feedback["S1001", "01-gradient-descent"].endswith(
+        "; check_max_stable_learning_rate 0/1; learning_rate_too_large 1.5/2 (Right idea; say why it diverges.)")
 
 
 def test_plain_csv_has_every_student_score_and_total(course, gradebooks, tmp_path):

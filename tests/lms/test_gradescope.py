@@ -6,10 +6,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import warnings
 import zipfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from autograder.grade import assignment_spec
 from autograder.config import load_course
@@ -19,6 +22,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 A1, A2, A3, A4 = "01-gradient-descent", "02-slopes-and-updates", "03-backpropagation", "04-linear-regression"
 AUTOGRADED_POINTS = {A1: 7, A2: 9, A3: 12, A4: 8}
+WRITTEN_POINTS = {A1: 2, A2: 0, A3: 0, A4: 0}   # answers graded by hand (formgrader)
+WRITTEN = "learning_rate_too_large"
 VISIBILITIES = {"hidden", "after_due_date", "after_published", "visible"}
 TOP_LEVEL_KEYS = {"score", "execution_time", "output", "output_format", "test_output_format", "test_name_format",
                   "visibility", "stdout_visibility", "extra_data", "tests", "leaderboard"}
@@ -53,8 +58,10 @@ def zips(tmp_path_factory):
 @pytest.fixture(scope="module")
 def gradescope(tmp_path_factory, zips):
     """grade(assignment, {file name: notebook or text}) -> results.json, run by run_autograder for real."""
-    def grade(assignment, files, archive=None, python=sys.executable):
+    def grade(assignment, files, archive=None, python=sys.executable, users=None):
         root = unpack(archive or zips[assignment], tmp_path_factory.mktemp("run") / "autograder")
+        if users is not None:  # who submitted, as Gradescope writes it
+            (root / "submission_metadata.json").write_text(json.dumps({"id": 1, "users": users}))
         for name, content in files.items():
             if isinstance(content, str):
                 (root / "submission").mkdir(parents=True, exist_ok=True)
@@ -87,14 +94,21 @@ def assert_valid(results, assignment):
     for test in results["tests"]:
         assert set(test) <= TEST_KEYS
         assert isinstance(test["name"], str) and isinstance(test["output"], str) and test["output"]
-        assert test["visibility"] in VISIBILITIES and test["status"] in ("passed", "failed")
+        assert test["visibility"] in VISIBILITIES
         if "max_score" in test:
             assert isinstance(test["score"], float) and isinstance(test["max_score"], float)
             assert 0 <= test["score"] <= test["max_score"]
             assert test["status"] == ("passed" if test["score"] == test["max_score"] else "failed")
+        elif test["name"].startswith("Written answer"):  # not graded yet: no points, no verdict, not a 0
+            assert "score" not in test and "status" not in test
+            assert "to be graded by your instructor" in test["output"].casefold()
+        else:
+            assert test["status"] in ("passed", "failed")
     scored = [test for test in results["tests"] if "max_score" in test]
     assert results["score"] == sum(test["score"] for test in scored)
-    assert sum(test["max_score"] for test in scored) == AUTOGRADED_POINTS[assignment]
+    written = [test for test in results["tests"] if test["name"].startswith("Written answer")]
+    assert len(written) == (1 if WRITTEN_POINTS[assignment] else 0)
+    assert sum(test["max_score"] for test in scored if test not in written) == AUTOGRADED_POINTS[assignment]
 
 
 def scores(results):
@@ -167,7 +181,7 @@ def test_a_correct_notebook_gets_every_autograded_point(correct, course, assignm
     results = correct[assignment]
     assert_valid(results, assignment)
     assert results["score"] == AUTOGRADED_POINTS[assignment]
-    assert all(test["status"] == "passed" for test in results["tests"])
+    assert all(test["status"] == "passed" for test in results["tests"] if "status" in test)  # written: not yet
     assert list(scores(results)) == [exercise.name for exercise in assignment_spec(course, assignment).exercises]
 
 
@@ -180,9 +194,13 @@ def test_one_exercise_per_test_hidden_until_published_check_cells_visible(correc
         ("gradient_descent: the check cell in your notebook", None, "visible"),
         ("gradient_descent", 3.0, "after_published"),
         ("max_stable_learning_rate: the check cell in your notebook", None, "visible"),
-        ("max_stable_learning_rate", 1.0, "after_published")]
+        ("max_stable_learning_rate", 1.0, "after_published"), (f"Written answer ({WRITTEN})", None, "after_published")]
     assert results["tests"][0]["output"].startswith("\N{CHECK MARK} df(5) = 4, as expected.")
-    assert "Not in this score: 2 point(s) for written answers, to be graded by your instructor." in results["output"]
+    assert results["tests"][-1]["output"] == ("To be graded by your instructor (2 points); "
+                                              "not counted in this score yet.")
+    assert results["score"] == 7.0
+    assert ("Your score so far: 7 of 7 points. It counts the autograded exercises; 2 more points for written "
+            "answers are to be graded by your instructor and not counted yet.") in results["output"]
     assert "shown when your instructor publishes the grades" in results["output"]
 
 
@@ -281,8 +299,8 @@ def test_a_grader_that_cannot_even_start_still_leaves_a_results_json(zips, tmp_p
 def test_visibility_comes_from_the_option_else_the_course_config(tmp_path, course_copy, gradescope):
     archive = build(A1, tmp_path, "--visibility", "after_due_date", "--check-cell-visibility", "hidden")
     results = gradescope(A1, {"gradient_descent.ipynb": solution_of(A1)}, archive=archive)
-    assert {(("max_score" in test), test["visibility"]) for test in results["tests"]} == {
-        (True, "after_due_date"), (False, "hidden")}
+    assert {(("max_score" in test or test["name"].startswith("Written answer")), test["visibility"])
+            for test in results["tests"]} == {(True, "after_due_date"), (False, "hidden")}
     assert "shown after the due date" in results["output"]
     with open(course_copy / "course_config.py", "a") as config:
         config.write('\nc.Gradescope.visibility = "visible"\n')
@@ -301,3 +319,131 @@ def test_a_bad_visibility_in_the_course_config_is_refused_naming_the_file(tmp_pa
     assert done.returncode == 2
     assert f"{course / 'course_config.py'}: c.Gradescope.visibility is 'later'" in done.stderr
     assert not (tmp_path / "x.zip").exists()
+
+
+def hand_grade(db, student, email, score, comment):
+    """A submission of 01 whose written answer the instructor graded in formgrader (nbgrader's API, as it does)."""
+    from sqlalchemy.exc import SAWarning
+
+    from autograder.gradebook import open_gradebook, record_assignment
+
+    course = load_course(ROOT)
+    record_assignment(db, course, assignment_spec(course, A1))
+    notebook = course.notebook(A1).removesuffix(".ipynb")
+    with open_gradebook(db) as gradebook, warnings.catch_warnings():
+        warnings.simplefilter("ignore", SAWarning)  # nbgrader's own autoflush warnings, as in autograde
+        gradebook.update_or_create_student(student, email=email)
+        gradebook.update_or_create_submission(A1, student)
+        grade = gradebook.find_grade(WRITTEN, notebook, A1, student)
+        grade.manual_score, grade.needs_manual_grade = score, False
+        gradebook.find_comment(WRITTEN, notebook, A1, student).manual_comment = comment
+        gradebook.db.commit()
+
+
+def test_a_written_answer_graded_in_the_gradebook_counts_with_the_graders_comment(gradescope, tmp_path, db_url):
+    db = db_url
+    hand_grade(db, "ada_lovelace", "Ada.Lovelace@example.org", 1.5, "Right idea; say why it diverges.")
+    done = subprocess.run([sys.executable, "-m", "autograder", "gradescope", A1, "--output", str(tmp_path / "a.zip"),
+                           "--db", db], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "(7 autograded points and 2 for written answers;" in done.stdout
+    assert "It packs 1 written answer graded by hand in the gradebook, of 1 student;" in done.stdout
+    users = [{"email": "ada.lovelace@EXAMPLE.org", "id": 4711, "name": "Ada Lovelace", "sid": "x1"}]
+    results = gradescope(A1, {"gradient_descent.ipynb": solution_of(A1)}, archive=tmp_path / "a.zip", users=users)
+    assert_valid(results, A1)
+    written = results["tests"][-1]
+    assert written == {"name": f"Written answer ({WRITTEN})", "score": 1.5, "max_score": 2.0, "status": "failed",
+                       "output": "Written answer: graded by your instructor, 1.5 of 2 points. "
+                                 "Comment: Right idea; say why it diverges.", "visibility": "after_published"}
+    assert results["score"] == 8.5
+    assert "to be graded" not in results["output"] and "so far" not in results["output"]
+
+
+def test_hand_grades_reach_only_the_gradescope_user_they_belong_to(tmp_path, db_url):
+    from autograder.lms.gradescope import _hand_grades_of, packed_hand_grades
+
+    db = db_url
+    hand_grade(db, "s123", "", 2.0, "")
+    hand_grade(db, "bo", "bo@example.org", 0.5, "Say which way it moves.")
+    packed = tmp_path / "hand_grades.json"
+    packed.write_text(json.dumps({"students": packed_hand_grades(db, A1)}))
+
+    def grades(*users):
+        return {key: (grade.score, grade.comment) for key, grade in _hand_grades_of(packed, list(users)).items()}
+    assert grades({"email": "BO@example.org", "sid": "s123"}) == {WRITTEN: (0.5, "Say which way it moves.")}
+    assert grades({"email": "other@example.org", "sid": "s123"}) == {WRITTEN: (2.0, "")}  # by student id
+    assert grades({"email": "other@example.org", "sid": "s12"}, {"email": "", "id": 5}) == {}
+    assert grades({"name": "group"}, {"email": "bo@example.org"}) == {WRITTEN: (0.5, "Say which way it moves.")}
+    assert _hand_grades_of(tmp_path / "absent.json", [{"email": "bo@example.org"}]) == {}
+    assert packed_hand_grades(f"sqlite:///{tmp_path / 'none.db'}", A1) == []
+
+
+JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner,
+                                                                                        max_size=3), max_leaves=12)
+USERS = st.lists(st.dictionaries(st.sampled_from(["email", "sid", "id", "name"]),
+                                 JSON_VALUES | st.sampled_from(["a@b.c", "A@B.C", "x1"])) | JSON_VALUES, max_size=3)
+
+
+@settings(max_examples=80, deadline=None)
+@given(JSON_VALUES | st.builds(lambda users: {"users": users}, USERS | JSON_VALUES))
+def test_any_submission_metadata_gives_a_list_of_users_and_no_crash(tmp_path_factory, metadata):
+    from autograder.lms.gradescope import _hand_grades_of, _users
+
+    root = tmp_path_factory.mktemp("meta")
+    (root / "submission_metadata.json").write_text(json.dumps(metadata))
+    users = _users(root)
+    assert isinstance(users, list) and all(isinstance(user, dict) for user in users)
+    packed = root / "hand_grades.json"
+    packed.write_text(json.dumps({"students": [{"id": "x1", "email": "a@b.c", "grades": {WRITTEN: {"score": 1}}}]}))
+    found = _hand_grades_of(packed, users)
+    assert found == {} or set(found) == {WRITTEN}
+
+
+def test_one_point_left_to_grade_is_singular_and_a_hand_grade_of_0_counts_as_graded(course):
+    from autograder.grade import SubmissionResult, TestResult
+    from autograder.gradebook import HandGrade
+    from autograder.lms.gradescope import results_json
+
+    spec = assignment_spec(course, A1)
+    settings = {"visibility": "after_published", "check_cell_visibility": "visible"}
+
+    def graded(hand_grades):
+        tests = [TestResult(e.grade_id, float(e.points), e.points, "The check passed.") for e in spec.exercises]
+        tests += [TestResult(name, 0.0, 1.0, "Written answer: to be graded by your instructor.", manual=True,
+                             pending=True) for name in ("answer_a", "answer_b")]
+        return results_json(SubmissionResult("ada", A1, 7.0, 9.0, "graded", tests=tests), spec, settings,
+                            hand_grades=hand_grades)
+
+    results = graded({"answer_b": HandGrade(1.0, "")})
+    written = {test["name"]: test for test in results["tests"] if test["name"].startswith("Written answer")}
+    assert written["Written answer (answer_a)"]["output"] == ("To be graded by your instructor (1 point); "
+                                                             "not counted in this score yet.")
+    assert (written["Written answer (answer_b)"]["score"], written["Written answer (answer_b)"]["output"]) == (
+        1.0, "Written answer: graded by your instructor, 1 of 1 point.")
+    assert results["score"] == 8.0
+    assert ("Your score so far: 8 of 8 points. It counts the autograded exercises and the written answers your "
+            "instructor has graded; 1 more point for written answers is to be graded by your instructor and not "
+            "counted yet.") in results["output"]
+
+    results = graded({"answer_a": HandGrade(0.0, "No answer given."), "answer_b": HandGrade(0.5, "")})
+    written = [test for test in results["tests"] if test["name"].startswith("Written answer")]
+    assert [(test["score"], test["max_score"], test["status"]) for test in written] == [
+        (0.0, 1.0, "failed"), (0.5, 1.0, "failed")]
+    assert written[0]["output"].endswith("0 of 1 point. Comment: No answer given.")
+    assert results["score"] == 7.5 and "so far" not in results["output"] and "to be graded" not in results["output"]
+
+
+def test_a_gradebook_that_cannot_be_read_is_named_without_its_password_and_no_zip_is_written(tmp_path, monkeypatch,
+                                                                                             capsys):
+    from autograder.cli import main
+
+    monkeypatch.setenv("AUTOGRADER_COURSE_ROOT", str(ROOT))
+    (tmp_path / "notes.db").write_text("not a database")
+    for url, shown in ((f"sqlite:///{tmp_path / 'notes.db'}", f"sqlite:///{tmp_path / 'notes.db'}"),
+                       ("postgresql://grader:secret@127.0.0.1:1/course", "postgresql://grader:***@127.0.0.1:1/course")):
+        assert main(["gradescope", A1, "--db", url, "--output", str(tmp_path / "x.zip")]) == 2
+        err = capsys.readouterr().err
+        assert ("autograder gradescope: cannot read the written answers' hand grades from the gradebook "
+                f"{shown} (") in err
+        assert "secret" not in err and not (tmp_path / "x.zip").exists()

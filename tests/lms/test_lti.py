@@ -126,9 +126,14 @@ def test_publish_posts_every_students_gradebook_score(lti_course, capsys):
 def test_each_score_has_a_comment_progress_and_a_timestamp_with_time_zone(lti_course, capsys):
     lti_course.publish(capsys)
     bob = lti_course.platform.scores[(lti_course.lineitem, "u-bob")]
-    assert bob["comment"] == ("6 of 9 points; 2 points are still to be graded by hand. df 0/1, "
+    assert bob["comment"] == ("6 of 9 points so far, counting the autograded points; 2 more points for written "
+                              "answers are to be graded by your instructor, not counted yet. df 0/1, "
                               "gradient_descent_update 2/2, gradient_descent 3/3, max_stable_learning_rate 1/1, "
-                              "written answer 0/2")
+                              "written answer: to be graded by your instructor")
+    assert lti_course.platform.scores[(lti_course.lineitem, "u-dee")]["comment"] == (
+        "5.5 of 9 points. df 0/1, gradient_descent_update 0/2, gradient_descent 3/3, max_stable_learning_rate 1/1, "
+        "written answer 1.5/2")
+    assert lti_course.platform.scores[(lti_course.lineitem, "u-cy")]["comment"].endswith(", written answer 0/2")
     assert bob["activityProgress"] == "Completed"
     stamp = datetime.fromisoformat(bob["timestamp"])
     assert stamp.utcoffset() == timedelta(0) and abs(datetime.now(timezone.utc) - stamp) < timedelta(minutes=1)
@@ -237,7 +242,8 @@ def test_line_item_is_found_by_resource_id_or_created_once(lti_course, capsys):
 def test_dry_run_shows_the_scores_and_contacts_nobody(lti_course, capsys):
     status, out, _ = lti_course.publish(capsys, "--dry-run")
     assert status == 0
-    assert "bob -> u-bob: 6/9 FullyGraded: 6 of 9 points; 2 points are still to be graded by hand." in out
+    assert ("bob -> u-bob: 6/9 FullyGraded: 6 of 9 points so far, counting the autograded points; 2 more points "
+            "for written answers are to be graded by your instructor, not counted yet.") in out
     assert lti_course.platform.token_requests == [] and lti_course.platform.score_posts == []
 
 
@@ -301,6 +307,41 @@ def test_by_default_a_pending_written_answer_is_sent_fully_graded_with_the_point
     assert "published 4 of 4 students' scores" in out
     results = [path for method, path in lti_course.platform.requests if path.endswith("/results")]
     assert len(results) == 4  # every score read back
+
+
+def test_once_the_written_answer_is_graded_by_hand_the_lms_gets_its_points_and_the_graders_comment(lti_course,
+                                                                                                    capsys):
+    lti_course.configure(pending_manual="PendingManual")
+    lti_course.publish(capsys)
+    bob = lti_course.platform.scores[(lti_course.lineitem, "u-bob")]
+    assert (bob["scoreGiven"], bob["gradingProgress"]) == (6, "PendingManual")
+    assert "2 more points for written answers are to be graded by your instructor" in bob["comment"]
+    with Gradebook(f"sqlite:///{lti_course.db}") as gradebook:  # what formgrader does when the instructor grades it
+        notebook = "gradient_descent"
+        grade = gradebook.find_grade(WRITTEN, notebook, A1, "bob")
+        grade.manual_score, grade.needs_manual_grade = 1.0, False
+        gradebook.find_comment(WRITTEN, notebook, A1, "bob").manual_comment = " Half right: why does it diverge? "
+        gradebook.db.commit()
+    status, out, _ = lti_course.publish(capsys)
+    assert status == 0 and "published 4 of 4 students' scores" in out
+    bob = lti_course.platform.scores[(lti_course.lineitem, "u-bob")]
+    assert (bob["scoreGiven"], bob["scoreMaximum"], bob["gradingProgress"]) == (7, 9, "FullyGraded")
+    assert bob["comment"] == ("7 of 9 points. df 0/1, gradient_descent_update 2/2, gradient_descent 3/3, "
+                              "max_stable_learning_rate 1/1, written answer 1/2. "
+                              "Comment on written answer: Half right: why does it diverge?")
+
+
+def test_the_comment_says_one_point_in_the_singular_and_names_each_waiting_answer():
+    from autograder.lms.lti import StudentScore
+
+    score = StudentScore("ann", "u-ann", 7.5, 9.0, 1.0, (("df", 1.0, 1.0), ("written answer", 0.5, 1.0),
+                                                        ("written answer", None, 1.0)),
+                         remarks=(("written answer", "Say why."),), hand_graded=True)
+    assert score.comment() == ("7.5 of 9 points so far, counting the autograded and hand-graded points; 1 more point "
+                               "for written answers is to be graded by your instructor, not counted yet. df 1/1, "
+                               "written answer 0.5/1, written answer: to be graded by your instructor. "
+                               "Comment on written answer: Say why.")
+    assert StudentScore("bo", None, 1.0, 1.0, 0.0, (("df", 1.0, 1.0),)).comment() == "1 of 1 point. df 1/1"
 
 
 def test_a_score_the_platform_holds_differently_is_not_counted_published(lti_course, capsys, monkeypatch):
