@@ -90,12 +90,17 @@ def hand_grades(db_url: str, assignment: str) -> dict[str, dict[str, HandGrade]]
             return {}
         for submission in submissions:
             for notebook in submission.notebooks:
-                comments = {comment.name: comment.manual_comment or "" for comment in notebook.comments}
-                for grade in notebook.grades:
-                    if grade.manual_score is not None:
-                        grades.setdefault(submission.student.id, {})[grade.name] = HandGrade(
-                            float(grade.manual_score), comments.get(grade.name, "").strip())
+                graded = notebook_hand_grades(notebook)
+                if graded:
+                    grades.setdefault(submission.student.id, {}).update(graded)
     return grades
+
+
+def notebook_hand_grades(notebook) -> dict[str, HandGrade]:
+    """grade id -> HandGrade of one nbgrader SubmittedNotebook, for each cell an instructor graded by hand."""
+    comments = {comment.name: comment.manual_comment or "" for comment in notebook.comments}
+    return {grade.name: HandGrade(float(grade.manual_score), comments.get(grade.name, "").strip())
+            for grade in notebook.grades if grade.manual_score is not None}
 
 
 def lms_score(submission) -> float:

@@ -28,7 +28,8 @@ def test_the_counting_attempt_is_in_nbgrader_gradebook_as_autograder_grade_write
     path, state = graded_attempt(server, client, A1, sample("ada_lovelace", A1).read_bytes())
     assert (state["score"], state["max_score"]) == (7.0, 9.0)
     page = client.get(server.url + path).text
-    assert "7 of 9 points" in page and "This attempt counts for your grade." in page
+    ada_s = "7 of 7 points so far; 2 more points to be graded by your instructor"  # her written answer waits
+    assert ada_s in page and "This attempt counts for your grade." in page
     gradebook = open_gradebook(server.service.db_url)
     try:
         assert gradebook.find_submission(A1, "ada").score == 7.0
@@ -38,7 +39,7 @@ def test_the_counting_attempt_is_in_nbgrader_gradebook_as_autograder_grade_write
     assert results["ada"] == 7.0
     listing = client.get(f"{server.url}/assignments").text
     row = re.search(rf'data-assignment="{A1}">(.*?)</tr>', listing, re.S).group(1)
-    assert re.search(r'class="used">1 of 2<', row) and re.search(r'class="score">7 of 9<', row)
+    assert re.search(r'class="used">1 of 2<', row) and f'class="score">{ada_s}<' in row
 
 
 def test_the_best_attempt_counts_and_a_worse_one_leaves_the_gradebook_alone(server):
@@ -239,21 +240,62 @@ def test_before_the_due_date_a_score_only_policy_shows_no_messages(server):
     assert '<ul class="messages">' not in page.split('id="exercises"')[1].split("written answer")[0]
 
 
-def test_a_grade_given_by_hand_in_the_gradebook_shows_on_the_students_page(server):
+def give_hand_grade(server, student, points):
+    """As formgrader saves a manual grade: through nbgrader's API, into the service's gradebook."""
     from autograder.gradebook import open_gradebook
 
-    client = server.session("barbara")
-    path, state = graded_attempt(server, client, A1, sample("barbara_liskov", A1).read_bytes())
     gradebook = open_gradebook(server.service.db_url)
-    try:  # as formgrader saves a manual grade
-        grade = gradebook.find_grade("learning_rate_too_large", "gradient_descent", A1, "barbara")
-        grade.manual_score = 1.5
+    try:
+        grade = gradebook.find_grade("learning_rate_too_large", "gradient_descent", A1, student)
+        grade.manual_score = points
         gradebook.db.commit()
     finally:
         gradebook.close()
+
+
+def lms_score(server, assignment, student):
+    """What nbgrader's gradebook counts for the submission: its score less its late penalty."""
+    from autograder.gradebook import lms_score as counted, open_gradebook
+
+    gradebook = open_gradebook(server.service.db_url)
+    try:
+        return counted(gradebook.find_submission(assignment, student))
+    finally:
+        gradebook.close()
+
+
+def shown_scores(server, client, assignment, path):
+    """The score as the assignments list, the assignment page's history and the result page each say it."""
+    listing = client.get(f"{server.url}/assignments").text
+    column = re.search(rf'data-assignment="{assignment}">.*?class="score">(.*?)</td>', listing, re.S).group(1)
+    history = re.search(r'id="history">.*?UTC.*?<td>(.*?)</td>',
+                        client.get(f"{server.url}/assignments/{assignment}").text, re.S).group(1)
+    result = re.search(r'id="score">(.*?)</p>', client.get(server.url + path).text).group(1)
+    return column, history, result
+
+
+def test_a_grade_given_by_hand_in_the_gradebook_shows_on_every_page_of_the_student(server):
+    client = server.session("barbara")
+    path, state = graded_attempt(server, client, A1, sample("barbara_liskov", A1).read_bytes())
+    waiting = f"{state['score']:g} of 7 points so far; 2 more points to be graded by your instructor"
+    assert shown_scores(server, client, A1, path) == (waiting,) * 3  # not counted as 0 of 2 meanwhile
     page = client.get(server.url + path).text
-    assert "Your instructor gave 1.5 of 2 points." in page
-    assert f"{state['score'] + 1.5:g} of 9 points" in page
+    assert "to be graded by your instructor" in page.split('id="exercises"')[1].split("</table>")[0]
+
+    give_hand_grade(server, "barbara", 1.5)
+    assert shown_scores(server, client, A1, path) == (f"{state['score'] + 1.5:g} of 9 points",) * 3
+    assert lms_score(server, A1, "barbara") == state["score"] + 1.5
+    assert "Written answer: graded by your instructor, 1.5 of 2 points." in client.get(server.url + path).text
+
+
+def test_a_late_attempt_shows_nbgraders_late_penalty_on_every_page_of_the_student(server):
+    client = server.session("hedy")  # 02's due date has passed; the course's penalty is nbgrader's "zero"
+    path, state = graded_attempt(server, client, A2, sample("ada_lovelace", A2).read_bytes())
+    assert state["score"] > 0
+    penalised = f"0 of {state['max_score']:g} points ({state['score']:g} earned, less a late-submission penalty " \
+                f"of {state['score']:g})"
+    assert shown_scores(server, client, A2, path) == (penalised,) * 3
+    assert lms_score(server, A2, "hedy") == 0
 
 
 def test_the_instructor_downloads_the_counting_submissions_in_nbgraders_layout(server):
