@@ -76,6 +76,7 @@ class GradingService:
         self.pool: list = []
         self.writers: dict = {}
         self._queued: set[int] = set()   # attempts in the jobs queue or being graded
+        self._again: set[int] = set()    # of those, attempts an instructor asked to regrade meanwhile
         self._lock = threading.Lock()
         self._stopping = False
         self._graded: dict[int, threading.Event] = {}   # attempt id -> set when it is recorded as graded
@@ -97,8 +98,10 @@ class GradingService:
             self.enqueue(attempt)
 
     def enqueue(self, attempt: Attempt) -> None:
+        """Queue the attempt for grading; one queued or being graded already is graded once more after that."""
         with self._lock:
             if attempt.id in self._queued:
+                self._again.add(attempt.id)  # its running grading may have read the inputs a regrade changes
                 return
             self._queued.add(attempt.id)
         folder = submitted_notebook(self.course, attempt).parent
@@ -164,11 +167,28 @@ class GradingService:
                     traceback.print_exc()
                     break
             with self._lock:
-                self._queued.discard(attempt_id)
-                graded = self._graded.pop(attempt_id, None)
+                again = attempt_id in self._again
+                self._again.discard(attempt_id)
+                if not again:
+                    self._queued.discard(attempt_id)
+                graded = None if again else self._graded.pop(attempt_id, None)
+            if again:
+                self._grade_again(attempt_id, job)
             if graded is not None:
                 graded.set()
         self._close_writers()
+
+    def _grade_again(self, attempt_id: int, job: SubmittedNotebook) -> None:
+        """A regrade asked for while the attempt was graded: its row back to "queued", its job in the queue."""
+        while not self._stopping:
+            try:
+                self.store.requeue([attempt_id])
+                break
+            except SQLAlchemyError as error:
+                print(f"autograder serve: could not queue attempt {attempt_id} again ({error}); retrying",
+                      file=sys.stderr)
+                time.sleep(RETRY_SECONDS)
+        self.jobs.put(job)
 
     def _worker_ended(self, error) -> None:
         """A worker stopped because its sandbox failed: once its thread has ended, queue its attempt again

@@ -364,3 +364,49 @@ def test_the_instructor_regrades_one_attempt_and_a_whole_assignment(server):
         wait_done(teacher, server.url, f"/instructor/attempts/{attempt.id}")
     after = {a.id: a for a in server.service.store.attempts(assignment=A4)}
     assert all(after[a.id].finished_at > a.finished_at and after[a.id].score == a.score for a in everyone)
+
+
+def test_a_regrade_asked_for_while_the_attempt_is_graded_runs_once_after_it(server):
+    import time
+
+    from autograder.web.grading import submitted_notebook
+
+    client = server.session("ida")
+    slow = nbformat.reads(sample("katherine_johnson", A1).read_text(), 4)  # 3 of 9 points
+    slow.cells.insert(1, nbformat.v4.new_code_cell("import time\ntime.sleep(2.5)"))
+    response = upload(client, server.url, A1, nbformat.writes(slow).encode())
+    attempt_id = int(response.url.rsplit("/", 1)[1])
+    finished = []
+    store_finish = server.service.store.finish  # counted as it records each grading of this attempt
+
+    def counting_finish(attempt, *args):
+        finished.extend([attempt.id] if attempt.id == attempt_id else [])
+        return store_finish(attempt, *args)
+
+    server.service.store.finish = counting_finish
+    try:
+        deadline = time.monotonic() + 30
+        while not any(getattr(worker, "current", None) and worker.current.fingerprint == f"web-attempt-{attempt_id}"
+                      for worker in server.service.grader.pool):
+            assert time.monotonic() < deadline, "the attempt never started grading"
+            time.sleep(0.02)
+        time.sleep(0.5)  # well into its 2.5 s cell: the running grading has read the notebook
+        # what the regrade must see: the notebook as it is now, not as the running grading read it
+        submitted_notebook(server.course, server.service.store.attempt(attempt_id)).write_bytes(
+            sample("ada_lovelace", A1).read_bytes())
+        teacher = server.session("teacher", "instructor")
+        for _ in range(2):  # a double click while it is graded
+            asked = teacher.post(f"{server.url}/instructor/regrade", data={"csrf_token": teacher.csrf,
+                                                                           "attempt_id": attempt_id})
+            assert asked.status_code == 200
+        assert server.service.store.attempt(attempt_id).finished_at is None  # still the first grading
+        while len(finished) < 2 or not server.service.store.attempt(attempt_id).done:
+            assert time.monotonic() < deadline + 30, f"graded {len(finished)} time(s) only"
+            time.sleep(0.05)
+        time.sleep(1.0)  # nothing more comes
+        assert finished == [attempt_id, attempt_id]
+    finally:
+        server.service.store.finish = store_finish
+    attempt = server.service.store.attempt(attempt_id)
+    assert (attempt.status, attempt.score) == ("done", 7.0)
+    assert attempt_id not in server.service.grader._queued
