@@ -86,9 +86,9 @@ class GradingService:
         """Start the sandboxes and the saver, and queue every attempt acknowledged but not yet graded."""
         self.store.drop_unacknowledged()  # uploads a killed server never acknowledged: the student was not told
         if self.scheduler:
-            from ..distributed import ClusterPool
+            from ..distributed import ClusterStream
 
-            self.pool = [ClusterPool(self.scheduler, self.course, self.jobs, self.results)]
+            self.pool = [ClusterStream(self.scheduler, self.course, self.jobs, self.results)]
         else:
             self.pool = [_ServiceWorker(self.course, self.specs, self.jobs, self.results) for _ in range(self.workers)]
         for worker in self.pool:
