@@ -406,7 +406,7 @@ class GradebookWriter:
             if changed_comments:
                 connection.execute(update(comments).where(comments.c.id == bindparam("comment_id")), changed_comments)
             if layout.name == self.notebook_id:
-                penalty = self._late_penalty(result.student, total, timestamp, extension)
+                penalty = self.late_penalty(result.student, total, timestamp, extension)
                 connection.execute(update(notebooks).where(notebooks.c.id == notebook_id)
                                    .values(late_submission_penalty=penalty))
         where = (GRADED.c.assignment == self.spec.name) & (GRADED.c.student == result.student)
@@ -427,7 +427,7 @@ class GradebookWriter:
         return {name: "No response." if self._unchanged(submitted, name) else None
                 for name in self._layout.notebook(self.notebook_id).comment_cells}
 
-    def _late_penalty(self, student: str, score: float, timestamp, extension) -> float | None:
+    def late_penalty(self, student: str, score: float, timestamp, extension) -> float | None:
         """AssignLatePenalties' rule: None on time; late, the configured plugin's penalty, within 0 and the score."""
         duedate = self._layout.duedate
         if timestamp is None or duedate is None:

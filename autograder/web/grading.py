@@ -239,11 +239,19 @@ class GradingService:
         self.store.finish(attempt, result.status, result.score, result.max_score, counting)
 
     def _counting(self, attempt: Attempt, score: float, others: list[Attempt]) -> int:
-        candidates = [(other.score or 0.0, other.number, other.id) for other in others]
-        candidates.append((score, attempt.number, attempt.id))
+        candidates = [(self._after_late_penalty(other, other.score or 0.0), other.number, other.id) for other in others]
+        candidates.append((self._after_late_penalty(attempt, score), attempt.number, attempt.id))
         if policy(self.course, attempt.assignment).counting == "last":
             return max(candidates, key=lambda candidate: candidate[1])[2]
         return max(candidates)[2]  # the best score; of equal ones, the later attempt
+
+    def _after_late_penalty(self, attempt: Attempt, score: float) -> float:
+        """`score` less the late penalty nbgrader's gradebook would take off it: a late attempt's higher score
+        must not make it count over an earlier attempt on time that is worth more."""
+        extension = self.store.extension(attempt.student, attempt.assignment)
+        penalty = self._writer(attempt.assignment).late_penalty(attempt.student, score, attempt.uploaded_at,
+                                                                 extension or None)
+        return score - (penalty or 0.0)
 
     def _record(self, attempt: Attempt, job: SubmittedNotebook, result: SubmissionResult) -> Path:
         """Write `result` into nbgrader's gradebook and the course's autograded/, as `autograder grade` does;
