@@ -239,7 +239,8 @@ class GradingService:
         self.store.finish(attempt, result.status, result.score, result.max_score, counting)
 
     def _counting(self, attempt: Attempt, score: float, others: list[Attempt]) -> int:
-        candidates = [(self._after_late_penalty(other, other.score or 0.0), other.number, other.id) for other in others]
+        candidates = [(self._after_late_penalty(other, other.score or 0.0), other.number, other.id)
+                      for other in others]
         candidates.append((self._after_late_penalty(attempt, score), attempt.number, attempt.id))
         if policy(self.course, attempt.assignment).counting == "last":
             return max(candidates, key=lambda candidate: candidate[1])[2]

@@ -103,7 +103,7 @@ def _build(result: SubmissionResult, visibility: str, marks: GradebookMarks | No
     standing = counted(result, marks, counts)
     auto = [test for test in result.tests if not test.manual]
     working = sum(test.score >= test.max_score for test in auto)
-    exercises = [_exercise(test, visibility) for test in result.tests]
+    exercises = [_exercise(test, visibility, counts) for test in result.tests]
     return ResultView(standing, result.status, result.reason, list(result.notes),
                       _encouragement(result, working, len(auto), visibility), exercises, visibility)
 
@@ -119,7 +119,12 @@ def _encouragement(result: SubmissionResult, working: int, exercises: int, visib
             "it had not seen, what was expected, and how to fix it.")
 
 
-def _exercise(test: TestResult, visibility: str) -> ExerciseView:
+def _exercise(test: TestResult, visibility: str, counts: bool) -> ExerciseView:
+    if test.manual and test.pending and not counts:  # only the counting attempt reaches formgrader
+        return ExerciseView(test.name, f"written answer ({test.name})", test.score, test.max_score,
+                            "graded on the attempt that counts", ["Written answer: your instructor grades it on "
+                                                                  "the attempt that counts, not on this one."],
+                            pending=True)
     if test.manual:  # with_hand_grades has put the instructor's grade and comment in, if there is one
         return ExerciseView(test.name, f"written answer ({test.name})", test.score, test.max_score,
                             "to be graded by your instructor" if test.pending else "graded by hand",

@@ -287,6 +287,19 @@ def test_a_grade_given_by_hand_in_the_gradebook_shows_on_every_page_of_the_stude
     assert lms_score(server, A1, "barbara") == state["score"] + 1.5
     assert "Written answer: graded by your instructor, 1.5 of 2 points." in client.get(server.url + path).text
 
+    worse = nbformat.reads(sample("barbara_liskov", A1).read_text(), 4)
+    for cell in worse.cells:  # one exercise undone: a lower score
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "gradient_descent_update":
+            cell.source = "def gradient_descent_update(*args):\n    raise NotImplementedError()"
+    second, again = graded_attempt(server, client, A1, nbformat.writes(worse).encode())
+    assert again["score"] < state["score"]  # the first attempt still counts, with its hand grade
+    assert shown_scores(server, client, A1, path)[0] == f"{state['score'] + 1.5:g} of 9 points"
+    page = client.get(server.url + second).text
+    assert "This attempt counts" not in page
+    assert f'id="score">{again["score"]:g} of 7 points so far; 2 more points for written answers (graded on the ' \
+           'attempt that counts)</p>' in page
+    assert "your instructor grades it on the attempt that counts, not on this one." in page
+
 
 def test_a_late_attempt_shows_nbgraders_late_penalty_on_every_page_of_the_student(server):
     client = server.session("hedy")  # 02's due date has passed; the course's penalty is nbgrader's "zero"
