@@ -214,3 +214,38 @@ class ClusterPool(threading.Thread):
             if failure is not None:
                 self.results.put((None, failure))
             self.results.put((None, None))
+
+
+class ClusterStream(threading.Thread):
+    """The web service's Dask pool: like ClusterPool, but each result is handed on as soon as it is graded.
+
+    ClusterPool streams a batch, so it may wait for the next submission before it hands on a finished one; the
+    service's next upload may be minutes away. Here a done-callback puts (submission, result) in `results`;
+    a task that fails puts (None, error) and its submission waits for the service's next start."""
+
+    def __init__(self, address: str, course: Course, jobs: queue.Queue, results: queue.Queue):
+        super().__init__(daemon=True)
+        self.cluster = Cluster(address, course)
+        self.jobs, self.results = jobs, results
+        self.in_flight = threading.BoundedSemaphore(TASKS_PER_THREAD * self.cluster.threads())
+
+    def run(self):
+        try:
+            for job in iter(self.jobs.get, None):
+                self.in_flight.acquire()
+                task = self.cluster._submit(job)
+                if isinstance(task, SubmissionResult):  # nothing to send: no notebook, or it cannot be read
+                    self._hand_on(job, task)
+                else:
+                    task.add_done_callback(lambda future, job=job: self._hand_on(job, future))
+        finally:
+            self.cluster.close()
+            self.results.put((None, None))
+
+    def _hand_on(self, job, graded) -> None:
+        try:
+            self.results.put((job, graded if isinstance(graded, SubmissionResult) else _result(graded.result())))
+        except BaseException as error:  # the worker refused the course or its sandbox failed; or we are closing
+            self.results.put((None, error))
+        finally:
+            self.in_flight.release()

@@ -90,12 +90,17 @@ def hand_grades(db_url: str, assignment: str) -> dict[str, dict[str, HandGrade]]
             return {}
         for submission in submissions:
             for notebook in submission.notebooks:
-                comments = {comment.name: comment.manual_comment or "" for comment in notebook.comments}
-                for grade in notebook.grades:
-                    if grade.manual_score is not None:
-                        grades.setdefault(submission.student.id, {})[grade.name] = HandGrade(
-                            float(grade.manual_score), comments.get(grade.name, "").strip())
+                graded = notebook_hand_grades(notebook)
+                if graded:
+                    grades.setdefault(submission.student.id, {}).update(graded)
     return grades
+
+
+def notebook_hand_grades(notebook) -> dict[str, HandGrade]:
+    """grade id -> HandGrade of one nbgrader SubmittedNotebook, for each cell an instructor graded by hand."""
+    comments = {comment.name: comment.manual_comment or "" for comment in notebook.comments}
+    return {grade.name: HandGrade(float(grade.manual_score), comments.get(grade.name, "").strip())
+            for grade in notebook.grades if grade.manual_score is not None}
 
 
 def lms_score(submission) -> float:
@@ -401,7 +406,7 @@ class GradebookWriter:
             if changed_comments:
                 connection.execute(update(comments).where(comments.c.id == bindparam("comment_id")), changed_comments)
             if layout.name == self.notebook_id:
-                penalty = self._late_penalty(result.student, total, timestamp, extension)
+                penalty = self.late_penalty(result.student, total, timestamp, extension)
                 connection.execute(update(notebooks).where(notebooks.c.id == notebook_id)
                                    .values(late_submission_penalty=penalty))
         where = (GRADED.c.assignment == self.spec.name) & (GRADED.c.student == result.student)
@@ -422,7 +427,7 @@ class GradebookWriter:
         return {name: "No response." if self._unchanged(submitted, name) else None
                 for name in self._layout.notebook(self.notebook_id).comment_cells}
 
-    def _late_penalty(self, student: str, score: float, timestamp, extension) -> float | None:
+    def late_penalty(self, student: str, score: float, timestamp, extension) -> float | None:
         """AssignLatePenalties' rule: None on time; late, the configured plugin's penalty, within 0 and the score."""
         duedate = self._layout.duedate
         if timestamp is None or duedate is None:

@@ -48,6 +48,7 @@ def run_serve(args) -> int:
     from waitress.server import create_server
 
     from ..config import load_course
+    from ..distributed import ClusterError
     from ..gradebook import GradebookError
     from ..sandbox import SandboxError
     from .app import DEFAULT_MAX_UPLOAD_MB, create_app
@@ -58,7 +59,7 @@ def run_serve(args) -> int:
     try:
         app = create_app(course, args.db, workers=args.workers, scheduler=args.scheduler,
                          lms_iframe=args.lms_iframe, max_upload_mb=max_mb)
-    except (GradebookError, PolicyError, SandboxError) as error:
+    except (GradebookError, PolicyError, SandboxError, ClusterError) as error:
         print(f"autograder serve: {error}", file=sys.stderr)
         return 2
     if args.https:
@@ -69,8 +70,10 @@ def run_serve(args) -> int:
                            connection_limit=CONNECTIONS,
                            max_request_body_size=int(4 * max_mb * 1024 * 1024) + 65536,
                            url_scheme="https" if args.https else "http", ident="autograder")
+    graders = f"the Dask cluster at {args.scheduler}" if args.scheduler else \
+        f"{app.extensions['autograder'].grader.workers} sandboxes"
     print(f"Serving {course.course_id} on http://{args.host}:{server.effective_port} "
-          f"({app.extensions['autograder'].grader.workers} sandboxes); links: autograder serve links", flush=True)
+          f"({graders}); links: autograder serve links", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: (stop.set(), server.close()))
     try:

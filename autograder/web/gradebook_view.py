@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 
 _local = threading.local()   # one nbgrader Gradebook per server thread: its session is not thread-safe
@@ -18,16 +19,29 @@ def _gradebook(db_url: str):
     return books[db_url]
 
 
-def manual_grades(db_url: str, assignment: str, student: str, notebook: str) -> dict[str, float]:
-    """Grade cell name -> manual score, for every cell an instructor graded by hand; {} if none or not found."""
+@dataclass(frozen=True)
+class GradebookMarks:
+    """What nbgrader's gradebook adds to a counting attempt's autograded result."""
+    hand_grades: dict = field(default_factory=dict)   # grade id -> gradebook.HandGrade given in formgrader
+    late_penalty: float = 0.0                          # nbgrader's late-submission penalty, in points
+
+    def key(self) -> tuple:
+        """A hashable form, for the result pages' cache."""
+        return tuple(sorted(self.hand_grades.items())), self.late_penalty
+
+
+def counting_marks(db_url: str, assignment: str, student: str, notebook: str) -> GradebookMarks:
+    """The hand grades and late penalty nbgrader's gradebook holds for the student's submission; none if not found."""
     from nbgrader.api import MissingEntry
+
+    from ..gradebook import notebook_hand_grades
 
     gradebook = _gradebook(db_url)
     try:
         submitted = gradebook.find_submission_notebook(Path(notebook).stem, assignment, student)
-        return {grade.name: float(grade.manual_score) for grade in submitted.grades if grade.manual_score is not None}
+        return GradebookMarks(notebook_hand_grades(submitted), float(submitted.late_submission_penalty or 0.0))
     except MissingEntry:
-        return {}
+        return GradebookMarks()
     finally:
         gradebook.db.rollback()  # the next read sees what formgrader wrote since
 

@@ -76,6 +76,7 @@ class GradingService:
         self.pool: list = []
         self.writers: dict = {}
         self._queued: set[int] = set()   # attempts in the jobs queue or being graded
+        self._again: set[int] = set()    # of those, attempts an instructor asked to regrade meanwhile
         self._lock = threading.Lock()
         self._stopping = False
         self._graded: dict[int, threading.Event] = {}   # attempt id -> set when it is recorded as graded
@@ -85,9 +86,9 @@ class GradingService:
         """Start the sandboxes and the saver, and queue every attempt acknowledged but not yet graded."""
         self.store.drop_unacknowledged()  # uploads a killed server never acknowledged: the student was not told
         if self.scheduler:
-            from ..distributed import ClusterPool
+            from ..distributed import ClusterStream
 
-            self.pool = [ClusterPool(self.scheduler, self.course, self.jobs, self.results)]
+            self.pool = [ClusterStream(self.scheduler, self.course, self.jobs, self.results)]
         else:
             self.pool = [_ServiceWorker(self.course, self.specs, self.jobs, self.results) for _ in range(self.workers)]
         for worker in self.pool:
@@ -97,8 +98,10 @@ class GradingService:
             self.enqueue(attempt)
 
     def enqueue(self, attempt: Attempt) -> None:
+        """Queue the attempt for grading; one queued or being graded already is graded once more after that."""
         with self._lock:
             if attempt.id in self._queued:
+                self._again.add(attempt.id)  # its running grading may have read the inputs a regrade changes
                 return
             self._queued.add(attempt.id)
         folder = submitted_notebook(self.course, attempt).parent
@@ -164,11 +167,28 @@ class GradingService:
                     traceback.print_exc()
                     break
             with self._lock:
-                self._queued.discard(attempt_id)
-                graded = self._graded.pop(attempt_id, None)
+                again = attempt_id in self._again
+                self._again.discard(attempt_id)
+                if not again:
+                    self._queued.discard(attempt_id)
+                graded = None if again else self._graded.pop(attempt_id, None)
+            if again:
+                self._grade_again(attempt_id, job)
             if graded is not None:
                 graded.set()
         self._close_writers()
+
+    def _grade_again(self, attempt_id: int, job: SubmittedNotebook) -> None:
+        """A regrade asked for while the attempt was graded: its row back to "queued", its job in the queue."""
+        while not self._stopping:
+            try:
+                self.store.requeue([attempt_id])
+                break
+            except SQLAlchemyError as error:
+                print(f"autograder serve: could not queue attempt {attempt_id} again ({error}); retrying",
+                      file=sys.stderr)
+                time.sleep(RETRY_SECONDS)
+        self.jobs.put(job)
 
     def _worker_ended(self, error) -> None:
         """A worker stopped because its sandbox failed: once its thread has ended, queue its attempt again
@@ -219,11 +239,20 @@ class GradingService:
         self.store.finish(attempt, result.status, result.score, result.max_score, counting)
 
     def _counting(self, attempt: Attempt, score: float, others: list[Attempt]) -> int:
-        candidates = [(other.score or 0.0, other.number, other.id) for other in others]
-        candidates.append((score, attempt.number, attempt.id))
+        candidates = [(self._after_late_penalty(other, other.score or 0.0), other.number, other.id)
+                      for other in others]
+        candidates.append((self._after_late_penalty(attempt, score), attempt.number, attempt.id))
         if policy(self.course, attempt.assignment).counting == "last":
             return max(candidates, key=lambda candidate: candidate[1])[2]
         return max(candidates)[2]  # the best score; of equal ones, the later attempt
+
+    def _after_late_penalty(self, attempt: Attempt, score: float) -> float:
+        """`score` less the late penalty nbgrader's gradebook would take off it: a late attempt's higher score
+        must not make it count over an earlier attempt on time that is worth more."""
+        extension = self.store.extension(attempt.student, attempt.assignment)
+        penalty = self._writer(attempt.assignment).late_penalty(attempt.student, score, attempt.uploaded_at,
+                                                                 extension or None)
+        return score - (penalty or 0.0)
 
     def _record(self, attempt: Attempt, job: SubmittedNotebook, result: SubmissionResult) -> Path:
         """Write `result` into nbgrader's gradebook and the course's autograded/, as `autograder grade` does;

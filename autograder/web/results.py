@@ -7,8 +7,9 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from ..grade import SubmissionResult, TestResult
+from ..grade import SubmissionResult, TestResult, with_hand_grades
 from ..report import exercise_name
+from .gradebook_view import GradebookMarks
 
 WORKED_EXAMPLE = "worked_example"   # the hidden checks on the notebook's own worked example carry this name
 CACHE_SIZE = 256                     # result pages kept drawn (their SVG figures cost tens of ms each)
@@ -20,18 +21,53 @@ class ExerciseView:
     title: str
     score: float
     max_score: float
-    verdict: str                 # "works", "needs work" or "graded by hand"
+    verdict: str                 # "works", "needs work", "graded by hand" or "to be graded by your instructor"
     messages: list[str] = field(default_factory=list)
     figures: list[tuple[str, str]] = field(default_factory=list)   # (caption, svg)
     checks_passed: int = 0
     checks: int = 0
     hidden_note: str = ""        # what the visibility leaves out, said plainly
+    pending: bool = False        # a written answer not graded by hand yet: no points shown, not 0
+
+
+@dataclass(frozen=True)
+class Standing:
+    """An attempt's score as nbgrader's gradebook counts it, the same on every page that shows it."""
+    earned: float          # autograded points and the hand grades given so far
+    max_score: float
+    pending: float         # written answers' points not graded by hand yet: left out, not counted as 0
+    late_penalty: float    # nbgrader's late-submission penalty
+    counts: bool           # only the counting attempt's written answers are graded by hand
+
+    @property
+    def score(self) -> float:
+        return max(0.0, round(self.earned - self.late_penalty, 4))
+
+    def summary(self) -> str:
+        """E.g. "0 of 7 points so far (7 earned, less a late-submission penalty of 7); 2 more points to be graded
+        by your instructor"."""
+        text = f"{self.score:g} of {self.max_score - self.pending:g} points{' so far' if self.pending else ''}"
+        if self.late_penalty:
+            text += f" ({self.earned:g} earned, less a late-submission penalty of {self.late_penalty:g})"
+        if self.pending:
+            text += (f"; {self.pending:g} more point{'' if self.pending == 1 else 's'} "
+                     + ("to be graded by your instructor" if self.counts else
+                        "for written answers (graded on the attempt that counts)"))
+        return text
+
+
+def counted(result: SubmissionResult, marks: GradebookMarks | None, counts: bool) -> Standing:
+    """What `result` counts for: the gradebook's hand grades applied to it in place (`with_hand_grades`, as
+    `autograder feedback` and `report` do) and its late penalty taken off; `marks` is None for an attempt
+    that is not the one in the gradebook."""
+    marks = marks or GradebookMarks()
+    with_hand_grades(result, marks.hand_grades)
+    return Standing(result.score, result.max_score, result.pending_points, marks.late_penalty, counts)
 
 
 @dataclass
 class ResultView:
-    score: float
-    max_score: float
+    standing: Standing
     status: str
     reason: str
     notes: list[str]
@@ -44,16 +80,17 @@ _cache: OrderedDict = OrderedDict()
 _cache_lock = threading.Lock()
 
 
-def result_view(result: SubmissionResult, visibility: str, key=None, manual_scores: dict | None = None) -> ResultView:
-    """The page's data; `key` (an attempt's id and finish time) caches it; `manual_scores`: grade id ->
-    points an instructor gave in formgrader."""
-    cache_key = (key, visibility, tuple(sorted((manual_scores or {}).items()))) if key is not None else None
+def result_view(result: SubmissionResult, visibility: str, key=None, marks: GradebookMarks | None = None,
+                counts: bool = False) -> ResultView:
+    """The page's data; `key` (an attempt's id and finish time) caches it; `marks`: what the gradebook adds
+    to the counting attempt (hand grades given in formgrader, the late penalty)."""
+    cache_key = (key, visibility, marks.key() if marks else None, counts) if key is not None else None
     if cache_key is not None:
         with _cache_lock:
             if cache_key in _cache:
                 _cache.move_to_end(cache_key)
                 return _cache[cache_key]
-    view = _build(result, visibility, manual_scores or {})
+    view = _build(result, visibility, marks, counts)
     if cache_key is not None:
         with _cache_lock:
             _cache[cache_key] = view
@@ -62,12 +99,12 @@ def result_view(result: SubmissionResult, visibility: str, key=None, manual_scor
     return view
 
 
-def _build(result: SubmissionResult, visibility: str, manual_scores: dict) -> ResultView:
+def _build(result: SubmissionResult, visibility: str, marks: GradebookMarks | None, counts: bool) -> ResultView:
+    standing = counted(result, marks, counts)
     auto = [test for test in result.tests if not test.manual]
     working = sum(test.score >= test.max_score for test in auto)
-    exercises = [_exercise(test, visibility, manual_scores) for test in result.tests]
-    score = result.score + sum(manual_scores.get(test.name, 0.0) for test in result.tests if test.manual)
-    return ResultView(score, result.max_score, result.status, result.reason, list(result.notes),
+    exercises = [_exercise(test, visibility, counts) for test in result.tests]
+    return ResultView(standing, result.status, result.reason, list(result.notes),
                       _encouragement(result, working, len(auto), visibility), exercises, visibility)
 
 
@@ -82,12 +119,16 @@ def _encouragement(result: SubmissionResult, working: int, exercises: int, visib
             "it had not seen, what was expected, and how to fix it.")
 
 
-def _exercise(test: TestResult, visibility: str, manual_scores: dict) -> ExerciseView:
-    if test.manual:
-        given = manual_scores.get(test.name)
-        return ExerciseView(test.name, f"written answer ({test.name})", given or 0.0, test.max_score,
-                            "graded by hand", [test.output if given is None else
-                                               f"Your instructor gave {given:g} of {test.max_score:g} points."])
+def _exercise(test: TestResult, visibility: str, counts: bool) -> ExerciseView:
+    if test.manual and test.pending and not counts:  # only the counting attempt reaches formgrader
+        return ExerciseView(test.name, f"written answer ({test.name})", test.score, test.max_score,
+                            "graded on the attempt that counts", ["Written answer: your instructor grades it on "
+                                                                  "the attempt that counts, not on this one."],
+                            pending=True)
+    if test.manual:  # with_hand_grades has put the instructor's grade and comment in, if there is one
+        return ExerciseView(test.name, f"written answer ({test.name})", test.score, test.max_score,
+                            "to be graded by your instructor" if test.pending else "graded by hand",
+                            [test.output], pending=test.pending)
     view = ExerciseView(test.name, exercise_name(test), test.score, test.max_score,
                         "works" if test.score >= test.max_score else "needs work",
                         checks_passed=sum(check.passed for check in test.checks), checks=len(test.checks))

@@ -189,11 +189,25 @@ def assignment_state(student: str, assignment: str) -> dict:
     if attempts and rule.minutes_between:
         next_at = max(attempt.uploaded_at for attempt in attempts) + timedelta(minutes=rule.minutes_between)
         next_at = next_at if next_at > utcnow() else None
+    scores = standings(attempts)
     return {"assignment": assignment, "notebook": svc.course.notebook(assignment), "policy": rule,
             "due": rule.due_for(extension), "extension": extension, "attempts": attempts,
             "used": len(attempts), "left": rule.attempts - len(attempts), "grading": grading,
-            "counting": counting, "next_at": next_at,
-            "visibility": rule.visibility(utcnow(), extension)}
+            "counting": counting, "standings": scores, "standing": scores.get(counting.id) if counting else None,
+            "next_at": next_at, "visibility": rule.visibility(utcnow(), extension)}
+
+
+def standings(attempts) -> dict:
+    """Attempt id -> what each graded attempt counts for (results.counted): the one score every page shows."""
+    from .grading import stored_result
+    from .results import counted
+
+    found = {}
+    for attempt in attempts:
+        result = stored_result(service().course, attempt) if attempt.done else None
+        if result is not None:
+            found[attempt.id] = counted(result, gradebook_marks(attempt) if attempt.counts else None, attempt.counts)
+    return found
 
 
 def render_attempt(found, instructor: bool):
@@ -209,16 +223,16 @@ def render_attempt(found, instructor: bool):
     if found.done:
         result = stored_result(svc.course, found)
         if result is not None:
-            manual = manual_scores(found) if found.counts else {}
-            view = result_view(result, visibility, (found.id, found.finished_at), manual)
+            marks = gradebook_marks(found) if found.counts else None
+            view = result_view(result, visibility, (found.id, found.finished_at), marks, found.counts)
     history = svc.store.attempts(found.student, found.assignment)
     return render_template("student/attempt.html", attempt=found, view=view, history=history,
-                           instructor=instructor, policy=rule)
+                           standings=standings(history), instructor=instructor, policy=rule)
 
 
-def manual_scores(found) -> dict:
-    """Grade id -> points an instructor gave by hand in formgrader to the counting attempt."""
-    from .gradebook_view import manual_grades
+def gradebook_marks(found):
+    """What nbgrader's gradebook adds to the counting attempt: hand grades given in formgrader, the late penalty."""
+    from .gradebook_view import counting_marks
 
-    return manual_grades(service().db_url, found.assignment, found.student,
-                         service().course.notebook(found.assignment))
+    return counting_marks(service().db_url, found.assignment, found.student,
+                          service().course.notebook(found.assignment))

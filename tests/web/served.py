@@ -27,6 +27,7 @@ c.Autograder.policies = {
     "03-backpropagation": {"attempts": 1, "before_due": "score"},
     "04-linear-regression": {"minutes_between": 30},
 }
+c.LateSubmissionPlugin.penalty_method = "zero"
 """
 
 # A course of one assignment, for the tests that start servers of their own: they warm up faster.

@@ -28,7 +28,8 @@ def test_the_counting_attempt_is_in_nbgrader_gradebook_as_autograder_grade_write
     path, state = graded_attempt(server, client, A1, sample("ada_lovelace", A1).read_bytes())
     assert (state["score"], state["max_score"]) == (7.0, 9.0)
     page = client.get(server.url + path).text
-    assert "7 of 9 points" in page and "This attempt counts for your grade." in page
+    ada_s = "7 of 7 points so far; 2 more points to be graded by your instructor"  # her written answer waits
+    assert ada_s in page and "This attempt counts for your grade." in page
     gradebook = open_gradebook(server.service.db_url)
     try:
         assert gradebook.find_submission(A1, "ada").score == 7.0
@@ -38,7 +39,7 @@ def test_the_counting_attempt_is_in_nbgrader_gradebook_as_autograder_grade_write
     assert results["ada"] == 7.0
     listing = client.get(f"{server.url}/assignments").text
     row = re.search(rf'data-assignment="{A1}">(.*?)</tr>', listing, re.S).group(1)
-    assert re.search(r'class="used">1 of 2<', row) and re.search(r'class="score">7 of 9<', row)
+    assert re.search(r'class="used">1 of 2<', row) and f'class="score">{ada_s}<' in row
 
 
 def test_the_best_attempt_counts_and_a_worse_one_leaves_the_gradebook_alone(server):
@@ -239,21 +240,75 @@ def test_before_the_due_date_a_score_only_policy_shows_no_messages(server):
     assert '<ul class="messages">' not in page.split('id="exercises"')[1].split("written answer")[0]
 
 
-def test_a_grade_given_by_hand_in_the_gradebook_shows_on_the_students_page(server):
+def give_hand_grade(server, student, points):
+    """As formgrader saves a manual grade: through nbgrader's API, into the service's gradebook."""
     from autograder.gradebook import open_gradebook
 
-    client = server.session("barbara")
-    path, state = graded_attempt(server, client, A1, sample("barbara_liskov", A1).read_bytes())
     gradebook = open_gradebook(server.service.db_url)
-    try:  # as formgrader saves a manual grade
-        grade = gradebook.find_grade("learning_rate_too_large", "gradient_descent", A1, "barbara")
-        grade.manual_score = 1.5
+    try:
+        grade = gradebook.find_grade("learning_rate_too_large", "gradient_descent", A1, student)
+        grade.manual_score = points
         gradebook.db.commit()
     finally:
         gradebook.close()
+
+
+def lms_score(server, assignment, student):
+    """What nbgrader's gradebook counts for the submission: its score less its late penalty."""
+    from autograder.gradebook import lms_score as counted, open_gradebook
+
+    gradebook = open_gradebook(server.service.db_url)
+    try:
+        return counted(gradebook.find_submission(assignment, student))
+    finally:
+        gradebook.close()
+
+
+def shown_scores(server, client, assignment, path):
+    """The score as the assignments list, the assignment page's history and the result page each say it."""
+    listing = client.get(f"{server.url}/assignments").text
+    column = re.search(rf'data-assignment="{assignment}">.*?class="score">(.*?)</td>', listing, re.S).group(1)
+    history = re.search(r'id="history">.*?UTC.*?<td>(.*?)</td>',
+                        client.get(f"{server.url}/assignments/{assignment}").text, re.S).group(1)
+    result = re.search(r'id="score">(.*?)</p>', client.get(server.url + path).text).group(1)
+    return column, history, result
+
+
+def test_a_grade_given_by_hand_in_the_gradebook_shows_on_every_page_of_the_student(server):
+    client = server.session("barbara")
+    path, state = graded_attempt(server, client, A1, sample("barbara_liskov", A1).read_bytes())
+    waiting = f"{state['score']:g} of 7 points so far; 2 more points to be graded by your instructor"
+    assert shown_scores(server, client, A1, path) == (waiting,) * 3  # not counted as 0 of 2 meanwhile
     page = client.get(server.url + path).text
-    assert "Your instructor gave 1.5 of 2 points." in page
-    assert f"{state['score'] + 1.5:g} of 9 points" in page
+    assert "to be graded by your instructor" in page.split('id="exercises"')[1].split("</table>")[0]
+
+    give_hand_grade(server, "barbara", 1.5)
+    assert shown_scores(server, client, A1, path) == (f"{state['score'] + 1.5:g} of 9 points",) * 3
+    assert lms_score(server, A1, "barbara") == state["score"] + 1.5
+    assert "Written answer: graded by your instructor, 1.5 of 2 points." in client.get(server.url + path).text
+
+    worse = nbformat.reads(sample("barbara_liskov", A1).read_text(), 4)
+    for cell in worse.cells:  # one exercise undone: a lower score
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "gradient_descent_update":
+            cell.source = "def gradient_descent_update(*args):\n    raise NotImplementedError()"
+    second, again = graded_attempt(server, client, A1, nbformat.writes(worse).encode())
+    assert again["score"] < state["score"]  # the first attempt still counts, with its hand grade
+    assert shown_scores(server, client, A1, path)[0] == f"{state['score'] + 1.5:g} of 9 points"
+    page = client.get(server.url + second).text
+    assert "This attempt counts" not in page
+    assert f'id="score">{again["score"]:g} of 7 points so far; 2 more points for written answers (graded on the ' \
+           'attempt that counts)</p>' in page
+    assert "your instructor grades it on the attempt that counts, not on this one." in page
+
+
+def test_a_late_attempt_shows_nbgraders_late_penalty_on_every_page_of_the_student(server):
+    client = server.session("hedy")  # 02's due date has passed; the course's penalty is nbgrader's "zero"
+    path, state = graded_attempt(server, client, A2, sample("ada_lovelace", A2).read_bytes())
+    assert state["score"] > 0
+    penalised = f"0 of {state['max_score']:g} points ({state['score']:g} earned, less a late-submission penalty " \
+                f"of {state['score']:g})"
+    assert shown_scores(server, client, A2, path) == (penalised,) * 3
+    assert lms_score(server, A2, "hedy") == 0
 
 
 def test_the_instructor_downloads_the_counting_submissions_in_nbgraders_layout(server):
@@ -322,3 +377,49 @@ def test_the_instructor_regrades_one_attempt_and_a_whole_assignment(server):
         wait_done(teacher, server.url, f"/instructor/attempts/{attempt.id}")
     after = {a.id: a for a in server.service.store.attempts(assignment=A4)}
     assert all(after[a.id].finished_at > a.finished_at and after[a.id].score == a.score for a in everyone)
+
+
+def test_a_regrade_asked_for_while_the_attempt_is_graded_runs_once_after_it(server):
+    import time
+
+    from autograder.web.grading import submitted_notebook
+
+    client = server.session("ida")
+    slow = nbformat.reads(sample("katherine_johnson", A1).read_text(), 4)  # 3 of 9 points
+    slow.cells.insert(1, nbformat.v4.new_code_cell("import time\ntime.sleep(2.5)"))
+    response = upload(client, server.url, A1, nbformat.writes(slow).encode())
+    attempt_id = int(response.url.rsplit("/", 1)[1])
+    finished = []
+    store_finish = server.service.store.finish  # counted as it records each grading of this attempt
+
+    def counting_finish(attempt, *args):
+        finished.extend([attempt.id] if attempt.id == attempt_id else [])
+        return store_finish(attempt, *args)
+
+    server.service.store.finish = counting_finish
+    try:
+        deadline = time.monotonic() + 30
+        while not any(getattr(worker, "current", None) and worker.current.fingerprint == f"web-attempt-{attempt_id}"
+                      for worker in server.service.grader.pool):
+            assert time.monotonic() < deadline, "the attempt never started grading"
+            time.sleep(0.02)
+        time.sleep(0.5)  # well into its 2.5 s cell: the running grading has read the notebook
+        # what the regrade must see: the notebook as it is now, not as the running grading read it
+        submitted_notebook(server.course, server.service.store.attempt(attempt_id)).write_bytes(
+            sample("ada_lovelace", A1).read_bytes())
+        teacher = server.session("teacher", "instructor")
+        for _ in range(2):  # a double click while it is graded
+            asked = teacher.post(f"{server.url}/instructor/regrade", data={"csrf_token": teacher.csrf,
+                                                                           "attempt_id": attempt_id})
+            assert asked.status_code == 200
+        assert server.service.store.attempt(attempt_id).finished_at is None  # still the first grading
+        while len(finished) < 2 or not server.service.store.attempt(attempt_id).done:
+            assert time.monotonic() < deadline + 30, f"graded {len(finished)} time(s) only"
+            time.sleep(0.05)
+        time.sleep(1.0)  # nothing more comes
+        assert finished == [attempt_id, attempt_id]
+    finally:
+        server.service.store.finish = store_finish
+    attempt = server.service.store.attempt(attempt_id)
+    assert (attempt.status, attempt.score) == ("done", 7.0)
+    assert attempt_id not in server.service.grader._queued

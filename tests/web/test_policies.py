@@ -44,3 +44,33 @@ def test_a_wrong_policy_is_named_with_what_is_allowed(course, policies, says):
     with pytest.raises(PolicyError) as raised:
         check_policies(with_policies(course, policies))
     assert says in str(raised.value)
+
+
+def test_the_best_attempt_is_chosen_after_nbgraders_late_penalty(tmp_path):
+    from autograder.config import load_course
+    from autograder.web.grading import GradingService
+    from autograder.web.store import Attempt, Store
+    from served import ONE_ASSIGNMENT_CONFIG, make_course
+
+    due = datetime(2026, 11, 20, 17, 0)
+    root = make_course(tmp_path / "course", ONE_ASSIGNMENT_CONFIG + f"""
+c.Autograder.policies = {{"{A1}": {{"due": "{due:%Y-%m-%d %H:%M:%S} UTC"}}}}
+c.LateSubmissionPlugin.penalty_method = "zero"
+""")
+    db_url = f"sqlite:///{root / 'gradebook.db'}"
+    store = Store(db_url)
+    grader = GradingService(load_course(root), db_url, store)
+    try:
+        def attempt(number, uploaded_at, score=None):
+            return Attempt(number, "ada", A1, number, "done" if score else "queued", uploaded_at, None, None, score,
+                           9.0, uploaded_at > due, False)
+
+        on_time = attempt(1, due - timedelta(minutes=1), score=3.0)
+        assert grader._counting(attempt(2, due + timedelta(seconds=1), None), 7.0, [on_time]) == 1  # 7 late is 0
+        assert grader._counting(attempt(2, due, None), 7.0, [on_time]) == 2  # at the due date: on time
+        store.set_extension("ada", A1, 1)
+        assert grader._counting(attempt(2, due + timedelta(minutes=59), None), 7.0, [on_time]) == 2
+        assert grader._counting(attempt(2, due + timedelta(minutes=61), None), 7.0, [on_time]) == 1
+    finally:
+        grader._close_writers()
+        store.close()
