@@ -2,6 +2,7 @@
 and the hidden checks in one batch per assignment, then each case's exercises must earn exactly the
 points its label says, each failing exercise's feedback must name the expected mistake, and a passing
 exercise must show no complaint."""
+import dataclasses
 import shutil
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import nbformat
 import pytest
 
 from autograder import notebook as nb
-from autograder.batch import grade_batch
+from autograder.batch import grade_assignments
 from autograder.config import load_course
 from autograder.grade import assignment_spec
 from labelled_cases import CASES, Code
@@ -32,21 +33,21 @@ def submission(course_root: Path, case) -> nbformat.NotebookNode:
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    """(student, assignment) -> SubmissionResult, for every case, graded by `grade_batch` on a course copy."""
+    """(student, assignment) -> SubmissionResult, for every case, graded in one batch of every assignment on a course copy."""
     root = tmp_path_factory.mktemp("labelled")
     for name in ("source", "release"):
         shutil.copytree(ROOT / name, root / name)
     for name in ("course_config.py", "nbgrader_config.py"):
         shutil.copy(ROOT / name, root / name)
-    course = load_course(root)
+    # the labels judge scores and messages; rendering figures would only slow the 107 cases down
+    course = dataclasses.replace(load_course(root), keep_figures=False)
     for case in CASES:
         folder = root / "submitted" / case.student / case.assignment
         folder.mkdir(parents=True)
         nbformat.write(submission(root, case), str(folder / course.notebook(case.assignment)))
     results = {}
-    for assignment in course.assignments:
-        grade_batch(course, assignment, db_url=None, workers=3, progress=False,
-                    on_result=lambda result: results.__setitem__((result.student, result.assignment), result))
+    grade_assignments(course, list(course.assignments), db_url=None, workers=3, progress=False,  # one pool for all
+                      on_result=lambda result: results.__setitem__((result.student, result.assignment), result))
     return course, results
 
 
