@@ -141,7 +141,7 @@ def test_a_form_without_its_csrf_token_is_refused_and_uses_no_attempt(server):
     (None, "notebook of 02-slopes-and-updates"),
     (nbformat.writes(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(1)")])).encode(),
      "none of the exercises of 01-gradient-descent"),
-])
+], ids=["empty", "png", "cells-not-a-list", "no-cells", "another-assignment", "no-exercise"])  # stable names
 def test_a_bad_upload_gets_a_clear_message_and_costs_no_attempt(server, data, says):
     client = server.session("frances")
     response = upload(client, server.url, A1, sample("frances_allen", A2).read_bytes() if data is None else data)
