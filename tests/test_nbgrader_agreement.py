@@ -128,16 +128,20 @@ def test_nbgrader_charges_a_wrong_helper_once(graded_course, course):
         a: auto_points(course, a) - WRONG_HELPER[a][2] for a in WRONG_HELPER}
 
 
-def test_autograder_grade_agrees_with_nbgrader_autograde(graded_course, course, tmp_path):
+@pytest.fixture(scope="module")
+def ours(graded_course, tmp_path_factory):
+    """`autograder grade --all` on the notebooks nbgrader graded, into a gradebook of its own: (gradebook, report)."""
+    folder = tmp_path_factory.mktemp("ours")
+    done = subprocess.run([sys.executable, "-m", "autograder.cli", "grade", "--all", "--json", str(folder / "report.json"),
+                           "--db", f"sqlite:///{folder / 'ours.db'}", "--no-progress"],
+                          cwd=graded_course, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return folder / "ours.db", json.loads((folder / "report.json").read_text())
+
+
+def test_autograder_grade_agrees_with_nbgrader_autograde(graded_course, course, ours):
     expected = nbgrader_scores(graded_course, course)
-    got = {}
-    for assignment in ASSIGNMENTS:
-        report = tmp_path / f"{assignment}.json"
-        done = subprocess.run([sys.executable, "-m", "autograder.cli", "grade", assignment, "--json", str(report),
-                               "--db", f"sqlite:///{tmp_path / 'ours.db'}", "--no-progress"],
-                              cwd=graded_course, capture_output=True, text=True)
-        assert done.returncode == 0, done.stderr[-3000:]
-        got.update({(entry["student"], assignment): entry["score"] for entry in json.loads(report.read_text())})
+    got = {(entry["student"], entry["assignment"]): entry["score"] for entry in ours[1]}
     assert got == pytest.approx(expected, abs=1e-9)
 
 
@@ -159,15 +163,10 @@ def gradebook_rows(db):
         return rows
 
 
-def test_our_gradebook_rows_are_the_ones_nbgrader_writes(graded_course, tmp_path):
+def test_our_gradebook_rows_are_the_ones_nbgrader_writes(graded_course, ours):
     """Grades, comments and flags, cell by cell, equal those `nbgrader autograde` wrote for the same notebooks,
     so formgrader, export and generate_feedback cannot tell the two apart."""
-    for assignment in ASSIGNMENTS:
-        done = subprocess.run([sys.executable, "-m", "autograder.cli", "grade", assignment, "--no-progress",
-                               "--db", f"sqlite:///{tmp_path / 'ours.db'}"], cwd=graded_course,
-                              capture_output=True, text=True)
-        assert done.returncode == 0, done.stderr[-3000:]
-    ours, theirs = gradebook_rows(tmp_path / "ours.db"), gradebook_rows(graded_course / "gradebook.db")
+    theirs, ours = gradebook_rows(graded_course / "gradebook.db"), gradebook_rows(ours[0])
     assert len(theirs) > 100
     assert {key: value for key, value in ours.items() if value != theirs.get(key)} == {}
     assert ours.keys() == theirs.keys()
