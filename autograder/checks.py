@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import find_root
+from .plain import swap_in
 from .submission import Submission, StudentCodeError, local_submission
 
 HIDDEN = Path(__file__).resolve().parent / "hidden"
@@ -297,21 +298,12 @@ def _failed_before(assignment: str, name: str, namespace) -> bool:
     return not (passed and namespace is not None and namespace.get(name) is function)
 
 
-_ABSENT = object()
 _REBOUND: dict = {}  # name -> the notebook's own value, while a reference stands in for it
 
 
 def _rebind_locally(namespace, functions: dict) -> bool:
     """rebind for code running in this very process: swap the names in the notebook's namespace."""
-    for name, original in _REBOUND.items():
-        if original is _ABSENT:
-            namespace.pop(name, None)
-        else:
-            namespace[name] = original
-    _REBOUND.clear()
-    for name, function in functions.items():
-        _REBOUND[name] = namespace.get(name, _ABSENT)
-        namespace[name] = function
+    swap_in(namespace, functions, _REBOUND)
     return True
 
 

@@ -24,7 +24,8 @@ import time
 from IPython.core.displaypub import DisplayPublisher  # the zygote imports IPython anyway, to warm up
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from plain import MAX_MESSAGE, MAX_REQUEST, MessageTooLarge, decode, encode, recv_message, send_message  # noqa: E402
+from plain import (MAX_MESSAGE, MAX_REQUEST, MessageTooLarge, decode, encode, recv_message,  # noqa: E402
+                   send_message, swap_in)
 
 WORK = "/tmp/run" if os.path.isdir("/tmp") else tempfile.gettempdir()
 PR_SET_CHILD_SUBREAPER = 36
@@ -385,15 +386,7 @@ def serve(sock, namespace, timeout, me):
 def rebind(sock, namespace, names, rebound):
     """Put back what an earlier rebind replaced, then let each of `names` call the grader's function instead
     (a reference helper during a re-check: the reference itself stays in the grader)."""
-    for name, original in rebound.items():
-        if original is rebound:
-            namespace.pop(name, None)
-        else:
-            namespace[name] = original
-    rebound.clear()
-    for name, data in names.items():
-        rebound[name] = namespace.get(name, rebound)  # `rebound` itself marks a name that was not defined
-        namespace[name] = _callback_proxy(sock, data, grader_time=True)
+    swap_in(namespace, {name: _callback_proxy(sock, data, grader_time=True) for name, data in names.items()}, rebound)
 
 
 def reply_within_limit(sock, reply, instead):
