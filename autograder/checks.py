@@ -13,6 +13,7 @@ import hashlib
 import importlib.util
 import inspect
 import os
+import warnings
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
@@ -267,9 +268,15 @@ def assert_hidden_checks_pass(assignment: str, exercise: str, **values):
     function = values.get(exercise)
     namespace = getattr(function, "__globals__", None) if callable(function) else None
     wrong = [name for name in _earlier_exercises(spec, exercise) if _failed_before(assignment, name, namespace)]
-    results, helpers = run_fairly(assignment, exercise, local_submission(values), _student_from_cwd(),
-                                  wrong if course.cascade and namespace is not None else (),
-                                  lambda functions: _rebind_locally(namespace, functions))
+    # The warnings that the checks' own calls of the student's code raise are not shown: nbgrader takes a grade cell
+    # with anything on stderr for an error and gives it 0, while `autograder grade` judges the checks' verdicts. A
+    # wrong helper's overflow while a caller is tried with it would otherwise cost the caller's points a second time.
+    # Only the showing is dropped: a warning the notebook made an error still raises.
+    with warnings.catch_warnings():
+        warnings.showwarning = lambda *args, **kwargs: None
+        results, helpers = run_fairly(assignment, exercise, local_submission(values), _student_from_cwd(),
+                                      wrong if course.cascade and namespace is not None else (),
+                                      lambda functions: _rebind_locally(namespace, functions))
     score = earned(results, points)
     if namespace is not None:
         _VERDICTS[(assignment, exercise)] = (function, score >= points)

@@ -186,13 +186,16 @@ def main() -> None:
         print(f"throughput ratio: {theirs_seconds / ours_seconds:.1f}x (processor time: {theirs_cpu / ours_cpu:.1f}x)")
         ours, theirs = scores(folder / "ours.db", course), scores(folder / "gradebook.db", course)
         differ = sorted(key for key in ours.keys() | theirs.keys() if ours.get(key) != theirs.get(key))
-        if args.realistic:  # nbgrader drops a notebook whose kernel died (score 0); ours grades its honest part
-            crashed = {key for key, name in trouble(args.students, args.seed).items() if name == "crash_exit"}
-            honest = sum(ours.get(key, 0) for key in crashed) / max(1, len(crashed))
-            print(f"notebooks that end their Python process: {len(crashed)}; nbgrader scores "
-                  f"{sum(theirs.get(key) == 0 for key in crashed)} of them 0 (it removes a notebook whose kernel "
-                  f"died), ours their honest part (mean {honest:.2f})")
-            differ = [key for key in differ if key not in crashed]
+        if args.realistic:  # nbgrader removes a notebook whose kernel died or whose cell timed out (score 0)
+            troubled = trouble(args.students, args.seed)
+            for kind, what in (("crash_exit", "end their Python process"),
+                               ("infinite_loop_in_helper", "loop for ever in a helper")):
+                dropped = {key for key, name in troubled.items() if name == kind and theirs.get(key, 0) == 0}
+                honest = sum(ours.get(key, 0) for key in dropped) / max(1, len(dropped))
+                print(f"notebooks that {what}: {list(troubled.values()).count(kind)}; nbgrader scores {len(dropped)} "
+                      f"of them 0 (it removes a notebook whose kernel died or whose cell timed out), ours their honest "
+                      f"part (mean {honest:.2f})")
+                differ = [key for key in differ if key not in dropped]
         print(f"scores agree: {'yes' if not differ else 'NO'} ({len(ours)} vs {len(theirs)} notebooks"
               + (f"; differ: {[(key, ours.get(key), theirs.get(key)) for key in differ[:10]]}" if differ else "")
               + ")")

@@ -54,6 +54,15 @@ WRONG_HELPER = {
                              "    return bias * np.asarray(x, dtype=float) + weight\n", 1),
 }
 
+# A wrong helper whose caller overflows when tried with it (numpy warns on stderr, which nbgrader takes for an error):
+# only the helper's points are lost, in nbgrader as in `autograder grade`.
+OVERFLOWING_HELPER = {
+    "04-linear-regression": ("sse_gradient", "def sse_gradient(x, y, weight, bias):\n"
+                             "    x = np.asarray(x, dtype=float)\n"
+                             "    errors = np.asarray(y, dtype=float) - linear(x, weight, bias)\n"
+                             "    return float(2 * np.sum(errors * x)), float(2 * np.sum(errors))\n", 3),
+}
+
 
 def one_mistake(course, assignment) -> tuple[str, str, float]:
     """(solution cell, wrong source, points lost): the curated mistake, else the last exercise left as released."""
@@ -87,6 +96,8 @@ def graded_course(tmp_path_factory, course):
                      "blank_student": nbformat.read(str(course.release_notebook(assignment)), as_version=4)}
         if assignment in WRONG_HELPER:
             notebooks["wrong_helper"] = with_cell(solution, *WRONG_HELPER[assignment][:2])
+        if assignment in OVERFLOWING_HELPER:
+            notebooks["overflowing_helper"] = with_cell(solution, *OVERFLOWING_HELPER[assignment][:2])
         for student, notebook in notebooks.items():
             folder = root / "submitted" / student / assignment
             folder.mkdir(parents=True)
@@ -103,7 +114,8 @@ def nbgrader_scores(root, course):
         return {(student, assignment): gradebook.find_submission_notebook(
                     course.notebook(assignment).removesuffix(".ipynb"), assignment, student).score
                 for assignment in ASSIGNMENTS for student in ("sol_student", "one_mistake", "blank_student")
-                + (("wrong_helper",) if assignment in WRONG_HELPER else ())}
+                + (("wrong_helper",) if assignment in WRONG_HELPER else ())
+                + (("overflowing_helper",) if assignment in OVERFLOWING_HELPER else ())}
 
 
 def test_nbgrader_gives_the_solutions_full_marks(graded_course, course):
@@ -137,6 +149,12 @@ def ours(graded_course, tmp_path_factory):
                           cwd=graded_course, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]
     return folder / "ours.db", json.loads((folder / "report.json").read_text())
+
+
+def test_nbgrader_charges_a_helper_that_makes_its_caller_overflow_once(graded_course, course):
+    scores = nbgrader_scores(graded_course, course)
+    assert {a: scores["overflowing_helper", a] for a in OVERFLOWING_HELPER} == {
+        a: auto_points(course, a) - OVERFLOWING_HELPER[a][2] for a in OVERFLOWING_HELPER}
 
 
 def test_autograder_grade_agrees_with_nbgrader_autograde(graded_course, course, ours):
