@@ -63,6 +63,9 @@ OVERFLOWING_HELPER = {
                              "    return float(2 * np.sum(errors * x)), float(2 * np.sum(errors))\n", 3),
 }
 
+# Students with a wrong helper under right callers, each with its cases by assignment.
+HELPER_MISTAKES = {"wrong_helper": WRONG_HELPER, "overflowing_helper": OVERFLOWING_HELPER}
+
 
 def one_mistake(course, assignment) -> tuple[str, str, float]:
     """(solution cell, wrong source, points lost): the curated mistake, else the last exercise left as released."""
@@ -94,10 +97,9 @@ def graded_course(tmp_path_factory, course):
         grade_id, wrong, _ = one_mistake(course, assignment)
         notebooks = {"sol_student": solution, "one_mistake": with_cell(solution, grade_id, wrong),
                      "blank_student": nbformat.read(str(course.release_notebook(assignment)), as_version=4)}
-        if assignment in WRONG_HELPER:
-            notebooks["wrong_helper"] = with_cell(solution, *WRONG_HELPER[assignment][:2])
-        if assignment in OVERFLOWING_HELPER:
-            notebooks["overflowing_helper"] = with_cell(solution, *OVERFLOWING_HELPER[assignment][:2])
+        for student, cases in HELPER_MISTAKES.items():
+            if assignment in cases:
+                notebooks[student] = with_cell(solution, *cases[assignment][:2])
         for student, notebook in notebooks.items():
             folder = root / "submitted" / student / assignment
             folder.mkdir(parents=True)
@@ -114,8 +116,7 @@ def nbgrader_scores(root, course):
         return {(student, assignment): gradebook.find_submission_notebook(
                     course.notebook(assignment).removesuffix(".ipynb"), assignment, student).score
                 for assignment in ASSIGNMENTS for student in ("sol_student", "one_mistake", "blank_student")
-                + (("wrong_helper",) if assignment in WRONG_HELPER else ())
-                + (("overflowing_helper",) if assignment in OVERFLOWING_HELPER else ())}
+                + tuple(student for student, cases in HELPER_MISTAKES.items() if assignment in cases)}
 
 
 def test_nbgrader_gives_the_solutions_full_marks(graded_course, course):
@@ -134,27 +135,21 @@ def test_nbgrader_takes_exactly_the_wrong_exercise(graded_course, course):
         a: auto_points(course, a) - one_mistake(course, a)[2] for a in ASSIGNMENTS}, abs=1e-9)
 
 
-def test_nbgrader_charges_a_wrong_helper_once(graded_course, course):
-    scores = nbgrader_scores(graded_course, course)
-    assert {a: scores["wrong_helper", a] for a in WRONG_HELPER} == {
-        a: auto_points(course, a) - WRONG_HELPER[a][2] for a in WRONG_HELPER}
+@pytest.mark.parametrize("student", HELPER_MISTAKES)
+def test_nbgrader_charges_a_wrong_helper_once(graded_course, course, student):
+    scores, cases = nbgrader_scores(graded_course, course), HELPER_MISTAKES[student]
+    assert {a: scores[student, a] for a in cases} == {a: auto_points(course, a) - cases[a][2] for a in cases}
 
 
 @pytest.fixture(scope="module")
 def ours(graded_course, tmp_path_factory):
     """`autograder grade --all` on the notebooks nbgrader graded, into a gradebook of its own: (gradebook, report)."""
     folder = tmp_path_factory.mktemp("ours")
-    done = subprocess.run([sys.executable, "-m", "autograder.cli", "grade", "--all", "--json", str(folder / "report.json"),
-                           "--db", f"sqlite:///{folder / 'ours.db'}", "--no-progress"],
+    done = subprocess.run([sys.executable, "-m", "autograder.cli", "grade", "--all", "--no-progress",
+                           "--json", str(folder / "report.json"), "--db", f"sqlite:///{folder / 'ours.db'}"],
                           cwd=graded_course, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]
     return folder / "ours.db", json.loads((folder / "report.json").read_text())
-
-
-def test_nbgrader_charges_a_helper_that_makes_its_caller_overflow_once(graded_course, course):
-    scores = nbgrader_scores(graded_course, course)
-    assert {a: scores["overflowing_helper", a] for a in OVERFLOWING_HELPER} == {
-        a: auto_points(course, a) - OVERFLOWING_HELPER[a][2] for a in OVERFLOWING_HELPER}
 
 
 def test_autograder_grade_agrees_with_nbgrader_autograde(graded_course, course, ours):

@@ -33,7 +33,8 @@ def submission(course_root: Path, case) -> nbformat.NotebookNode:
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    """(student, assignment) -> SubmissionResult, for every case, graded in one batch of every assignment on a course copy."""
+    """(student, assignment) -> SubmissionResult, for every case, graded in one batch of every assignment on a
+    course copy."""
     root = tmp_path_factory.mktemp("labelled")
     for name in ("source", "release"):
         shutil.copytree(ROOT / name, root / name)
