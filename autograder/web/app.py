@@ -13,11 +13,23 @@ from pathlib import Path
 from flask import Flask, abort, current_app, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.routing import IntegerConverter
 
 from .auth import SessionInterface, csrf, current_user
 
 DEFAULT_MAX_UPLOAD_MB = 8       # a notebook with its outputs; the release notebooks are under 100 kB
 SESSION_DAYS = 14
+
+
+class RowId(IntegerConverter):
+    """`<int:...>` in the service's routes is a row id: ASCII digits, at most the largest id a column holds;
+    anything else is "not found" (int() of 5,000 digits raises, and SQLite overflows past 2**63 - 1)."""
+    regex = r"[0-9]{1,19}"
+
+    def __init__(self, map, *args, **kwargs):
+        from .store import MAX_ID
+
+        super().__init__(map, *args, **{"max": MAX_ID, **kwargs})
 
 
 @dataclass
@@ -49,6 +61,7 @@ def create_app(course=None, db_url: str | None = None, *, secret_key: str | None
     check_url(db_url)
     check_policies(course)
     app = Flask(__name__)
+    app.url_map.converters["int"] = RowId
     app.secret_key = secret_key or secret_key_of(course)
     app.config.update(
         AUTOGRADER_MAX_UPLOAD=int(max_upload_mb * 1024 * 1024),

@@ -127,9 +127,11 @@ def regrade():
     svc = service()
     form = request.form
     if form.get("attempt_id"):
-        if not form["attempt_id"].isdigit():
+        try:
+            attempt_id = int(form["attempt_id"])
+        except ValueError:  # "²" is a digit int() refuses; so is a number of more than 4300 digits
             abort(404)
-        chosen = [_attempt(int(form["attempt_id"]))]
+        chosen = [_attempt(attempt_id)]
         back = url_for("instructor.attempt", attempt_id=chosen[0].id)
     elif form.get("assignment") in svc.course.assignments:
         chosen = svc.store.attempts(form.get("student") or None, form["assignment"])
