@@ -40,7 +40,7 @@ def add_command(commands):
                               "of a user's (with every session of theirs, from the LMS too)")
     who = revoke.add_mutually_exclusive_group(required=True)
     who.add_argument("--link", help="the link id (printed beside each link)")
-    who.add_argument("--user", help="every link of this student or instructor")
+    who.add_argument("--user", help="every link and every session of this student or instructor")
     revoke.add_argument("--db", dest="revoke_db", help="gradebook URL (default: the course's)")
     revoke.set_defaults(run=run_revoke)
 

@@ -5,7 +5,7 @@ is logged as an error, and every refusal (4xx) is the service's own page.
 
 The app is the real one of `create_app` on a real store in a throwaway course, through Flask's test client. The
 fast test builds it without sandboxes (`grading=False`: an accepted upload waits in the pool's queue); the slow
-one drives the app of the shared real server, whose pool grades what is accepted."""
+one drives the app of a real server of its own, whose pool of sandboxes grades what is accepted."""
 from __future__ import annotations
 
 import io
@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from served import A1, A2, TEST_CONFIG, make_course, sample
+from served import A1, A2, TEST_CONFIG, ThreadServer, make_course, sample
 
 IDENTITIES = ("nobody", "ada", "grace", "prof")       # grace is the other student; prof the instructor
 SERVICE_PAGE = '<span class="course">'               # base.html's header: the page is the service's own
@@ -179,6 +179,15 @@ def check(app, errors, probe: Probe):
         assert SERVICE_PAGE in response.get_data(as_text=True), (probe, response.get_data(as_text=True)[:500])
 
 
+def upload_two_attempts(app) -> None:
+    """ada's attempt 1 and grace's attempt 2 of A1, the ids the fuzzing knows."""
+    for number, name in enumerate(("ada", "grace"), 1):
+        client, token = signed_in(app, name)
+        uploaded = client.post(f"/assignments/{A1}/attempts", data={
+            "csrf_token": token, "notebook": (io.BytesIO(sample("ada_lovelace", A1).read_bytes()), "n.ipynb")})
+        assert uploaded.headers["Location"].endswith(f"/attempts/{number}")
+
+
 def lti_config(folder) -> str:
     """A registration with an LMS that is not there: launches get as far as their checks take them."""
     from autograder.lms.lti import create_key_pair
@@ -203,11 +212,7 @@ def fast_app(tmp_path_factory):
     patch.setattr(student, "LONG_POLL_SECONDS", 0.05)  # an attempt here is never graded: do not wait for it
     folder = tmp_path_factory.mktemp("routes")
     app = create_app(load_course(make_course(folder / "course", TEST_CONFIG + lti_config(folder))), grading=False)
-    for number, name in enumerate(("ada", "grace"), 1):
-        client, token = signed_in(app, name)
-        uploaded = client.post(f"/assignments/{A1}/attempts", data={
-            "csrf_token": token, "notebook": (io.BytesIO(sample("ada_lovelace", A1).read_bytes()), "n.ipynb")})
-        assert uploaded.headers["Location"].endswith(f"/attempts/{number}")
+    upload_two_attempts(app)
     ROUTES.update(_rules(app))
     assert sorted(ROUTES) == route_rules()
     yield app
@@ -277,11 +282,28 @@ def test_no_request_to_any_route_crashes_the_service(fast_app, errors, probe):
     check(fast_app, errors, probe)
 
 
+@pytest.fixture(scope="module")
+def pool_app(tmp_path_factory):
+    """The app of a server of its own (what the fuzzing does touches no other test's students) with a real pool
+    of sandboxes, which grades every upload accepted."""
+    from autograder.web import student
+
+    patch = pytest.MonkeyPatch()
+    patch.setattr(student, "LONG_POLL_SECONDS", 0.05)
+    folder = tmp_path_factory.mktemp("routes-graded")
+    server = ThreadServer(make_course(folder / "course", TEST_CONFIG + lti_config(folder)), workers=1)
+    upload_two_attempts(server.app)
+    for attempt_id in (1, 2):  # graded: their result pages are fuzzed too
+        assert server.service.grader.wait_graded(attempt_id, lambda: server.service.store.attempt(attempt_id), 60).done
+    ROUTES.update(_rules(server.app))
+    yield server.app
+    server.close()
+    patch.undo()
+
+
 @pytest.mark.slow
 @with_regressions
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(probe=any_probe)
-def test_no_request_crashes_the_service_while_its_pool_grades(server, errors, probe):
-    """As above, on the shared server's app, whose sandboxes grade every upload accepted."""
-    ROUTES.update(_rules(server.app))
-    check(server.app, errors, probe)
+def test_no_request_crashes_the_service_while_its_pool_grades(pool_app, errors, probe):
+    check(pool_app, errors, probe)
