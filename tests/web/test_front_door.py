@@ -86,29 +86,27 @@ def lti_session(server, user: str) -> requests.Session:
     return client
 
 
-def test_serve_revoke_of_a_user_ends_each_of_their_sessions_from_links_and_the_lms(server, monkeypatch, capsys):
+def test_serve_revoke_of_a_user_ends_each_of_their_sessions_from_links_and_the_lms(server, capsys):
     from autograder.cli import main
 
     by_link, by_lms, other = server.session("alan"), lti_session(server, "alan"), server.session("claude")
     for client in (by_link, by_lms, other):
         assert client.get(f"{server.url}/assignments").status_code == 200
-    monkeypatch.setenv("AUTOGRADER_COURSE_ROOT", str(server.course.root))
-    assert main(["serve", "revoke", "--user", "alan"]) == 0
+    assert main(["serve", "revoke", "--user", "alan", "--db", server.service.db_url]) == 0
     assert capsys.readouterr().out.strip() == "revoked 1 link(s), ended 2 session(s)"
     assert signed_out(by_link.get(f"{server.url}/assignments"))
     assert signed_out(by_lms.get(f"{server.url}/assignments"))
     assert other.get(f"{server.url}/assignments").status_code == 200
 
 
-def test_serve_revoke_of_a_link_ends_the_sessions_signed_in_with_it_only(server, monkeypatch, capsys):
+def test_serve_revoke_of_a_link_ends_the_sessions_signed_in_with_it_only(server, capsys):
     from autograder.cli import main
 
     link = server.link("edsger")
     by_link, again, by_lms = requests.Session(), requests.Session(), lti_session(server, "edsger")
     assert by_link.get(link).status_code == 200 and again.get(link).status_code == 200
     link_id = _link_id(server, link)
-    monkeypatch.setenv("AUTOGRADER_COURSE_ROOT", str(server.course.root))
-    assert main(["serve", "revoke", "--link", link_id]) == 0
+    assert main(["serve", "revoke", "--link", link_id, "--db", server.service.db_url]) == 0
     assert capsys.readouterr().out.strip() == "revoked 1 link(s)"
     assert signed_out(by_link.get(f"{server.url}/assignments"))
     assert signed_out(again.get(f"{server.url}/assignments"))
