@@ -307,3 +307,38 @@ def pool_app(tmp_path_factory):
 @given(probe=any_probe)
 def test_no_request_crashes_the_service_while_its_pool_grades(pool_app, errors, probe):
     check(pool_app, errors, probe)
+
+
+def page_title(response) -> str:
+    return re.search(r"<h1>(.*?)</h1>", response.get_data(as_text=True)).group(1)
+
+
+def test_refusals_are_the_services_pages_with_what_their_status_needs(fast_app):
+    client = fast_app.test_client()
+    missing = client.get("/no-such-page")
+    assert missing.status_code == 404 and page_title(missing) == "Not found"
+    wrong_method = client.put("/assignments")
+    assert wrong_method.status_code == 405 and page_title(wrong_method) == "Not available this way"
+    assert set(wrong_method.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
+    notebook = io.BytesIO(b" " * (fast_app.config["AUTOGRADER_MAX_UPLOAD"] + 1))
+    too_large = client.post(f"/assignments/{A1}/attempts", data={"notebook": (notebook, "n.ipynb")})
+    assert too_large.status_code == 413 and page_title(too_large) == "File too large"
+    assert "No attempt was used." in too_large.get_data(as_text=True)
+    for response in (missing, wrong_method, too_large):
+        assert SERVICE_PAGE in response.get_data(as_text=True) and response.mimetype == "text/html"
+
+
+def test_an_unexpected_error_is_the_services_page_and_its_traceback_is_logged(tmp_path, errors):
+    from autograder.config import load_course
+    from autograder.web import create_app
+
+    app = create_app(load_course(make_course(tmp_path / "course")), grading=False)
+    try:
+        app.add_url_rule("/broken", "broken", lambda: 1 / 0)  # a defect in some view
+        errors.records.clear()
+        response = app.test_client().get("/broken")
+    finally:
+        app.extensions["autograder"].close()
+    assert response.status_code == 500 and page_title(response) == "Something went wrong"
+    assert SERVICE_PAGE in response.get_data(as_text=True) and "ZeroDivisionError" not in response.get_data(as_text=True)
+    assert [record.exc_info[0] for record in errors.records] == [ZeroDivisionError]  # for the instructor to find
