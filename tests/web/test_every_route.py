@@ -269,14 +269,14 @@ any_probe = st.deferred(lambda: probes(list(ROUTES.values()), [1, 2, 3]))
 
 
 @pytest.mark.parametrize("route", route_rules())
-@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_no_request_to_this_route_crashes_the_service(fast_app, errors, route, data):
     check(fast_app, errors, data.draw(probes([ROUTES[route]], [1, 2, 3]), label="probe"))
 
 
 @with_regressions
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(probe=any_probe)
 def test_no_request_to_any_route_crashes_the_service(fast_app, errors, probe):
     check(fast_app, errors, probe)
