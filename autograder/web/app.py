@@ -72,7 +72,7 @@ def create_app(course=None, db_url: str | None = None, *, secret_key: str | None
         SESSION_COOKIE_SAMESITE="Lax",
         AUTOGRADER_LMS_IFRAME=lms_iframe,
         PERMANENT_SESSION_LIFETIME=timedelta(days=SESSION_DAYS),
-        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session, which is signed and expires
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session, which expires (auth.py)
     )
     app.session_interface = SessionInterface()
     csrf.init_app(app)

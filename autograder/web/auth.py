@@ -152,7 +152,8 @@ def user_for_token(token: str):
 
 
 class SessionInterface(SecureCookieSessionInterface):
-    """Flask's signed cookie session, Secure whenever the request came over HTTPS or an LMS iframe needs it."""
+    """Flask's signed cookie (the session's id and the CSRF token), Secure whenever the request came over HTTPS
+    or an LMS iframe needs it."""
 
     def get_cookie_secure(self, app) -> bool:
         return bool(app.config["SESSION_COOKIE_SECURE"] or app.config.get("AUTOGRADER_LMS_IFRAME")
