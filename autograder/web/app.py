@@ -22,9 +22,10 @@ SESSION_DAYS = 14
 
 
 class RowId(IntegerConverter):
-    """`<int:...>` in the service's routes is a row id: ASCII digits, at most the largest id a column holds;
-    anything else is "not found" (int() of 5,000 digits raises, and SQLite overflows past 2**63 - 1)."""
-    regex = r"[0-9]{1,19}"
+    """`<int:...>` in the service's routes is a row id: ASCII digits, at most the largest id a column holds
+    (store.MAX_ID); anything else is "not found" (int() of 5,000 digits raises, and the databases refuse
+    numbers past their columns' range)."""
+    regex = r"[0-9]{1,10}"
 
     def __init__(self, map, *args, **kwargs):
         from .store import MAX_ID

@@ -67,7 +67,7 @@ EXTENSIONS = Table(
 )
 
 
-MAX_ID = 2 ** 63 - 1   # the largest id SQLite and PostgreSQL (bigint) can hold
+MAX_ID = 2 ** 31 - 1   # the largest id an Integer column holds in PostgreSQL (SQLite's go to 2**63 - 1)
 
 
 def utcnow() -> datetime:
@@ -158,8 +158,8 @@ class Store:
             return [Attempt(**row._mapping) for row in connection.execute(query)]
 
     def attempt(self, attempt_id: int) -> Attempt | None:
-        """The attempt, or None; an id no database column holds (below 1, from 2**63: SQLite would raise
-        OverflowError) is one that does not exist."""
+        """The attempt, or None; an id no id column holds (below 1, above MAX_ID: SQLite raises OverflowError
+        from 2**63, PostgreSQL an error from 2**31) is one that does not exist."""
         if not 0 < attempt_id <= MAX_ID:
             return None
         with self.engine.connect() as connection:

@@ -80,7 +80,7 @@ def _path_value(converter, known_ids: list[int]):
     from werkzeug.routing import IntegerConverter
 
     if isinstance(converter, IntegerConverter):
-        numbers = st.sampled_from(known_ids) | st.integers(0, 2 ** 70) | st.sampled_from([2 ** 63 - 1, 2 ** 63])
+        numbers = st.sampled_from(known_ids) | st.integers(0, 2 ** 70) | st.sampled_from([2 ** 31 - 1, 2 ** 31, 2 ** 63])
         return numbers.map(str) | st.sampled_from(["\u0663", "1.5", "-1", "00001", "9" * 5000])
     return st.sampled_from([A1, A2, "ada", "grace", "prof", "service.css", "..", "%2e%2e", "a/../../b"]) | \
         st.text(min_size=1, max_size=30)
@@ -245,6 +245,8 @@ REGRESSIONS = [  # what the fuzzing found, and the issue's reports
     Probe("ada", "GET", f"/attempts/{HUGE}/status"),
     Probe("ada", "GET", f"/attempts/{HUGE}/notebook"),
     Probe("prof", "GET", f"/instructor/attempts/{2 ** 63}"),
+    Probe("prof", "GET", f"/instructor/attempts/{2 ** 31}/status"),
+    Probe("prof", "POST", "/instructor/regrade", form={"attempt_id": str(2 ** 31)}),
     Probe("prof", "POST", "/instructor/regrade", form={"attempt_id": HUGE}),
     Probe("prof", "POST", "/instructor/regrade", form={"attempt_id": "\u00b2"}),
     Probe("prof", "POST", "/instructor/regrade", form={"attempt_id": "9" * 5000}),

@@ -181,7 +181,8 @@ def test_an_upload_nested_one_level_past_the_limit_is_refused_with_the_limit_and
     assert len(server.service.store.attempts("katherine")) == 1
 
 
-@pytest.mark.parametrize("attempt_id", [str(2 ** 63), str(2 ** 64), "9" * 5000], ids=["2**63", "2**64", "5000-digits"])
+@pytest.mark.parametrize("attempt_id", [str(2 ** 31), str(2 ** 63), str(2 ** 64), "9" * 5000],
+                         ids=["2**31", "2**63", "2**64", "5000-digits"])
 def test_attempt_ids_out_of_range_are_not_found(server, attempt_id):
     student, instructor = server.session("margaret"), server.session("prof", "instructor")
     for client, prefix in ((student, ""), (instructor, "/instructor")):
