@@ -192,3 +192,16 @@ def test_attempt_ids_out_of_range_are_not_found(server, attempt_id):
     regrade = instructor.post(f"{server.url}/instructor/regrade", data={"csrf_token": instructor.csrf,
                                                                         "attempt_id": attempt_id})
     assert regrade.status_code == 404 and message(regrade.text).startswith("There is no such page.")
+
+
+def test_a_student_id_no_student_can_have_is_not_found_on_the_instructors_pages(server):
+    """A NUL in a query is an error on PostgreSQL (the 503 page there): no id with one reaches the database."""
+    instructor = server.session("prof", "instructor")
+    for student in ("a%00b", "a%20b", ".hidden", "x" * 129):
+        response = instructor.get(f"{server.url}/instructor/students/{student}")
+        assert response.status_code == 404 and message(response.text).startswith("There is no such page.")
+    for route, form in (("extensions", {"student": "a\x00b", "assignment": A1, "hours": "5"}),
+                        ("regrade", {"student": "a\x00b", "assignment": A1})):
+        response = instructor.post(f"{server.url}/instructor/{route}", data={"csrf_token": instructor.csrf, **form})
+        assert response.status_code == 404, route
+    assert server.service.store.extension("a\x00b", A1) == timedelta(0)
