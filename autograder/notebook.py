@@ -10,10 +10,17 @@ from pathlib import Path
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
 BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 HIDDEN_CALL = "assert_hidden_checks_pass"
+# JSON nesting a notebook may have: Jupyter's own is 6 to 8 levels (output data of JSON, widget state: some
+# more); reading goes on recursively only within this bound, far below Python's recursion limit
+MAX_DEPTH = 100
 
 
 class NotebookError(ValueError):
     """A notebook that cannot be used as it is; the message names the notebook, the cell and the fix."""
+
+
+class NestedTooDeep(NotebookError):
+    """A notebook nested more than MAX_DEPTH levels deep."""
 
 
 class Node(dict):
@@ -57,8 +64,12 @@ def read(path: Path, max_bytes: int | None = None) -> Node:
             notebook = json.load(file)
     except FileNotFoundError:
         raise NotebookError(f"{path}: no such notebook") from None
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:
+    except RecursionError:  # nested deeper than the JSON parser goes: the same message as a little less
+        raise NestedTooDeep(f"{path}: not a readable notebook (nested more than {MAX_DEPTH} levels deep)") from None
+    except (OSError, UnicodeDecodeError, ValueError) as error:
         raise NotebookError(f"{path}: not a readable notebook ({type(error).__name__}: {str(error)[:200]})") from None
+    if _nested_deeper_than(notebook, MAX_DEPTH):
+        raise NestedTooDeep(f"{path}: not a readable notebook (nested more than {MAX_DEPTH} levels deep)")
     if not isinstance(notebook, dict):
         raise NotebookError(f"{path}: not a readable notebook (it holds JSON, but not a notebook)")
     if notebook.get("nbformat") != 4:
@@ -83,6 +94,19 @@ def read(path: Path, max_bytes: int | None = None) -> Node:
     if not isinstance(notebook.get("metadata", {}), dict):
         notebook["metadata"] = {}
     return _node(notebook)
+
+
+def _nested_deeper_than(value, limit: int) -> bool:
+    """Whether lists and dicts in `value` are nested more than `limit` levels deep (`value` itself is level 1);
+    found without recursion, so any depth the JSON parser returned is safe to measure."""
+    stack = [(value, 1)] if isinstance(value, (dict, list)) else []
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item)
+                     if isinstance(child, (dict, list)))
+    return False
 
 
 def nbgrader_meta(cell) -> dict:

@@ -163,3 +163,24 @@ def test_malformed_url_starts_no_sandbox(course, monkeypatch):
     with pytest.raises(GradebookError, match="is not a database URL"):
         batch.grade_batch(course, A1, "not a url", submissions=[])
     assert started == []
+
+
+def test_the_services_sessions_and_ids_out_of_range_on_postgres(postgres):
+    """The service's store on PostgreSQL: a session ends with its link's revocation or by itself, and attempt ids
+    past an Integer column's range (PostgreSQL refuses them in a query) are attempts that do not exist."""
+    from datetime import timedelta
+
+    from autograder.web.store import MAX_ID, Store
+
+    store = Store(postgres.url("service"))
+    try:
+        link = store.add_link("ada", "student", 1)
+        by_link = store.start_session("ada", "student", "link", {"link": link.id}, timedelta(days=14), link.id)
+        by_lms = store.start_session("ada", "student", "lti", {"context": "c-7"}, timedelta(days=14))
+        assert store.session(by_link).expires_at == link.expires_at  # never beyond its link
+        assert store.revoke_links(user_id="ada") == 1
+        assert store.session(by_link) is None and store.session(by_lms).extra == {"context": "c-7"}
+        assert store.end_sessions(session_id=by_lms) == 1 and store.session(by_lms) is None
+        assert [store.attempt(attempt_id) for attempt_id in (MAX_ID, MAX_ID + 1, 2 ** 63, 2 ** 64)] == [None] * 4
+    finally:
+        store.close()

@@ -10,14 +10,27 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from flask import Flask, abort, current_app, render_template, request
+from flask import Flask, abort, current_app, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.routing import IntegerConverter
 
 from .auth import SessionInterface, csrf, current_user
 
 DEFAULT_MAX_UPLOAD_MB = 8       # a notebook with its outputs; the release notebooks are under 100 kB
 SESSION_DAYS = 14
+
+
+class RowId(IntegerConverter):
+    """`<int:...>` in the service's routes is a row id: ASCII digits, at most the largest id a column holds
+    (store.MAX_ID); anything else is "not found" (int() of 5,000 digits raises, and the databases refuse
+    numbers past their columns' range)."""
+    regex = r"[0-9]{1,10}"
+
+    def __init__(self, map, *args, **kwargs):
+        from .store import MAX_ID
+
+        super().__init__(map, *args, **{"max": MAX_ID, **kwargs})
 
 
 @dataclass
@@ -49,6 +62,7 @@ def create_app(course=None, db_url: str | None = None, *, secret_key: str | None
     check_url(db_url)
     check_policies(course)
     app = Flask(__name__)
+    app.url_map.converters["int"] = RowId
     app.secret_key = secret_key or secret_key_of(course)
     app.config.update(
         AUTOGRADER_MAX_UPLOAD=int(max_upload_mb * 1024 * 1024),
@@ -59,7 +73,7 @@ def create_app(course=None, db_url: str | None = None, *, secret_key: str | None
         SESSION_COOKIE_SAMESITE="Lax",
         AUTOGRADER_LMS_IFRAME=lms_iframe,
         PERMANENT_SESSION_LIFETIME=timedelta(days=SESSION_DAYS),
-        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session, which is signed and expires
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session, which expires (auth.py)
     )
     app.session_interface = SessionInterface()
     csrf.init_app(app)
@@ -116,19 +130,41 @@ def _refuse_large_bodies():
 
 
 def _error_pages(app: Flask) -> None:
+    """Every refusal and failure answered with the service's own page (never Werkzeug's bare one)."""
+    from werkzeug.exceptions import HTTPException
+
     from ..gradebook import GradebookError
 
-    def page(status, title, message):
-        return render_template("error.html", title=title, message=message), status
+    def page(status, title, message, headers=()):
+        response = make_response(render_template("error.html", title=title, message=message), status)
+        response.headers.extend(headers)
+        return response
 
-    app.register_error_handler(403, lambda _: page(403, "Not yours", "This page belongs to someone else's account. "
-                                                   "You can open only your own assignments and results."))
-    app.register_error_handler(404, lambda _: page(404, "Not found", "There is no such page. The link may be "
-                                                   "mistyped, or the attempt belongs to someone else."))
-    app.register_error_handler(413, lambda _: page(413, "File too large", (
-        f"The file is larger than {app.config['AUTOGRADER_MAX_UPLOAD'] / 1024 / 1024:g} MB, the most this "
-        "service accepts. Clear the notebook's outputs (Kernel > Restart & Clear Output), save it and upload "
-        "it again. No attempt was used.")))
+    messages = {
+        400: ("Please try again", "The request was not complete or not understood. Go back, reload the page and "
+              "send it again. No attempt was used."),
+        403: ("Not yours", "This page belongs to someone else's account. You can open only your own assignments "
+              "and results."),
+        404: ("Not found", "There is no such page. The link may be mistyped, or the attempt belongs to someone "
+              "else."),
+        405: ("Not available this way", "This address cannot be used this way. Please use the links and buttons of the "
+              "service's pages."),
+        413: ("File too large", (
+            f"The file is larger than {app.config['AUTOGRADER_MAX_UPLOAD'] / 1024 / 1024:g} MB, the most this "
+            "service accepts. Clear the notebook's outputs (Kernel > Restart & Clear Output), save it and upload "
+            "it again. No attempt was used.")),
+        500: ("Something went wrong", "The service could not answer this request; your instructor can find "
+              "the details in its log. Nothing you already submitted is lost. Please try again later."),
+    }
+
+    def refused(error: HTTPException):
+        title, message = messages.get(error.code, (error.name, "The service cannot answer this request. Please "
+                                                                "use the links and buttons of its pages."))
+        # keep what the status needs (Allow of a 405, Content-Range of a 416), not Werkzeug's content type
+        headers = [(name, value) for name, value in error.get_headers() if name.lower() != "content-type"]
+        return page(error.code or 500, title, message, headers)
+
+    app.register_error_handler(HTTPException, refused)
     app.register_error_handler(CSRFError, lambda _: page(400, "Please try again", (
         "The form was too old or did not come from this site. Go back, reload the page and send it again. "
         "No attempt was used.")))

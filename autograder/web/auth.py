@@ -1,5 +1,9 @@
-"""Who is signed in: Flask's signed cookie session, personal sign-in links, and the contract other ways of
-signing in (LTI 1.3 launch) plug into.
+"""Who is signed in: sessions kept server-side (`autograder_sessions`, store.py), personal sign-in links, and
+the contract other ways of signing in (LTI 1.3 launch) plug into.
+
+A session is a row in the service's database; the browser's cookie (Flask's, signed with the secret key) holds
+only its random id (and flask-wtf's CSRF token). Signing out, `serve revoke` and the row's expiry end it for
+every copy of the cookie: a cookie copied before sign-out signs no one in afterwards.
 
 SESSION CONTRACT (stable: the LTI launch builds on it)
 
@@ -12,12 +16,14 @@ SESSION CONTRACT (stable: the LTI launch builds on it)
   assignments and an instructor to the class page.
 - `sign_in(user_id, role, via, **extra)`: start a session for `user_id` (an nbgrader student id, or an
   instructor's name) with `role` "student" or "instructor", signed in `via` "link" or "lti"; `extra` holds
-  JSON-serialisable details the caller wants back (LTI: the launch's claims it needs later). Call it inside a
-  request; redirect afterwards. Raises ValueError for a role, via or user id it refuses (ids: letters, digits
-  and `_.@+-`, not starting with a dot, at most 128 characters: they name folders).
-- `current_user()`: the signed-in `User(user_id, role, via, extra)`, or None. A session from a link that was
-  revoked or expired since is ended here; a session via "lti" lasts as long as the signed cookie (14 days).
-- `sign_out()`: end the session.
+  JSON-serialisable details the caller wants back (LTI: the launch's claims it needs later; a sign-in link:
+  `link=<link id>`, whose revocation ends the session). Call it inside a request; redirect afterwards. Raises
+  ValueError for a role, via or user id it refuses (ids: letters, digits and `_.@+-`, not starting with a dot,
+  at most 128 characters: they name folders).
+- `current_user()`: the signed-in `User(user_id, role, via, extra)`, or None when the cookie names no session
+  that is still open. A session lasts PERMANENT_SESSION_LIFETIME (14 days) from sign-in, and no longer than
+  the sign-in link it came from; sign-out, `serve revoke` (`Store.revoke_links`, `Store.end_sessions`) end it.
+- `sign_out()`: end the session, in the database: every copy of its cookie is signed out.
 - `@student_required` / `@instructor_required`: views for that role only; no session: the sign-in page
   (status 401); the other role: 403.
 - `csrf` (flask_wtf.csrf.CSRFProtect): every POST form carries `{{ csrf_token() }}`; a POST that comes from
@@ -35,7 +41,7 @@ import re
 from dataclasses import dataclass, field
 from functools import wraps
 
-from flask import abort, current_app, has_request_context, render_template, request, session
+from flask import abort, current_app, g, has_request_context, render_template, request, session
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -61,38 +67,43 @@ class User:
 
 
 def sign_in(user_id: str, role: str, via: str, **extra) -> User:
-    """Start a signed session for `user_id` (see the contract above)."""
+    """Start a session for `user_id` (see the contract above)."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {ROLES}, not {role!r}")
     if via not in VIAS:
         raise ValueError(f"via must be one of {VIAS}, not {via!r}")
     if not isinstance(user_id, str) or not USER_ID.fullmatch(user_id):
         raise ValueError(f"user id {user_id!r} is not usable: letters, digits and _.@+- only, at most 128")
-    session.clear()  # a new session, never one planted before sign-in
-    session.update(user_id=user_id, role=role, via=via, extra=extra)
+    sign_out()  # a new session, never one planted before sign-in
+    link = extra.get("link") if via == "link" else None
+    session["sid"] = _store().start_session(user_id, role, via, extra, current_app.permanent_session_lifetime,
+                                            link_id=link)
     session.permanent = True
-    return User(user_id, role, via, extra)
+    g.autograder_user = User(user_id, role, via, extra)
+    return g.autograder_user
 
 
 def sign_out() -> None:
+    sid = session.get("sid")
+    if isinstance(sid, str):
+        _store().end_sessions(session_id=sid)
     session.clear()
+    g.autograder_user = None
 
 
 def current_user() -> User | None:
-    if "user_id" not in session:
-        return None
-    user = User(session["user_id"], session["role"], session["via"], dict(session.get("extra") or {}))
-    if user.via == "link" and not _link_valid(user.extra.get("link")):
-        sign_out()
-        return None
-    return user
+    """The signed-in user of this request, read from the database once per request."""
+    if "autograder_user" not in g:
+        sid = session.get("sid")
+        found = _store().session(sid) if isinstance(sid, str) else None
+        if found is None and "sid" in session:
+            session.pop("sid")  # ended or expired: the cookie is signed out too (its CSRF token stays)
+        g.autograder_user = User(found.user_id, found.role, found.via, found.extra) if found else None
+    return g.autograder_user
 
 
-def _link_valid(link_id) -> bool:
-    from .store import utcnow
-
-    link = current_app.extensions["autograder"].store.link(link_id) if isinstance(link_id, str) else None
-    return link is not None and link.revoked_at is None and link.expires_at > utcnow()
+def _store():
+    return current_app.extensions["autograder"].store
 
 
 def _required(role: str):
@@ -141,7 +152,8 @@ def user_for_token(token: str):
 
 
 class SessionInterface(SecureCookieSessionInterface):
-    """Flask's signed cookie session, Secure whenever the request came over HTTPS or an LMS iframe needs it."""
+    """Flask's signed cookie (the session's id and the CSRF token), Secure whenever the request came over HTTPS
+    or an LMS iframe needs it."""
 
     def get_cookie_secure(self, app) -> bool:
         return bool(app.config["SESSION_COOKIE_SECURE"] or app.config.get("AUTOGRADER_LMS_IFRAME")

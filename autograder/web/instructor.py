@@ -8,7 +8,7 @@ import zipfile
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, send_file, url_for
 
-from .auth import instructor_required
+from .auth import USER_ID, instructor_required
 from .lti import lms_publications
 from .policies import policy
 from .store import utcnow
@@ -68,6 +68,8 @@ def report(assignment):
 def student(student):
     from .student import assignment_state
 
+    _known_form(student)
+
     states = [assignment_state(student, name) for name in service().course.assignments]
     lms = lms_publications(current_app, [state["counting"] for state in states if state["counting"]])
     return render_template("instructor/student.html", student=student, states=states,
@@ -106,8 +108,9 @@ def attempt_notebook(attempt_id):
 def extension():
     svc = service()
     student, assignment = request.form.get("student", ""), request.form.get("assignment", "")
-    if assignment not in svc.course.assignments or not student:
+    if assignment not in svc.course.assignments:
         abort(404)
+    _known_form(student)
     try:
         hours = float(request.form.get("hours", ""))
     except ValueError:
@@ -127,11 +130,15 @@ def regrade():
     svc = service()
     form = request.form
     if form.get("attempt_id"):
-        if not form["attempt_id"].isdigit():
+        try:
+            attempt_id = int(form["attempt_id"])
+        except ValueError:  # "²" is a digit int() refuses; so is a number of more than 4300 digits
             abort(404)
-        chosen = [_attempt(int(form["attempt_id"]))]
+        chosen = [_attempt(attempt_id)]
         back = url_for("instructor.attempt", attempt_id=chosen[0].id)
     elif form.get("assignment") in svc.course.assignments:
+        if form.get("student"):
+            _known_form(form["student"])
         chosen = svc.store.attempts(form.get("student") or None, form["assignment"])
         back = url_for("instructor.student", student=form["student"]) if form.get("student") else \
             url_for("instructor.report", assignment=form["assignment"])
@@ -168,6 +175,13 @@ def _attempt(attempt_id: int):
     if found is None:
         abort(404)
     return found
+
+
+def _known_form(student: str) -> None:
+    """404 unless `student` has the form of a student id (auth.USER_ID): PostgreSQL refuses a NUL in a query,
+    and no student has any other id."""
+    if not USER_ID.fullmatch(student):
+        abort(404)
 
 
 def _roster() -> list[str]:

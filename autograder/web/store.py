@@ -8,13 +8,15 @@ server was killed.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import Boolean, Column, DateTime, Float, Integer, MetaData, String, Table, UniqueConstraint, \
-    create_engine, event, insert, select, update
+from sqlalchemy import Boolean, Column, DateTime, Float, Integer, MetaData, String, Table, Text, UniqueConstraint, \
+    create_engine, delete, event, insert, select, update
 from sqlalchemy.engine import make_url
 
 METADATA = MetaData()
@@ -43,6 +45,19 @@ LINKS = Table(
     Column("expires_at", DateTime, nullable=False),
     Column("revoked_at", DateTime),
 )
+SESSIONS = Table(
+    "autograder_sessions", METADATA,
+    # the SHA-256 of the session id the browser's cookie holds: a copy of this table signs no one in
+    Column("key", String(64), primary_key=True),
+    Column("user_id", String(128), nullable=False, index=True),
+    Column("role", String(16), nullable=False),
+    Column("via", String(16), nullable=False),           # "link" or "lti"
+    Column("link_id", String(32), index=True),           # the sign-in link it came from: revoking that ends it
+    Column("extra", Text, nullable=False),               # JSON: what the sign-in wanted back (LTI: its launch)
+    Column("created_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+    Column("ended_at", DateTime),                        # signed out, or revoked
+)
 EXTENSIONS = Table(
     "autograder_extensions", METADATA,
     Column("student", String(128), primary_key=True),
@@ -50,6 +65,9 @@ EXTENSIONS = Table(
     Column("hours", Float, nullable=False),
     Column("granted_at", DateTime, nullable=False),
 )
+
+
+MAX_ID = 2 ** 31 - 1   # the largest id an Integer column holds in PostgreSQL (SQLite's go to 2**63 - 1)
 
 
 def utcnow() -> datetime:
@@ -85,6 +103,15 @@ class Link:
     created_at: datetime
     expires_at: datetime
     revoked_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Session:
+    user_id: str
+    role: str
+    via: str
+    extra: dict = field(default_factory=dict)
+    expires_at: datetime | None = None
 
 
 class AttemptTaken(Exception):
@@ -131,6 +158,10 @@ class Store:
             return [Attempt(**row._mapping) for row in connection.execute(query)]
 
     def attempt(self, attempt_id: int) -> Attempt | None:
+        """The attempt, or None; an id no id column holds (below 1, above MAX_ID: SQLite raises OverflowError
+        from 2**63, PostgreSQL an error from 2**31) is one that does not exist."""
+        if not 0 < attempt_id <= MAX_ID:
+            return None
         with self.engine.connect() as connection:
             row = connection.execute(select(ATTEMPTS).where(ATTEMPTS.c.id == attempt_id)).first()
         return Attempt(**row._mapping) if row else None
@@ -193,7 +224,48 @@ class Store:
         where = LINKS.c.revoked_at.is_(None)
         where &= (LINKS.c.id == link_id) if link_id is not None else (LINKS.c.user_id == user_id)
         with self.engine.begin() as connection:
-            return connection.execute(update(LINKS).where(where).values(revoked_at=utcnow())).rowcount
+            revoked = [row.id for row in connection.execute(select(LINKS.c.id).where(where))]
+            connection.execute(update(LINKS).where(LINKS.c.id.in_(revoked)).values(revoked_at=utcnow()))
+            # the sessions signed in with them end with them, in the same transaction
+            connection.execute(update(SESSIONS).where(SESSIONS.c.link_id.in_(revoked), SESSIONS.c.ended_at.is_(None))
+                               .values(ended_at=utcnow()))
+        return len(revoked)
+
+    # sessions
+
+    def start_session(self, user_id: str, role: str, via: str, extra: dict, lifetime: timedelta,
+                      link_id: str | None = None) -> str:
+        """A new session; returns its id (the cookie's secret, kept here only as a hash). It lasts `lifetime`,
+        and never beyond the expiry of the link it came from. Sessions long over are forgotten here."""
+        now = utcnow()
+        expires = now + lifetime
+        session_id = secrets.token_urlsafe(32)
+        with self.engine.begin() as connection:
+            if link_id is not None:
+                link_expires = connection.scalar(select(LINKS.c.expires_at).where(LINKS.c.id == link_id))
+                expires = min(expires, link_expires or now)
+            over = (SESSIONS.c.expires_at <= now) | SESSIONS.c.ended_at.is_not(None)
+            connection.execute(delete(SESSIONS).where(over))
+            connection.execute(insert(SESSIONS).values(
+                key=_session_key(session_id), user_id=user_id, role=role, via=via, link_id=link_id,
+                extra=json.dumps(extra), created_at=now, expires_at=expires))
+        return session_id
+
+    def session(self, session_id: str) -> Session | None:
+        """The session, if it has neither ended nor expired."""
+        with self.engine.connect() as connection:
+            row = connection.execute(select(SESSIONS).where(SESSIONS.c.key == _session_key(session_id))).first()
+        if row is None or row.ended_at is not None or row.expires_at <= utcnow():
+            return None
+        return Session(row.user_id, row.role, row.via, json.loads(row.extra), row.expires_at)
+
+    def end_sessions(self, session_id: str | None = None, user_id: str | None = None) -> int:
+        """End one session (sign-out), or every session of a user (`serve revoke`); returns how many were open."""
+        where = SESSIONS.c.ended_at.is_(None)
+        where &= (SESSIONS.c.key == _session_key(session_id)) if session_id is not None else \
+            (SESSIONS.c.user_id == user_id)
+        with self.engine.begin() as connection:
+            return connection.execute(update(SESSIONS).where(where).values(ended_at=utcnow())).rowcount
 
     # extensions
 
@@ -216,3 +288,7 @@ class Store:
             if hours > 0:
                 connection.execute(insert(EXTENSIONS).values(student=student, assignment=assignment, hours=hours,
                                                              granted_at=utcnow()))
+
+
+def _session_key(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode()).hexdigest()

@@ -27,8 +27,9 @@ def check_notebook(data: bytes, spec: AssignmentSpec, others: list[AssignmentSpe
         file.flush()
         try:
             notebook = nb.read(Path(file.name))
-        except nb.NotebookError:
-            raise Refused(f"This file is not a Jupyter notebook that can be read. Please upload {spec.notebook} "
+        except nb.NotebookError as error:
+            why = f" (it is nested more than {nb.MAX_DEPTH} levels deep)" if isinstance(error, nb.NestedTooDeep) else ""
+            raise Refused(f"This file is not a Jupyter notebook that can be read{why}. Please upload {spec.notebook} "
                           "as Jupyter saves it (File > Save, then choose the .ipynb file).") from None
     if not notebook.cells:
         raise Refused(f"This notebook has no cells. Please upload your saved {spec.notebook}.")
