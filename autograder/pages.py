@@ -33,6 +33,7 @@ def environment(course_root: Path | None = None) -> Environment:
     env.filters["count"] = count
     env.filters["points"] = points
     env.filters["g"] = lambda number: f"{number:g}"
+    env.globals["draw"] = svg
     return env
 
 
@@ -76,8 +77,10 @@ def points(score: float, max_score: float) -> str:
     return f"{score:g} of {count(max_score, 'point')}"
 
 
+@lru_cache(maxsize=256)
 def svg(figure: Figure) -> Markup:
-    """The figure as inline SVG (text as paths: no font or file is needed to show it), scaling to its box."""
+    """The figure as inline SVG (text as paths: no font or file is needed to show it), scaling to its box; the
+    last figures drawn are kept (a figure is frozen data, and drawing one costs tens of milliseconds)."""
     buffer = io.StringIO()
     draw(figure).savefig(buffer, format="svg")
     text = buffer.getvalue()
