@@ -1,8 +1,8 @@
 """`autograder feedback ASSIGNMENT`: one self-contained HTML page per student, from the graded results.
 
 Each page shows what `view.build` makes of a result under the policy "full": the score of every exercise,
-every message the checks wrote with its hint, what went wrong while the notebook ran, and the figures the checks drew (the student's path or loss history against the
-reference). It works offline: styles are inline and figures are inline SVG, with no external asset. Pages
+every message the checks wrote with its hint, what went wrong while the notebook ran, and the figures the
+checks drew (the student's path or loss history against the reference). It works offline: styles are inline and figures are inline SVG, with no external asset. Pages
 are written to `autograder_feedback/<student>/<assignment>/feedback.html`, a folder `nbgrader
 generate_feedback` never writes to, so the two never overwrite each other. `render_feedback` renders one result
 for any caller (the CLI here, a web application).
