@@ -144,6 +144,7 @@ def build(result: "SubmissionResult", shown: Shown = Shown(), late_penalty: floa
     said = {result.reason.replace("\n", " ")} if result.status == "error" else set()
     said |= set(result.notes)
     first: dict[str, int] = {}  # message text -> index of the exercise that says it
+    hints: set[str] = set()
     exercises: list[ExerciseView] = []
     for test in result.tests:
         view = _exercise(test, shown.now, counts, result.status == "error")
@@ -156,6 +157,9 @@ def build(result: "SubmissionResult", shown: Shown = Shown(), late_penalty: floa
                 exercises[first[message.text]] = _also(earlier, message.text, view.title)
                 continue
             first[message.text] = len(exercises)
+            if message.hint in hints:  # e.g. two failures of one check cell with the same hint: given once
+                message = _message_replace(message, hint="")
+            hints.add(message.hint)
             kept.append(message)
         exercises.append(_replace(view, messages=tuple(kept)))
     auto = [view for view in exercises if not view.manual]
