@@ -112,7 +112,8 @@ def _share_result_templates(app: Flask) -> None:
     # the service's own templates first: the package's base.html is the offline pages'
     app.jinja_env.loader = ChoiceLoader([app.jinja_env.loader, FileSystemLoader(str(pages.TEMPLATES))])
     shared = pages.environment()
-    app.jinja_env.filters.update({name: shared.filters[name] for name in ("segments", "count", "points", "g")})
+    shared_filters = ("segments", "count", "points", "g", "breakable")
+    app.jinja_env.filters.update({name: shared.filters[name] for name in shared_filters})
     app.jinja_env.globals["draw"] = pages.svg
 
 
