@@ -54,9 +54,13 @@ def graded_class(tmp_path_factory):
         server.close()
 
 
+BLOCK = re.compile(r"</?(?:p|li|ul|tr|td|th|table|h\d|div|br|section|figure|figcaption|caption|header|nav|main)\b[^>]*>")
+
+
 def visible_text(page: str) -> str:
+    """The page's text as a reader sees it: blocks apart, inline markup (code) run into its sentence."""
     page = re.sub(r"<(svg|style|script|head)\b.*?</\1>", " ", page, flags=re.S)
-    return re.sub(r"\s+", " ", markup.unescape(re.sub(r"<[^>]+>", " ", page))).strip()
+    return re.sub(r"\s+", " ", markup.unescape(re.sub(r"<[^>]+>", "", BLOCK.sub(" ", page)))).strip()
 
 
 def clean(fragment: str) -> str:
@@ -120,18 +124,23 @@ const name = el => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') +
   ' "' + (el.textContent || '').trim().slice(0, 40) + '"';
 const shown = el => { const s = getComputedStyle(el); return s.display !== 'none' && s.visibility !== 'hidden'
   && s.position !== 'absolute' && s.position !== 'fixed'; };
+const clipped = el => { for (let e = el; e; e = e.parentElement) { const s = getComputedStyle(e);  // read aloud only
+  if (s.position === 'absolute' && s.overflow === 'hidden' && e.getBoundingClientRect().width <= 1) return true; }
+  return false; };
+const inline = el => getComputedStyle(el).display === 'inline';  // its line boxes are checked by its block's
 if (document.documentElement.scrollWidth > width) problems.push('page ' + document.documentElement.scrollWidth
   + ' px wide in a ' + width + ' px window');
 for (const el of document.body.querySelectorAll('*')) {
-  if (el.closest('svg') || el.closest('.visually-hidden') || !shown(el)) continue;
+  if (el.closest('svg') || !shown(el) || clipped(el)) continue;
   const style = getComputedStyle(el);
   if ((style.overflowX === 'auto' || style.overflowX === 'scroll') && el.scrollWidth > el.clientWidth + 1)
     problems.push(name(el) + ' scrolls sideways: ' + el.scrollWidth + ' px in ' + el.clientWidth);
   const box = el.getBoundingClientRect(), parent = el.parentElement.getBoundingClientRect();
-  if (box.width && (box.right > parent.right + 1 || box.left < parent.left - 1))
+  const limit = inline(el) ? {left: 0, right: width} : parent;
+  if (box.width && (box.right > limit.right + 1 || box.left < limit.left - 1))
     problems.push(name(el) + ' sticks out of ' + name(el.parentElement) + ': ' + Math.round(box.left) + '-'
                   + Math.round(box.right) + ' in ' + Math.round(parent.left) + '-' + Math.round(parent.right));
-  const siblings = [...el.children].filter(child => shown(child) && !child.closest('svg'));
+  const siblings = [...el.children].filter(child => shown(child) && !inline(child) && !child.closest('svg'));
   if (siblings.length > 60) continue;
   for (let i = 0; i < siblings.length; i++) for (let j = i + 1; j < siblings.length; j++) {
     const a = siblings[i].getBoundingClientRect(), b = siblings[j].getBoundingClientRect();
