@@ -290,7 +290,8 @@ def results_json(result, spec, settings: dict, submitted=None, remarks: tuple[st
             output = "\n".join([*(f"- {message.sentence()}" for message in shown[test.name].messages
                                   if message.source != "check cell"),
                                 *(f"{'passed' if check.passed else 'failed'}: {check.name} "
-                                  f"({count(check.points, 'point')})" for check in shown[test.name].check_lines)])
+                                  f"({count(check.points, 'point')})" for check in shown[test.name].check_lines)]) \
+                or f"{test.score:g} of {count(test.max_score, 'point')}."  # its message is said under another test
         else:
             output = "Not graded: see the message about the whole submission."
         tests.append({"name": exercise.name, "score": float(test.score), "max_score": float(test.max_score),
