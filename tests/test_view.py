@@ -162,3 +162,14 @@ def test_a_late_penalty_is_taken_off_and_said_in_the_headline():
     result = SubmissionResult("ada", "a", 7.0, 7.0, "graded", tests=[TestResult("check_df", 7.0, 7.0, "")])
     assert build(result, late_penalty=7.0).headline == "0 of 7 points (7 earned, less a late-submission penalty of 7)"
     assert build(result, Shown(), 0.0, True).headline == "7 of 7 points"
+
+
+def test_the_view_needs_neither_the_sandbox_nor_the_web_application():
+    import subprocess
+    import sys
+
+    code = ("import sys, autograder.view\n"
+            "print(sorted(m for m in sys.modules if m.startswith(('flask', 'autograder.web', 'autograder.sandbox', "
+            "'autograder.grade'))))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
