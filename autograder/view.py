@@ -14,7 +14,7 @@ the first two kinds only. Nothing here imports the sandbox, the web application 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -152,16 +152,17 @@ def build(result: "SubmissionResult", shown: Shown = Shown(), late_penalty: floa
         for message in view.messages:
             if message.text in said:
                 continue
-            if message.text in first:  # said under an earlier exercise: named there, not repeated
-                earlier = exercises[first[message.text]]
-                exercises[first[message.text]] = _also(earlier, message.text, view.title)
+            if message.text in first:  # said already; under an earlier exercise, it names this one too
+                if first[message.text] < len(exercises):
+                    earlier = exercises[first[message.text]]
+                    exercises[first[message.text]] = _also(earlier, message.text, view.title)
                 continue
             first[message.text] = len(exercises)
             if message.hint in hints:  # e.g. two failures of one check cell with the same hint: given once
-                message = _message_replace(message, hint="")
+                message = replace(message, hint="")
             hints.add(message.hint)
             kept.append(message)
-        exercises.append(_replace(view, messages=tuple(kept)))
+        exercises.append(replace(view, messages=tuple(kept)))
     auto = [view for view in exercises if not view.manual]
     working = sum(view.works for view in auto)
     score = max(0.0, round(result.score - late_penalty, 4))
@@ -172,21 +173,9 @@ def build(result: "SubmissionResult", shown: Shown = Shown(), late_penalty: floa
                       _withheld(exercises, shown), tuple(exercises), shown.now)
 
 
-def _replace(view: ExerciseView, **changes) -> ExerciseView:
-    from dataclasses import replace
-
-    return replace(view, **changes)
-
-
 def _also(view: ExerciseView, text: str, title: str) -> ExerciseView:
-    messages = tuple(_message_replace(m, also=(*m.also, title)) if m.text == text else m for m in view.messages)
-    return _replace(view, messages=messages)
-
-
-def _message_replace(message: Message, **changes) -> Message:
-    from dataclasses import replace
-
-    return replace(message, **changes)
+    return replace(view, messages=tuple(replace(message, also=(*message.also, title)) if message.text == text
+                                        else message for message in view.messages))
 
 
 def _summary(status: str, working: int, exercises: int, views, visibility: str) -> str:

@@ -54,7 +54,8 @@ def graded_class(tmp_path_factory):
         server.close()
 
 
-BLOCK = re.compile(r"</?(?:p|li|ul|tr|td|th|table|h\d|div|br|section|figure|figcaption|caption|header|nav|main)\b[^>]*>")
+BLOCK = re.compile(r"</?(?:p|li|ul|tr|td|th|table|h\d|div|br|section|figure|figcaption|caption|header|nav|main)"
+                   r"\b[^>]*>")
 
 
 def visible_text(page: str) -> str:
