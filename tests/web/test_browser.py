@@ -121,6 +121,7 @@ def test_the_instructor_grants_an_extension_and_regrades(server, browser, journe
     hours.clear()
     hours.send_keys("48")
     section.find_element(By.CSS_SELECTOR, "form.extension button").click()
+    wait(browser, 20).until(ready.staleness_of(section))  # the page the form posted to has replaced this one
     section = browser.find_element(By.ID, f"assignment-{A1}")
     assert "2099-01-03 00:00 UTC" in section.text
     assert server.service.store.extension(STUDENT, A1).total_seconds() == 48 * 3600
