@@ -33,6 +33,8 @@ def environment(course_root: Path | None = None) -> Environment:
     env.filters["count"] = count
     env.filters["points"] = points
     env.filters["g"] = lambda number: f"{number:g}"
+    env.filters["breakable"] = breakable
+    env.globals["draw"] = svg
     return env
 
 
@@ -66,6 +68,11 @@ def segments(text: str) -> list[tuple[str, bool]]:
     return [(piece, is_code) for piece, is_code in pieces if piece]
 
 
+def breakable(name) -> Markup:
+    """A name such as `gradient_descent_update` that a narrow column may break after an underscore, and only there."""
+    return Markup("_<wbr>").join(str(name).split("_"))
+
+
 def count(number: float, noun: str, plural: str | None = None) -> str:
     """'1 point', '2 points', '0.5 points', '1 check'."""
     return f"{number:g} {noun if number == 1 else plural or noun + 's'}"
@@ -76,8 +83,10 @@ def points(score: float, max_score: float) -> str:
     return f"{score:g} of {count(max_score, 'point')}"
 
 
+@lru_cache(maxsize=256)
 def svg(figure: Figure) -> Markup:
-    """The figure as inline SVG (text as paths: no font or file is needed to show it), scaling to its box."""
+    """The figure as inline SVG (text as paths: no font or file is needed to show it), scaling to its box; the
+    last figures drawn are kept (a figure is frozen data, and drawing one costs tens of milliseconds)."""
     buffer = io.StringIO()
     draw(figure).savefig(buffer, format="svg")
     text = buffer.getvalue()
@@ -92,10 +101,16 @@ def draw(figure: Figure):
     import matplotlib
 
     matplotlib.use("agg")
+    from matplotlib import rc_context
     from matplotlib.figure import Figure as Canvas
+
+    with rc_context({"font.size": 11}):  # a small canvas and a large font: still readable on a 360 px phone
+        return _draw(figure, Canvas(figsize=(4.8, 3.0), layout="constrained"))
+
+
+def _draw(figure: Figure, canvas):
     from matplotlib.ticker import MaxNLocator
 
-    canvas = Canvas(figsize=(6.4, 3.6), layout="constrained")
     axes = canvas.subplots()
     for series in figure.series:
         mine = series.label.startswith("your")

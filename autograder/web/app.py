@@ -91,6 +91,7 @@ def create_app(course=None, db_url: str | None = None, *, secret_key: str | None
     _error_pages(app)
     app.before_request(_refuse_large_bodies)
     app.context_processor(lambda: {"user": _user_for_page(), "course_id": course.course_id})
+    _share_result_templates(app)
     if grading:
         service.grader.start()
     return app
@@ -114,6 +115,20 @@ def secret_key_of(course) -> str:
         raise
     os.close(descriptor)
     return key
+
+
+def _share_result_templates(app: Flask) -> None:
+    """A result page draws its result with the feedback page's macros (result_view.html) and filters."""
+    from jinja2 import ChoiceLoader, FileSystemLoader
+
+    from .. import pages
+
+    # the service's own templates first: the package's base.html is the offline pages'
+    app.jinja_env.loader = ChoiceLoader([app.jinja_env.loader, FileSystemLoader(str(pages.TEMPLATES))])
+    shared = pages.environment()
+    shared_filters = ("segments", "count", "points", "g", "breakable")
+    app.jinja_env.filters.update({name: shared.filters[name] for name in shared_filters})
+    app.jinja_env.globals["draw"] = pages.svg
 
 
 def _user_for_page():

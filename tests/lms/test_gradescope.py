@@ -199,8 +199,7 @@ def test_one_exercise_per_test_hidden_until_published_check_cells_visible(correc
     assert results["tests"][-1]["output"] == ("To be graded by your instructor (2 points); "
                                               "not counted in this score yet.")
     assert results["score"] == 7.0
-    assert ("Your score so far: 7 of 7 points. It counts the autograded exercises; 2 more points for written "
-            "answers are to be graded by your instructor and not counted yet.") in results["output"]
+    assert "Your score: 7 of 7 points so far; 2 more points to be graded by your instructor." in results["output"]
     assert "shown when your instructor publishes the grades" in results["output"]
 
 
@@ -422,9 +421,7 @@ def test_one_point_left_to_grade_is_singular_and_a_hand_grade_of_0_counts_as_gra
     assert (written["Written answer (answer_b)"]["score"], written["Written answer (answer_b)"]["output"]) == (
         1.0, "Written answer: graded by your instructor, 1 of 1 point.")
     assert results["score"] == 8.0
-    assert ("Your score so far: 8 of 8 points. It counts the autograded exercises and the written answers your "
-            "instructor has graded; 1 more point for written answers is to be graded by your instructor and not "
-            "counted yet.") in results["output"]
+    assert "Your score: 8 of 8 points so far; 1 more point to be graded by your instructor." in results["output"]
 
     results = graded({"answer_a": HandGrade(0.0, "No answer given."), "answer_b": HandGrade(0.5, "")})
     written = [test for test in results["tests"] if test["name"].startswith("Written answer")]

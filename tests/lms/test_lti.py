@@ -126,8 +126,7 @@ def test_publish_posts_every_students_gradebook_score(lti_course, capsys):
 def test_each_score_has_a_comment_progress_and_a_timestamp_with_time_zone(lti_course, capsys):
     lti_course.publish(capsys)
     bob = lti_course.platform.scores[(lti_course.lineitem, "u-bob")]
-    assert bob["comment"] == ("6 of 9 points so far, counting the autograded points; 2 more points for written "
-                              "answers are to be graded by your instructor, not counted yet. df 0/1, "
+    assert bob["comment"] == ("6 of 7 points so far; 2 more points to be graded by your instructor. df 0/1, "
                               "gradient_descent_update 2/2, gradient_descent 3/3, max_stable_learning_rate 1/1, "
                               "written answer: to be graded by your instructor")
     assert lti_course.platform.scores[(lti_course.lineitem, "u-dee")]["comment"] == (
@@ -242,8 +241,8 @@ def test_line_item_is_found_by_resource_id_or_created_once(lti_course, capsys):
 def test_dry_run_shows_the_scores_and_contacts_nobody(lti_course, capsys):
     status, out, _ = lti_course.publish(capsys, "--dry-run")
     assert status == 0
-    assert ("bob -> u-bob: 6/9 FullyGraded: 6 of 9 points so far, counting the autograded points; 2 more points "
-            "for written answers are to be graded by your instructor, not counted yet.") in out
+    assert ("bob -> u-bob: 6/9 FullyGraded: 6 of 7 points so far; 2 more points to be graded by your "
+            "instructor.") in out
     assert lti_course.platform.token_requests == [] and lti_course.platform.score_posts == []
 
 
@@ -315,7 +314,7 @@ def test_once_the_written_answer_is_graded_by_hand_the_lms_gets_its_points_and_t
     lti_course.publish(capsys)
     bob = lti_course.platform.scores[(lti_course.lineitem, "u-bob")]
     assert (bob["scoreGiven"], bob["gradingProgress"]) == (6, "PendingManual")
-    assert "2 more points for written answers are to be graded by your instructor" in bob["comment"]
+    assert "2 more points to be graded by your instructor" in bob["comment"]
     with Gradebook(f"sqlite:///{lti_course.db}") as gradebook:  # what formgrader does when the instructor grades it
         notebook = "gradient_descent"
         grade = gradebook.find_grade(WRITTEN, notebook, A1, "bob")
@@ -337,8 +336,7 @@ def test_the_comment_says_one_point_in_the_singular_and_names_each_waiting_answe
     score = StudentScore("ann", "u-ann", 7.5, 9.0, 1.0, (("df", 1.0, 1.0), ("written answer", 0.5, 1.0),
                                                         ("written answer", None, 1.0)),
                          remarks=(("written answer", "Say why."),), hand_graded=True)
-    assert score.comment() == ("7.5 of 9 points so far, counting the autograded and hand-graded points; 1 more point "
-                               "for written answers is to be graded by your instructor, not counted yet. df 1/1, "
+    assert score.comment() == ("7.5 of 8 points so far; 1 more point to be graded by your instructor. df 1/1, "
                                "written answer 0.5/1, written answer: to be graded by your instructor. "
                                "Comment on written answer: Say why.")
     assert StudentScore("bo", None, 1.0, 1.0, 0.0, (("df", 1.0, 1.0),)).comment() == "1 of 1 point. df 1/1"
