@@ -19,6 +19,7 @@ cookie check page then offers to open the tool in a new window, where the launch
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 import time
@@ -30,6 +31,7 @@ from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text,
 from .auth import csrf, current_user, sign_in
 from .store import utcnow
 
+logger = logging.getLogger(__name__)
 blueprint = Blueprint("lti", __name__, url_prefix="/lti")
 METADATA = MetaData()
 CACHE = Table(
@@ -53,6 +55,7 @@ LINK_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/resource_link"
 AGS_CLAIM = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
 NRPS_CLAIM = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
 LIS_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/lis"
+CONTEXT_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/context"
 
 
 class LaunchRefused(Exception):
@@ -205,7 +208,8 @@ def login():
     from ..lms.lti import LtiError
 
     try:
-        conf, _, _ = _tool_conf()
+        conf, settings, _ = _tool_conf()
+        _not_our_registration(settings, request.values.get("iss"), request.values.get("client_id"))
         _, Login = _launch_classes()
         target = request.values.get("target_link_uri") or url_for("lti.launch", _external=True)
         oidc = Login(_pylti_request(), conf, launch_data_storage=_storage())
@@ -225,17 +229,21 @@ def launch():
 
     try:
         conf, settings, _ = _tool_conf()
+        _not_our_registration(settings, *_unverified_sender(request.form.get("id_token", "")))
         Launch, _ = _launch_classes()
         message = Launch(_pylti_request(), conf, launch_data_storage=_storage())
         claims = message.get_launch_data()  # every check runs here; LtiException names the failed one
     except LtiError as error:
         return _misconfigured(error)
     except LaunchRefused as error:
-        return _refused(str(error), 400)
+        return _refused(str(error), 403)
     except LtiException as error:
         return _refused("The LMS's launch could not be accepted: " + str(error) + ". Please open the activity "
                         "again from the LMS.", 403)
-    _remember_services(claims)
+    context, foreign = _served_context(settings, claims)
+    if foreign is not None:
+        return foreign
+    _remember_services(claims, context)
     try:
         teaches = (message.check_teacher_access() or message.check_teaching_assistant_access()
                    or message.check_designer_access())
@@ -308,6 +316,53 @@ def jwks():
 
 def _refused(message: str, status: int):
     return render_template("lti/refused.html", message=message), status
+
+
+def _unverified_sender(id_token: str) -> tuple[str | None, str | None]:
+    """The issuer and client id an id_token claims, before its signature is checked (only to tell a token meant for
+    another registration apart: pylti1p3 has no error of its own for it); (None, None) when it cannot be read."""
+    import jwt
+
+    from ..lms.links import launch_context
+
+    try:
+        claims = jwt.decode(id_token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return None, None  # pylti1p3 refuses it with its own reason
+    audience = claims.get("aud")
+    key = launch_context(claims)
+    return claims.get("iss"), key.client_id if key else audience if isinstance(audience, str) else str(audience)
+
+
+def _not_our_registration(settings, issuer, client_id) -> None:
+    """LaunchRefused when a login or launch is for another issuer or client id than c.LTI's registration."""
+    for given, ours, what in ((issuer, settings.issuer, "issuer"), (client_id, settings.client_id, "client id")):
+        if given is not None and given != ours:
+            logger.warning("LTI %s refused: %s %r is not this tool's registration (%r)", request.path, what,
+                           given, ours)
+            raise LaunchRefused("This grader is registered with another LMS (or under another tool registration) "
+                                "than the one this launch came from, so it cannot open here. Please tell your "
+                                "instructor which LMS course you opened it from.")
+
+
+def _served_context(settings, claims: dict):
+    """(the launch's context id in the contexts table, None) when it comes from an LMS course this grader serves,
+    else (None, the refusal page with HTTP 403). Every launch is noted for the instructor's `autograder lti
+    contexts`; of a refused one nothing else is recorded, and nobody is signed in."""
+    from ..lms.links import bound_contexts, is_served, launch_context, note_launch
+
+    engine = service().store.engine
+    key = launch_context(claims)
+    context = claims.get(CONTEXT_CLAIM) if isinstance(claims.get(CONTEXT_CLAIM), dict) else {}
+    noted = note_launch(engine, key, context.get("label"), context.get("title"), utcnow()) if key else None
+    served = bound_contexts(engine, settings)
+    if is_served(key, served):
+        return noted, None
+    logger.warning("LTI launch refused: %s (recorded as %s) is not an LMS course this grader serves", key, noted)
+    launched = (f"{context.get('label')} ({context.get('title')})" if context.get("label") and context.get("title")
+                else context.get("label") or context.get("title") or "an LMS course")
+    return None, (render_template("lti/foreign.html", served=[c.name for c in served], launched=launched,
+                                  noted=noted, context_id=key.context_id if key else None), 403)
 
 
 def _misconfigured(error: Exception):
@@ -393,16 +448,16 @@ def _max_score(assignment: str) -> float | None:
         return None
 
 
-def _remember_services(claims: dict) -> None:
-    """Keep the link's resource link id and line item, and the context's line items and memberships URLs."""
+def _remember_services(claims: dict, context: int) -> None:
+    """Keep, for the served context of the launch, its resource link's assignment and line item and the context's
+    line items and memberships URLs."""
     from ..lms.links import record_link
 
     ags, nrps = claims.get(AGS_CLAIM) or {}, claims.get(NRPS_CLAIM) or {}
-    assignment = _assignment_of(claims)
-    if not assignment:
+    assignment, link = _assignment_of(claims), (claims.get(LINK_CLAIM) or {}).get("id")
+    if not assignment or not isinstance(link, str) or not link:
         return
-    record_link(current_app.extensions["autograder_lti"]["cache"].engine, assignment, utcnow(),
-                resource_link=(claims.get(LINK_CLAIM) or {}).get("id"), lineitem=ags.get("lineitem"),
+    record_link(service().store.engine, context, link, assignment, utcnow(), lineitem=ags.get("lineitem"),
                 lineitems=ags.get("lineitems"), memberships=nrps.get("context_memberships_url"))
 
 
@@ -411,11 +466,11 @@ def init_lti(app) -> None:
     published after grading by a thread started on the first request (not by `serve links`)."""
     from ..lms.lti import LtiError, load_settings
 
-    from ..lms.links import create_table
+    from ..lms.links import create_tables
 
     engine = app.extensions["autograder"].store.engine
     METADATA.create_all(engine)
-    create_table(engine)
+    create_tables(engine)
     try:
         settings = load_settings(app.extensions["autograder"].course.root)
     except LtiError:
@@ -510,13 +565,17 @@ class ScorePublisher:
 
     def _publish_one(self, attempt) -> tuple[str, str]:
         """(state, what the LMS did with this student's score, in one sentence) after publishing it."""
-        from ..lms.links import recorded_links
+        from ..lms.links import LinkError, served_link
         from ..lms.lti import LtiError, exercise_names, gradebook_scores, load_settings, publish, with_link
 
         svc = self.app.extensions["autograder"]
         try:
-            settings = with_link(load_settings(svc.course.root), attempt.assignment,
-                                 recorded_links(svc.store.engine).get(attempt.assignment, {}))
+            settings = load_settings(svc.course.root)
+            try:
+                link = served_link(svc.store.engine, settings, attempt.assignment)
+            except LinkError as error:
+                return "refused", str(error)
+            settings = with_link(settings, attempt.assignment, link)
             scores, _ = gradebook_scores(svc.db_url, attempt.assignment, exercise_names(svc.course, attempt.assignment))
             mine = [score for score in scores if score.student == attempt.student]
             report = publish(settings, attempt.assignment, mine, [])

@@ -87,7 +87,7 @@ class Course:
     def configure(self, **overrides):
         settings = {"issuer": self.platform.issuer, "client_id": self.platform.client_id,
                     "deployment_id": self.platform.deployment_id, "token_url": self.platform.token_url,
-                    "private_key": str(self.key), "lineitems": {A1: self.lineitem},
+                    "private_key": str(self.key), "lineitems": {A1: self.lineitem}, "contexts": ["context-1"],
                     "retry_delay": 0.01, "timeout": 5} | overrides
         text = (self.root / "course_config.py").read_text()
         text += "".join(f"\nc.LTI.{name} = {value!r}" for name, value in settings.items())
@@ -477,35 +477,50 @@ def test_roster_matched_by_id_number_then_publish_reaches_the_right_students(lti
     assert {by_name[user]: held for user, held in recorded(platform, lti_course.lineitem).items()} == EXPECTED
 
 
-def record_launch(db, assignment, **told):
-    """What a launch of `assignment`'s link tells the service, recorded as the service records it."""
+def record_launch(db, assignment, resource_link, context=1, **told):
+    """What a launch of `assignment`'s link from the platform's `context` tells the service, recorded as the service
+    records a launch from a context it serves."""
     from sqlalchemy import create_engine
 
-    from autograder.lms.links import create_table, record_link
+    from autograder.lms.links import ContextKey, create_tables, note_launch, record_link
+    from lti_platform import CONTEXTS
 
     engine = create_engine(f"sqlite:///{db}")
-    create_table(engine)
-    record_link(engine, assignment, datetime.now(), **told)
+    create_tables(engine)
+    context_id, label, title = CONTEXTS[context]
+    key = ContextKey(LtiPlatform.issuer, LtiPlatform.client_id, LtiPlatform.deployment_id, context_id)
+    noted = note_launch(engine, key, label, title, datetime.now())
+    record_link(engine, noted, resource_link, assignment, datetime.now(), **told)
     engine.dispose()
+    return noted
 
 
-def test_a_links_table_from_before_resource_link_ids_gets_the_column_and_keeps_its_rows(tmp_path):
+def test_a_links_table_from_before_contexts_gives_its_rows_to_the_served_course_whose_urls_they_carry(tmp_path):
     from sqlalchemy import create_engine, text
 
-    from autograder.lms.links import create_table, record_link, recorded_links
+    from autograder.lms.links import ContextKey, create_tables, note_launch, record_link, served_link
+    from autograder.lms.lti import LtiSettings
 
     engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
-    with engine.begin() as connection:   # the table as the service made it before
+    ours, theirs = "https://lms/c/1", "https://lms/c/2"
+    with engine.begin() as connection:   # the table as the service made it before resource link ids, then contexts
         connection.execute(text("CREATE TABLE autograder_lti_links (assignment VARCHAR(128) PRIMARY KEY, lineitem TEXT,"
                                 " lineitems TEXT, memberships TEXT, updated_at DATETIME NOT NULL)"))
-        connection.execute(text("INSERT INTO autograder_lti_links VALUES ('01', 'https://lms/li/1', NULL, NULL, "
-                                "'2026-01-01 00:00:00')"))
-    assert recorded_links(engine) == {"01": {"resource_link": None, "lineitem": "https://lms/li/1", "lineitems": None,
-                                             "memberships": None}}
-    create_table(engine)
-    record_link(engine, "01", datetime.now(), resource_link="rl-9", lineitem=None)
-    assert recorded_links(engine)["01"] == {"resource_link": "rl-9", "lineitem": "https://lms/li/1",
-                                            "lineitems": None, "memberships": None}
+        connection.execute(text(f"INSERT INTO autograder_lti_links VALUES ('01', '{ours}/li/1', '{ours}/li', "
+                                f"'{ours}/members', '2026-01-01 00:00:00')"))
+        connection.execute(text("ALTER TABLE autograder_lti_links ADD COLUMN resource_link TEXT"))
+        connection.execute(text("UPDATE autograder_lti_links SET resource_link = 'rl-1'"))
+        connection.execute(text(f"INSERT INTO autograder_lti_links VALUES ('02', '{theirs}/li/5', '{theirs}/li', "
+                                f"'{theirs}/members', '2026-01-01 00:00:00', 'rl-5')"))   # moved there by NN102
+    settings = LtiSettings(Path("course_config.py"), issuer="iss", client_id="c", deployment_id="d", contexts=["1"])
+    create_tables(engine)
+    assert served_link(engine, settings, "01")["lineitem"] is None     # nothing served has launched yet
+    context = note_launch(engine, ContextKey("iss", "c", "d", "1"), "NN101", "Neural nets", datetime.now())
+    record_link(engine, context, "rl-3", "03", datetime.now(), lineitems=f"{ours}/li", memberships=f"{ours}/members")
+    assert {name: served_link(engine, settings, name)["lineitem"] for name in ("01", "02", "03")} == {
+        "01": f"{ours}/li/1", "02": None, "03": None}
+    assert served_link(engine, settings, "01")["resource_link"] == "rl-1"
+    assert served_link(engine, settings, "02")["memberships"] == f"{ours}/members"
     engine.dispose()
 
 
