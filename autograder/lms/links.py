@@ -99,12 +99,12 @@ class Context:
 
 def launch_context(claims) -> ContextKey | None:
     """The context a validated id_token comes from, or None when it names none (every part must be a non-empty
-    string; the client id is `aud`, or `azp` when `aud` lists several, as pylti1p3 reads it)."""
+    string; the client id is `aud`, or the first of a list, as pylti1p3 reads and checks it)."""
     if not isinstance(claims, dict):
         return None
     audience, context = claims.get("aud"), claims.get(CONTEXT_CLAIM)
     if isinstance(audience, list):
-        audience = audience[0] if len(audience) == 1 else claims.get("azp") if claims.get("azp") in audience else None
+        audience = audience[0] if audience else None
     parts = (claims.get("iss"), audience, claims.get(DEPLOYMENT_CLAIM),
              context.get("id") if isinstance(context, dict) else None)
     if not all(isinstance(part, str) and part for part in parts):

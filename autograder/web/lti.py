@@ -323,15 +323,13 @@ def _unverified_sender(id_token: str) -> tuple[str | None, str | None]:
     another registration apart: pylti1p3 has no error of its own for it); (None, None) when it cannot be read."""
     import jwt
 
-    from ..lms.links import launch_context
-
     try:
         claims = jwt.decode(id_token, options={"verify_signature": False})
     except jwt.PyJWTError:
         return None, None  # pylti1p3 refuses it with its own reason
     audience = claims.get("aud")
-    key = launch_context(claims)
-    return claims.get("iss"), key.client_id if key else audience if isinstance(audience, str) else str(audience)
+    audience = audience[0] if isinstance(audience, list) and audience else audience  # as pylti1p3 reads it
+    return claims.get("iss"), audience
 
 
 def _not_our_registration(settings, issuer, client_id) -> None:
