@@ -255,13 +255,14 @@ class LtiPlatform:
             login.set_deeplinking_launch_url()
         return login.prepare_preflight_url(user)
 
-    def activity_url(self, **launch) -> str:
+    def activity_url(self, host: str = "localhost", **launch) -> str:
         """The LMS's page of an activity, with the launch in an iframe, as Moodle's "embed" and Canvas show tools.
-        It is served at http://localhost (the tool at 127.0.0.1 is another site: its cookies there are third-party)."""
+        It is served at http://localhost (the tool at 127.0.0.1 is another site: its cookies there are third-party),
+        or at `host` (127.0.0.1: the tool's own site)."""
         with self.lock:
             self.activities.append(self.launch_url(**launch))
             number = len(self.activities)
-        return f"http://localhost:{self.server.server_address[1]}/activity/{number}"
+        return f"http://{host}:{self.server.server_address[1]}/activity/{number}"
 
     def id_token_for(self, query: dict) -> dict:
         """The tool's authentication request answered: {"state", "id_token", "launch_url"}."""

@@ -358,6 +358,7 @@ def context_row(server, context_id: str) -> int:
         return connection.execute(select(CONTEXTS.c.id).where(CONTEXTS.c.context_id == context_id)).scalar_one()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("who", [dict(user="u-mallory", role=INSTRUCTOR, email="mallory@uni.edu"),
                                  dict(user="u-ada", role=LEARNER, email="ada@uni.edu")], ids=["teacher", "student"])
 def test_a_launch_from_another_lms_course_on_the_same_registration_is_refused_and_changes_nothing(lti, who):
@@ -378,6 +379,7 @@ def test_a_launch_from_another_lms_course_on_the_same_registration_is_refused_an
         assert client.get(server.url + page, allow_redirects=False).status_code != 200   # nobody signed in
 
 
+@pytest.mark.slow
 def test_an_approved_lms_course_is_served(lti):
     from autograder.lms.links import set_approved
 
@@ -397,6 +399,7 @@ def test_an_approved_lms_course_is_served(lti):
         set_approved(engine, context_row(server, "context-2"), None)
 
 
+@pytest.mark.slow
 def test_a_login_for_another_issuer_or_client_id_gets_the_refusal_page(lti, caplog):
     server, platform, _ = lti
     caplog.set_level("WARNING")
@@ -411,6 +414,7 @@ def test_a_login_for_another_issuer_or_client_id_gets_the_refusal_page(lti, capl
     assert not [r for r in caplog.records if r.exc_info or r.levelname == "ERROR"]
 
 
+@pytest.mark.slow
 def test_a_launch_for_another_issuer_or_client_id_gets_the_refusal_page(lti, caplog):
     server, platform, _ = lti
     caplog.set_level("WARNING")
@@ -520,3 +524,18 @@ def test_a_score_the_lms_refused_is_published_after_a_restart(lti):
         assert publication(restarted.service.store.engine, "ada", A1)["state"] == "published"
     finally:
         restarted.close()
+
+
+@pytest.mark.slow
+def test_over_plain_http_the_cookie_check_passes_where_the_browser_keeps_the_cookie(lti, browser):
+    """A service over HTTP (no SameSite=None; Secure possible) inside an LMS page of its own site: the cookie check
+    sets what the browser accepts there, and the launch completes inside the frame, no new window."""
+    server, platform, _ = lti
+    browser.delete_all_cookies()
+    browser.get(platform.activity_url(host="127.0.0.1", user="u-ada", email="ada@uni.edu", title=A1))
+    browser.switch_to.frame("tool")
+    WebDriverWait(browser, 30, 0.1).until(
+        lambda d: d.execute_script("return location.href") == f"{server.url}/assignments/{A1}")
+    assert browser.find_element(By.CLASS_NAME, "who").text == "ada"
+    assert len(browser.window_handles) == 1
+    browser.switch_to.default_content()
