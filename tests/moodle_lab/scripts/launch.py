@@ -34,9 +34,12 @@ def launch(user: str, password: str, cmid: int) -> dict:
         return {"user": user, "step": "login", "status": login.status_code, "message": message(login.text)}
     action, fields = form_of(browser.get(login.headers["Location"]).text)                  # Moodle's auth.php
     answer = browser.post(action, data=fields, allow_redirects=False)                      # the tool's launch
+    tool = action.rsplit("/lti/", 1)[0]
+    pages = {page: browser.get(tool + page, allow_redirects=False).status_code      # signed in as whom, if anyone
+             for page in ("/instructor/", "/assignments")}
     return {"user": user, "step": "launch", "status": answer.status_code,
             "location": answer.headers.get("Location"), "message": message(answer.text),
-            "approve": message(answer.text, "approve")}
+            "approve": message(answer.text, "approve"), "then": pages}
 
 
 def message(html: str, element: str = "message") -> str:
