@@ -47,6 +47,17 @@ COOKIE_CHECK_TEXTS = {
     "click_msg": "Open the assignment in a new window",
     "loading_msg": "Opening the assignment...",
 }
+# pylti1p3's cookie check over HTTP tests a plain cookie, which a browser never keeps inside another site's frame
+PYLTI_COOKIE_TEST = """var cookie = "lti1p3_test_cookie=1; path=/";
+            if (siteProtocol === 'https') {
+                cookie = cookie + '; SameSite=None; secure';
+            }"""
+COOKIE_TEST = """var cookie = "lti1p3_test_cookie=1; path=/";
+            if (siteProtocol === 'https') {
+                cookie = cookie + '; SameSite=None; secure';
+            } else {
+                document.cookie = cookie + '; SameSite=None; Secure';
+            }"""
 STATE_LIFETIME = 600        # seconds between login initiation and launch
 KEYSET_LIFETIME = 3600      # seconds a platform's keyset is used before it is fetched again
 ROLE_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/roles"
@@ -133,6 +144,11 @@ def _launch_classes():
             return super().get_public_key()
 
     class Login(FlaskOIDCLogin):
+        def get_cookies_allowed_js_check(self):
+            # over HTTP the check tries the cookies the login sets (StateCookies), not a plain one alone
+            page = super().get_cookies_allowed_js_check()
+            return page.replace(PYLTI_COOKIE_TEST, COOKIE_TEST) if PYLTI_COOKIE_TEST in page else page
+
         def get_redirect(self, url):
             state = self._get_uri_param(url, "state")
             nonce = self._get_uri_param(url, "nonce")
@@ -147,6 +163,25 @@ def _launch_classes():
             return parse_qs(urlsplit(url).query).get(name, [""])[0]
 
     return Launch, Login
+
+
+def _state_cookies(request):
+    """pylti1p3's login cookies (state, session id). Over HTTPS they are SameSite=None; Secure (pylti1p3's). Over HTTP
+    each is set twice, SameSite=None; Secure then plain, with one value: a browser keeps the first from a loopback
+    address only (a secure context without TLS), and then inside another site's frame too; the plain one it keeps in
+    pages of its own site only (an HTTP client without SameSite keeps the last). The launch reads whichever was kept,
+    and the cookie check tests the same two (Chromium 156: SameSite=None without Secure is never kept)."""
+    from pylti1p3.contrib.flask import FlaskCookieService
+
+    class StateCookies(FlaskCookieService):
+        def update_response(self, response):
+            if not self._request.is_secure():
+                for key, data in self._cookie_data_to_set.items():
+                    response.set_cookie(key=key, value=data["value"], max_age=data["exp"], path="/", httponly=True,
+                                        secure=True, samesite="None")
+            super().update_response(response)
+
+    return StateCookies(request)
 
 
 def _cache() -> DatabaseCache:
@@ -212,7 +247,8 @@ def login():
         _not_our_registration(settings, request.values.get("iss"), request.values.get("client_id"))
         _, Login = _launch_classes()
         target = request.values.get("target_link_uri") or url_for("lti.launch", _external=True)
-        oidc = Login(_pylti_request(), conf, launch_data_storage=_storage())
+        pylti_request = _pylti_request()
+        oidc = Login(pylti_request, conf, cookie_service=_state_cookies(pylti_request), launch_data_storage=_storage())
         return oidc.enable_check_cookies(**COOKIE_CHECK_TEXTS).redirect(target)
     except LtiError as error:
         return _misconfigured(error)

@@ -539,3 +539,32 @@ def test_over_plain_http_the_cookie_check_passes_where_the_browser_keeps_the_coo
     assert browser.find_element(By.CLASS_NAME, "who").text == "ada"
     assert len(browser.window_handles) == 1
     browser.switch_to.default_content()
+
+
+@pytest.fixture
+def framed_http_tool(lti):
+    """The service inside an LMS's iframe over plain HTTP (`serve --lms-iframe` without HTTPS, on a loopback address:
+    the browser keeps SameSite=None cookies there), registered with the platform instead of the module's server."""
+    server, platform, _ = lti
+    framed = ThreadServer(server.course.root, lms_iframe=True, grading=False)
+    framed.app.extensions["autograder_lti"]["publisher"].stop_event.set()  # the module's server publishes
+    platform.register_tool(framed.url + "/lti/login", framed.url + "/lti/launch")
+    yield framed, platform
+    platform.register_tool(server.url + "/lti/login", server.url + "/lti/launch")
+    framed.close()
+
+
+@pytest.mark.slow
+def test_over_plain_http_in_another_sites_frame_the_launch_completes_where_cookies_are_allowed(framed_http_tool,
+                                                                                               tmp_path):
+    framed, platform = framed_http_tool
+    driver = chromium(tmp_path / "profile", third_party_cookies=True)
+    try:
+        driver.get(platform.activity_url(user="u-ada", email="ada@uni.edu", title=A1))   # the LMS at localhost
+        driver.switch_to.frame("tool")
+        WebDriverWait(driver, 30, 0.1).until(
+            lambda d: d.execute_script("return location.href") == f"{framed.url}/assignments/{A1}")
+        assert driver.find_element(By.CLASS_NAME, "who").text == "ada"
+        assert len(driver.window_handles) == 1
+    finally:
+        driver.quit()
