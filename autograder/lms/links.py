@@ -17,12 +17,14 @@ carry.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, UniqueConstraint, delete, inspect, \
     insert, select, text, update
+from sqlalchemy.exc import IntegrityError
 
 METADATA = MetaData()
 CONTEXTS = Table(
@@ -78,9 +80,9 @@ class Context:
     label: str | None = None
     title: str | None = None
     launches: int = 0
-    first_launch_at: object = None
-    last_launch_at: object = None
-    approved_at: object = None
+    first_launch_at: datetime | None = None
+    last_launch_at: datetime | None = None
+    approved_at: datetime | None = None
     configured: bool = False
     lineitems: str | None = None
     memberships: str | None = None
@@ -160,14 +162,20 @@ def note_launch(engine, key: ContextKey, label, title, at) -> int:
     strings = {"label": str(label)[:255] if label else None, "title": str(title)[:255] if title else None}
     where = ((CONTEXTS.c.issuer == key.issuer) & (CONTEXTS.c.client_id == key.client_id)
              & (CONTEXTS.c.deployment_id == key.deployment_id) & (CONTEXTS.c.context_id == key.context_id))
-    with engine.begin() as connection:
-        row = connection.execute(select(CONTEXTS.c.id).where(where)).first()
-        if row is None:
-            return connection.execute(insert(CONTEXTS).values(**key._asdict(), **strings, first_launch_at=at,
-                                                              last_launch_at=at, launches=1)).inserted_primary_key[0]
-        connection.execute(update(CONTEXTS).where(CONTEXTS.c.id == row.id).values(
-            **strings, last_launch_at=at, launches=CONTEXTS.c.launches + 1))
-        return row.id
+    for _ in range(2):  # two first launches at once: the second insert fails, and then counts on the first's row
+        try:
+            with engine.begin() as connection:
+                row = connection.execute(select(CONTEXTS.c.id).where(where)).first()
+                if row is None:
+                    return connection.execute(insert(CONTEXTS).values(
+                        **key._asdict(), **strings, first_launch_at=at, last_launch_at=at,
+                        launches=1)).inserted_primary_key[0]
+                connection.execute(update(CONTEXTS).where(CONTEXTS.c.id == row.id).values(
+                    **strings, last_launch_at=at, launches=CONTEXTS.c.launches + 1))
+                return row.id
+        except IntegrityError:
+            continue
+    raise RuntimeError(f"the launch from {key} could not be noted")
 
 
 def set_approved(engine, context_id: int, at) -> bool:
@@ -260,8 +268,8 @@ def served_link(engine, settings, assignment: str | None = None) -> dict:
     known = [context for context in bound_contexts(engine, settings) if context.id is not None
              and (context.lineitems or context.memberships or links_of(engine, context.id))]
     if assignment is not None:
-        having = [(context, link_id, link) for context in known for link_id, link in links_of(engine, context.id).items()
-                  if link["assignment"] == assignment]
+        having = [(context, link_id, link) for context in known
+                  for link_id, link in links_of(engine, context.id).items() if link["assignment"] == assignment]
         courses = {context.key for context, _, _ in having}
         if len(courses) > 1:
             raise LinkError(f"{assignment} has links in {len(courses)} LMS courses this grader serves ("
@@ -308,7 +316,8 @@ def describe(context: Context) -> str:
     else:
         state = "not served"
     key = context.key
-    return (f"{context.id if context.id is not None else '-':>4}  {state}  {context.name}: context id {key.context_id}, "
+    number = context.id if context.id is not None else "-"
+    return (f"{number:>4}  {state}  {context.name}: context id {key.context_id}, "
             f"issuer {key.issuer}, client id {key.client_id}, deployment {key.deployment_id}; "
             f"{context.launches} launch{'' if context.launches == 1 else 'es'}, last {_when(context.last_launch_at)}")
 
@@ -319,8 +328,9 @@ def run_contexts(args) -> int:
 
     from sqlalchemy import create_engine
 
+    from datetime import timezone
+
     from .lti import CONFIG_SECTION, LtiError, _course, load_settings
-    from ..web.store import utcnow
 
     course = _course()
     try:
@@ -341,7 +351,8 @@ def run_contexts(args) -> int:
                 print(f"autograder lti contexts: no LMS course with ID {args.id} has launched this grader; "
                       "`autograder lti contexts` lists those that did.", file=sys.stderr)
                 return 1
-            set_approved(engine, args.id, utcnow() if args.action == "approve" else None)
+            set_approved(engine, args.id, datetime.now(timezone.utc).replace(tzinfo=None)  # naive UTC, as nbgrader's
+                         if args.action == "approve" else None)
             if args.action == "approve":
                 print(f"Approved {chosen.name}: launches from it now open this course's grader (its teachers as "
                       f"instructors, its students as students), and its links and grade columns are used.")

@@ -78,8 +78,8 @@ def test_a_launch_is_served_only_from_exactly_a_bound_lms_course(claims):
     or the first of a list, as pylti1p3 checks it), deployment id and context id are each exactly the bound one's."""
     from autograder.lms.links import Context, ContextKey, is_served, launch_context
 
-    bound = [Context(ContextKey(*BOUND), configured=True), Context(ContextKey("https://lms.test", "autograder-tool",
-                                                                              "deployment-1", "context-9"))]  # not bound
+    launched_only = Context(ContextKey("https://lms.test", "autograder-tool", "deployment-1", "context-9"), id=2)
+    bound = [Context(ContextKey(*BOUND), configured=True), launched_only]
     audience = claims.get("aud")
     client = audience[0] if isinstance(audience, list) and audience else audience
     context = claims.get(CONTEXT_CLAIM)

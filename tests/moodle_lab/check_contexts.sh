@@ -50,7 +50,9 @@ after=$(links)
 echo "  link records after NN102's launches: $([ "$before" = "$after" ] && echo unchanged || echo "CHANGED: $after")"
 $AG lti contexts | sed 's/^/  /'
 ITEM2=$($Q "select id from mdl_grade_items where itemtype='mod' and itemmodule='lti' and courseid=$C2")
-before2=$($Q "select count(*) || ' grades, md5 ' || md5(coalesce(string_agg(id || ':' || coalesce(rawgrade::text,''), ',' order by id), '')) from mdl_grade_grades where itemid in (select id from mdl_grade_items where courseid=$C2)")
+grades2() { $Q "select count(*) || ' grades, md5 ' || md5(coalesce(string_agg(id || ':' || coalesce(rawgrade::text, ''),
+  ',' order by id), '')) from mdl_grade_grades where itemid in (select id from mdl_grade_items where courseid=$C2)"; }
+before2=$(grades2)
 $AG lti publish 01-gradient-descent > $OUT/contexts_publish.log 2>&1; echo "  publish 01: exit $?: $(head -1 $OUT/contexts_publish.log)"
 ITEM1=$(grep -o 'lineitems/[0-9]*' $OUT/contexts_publish.log | head -1 | cut -d/ -f2)
 echo "  NN101 item $ITEM1 (course $($Q "select courseid from mdl_grade_items where id=${ITEM1:-0}")): $($Q "select count(finalgrade) || ' scores, sum ' || coalesce(sum(finalgrade), 0) from mdl_grade_grades where itemid=${ITEM1:-0}")"
@@ -58,7 +60,7 @@ echo "  $(python3 $LAB/scripts/check_lti.py 01-gradient-descent ${ITEM1:-0} grad
 echo "  gradebook 01 sum: $(python3 -c "
 from nbgrader.api import Gradebook
 with Gradebook('sqlite:///gradebook.db') as g: print(round(sum(s.score for s in g.assignment_submissions('01-gradient-descent')), 4))")"
-echo "  NN102's grades: before $before2, after $($Q "select count(*) || ' grades, md5 ' || md5(coalesce(string_agg(id || ':' || coalesce(rawgrade::text,''), ',' order by id), '')) from mdl_grade_grades where itemid in (select id from mdl_grade_items where courseid=$C2)") (its activity item $ITEM2)"
+echo "  NN102's grades: before $before2, after $(grades2) (its activity item $ITEM2)"
 # URLs of NN102 named by hand: refused before anything is sent or fetched
 BASE=$(json $LAB/lti.json "['issuer']")
 FOREIGN_ITEM="$BASE/mod/lti/services.php/$C2/lineitems/$ITEM2/lineitem?type_id=$TYPEID"
@@ -76,5 +78,5 @@ $AG lti publish 01-gradient-descent > $OUT/contexts_two.log 2>&1; echo "  publis
 $AG lti contexts withdraw $ID2 2>&1 | sed -n 1p | sed 's/^/  /'
 python3 $LAB/scripts/launch.py mallory 'Mallory#1234' $CM2 | cut -c1-90 | sed 's/^/  NN102 teacher, withdrawn: /'
 $AG lti publish 01-gradient-descent > $OUT/contexts_again.log 2>&1; echo "  publish 01 again: exit $?: $(head -1 $OUT/contexts_again.log)"
-echo "  NN102's grades at the end: $($Q "select count(*) || ' grades, md5 ' || md5(coalesce(string_agg(id || ':' || coalesce(rawgrade::text,''), ',' order by id), '')) from mdl_grade_grades where itemid in (select id from mdl_grade_items where courseid=$C2)")"
+echo "  NN102's grades at the end: $(grades2)"
 kill -- -$(cat $OUT/serve.pid) 2>/dev/null; rm -f $OUT/serve.pid

@@ -110,7 +110,7 @@ def test_a_student_launches_in_the_browser_uploads_and_the_score_arrives_at_the_
 
     link = served_link(server.service.store.engine, load_settings(server.course.root), A1)
     assert (link["context"].name, link["resource_link"], link["lineitem"], link["lineitems"], link["memberships"]) == (
-        "NN101 (Neural nets)", "rl-1", lineitem, platform.lineitems_url, platform.memberships_url)  # for lti roster/publish
+        "NN101 (Neural nets)", "rl-1", lineitem, platform.lineitems_url, platform.memberships_url)  # roster, publish
     browser.find_element(By.ID, "notebook").send_keys(str(sample("katherine_johnson", A1)))
     browser.find_element(By.ID, "submit").click()
     deadline = time.monotonic() + 90
