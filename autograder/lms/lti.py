@@ -916,5 +916,7 @@ Canvas (Developer Keys > + LTI Key > Method: Paste JSON):
 
 Then copy from the LMS into course_config.py: {CONFIG_SECTION}.issuer, client_id, deployment_id, token_url,
 and the platform's keyset URL as {CONFIG_SECTION}.platform_jwks_url, the authorization (OIDC auth) URL as
-{CONFIG_SECTION}.auth_url, the course's line items URL as lineitems_url, and its memberships URL as memberships_url.""")
+{CONFIG_SECTION}.auth_url, the course's line items URL as lineitems_url, and its memberships URL as memberships_url.
+Launches are served only from the LMS courses named in {CONFIG_SECTION}.contexts (their context ids; Moodle: the course
+id), or approved after their first launch with `autograder lti contexts approve ID`.""")
     return 0
