@@ -4,8 +4,8 @@ Assignment and Grade Services (AGS 2.0); `autograder lti keys`: the tool's RSA k
 How a publish goes:
 1. the tool asks the platform's token URL for an access token (OAuth 2 client credentials, the client
    authenticated by an RS256 JWT signed with the tool's private key, RFC 7523);
-2. the assignment's line item (the LMS grade column) is the one of its LMS link, as launches of the link told it
-   (lms/links.py), else the one `c.LTI.lineitems` names, else the line item of the context's `c.LTI.lineitems_url`
+2. the assignment's line item (the LMS grade column) is the one of its LMS link, as launches of the link from the
+   LMS course this grader serves told it (lms/links.py; a line item of another course is refused), else the one `c.LTI.lineitems` names, else the line item of the context's `c.LTI.lineitems_url`
    whose resourceId is the assignment (created if missing);
 3. with `c.LTI.memberships_url` set, the course's members are fetched (Names and Role Provisioning Services) and a
    student whose `lms_user_id` is not a member, or is a member known by another email / ID number / login, is

@@ -10,8 +10,10 @@ exp, deployment id, message validators, the deep linking response JWT); this mod
   finds from the token's email / ID number / username (their `lms_user_id` is then recorded);
 - which assignment: the link's custom parameter `assignment` (Deep Linking sets it), else the assignment whose
   name the resource link's title holds;
-- the link's resource link id and AGS line item and the context's NRPS URL are kept (lms/links.py) for publishing
-  and the link's roster.
+- which LMS course: only a course (LTI context) the grader serves opens it (c.LTI.contexts, or approved with
+  `autograder lti contexts approve ID`); any other gets a refusal page, and its launch is only noted (lms/links.py);
+- from a served course, the link's resource link id and AGS line item and the context's NRPS URL are kept
+  (lms/links.py), keyed by context and resource link, for publishing and the link's roster.
 
 Inside the LMS's iframe a browser that blocks third-party cookies cannot keep the state cookie: pylti1p3's
 cookie check page then offers to open the tool in a new window, where the launch completes.
