@@ -146,6 +146,9 @@ def throwaway_python():
         # pip comes from this machine's packages, into the venv (no --without-pip: that would copy pip in, slowly)
         subprocess.run([sys.executable, "-m", "venv", "--without-pip", "--system-site-packages", str(folder)],
                        check=True)
+        if sys.prefix != sys.base_prefix:  # run from a venv: its packages are this machine's too
+            site = next((folder / "lib").glob("python*/site-packages"))
+            (site / "outer-venv.pth").write_text("\n".join(p for p in sys.path if p.endswith("site-packages")) + "\n")
         yield folder / "bin" / "python"
     finally:
         shutil.rmtree(folder, ignore_errors=True)
