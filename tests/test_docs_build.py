@@ -1,5 +1,5 @@
 """The documentation site builds with warnings as errors (a broken link or anchor fails it), every page in docs/
-is in its navigation, and every page README.md links exists."""
+is in its navigation, every page README.md links exists, and CI runs README's test command."""
 import os
 import re
 import subprocess
@@ -38,3 +38,12 @@ def test_every_page_the_readme_links_exists():
     assert len(links) >= 10
     for link in links:
         assert (ROOT / link).is_file(), link
+
+
+def test_ci_runs_exactly_the_test_command_of_the_readme():
+    readme = (ROOT / "README.md").read_text()
+    (line,) = [line for line in readme.splitlines() if line.startswith("bash install.sh && ") and "pytest" in line]
+    documented = line.removeprefix("bash install.sh && ").split("#")[0].strip()
+    done = subprocess.run(["bash", str(ROOT / ".ci" / "run"), "--print-command"], capture_output=True, text=True)
+    assert (done.returncode, done.stdout) == (0, f"{documented}\n")
+    assert documented == ".venv/bin/python -m pytest -q"
