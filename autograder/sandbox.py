@@ -305,9 +305,14 @@ class _Control:
 
 
 def _site_dirs():
+    """Package folders the interpreter imports from outside its prefixes: those `site` knows, and those a .pth file
+    added (a venv made to see another venv's packages)."""
     import site
 
-    return [path for path in site.getsitepackages() if not path.startswith((sys.prefix, sys.base_prefix))]
+    added = [path for path in sys.path if path.endswith(("site-packages", "dist-packages"))]
+    folders = {*site.getsitepackages(), *added}
+    return sorted(path for path in folders
+                  if os.path.isdir(path) and not path.startswith((sys.prefix, sys.base_prefix)))
 
 
 def _why_ended(message) -> str:

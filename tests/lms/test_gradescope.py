@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from autograder.grade import assignment_spec
 from autograder.config import load_course
 from builders import replaced, solution, write
+from venvs import venv_with_these_packages
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -144,9 +145,7 @@ def throwaway_python():
     folder = Path(tempfile.mkdtemp(prefix="autograder-gradescope-venv-", dir="/var/tmp"))
     try:
         # pip comes from this machine's packages, into the venv (no --without-pip: that would copy pip in, slowly)
-        subprocess.run([sys.executable, "-m", "venv", "--without-pip", "--system-site-packages", str(folder)],
-                       check=True)
-        yield folder / "bin" / "python"
+        yield venv_with_these_packages(folder)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
