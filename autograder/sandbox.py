@@ -78,16 +78,17 @@ def _isolation() -> str:
             if os.geteuid() != 0:
                 logger.warning(NOT_ROOT)
             return "bubblewrap"
-    logger.warning("isolation is reduced: bubblewrap (Debian package 'bubblewrap') is not in use, so student code "
-                   "runs with the same resource limits but without filesystem, network and process isolation.")
+    logger.warning("warning: isolation is reduced: bubblewrap (Debian package 'bubblewrap') is not in use, so "
+                   "student code runs with the same resource limits but without filesystem, network and process "
+                   "isolation.")
     return "processes"
 
 
-NOT_ROOT = ("isolation is weaker than as root: the grader is not root, so student code runs under bubblewrap in a "
-            "user namespace as the same user as the sandbox's own processes (as root each sandbox slot has a user "
-            "of its own). It still cannot reach the network, this machine's files or other students' runs, but a "
-            "submission can signal the sandbox's own processes: the grader then restarts the sandbox, and that "
-            "submission (and at worst the next one in the same sandbox) gets a timeout instead of a grade.")
+NOT_ROOT = ("warning: isolation is weaker than as root: the grader is not root, so student code runs under "
+            "bubblewrap in a user namespace as the same user as the sandbox's own processes (as root each sandbox "
+            "slot has a user of its own). It still cannot reach the network, this machine's files or other students' "
+            "runs, but a submission can signal the sandbox's own processes: the grader then restarts the sandbox, and "
+            "that submission gets a timeout instead of a grade.")
 
 
 def grace(budget: float) -> float:
@@ -157,8 +158,9 @@ class Sandbox:
         if isolation() == "bubblewrap":
             env["AUTOGRADER_PID_NAMESPACE"] = "1"
         else:
-            env["MPLCONFIGDIR"] = tempfile.mkdtemp(prefix="autograder-mpl-")
+            env["MPLCONFIGDIR"] = tempfile.mkdtemp(prefix="autograder-mpl-", dir=self._stage)
             os.chmod(env["MPLCONFIGDIR"], 0o777)
+            env["AUTOGRADER_WORK"] = os.path.join(self._stage, "run")  # not a /tmp/run other graders use too
         return env
 
     def _command(self, fd: int) -> list[str]:
@@ -198,7 +200,7 @@ class Sandbox:
         `budgets` gives each cell and call its time limit (by default `cell_timeout`) and takes what was measured."""
         if self._current is not None:
             self._current.close()
-        if self._process.poll() is not None:
+        if self._process.poll() is not None or (self.child_uid < 0 and not self._serving()):
             self._restart()
         control = self._template(prefix) if prefix else self._main
         ours, theirs = socket.socketpair()
@@ -219,6 +221,20 @@ class Sandbox:
         limits["budget_floor"] = budgets.floor  # what a function that ran out of time once gets afterwards
         self._current = Run(self, control, ours, cells, limits, deadline, checkpoints, budgets)
         return self._current
+
+    def _serving(self) -> bool:
+        """Whether the zygote and every template answer. When the grader is not root, students share their user and
+        may have stopped or ended one: the next student must not pay for it."""
+        for control in [self._main, *(kept for kept in self._templates.values() if isinstance(kept, _Control))]:
+            try:
+                control.socket.settimeout(5)
+                control.socket.send(b'{"op": "ping"}')
+                if b"pong" not in control.socket.recv(65536):
+                    return False
+                control.socket.settimeout(None)
+            except OSError:
+                return False
+        return True
 
     def fits_template(self, prefix: tuple[str, ...]) -> bool:
         """Whether a template can run `prefix` (else a submission runs those cells itself)."""

@@ -27,7 +27,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from plain import (MAX_MESSAGE, MAX_REQUEST, MessageTooLarge, decode, encode, recv_message,  # noqa: E402
                    send_message, swap_in)
 
-WORK = "/tmp/run" if os.path.isdir("/tmp") else tempfile.gettempdir()
+# the students' folder: private to each child under bubblewrap; a folder of this sandbox's own otherwise
+WORK = os.environ.get("AUTOGRADER_WORK") or ("/tmp/run" if os.path.isdir("/tmp") else tempfile.gettempdir())
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS = 4, 38
 CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUSER = 0x00020000, 0x08000000, 0x10000000
@@ -586,6 +587,9 @@ def serve_runs(control, child_uid, shell):
         message, fds = receive_packet(control)
         if message is None:
             return
+        if message.get("op") == "ping":  # the grader asks whether we still serve (a student may stop us)
+            send_packet(control, {"op": "pong"})
+            continue
         if message.get("op") == "template" and fds:
             templates.add(start_template(control, socket.socket(fileno=fds[0]), message["cells"], child_uid))
             continue

@@ -87,7 +87,8 @@ def installed():
     for step in ([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(workspace / "venv")],
                  [python, "-c", "import pathlib, site, sys; pathlib.Path(site.getsitepackages()[0], 'deps.pth')"
                                 f".write_text({_dependencies()!r})"],
-                 [python, "-m", "pip", "install", "--quiet", "--no-deps", "--no-cache-dir", str(workspace / "project")]):
+                 [python, "-m", "pip", "install", "--quiet", "--no-deps", "--no-cache-dir",
+                  str(workspace / "project")]):
         done = subprocess.run(_as_user(user, step), capture_output=True, text=True, env=env, cwd=workspace)
         assert done.returncode == 0, f"{step}: {done.stderr[-3000:]}"
     where = subprocess.run(_as_user(user, [python, "-c", "import autograder; print(autograder.__file__)"]),
