@@ -299,6 +299,7 @@ EXHAUSTED = Exhausted()
 STOPPED_IN = []  # the exhausted function the last timeout stopped, if any
 STRUCK = []      # a timeout was raised in the current cell or call
 CONNECTION = []  # the child's socket to the grader
+TEMPLATES = set()  # in the zygote, the pids of its living templates
 
 
 def _on_alarm(signum, frame):
@@ -451,12 +452,12 @@ def _callback_proxy(sock, data, grader_time=False):
     return grader_function
 
 
-def clean_up(child_uid, spared=frozenset()):
+def clean_up(child_uid):
     """Kill everything the child left running, collect the dead, and remove its files.
 
     As root the child had a uid of its own, and every process of that uid is the child's. Otherwise the child shares
     our uid: what it left is whatever descends from us (we are the subreaper, so its orphans become our children)
-    but for `spared`, our templates."""
+    but our templates."""
     deadline = time.monotonic() + 2
     if child_uid >= 0:
         while _processes_of(child_uid) or os.listdir(WORK):
@@ -466,7 +467,7 @@ def clean_up(child_uid, spared=frozenset()):
                 break
             time.sleep(0.002)  # SIGKILLed processes take a moment to die
     else:
-        while (left := _descendants(spared)) or os.listdir(WORK):
+        while (left := _descendants(TEMPLATES)) or os.listdir(WORK):
             for pid in left:
                 try:
                     os.kill(pid, signal.SIGKILL)
@@ -518,17 +519,17 @@ def _kill_all_of(uid):
     os.waitpid(helper, 0)
 
 
-def _reap() -> set:
-    """We are the subreaper: collect every orphan that has died; their pids."""
-    reaped = set()
+def _reap():
+    """We are the subreaper: collect every orphan that has died (and forget the templates among them: their pids may
+    be a student's next)."""
     while True:
         try:
             pid, _ = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
-            return reaped
+            return
         if pid == 0:
-            return reaped
-        reaped.add(pid)
+            return
+        TEMPLATES.discard(pid)
 
 
 def _processes_of(uid):
@@ -582,7 +583,6 @@ def serve_runs(control, child_uid, shell):
     own leading cells (the worked example) and then serves runs of its own, children starting from there."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-    templates = set()
     while True:
         message, fds = receive_packet(control)
         if message is None:
@@ -591,7 +591,7 @@ def serve_runs(control, child_uid, shell):
             send_packet(control, {"op": "pong"})
             continue
         if message.get("op") == "template" and fds:
-            templates.add(start_template(control, socket.socket(fileno=fds[0]), message["cells"], child_uid))
+            TEMPLATES.add(start_template(control, socket.socket(fileno=fds[0]), message["cells"], child_uid))
             continue
         if message.get("op") != "run" or not fds:
             continue  # e.g. a kill that crossed the child's natural end
@@ -612,8 +612,7 @@ def serve_runs(control, child_uid, shell):
                 os._exit(0)
         child_sock.close()
         status, max_rss_kb = wait_for(pid, control)
-        templates -= _reap()  # templates the grader retired, gone meanwhile
-        clean_up(child_uid, frozenset(templates))
+        clean_up(child_uid)
         if status == "grader gone":
             return
         send_packet(control, {"op": "exited", "status": status, "max_rss_kb": max_rss_kb})
@@ -628,6 +627,7 @@ def start_template(control, template_control, cells, child_uid) -> int:
         template_control.close()
         return pid
     control.close()
+    TEMPLATES.clear()  # the zygote's, not ours
     try:
         sys.stdout = sys.stderr = BoundedOutput(0)
         shell = new_shell()
