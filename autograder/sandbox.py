@@ -253,7 +253,11 @@ class Sandbox:
             try:
                 if len(packet) > MAX_TEMPLATE_PACKET:
                     raise CourseSetupError("the course's cells before the first exercise are too large for a template")
-                socket.send_fds(self._main.socket, [packet], [theirs.fileno()])
+                try:
+                    socket.send_fds(self._main.socket, [packet], [theirs.fileno()])
+                except OSError:  # the zygote is gone (a submission may have ended it): not the course's fault
+                    self._restart()
+                    socket.send_fds(self._main.socket, [packet], [theirs.fileno()])
                 ours.settimeout(TEMPLATE_TIMEOUT)
                 try:
                     reply = ours.recv(65536)

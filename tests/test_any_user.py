@@ -197,3 +197,59 @@ def test_a_course_whose_first_cells_fail_makes_each_submission_an_error(course, 
         assert result.status == "error" and result.score == 0
         assert "cell 1 of the course's cells before the first exercise raised ModuleNotFoundError: No module " \
                "named 'not_installed_anywhere'" in result.reason
+
+
+STUDENT_VS_SANDBOX = r'''
+import json, os, signal, sys, time
+from autograder.config import load_course
+from autograder.sandbox import Sandbox
+
+ATTACK = """
+import os, signal
+seen = {}
+for pid in (p for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, os.getpid())):
+    try:
+        open(f"/proc/{pid}/mem", "rb").read(1); seen["memory"] = "read"
+    except OSError as error:
+        seen.setdefault("memory", error.strerror)
+for where in ("/tmp/left-behind", "/dev/left-behind"):
+    try:
+        open(where, "w").write("x"); seen[where] = "written"
+    except OSError as error:
+        seen[where] = error.strerror
+print(seen)
+for pid in (p for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, os.getpid())):
+    os.kill(int(pid), signal.SIG)
+"""
+
+def run_cell(sandbox, source, prefix):
+    run = sandbox.run([(0, source)], time.monotonic() + 30, prefix)
+    while run.advance() is not None:
+        pass
+    run.close()
+    return run.outcomes[0].output if run.outcomes else run.ended
+
+with Sandbox(load_course(".")) as sandbox:
+    prefix = ("import numpy as np",)
+    report = {}
+    for signal_name in ("SIGSTOP", "SIGKILL"):
+        report[signal_name] = run_cell(sandbox, ATTACK.replace("signal.SIG", "signal." + signal_name), prefix)
+        report[signal_name + " next"] = run_cell(sandbox, "print(np.arange(3).sum())", prefix)
+    print(json.dumps(report))
+'''
+
+
+def test_a_submission_that_shares_the_sandboxs_user_cannot_reach_the_next_one(installed):
+    """What the shared uid allows (signals) costs only that submission; what it would need to reach the next one
+    (the zygote's memory, files in the sandbox's /tmp or /dev) is refused."""
+    user, workspace, python = installed
+    done = subprocess.run(_as_user(user, [python, "-c", STUDENT_VS_SANDBOX]), capture_output=True, text=True,
+                          cwd=workspace / "course", env=_clean_environment(workspace), timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.splitlines()[-1])
+    for signal_name in ("SIGSTOP", "SIGKILL"):
+        assert report[signal_name + " next"] == "3\n"
+    seen = report["SIGSTOP"]  # the first attack ran to its end and printed
+    assert "'memory': 'Permission denied'" in seen
+    for where in ("/tmp", "/dev"):
+        assert f"'{where}/left-behind': 'Read-only file system'" in seen

@@ -95,6 +95,7 @@ def test_clean_up_is_quick_after_a_read_only_folder(sandbox):
     assert SECRET not in json.dumps(probed(sandbox))
 
 
+@pytest.mark.slow
 def test_the_invariant_holds_with_the_interpreter_in_a_virtual_environment_under_tmp(tmp_path):
     """As on many CI runners: the sandbox binds the environment's folders into its /tmp, thousands of files of them
     (the probe's output once passed its 256 KB limit). They are the interpreter's, read-only: nobody's state."""
