@@ -71,7 +71,15 @@ def _clean_environment(home: Path) -> dict:
 def installed():
     """(user, workspace, python): the project installed as a user would, in a folder that user owns."""
     user = _grading_user()
-    workspace = Path(tempfile.mkdtemp(prefix="autograder-any-user-"))
+    workspace = Path(tempfile.mkdtemp(prefix="autograder-any-user-"))  # under /tmp: pytest's own folders are 0700
+    try:
+        yield user, workspace, _install(user, workspace)
+    finally:
+        shutil.rmtree(workspace, ignore_errors=True)
+
+
+def _install(user: str, workspace: Path) -> str:
+    """The user's python, with a copy of the project installed (not editable) and a copy of the course beside it."""
     for name in COURSE_FILES:
         copy = shutil.copytree if (ROOT / name).is_dir() else shutil.copy
         (workspace / "course" / name).parent.mkdir(parents=True, exist_ok=True)
@@ -94,8 +102,7 @@ def installed():
     where = subprocess.run(_as_user(user, [python, "-c", "import autograder; print(autograder.__file__)"]),
                            capture_output=True, text=True, env=env, cwd=workspace / "course")
     assert where.stdout.startswith(str(workspace / "venv")), where.stdout + where.stderr  # the installed copy
-    yield user, workspace, python
-    shutil.rmtree(workspace, ignore_errors=True)
+    return python
 
 
 def _dependencies() -> str:
