@@ -34,7 +34,9 @@ PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS = 4, 38
 CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUSER = 0x00020000, 0x08000000, 0x10000000
 MS_REC, MS_PRIVATE, MS_NOSUID, MS_NODEV = 0x4000, 1 << 18, 2, 4
 MS_RDONLY, MS_REMOUNT, MS_BIND = 1, 32, 4096
-KEPT_MOUNT_FLAGS = 2 | 4 | 8 | 1024 | 2048 | 4096  # nosuid, nodev, noexec, noatime, nodiratime, relatime
+# what a remount must keep of a mount bubblewrap made (locked to us): nosuid, nodev, noexec, the same bits in statvfs's
+# f_flag as in mount's flags (the kernel keeps the atime ones by itself)
+KEPT_MOUNT_FLAGS = 2 | 4 | 8
 SYS_KEYCTL = {"x86_64": 250, "aarch64": 219}.get(os.uname().machine)
 KEYCTL_JOIN_SESSION_KEYRING = 1
 TMPFS_SIZE = "128m"   # a student's WORK and /dev/shm each (memory of this machine, freed when the child ends)
