@@ -51,6 +51,8 @@ def _as_user(user: str, command: list[str]) -> list[str]:
         return command
     reveal, hidden = [], set()
     for prefix in sorted({sys.base_prefix, sys.prefix, *site.getsitepackages()}):
+        if not Path(prefix).exists():  # Debian's site lists dist-packages folders a venv may not have
+            continue
         for parent in reversed(Path(prefix).parents):
             if not parent.stat().st_mode & stat.S_IXOTH:
                 inner = Path(prefix).parts[:len(parent.parts) + 1]
