@@ -121,18 +121,20 @@ def run_grade(args) -> int:
 
 def _grade_one(course, args) -> int:
     from .batch import SubmittedNotebook, grade_batch
+    from .scores import fraction
+    from .pages import points
 
     job = SubmittedNotebook(args.student or args.notebook.stem, args.notebook, None)
     results = []
     grade_batch(course, args.assignment, args.db, 1, args.json, submissions=[job], progress=False,
                 on_result=results.append, regrade=True)
     result = results[0]
-    print(f"{result.student} / {result.assignment}: {result.score:g} of {result.max_score:g} points"
+    print(f"{result.student} / {result.assignment}: {points(result.score, result.max_score)}"
           + (f" ({result.reason})" if result.status == "error" else ""))
     for note in result.notes:
         print(f"  note: {note}")
     for test in result.tests:
-        print(f"  {test.name}: {test.score:g}/{test.max_score:g}")
+        print(f"  {test.name}: {fraction(test.score, test.max_score)}")
         for line in test.output.splitlines():
             print(f"      {line}")
     return 0

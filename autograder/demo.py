@@ -7,6 +7,7 @@ from pathlib import Path
 
 from .batch import find_submissions, grade_assignments
 from .config import load_course
+from .scores import fraction
 
 
 def run_demo(folder: Path, workers: int) -> int:
@@ -32,9 +33,8 @@ def run_demo(folder: Path, workers: int) -> int:
     for assignment, graded in results.items():
         (folder / f"{assignment}.json").write_text(json.dumps([result.to_json() for result in graded]))
         for result in graded:
-            mark = f"{result.score:g}/{result.max_score:g}" + ("!" if result.status == "error" or result.notes else "")
-            table.setdefault(result.student, {})[assignment] = mark
-    _print_table(table, list(course.assignments))
+            table.setdefault(result.student, {})[assignment] = mark(result)
+    print("\n".join(table_lines(table, list(course.assignments))))
     print(f"\nEach result, with every message: {folder}/<assignment>.json")
     print(f"The nbgrader gradebook: {db_url} (try: nbgrader export --db {db_url})")
     print(f"Feedback pages and the class report: autograder feedback 04-linear-regression --autograded "
@@ -44,9 +44,23 @@ def run_demo(folder: Path, workers: int) -> int:
     return 0
 
 
-def _print_table(table, assignments):
-    width = max(map(len, table), default=7) + 2
-    print("student".ljust(width) + "".join(a[:2].rjust(8) for a in assignments))
-    for student in sorted(table):
-        print(student.ljust(width) + "".join(table[student].get(a, "-").rjust(8) for a in assignments))
-    print("(! marks an error or a note: a cell that crashed, looped or was stopped)")
+ERROR, STOPPED = "!", "*"
+LEGEND = (f"({ERROR} could not be graded: the summaries' errors; {STOPPED} graded, but a cell was stopped (it ran too "
+          "long or ended Python) and the notebook graded without it)")
+
+
+def mark(result) -> str:
+    """'2.67/9', with ERROR when the notebook could not be graded, STOPPED when a cell of it was stopped."""
+    return fraction(result.score, result.max_score) + (
+        ERROR if result.status == "error" else STOPPED if result.notes else "")
+
+
+def table_lines(table: dict[str, dict[str, str]], assignments: list[str]) -> list[str]:
+    """Students down, assignments (by their number) across; every column as wide as its widest entry and two
+    spaces apart, so no two entries ever touch."""
+    headers = ["student", *(assignment[:2] for assignment in assignments)]
+    rows = [[student, *(table[student].get(assignment, "-") for assignment in assignments)]
+            for student in sorted(table)]
+    widths = [max(len(row[column]) for row in [headers, *rows]) for column in range(len(headers))]
+    return [row[0].ljust(widths[0]) + "".join("  " + entry.rjust(width) for entry, width in zip(row[1:], widths[1:]))
+            for row in [headers, *rows]] + [LEGEND]

@@ -21,6 +21,8 @@ import traceback
 import zipfile
 from pathlib import Path
 
+from .. import scores
+
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
 DEFAULT_VISIBILITY = "after_published"
 DEFAULT_CHECK_CELL_VISIBILITY = "visible"
@@ -327,7 +329,7 @@ def _score_lines(result, score: float) -> list[str]:
     if not pending:
         return []
     counted = result.max_score - pending
-    return [f"Your score so far: {score:g} of {count(counted, 'point')}. It counts the autograded exercises"
+    return [f"Your score so far: {scores.score(score)} of {count(counted, 'point')}. It counts the autograded exercises"
             + (" and the written answers your instructor has graded" if any(
                 test.manual and not test.pending for test in result.tests) else "")
             + f"; {count(pending, 'more point')} for written answers "
@@ -404,7 +406,8 @@ def _grade_submission(root: Path, settings: dict) -> dict:
                    for name, other in settings["other_assignments"].items())
     with Sandbox(course) as sandbox:
         result = grade_notebook(sandbox, course, spec, student, path, others)
-    print(f"{path}: {result.score:g} points ({result.status}); isolation: {isolation()}, python: {sys.executable}")
+    print(f"{path}: {scores.score(result.score)} points ({result.status}); "
+          f"isolation: {isolation()}, python: {sys.executable}")
     try:
         submitted = nb.read(path)
     except nb.NotebookError:

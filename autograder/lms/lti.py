@@ -216,6 +216,7 @@ class StudentScore:
         """A short note for the student: the points, what the score counts while a written answer waits for its
         hand grade (it is not a 0), each exercise, and the grader's comments."""
         from ..pages import count, points
+        from ..scores import fraction
 
         text = points(self.score, self.max_score)
         if self.pending_manual:
@@ -223,7 +224,7 @@ class StudentScore:
                      f"{count(self.pending_manual, 'more point')} for written answers "
                      f"{'is' if self.pending_manual == 1 else 'are'} to be graded by your instructor, not counted yet")
         text += ". " + ", ".join(f"{name}: to be graded by your instructor" if score is None else
-                                 f"{name} {score:g}/{top:g}" for name, score, top in self.parts)
+                                 f"{name} {fraction(score, top)}" for name, score, top in self.parts)
         return text + ("." if self.remarks else "") + "".join(f" Comment on {name}: {remark}"
                                                                for name, remark in self.remarks)
 

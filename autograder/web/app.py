@@ -14,6 +14,7 @@ from flask import Flask, abort, current_app, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import SQLAlchemyError
 
+from .. import scores
 from .auth import SessionInterface, csrf, current_user
 
 DEFAULT_MAX_UPLOAD_MB = 8       # a notebook with its outputs; the release notebooks are under 100 kB
@@ -49,6 +50,7 @@ def create_app(course=None, db_url: str | None = None, *, secret_key: str | None
     check_url(db_url)
     check_policies(course)
     app = Flask(__name__)
+    app.jinja_env.filters["score"] = scores.score  # at most two decimals, as every text shows a score
     app.secret_key = secret_key or secret_key_of(course)
     app.config.update(
         AUTOGRADER_MAX_UPLOAD=int(max_upload_mb * 1024 * 1024),

@@ -7,6 +7,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
+from .. import scores
 from ..grade import SubmissionResult, TestResult, with_hand_grades
 from ..report import exercise_name
 from .gradebook_view import GradebookMarks
@@ -46,11 +47,12 @@ class Standing:
     def summary(self) -> str:
         """E.g. "0 of 7 points so far (7 earned, less a late-submission penalty of 7); 2 more points to be graded
         by your instructor"."""
-        text = f"{self.score:g} of {self.max_score - self.pending:g} points{' so far' if self.pending else ''}"
+        text = f"{scores.points(self.score, self.max_score - self.pending)}{' so far' if self.pending else ''}"
         if self.late_penalty:
-            text += f" ({self.earned:g} earned, less a late-submission penalty of {self.late_penalty:g})"
+            text += (f" ({scores.score(self.earned)} earned, less a late-submission penalty of "
+                     f"{scores.score(self.late_penalty)})")
         if self.pending:
-            text += (f"; {self.pending:g} more point{'' if self.pending == 1 else 's'} "
+            text += (f"; {scores.score(self.pending)} more point{'' if self.pending == 1 else 's'} "
                      + ("to be graded by your instructor" if self.counts else
                         "for written answers (graded on the attempt that counts)"))
         return text
