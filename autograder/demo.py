@@ -11,6 +11,8 @@ from .scores import fraction
 
 
 def run_demo(folder: Path, workers: int) -> int:
+    from .cli import starting_line
+
     course = load_course()
     samples = course.root / "samples" / "submitted"
     folder = folder.resolve()
@@ -20,7 +22,8 @@ def run_demo(folder: Path, workers: int) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copytree(samples, folder / "submitted")
     db_url = f"sqlite:///{folder / 'gradebook.db'}"
-    print(f"Grading the sample class in {folder} into {db_url}\n")
+    print(f"Grading the sample class in {folder} into {db_url}")
+    print(starting_line(workers, None) + "\n", flush=True)
     table: dict[str, dict[str, str]] = {}
     results = {assignment: [] for assignment in course.assignments}
     summaries = grade_assignments(
@@ -45,8 +48,9 @@ def run_demo(folder: Path, workers: int) -> int:
 
 
 ERROR, STOPPED = "!", "*"
-LEGEND = (f"({ERROR} could not be graded: the summaries' errors; {STOPPED} graded, but a cell was stopped (it ran too "
-          "long or ended Python) and the notebook graded without it)")
+LEGEND = {ERROR: f"{ERROR} could not be graded (counted in the summaries' errors)",
+          STOPPED: f"{STOPPED} graded, but a cell was stopped (it ran too long or ended Python) and the rest graded "
+                   "without it"}
 
 
 def mark(result) -> str:
@@ -57,10 +61,11 @@ def mark(result) -> str:
 
 def table_lines(table: dict[str, dict[str, str]], assignments: list[str]) -> list[str]:
     """Students down, assignments (by their number) across; every column as wide as its widest entry and two
-    spaces apart, so no two entries ever touch."""
+    spaces apart, so no two entries ever touch; then what each mark in the table means."""
     headers = ["student", *(assignment[:2] for assignment in assignments)]
     rows = [[student, *(table[student].get(assignment, "-") for assignment in assignments)]
             for student in sorted(table)]
     widths = [max(len(row[column]) for row in [headers, *rows]) for column in range(len(headers))]
     return [row[0].ljust(widths[0]) + "".join("  " + entry.rjust(width) for entry, width in zip(row[1:], widths[1:]))
-            for row in [headers, *rows]] + [LEGEND]
+            for row in [headers, *rows]] + [text for mark, text in LEGEND.items()
+                                             if any(entry.endswith(mark) for row in rows for entry in row[1:])]
