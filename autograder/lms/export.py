@@ -241,11 +241,11 @@ def _nobody(args, left_out: list[str], db_url: str) -> str:
 
     if not left_out:
         return f"the gradebook {safe_url(db_url)} has no students yet. Grade first (autograder grade), or give --db."
-    fix = {"canvas": "Canvas user id: import Canvas's gradebook export first (autograder roster import FILE), or give "
-                     "it as --roster FILE",
-           "moodle": f"{args.identifier}: import the class list first (autograder roster import FILE), or choose "
-                     "another --identifier"}.get(args.format, "")
-    return (f"none of the {len(left_out)} students of the gradebook has a {fix}. Left out: "
+    fix = {"canvas": "a Canvas user id: import Canvas's gradebook export first (autograder roster import FILE), or "
+                     "give it as --roster FILE",
+           "moodle": f"{'an email address' if args.identifier == 'email' else 'an ID number'}: import the class "
+                     "list first (autograder roster import FILE), or choose another --identifier"}.get(args.format, "")
+    return (f"none of the {len(left_out)} students of the gradebook has {fix}. Left out: "
             f"{', '.join(left_out[:10])}{' ...' if len(left_out) > 10 else ''}")
 
 
