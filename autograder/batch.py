@@ -96,8 +96,8 @@ class BatchSummary:
         lines = [first, f"  graded: {self.graded}   errors: {self.errors}"
                  + (f"   skipped, already graded: {self.skipped}" if self.skipped else "")]
         if self.scores:
-            lines.append(f"  score: mean {statistics.mean(self.scores):.2f}, median "
-                         f"{statistics.median(self.scores):.2f} (out of {score(self.max_score - self.by_hand)} autograded"
+            lines.append(f"  score: mean {statistics.mean(self.scores):.2f}, median {statistics.median(self.scores):.2f}"
+                         f" (out of {score(self.max_score - self.by_hand)} autograded"
                          + (f"; {score(self.by_hand)} by hand)" if self.by_hand else ")"))
         if self.slowest:
             lines.append(f"  slowest, each within those {self.seconds:.1f} s: "

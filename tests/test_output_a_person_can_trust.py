@@ -35,7 +35,8 @@ def test_scores_as_the_issue_shows_them():
 
 
 def test_feedback_pages_lms_comments_and_service_pages_show_two_decimals():
-    page = environment().from_string("{{ got | g }} / {{ top | g }}, {{ top | count('point') }}, {{ got | points(top) }}")
+    page = environment().from_string(
+        "{{ got | g }} / {{ top | g }}, {{ top | count('point') }}, {{ got | points(top) }}")
     assert page.render(got=0.6666667, top=2.3333333) == "0.67 / 2.33, 2.33 points, 0.67 of 2.33 points"
     comment = StudentScore("ada", None, 2.6666667, 7.0, 0.0, (("df", 0.6666667, 2.0),)).comment()
     assert comment.startswith("2.67 of 7 points. df 0.67/2")

@@ -261,7 +261,8 @@ def test_cli_refuses_an_export_with_no_student_and_writes_nothing(course_copy, e
     (course_copy / "course_config.py").write_text(configured)
     done = subprocess.run([sys.executable, "-m", "autograder", "export", "--format", lms, "--db",
                            f"sqlite:///{tmp_path / 'empty.db'}", "--to", str(tmp_path / "out.csv")],
-                          capture_output=True, text=True, env={**os.environ, "AUTOGRADER_COURSE_ROOT": str(course_copy)})
+                          capture_output=True, text=True,
+                          env={**os.environ, "AUTOGRADER_COURSE_ROOT": str(course_copy)})
     assert done.returncode == 1, done.stdout
     assert done.stderr.startswith(f"Nothing exported: the gradebook sqlite:///{tmp_path / 'empty.db'} has no "
                                   "students yet. Grade first (autograder grade)")
@@ -275,7 +276,8 @@ def test_cli_refuses_a_canvas_export_where_no_student_has_a_canvas_id(course_cop
     (course_copy / "course_config.py").write_text(configured)
     done = subprocess.run([sys.executable, "-m", "autograder", "export", "--format", "canvas", "--db",
                            gradebooks["moodle"], "--to", str(tmp_path / "canvas.csv")],
-                          capture_output=True, text=True, env={**os.environ, "AUTOGRADER_COURSE_ROOT": str(course_copy)})
+                          capture_output=True, text=True,
+                          env={**os.environ, "AUTOGRADER_COURSE_ROOT": str(course_copy)})
     assert done.returncode == 1, done.stdout
     assert "Nothing exported: none of the 6 students of the gradebook has a Canvas user id" in done.stderr
     assert "walkin" in done.stderr

@@ -307,8 +307,8 @@ def test_a_late_attempt_shows_nbgraders_late_penalty_on_every_page_of_the_studen
     client = server.session("hedy")  # 02's due date has passed; the course's penalty is nbgrader's "zero"
     path, state = graded_attempt(server, client, A2, sample("ada_lovelace", A2).read_bytes())
     assert state["score"] > 0
-    penalised = f"0 of {score(state['max_score'])} points ({score(state['score'])} earned, less a late-submission penalty " \
-                f"of {score(state['score'])})"
+    penalised = f"0 of {score(state['max_score'])} points ({score(state['score'])} earned, less a late-submission " \
+                f"penalty of {score(state['score'])})"
     assert shown_scores(server, client, A2, path) == (penalised,) * 3
     assert lms_score(server, A2, "hedy") == 0
 
