@@ -130,7 +130,7 @@ def test_a_half_right_exercise_earns_partial_credit_with_a_message_in_words(mome
     test = next(test for test in eve["tests"] if test["name"] == "check_squared_error")
     assert (test["score"], test["max_score"]) == (1.0, 2.0)
     assert test["output"].startswith("- The check cell under this exercise failed: squared_error(np.array([-1, 0, "
-                                     "1]), 1) returned 5, but [4, 1, 0] was expected. It looks like you added up")
+                                     "1]), 1) returned 5, but [4, 1, 0] was expected.")
     assert "It looks like you added up the squared errors instead of returning one for every entry" in test["output"]
     assert "CheckFailed" not in test["output"] and "Error" not in test["output"]
     run("autograder", "feedback", A5, "--student", "eve", root=root)
