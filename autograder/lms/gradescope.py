@@ -103,8 +103,8 @@ def run(args) -> int:
         return 2
     written = sum(settings.get("written_answers", {}).values())
     print(f"wrote {output}: {len(names)} files for {args.assignment} "
-          f"({settings['max_score']:g} autograded points"
-          + (f" and {written:g} for written answers" if written else "")
+          f"({scores.score(settings['max_score'])} autograded points"
+          + (f" and {scores.score(written)} for written answers" if written else "")
           + f"; hidden checks {settings['visibility']}, check cells {settings['check_cell_visibility']})")
     if written:
         from ..pages import count
