@@ -173,6 +173,10 @@ def test_all_grades_every_assignment_in_one_run(course, tmp_path):
         assert gradebook.find_submission_notebook(course.notebook(A2).removesuffix(".ipynb"), A2, "bob").score == 9
     again = run("autograder", "grade", "--all", "--no-progress", cwd=root)
     assert again.returncode == 0 and again.stdout.count("skipped, already graded") == 2, again.stdout
+    # was: "12 submissions in 0.1 s (0.0 per second)" for a resumed run, "0 submissions" without saying where
+    assert f"{A2}: nothing new to grade: 2 already graded, unchanged since\n" in again.stdout
+    assert (f"03-backpropagation: no submissions found in {root / 'submitted'} (looked for <student>/"
+            "03-backpropagation/backpropagation.ipynb)\n") in again.stdout
 
 
 def test_grade_needs_an_assignment_or_all(course):
