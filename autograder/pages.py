@@ -15,6 +15,8 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescap
 from markupsafe import Markup
 
 from .checks import Figure
+from . import scores
+from .scores import score
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 # A message longer than this is cut on a page (a student's print loop can fill a message with megabytes).
@@ -32,7 +34,7 @@ def environment(course_root: Path | None = None) -> Environment:
     env.filters["segments"] = segments
     env.filters["count"] = count
     env.filters["points"] = points
-    env.filters["g"] = lambda number: f"{number:g}"
+    env.filters["g"] = score
     env.filters["breakable"] = breakable
     env.globals["draw"] = svg
     return env
@@ -73,14 +75,10 @@ def breakable(name) -> Markup:
     return Markup("_<wbr>").join(str(name).split("_"))
 
 
-def count(number: float, noun: str, plural: str | None = None) -> str:
-    """'1 point', '2 points', '0.5 points', '1 check'."""
-    return f"{number:g} {noun if number == 1 else plural or noun + 's'}"
+count = scores.count
 
 
-def points(score: float, max_score: float) -> str:
-    """'1 of 1 point', '2 of 3 points'."""
-    return f"{score:g} of {count(max_score, 'point')}"
+points = scores.points
 
 
 @lru_cache(maxsize=256)

@@ -88,13 +88,14 @@ class ClassReport:
     def lines(self) -> list[str]:
         n = len(self.scores)
         from .pages import count
+        from .scores import score
 
         lines = [f"{self.assignment}: {count(n, 'submission')} ({n - self.errors} graded, {self.errors} could not be "
                  "graded)"]
         if not n:
             return lines
-        lines.append(f"  score: mean {statistics.mean(self.scores):.2f}, median {statistics.median(self.scores):g} "
-                     f"(out of {self.max_score:g})")
+        lines.append(f"  score: mean {statistics.mean(self.scores):.2f}, "
+                     f"median {score(statistics.median(self.scores))} (out of {score(self.max_score)})")
         if self.pending:
             lines.append(f"  written answers to be graded by hand (formgrader): {self.pending}; until then the "
                          "scores above leave them out")

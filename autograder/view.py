@@ -18,6 +18,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from .scores import count, points, score as format_score
+
 if TYPE_CHECKING:
     from .checks import CheckResult, Figure
     from .grade import SubmissionResult, TestResult
@@ -122,12 +124,10 @@ def headline(score: float, max_score: float, pending: float = 0.0, late_penalty:
     to be graded by your instructor", or "0 of 7 points (7 earned, less a late-submission penalty of 7)".
     `pending`: written answers' points not graded by hand yet (left out, not 0); `counts`: False for an
     attempt that is not the one graded by hand."""
-    from .pages import count, points
-
     text = points(score, max_score - pending) + (" so far" if pending else "")
     if late_penalty:
-        text += f" ({earned if earned is not None else score + late_penalty:g} earned, less a late-submission " \
-                f"penalty of {late_penalty:g})"
+        text += f" ({format_score(earned if earned is not None else score + late_penalty)} earned, less a " \
+                f"late-submission penalty of {format_score(late_penalty)})"
     if pending:
         text += f"; {count(pending, 'more point')} " + ("to be graded by your instructor" if counts else
                                                          "for written answers (graded on the attempt that counts)")

@@ -21,6 +21,8 @@ import traceback
 import zipfile
 from pathlib import Path
 
+from .. import scores
+
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
 DEFAULT_VISIBILITY = "after_published"
 DEFAULT_CHECK_CELL_VISIBILITY = "visible"
@@ -101,8 +103,8 @@ def run(args) -> int:
         return 2
     written = sum(settings.get("written_answers", {}).values())
     print(f"wrote {output}: {len(names)} files for {args.assignment} "
-          f"({settings['max_score']:g} autograded points"
-          + (f" and {written:g} for written answers" if written else "")
+          f"({scores.score(settings['max_score'])} autograded points"
+          + (f" and {scores.score(written)} for written answers" if written else "")
           + f"; hidden checks {settings['visibility']}, check cells {settings['check_cell_visibility']})")
     if written:
         from ..pages import count
@@ -291,7 +293,7 @@ def results_json(result, spec, settings: dict, submitted=None, remarks: tuple[st
                                   if message.source != "check cell"),
                                 *(f"{'passed' if check.passed else 'failed'}: {check.name} "
                                   f"({count(check.points, 'point')})" for check in shown[test.name].check_lines)]) \
-                or f"{test.score:g} of {count(test.max_score, 'point')}."  # its message is said under another test
+                or f"{scores.points(test.score, test.max_score)}."  # its message is said under another test
         else:
             output = "Not graded: see the message about the whole submission."
         tests.append({"name": exercise.name, "score": float(test.score), "max_score": float(test.max_score),
@@ -405,7 +407,8 @@ def _grade_submission(root: Path, settings: dict) -> dict:
                    for name, other in settings["other_assignments"].items())
     with Sandbox(course) as sandbox:
         result = grade_notebook(sandbox, course, spec, student, path, others)
-    print(f"{path}: {result.score:g} points ({result.status}); isolation: {isolation()}, python: {sys.executable}")
+    print(f"{path}: {scores.score(result.score)} points ({result.status}); "
+          f"isolation: {isolation()}, python: {sys.executable}")
     try:
         submitted = nb.read(path)
     except nb.NotebookError:

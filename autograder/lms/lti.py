@@ -37,6 +37,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from ..scores import fraction
+
 SCORE_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
 LINEITEM_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem"
 LINEITEM_READ_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem.readonly"
@@ -244,8 +246,8 @@ class StudentScore:
         hand grade (it is not a 0), each exercise, and the grader's comments."""
         from ..view import headline
 
-        parts = ", ".join(f"{name}: to be graded by your instructor" if score is None else f"{name} {score:g}/{top:g}"
-                          for name, score, top in self.parts)
+        parts = ", ".join(f"{name}: to be graded by your instructor" if score is None else
+                          f"{name} {fraction(score, top)}" for name, score, top in self.parts)
         text = f"{headline(self.score, self.max_score, self.pending_manual)}. {parts}"
         return text + ("." if self.remarks else "") + "".join(f" Comment on {name}: {remark}"
                                                                for name, remark in self.remarks)
@@ -695,13 +697,13 @@ def _read_back(client: PlatformClient, lineitem: str, score: StudentScore, item_
         return
     progress = score.grading_progress(pending_as)
     readings = held_fractions(results[0] if results else None, item_maximum, zero_if_empty=progress == "FullyGraded")
-    sent = f"sent {score.score:g}/{score.max_score:g} as {progress}"
+    sent = f"sent {fraction(score.score, score.max_score)} as {progress}"
     if not readings:
         report.dropped.append((score, f"{sent}; the LMS holds no score for {score.user_id}"))
     elif any(abs(held - score.score / score.max_score) <= 1e-5 for held in readings):
         report.published.append(score)
     else:
-        report.dropped.append((score, f"{sent}; the LMS holds {readings[-1] * score.max_score:g}/{score.max_score:g}"))
+        report.dropped.append((score, f"{sent}; the LMS holds {fraction(readings[-1] * score.max_score, score.max_score)}"))
 
 
 def held_fractions(result: dict | None, item_maximum: float | None, zero_if_empty: bool = False) -> list[float]:
@@ -811,7 +813,7 @@ def run_publish(args) -> int:
             found = f"the line item whose resourceId is {args.assignment!r} ({CONFIG_SECTION}.lineitems_url)"
             print(f"To {settings.lineitems.get(args.assignment) or found}:")
             for score in scores:
-                print(f"{score.student} -> {score.user_id or '(no LTI user id)'}: {score.score:g}/{score.max_score:g} "
+                print(f"{score.student} -> {score.user_id or '(no LTI user id)'}: {fraction(score.score, score.max_score)} "
                       f"{score.grading_progress(settings.pending_manual)}: {score.comment()}")
             print(f"(dry run: nothing sent; {len(absent)} without a submission)")
             return 0

@@ -15,6 +15,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.routing import IntegerConverter
 
+from .. import scores
 from .auth import SessionInterface, csrf, current_user
 
 DEFAULT_MAX_UPLOAD_MB = 8       # a notebook with its outputs; the release notebooks are under 100 kB
@@ -63,6 +64,7 @@ def create_app(course=None, db_url: str | None = None, *, secret_key: str | None
     check_policies(course)
     app = Flask(__name__)
     app.url_map.converters["int"] = RowId
+    app.jinja_env.filters["score"] = scores.score  # at most two decimals, as every text shows a score
     app.secret_key = secret_key or secret_key_of(course)
     app.config.update(
         AUTOGRADER_MAX_UPLOAD=int(max_upload_mb * 1024 * 1024),

@@ -28,7 +28,9 @@ def add_command(commands):
     serve.set_defaults(run=run_serve)
     verbs = serve.add_subparsers(dest="serve_command")
     links = verbs.add_parser("links", help="print a personal sign-in link for each student (and one for instructors)")
-    links.add_argument("--student", action="append", help="only this student (repeatable)")
+    links.add_argument("--student", action="append", help="only this student of the gradebook (repeatable)")
+    links.add_argument("--create", action="store_true",
+                       help="add a --student the gradebook does not have yet to it (else such a name is refused)")
     links.add_argument("--instructor", action="append", metavar="NAME",
                        help="a link for this instructor (default: one named 'instructor', unless --student is given)")
     links.add_argument("--expires", type=float, default=LINK_DAYS, metavar="DAYS",
@@ -101,6 +103,11 @@ def run_links(args) -> int:
         print(f"autograder serve links: {error}", file=sys.stderr)
         return 2
     service = app.extensions["autograder"]
+    problem = _unknown_students(service.db_url, args.student or [], args.create)
+    if problem:
+        print(f"autograder serve links: {problem}", file=sys.stderr)
+        service.store.close()
+        return 2
     base = (args.url or f"http://{args.host}:{args.port}").rstrip("/")
     people = [(student, "student") for student in (args.student or students(service.db_url))]
     people += [(name, "instructor") for name in (args.instructor or ([] if args.student else ["instructor"]))]
@@ -116,6 +123,33 @@ def run_links(args) -> int:
         print(f"{role}\t{user_id}\t{base}/signin/{link_token(app.secret_key, link.id)}\tlink id {link.id}")
     service.store.close()
     return 0
+
+
+def _unknown_students(db_url: str, asked: list[str], create: bool) -> str:
+    """Why a link cannot be made ("" when it can): a --student the gradebook does not have is a typo unless
+    --create says it is a new student, who is then added to the gradebook."""
+    import difflib
+
+    from ..gradebook import open_gradebook
+    from .gradebook_view import students
+
+    known = students(db_url)
+    unknown = [student for student in dict.fromkeys(asked) if student not in known]
+    if not unknown:
+        return ""
+    if not create:
+        close = {student: difflib.get_close_matches(student, known, n=3) for student in unknown}
+        return ("; ".join(f"the gradebook has no student {student!r}"
+                          + (f" (did you mean {' or '.join(map(repr, close[student]))}?)" if close[student] else "")
+                          for student in unknown)
+                + ". No link was made. Give --create to add a new student to the gradebook and make the link.")
+    gradebook = open_gradebook(db_url)
+    try:
+        for student in unknown:
+            gradebook.update_or_create_student(student)
+    finally:
+        gradebook.close()
+    return ""
 
 
 def run_revoke(args) -> int:

@@ -30,6 +30,7 @@ from datetime import timedelta
 from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, delete, insert, select, update
 
+from .. import scores
 from .auth import csrf, current_user, sign_in
 from .store import utcnow
 
@@ -625,7 +626,7 @@ def publication_state(report) -> tuple[str, str]:
     keeps another), refused (by this tool or the LMS: fix, then it goes again) or retry (the LMS failed)."""
     if report.published:
         score = report.published[0]
-        return "published", f"the LMS holds {score.score:g} of {score.max_score:g} points ({report.lineitem})"
+        return "published", f"the LMS holds {scores.points(score.score, score.max_score)} ({report.lineitem})"
     if report.dropped:
         return "dropped", report.dropped[0][1]
     if report.refused:

@@ -10,6 +10,8 @@ import requests
 
 from served import A1, A2, message, sample, upload, wait_done
 
+from autograder.scores import score
+
 A3, A4 = "03-backpropagation", "04-linear-regression"
 
 
@@ -278,13 +280,13 @@ def shown_scores(server, client, assignment, path):
 def test_a_grade_given_by_hand_in_the_gradebook_shows_on_every_page_of_the_student(server):
     client = server.session("barbara")
     path, state = graded_attempt(server, client, A1, sample("barbara_liskov", A1).read_bytes())
-    waiting = f"{state['score']:g} of 7 points so far; 2 more points to be graded by your instructor"
+    waiting = f"{score(state['score'])} of 7 points so far; 2 more points to be graded by your instructor"
     assert shown_scores(server, client, A1, path) == (waiting,) * 3  # not counted as 0 of 2 meanwhile
     page = client.get(server.url + path).text
     assert "to be graded by your instructor" in page.split('id="exercises"')[1].split("</table>")[0]
 
     give_hand_grade(server, "barbara", 1.5)
-    assert shown_scores(server, client, A1, path) == (f"{state['score'] + 1.5:g} of 9 points",) * 3
+    assert shown_scores(server, client, A1, path) == (f"{score(state['score'] + 1.5)} of 9 points",) * 3
     assert lms_score(server, A1, "barbara") == state["score"] + 1.5
     assert "Written answer: graded by your instructor, 1.5 of 2 points." in client.get(server.url + path).text
 
@@ -294,10 +296,10 @@ def test_a_grade_given_by_hand_in_the_gradebook_shows_on_every_page_of_the_stude
             cell.source = "def gradient_descent_update(*args):\n    raise NotImplementedError()"
     second, again = graded_attempt(server, client, A1, nbformat.writes(worse).encode())
     assert again["score"] < state["score"]  # the first attempt still counts, with its hand grade
-    assert shown_scores(server, client, A1, path)[0] == f"{state['score'] + 1.5:g} of 9 points"
+    assert shown_scores(server, client, A1, path)[0] == f"{score(state['score'] + 1.5)} of 9 points"
     page = client.get(server.url + second).text
     assert "This attempt counts" not in page
-    assert f'id="score">{again["score"]:g} of 7 points so far; 2 more points for written answers (graded on the ' \
+    assert f'id="score">{score(again["score"])} of 7 points so far; 2 more points for written answers (graded on the ' \
            'attempt that counts)</p>' in page
     assert "your instructor grades it on the attempt that counts, not on this one." in page
 
@@ -306,8 +308,8 @@ def test_a_late_attempt_shows_nbgraders_late_penalty_on_every_page_of_the_studen
     client = server.session("hedy")  # 02's due date has passed; the course's penalty is nbgrader's "zero"
     path, state = graded_attempt(server, client, A2, sample("ada_lovelace", A2).read_bytes())
     assert state["score"] > 0
-    penalised = f"0 of {state['max_score']:g} points ({state['score']:g} earned, less a late-submission penalty " \
-                f"of {state['score']:g})"
+    penalised = f"0 of {score(state['max_score'])} points ({score(state['score'])} earned, less a late-submission " \
+                f"penalty of {score(state['score'])})"
     assert shown_scores(server, client, A2, path) == (penalised,) * 3
     assert lms_score(server, A2, "hedy") == 0
 

@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).parent.parent / "lms"))  # the platform li
 from lti_platform import INSTRUCTOR, LEARNER, LtiPlatform, pem_pair  # noqa: E402
 
 from autograder.lms.lti import create_key_pair, public_jwk  # noqa: E402
+from autograder.scores import score  # noqa: E402
 from autograder.web.lti import PUBLISHED, publication  # noqa: E402
 from autograder.web.store import utcnow  # noqa: E402
 
@@ -133,7 +134,7 @@ def test_the_instructor_sees_in_the_browser_that_the_score_is_in_the_lms(lti, br
     held = platform.scores[(lineitem, "u-ada")]["scoreGiven"]
     read_back = publication(server.service.store.engine, "ada", A1)["next_try_at"]
     assert browser.find_element(By.ID, f"lms-{A1}").text == (
-        f"In the LMS: the LMS holds {held:g} of 9 points ({lineitem}). Read back {read_back:%Y-%m-%d %H:%M} UTC.")
+        f"In the LMS: the LMS holds {score(held)} of 9 points ({lineitem}). Read back {read_back:%Y-%m-%d %H:%M} UTC.")
 
 
 def page_text(html: str, element_id: str) -> str:
