@@ -1,5 +1,5 @@
-"""A real `autograder serve` for the tests: a throwaway course folder, the app on waitress on a free loopback
-port (in a thread of the test process, or as a subprocess that can be killed), and sign-in links."""
+"""A real `autograder serve` for the tests: a throwaway course folder, the app on its server (cheroot) on a free
+loopback port (in a thread of the test process, or as a subprocess that can be killed), and sign-in links."""
 from __future__ import annotations
 
 import os
@@ -52,32 +52,22 @@ def sample(student: str, assignment: str) -> Path:
 
 
 class ThreadServer:
-    """The app of `create_app` on waitress in a thread of this process: `url`, `app`, `service`, `link`."""
+    """The app of `create_app` on the service's server in a thread of this process: `url`, `app`, `service`, `link`."""
 
     def __init__(self, course_root: Path, url_scheme: str = "http", **options):
         """`url_scheme="https"`: as behind an HTTPS proxy (`autograder serve --https`), still plain HTTP here."""
-        from waitress.server import create_server
-
         from autograder.config import load_course
         from autograder.web import create_app
+        from autograder.web.server import bound_port, make_server
 
         self.course = load_course(course_root)
         self.app = create_app(self.course, **{"workers": 2, **options})
         self.service = self.app.extensions["autograder"]
-        self.server = create_server(self.app, host="127.0.0.1", port=0, threads=32,
-                                    max_request_body_size=4 * self.app.config["AUTOGRADER_MAX_UPLOAD"],
-                                    url_scheme=url_scheme)
-        self.url = f"http://127.0.0.1:{self.server.effective_port}"
-        self.closed = False
-        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.server = make_server(self.app, "127.0.0.1", 0, threads=32, https=url_scheme == "https")
+        self.server.prepare()
+        self.url = f"http://127.0.0.1:{bound_port(self.server)}"
+        self.thread = threading.Thread(target=self.server.serve, daemon=True)
         self.thread.start()
-
-    def _run(self):
-        try:
-            self.server.run()
-        except OSError:  # its sockets were closed under the loop by `close`
-            if not self.closed:
-                raise
 
     def link(self, user: str, role: str = "student", days: float = 1) -> str:
         from autograder.web.auth import link_token
@@ -94,8 +84,8 @@ class ThreadServer:
         return client
 
     def close(self):
-        self.closed = True
-        self.server.close()
+        self.service.grader.release_waiting_pages()
+        self.server.stop()
         self.service.close()
 
 

@@ -17,7 +17,7 @@ def kept_open(port: int) -> socket.socket:
 
 
 def test_a_class_of_browsers_keeping_connections_open_does_not_shut_out_the_next(tmp_path):
-    from autograder.web.cli import CONNECTIONS
+    from autograder.web.server import CONNECTIONS
 
     assert CONNECTIONS > OPEN
     server = ProcessServer(make_course(tmp_path / "course", ONE_ASSIGNMENT_CONFIG), "--workers", "1")

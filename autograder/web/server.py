@@ -1,0 +1,94 @@
+"""The HTTP server under the Flask app: cheroot (CherryPy's WSGI server), set up so that no request can hold it.
+
+A request reaches the app as soon as its headers are read, its body still unread: the app refuses a body over the
+upload limit with its own page before reading it, and cheroot closes the connection after any 413, so the rest of
+the body is never read (docs/limits.md: why cheroot and not waitress, which reads every body before the app runs).
+"""
+from __future__ import annotations
+
+import errno
+import logging
+import signal
+import socket
+import threading
+
+from cheroot.wsgi import Server
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_THREADS = 128       # result pages wait for their result in one (long-poll) request, each holding a thread
+CONNECTIONS = 2000          # open connections: each signed-in browser keeps one; waitress's 100 made the 101st wait 2 min
+IDLE_SECONDS = 30           # an idle connection is closed after this (a browser opens another unnoticed)
+HEADER_BYTES = 256 * 1024   # the request line and headers; cheroot's default is no limit
+STOP_SECONDS = 2            # on SIGTERM, requests under way get this long, then their sockets are shut for reading
+CLOSE_SECONDS = 1.5         # then the sandboxes and the saver get this long (a killed server regrades, see grading.py)
+
+
+class PortInUse(Exception):
+    """Another process listens on the address the service was asked to listen on."""
+
+
+class _Server(Server):
+    def error_log(self, msg="", level=logging.INFO, traceback=False):
+        logger.log(level, "%s", msg, exc_info=traceback)
+
+
+def check_port(host: str, port: int) -> None:
+    """Raise PortInUse if `host`:`port` is taken (before the sandboxes start for nothing); OSError if it cannot be
+    bound for another reason."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds: TIME_WAIT is no obstacle
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                raise PortInUse(f"port {port} on {host} is in use; choose another with --port") from None
+            raise
+
+
+def make_server(app, host: str, port: int, threads: int = DEFAULT_THREADS, https: bool = False) -> Server:
+    """The server for `app` on `host`:`port` (0: any free port, `bound_port` after `prepare()`). `https`: a proxy in
+    front terminates HTTPS, so the app builds https:// links."""
+    server = _Server((host, port), _https(app) if https else app, numthreads=threads, max=threads,
+                     request_queue_size=1024, timeout=IDLE_SECONDS, shutdown_timeout=STOP_SECONDS,
+                     server_name="autograder")
+    server.keep_alive_conn_limit = CONNECTIONS  # cheroot's default of 10 closes the 11th browser's after each page
+    server.max_request_header_size = HEADER_BYTES
+    return server
+
+
+def bound_port(server: Server) -> int:
+    return server.bind_addr[1]
+
+
+def serve_until_stopped(server: Server, service, announce) -> None:
+    """Listen, call `announce(port)`, serve until SIGTERM or Ctrl-C, then stop within about 4 s: pages waiting for
+    a result are answered, requests under way get STOP_SECONDS, the graders CLOSE_SECONDS."""
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    server.prepare()
+    announce(bound_port(server))
+    serving = threading.Thread(target=server.serve, name="http-server", daemon=True)
+    serving.start()
+    try:
+        while not stop.wait(0.5) and serving.is_alive():
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        service.grader.release_waiting_pages()
+        server.stop()
+        closing = threading.Thread(target=service.close, name="close-graders", daemon=True)
+        closing.start()
+        closing.join(CLOSE_SECONDS)
+        if closing.is_alive():
+            logger.warning("stopped while a notebook was being graded: it is graded again at the next start")
+
+
+def _https(app):
+    def behind_https_proxy(environ, start_response):
+        environ["wsgi.url_scheme"] = "https"
+        return app(environ, start_response)
+
+    return behind_https_proxy
