@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import select
 import signal
 import socket
 import threading
@@ -29,6 +30,15 @@ class PortInUse(Exception):
 
 
 class _Server(Server):
+    def process_conn(self, conn):
+        # cheroot gives a new connection a thread at once, which waits there for the first request: a class of
+        # browsers that connect and stay quiet would hold every thread. A quiet new one waits in the selector.
+        if conn.requests_seen == 0 and not conn.rfile.has_data() and \
+                not select.select([conn.socket], [], [], 0)[0]:
+            self._connections.put(conn)
+        else:
+            super().process_conn(conn)
+
     def error_log(self, msg="", level=logging.INFO, traceback=False):
         logger.log(level, "%s", msg, exc_info=traceback)
 
