@@ -13,7 +13,9 @@ import signal
 import socket
 import threading
 
+from cheroot.server import ChunkedRFile, HTTPConnection, HTTPRequest
 from cheroot.wsgi import Server
+from werkzeug.exceptions import RequestEntityTooLarge
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +24,7 @@ CONNECTIONS = 2000          # open connections: each signed-in browser keeps one
 IDLE_SECONDS = 30           # an idle connection is closed after this (a browser opens another unnoticed)
 HEADER_BYTES = 256 * 1024   # the request line and headers; cheroot's default is no limit
 STOP_SECONDS = 2            # on SIGTERM, requests under way get this long, then their sockets are shut for reading
+MAX_CHUNKS = 16384          # a chunked body in more pieces is refused: 8 MB in 1-byte chunks cost 15 s to parse
 CLOSE_SECONDS = 1.5         # then the sandboxes and the saver get this long (a killed server regrades, see grading.py)
 
 
@@ -29,7 +32,37 @@ class PortInUse(Exception):
     """Another process listens on the address the service was asked to listen on."""
 
 
+class _Chunks(ChunkedRFile):
+    """A chunked request body that is refused (the app's 413 page) past MAX_CHUNKS chunks; its size is bounded by
+    the app (Werkzeug reads at most MAX_CONTENT_LENGTH of it)."""
+
+    chunks = 0
+
+    def _fetch(self):
+        self.chunks += 1
+        if self.chunks > MAX_CHUNKS:
+            raise RequestEntityTooLarge()
+        super()._fetch()
+
+
+class _Request(HTTPRequest):
+    def respond(self):
+        if not self.chunked_read:
+            return super().respond()
+        self.rfile = _Chunks(self.conn.rfile, self.server.max_request_body_size)  # as cheroot's, with the bound
+        self.server.gateway(self).respond()
+        self.ready and self.ensure_headers_sent()
+        if self.chunked_write:
+            self.conn.wfile.write(b"0\r\n\r\n")
+
+
+class _Connection(HTTPConnection):
+    RequestHandlerClass = _Request
+
+
 class _Server(Server):
+    ConnectionClass = _Connection
+
     def process_conn(self, conn):
         # cheroot gives a new connection a thread at once, which waits there for the first request: a class of
         # browsers that connect and stay quiet would hold every thread. A quiet new one waits in the selector.

@@ -28,8 +28,8 @@ HUGE = 200 * MB
 BLOCK = b"x" * (64 * 1024)
 
 
-STUDENTS = ["reader-content-length", "reader-chunked", "sender-content-length", "sender-chunked",
-            "edge-content-length", "edge-chunked"]
+STUDENTS = [f"{role}-{chunk}" for role in ("reader", "sender") for chunk in (None, len(BLOCK), 1)] + \
+    ["edge-content-length", "edge-chunked"]
 
 
 @pytest.fixture(scope="module")
@@ -80,17 +80,22 @@ def start_upload(server, client, length: int | None) -> socket.socket:
     return connection
 
 
-def send_body(connection: socket.socket, size: int, chunked: bool, until_answered: bool) -> int:
-    """Send `size` bytes of body (stopping early, with `until_answered`, once an answer can be read); the bytes sent
-    before the server closed the connection, or all of them."""
+def send_body(connection: socket.socket, size: int, chunk: int | None, until_answered: bool) -> int:
+    """Send `size` bytes of body, as is or in chunks of `chunk` bytes (stopping early, with `until_answered`, once
+    an answer can be read); the bytes of body sent before the server closed the connection, or all of them."""
+    if chunk is None:
+        block, carried = BLOCK, len(BLOCK)
+    else:
+        one = b"%x\r\n%s\r\n" % (chunk, b"x" * chunk)
+        block, carried = one * max(1, len(BLOCK) // len(one)), chunk * max(1, len(BLOCK) // len(one))
     sent = 0
     try:
         while sent < size:
             if until_answered and select.select([connection], [], [], 0)[0]:
                 break
-            connection.sendall(b"%x\r\n%s\r\n" % (len(BLOCK), BLOCK) if chunked else BLOCK)
-            sent += len(BLOCK)
-        if chunked and sent >= size:
+            connection.sendall(block)
+            sent += carried
+        if chunk is not None and sent >= size:
             connection.sendall(b"0\r\n\r\n")
     except (BrokenPipeError, ConnectionResetError):
         pass
@@ -104,13 +109,16 @@ def read_until_closed(connection: socket.socket) -> bytes:
     return answer
 
 
-@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
-def test_a_200_mb_upload_gets_the_service_page_before_its_body_is_read_and_the_connection_closes(served, chunked):
+FRAMINGS = pytest.mark.parametrize("chunk", [None, len(BLOCK), 1], ids=["content-length", "chunked", "1-byte-chunks"])
+
+
+@FRAMINGS
+def test_a_200_mb_upload_gets_the_service_page_before_its_body_is_read_and_the_connection_closes(served, chunk):
     root, server, clients = served
-    student = f"reader-{'chunked' if chunked else 'content-length'}"
+    student = f"reader-{chunk}"
     client = clients[student]
-    with start_upload(server, client, None if chunked else HUGE) as connection:
-        sent = send_body(connection, HUGE, chunked, until_answered=True)
+    with start_upload(server, client, HUGE if chunk is None else None) as connection:
+        sent = send_body(connection, HUGE, chunk, until_answered=True)
         answer = read_until_closed(connection)
     head, _, page = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 413 ")
@@ -122,14 +130,14 @@ def test_a_200_mb_upload_gets_the_service_page_before_its_body_is_read_and_the_c
     assert rows(root, "SELECT count(*) FROM autograder_attempts WHERE student = ?", student) == [(0,)]
 
 
-@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
-def test_a_client_sending_200_mb_without_reading_costs_the_server_under_a_second(served, chunked):
+@FRAMINGS
+def test_a_client_sending_200_mb_without_reading_costs_the_server_under_a_second(served, chunk):
     _, server, clients = served
-    client = clients[f"sender-{'chunked' if chunked else 'content-length'}"]
+    client = clients[f"sender-{chunk}"]
     before = cpu_seconds(server.process.pid)
     started = time.monotonic()
-    with start_upload(server, client, None if chunked else HUGE) as connection:
-        sent = send_body(connection, HUGE, chunked, until_answered=False)
+    with start_upload(server, client, HUGE if chunk is None else None) as connection:
+        sent = send_body(connection, HUGE, chunk, until_answered=False)
     time.sleep(0.5)  # whatever the server still does with it
     assert cpu_seconds(server.process.pid) - before < 1.0
     assert sent < HUGE  # the server closed the connection rather than read the body
@@ -183,7 +191,7 @@ def test_sigterm_stops_the_server_within_5_s_while_grading_runs_and_uploads_are_
         trickling = start_upload(server, client, MB)  # an upload under the limit, arriving slowly: holds another
         trickling.sendall(b"--b\r\n")
         huge = start_upload(server, client, HUGE)
-        sender = threading.Thread(target=send_body, args=(huge, HUGE, False, False), daemon=True)
+        sender = threading.Thread(target=send_body, args=(huge, HUGE, None, False), daemon=True)
         sender.start()
         time.sleep(0.5)
         started = time.monotonic()
