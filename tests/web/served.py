@@ -66,6 +66,7 @@ class ThreadServer:
         self.server = make_server(self.app, "127.0.0.1", 0, threads=32, https=url_scheme == "https")
         self.server.prepare()
         self.url = f"http://127.0.0.1:{bound_port(self.server)}"
+        self.closed = False
         self.thread = threading.Thread(target=self.server.serve, daemon=True)
         self.thread.start()
 
@@ -84,6 +85,7 @@ class ThreadServer:
         return client
 
     def close(self):
+        self.closed = True
         self.service.grader.release_waiting_pages()
         self.server.stop()
         self.service.close()
