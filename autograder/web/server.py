@@ -66,14 +66,19 @@ class _Server(Server):
     def process_conn(self, conn):
         # cheroot gives a new connection a thread at once, which waits there for the first request: a class of
         # browsers that connect and stay quiet would hold every thread. A quiet new one waits in the selector.
-        if conn.requests_seen == 0 and not conn.rfile.has_data() and \
-                not select.select([conn.socket], [], [], 0)[0]:
+        if conn.requests_seen == 0 and not conn.rfile.has_data() and not _readable(conn.socket):
             self._connections.put(conn)
         else:
             super().process_conn(conn)
 
     def error_log(self, msg="", level=logging.INFO, traceback=False):
         logger.log(level, "%s", msg, exc_info=traceback)
+
+
+def _readable(sock) -> bool:
+    poll = select.poll()  # not select.select: a server with 2000 connections has descriptors over 1023
+    poll.register(sock, select.POLLIN)
+    return bool(poll.poll(0))
 
 
 def check_port(host: str, port: int) -> None:
@@ -126,7 +131,8 @@ def serve_until_stopped(server: Server, service, announce) -> None:
         closing.start()
         closing.join(CLOSE_SECONDS)
         if closing.is_alive():
-            logger.warning("stopped while a notebook was being graded: it is graded again at the next start")
+            logger.warning("the sandboxes did not close within %s s; an attempt being graded is graded again at "
+                           "the next start", CLOSE_SECONDS)
 
 
 def _https(app):

@@ -1,14 +1,17 @@
 """Many signed-in browsers at once: each keeps its connection open between requests, and a class of 250 must not
 make the 101st student wait (waitress accepts 100 connections unless told otherwise, and closes an idle one after
 2 minutes)."""
+import resource
 import socket
 import time
 
+import pytest
 import requests
 
 from served import ONE_ASSIGNMENT_CONFIG, ProcessServer, make_course
 
 OPEN = 250
+MANY = 1100   # connections: past select()'s 1024 descriptors
 
 
 def kept_open(port: int) -> socket.socket:
@@ -16,23 +19,49 @@ def kept_open(port: int) -> socket.socket:
     return socket.create_connection(("127.0.0.1", port), timeout=20)
 
 
-def test_a_class_of_browsers_keeping_connections_open_does_not_shut_out_the_next(tmp_path):
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    server = ProcessServer(make_course(tmp_path_factory.mktemp("connections") / "course", ONE_ASSIGNMENT_CONFIG),
+                           "--workers", "1")
+    yield server
+    server.stop()
+
+
+def test_a_class_of_browsers_keeping_connections_open_does_not_shut_out_the_next(served):
     from autograder.web.server import CONNECTIONS
 
     assert CONNECTIONS > OPEN
-    server = ProcessServer(make_course(tmp_path / "course", ONE_ASSIGNMENT_CONFIG), "--workers", "1")
-    port = int(server.url.rsplit(":", 1)[1])
+    port = int(served.url.rsplit(":", 1)[1])
     connections = []
     try:
-        first = requests.get(f"{server.url}/", timeout=20)  # no session: the page that says how to sign in
+        first = requests.get(f"{served.url}/", timeout=20)  # no session: the page that says how to sign in
         assert first.status_code == 200 and "sign-in link" in first.text
         for _ in range(OPEN):
             connections.append(kept_open(port))
         started = time.monotonic()
-        answer = requests.get(f"{server.url}/", timeout=20)
+        answer = requests.get(f"{served.url}/", timeout=20)
         assert (answer.status_code, answer.text) == (first.status_code, first.text)
         assert time.monotonic() - started < 5
     finally:
         for connection in connections:
             connection.close()
-        server.stop()
+
+
+def test_connections_past_descriptor_1023_are_served(served):
+    """select() cannot watch a descriptor over 1023: a server watching its connections with it drops them there."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, MANY + 200), hard))
+    port = int(served.url.rsplit(":", 1)[1])
+    connections = []
+    try:
+        for _ in range(MANY):
+            connections.append(kept_open(port))
+        for connection in connections[-50:]:  # the newest: their descriptors in the server are the highest
+            connection.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        for connection in connections[-50:]:
+            assert connection.recv(100).startswith(b"HTTP/1.1 200 ")
+        assert requests.get(f"{served.url}/", timeout=20).status_code == 200
+    finally:
+        for connection in connections:
+            connection.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
