@@ -71,6 +71,7 @@ def journey(server, browser, downloads, tmp_path_factory):
     first = tmp_path_factory.mktemp("work") / "gradient_descent.ipynb"
     nbformat.write(slow, str(first))
     submit(driver, first)
+    wait(driver, 20).until(lambda _: "/attempts/" in driver.current_url)  # the click returns before the next page
     pending = bool(driver.find_elements(By.ID, "pending"))
     first_url = driver.current_url
     score = wait(driver).until(ready.presence_of_element_located((By.ID, "score"))).text
@@ -121,6 +122,7 @@ def test_the_instructor_grants_an_extension_and_regrades(server, browser, journe
     hours.clear()
     hours.send_keys("48")
     section.find_element(By.CSS_SELECTOR, "form.extension button").click()
+    wait(browser, 20).until(ready.staleness_of(section))  # the click returns before the next page
     section = browser.find_element(By.ID, f"assignment-{A1}")
     assert "2099-01-03 00:00 UTC" in section.text
     assert server.service.store.extension(STUDENT, A1).total_seconds() == 48 * 3600
