@@ -23,9 +23,9 @@ DEFAULT_THREADS = 128       # result pages wait for their result in one (long-po
 CONNECTIONS = 2000          # open connections: each signed-in browser keeps one; waitress's 100 made the 101st wait 2 min
 IDLE_SECONDS = 30           # an idle connection is closed after this (a browser opens another unnoticed)
 HEADER_BYTES = 256 * 1024   # the request line and headers; cheroot's default is no limit
-STOP_SECONDS = 2            # on SIGTERM, requests under way get this long, then their sockets are shut for reading
+STOP_SECONDS = 1.5          # on SIGTERM, requests under way get this long, then their sockets are shut for reading
 MAX_CHUNKS = 16384          # a chunked body in more pieces is refused: 8 MB in 1-byte chunks cost 15 s to parse
-CLOSE_SECONDS = 1.5         # then the sandboxes and the saver get this long (a killed server regrades, see grading.py)
+CLOSE_SECONDS = 1           # then the sandboxes and the saver get this long (a killed server regrades, see grading.py)
 
 
 class PortInUse(Exception):
@@ -111,8 +111,9 @@ def bound_port(server: Server) -> int:
 
 
 def serve_until_stopped(server: Server, service, announce) -> None:
-    """Listen, call `announce(port)`, serve until SIGTERM or Ctrl-C, then stop within about 4 s: pages waiting for
-    a result are answered, requests under way get STOP_SECONDS, the graders CLOSE_SECONDS."""
+    """Listen, call `announce(port)`, serve until SIGTERM or Ctrl-C, then stop within about 3 s: pages waiting for
+    a result are answered, the sandboxes wind down while requests under way get STOP_SECONDS, then the sandboxes
+    get CLOSE_SECONDS more."""
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     server.prepare()
@@ -126,13 +127,14 @@ def serve_until_stopped(server: Server, service, announce) -> None:
         pass
     finally:
         service.grader.release_waiting_pages()
-        server.stop()
-        closing = threading.Thread(target=service.close, name="close-graders", daemon=True)
+        closing = threading.Thread(target=service.grader.close, name="close-graders", daemon=True)
         closing.start()
+        server.stop()
         closing.join(CLOSE_SECONDS)
         if closing.is_alive():
             logger.warning("the sandboxes did not close within %s s; an attempt being graded is graded again at "
-                           "the next start", CLOSE_SECONDS)
+                           "the next start", STOP_SECONDS + CLOSE_SECONDS)
+        service.store.close()
 
 
 def _https(app):
