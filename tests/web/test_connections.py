@@ -10,6 +10,7 @@ import requests
 
 from served import ONE_ASSIGNMENT_CONFIG, ProcessServer, make_course
 
+pytestmark = pytest.mark.slow
 OPEN = 250
 MANY = 1100   # connections: past select()'s 1024 descriptors
 
