@@ -3,7 +3,6 @@ the service's own page before its body is read, costs the server process under a
 the client reads the answer or not, and does not keep SIGTERM from stopping the server. Real `autograder serve`
 processes on loopback; the 200 MB bodies are generated while they are sent."""
 import os
-import re
 import select
 import signal
 import socket
@@ -17,13 +16,14 @@ import nbformat
 import pytest
 import requests
 
-from served import A1, ONE_ASSIGNMENT_CONFIG, ROOT, ProcessServer, make_course, sample, upload
+from autograder.web.app import DEFAULT_MAX_UPLOAD_MB
+from served import A1, ONE_ASSIGNMENT_CONFIG, ROOT, ProcessServer, csrf_token, make_course, sample, upload
 from test_crash import links, running_student_code
 
 pytestmark = pytest.mark.slow
 
 MB = 1024 * 1024
-LIMIT = 8 * MB               # the default upload limit (app.DEFAULT_MAX_UPLOAD_MB)
+LIMIT = int(DEFAULT_MAX_UPLOAD_MB * MB)   # the servers here run with the default limit
 HUGE = 200 * MB
 BLOCK = b"x" * (64 * 1024)
 
@@ -47,7 +47,7 @@ def served(tmp_path_factory):
 def signed_in(link: str) -> requests.Session:
     client = requests.Session()
     page = client.get(link)
-    client.csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    client.csrf = csrf_token(page.text)
     return client
 
 
@@ -124,7 +124,8 @@ def test_a_200_mb_upload_gets_the_service_page_before_its_body_is_read_and_the_c
     assert head.startswith(b"HTTP/1.1 413 ")
     assert b"Connection: close" in head
     page = page.decode()
-    assert "<title>File too large" in page and "larger than 8 MB" in page and "No attempt was used" in page
+    assert "<title>File too large" in page and f"larger than {DEFAULT_MAX_UPLOAD_MB:g} MB" in page
+    assert "No attempt was used" in page
     assert 'href="/"' in page and "Back to your page" in page
     assert sent < 3 * LIMIT  # answered at once (chunked: after at most the limit), not after 200 MB
     assert rows(root, "SELECT count(*) FROM autograder_attempts WHERE student = ?", student) == [(0,)]
