@@ -20,7 +20,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 logger = logging.getLogger(__name__)
 
 DEFAULT_THREADS = 128       # result pages wait for their result in one (long-poll) request, each holding a thread
-CONNECTIONS = 2000          # open connections: each signed-in browser keeps one (waitress's 100 made the 101st wait)
+CONNECTIONS = 2000          # open connections: each signed-in browser keeps one between its pages
 IDLE_SECONDS = 30           # an idle connection is closed after this (a browser opens another unnoticed)
 HEADER_BYTES = 256 * 1024   # the request line and headers; cheroot's default is no limit
 STOP_SECONDS = 1.5          # on SIGTERM, requests under way get this long, then their sockets are shut for reading

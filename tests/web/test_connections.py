@@ -1,6 +1,6 @@
 """Many signed-in browsers at once: each keeps its connection open between requests, and a class of 250 must not
-make the 101st student wait (waitress accepts 100 connections unless told otherwise, and closes an idle one after
-2 minutes)."""
+make the next student wait (waitress accepted 100 connections unless told otherwise; cheroot gave each new
+connection a thread of its 128 until its first request), nor must 1100 connections."""
 import resource
 import socket
 import time
