@@ -24,7 +24,7 @@ CONNECTIONS = 2000          # open connections: each signed-in browser keeps one
 IDLE_SECONDS = 30           # an idle connection is closed after this (a browser opens another unnoticed)
 HEADER_BYTES = 256 * 1024   # the request line and headers; cheroot's default is no limit
 STOP_SECONDS = 1.5          # on SIGTERM, requests under way get this long, then their sockets are shut for reading
-MAX_CHUNKS = 16384          # a chunked body in more pieces is refused: parsing each costs (1-byte chunks: 2.2 s an upload)
+MAX_CHUNKS = 16384          # a chunked body in more pieces is refused: 1-byte chunks cost 2.2 s an upload to parse
 CLOSE_SECONDS = 1           # then the sandboxes and the saver get this long (a killed server regrades, see grading.py)
 
 
