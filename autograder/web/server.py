@@ -6,11 +6,14 @@ the body is never read (docs/limits.md: why cheroot and not waitress, which read
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import select
+import selectors
 import signal
 import socket
+import sys
 import threading
 
 from cheroot.server import ChunkedRFile, HTTPConnection, HTTPRequest
@@ -25,6 +28,7 @@ IDLE_SECONDS = 30           # an idle connection is closed after this (a browser
 HEADER_BYTES = 256 * 1024   # the request line and headers; cheroot's default is no limit
 STOP_SECONDS = 1.5          # on SIGTERM, requests under way get this long, then their sockets are shut for reading
 MAX_CHUNKS = 16384          # a chunked body in more pieces is refused: 1-byte chunks cost 2.2 s an upload to parse
+PAUSE_SECONDS = 0.5         # out of file descriptors, the server stops accepting for this long
 CLOSE_SECONDS = 1           # then the sandboxes and the saver get this long (a killed server regrades, see grading.py)
 
 
@@ -72,7 +76,31 @@ class _Server(Server):
             super().process_conn(conn)
 
     def error_log(self, msg="", level=logging.INFO, traceback=False):
+        error = sys.exc_info()[1]
+        if isinstance(error, OSError) and error.errno in (errno.EMFILE, errno.ENFILE):
+            self._pause_accepting()  # else cheroot retries the accept at once, forever: a busy loop
+            return
         logger.log(level, "%s", msg, exc_info=traceback)
+
+    _paused = False
+
+    def _pause_accepting(self):
+        """Out of file descriptors: leave new connections in the listen queue for PAUSE_SECONDS."""
+        if not self.ready or self._paused:
+            return
+        logger.warning("out of open files (%s connections at once?): new connections wait %s s",
+                       len(self._connections._selector), PAUSE_SECONDS)
+        self._paused = True
+        self._connections._selector.unregister(self.socket.fileno())
+        resume = threading.Timer(PAUSE_SECONDS, self._resume_accepting)
+        resume.daemon = True
+        resume.start()
+
+    def _resume_accepting(self):
+        with contextlib.suppress(KeyError, ValueError, OSError):  # the server stopped meanwhile
+            if self.ready:
+                self._connections._selector.register(self.socket.fileno(), selectors.EVENT_READ, data=self)
+        self._paused = False
 
 
 def _readable(sock) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import subprocess
 import sys
 import threading
@@ -119,12 +120,16 @@ def wait_done(client: requests.Session, url: str, attempt_path: str, timeout: fl
 class ProcessServer:
     """`python -m autograder serve --port 0` on a course folder, as a process of its own (to be killed)."""
 
-    def __init__(self, course_root: Path, *args: str):
+    def __init__(self, course_root: Path, *args: str, open_files: int | None = None, log: Path | None = None):
+        """`open_files`: the process's limit on open files (soft and hard), as a machine with a low one has;
+        `log`: a file for what the server writes to stderr (default: nowhere)."""
         env = {**os.environ, "AUTOGRADER_COURSE_ROOT": str(course_root),
                "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
         self.process = subprocess.Popen([sys.executable, "-m", "autograder", "serve", "--port", "0", *args],
-                                        cwd=course_root, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                        text=True)
+                                        cwd=course_root, env=env, stdout=subprocess.PIPE,
+                                        stderr=open(log, "w") if log else subprocess.DEVNULL,
+                                        text=True, preexec_fn=open_files and (lambda: resource.setrlimit(
+                                            resource.RLIMIT_NOFILE, (open_files, open_files))))
         line = self.process.stdout.readline()
         found = re.search(r"http://127\.0\.0\.1:(\d+)", line)
         if not found:
