@@ -1,12 +1,10 @@
 """`autograder serve`: run the web service; `serve links` prints sign-in links; `serve revoke` withdraws them."""
 from __future__ import annotations
 
-import signal
+import logging
+import os
 import sys
-import threading
 
-DEFAULT_THREADS = 128       # waitress threads: result pages wait for their result in one (long-poll) request
-CONNECTIONS = 2000          # open connections: each signed-in browser keeps one; waitress's 100 made the 101st wait 2 min
 LINK_DAYS = 120             # a term
 
 
@@ -48,17 +46,25 @@ def add_command(commands):
 
 
 def run_serve(args) -> int:
-    from waitress.server import create_server
-
     from ..config import load_course
     from ..distributed import ClusterError
     from ..gradebook import GradebookError
     from ..sandbox import SandboxError
     from .app import DEFAULT_MAX_UPLOAD_MB, create_app
     from .policies import PolicyError
+    from .server import CONNECTIONS, PortInUse, check_port, make_server, serve_until_stopped
 
     course = load_course()
     max_mb = args.max_upload_mb or DEFAULT_MAX_UPLOAD_MB
+    try:
+        check_port(args.host, args.port)
+    except PortInUse as error:
+        print(f"autograder serve: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"autograder serve: cannot listen on {args.host}:{args.port}: {error.strerror or error}",
+              file=sys.stderr)
+        return 2
     try:
         app = create_app(course, args.db, workers=args.workers, scheduler=args.scheduler,
                          lms_iframe=args.lms_iframe, max_upload_mb=max_mb)
@@ -67,26 +73,27 @@ def run_serve(args) -> int:
         return 2
     if args.https:
         app.config["SESSION_COOKIE_SECURE"] = True
-    # waitress refuses far larger bodies itself (413) before buffering them; the app answers the rest with a page
     _allow_open_files(CONNECTIONS + 1000)  # each connection is a file; the gradebook and sandboxes need some too
-    server = create_server(app, host=args.host, port=args.port, threads=DEFAULT_THREADS,
-                           connection_limit=CONNECTIONS,
-                           max_request_body_size=int(4 * max_mb * 1024 * 1024) + 65536,
-                           url_scheme="https" if args.https else "http", ident="autograder")
-    graders = f"the Dask cluster at {args.scheduler}" if args.scheduler else \
-        f"{app.extensions['autograder'].grader.workers} sandboxes"
-    print(f"Serving {course.course_id} on http://{args.host}:{server.effective_port} "
-          f"({graders}); links: autograder serve links", flush=True)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: (stop.set(), server.close()))
+    server = make_server(app, args.host, args.port, https=args.https)
+    service = app.extensions["autograder"]
+    graders = f"the Dask cluster at {args.scheduler}" if args.scheduler else f"{service.grader.workers} sandboxes"
+
+    def announce(port):
+        print(f"Serving {course.course_id} on http://{args.host}:{port} ({graders}); links: autograder serve links",
+              flush=True)
+
     try:
-        server.run()
-    except (KeyboardInterrupt, OSError):
-        if not stop.is_set() and not isinstance(sys.exc_info()[1], KeyboardInterrupt):
-            raise
-    finally:
-        app.extensions["autograder"].close()
-    return 0
+        serve_until_stopped(server, service, announce)
+    except OSError as error:  # the port was taken between the check and the start
+        service.close()
+        print(f"autograder serve: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
+        return 2
+    # Everything is closed; the interpreter's own teardown of what the app imported and built takes 1-3 s more,
+    # which a stop within 5 s of SIGTERM cannot afford (sandboxes die with this process: bwrap --die-with-parent).
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def run_links(args) -> int:

@@ -71,6 +71,7 @@ def journey(server, browser, downloads, tmp_path_factory):
     first = tmp_path_factory.mktemp("work") / "gradient_descent.ipynb"
     nbformat.write(slow, str(first))
     submit(driver, first)
+    wait(driver, 20).until(lambda _: "/attempts/" in driver.current_url)  # the click returns before the next page
     pending = bool(driver.find_elements(By.ID, "pending"))
     first_url = driver.current_url
     score = wait(driver).until(ready.presence_of_element_located((By.ID, "score"))).text

@@ -1,4 +1,4 @@
-"""The service over real HTTP on loopback (waitress, real sandboxes, nbgrader's SQLite gradebook): who may
+"""The service over real HTTP on loopback (cheroot, real sandboxes, nbgrader's SQLite gradebook): who may
 open what, sign-in links, CSRF, every kind of bad upload, the attempt rules, and what reaches the gradebook."""
 import json
 import re
