@@ -184,3 +184,21 @@ def test_the_services_sessions_and_ids_out_of_range_on_postgres(postgres):
         assert [store.attempt(attempt_id) for attempt_id in (MAX_ID, MAX_ID + 1, 2 ** 63, 2 ** 64)] == [None] * 4
     finally:
         store.close()
+
+
+def test_an_lti_state_or_nonce_holding_a_nul_is_unknown_on_postgres(postgres):
+    """PostgreSQL refuses a NUL in a query's text: the launch cache answers "not set" for such a key (a forged state),
+    not the database-unavailable page, and still finds the keys it set."""
+    from sqlalchemy import create_engine
+
+    from autograder.web.lti import CACHE, DatabaseCache
+
+    engine = create_engine(postgres.url("lti_cache"))
+    try:
+        CACHE.metadata.create_all(engine)
+        cache = DatabaseCache(engine)
+        cache.set("state:abc", {"ok": True}, timeout=60)
+        assert cache.get("state:a\x00bc") is None and cache.pop("nonce:\x00") is False
+        assert cache.get("state:abc") == {"ok": True} and cache.pop("state:abc") is True
+    finally:
+        engine.dispose()

@@ -87,6 +87,8 @@ class DatabaseCache:
         self.engine = engine
 
     def get(self, key: str):
+        if "\x00" in key:  # no key we set holds one, and PostgreSQL refuses it in a query (the 503 page)
+            return None
         with self.engine.connect() as connection:
             row = connection.execute(select(CACHE.c.value, CACHE.c.expires_at).where(CACHE.c.key == key)).first()
         return json.loads(row.value) if row and row.expires_at > utcnow() else None
@@ -103,6 +105,8 @@ class DatabaseCache:
 
     def pop(self, key: str) -> bool:
         """True once for a key that is set and not expired: the delete decides, so two launches cannot both win."""
+        if "\x00" in key:
+            return False
         with self.engine.begin() as connection:
             gone = connection.execute(delete(CACHE).where((CACHE.c.key == key) & (CACHE.c.expires_at > utcnow())))
         return gone.rowcount == 1
