@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import queue
 import statistics
@@ -30,6 +31,8 @@ from .checks import check_file
 from .config import Course
 from .grade import AssignmentSpec, SubmissionResult, assignment_spec, error_result, grade_notebook
 from .sandbox import Sandbox
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -93,8 +96,7 @@ def find_submissions(course: Course, assignment: str, folder: Path | None = None
         return
     for student in sorted(entry.name for entry in os.scandir(root) if entry.is_dir()):
         if not student.isprintable() or student != nb._text(student):  # bytes that are not UTF-8: no usable id
-            print(f"warning: the folder {root / student!r} is not a student id (rename it); it was not graded",
-                  file=sys.stderr)
+            logger.warning("the folder %r is not a student id (rename it); it was not graded", root / student)
             continue
         where = root / student / assignment
         if not where.is_dir():
@@ -196,6 +198,8 @@ def grade_assignments(course: Course, assignments: list[str], db_url: str | None
     feeder.start()
     started = time.monotonic()
     total = sum(map(len, jobs_of.values()))
+    logger.info("grading %d submission(s) of %s on %s", total, ", ".join(assignments),
+                f"the Dask cluster at {scheduler}" if scheduler else f"{len(pool)} sandbox(es)")
     bar = tqdm(total=total, desc=f"grading {assignments[0] if len(assignments) == 1 else 'every assignment'}",
                unit="nb", disable=not progress, file=sys.stderr, dynamic_ncols=True)
     finished, failure, left, previous_end = 0, None, {name: len(jobs_of[name]) for name in assignments}, started
@@ -217,6 +221,8 @@ def grade_assignments(course: Course, assignments: list[str], db_url: str | None
                 if writers:
                     result = _save_or_explain(writers[job.assignment], specs[job.assignment], job, result,
                                               autograded_root or course.root / "autograded")
+                logger.debug("graded %s / %s: %g of %g (%s)", result.student, result.assignment, result.score,
+                             result.max_score, result.status)
                 report.add(result)
                 summary.add(result)
                 if on_result:
@@ -293,8 +299,8 @@ def _save_or_explain(writer, spec: AssignmentSpec, job: SubmittedNotebook, resul
     except GradebookError:
         raise
     except Exception as error:
-        print(f"warning: the result of {job.student} for {spec.name} could not be saved as it was: "
-              f"{type(error).__name__}: {str(error)[:300]}", file=sys.stderr)
+        logger.warning("the result of %s for %s could not be saved as it was: %s: %s", job.student, spec.name,
+                       type(error).__name__, str(error)[:300])
         explained = error_result(spec, job.student, "Your notebook was graded, but its result could not be saved "
                                                     f"({type(error).__name__}). Your instructor will look at it.")
         _save(writer, spec, replace(job, path=None, timestamp_file=None), explained, autograded_root)

@@ -10,8 +10,8 @@ helper it calls fails its own checks is re-checked with the helper's reference (
 """
 from __future__ import annotations
 
+import logging
 import re
-import sys
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -22,6 +22,8 @@ from .budgets import Budgets, cell_key, duration, reference_for
 from .checks import CheckResult, Figure, bounded, check_file, earned, helper_note, load_checks, run_fairly
 from .config import Course
 from .sandbox import Run, Sandbox, SandboxError
+
+logger = logging.getLogger(__name__)
 
 MAX_RESTARTS = 6
 
@@ -191,10 +193,7 @@ def grade_notebook(sandbox: Sandbox, course: Course, spec: AssignmentSpec, stude
     except SandboxError:  # the grader's own machinery: no submission is to blame, so the batch stops
         raise
     except Exception as error:  # whatever a submission does, it ends as that submission's result
-        import traceback
-
-        print(f"warning: grading {student}'s {spec.notebook} failed inside the grader:\n"
-              f"{traceback.format_exc()[-3000:]}", file=sys.stderr)
+        logger.warning("grading %s's %s failed inside the grader", student, spec.notebook, exc_info=True)
         result = error_result(spec, student, "The grader could not finish checking this notebook "
                                              f"({type(error).__name__}: {bounded(str(error), 300)}). Your instructor "
                                              "will look at it; nothing you submitted was lost.")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import shutil
 import socket
@@ -27,6 +28,8 @@ from .budgets import Budgets, duration
 from .config import Course
 from .plain import DecodeError, decode, encode, recv_message, send_message
 from .submission import Call, StudentCodeError, StudentFunction, Submission, describe_call, explain_exception
+
+logger = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
 INSIDE = "/opt/grader"
@@ -58,8 +61,8 @@ def isolation() -> str:
         probe = subprocess.run(["bwrap", *_namespace_flags(), "--ro-bind", "/", "/", "true"], capture_output=True)
         if probe.returncode == 0:
             return "bubblewrap"
-    print("warning: isolation is reduced: bubblewrap (Debian package 'bubblewrap') is not in use, so student code "
-          "runs with the same resource limits but without filesystem, network and process isolation.", file=sys.stderr)
+    logger.warning("isolation is reduced: bubblewrap (Debian package 'bubblewrap') is not in use, so student code "
+                   "runs with the same resource limits but without filesystem, network and process isolation.")
     return "processes"
 
 

@@ -171,11 +171,11 @@ def test_a_python_in_a_virtual_environment_under_tmp_grades_a_notebook(course, t
                                capture_output=True, text=True).stdout.strip()) == venv
 
 
-def test_a_solution_that_cannot_be_timed_leaves_the_flat_limit(tight, tmp_path, capsys):
+def test_a_solution_that_cannot_be_timed_leaves_the_flat_limit(tight, tmp_path, caplog):
     root = copy_course(tmp_path / "course")
     course = dataclasses.replace(tight, root=root)
     course.source_notebook(A1).write_text("{ not a notebook")
     reference = reference_for(course, A1, check_file(A1), lambda measurement: None)  # measures nothing
     assert reference is None and Budgets(course, reference, {}).call("df") == course.cell_timeout
     assert "the solution of 01-gradient-descent could not be timed (nothing of it ran); every cell and call gets 5 s" \
-        in capsys.readouterr().err
+        in caplog.text

@@ -14,12 +14,15 @@ answer is "to be graded by your instructor", left out of the score rather than c
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import time
 import traceback
 import zipfile
 from pathlib import Path
+
+logger = logging.getLogger(__name__)
 
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
 DEFAULT_VISIBILITY = "after_published"
@@ -97,7 +100,7 @@ def run(args) -> int:
         graded_by_hand = packed_hand_grades(args.db or course.db_url, args.assignment)
         names = build_zip(course, args.assignment, output, settings, graded_by_hand)
     except (ValueError, OSError, LookupError) as error:  # a bad setting, a missing or unreadable course file
-        print(f"autograder gradescope: {error}", file=sys.stderr)
+        logger.error("autograder gradescope: %s", error)
         return 2
     written = sum(settings.get("written_answers", {}).values())
     print(f"wrote {output}: {len(names)} files for {args.assignment} "

@@ -28,14 +28,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 import os
-import sys
 import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
+
+logger = logging.getLogger(__name__)
 
 SCORE_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
 LINEITEM_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem"
@@ -775,7 +777,7 @@ def run_publish(args) -> int:
             return 0
         report = publish(settings, args.assignment, scores, absent)
     except LtiError as error:
-        print(f"autograder lti publish: {error}", file=sys.stderr)
+        logger.error("autograder lti publish: %s", error)
         return 1
     print("\n".join(report.lines()))
     return 0 if report.ok else 1
@@ -789,10 +791,10 @@ def run_keys(args) -> int:
         path = args.private_key or settings.private_key_path
         key, verb = (read_private_key(path), "existing") if path.exists() else (create_key_pair(path), "new")
     except LtiError as error:
-        print(f"autograder lti keys: {error}", file=sys.stderr)
+        logger.error("autograder lti keys: %s", error)
         return 1
     except OSError as error:
-        print(f"autograder lti keys: cannot write {error.filename}: {error.strerror}", file=sys.stderr)
+        logger.error("autograder lti keys: cannot write %s: %s", error.filename, error.strerror)
         return 1
     jwk = public_jwk(key, settings.key_id if path == settings.private_key_path else "")
     pem = key.public_key().public_bytes(serialization.Encoding.PEM,
@@ -845,7 +847,7 @@ def run_config(args) -> int:
                            "(as students reach `autograder serve`, e.g. https://grader.example.edu), or give --url.")
         key = read_private_key(settings.private_key_path)
     except LtiError as error:
-        print(f"autograder lti config: {error}", file=sys.stderr)
+        logger.error("autograder lti config: %s", error)
         return 1
     jwk, urls = public_jwk(key, settings.key_id), tool_urls(base)
     pem = key.public_key().public_bytes(serialization.Encoding.PEM,

@@ -12,11 +12,13 @@ on whose id is whose: a student holding an id that the LMS gives to another stud
 """
 from __future__ import annotations
 
-import sys
+import logging
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from .lti import CONFIG_SECTION, MEMBERSHIP_SCOPE, MEMBERSHIP_TYPE, LtiError, PlatformClient, _describe, _json
+
+logger = logging.getLogger(__name__)
 
 # c.LTI.roster_match -> (the NRPS member field, how an instructor calls it)
 MATCHES = {"email": ("email", "email address"), "id_number": ("lis_person_sourcedid", "ID number"),
@@ -204,7 +206,7 @@ def run_roster(args) -> int:
             client.close()
         report = record_roster(args.db or course.db_url, members, settings.roster_match, dry_run=args.dry_run)
     except LtiError as error:
-        print(f"autograder lti roster: {error}", file=sys.stderr)
+        logger.error("autograder lti roster: %s", error)
         return 1
     learners = sum(is_active(m) and is_learner(m) for m in members)
     print(f"The LMS lists {len(members)} members of {whose}, {learners} of them students (matched by "

@@ -1,6 +1,7 @@
 """`autograder serve`: run the web service; `serve links` prints sign-in links; `serve revoke` withdraws them."""
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 import threading
@@ -8,6 +9,8 @@ import threading
 DEFAULT_THREADS = 128       # waitress threads: result pages wait for their result in one (long-poll) request
 CONNECTIONS = 2000          # open connections: each signed-in browser keeps one; waitress's 100 made the 101st wait 2 min
 LINK_DAYS = 120             # a term
+
+logger = logging.getLogger(__name__)
 
 
 def add_command(commands):
@@ -104,8 +107,8 @@ def run_links(args) -> int:
     people = [(student, "student") for student in (args.student or students(service.db_url))]
     people += [(name, "instructor") for name in (args.instructor or ([] if args.student else ["instructor"]))]
     if not any(role == "student" for _, role in people) and not args.student:
-        print("note: the gradebook has no students yet: import the roster (autograder roster import) or name "
-              "them with --student ID", file=sys.stderr)
+        logger.warning("the gradebook has no students yet: import the roster (autograder roster import) or name "
+                       "them with --student ID")
     for user_id, role in people:
         try:
             link = service.store.add_link(user_id, role, args.expires)

@@ -9,13 +9,12 @@ killed anywhere in between grades the attempt again at its next start and writes
 from __future__ import annotations
 
 import json
+import logging
 import os
 import queue
 import shutil
-import sys
 import threading
 import time
-import traceback
 from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -27,6 +26,8 @@ from ..grade import SubmissionResult, assignment_spec
 from ..gradebook import GradebookError
 from .policies import policy
 from .store import Attempt, Store
+
+logger = logging.getLogger(__name__)
 
 RETRY_SECONDS = 2.0   # a gradebook that went away is tried again this often; the attempt waits meanwhile
 
@@ -143,7 +144,7 @@ class GradingService:
             try:
                 self._writer(assignment)
             except Exception as error:  # the database is away: the first result to save tries again
-                print(f"autograder serve: the gradebook cannot be opened yet ({error})", file=sys.stderr)
+                logger.warning("the gradebook cannot be opened yet (%s)", error)
                 self._close_writers()
                 break
         while True:
@@ -159,12 +160,11 @@ class GradingService:
                     self._finish(attempt_id, job, result)
                     break
                 except (SQLAlchemyError, GradebookError) as error:  # the database went away: keep it, try again
-                    print(f"autograder serve: could not record attempt {attempt_id} ({error}); retrying",
-                          file=sys.stderr)
+                    logger.warning("could not record attempt %s (%s); retrying", attempt_id, error)
                     self._close_writers()
                     time.sleep(RETRY_SECONDS)
                 except Exception:  # a bug must not stop every other result: this one stays queued for a restart
-                    traceback.print_exc()
+                    logger.exception("attempt %s was not recorded; it stays queued for a restart", attempt_id)
                     break
             with self._lock:
                 again = attempt_id in self._again
@@ -185,8 +185,7 @@ class GradingService:
                 self.store.requeue([attempt_id])
                 break
             except SQLAlchemyError as error:
-                print(f"autograder serve: could not queue attempt {attempt_id} again ({error}); retrying",
-                      file=sys.stderr)
+                logger.warning("could not queue attempt %s again (%s); retrying", attempt_id, error)
                 time.sleep(RETRY_SECONDS)
         self.jobs.put(job)
 
@@ -195,7 +194,7 @@ class GradingService:
         and start another worker in its place. (A worker that stops for `close` sends no error.)"""
         if self._stopping or error is None:
             return
-        print(f"autograder serve: a grading sandbox failed ({error}); starting another", file=sys.stderr)
+        logger.warning("a grading sandbox failed (%s); starting another", error)
         threading.Thread(target=self._replace_ended_workers, daemon=True).start()
 
     def _replace_ended_workers(self) -> None:
