@@ -95,7 +95,7 @@ def find_submissions(course: Course, assignment: str, folder: Path | None = None
     if not root.is_dir():
         return
     for student in sorted(entry.name for entry in os.scandir(root) if entry.is_dir()):
-        if not student.isprintable() or student != nb._text(student):  # bytes that are not UTF-8: no usable id
+        if not student.isprintable() or student != nb.valid_text(student):  # bytes that are not UTF-8: no usable id
             logger.warning("the folder %r is not a student id (rename it); it was not graded", root / student)
             continue
         where = root / student / assignment
@@ -109,7 +109,10 @@ def find_submissions(course: Course, assignment: str, folder: Path | None = None
         yield SubmittedNotebook(student, path, stamp if stamp.is_file() else None, assignment=assignment)
 
 
-class _Worker(threading.Thread):
+class SandboxWorker(threading.Thread):
+    """A thread with its own warm Sandbox, grading each job of `jobs` into `results` as (job, result); at the end
+    (None, None), or (None, error) when the sandbox itself failed. The service's pool uses it too."""
+
     def __init__(self, course, specs, jobs, results):
         super().__init__(daemon=True)
         self.course, self.specs = course, specs
@@ -175,7 +178,7 @@ def grade_assignments(course: Course, assignments: list[str], db_url: str | None
 
         pool = [ClusterPool(scheduler, course, jobs, results)]
     else:
-        pool = [_Worker(course, specs, jobs, results) for _ in range(max(1, workers))]
+        pool = [SandboxWorker(course, specs, jobs, results) for _ in range(max(1, workers))]
     for worker in pool:  # the sandboxes warm up while this thread opens the gradebook
         worker.start()
     writers: dict = {}
@@ -219,7 +222,7 @@ def grade_assignments(course: Course, assignments: list[str], db_url: str | None
                 summary.add_skipped(stored)
             else:
                 if writers:
-                    result = _save_or_explain(writers[job.assignment], specs[job.assignment], job, result,
+                    result = save_or_explain(writers[job.assignment], specs[job.assignment], job, result,
                                               autograded_root or course.root / "autograded")
                 logger.debug("graded %s / %s: %g of %g (%s)", result.student, result.assignment, result.score,
                              result.max_score, result.status)
@@ -287,7 +290,7 @@ def _file_digest(path: Path | None) -> bytes:
     return digest.digest()
 
 
-def _save_or_explain(writer, spec: AssignmentSpec, job: SubmittedNotebook, result: SubmissionResult,
+def save_or_explain(writer, spec: AssignmentSpec, job: SubmittedNotebook, result: SubmissionResult,
                      autograded_root: Path) -> SubmissionResult:
     """Save `result`; when the submission itself makes that fail (not the gradebook), save an error result that
     says why instead, so the batch goes on. A gradebook that fails (GradebookError) still stops the batch."""

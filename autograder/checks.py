@@ -168,10 +168,11 @@ def run_exercise(assignment: str, exercise: str, submission: Submission, student
         raise LookupError(f"{assignment} has no hidden checks for exercise {exercise!r}")
     if weighted_only:
         checks = [check for check in checks if weight_of(check) > 0]
-    return [_run_one(check, exercise, submission, student) for check in checks]
+    return [run_check(check, exercise, submission, student) for check in checks]
 
 
-def _run_one(check, exercise, submission, student) -> CheckResult:
+def run_check(check, exercise, submission, student) -> CheckResult:
+    """One check function on `submission`, with the fixtures it asks for; whatever it raises ends as its verdict."""
     plots = Plots()
     wanted = fixtures_of(check)
     fixtures = {"submission": submission, "plots": plots}
@@ -260,10 +261,11 @@ def assert_hidden_checks_pass(assignment: str, exercise: str, **values):
     A mistake is charged once, as `autograder grade` charges it: an exercise failing while a helper it calls
     failed its own check cell is checked again with the helper replaced by its reference."""
     from .config import load_course
-    from .grade import assignment_spec
+    from .expect import course_tolerances
+    from .spec import read_spec
 
     course = load_course()
-    spec = assignment_spec(course, assignment)
+    spec = read_spec(course, assignment)
     points = next((e.points for e in spec.exercises if e.name == exercise), 1.0)
     function = values.get(exercise)
     namespace = getattr(function, "__globals__", None) if callable(function) else None
@@ -272,7 +274,7 @@ def assert_hidden_checks_pass(assignment: str, exercise: str, **values):
     # with anything on stderr for an error and gives it 0, while `autograder grade` judges the checks' verdicts. A
     # wrong helper's overflow while a caller is tried with it would otherwise cost the caller's points a second time.
     # Only the showing is dropped: a warning the notebook made an error still raises.
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), course_tolerances(course):
         warnings.showwarning = lambda *args, **kwargs: None
         results, helpers = run_fairly(assignment, exercise, local_submission(values), _student_from_cwd(),
                                       wrong if course.cascade and namespace is not None else (),

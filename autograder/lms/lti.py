@@ -37,6 +37,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from .platform import CONFIG_SECTION, MEMBERSHIP_TYPE, LtiError, describe, json_body
+
 logger = logging.getLogger(__name__)
 
 SCORE_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
@@ -45,7 +47,6 @@ LINEITEM_READ_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem.re
 RESULT_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/result.readonly"
 MEMBERSHIP_SCOPE = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
 RESULT_CONTAINER_TYPE = "application/vnd.ims.lis.v2.resultcontainer+json"
-MEMBERSHIP_TYPE = "application/vnd.ims.lti-nrps.v2.membershipcontainer+json"
 PROGRESS_CHOICES = ("FullyGraded", "PendingManual")
 # what to do on the platform when it does not grant a scope the tool asked for (lineitem.readonly is optional)
 SCOPE_NEEDS = {
@@ -63,11 +64,6 @@ LINEITEM_CONTAINER_TYPE = "application/vnd.ims.lis.v2.lineitemcontainer+json"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 DEPLOYMENT_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/deployment_id"
 DEFAULT_PRIVATE_KEY = "~/.config/autograder/lti-private-key.pem"
-CONFIG_SECTION = "c.LTI"
-
-
-class LtiError(Exception):
-    """A problem that stops the whole publish (configuration, key, token); its message says what to fix."""
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -128,7 +124,7 @@ def load_settings(course_root: Path) -> LtiSettings:
     if settings.pending_manual not in PROGRESS_CHOICES:
         raise LtiError(f"{config_file}: {CONFIG_SECTION}.pending_manual is {settings.pending_manual!r}; "
                        f"choose {' or '.join(map(repr, PROGRESS_CHOICES))}.")
-    from .nrps import MATCHES  # noqa: PLC0415 (nrps imports this module)
+    from .nrps import MATCHES
 
     if settings.roster_match not in MATCHES:
         raise LtiError(f"{config_file}: {CONFIG_SECTION}.roster_match is {settings.roster_match!r}; "
@@ -323,7 +319,7 @@ class PlatformClient:
             "grant_type": "client_credentials", "client_assertion_type": ASSERTION_TYPE,
             "client_assertion": self._client_assertion(), "scope": " ".join(self.scopes)})
         if response.status_code != 200:
-            raise LtiError(f"The platform refused the access token request at {url}: {_describe(response)}. "
+            raise LtiError(f"The platform refused the access token request at {url}: {describe(response)}. "
                            f"Check {CONFIG_SECTION}.client_id ({self.settings.client_id!r}) and that the platform "
                            f"has the public key of {self.settings.private_key_path} (kid {self.key_id!r}).")
         try:
@@ -348,7 +344,7 @@ class PlatformClient:
             response = self._send(method, url, authorized=True, **kwargs)
             if response.status_code == 401:
                 raise TokenRefused(f"The platform refuses the tool's access token at {url}, even a new one "
-                                   f"({_describe(response)}).")
+                                   f"({describe(response)}).")
         return response
 
     def _send(self, method, url, *, authorized=False, headers=None, params=None, json=None, data=None):
@@ -412,11 +408,6 @@ def _retry_after(response, default: float) -> float:
         return default
 
 
-def _describe(response) -> str:
-    text = " ".join(response.text.split())[:200]
-    return f"HTTP {response.status_code} {response.reason}" + (f": {text}" if text else "")
-
-
 def _short(error: Exception) -> str:
     return f"{type(error).__name__}: {str(error)[:200]}"
 
@@ -433,8 +424,8 @@ def find_or_create_lineitem(client: PlatformClient, container_url: str, assignme
     while url:
         response = client.request("GET", url, headers={"Accept": LINEITEM_CONTAINER_TYPE}, params=params)
         if response.status_code != 200:
-            raise LtiError(f"Cannot list the line items at {url}: {_describe(response)}.")
-        for item in _json(response, list):
+            raise LtiError(f"Cannot list the line items at {url}: {describe(response)}.")
+        for item in json_body(response, list):
             if isinstance(item, dict) and item.get("resourceId") == assignment and item.get("id"):
                 return item["id"]
         url, params = response.links.get("next", {}).get("url"), None
@@ -442,23 +433,11 @@ def find_or_create_lineitem(client: PlatformClient, container_url: str, assignme
     response = client.request("POST", container_url, json=created,
                               headers={"Content-Type": LINEITEM_TYPE, "Accept": LINEITEM_TYPE})
     if response.status_code not in (200, 201):
-        raise LtiError(f"Cannot create the line item {assignment!r} at {container_url}: {_describe(response)}.")
-    created = _json(response, dict)
+        raise LtiError(f"Cannot create the line item {assignment!r} at {container_url}: {describe(response)}.")
+    created = json_body(response, dict)
     if not created.get("id"):
         raise LtiError(f"The platform created the line item {assignment!r} at {container_url} without an id.")
     return created["id"]
-
-
-def _json(response, kind: type):
-    """The response's JSON body, which must be a `kind`; LtiError naming the URL otherwise."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, kind):
-        raise LtiError(f"{response.request.method} {response.url} did not answer with a JSON {kind.__name__}: "
-                       f"{response.text[:200]!r}")
-    return body
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -628,13 +607,13 @@ def _post_score(client: PlatformClient, url: str, score: StudentScore, clock: _C
     if response.status_code in (200, 201, 202, 204):
         return None
     if response.status_code == 409:
-        why = (f"{_describe(response)} (its timestamp is later than this machine's clock: another publisher, "
+        why = (f"{describe(response)} (its timestamp is later than this machine's clock: another publisher, "
                "or a clock running behind)")
         return "skipped", why, False
     retried = response.status_code >= 500 or response.status_code == 429
     if not retried:
-        return "refused", f"the LMS refused the score: {_describe(response)}", False
-    return "failed", f"{_describe(response)} after {1 + client.settings.retries} attempts", True
+        return "refused", f"the LMS refused the score: {describe(response)}", False
+    return "failed", f"{describe(response)} after {1 + client.settings.retries} attempts", True
 
 
 def _lineitem_maximum(client: PlatformClient, lineitem: str) -> float | None:
@@ -663,7 +642,7 @@ def _read_back(client: PlatformClient, lineitem: str, score: StudentScore, item_
         report.unverified.append((score.student, str(error)))
         return
     if response.status_code != 200:
-        report.unverified.append((score.student, f"GET {url}: {_describe(response)}"))
+        report.unverified.append((score.student, f"GET {url}: {describe(response)}"))
         return
     try:
         results = [r for r in response.json() if isinstance(r, dict) and str(r.get("userId")) == score.user_id]
@@ -744,9 +723,37 @@ def _course():
 
 
 def run_roster(args) -> int:
-    from .nrps import run_roster as run
+    from .nrps import fetch_members, is_active, is_learner, record_roster, roster_url
 
-    return run(args)
+    course = _course()
+    try:
+        settings = load_settings(course.root)
+        url, whose = roster_url(args, course, settings)
+        settings.require("client_id", "token_url")
+        client = PlatformClient(settings, read_private_key(settings.private_key_path), (MEMBERSHIP_SCOPE,))
+        try:
+            members = fetch_members(client, url)
+        finally:
+            client.close()
+        report = record_roster(args.db or course.db_url, members, settings.roster_match, dry_run=args.dry_run)
+    except LtiError as error:
+        logger.error("autograder lti roster: %s", error)
+        return 1
+    learners = sum(is_active(m) and is_learner(m) for m in members)
+    print(f"The LMS lists {len(members)} members of {whose}, {learners} of them students (matched by "
+          f"{settings.roster_match}){' (dry run: nothing written)' if args.dry_run else ''}:")
+    print(f"  LMS user id recorded for {len(report.recorded)}, already right for {len(report.unchanged)}, "
+          f"{len(report.added)} added to the gradebook")
+    for student, user_id in report.recorded:
+        print(f"  {student} -> {user_id}")
+    for student, user_id in report.taken_from:
+        print(f"  {student} no longer has LMS user id {user_id}: the LMS gives it to another student")
+    if report.unmatched:
+        print(f"  NOT matched ({len(report.unmatched)}): " + "; ".join(report.unmatched))
+    if report.not_in_lms:
+        print(f"  in the gradebook, not a student of {whose} on the LMS ({len(report.not_in_lms)}): "
+              + ", ".join(report.not_in_lms))
+    return 1 if report.unmatched else 0
 
 
 def exercise_names(course, assignment: str) -> dict[str, str]:

@@ -1,9 +1,9 @@
 """Grading the service's attempts: the batch engine's pool of warm sandboxes, fed one attempt at a time.
 
-Workers are batch.py's (`_Worker`: a warm `Sandbox` each, grading with `grade.grade_notebook`; or Dask's
+Workers are batch.py's (`SandboxWorker`: a warm `Sandbox` each, grading with `grade.grade_notebook`; or Dask's
 `ClusterPool`); one saver thread alone writes results, as in a batch, so a SQLite gradebook has one
 writer. For each graded attempt it writes, in this order: the attempt's own results (atomically), the
-gradebook through batch.py's `_save_or_explain` when the attempt counts, then the attempt's row as "done". A server
+gradebook through batch.py's `save_or_explain` when the attempt counts, then the attempt's row as "done". A server
 killed anywhere in between grades the attempt again at its next start and writes the same rows again.
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from .. import notebook as nb
 from ..autograded import RESULTS, write_autograded
-from ..batch import SubmittedNotebook, _save_or_explain, _Worker
+from ..batch import SubmittedNotebook, save_or_explain, SandboxWorker
 from ..grade import SubmissionResult, assignment_spec
 from ..gradebook import GradebookError
 from .policies import policy
@@ -54,7 +54,7 @@ def stored_result(course, attempt: Attempt) -> SubmissionResult | None:
         return None
 
 
-class _ServiceWorker(_Worker):
+class _ServiceWorker(SandboxWorker):
     """batch.py's worker, remembering the attempt it grades: if its sandbox fails, that attempt is not lost."""
 
     current: SubmittedNotebook | None = None
@@ -262,7 +262,7 @@ class GradingService:
             writer.gradebook.update_or_create_student(attempt.student)
             writer.gradebook.update_or_create_submission(attempt.assignment, attempt.student, extension=extension)
         # a result the submission keeps from being saved is saved as an error that says why, as in a batch
-        _save_or_explain(writer, self.specs[attempt.assignment], job, result, self.course.root / "autograded")
+        save_or_explain(writer, self.specs[attempt.assignment], job, result, self.course.root / "autograded")
         return self.course.root / "autograded" / attempt.student / attempt.assignment
 
     def _writer(self, assignment: str):
