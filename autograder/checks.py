@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import find_root
+from .config import find_root, hidden_checks_folder
 from .plain import swap_in
 from .submission import Submission, StudentCodeError, local_submission
 
@@ -97,11 +97,16 @@ def earned(checks, points: float) -> float:
     return round(points * sum(check.weight for check in checks if check.passed) / total, 4)
 
 
+def check_file_name(assignment: str) -> str:
+    """The name of `assignment`'s hidden check file: test_<assignment with - as _>.py."""
+    return f"test_{assignment.replace('-', '_')}.py"
+
+
 def check_file(assignment: str, root: Path | None = None) -> Path:
-    """`autograder/hidden/test_<assignment with - as _>.py`: the course root's, else (or if the course has none of
-    its own) this package's; in the repository's own course both are the same file."""
-    name = f"test_{assignment.replace('-', '_')}.py"
-    course_file = (root or find_root()) / "autograder" / "hidden" / name
+    """`autograder/hidden/test_<assignment with - as _>.py`: the course root's (config.hidden_checks_folder), else
+    (if the course has none of its own) this package's; in the repository's own course both are the same file."""
+    name = check_file_name(assignment)
+    course_file = hidden_checks_folder(root or find_root()) / name
     return course_file if course_file.is_file() or not (HIDDEN / name).is_file() else HIDDEN / name
 
 

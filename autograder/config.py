@@ -48,6 +48,12 @@ class Course:
             raise KeyError(f"unknown assignment {assignment!r}; the course has: {known}") from None
 
 
+def hidden_checks_folder(root: Path) -> Path:
+    """Where the course at `root` keeps its hidden checks, one pytest file per assignment. Every lookup of a check
+    file goes through here (checks.check_file), and so does the Gradescope zip, whatever the package's install."""
+    return Path(root) / "autograder" / "hidden"
+
+
 def find_root(start: Path | None = None) -> Path:
     """The course root: $AUTOGRADER_COURSE_ROOT, else the nearest folder upwards holding course_config.py,
     else the checkout this package lives in."""
