@@ -15,6 +15,8 @@ from hypothesis import strategies as st
 from autograder.sandbox import Sandbox
 from clean_slate_probe import POLLUTERS, SECRET, polluter, probe
 
+pytestmark = pytest.mark.slow  # sandboxes
+
 EXAMPLES = int(os.environ.get("CLEAN_SLATE_EXAMPLES", "6"))
 
 

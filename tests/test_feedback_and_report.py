@@ -13,6 +13,8 @@ from autograder.feedback import messages_of
 from autograder.report import UNNAMED
 from make_class import EXPECTED
 
+pytestmark = pytest.mark.slow  # grades a class in sandboxes once, then renders its pages (and a browser)
+
 A2, A4 = "02-slopes-and-updates", "04-linear-regression"
 
 

@@ -11,6 +11,8 @@ from nbgrader.api import Gradebook
 from builders import inserted, release, replaced, solution, write
 from course_files import copy_course
 
+pytestmark = pytest.mark.slow  # autograder grade in sandboxes
+
 A1 = "01-gradient-descent"
 
 

@@ -4,9 +4,12 @@ make the 101st student wait (waitress accepts 100 connections unless told otherw
 import socket
 import time
 
+import pytest
 import requests
 
 from served import ONE_ASSIGNMENT_CONFIG, ProcessServer, make_course
+
+pytestmark = pytest.mark.slow  # the service in a server process
 
 OPEN = 250
 

@@ -10,6 +10,8 @@ import requests
 
 from served import A1, A2, message, sample, upload, wait_done
 
+pytestmark = pytest.mark.slow  # the service in a server process
+
 A3, A4 = "03-backpropagation", "04-linear-regression"
 
 

@@ -27,6 +27,8 @@ from lti_platform import INSTRUCTOR, LEARNER, LtiPlatform, pem_pair  # noqa: E40
 from autograder.lms.lti import create_key_pair, public_jwk  # noqa: E402
 from autograder.web.lti import PUBLISHED, publication  # noqa: E402
 
+pytestmark = pytest.mark.slow  # the service in a server process, driven by Chromium
+
 
 @pytest.fixture(scope="module")
 def lti(tmp_path_factory):
