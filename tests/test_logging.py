@@ -3,15 +3,13 @@ import ast
 import logging
 import os
 import re
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
 import pytest
 
 from autograder.batch import find_submissions
-from autograder.cli import configure_logging, parse_args
+from autograder.cli import StderrHandler, configure_logging, main, parse_args
 from course_files import ROOT
 
 A1 = "01-gradient-descent"
@@ -24,9 +22,8 @@ STAMP = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d"
 @pytest.fixture
 def logs(capsys):
     """Logging configured as `main` does, into pytest's captured stderr; the handler is removed afterwards."""
-    handlers = []
-    yield lambda level: handlers.append(configure_logging(level))
-    for handler in handlers:
+    yield configure_logging
+    for handler in [h for h in logging.getLogger().handlers if isinstance(h, StderrHandler)]:
         logging.getLogger().removeHandler(handler)
     logging.getLogger("autograder").setLevel(logging.NOTSET)
 
@@ -39,12 +36,12 @@ def test_a_warning_reaches_stderr_in_the_one_format(logs, capsys, course, tmp_pa
                         "it was not graded\n", capsys.readouterr().err)
 
 
-def test_a_command_refusing_logs_one_error_line(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "autograder", "feedback", A1, "--autograded", str(tmp_path)],
-                          cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    assert done.returncode == 1 and done.stdout == ""
-    assert re.fullmatch(f"{STAMP} ERROR autograder.feedback: No graded results of {A1} in {tmp_path}: run "
-                        f"`autograder grade {A1}` first.\n", done.stderr)
+def test_a_command_refusing_logs_one_error_line(logs, capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("AUTOGRADER_COURSE_ROOT", str(ROOT))
+    assert main(["feedback", A1, "--autograded", str(tmp_path)]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and re.fullmatch(f"{STAMP} ERROR autograder.feedback: No graded results of {A1} in {tmp_path}: "
+                                      f"run `autograder grade {A1}` first.\n", err)
 
 
 @pytest.mark.parametrize("argv, shown", [

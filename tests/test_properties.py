@@ -43,6 +43,7 @@ submission_results = st.builds(
     st.floats(0, 1e4, allow_nan=False), st.floats(0, 1e5, allow_nan=False), cell_errors)
 
 
+@settings(max_examples=60)
 @given(submission_results)
 def test_a_result_survives_its_json(result):
     written = json.loads(json.dumps(result.to_json()))
@@ -56,6 +57,7 @@ def test_a_result_survives_its_json(result):
     assert math.isclose(read.seconds, result.seconds, abs_tol=5e-4)
 
 
+@settings(max_examples=60)
 @given(test_results)
 def test_a_tests_checks_share_its_points_by_weight(test):
     lines = test.check_lines()

@@ -211,6 +211,7 @@ def test_plain_csv_has_every_student_score_and_total(course, gradebooks, tmp_pat
         assert float(row["total"]) == pytest.approx(sum(scores.get((row["student"], a), 0) for a in GRADED))
 
 
+@pytest.mark.slow
 def test_nbgrader_export_is_nbgraders_own_csv(course, gradebooks, tmp_path):
     path = nbgrader_export(course.root, gradebooks["canvas"], tmp_path / "out" / "nbgrader.csv")
     rows = read_csv(path)
