@@ -549,8 +549,8 @@ def test_roster_of_an_assignment_never_launched_says_what_to_do(lti_course, caps
     out, err = capsys.readouterr()
     assert (status, out) == (1, "")
     assert err.count("\n") == 1 and err.endswith(
-        " ERROR autograder.lms.lti: autograder lti roster: No launch of 01-gradient-descent from the LMS is on record, so its link on "
-        "the LMS is not known yet. Open the assignment's activity once from the LMS (as instructor or "
+        " ERROR autograder.lms.lti: autograder lti roster: No launch of 01-gradient-descent from the LMS is on record, "
+        "so its link on the LMS is not known yet. Open the assignment's activity once from the LMS (as instructor or "
         "student) while `autograder serve` runs, then run this again; or use `autograder lti roster "
         "--context` for every member of the course.\n")
     assert platform.requests == [] and lms_user_ids(lti_course.db) == before
