@@ -37,7 +37,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from .platform import CONFIG_SECTION, MEMBERSHIP_TYPE, LtiError, describe, json_body
+from .platform import CONFIG_SECTION, LtiError, describe, json_body
 
 logger = logging.getLogger(__name__)
 
