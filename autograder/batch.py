@@ -223,7 +223,7 @@ def grade_assignments(course: Course, assignments: list[str], db_url: str | None
             else:
                 if writers:
                     result = save_or_explain(writers[job.assignment], specs[job.assignment], job, result,
-                                              autograded_root or course.root / "autograded")
+                                             autograded_root or course.root / "autograded")
                 logger.debug("graded %s / %s: %g of %g (%s)", result.student, result.assignment, result.score,
                              result.max_score, result.status)
                 report.add(result)
@@ -291,7 +291,7 @@ def _file_digest(path: Path | None) -> bytes:
 
 
 def save_or_explain(writer, spec: AssignmentSpec, job: SubmittedNotebook, result: SubmissionResult,
-                     autograded_root: Path) -> SubmissionResult:
+                    autograded_root: Path) -> SubmissionResult:
     """Save `result`; when the submission itself makes that fail (not the gradebook), save an error result that
     says why instead, so the batch goes on. A gradebook that fails (GradebookError) still stops the batch."""
     from .gradebook import GradebookError

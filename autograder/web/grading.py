@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from .. import notebook as nb
 from ..autograded import RESULTS, write_autograded
-from ..batch import SubmittedNotebook, save_or_explain, SandboxWorker
+from ..batch import SandboxWorker, SubmittedNotebook, save_or_explain
 from ..grade import SubmissionResult, assignment_spec
 from ..gradebook import GradebookError
 from .policies import policy
