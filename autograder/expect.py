@@ -92,7 +92,7 @@ def _close(got, expected, rtol, atol) -> bool:
 
 # The course's (rtol, atol) while its checks run: whoever runs them says so (the grader, `autograder release`, the
 # nbgrader cell), rather than the checks looking for the course from the working directory.
-_COURSE_TOLERANCES: ContextVar[tuple[float, float]] = ContextVar("course_tolerances", default=(Course.rtol, Course.atol))
+_COURSE_TOLERANCES: ContextVar[tuple] = ContextVar("course_tolerances", default=(Course.rtol, Course.atol))
 
 
 @contextmanager
