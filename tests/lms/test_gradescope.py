@@ -156,14 +156,15 @@ def throwaway_python():
 @pytest.mark.slow
 def test_setup_sh_installs_the_zips_package_into_the_chosen_python(zips, tmp_path, throwaway_python, gradescope):
     root = unpack(zips[A1], tmp_path / "autograder")
-    env = {**os.environ, "AUTOGRADER_GRADESCOPE_PYTHON": str(throwaway_python)}
+    env = {**{key: value for key, value in os.environ.items() if key != "PYTHONPATH"},  # the install alone decides
+           "AUTOGRADER_GRADESCOPE_PYTHON": str(throwaway_python)}
     done = subprocess.run(["bash", str(root / "source" / "setup.sh")], cwd="/", env=env, capture_output=True,
                           text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "autograder installed for 01-gradient-descent" in done.stdout
     where = subprocess.run([str(throwaway_python), "-c", "import autograder.checks as c; print(c.HIDDEN); "
                             "print(sorted(p.name for p in c.HIDDEN.glob('*.py')))"],
-                           cwd="/", capture_output=True, text=True, check=True).stdout.splitlines()
+                           cwd="/", env=env, capture_output=True, text=True, check=True).stdout.splitlines()
     assert where[0].startswith(str(throwaway_python.parent.parent))
     assert where[1] == "['test_01_gradient_descent.py']"
     # this machine's own install is untouched: still the editable checkout
