@@ -4,6 +4,8 @@ The graph is read from the source (ast), every import counted: at module level a
 import ast
 from pathlib import Path
 
+import pytest
+
 from course_files import ROOT
 
 
@@ -84,14 +86,19 @@ def graph_of(root: Path, package: str = "autograder") -> tuple[dict[str, set[str
     return graph, private
 
 
-def test_the_package_imports_have_no_circle():
-    graph, _ = graph_of(ROOT)
+@pytest.fixture(scope="module")
+def package():
+    return graph_of(ROOT)
+
+
+def test_the_package_imports_have_no_circle(package):
+    graph, _ = package
     assert len(graph) > 40 and "autograder.checks" in graph["autograder.grade"]
     assert circles(graph) == []
 
 
-def test_no_module_takes_another_modules_private_name():
-    assert graph_of(ROOT)[1] == []
+def test_no_module_takes_another_modules_private_name(package):
+    assert package[1] == []
 
 
 def test_the_graph_finds_a_circle_and_private_names(tmp_path):
