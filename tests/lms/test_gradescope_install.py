@@ -14,8 +14,6 @@ import pytest
 from course_files import ROOT, copy_course
 from make_class import EXPECTED
 
-pytestmark = pytest.mark.slow
-
 A1 = "01-gradient-descent"
 NOTEBOOK = "gradient_descent.ipynb"
 STUDENTS = ("ada_lovelace", "barbara_liskov", "john_von_neumann")  # sample students: right, and two kinds of wrong
@@ -59,6 +57,7 @@ def course(tmp_path_factory):
     return root
 
 
+@pytest.mark.slow
 def test_the_install_is_a_copy_of_the_package_in_the_environment(installed):
     where = subprocess.run([str(installed), "-c", "import autograder; print(autograder.__file__)"], cwd="/",
                            env=clean_env(), capture_output=True, text=True, check=True).stdout.strip()
@@ -66,6 +65,7 @@ def test_the_install_is_a_copy_of_the_package_in_the_environment(installed):
                         / "site-packages" / "autograder" / "__init__.py")
 
 
+@pytest.mark.slow
 def test_a_zip_built_from_a_plain_install_grades_as_autograder_grade(installed, course, tmp_path):
     archive = tmp_path / "a1.zip"
     built = subprocess.run([str(installed), "-m", "autograder", "gradescope", A1, "--output", str(archive)],
@@ -101,6 +101,7 @@ def test_a_zip_built_from_a_plain_install_grades_as_autograder_grade(installed, 
     assert on_gradescope == expected
 
 
+@pytest.mark.slow
 def test_without_its_check_file_no_zip_is_written(installed, course, tmp_path):
     course_without = tmp_path / "course"
     shutil.copytree(course, course_without, ignore=shutil.ignore_patterns("submitted"))
@@ -119,3 +120,17 @@ def test_without_its_check_file_no_zip_is_written(installed, course, tmp_path):
             f"{course_without / 'autograder' / 'hidden' / 'test_01_gradient_descent.py'}: without them every "
             "submission would score 0, so no zip was written.\n") in done.stderr
     assert not list(tmp_path.glob("a1.zip*"))
+
+
+def test_the_zip_packs_the_courses_own_checks_wherever_it_is_run_from(tmp_path, monkeypatch):
+    from autograder.config import load_course
+    from autograder.lms.gradescope import packed_files
+
+    root = copy_course(tmp_path / "course")
+    (root / "autograder" / "hidden").mkdir(parents=True)
+    own = root / "autograder" / "hidden" / "test_01_gradient_descent.py"
+    own.write_text((ROOT / "autograder" / "hidden" / own.name).read_text() + "# this course's own version\n")
+    monkeypatch.chdir(ROOT)  # another course's folder: what counts is the course the zip is built for
+    files = packed_files(load_course(root), A1)
+    assert [(name, path) for name, path in files.items() if "/hidden/" in name] == [
+        ("course/autograder/hidden/test_01_gradient_descent.py", own)]
