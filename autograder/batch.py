@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import queue
 import statistics
@@ -31,6 +32,8 @@ from .config import Course
 from .grade import AssignmentSpec, SubmissionResult, assignment_spec, error_result, grade_notebook
 from .sandbox import Sandbox
 from .scores import score
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -112,9 +115,8 @@ def find_submissions(course: Course, assignment: str, folder: Path | None = None
     if not root.is_dir():
         return
     for student in sorted(entry.name for entry in os.scandir(root) if entry.is_dir()):
-        if not student.isprintable() or student != nb._text(student):  # bytes that are not UTF-8: no usable id
-            print(f"warning: the folder {root / student!r} is not a student id (rename it); it was not graded",
-                  file=sys.stderr)
+        if not student.isprintable() or student != nb.valid_text(student):  # bytes that are not UTF-8: no usable id
+            logger.warning("the folder %r is not a student id (rename it); it was not graded", root / student)
             continue
         where = root / student / assignment
         if not where.is_dir():
@@ -127,7 +129,10 @@ def find_submissions(course: Course, assignment: str, folder: Path | None = None
         yield SubmittedNotebook(student, path, stamp if stamp.is_file() else None, assignment=assignment)
 
 
-class _Worker(threading.Thread):
+class SandboxWorker(threading.Thread):
+    """A thread with its own warm Sandbox, grading each job of `jobs` into `results` as (job, result); at the end
+    (None, None), or (None, error) when the sandbox itself failed. The service's pool uses it too."""
+
     def __init__(self, course, specs, jobs, results):
         super().__init__(daemon=True)
         self.course, self.specs = course, specs
@@ -195,7 +200,7 @@ def grade_assignments(course: Course, assignments: list[str], db_url: str | None
 
         pool = [ClusterPool(scheduler, course, jobs, results)]
     else:
-        pool = [_Worker(course, specs, jobs, results) for _ in range(max(1, workers))]
+        pool = [SandboxWorker(course, specs, jobs, results) for _ in range(max(1, workers))]
     for worker in pool:  # the sandboxes warm up while this thread opens the gradebook
         worker.start()
     writers: dict = {}
@@ -217,6 +222,8 @@ def grade_assignments(course: Course, assignments: list[str], db_url: str | None
         {name: _grading_inputs(course, name) for name in assignments}, done))
     feeder.start()
     total = sum(map(len, jobs_of.values()))
+    logger.info("grading %d submission(s) of %s on %s", total, ", ".join(assignments),
+                f"the Dask cluster at {scheduler}" if scheduler else f"{len(pool)} sandbox(es)")
     bar = tqdm(total=total, desc=f"grading {assignments[0] if len(assignments) == 1 else 'every assignment'}",
                unit="nb", disable=not progress, file=sys.stderr, dynamic_ncols=True)
     finished, failure = 0, None
@@ -236,8 +243,10 @@ def grade_assignments(course: Course, assignments: list[str], db_url: str | None
                 summary.add_skipped(stored)
             else:
                 if writers:
-                    result = _save_or_explain(writers[job.assignment], specs[job.assignment], job, result,
-                                              autograded_root or course.root / "autograded")
+                    result = save_or_explain(writers[job.assignment], specs[job.assignment], job, result,
+                                             autograded_root or course.root / "autograded")
+                logger.debug("graded %s / %s: %g of %g (%s)", result.student, result.assignment, result.score,
+                             result.max_score, result.status)
                 report.add(result)
                 summary.add(result)
                 if on_result:
@@ -299,8 +308,8 @@ def _file_digest(path: Path | None) -> bytes:
     return digest.digest()
 
 
-def _save_or_explain(writer, spec: AssignmentSpec, job: SubmittedNotebook, result: SubmissionResult,
-                     autograded_root: Path) -> SubmissionResult:
+def save_or_explain(writer, spec: AssignmentSpec, job: SubmittedNotebook, result: SubmissionResult,
+                    autograded_root: Path) -> SubmissionResult:
     """Save `result`; when the submission itself makes that fail (not the gradebook), save an error result that
     says why instead, so the batch goes on. A gradebook that fails (GradebookError) still stops the batch."""
     from .gradebook import GradebookError
@@ -311,8 +320,8 @@ def _save_or_explain(writer, spec: AssignmentSpec, job: SubmittedNotebook, resul
     except GradebookError:
         raise
     except Exception as error:
-        print(f"warning: the result of {job.student} for {spec.name} could not be saved as it was: "
-              f"{type(error).__name__}: {str(error)[:300]}", file=sys.stderr)
+        logger.warning("the result of %s for %s could not be saved as it was: %s: %s", job.student, spec.name,
+                       type(error).__name__, str(error)[:300])
         explained = error_result(spec, job.student, "Your notebook was graded, but its result could not be saved "
                                                     f"({type(error).__name__}). Your instructor will look at it.")
         _save(writer, spec, replace(job, path=None, timestamp_file=None), explained, autograded_root)
@@ -374,3 +383,11 @@ class _JsonReport:
         if self.file:
             self.file.close()
             self.partial.unlink(missing_ok=True)
+
+
+def starting_line(workers: int, scheduler: str | None) -> str:
+    """What the grader does before its first result: starting sandboxes takes seconds (tens, the first time)."""
+    if scheduler:
+        return f"Grading on the Dask cluster at {scheduler} ..."
+    return (f"Starting {workers} sandbox{'es' if workers != 1 else ''} (a first start on this machine can take some "
+            "20 s), then grading ...")

@@ -18,13 +18,15 @@ Measured on the machine that grades, budgets scale with it: a slow machine measu
 """
 from __future__ import annotations
 
-import sys
+import logging
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from .config import Course
+
+logger = logging.getLogger(__name__)
 
 RUNS = 2  # the reference is timed this often; each time kept is the shortest, the least disturbed
 
@@ -190,7 +192,7 @@ def reference_for(course: Course, assignment: str, check_file: Path,
                     raise ValueError("nothing of it ran")
                 _cache.references[key] = reference
             except Exception as error:  # e.g. the sandbox failed: grading goes on with the flat limit
-                print(f"warning: the solution of {assignment} could not be timed ({error}); every cell and call "
-                      f"gets {course.cell_timeout:g} s", file=sys.stderr)
+                logger.warning("the solution of %s could not be timed (%s); every cell and call gets %g s", assignment,
+                               error, course.cell_timeout)
                 _cache.references[key] = None
         return _cache.references[key]

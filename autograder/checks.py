@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from . import scores
-from .config import find_root
+from .config import find_root, hidden_checks_folder
 from .plain import swap_in
 from .submission import Submission, StudentCodeError, local_submission
 
@@ -98,11 +98,16 @@ def earned(checks, points: float) -> float:
     return round(points * sum(check.weight for check in checks if check.passed) / total, 4)
 
 
+def check_file_name(assignment: str) -> str:
+    """The name of `assignment`'s hidden check file: test_<assignment with - as _>.py."""
+    return f"test_{assignment.replace('-', '_')}.py"
+
+
 def check_file(assignment: str, root: Path | None = None) -> Path:
-    """`autograder/hidden/test_<assignment with - as _>.py`: the course root's, else (or if the course has none of
-    its own) this package's; in the repository's own course both are the same file."""
-    name = f"test_{assignment.replace('-', '_')}.py"
-    course_file = (root or find_root()) / "autograder" / "hidden" / name
+    """`autograder/hidden/test_<assignment with - as _>.py`: the course root's (config.hidden_checks_folder), else
+    (if the course has none of its own) this package's; in the repository's own course both are the same file."""
+    name = check_file_name(assignment)
+    course_file = hidden_checks_folder(root or find_root()) / name
     return course_file if course_file.is_file() or not (HIDDEN / name).is_file() else HIDDEN / name
 
 
@@ -169,10 +174,11 @@ def run_exercise(assignment: str, exercise: str, submission: Submission, student
         raise LookupError(f"{assignment} has no hidden checks for exercise {exercise!r}")
     if weighted_only:
         checks = [check for check in checks if weight_of(check) > 0]
-    return [_run_one(check, exercise, submission, student) for check in checks]
+    return [run_check(check, exercise, submission, student) for check in checks]
 
 
-def _run_one(check, exercise, submission, student) -> CheckResult:
+def run_check(check, exercise, submission, student) -> CheckResult:
+    """One check function on `submission`, with the fixtures it asks for; whatever it raises ends as its verdict."""
     plots = Plots()
     wanted = fixtures_of(check)
     fixtures = {"submission": submission, "plots": plots}
@@ -261,10 +267,11 @@ def assert_hidden_checks_pass(assignment: str, exercise: str, **values):
     A mistake is charged once, as `autograder grade` charges it: an exercise failing while a helper it calls
     failed its own check cell is checked again with the helper replaced by its reference."""
     from .config import load_course
-    from .grade import assignment_spec
+    from .expect import course_tolerances
+    from .spec import read_spec
 
     course = load_course()
-    spec = assignment_spec(course, assignment)
+    spec = read_spec(course, assignment)
     points = next((e.points for e in spec.exercises if e.name == exercise), 1.0)
     function = values.get(exercise)
     namespace = getattr(function, "__globals__", None) if callable(function) else None
@@ -273,7 +280,7 @@ def assert_hidden_checks_pass(assignment: str, exercise: str, **values):
     # with anything on stderr for an error and gives it 0, while `autograder grade` judges the checks' verdicts. A
     # wrong helper's overflow while a caller is tried with it would otherwise cost the caller's points a second time.
     # Only the showing is dropped: a warning the notebook made an error still raises.
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), course_tolerances(course):
         warnings.showwarning = lambda *args, **kwargs: None
         results, helpers = run_fairly(assignment, exercise, local_submission(values), _student_from_cwd(),
                                       wrong if course.cascade and namespace is not None else (),

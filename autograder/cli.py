@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import os
 import sys
 from pathlib import Path
@@ -23,8 +24,54 @@ VERB_MODULES: tuple[str, ...] = ("autograder.lms.gradescope", "autograder.feedba
                                  "autograder.lms.export", "autograder.scaffold", "autograder.web.cli")
 
 
-def main(argv: list[str] | None = None) -> int:
+# One format for every message on stderr: the commands', the service's threads' and the libraries' warnings.
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+LOG_DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+class StderrHandler(logging.StreamHandler):
+    """Writes each record to sys.stderr as it is then (a caller that runs `main` may have replaced it since)."""
+
+    def __init__(self):
+        super().__init__(sys.stderr)
+        self.setFormatter(logging.Formatter(LOG_FORMAT, LOG_DATE_FORMAT))
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _):
+        pass
+
+
+def configure_logging(level: int = logging.INFO) -> logging.Handler:
+    """Send log records to stderr in LOG_FORMAT, once for the process (any thread), and return the handler.
+
+    The package's own loggers ("autograder.*") log at `level`; other libraries' only their warnings and errors.
+    Called again (a second `main` in one process), it replaces the handler it added before."""
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if isinstance(h, StderrHandler)]:
+        root.removeHandler(handler)
+    handler = StderrHandler()
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+    logging.getLogger("autograder").setLevel(level)
+    return handler
+
+
+def _add_logging_options(parser: argparse.ArgumentParser, default) -> None:
+    loudness = parser.add_mutually_exclusive_group()
+    loudness.add_argument("-v", "--verbose", dest="log_level", action="store_const", const=logging.DEBUG,
+                          default=default, help="also log what happens step by step (debug messages)")
+    loudness.add_argument("-q", "--quiet", dest="log_level", action="store_const", const=logging.WARNING,
+                          default=default, help="log only warnings and errors (no progress bar)")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line, read: `args.run(args)` runs the verb; `args.log_level` is what --verbose/--quiet chose."""
     parser = argparse.ArgumentParser(prog="autograder", description=__doc__)
+    _add_logging_options(parser, logging.INFO)
     commands = parser.add_subparsers(dest="command", required=True)
 
     release = commands.add_parser("release", help="generate the student release and check it leaks nothing")
@@ -60,7 +107,17 @@ def main(argv: list[str] | None = None) -> int:
     for name in VERB_MODULES:
         importlib.import_module(name).add_command(commands)
 
+    for command in commands.choices.values():  # `autograder grade --quiet` as well as `autograder --quiet grade`
+        _add_logging_options(command, argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.log_level > logging.INFO and hasattr(args, "no_progress"):
+        args.no_progress = True
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    configure_logging(args.log_level)
     if args.command not in WITHOUT_A_COURSE:
         try:
             course_folder()
@@ -98,7 +155,7 @@ def run_release(args) -> int:
 
 
 def run_grade(args) -> int:
-    from .batch import grade_assignments
+    from .batch import grade_assignments, starting_line
     from .distributed import ClusterError
     from .gradebook import GradebookError, check_url, safe_url
     from .sandbox import SandboxError
@@ -148,14 +205,6 @@ def _grade_one(course, args) -> int:
         for line in test.output.splitlines():
             print(f"      {line}")
     return 0
-
-
-def starting_line(workers: int, scheduler: str | None) -> str:
-    """What the grader does before its first result: starting sandboxes takes seconds (tens, the first time)."""
-    if scheduler:
-        return f"Grading on the Dask cluster at {scheduler} ..."
-    return (f"Starting {workers} sandbox{'es' if workers != 1 else ''} (a first start on this machine can take some "
-            "20 s), then grading ...")
 
 
 def run_demo(args) -> int:

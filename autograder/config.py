@@ -48,6 +48,12 @@ class Course:
             raise KeyError(f"unknown assignment {assignment!r}; the course has: {known}") from None
 
 
+def hidden_checks_folder(root: Path) -> Path:
+    """Where the course at `root` keeps its hidden checks, one pytest file per assignment. Every lookup of a check
+    file goes through here (checks.check_file), and so does the Gradescope zip, whatever the package's install."""
+    return Path(root) / "autograder" / "hidden"
+
+
 class NoCourse(LookupError):
     """No course folder where the command was run; the message says where it looked."""
 

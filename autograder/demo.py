@@ -5,14 +5,12 @@ import json
 import shutil
 from pathlib import Path
 
-from .batch import find_submissions, grade_assignments
+from .batch import find_submissions, grade_assignments, starting_line
 from .config import load_course
 from .scores import fraction
 
 
 def run_demo(folder: Path, workers: int) -> int:
-    from .cli import starting_line
-
     course = load_course()
     samples = course.root / "samples" / "submitted"
     folder = folder.resolve()

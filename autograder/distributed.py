@@ -34,8 +34,8 @@ CONNECT_TIMEOUT = 5.0      # seconds to reach the scheduler before giving up
 WORKER_TIMEOUT = 10.0      # seconds to wait for a first worker when the scheduler has none
 TASKS_PER_THREAD = 4       # tasks in flight per worker thread: enough to keep every thread busy
 PACKAGE = Path(__file__).resolve().parent
-ENGINE = ("grade.py", "checks.py", "expect.py", "submission.py", "notebook.py", "sandbox.py", "sandboxed.py",
-          "plain.py")  # the modules that run a notebook and its checks
+ENGINE = ("grade.py", "spec.py", "checks.py", "expect.py", "submission.py", "notebook.py", "sandbox.py",
+          "sandboxed.py", "plain.py")  # the modules that run a notebook and its checks
 
 
 class ClusterError(RuntimeError):

@@ -9,13 +9,15 @@ for any caller (the CLI here, a web application).
 """
 from __future__ import annotations
 
-import sys
+import logging
 from datetime import datetime, timezone
 from pathlib import Path
 
 from . import pages
 from .grade import SubmissionResult
 from .view import build
+
+logger = logging.getLogger(__name__)
 
 PAGE = "feedback.html"
 # Our pages live apart from `nbgrader generate_feedback`'s feedback/<student>/<assignment>/<notebook>.html.
@@ -52,8 +54,8 @@ def run_feedback(args) -> int:
                    with_hand_grades(result, by_hand.get(result.student, {})), course.root)
         written += 1
     if not written:
-        print(f"No graded results of {args.assignment} in {autograded}: run `autograder grade {args.assignment}` first.",
-              file=sys.stderr)
+        logger.error("No graded results of %s in %s: run `autograder grade %s` first.", args.assignment, autograded,
+                     args.assignment)
         return 1
     print(f"Wrote {written} feedback page{'' if written == 1 else 's'}: {output}/<student>/{args.assignment}/{PAGE}")
     return 0

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import re
-import sys
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -22,34 +21,13 @@ from . import notebook as nb
 from .budgets import Budgets, cell_key, duration, reference_for
 from .checks import CheckResult, Figure, bounded, check_file, earned, helper_note, load_checks, run_fairly
 from .config import Course
+from .expect import course_tolerances
 from .sandbox import CourseSetupError, Run, Sandbox, SandboxError
+from .spec import AssignmentSpec, Exercise, notebook_spec
 
 logger = logging.getLogger(__name__)
 
 MAX_RESTARTS = 6
-
-
-@dataclass(frozen=True)
-class Exercise:
-    grade_id: str               # the autograded test cell
-    name: str                   # the exercise in the hidden check file
-    names: tuple[str, ...]      # what of the notebook its checks receive
-    points: float
-
-
-@dataclass(frozen=True)
-class AssignmentSpec:
-    name: str
-    notebook: str               # file name, e.g. gradient_descent.ipynb
-    exercises: tuple[Exercise, ...]
-    manual: dict                # grade id -> points of answers graded by hand
-    locked: dict                # grade id -> source of cells nbgrader restores (read-only and test cells)
-    grade_ids: frozenset        # every grade id of the source notebook
-    prefix: tuple[str, ...] = ()  # the code cells before the first exercise: the course's, the same for all
-
-    @property
-    def max_score(self) -> float:
-        return sum(exercise.points for exercise in self.exercises) + sum(self.manual.values())
 
 
 def assignment_spec(course: Course, assignment: str) -> AssignmentSpec:
@@ -59,27 +37,9 @@ def assignment_spec(course: Course, assignment: str) -> AssignmentSpec:
 
 @lru_cache(maxsize=None)
 def _spec(source_path: Path, assignment: str, notebook_name: str) -> AssignmentSpec:
-    source = nb.read(source_path)
+    spec = notebook_spec(source_path, assignment, notebook_name)
     load_checks(assignment)  # fail now, not mid-batch, if the check file is broken
-    exercises, manual, locked = [], {}, {}
-    for cell in source.cells:
-        meta, grade_id = nb.nbgrader_meta(cell), nb.grade_id(cell)
-        if nb.is_autograder_test(cell):
-            call = nb.hidden_call(cell.source)
-            exercises.append(Exercise(grade_id, call.exercise, call.names, float(meta["points"])))
-            locked[grade_id] = nb.graded_part(cell.source)
-        elif meta.get("grade") and meta.get("solution"):
-            manual[grade_id] = float(meta["points"])
-        elif meta.get("locked") and cell.cell_type == "code":
-            locked[grade_id] = cell.source
-    prefix = []
-    for cell in source.cells:
-        if nb.is_solution(cell) or nb.is_autograder_test(cell):
-            break
-        if cell.cell_type == "code":
-            prefix.append(locked.get(nb.grade_id(cell), cell.source))
-    return AssignmentSpec(assignment, notebook_name, tuple(exercises), manual, locked,
-                          frozenset(filter(None, (nb.grade_id(cell) for cell in source.cells))), tuple(prefix))
+    return spec
 
 
 @dataclass
@@ -200,10 +160,7 @@ def grade_notebook(sandbox: Sandbox, course: Course, spec: AssignmentSpec, stude
     except SandboxError:  # the grader's own machinery: no submission is to blame, so the batch stops
         raise
     except Exception as error:  # whatever a submission does, it ends as that submission's result
-        import traceback
-
-        print(f"warning: grading {student}'s {spec.notebook} failed inside the grader:\n"
-              f"{traceback.format_exc()[-3000:]}", file=sys.stderr)
+        logger.warning("grading %s's %s failed inside the grader", student, spec.notebook, exc_info=True)
         result = error_result(spec, student, "The grader could not finish checking this notebook "
                                              f"({type(error).__name__}: {bounded(str(error), 300)}). Your instructor "
                                              "will look at it; nothing you submitted was lost.")
@@ -248,8 +205,9 @@ def _grade(sandbox, course, spec, student, path, other_specs, budgets_for) -> Su
                 if exercise.grade_id not in graded:
                     wrong = [e.name for e in spec.exercises if course.cascade and e.grade_id in graded
                              and graded[e.grade_id].score < e.points]
-                    graded[exercise.grade_id] = _check(run, runner, spec, exercise, student,
-                                                       test_cells.get(exercise.grade_id), wrong)
+                    with course_tolerances(course):
+                        graded[exercise.grade_id] = _check(run, runner, spec, exercise, student,
+                                                           test_cells.get(exercise.grade_id), wrong)
     finally:
         runner.close()
     result.tests = [graded.get(e.grade_id) or TestResult(

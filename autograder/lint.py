@@ -14,7 +14,7 @@ from pathlib import Path
 from nbgrader.nbgraderformat import MetadataValidator, ValidationError
 
 from . import notebook as nb
-from .checks import _run_one, check_file, load_checks
+from .checks import run_check, check_file, load_checks
 from .submission import local_submission
 
 WORKED_EXAMPLE = "_on_the_worked_example"  # a check named so repeats the visible check: it earns nothing more
@@ -161,7 +161,7 @@ def _reference_problems(path: Path, module, by_exercise: dict, parameters: dict)
         for name, check in checks.items():
             if name.startswith("test_") and any(m.name == "exercise" and m.args == (exercise,)
                                                 for m in getattr(check, "pytestmark", [])):
-                result = _run_one(check, exercise, submission, "reference")
+                result = run_check(check, exercise, submission, "reference")
                 if not result.passed:
                     problems.append(f"{at}: the reference of {exercise!r} fails its own check {name}: "
                                     f"{result.message}")

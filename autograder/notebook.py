@@ -38,13 +38,13 @@ class Node(dict):
 
 def _node(value):
     if isinstance(value, dict):
-        return Node((_text(key), _node(item)) for key, item in value.items())
+        return Node((valid_text(key), _node(item)) for key, item in value.items())
     if isinstance(value, list):
         return [_node(item) for item in value]
-    return _text(value) if isinstance(value, str) else value
+    return valid_text(value) if isinstance(value, str) else value
 
 
-def _text(text: str) -> str:
+def valid_text(text: str) -> str:
     """`text` with any lone UTF-16 surrogate (valid JSON: "\\ud835") replaced, so it can be written as UTF-8."""
     if text.isascii():
         return text

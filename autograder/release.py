@@ -18,6 +18,7 @@ import numpy as np
 from . import notebook as nb
 from .checks import check_file
 from .config import Course
+from .expect import course_tolerances
 from .lint import lint_check_file, lint_source
 
 MARKERS = (nb.BEGIN_SOLUTION, nb.END_SOLUTION, nb.BEGIN_HIDDEN, nb.END_HIDDEN,
@@ -34,7 +35,8 @@ def release(course: Course, assignments: list[str]) -> list[str]:
     problems = []
     for assignment in assignments:
         source = course.source_notebook(assignment)
-        found = lint_source(source, assignment) + lint_check_file(assignment, source)
+        with course_tolerances(course):  # the references are checked as the students will be
+            found = lint_source(source, assignment) + lint_check_file(assignment, source)
         if not found:
             generate(course, assignment)
             found = verify_release(source, course.release_notebook(assignment), assignment)

@@ -8,10 +8,10 @@ that looks like cheating). Printed as a terminal summary and written as one self
 """
 from __future__ import annotations
 
+import logging
 import os
 import re
 import statistics
-import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +20,8 @@ from .checks import CheckResult
 from .feedback import FOLDER, PAGE
 from .grade import SubmissionResult, TestResult
 from .view import title
+
+logger = logging.getLogger(__name__)
 
 # Code that reaches for what a notebook has no business touching: not proof of cheating, worth a look.
 SUSPICIOUS = (
@@ -251,8 +253,8 @@ def run_report(args) -> int:
     autograded = args.autograded or course.root / "autograded"
     report = build(course, autograded, args.assignment, args.db)
     if not report.scores:
-        print(f"No graded results of {args.assignment} in {autograded}: run `autograder grade {args.assignment}` first.",
-              file=sys.stderr)
+        logger.error("No graded results of %s in %s: run `autograder grade %s` first.", args.assignment, autograded,
+                     args.assignment)
         return 1
     output = args.output or course.root / "reports" / f"{args.assignment}.html"
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -267,7 +269,7 @@ def run_report(args) -> int:
     try:
         flagged = flag_attention(db_url, course, report)
     except Exception as error:  # the report is written; a gradebook that cannot be flagged must not hide it
-        print(f"  formgrader flags not set ({type(error).__name__}: {error})", file=sys.stderr)
+        logger.warning("formgrader flags not set (%s: %s)", type(error).__name__, error)
         return 0
     print(f"  formgrader: {flagged} submitted notebook(s) flagged for attention")
     return 0

@@ -78,13 +78,12 @@ def _isolation() -> str:
             if os.geteuid() != 0:
                 logger.warning(NOT_ROOT)
             return "bubblewrap"
-    logger.warning("warning: isolation is reduced: bubblewrap (Debian package 'bubblewrap') is not in use, so "
-                   "student code runs with the same resource limits but without filesystem, network and process "
-                   "isolation.")
+    logger.warning("isolation is reduced: bubblewrap (Debian package 'bubblewrap') is not in use, so student code "
+                   "runs with the same resource limits but without filesystem, network and process isolation.")
     return "processes"
 
 
-NOT_ROOT = ("warning: isolation is weaker than as root: the grader is not root, so student code runs under "
+NOT_ROOT = ("isolation is weaker than as root: the grader is not root, so student code runs under "
             "bubblewrap in a user namespace as the same user as the sandbox's own processes (as root each sandbox "
             "slot has a user of its own). It still cannot reach the network, this machine's files or other students' "
             "runs, but a submission can signal the sandbox's own processes: the grader then restarts the sandbox, and "

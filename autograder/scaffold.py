@@ -9,14 +9,16 @@ if anything fails, what was already moved is taken back, so the course is either
 from __future__ import annotations
 
 import ast
+import logging
 import os
 import re
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from .config import CONFIG_FILE
+
+logger = logging.getLogger(__name__)
 
 TEMPLATE = Path(__file__).resolve().parent / "scaffold_template"
 # A folder name and, with - as _, the tail of a Python module name (the hidden-check file test_<name>.py).
@@ -236,11 +238,10 @@ def run_new(args) -> int:
     try:
         made = new_assignment(root, args.name, args.notebook)
     except ScaffoldError as error:
-        print(f"autograder new: {error}", file=sys.stderr)
+        logger.error("autograder new: %s", error)
         return 2
     except OSError as error:
-        print(f"autograder new: could not write {error.filename}: {error.strerror}. Nothing was written.",
-              file=sys.stderr)
+        logger.error("autograder new: could not write %s: %s. Nothing was written.", error.filename, error.strerror)
         return 1
     print(f"New assignment {made.assignment}:")
     for path in (made.notebook, made.check_file, made.config):

@@ -15,6 +15,8 @@ from autograder.config import load_course
 from builders import inserted, replaced, solution, write
 from course_files import copy_course
 
+pytestmark = pytest.mark.slow  # real batches in sandboxes
+
 A1, A3 = "01-gradient-descent", "03-backpropagation"
 FULL_01, FULL_03 = 7.0, 12.0   # the autograded points of 01 and 03
 CELL_TIMEOUT, SUBMISSION_TIMEOUT = 2, 12

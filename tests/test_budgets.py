@@ -62,6 +62,7 @@ def functions(sandbox, course, budgets, *names):
     return run, run.submission(names, "missing")
 
 
+@pytest.mark.slow
 def test_a_call_gets_factor_times_the_reference_and_fails_just_past_it(sandbox, tight):
     budgets = Budgets(tight, Reference({}, {"burn": 0.006}), {})
     assert budgets.call("burn") == pytest.approx(0.6)
@@ -73,6 +74,7 @@ def test_a_call_gets_factor_times_the_reference_and_fails_just_past_it(sandbox, 
                                   "needs 6 ms). Look for a loop that never ends.")
 
 
+@pytest.mark.slow
 def test_a_function_that_ran_out_of_time_gets_only_the_floor_afterwards(sandbox, tight):
     budgets = Budgets(tight, Reference({}, {"burn": 0.006}), {})
     _, submission = functions(sandbox, tight, budgets, "burn")
@@ -85,6 +87,7 @@ def test_a_function_that_ran_out_of_time_gets_only_the_floor_afterwards(sandbox,
     assert submission.burn(0.1) == 0.1
 
 
+@pytest.mark.slow
 def test_a_student_who_catches_the_timeout_is_stopped_soon_after_the_budget(sandbox, tight):
     budgets = Budgets(tight, Reference({}, {"stubborn": 0.001}), {})
     run, submission = functions(sandbox, tight, budgets, "stubborn")
@@ -96,6 +99,7 @@ def test_a_student_who_catches_the_timeout_is_stopped_soon_after_the_budget(sand
     assert run.ended == "timeout"
 
 
+@pytest.mark.slow
 def test_a_cell_of_the_students_own_gets_the_budget_of_the_slowest_reference_cell(sandbox, tight):
     budgets = Budgets(tight, Reference({"id:df": 0.001, "id:check_df": 0.004}, {}), {0: "source:while True: pass"})
     assert budgets.cell(0) == pytest.approx(0.4)
@@ -137,6 +141,7 @@ def test_durations_read_as_a_person_says_them(seconds, said):
     assert duration(seconds) == said
 
 
+@pytest.mark.slow
 def test_the_solution_is_timed_once_per_process_and_a_loop_costs_its_budget(sandbox, tight, course, tmp_path):
     spec = assignment_spec(course, A1)
     looping = replaced(solution(course, A1), "df", "def df(x):\n    while True:\n        pass\n")
@@ -153,6 +158,7 @@ def test_the_solution_is_timed_once_per_process_and_a_loop_costs_its_budget(sand
     assert result.seconds < 10
 
 
+@pytest.mark.slow
 def test_a_python_in_a_virtual_environment_under_tmp_grades_a_notebook(course, tmp_path):
     assert str(tmp_path).startswith(tempfile.gettempdir())
     venv = tmp_path / "venv"
@@ -172,11 +178,11 @@ def test_a_python_in_a_virtual_environment_under_tmp_grades_a_notebook(course, t
                                capture_output=True, text=True).stdout.strip()) == venv
 
 
-def test_a_solution_that_cannot_be_timed_leaves_the_flat_limit(tight, tmp_path, capsys):
+def test_a_solution_that_cannot_be_timed_leaves_the_flat_limit(tight, tmp_path, caplog):
     root = copy_course(tmp_path / "course")
     course = dataclasses.replace(tight, root=root)
     course.source_notebook(A1).write_text("{ not a notebook")
     reference = reference_for(course, A1, check_file(A1), lambda measurement: None)  # measures nothing
     assert reference is None and Budgets(course, reference, {}).call("df") == course.cell_timeout
     assert "the solution of 01-gradient-descent could not be timed (nothing of it ran); every cell and call gets 5 s" \
-        in capsys.readouterr().err
+        in caplog.text

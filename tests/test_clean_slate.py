@@ -18,6 +18,8 @@ from autograder.sandbox import Sandbox
 from clean_slate_probe import POLLUTERS, SECRET, polluter, probe
 from course_files import ROOT
 
+pytestmark = pytest.mark.slow  # sandboxes
+
 EXAMPLES = int(os.environ.get("CLEAN_SLATE_EXAMPLES", "6"))
 
 

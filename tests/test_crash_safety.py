@@ -19,6 +19,8 @@ from builders import release, write
 from course_files import copy_course
 from random_submissions import write_submissions
 
+pytestmark = pytest.mark.slow  # kills and restarts real batches
+
 A2 = "02-slopes-and-updates"
 NOTEBOOK = "slopes_and_updates"
 STUDENTS = 30

@@ -4,7 +4,11 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from make_class import EXPECTED
+
+pytestmark = pytest.mark.slow  # grades the sample class
 
 
 def test_demo_grades_the_sample_class_as_expected(course, tmp_path):

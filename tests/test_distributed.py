@@ -23,6 +23,8 @@ from autograder.distributed import Cluster, ClusterError, course_fingerprint, gr
 from course_files import ROOT, copy_course
 from make_class import EXPECTED
 
+pytestmark = pytest.mark.slow  # a Dask cluster grading in sandboxes
+
 A1 = "01-gradient-descent"
 SAMPLES = ROOT / "samples" / "submitted"
 

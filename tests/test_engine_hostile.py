@@ -10,6 +10,8 @@ from autograder.grade import assignment_spec, grade_notebook
 from autograder.sandbox import Sandbox, isolation
 from builders import inserted, release, replaced, solution, write
 
+pytestmark = pytest.mark.slow  # sandboxes
+
 A1 = "01-gradient-descent"
 FULL = 7.0  # the autograded points of 01-gradient-descent
 

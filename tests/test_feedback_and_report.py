@@ -14,6 +14,8 @@ from autograder.report import UNNAMED
 from autograder.view import build
 from make_class import EXPECTED
 
+pytestmark = pytest.mark.slow  # grades a class in sandboxes once, then renders its pages (and a browser)
+
 A2, A4 = "02-slopes-and-updates", "04-linear-regression"
 
 

@@ -11,6 +11,8 @@ from autograder.sandbox import MAX_DISPLAY_CHARS
 from builders import inserted, solution, write
 from course_files import copy_course
 
+pytestmark = pytest.mark.slow  # autograder grade, then nbgrader
+
 A1 = "01-gradient-descent"
 PLOT = ("import matplotlib.pyplot as plt\nprint('my experiment')\nplt.plot(gradient_descent(df, 1, 0.05, 25))\n"
         "plt.title('my path')\nplt.show()\n")

@@ -219,6 +219,7 @@ frames = st.one_of(
     st.just(("pause", b"")))
 
 
+@pytest.mark.slow
 @settings(max_examples=max(15, EXAMPLES // 4), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(script=st.lists(frames, max_size=12), names=st.lists(st.sampled_from(["f", "v", "w"]), max_size=3))
 def test_the_grader_survives_any_child(course, script, names):

@@ -15,6 +15,8 @@ from autograder import notebook as nb
 from autograder.grade import assignment_spec
 from course_files import ASSIGNMENTS, copy_course
 
+pytestmark = pytest.mark.slow  # runs nbgrader autograde beside autograder grade
+
 # One wrong exercise per assignment: (solution cell, wrong body, points it loses: those of the checks it fails).
 ONE_MISTAKE = {
     "01-gradient-descent": ("df", "def df(x):\n    return x - 3\n", 1),

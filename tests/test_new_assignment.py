@@ -199,7 +199,8 @@ def test_the_command_says_what_it_wrote_and_refuses_with_exit_2(small_course):
     assert "autograder release 05-momentum" in done.stdout
     again = new("05-momentum")
     assert again.returncode == 2
-    assert again.stderr.startswith("autograder new: The course already has the assignment '05-momentum'")
+    assert " ERROR autograder.scaffold: autograder new: The course already has the assignment '05-momentum'" \
+        in again.stderr
 
 
 def test_the_new_assignment_page_quotes_the_scaffold_as_it_is():

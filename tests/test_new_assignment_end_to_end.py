@@ -15,7 +15,7 @@ from autograder.config import load_course
 from builders import cell_index, replaced, write
 from course_files import copy_course
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow  # release, grade and nbgrader on a new assignment
 
 A5, NOTEBOOK = "05-momentum", "momentum.ipynb"
 

@@ -11,6 +11,7 @@ from course_files import ASSIGNMENTS, ROOT
 from notebook_runner import run_notebook
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_source_notebook_runs_in_jupyter_and_every_check_passes(course, assignment):
     path = course.source_notebook(assignment)

@@ -127,6 +127,7 @@ def browser():
         yield driver
 
 
+@pytest.mark.slow
 def test_a_feedback_page_fits_360_pixels_and_shows_its_figures(tmp_path, browser):
     page = tmp_path / "feedback.html"
     page.write_text(render_feedback(result(student="a_very_long_student_name_" * 4, message=(

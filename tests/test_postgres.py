@@ -15,6 +15,8 @@ from course_files import copy_course
 from postgres_server import PostgresServer, free_port
 from random_submissions import write_submissions
 
+pytestmark = pytest.mark.slow  # a PostgreSQL server
+
 A1, A2 = "01-gradient-descent", "02-slopes-and-updates"
 NOTEBOOKS = {A1: "gradient_descent", A2: "slopes_and_updates"}
 

@@ -25,6 +25,7 @@ def comparable(path):
     return [(cell["cell_type"], cell["source"], cell["metadata"]) for cell in notebook["cells"]]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_committed_release_is_in_sync_with_source(course, course_copy, assignment):
     generate(load_course(course_copy), assignment)
@@ -143,6 +144,7 @@ def test_release_refuses_a_check_cell_naming_an_exercise_without_checks(course_c
     assert "has no checks marked @pytest.mark.exercise('dff')" in done.stderr
 
 
+@pytest.mark.slow
 def test_release_of_a_good_course_succeeds(course_copy):
     done = autograder_cli("release", "01-gradient-descent", cwd=course_copy)
     assert done.returncode == 0, done.stderr

@@ -17,9 +17,9 @@ never replaces it with a submission from an older download.
 """
 from __future__ import annotations
 
+import logging
 import os
 import re
-import sys
 import tempfile
 import unicodedata
 import zipfile
@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import Callable
 
 from .csvfiles import LmsFileError
+
+logger = logging.getLogger(__name__)
 
 CANVAS_NAME = re.compile(r"(?P<name>[^_/]*?)(?P<late>_LATE)?_(?P<user>\d+)_(?P<submission>\d+)_(?P<file>[^/]+)")
 MOODLE_NAME = re.compile(r"(?P<fullname>[^/_]+)_(?P<participant>\d+)_assignsubmission_(?P<plugin>[a-z]+)_/?(?P<file>.*)")
@@ -311,16 +313,15 @@ def run_collect(args) -> int:
     try:
         members = archive_members(args.archive)
     except LmsFileError as error:
-        print(f"Nothing collected: {error}", file=sys.stderr)
+        logger.error("Nothing collected: %s", error)
         return 1
     roster = RosterIndex.from_gradebook(args.db or course.db_url)
     report = collect(members, roster, args.assignment, course.notebook(args.assignment), course.root / "submitted",
                      args.force)
     print("\n".join(report.lines()))
     if not report.matched:
-        print(f"Nothing collected from {args.archive}: no file matched a student of the roster"
-              + ("" if roster.ids else " (the gradebook has no students: run `autograder roster import` first)"),
-              file=sys.stderr)
+        logger.error(f"Nothing collected from {args.archive}: no file matched a student of the roster"
+                     + ("" if roster.ids else " (the gradebook has no students: run `autograder roster import` first)"))
         return 1
     print(f"  into: {course.root / 'submitted'}/<student>/{args.assignment}/{course.notebook(args.assignment)}")
     return 0

@@ -14,6 +14,7 @@ A score is nbgrader's: the submission's autograded and manual points, less any l
 """
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -23,6 +24,8 @@ from pathlib import Path
 
 from ..scores import fraction
 from .csvfiles import LmsFileError, write_table
+
+logger = logging.getLogger(__name__)
 
 FORMATS = ("canvas", "moodle", "plain", "nbgrader")
 DEFAULT_FILES = {"canvas": "canvas_grades.csv", "moodle": "moodle_grades.csv", "plain": "grades.csv",
@@ -216,7 +219,7 @@ def run_export(args) -> int:
             raise LmsFileError(_nobody(args, left_out, db_url))
         path = write_table(destination, header, rows)
     except LmsFileError as error:
-        print(f"Nothing exported: {error}", file=sys.stderr)
+        logger.error("Nothing exported: %s", error)
         return 1
     assignments = len(grades.assignments)
     print(f"wrote {path}: {students} student{'' if students == 1 else 's'} x {assignments} "
@@ -224,14 +227,14 @@ def run_export(args) -> int:
     if left_out:
         why = {"canvas": "no Canvas user id (import Canvas's roster)", "moodle": f"no {args.identifier}",
                "plain": ""}[args.format]
-        print(f"  left out, {why}: {', '.join(left_out)}", file=sys.stderr)
+        logger.warning("left out, %s: %s", why, ", ".join(left_out))
     if grades.needs_manual_grade:
         count = len(grades.needs_manual_grade)
-        print(f"  warning: {count} submission{'' if count == 1 else 's'} still need{'s' if count == 1 else ''} "
-              "manual grading (formgrader); until then, a written answer nobody has graded counts 0 in these "
-              "scores (the autograded points so far): "
-              + ", ".join(f"{student}/{assignment}" for student, assignment in grades.needs_manual_grade[:10])
-              + (" ..." if count > 10 else ""), file=sys.stderr)
+        logger.warning(f"{count} submission{'' if count == 1 else 's'} still need{'s' if count == 1 else ''} "
+                     "manual grading (formgrader); until then, a written answer nobody has graded counts 0 in these "
+                     "scores (the autograded points so far): "
+                     + ", ".join(f"{student}/{assignment}" for student, assignment in grades.needs_manual_grade[:10])
+                     + (" ..." if count > 10 else ""))
     return 0
 
 

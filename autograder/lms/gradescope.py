@@ -14,6 +14,7 @@ answer is "to be graded by your instructor", left out of the score rather than c
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import time
@@ -22,6 +23,8 @@ import zipfile
 from pathlib import Path
 
 from .. import scores
+
+logger = logging.getLogger(__name__)
 
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
 DEFAULT_VISIBILITY = "after_published"
@@ -95,11 +98,12 @@ def run(args) -> int:
     course = load_course()
     output = args.output or Path(f"{args.assignment}-gradescope.zip")
     try:
+        course_check_file(course, args.assignment)  # first: without it, reading the assignment fails less clearly
         settings = gradescope_settings(course, args.assignment, args.visibility, args.check_cell_visibility)
         graded_by_hand = packed_hand_grades(args.db or course.db_url, args.assignment)
         names = build_zip(course, args.assignment, output, settings, graded_by_hand)
     except (ValueError, OSError, LookupError) as error:  # a bad setting, a missing or unreadable course file
-        print(f"autograder gradescope: {error}", file=sys.stderr)
+        logger.error("autograder gradescope: %s", error)
         return 2
     written = sum(settings.get("written_answers", {}).values())
     print(f"wrote {output}: {len(names)} files for {args.assignment} "
@@ -174,17 +178,16 @@ def packed_hand_grades(db_url: str, assignment: str) -> list[dict]:
 
 
 def packed_files(course, assignment: str) -> dict[str, Path]:
-    """Name in the zip -> file on disk: the package (with only this assignment's hidden checks), the
-    configuration and source/<assignment>/. Never submissions, gradebooks or other assignments' checks."""
-    from ..checks import check_file
-
+    """Name in the zip -> file on disk: the package, this assignment's hidden checks (the course's, found as every
+    grader finds them, whether the package is installed editable from the course or not), the configuration and
+    source/<assignment>/. Never submissions, gradebooks or other assignments' checks."""
     root, package = course.root, Path(__file__).resolve().parent.parent
     files = {f"{COURSE_FOLDER}/{name}": root / name for name in ("course_config.py", "nbgrader_config.py")}
-    own_checks = check_file(assignment).resolve()
     for path in sorted(package.rglob("*.py")):
-        if "__pycache__" in path.parts or (path.parent.name == "hidden" and path.resolve() != own_checks):
+        if "__pycache__" in path.parts or path.parent == package / "hidden":  # the course's checks, below
             continue
         files[f"{COURSE_FOLDER}/autograder/{path.relative_to(package).as_posix()}"] = path
+    files[packed_check_file(assignment)] = course_check_file(course, assignment)
     source = course.source_notebook(assignment).parent
     for path in sorted(source.rglob("*")):
         if path.is_file() and ".ipynb_checkpoints" not in path.parts and "__pycache__" not in path.parts:
@@ -193,6 +196,25 @@ def packed_files(course, assignment: str) -> dict[str, Path]:
     if missing:
         raise FileNotFoundError(f"cannot build the Gradescope zip, missing: {', '.join(missing)}")
     return files
+
+
+def course_check_file(course, assignment: str) -> Path:
+    """`assignment`'s hidden check file, as the course holds it; ValueError when there is none."""
+    from ..checks import check_file
+
+    path = check_file(assignment, course.root)
+    if not path.is_file():
+        raise ValueError(f"the hidden checks of {assignment} are not at {path}: without them every submission would "
+                         "score 0, so no zip was written.")
+    return path
+
+
+def packed_check_file(assignment: str) -> str:
+    """The name in the zip of `assignment`'s hidden checks: where check_file finds them in the unpacked course."""
+    from ..checks import check_file_name
+    from ..config import hidden_checks_folder
+
+    return (hidden_checks_folder(Path(COURSE_FOLDER)) / check_file_name(assignment)).as_posix()
 
 
 def pyproject(files: dict[str, Path]) -> str:
@@ -229,6 +251,9 @@ def build_zip(course, assignment: str, output: Path, settings: dict, graded_by_h
             for name, path in files.items():
                 _add_file(archive, name, path.read_bytes(), 0o644)
             names = archive.namelist()
+        if packed_check_file(assignment) not in names:  # every student would score 0: refuse rather than write it
+            raise ValueError(f"the zip for {assignment} would not hold its hidden checks "
+                             f"({packed_check_file(assignment)}), so no zip was written.")
         os.replace(partial, output)
     finally:
         partial.unlink(missing_ok=True)

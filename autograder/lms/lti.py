@@ -28,8 +28,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 import os
-import sys
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -38,6 +38,9 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from ..scores import fraction
+from .platform import CONFIG_SECTION, LtiError, describe, json_body
+
+logger = logging.getLogger(__name__)
 
 SCORE_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
 LINEITEM_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem"
@@ -45,7 +48,6 @@ LINEITEM_READ_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem.re
 RESULT_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/result.readonly"
 MEMBERSHIP_SCOPE = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
 RESULT_CONTAINER_TYPE = "application/vnd.ims.lis.v2.resultcontainer+json"
-MEMBERSHIP_TYPE = "application/vnd.ims.lti-nrps.v2.membershipcontainer+json"
 PROGRESS_CHOICES = ("FullyGraded", "PendingManual")
 # what to do on the platform when it does not grant a scope the tool asked for (lineitem.readonly is optional)
 SCOPE_NEEDS = {
@@ -63,11 +65,6 @@ LINEITEM_CONTAINER_TYPE = "application/vnd.ims.lis.v2.lineitemcontainer+json"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 DEPLOYMENT_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/deployment_id"
 DEFAULT_PRIVATE_KEY = "~/.config/autograder/lti-private-key.pem"
-CONFIG_SECTION = "c.LTI"
-
-
-class LtiError(Exception):
-    """A problem that stops the whole publish (configuration, key, token); its message says what to fix."""
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -136,7 +133,7 @@ def load_settings(course_root: Path) -> LtiSettings:
             raise LtiError(f"{config_file}: {CONFIG_SECTION}.contexts must be a list of the served LMS courses' "
                            "context ids (e.g. [\"42\"]), or of dicts with context_id and optionally issuer, client_id, "
                            f"deployment_id; {entry!r} is neither.")
-    from .nrps import MATCHES  # noqa: PLC0415 (nrps imports this module)
+    from .nrps import MATCHES
 
     if settings.roster_match not in MATCHES:
         raise LtiError(f"{config_file}: {CONFIG_SECTION}.roster_match is {settings.roster_match!r}; "
@@ -346,7 +343,7 @@ class PlatformClient:
             "grant_type": "client_credentials", "client_assertion_type": ASSERTION_TYPE,
             "client_assertion": self._client_assertion(), "scope": " ".join(self.scopes)})
         if response.status_code != 200:
-            raise LtiError(f"The platform refused the access token request at {url}: {_describe(response)}. "
+            raise LtiError(f"The platform refused the access token request at {url}: {describe(response)}. "
                            f"Check {CONFIG_SECTION}.client_id ({self.settings.client_id!r}) and that the platform "
                            f"has the public key of {self.settings.private_key_path} (kid {self.key_id!r}).")
         try:
@@ -371,7 +368,7 @@ class PlatformClient:
             response = self._send(method, url, authorized=True, **kwargs)
             if response.status_code == 401:
                 raise TokenRefused(f"The platform refuses the tool's access token at {url}, even a new one "
-                                   f"({_describe(response)}).")
+                                   f"({describe(response)}).")
         return response
 
     def _send(self, method, url, *, authorized=False, headers=None, params=None, json=None, data=None):
@@ -435,11 +432,6 @@ def _retry_after(response, default: float) -> float:
         return default
 
 
-def _describe(response) -> str:
-    text = " ".join(response.text.split())[:200]
-    return f"HTTP {response.status_code} {response.reason}" + (f": {text}" if text else "")
-
-
 def _short(error: Exception) -> str:
     return f"{type(error).__name__}: {str(error)[:200]}"
 
@@ -456,8 +448,8 @@ def find_or_create_lineitem(client: PlatformClient, container_url: str, assignme
     while url:
         response = client.request("GET", url, headers={"Accept": LINEITEM_CONTAINER_TYPE}, params=params)
         if response.status_code != 200:
-            raise LtiError(f"Cannot list the line items at {url}: {_describe(response)}.")
-        for item in _json(response, list):
+            raise LtiError(f"Cannot list the line items at {url}: {describe(response)}.")
+        for item in json_body(response, list):
             if isinstance(item, dict) and item.get("resourceId") == assignment and item.get("id"):
                 return item["id"]
         url, params = response.links.get("next", {}).get("url"), None
@@ -465,23 +457,11 @@ def find_or_create_lineitem(client: PlatformClient, container_url: str, assignme
     response = client.request("POST", container_url, json=created,
                               headers={"Content-Type": LINEITEM_TYPE, "Accept": LINEITEM_TYPE})
     if response.status_code not in (200, 201):
-        raise LtiError(f"Cannot create the line item {assignment!r} at {container_url}: {_describe(response)}.")
-    created = _json(response, dict)
+        raise LtiError(f"Cannot create the line item {assignment!r} at {container_url}: {describe(response)}.")
+    created = json_body(response, dict)
     if not created.get("id"):
         raise LtiError(f"The platform created the line item {assignment!r} at {container_url} without an id.")
     return created["id"]
-
-
-def _json(response, kind: type):
-    """The response's JSON body, which must be a `kind`; LtiError naming the URL otherwise."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, kind):
-        raise LtiError(f"{response.request.method} {response.url} did not answer with a JSON {kind.__name__}: "
-                       f"{response.text[:200]!r}")
-    return body
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -653,13 +633,13 @@ def _post_score(client: PlatformClient, url: str, score: StudentScore, clock: _C
     if response.status_code in (200, 201, 202, 204):
         return None
     if response.status_code == 409:
-        why = (f"{_describe(response)} (its timestamp is later than this machine's clock: another publisher, "
+        why = (f"{describe(response)} (its timestamp is later than this machine's clock: another publisher, "
                "or a clock running behind)")
         return "skipped", why, False
     retried = response.status_code >= 500 or response.status_code == 429
     if not retried:
-        return "refused", f"the LMS refused the score: {_describe(response)}", False
-    return "failed", f"{_describe(response)} after {1 + client.settings.retries} attempts", True
+        return "refused", f"the LMS refused the score: {describe(response)}", False
+    return "failed", f"{describe(response)} after {1 + client.settings.retries} attempts", True
 
 
 def _lineitem_maximum(client: PlatformClient, lineitem: str) -> float | None:
@@ -688,7 +668,7 @@ def _read_back(client: PlatformClient, lineitem: str, score: StudentScore, item_
         report.unverified.append((score.student, str(error)))
         return
     if response.status_code != 200:
-        report.unverified.append((score.student, f"GET {url}: {_describe(response)}"))
+        report.unverified.append((score.student, f"GET {url}: {describe(response)}"))
         return
     try:
         results = [r for r in response.json() if isinstance(r, dict) and str(r.get("userId")) == score.user_id]
@@ -775,15 +755,84 @@ def _course():
 
 
 def run_contexts(args) -> int:
-    from .links import run_contexts as run
+    """`autograder lti contexts [approve|withdraw ID]`."""
+    from sqlalchemy import create_engine
 
-    return run(args)
+    from .links import contexts, create_tables, describe, set_approved
+
+    course = _course()
+    try:
+        settings = load_settings(course.root)
+    except LtiError as error:
+        logger.error("autograder lti contexts: %s", error)
+        return 1
+    engine = create_engine(args.db or course.db_url)
+    try:
+        create_tables(engine)
+        if args.action != "list":
+            if args.id is None:
+                logger.error("autograder lti contexts %s: give the ID that `autograder lti contexts` lists",
+                             args.action)
+                return 2
+            chosen = next((c for c in contexts(engine, settings) if c.id == args.id), None)
+            if chosen is None:
+                logger.error("autograder lti contexts: no LMS course with ID %s has launched this grader; "
+                             "`autograder lti contexts` lists those that did.", args.id)
+                return 1
+            set_approved(engine, args.id, datetime.now(timezone.utc).replace(tzinfo=None)  # naive UTC, as nbgrader's
+                         if args.action == "approve" else None)
+            if args.action == "approve":
+                print(f"Approved {chosen.name}: launches from it now open this course's grader (its teachers as "
+                      f"instructors, its students as students), and its links and grade columns are used.")
+            elif chosen.configured:
+                print(f"{chosen.name} is bound in course_config.py: remove it from {CONFIG_SECTION}.contexts to "
+                      "stop serving it.")
+            else:
+                print(f"Withdrawn: launches from {chosen.name} are refused from now on.")
+        found = contexts(engine, settings)
+    finally:
+        engine.dispose()
+    print(f"LMS courses of this grader ({course.course_id}); launches from a course not served are refused. "
+          "Approve one with `autograder lti contexts approve ID`:" if found else
+          "No LMS course has launched this grader yet, and course_config.py binds none: a launch from the LMS is "
+          "refused and then listed here, to approve with `autograder lti contexts approve ID`.")
+    for context in found:
+        print(describe(context))
+    return 0
 
 
 def run_roster(args) -> int:
-    from .nrps import run_roster as run
+    from .nrps import fetch_members, is_active, is_learner, record_roster, roster_url
 
-    return run(args)
+    course = _course()
+    try:
+        settings = load_settings(course.root)
+        url, whose = roster_url(args, course, settings)
+        settings.require("client_id", "token_url")
+        client = PlatformClient(settings, read_private_key(settings.private_key_path), (MEMBERSHIP_SCOPE,))
+        try:
+            members = fetch_members(client, url)
+        finally:
+            client.close()
+        report = record_roster(args.db or course.db_url, members, settings.roster_match, dry_run=args.dry_run)
+    except LtiError as error:
+        logger.error("autograder lti roster: %s", error)
+        return 1
+    learners = sum(is_active(m) and is_learner(m) for m in members)
+    print(f"The LMS lists {len(members)} members of {whose}, {learners} of them students (matched by "
+          f"{settings.roster_match}){' (dry run: nothing written)' if args.dry_run else ''}:")
+    print(f"  LMS user id recorded for {len(report.recorded)}, already right for {len(report.unchanged)}, "
+          f"{len(report.added)} added to the gradebook")
+    for student, user_id in report.recorded:
+        print(f"  {student} -> {user_id}")
+    for student, user_id in report.taken_from:
+        print(f"  {student} no longer has LMS user id {user_id}: the LMS gives it to another student")
+    if report.unmatched:
+        print(f"  NOT matched ({len(report.unmatched)}): " + "; ".join(report.unmatched))
+    if report.not_in_lms:
+        print(f"  in the gradebook, not a student of {whose} on the LMS ({len(report.not_in_lms)}): "
+              + ", ".join(report.not_in_lms))
+    return 1 if report.unmatched else 0
 
 
 def exercise_names(course, assignment: str) -> dict[str, str]:
@@ -819,7 +868,7 @@ def run_publish(args) -> int:
             return 0
         report = publish(settings, args.assignment, scores, absent)
     except LtiError as error:
-        print(f"autograder lti publish: {error}", file=sys.stderr)
+        logger.error("autograder lti publish: %s", error)
         return 1
     print("\n".join(report.lines()))
     return 0 if report.ok else 1
@@ -833,10 +882,10 @@ def run_keys(args) -> int:
         path = args.private_key or settings.private_key_path
         key, verb = (read_private_key(path), "existing") if path.exists() else (create_key_pair(path), "new")
     except LtiError as error:
-        print(f"autograder lti keys: {error}", file=sys.stderr)
+        logger.error("autograder lti keys: %s", error)
         return 1
     except OSError as error:
-        print(f"autograder lti keys: cannot write {error.filename}: {error.strerror}", file=sys.stderr)
+        logger.error("autograder lti keys: cannot write %s: %s", error.filename, error.strerror)
         return 1
     jwk = public_jwk(key, settings.key_id if path == settings.private_key_path else "")
     pem = key.public_key().public_bytes(serialization.Encoding.PEM,
@@ -889,7 +938,7 @@ def run_config(args) -> int:
                            "(as students reach `autograder serve`, e.g. https://grader.example.edu), or give --url.")
         key = read_private_key(settings.private_key_path)
     except LtiError as error:
-        print(f"autograder lti config: {error}", file=sys.stderr)
+        logger.error("autograder lti config: %s", error)
         return 1
     jwk, urls = public_jwk(key, settings.key_id), tool_urls(base)
     pem = key.public_key().public_bytes(serialization.Encoding.PEM,

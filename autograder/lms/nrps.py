@@ -12,11 +12,10 @@ on whose id is whose: a student holding an id that the LMS gives to another stud
 """
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from .lti import CONFIG_SECTION, MEMBERSHIP_SCOPE, MEMBERSHIP_TYPE, LtiError, PlatformClient, _describe, _json
+from .platform import CONFIG_SECTION, MEMBERSHIP_TYPE, LtiError, describe, json_body
 
 # c.LTI.roster_match -> (the NRPS member field, how an instructor calls it)
 MATCHES = {"email": ("email", "email address"), "id_number": ("lis_person_sourcedid", "ID number"),
@@ -24,8 +23,9 @@ MATCHES = {"email": ("email", "email address"), "id_number": ("lis_person_source
 MAX_PAGES = 1000   # a platform whose "next" never ends is not followed for ever
 
 
-def fetch_members(client: PlatformClient, url: str) -> list[dict]:
-    """Every member of the context, following `Link: <...>; rel="next"`; LtiError when the LMS refuses."""
+def fetch_members(client, url: str) -> list[dict]:
+    """Every member of the context, asked with `client` (an lti.PlatformClient), following `Link: <...>;
+    rel="next"`; LtiError when the LMS refuses."""
     members, seen = [], set()
     for _ in range(MAX_PAGES):
         if not url or url in seen:
@@ -33,10 +33,10 @@ def fetch_members(client: PlatformClient, url: str) -> list[dict]:
         seen.add(url)
         response = client.request("GET", url, headers={"Accept": MEMBERSHIP_TYPE})
         if response.status_code != 200:
-            raise LtiError(f"The LMS refused its roster at {url}: {_describe(response)}. Check "
+            raise LtiError(f"The LMS refused its roster at {url}: {describe(response)}. Check "
                            f"{CONFIG_SECTION}.memberships_url and that Names and Role Provisioning Services are "
                            "enabled for this tool.")
-        page = _json(response, dict).get("members")
+        page = json_body(response, dict).get("members")
         if not isinstance(page, list):
             raise LtiError(f"GET {url} answered without a list of members: {response.text[:200]!r}")
         members += [member for member in page if isinstance(member, dict) and member.get("user_id")]
@@ -195,37 +195,3 @@ def roster_url(args, course, settings) -> tuple[str, str]:
                        "`autograder serve` runs, then run this again; or use `autograder lti roster --context` for "
                        "every member of the course.")
     return link_memberships_url(context_url, link["resource_link"]), f"the LMS link of {args.assignment}"
-
-
-def run_roster(args) -> int:
-    from .lti import _course, load_settings, read_private_key
-
-    course = _course()
-    try:
-        settings = load_settings(course.root)
-        url, whose = roster_url(args, course, settings)
-        settings.require("client_id", "token_url")
-        client = PlatformClient(settings, read_private_key(settings.private_key_path), (MEMBERSHIP_SCOPE,))
-        try:
-            members = fetch_members(client, url)
-        finally:
-            client.close()
-        report = record_roster(args.db or course.db_url, members, settings.roster_match, dry_run=args.dry_run)
-    except LtiError as error:
-        print(f"autograder lti roster: {error}", file=sys.stderr)
-        return 1
-    learners = sum(is_active(m) and is_learner(m) for m in members)
-    print(f"The LMS lists {len(members)} members of {whose}, {learners} of them students (matched by "
-          f"{settings.roster_match}){' (dry run: nothing written)' if args.dry_run else ''}:")
-    print(f"  LMS user id recorded for {len(report.recorded)}, already right for {len(report.unchanged)}, "
-          f"{len(report.added)} added to the gradebook")
-    for student, user_id in report.recorded:
-        print(f"  {student} -> {user_id}")
-    for student, user_id in report.taken_from:
-        print(f"  {student} no longer has LMS user id {user_id}: the LMS gives it to another student")
-    if report.unmatched:
-        print(f"  NOT matched ({len(report.unmatched)}): " + "; ".join(report.unmatched))
-    if report.not_in_lms:
-        print(f"  in the gradebook, not a student of {whose} on the LMS ({len(report.not_in_lms)}): "
-              + ", ".join(report.not_in_lms))
-    return 1 if report.unmatched else 0

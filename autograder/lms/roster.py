@@ -16,8 +16,8 @@ row before it writes anything and then writes them in one transaction: students 
 """
 from __future__ import annotations
 
+import logging
 import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +25,8 @@ from sqlalchemy import Column, MetaData, String, Table, select
 
 from .csvfiles import LmsFileError, read_table
 from .csvfiles import Table as CsvTable
+
+logger = logging.getLogger(__name__)
 
 CANVAS_COLUMNS = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
 MOODLE_COLUMNS = ("First name", "Email address")
@@ -269,7 +271,7 @@ def run_import(args) -> int:
         roster = read_roster(args.file, course.lms_student_id)
         report = import_roster(db_url, roster)
     except LmsFileError as error:
-        print(f"Roster not imported, the gradebook is unchanged:\n{error}", file=sys.stderr)
+        logger.error("Roster not imported, the gradebook is unchanged:\n%s", error)
         return 1
     print(f"{roster.path}: a {roster.lms.title()} roster of {len(roster.students)} students "
           f"(ids from: {', '.join(id_columns_for(roster.lms, course.lms_student_id))})")

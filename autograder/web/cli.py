@@ -7,6 +7,8 @@ import sys
 
 LINK_DAYS = 120             # a term
 
+logger = logging.getLogger(__name__)
+
 
 def add_command(commands):
     from ..cli import DEFAULT_WORKERS
@@ -119,8 +121,8 @@ def run_links(args) -> int:
     people = [(student, "student") for student in (args.student or students(service.db_url))]
     people += [(name, "instructor") for name in (args.instructor or ([] if args.student else ["instructor"]))]
     if not any(role == "student" for _, role in people) and not args.student:
-        print("note: the gradebook has no students yet: import the roster (autograder roster import) or name "
-              "them with --student ID", file=sys.stderr)
+        logger.warning("the gradebook has no students yet: import the roster (autograder roster import) or name "
+                       "them with --student ID")
     for user_id, role in people:
         try:
             link = service.store.add_link(user_id, role, args.expires)

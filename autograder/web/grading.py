@@ -1,32 +1,33 @@
 """Grading the service's attempts: the batch engine's pool of warm sandboxes, fed one attempt at a time.
 
-Workers are batch.py's (`_Worker`: a warm `Sandbox` each, grading with `grade.grade_notebook`; or Dask's
+Workers are batch.py's (`SandboxWorker`: a warm `Sandbox` each, grading with `grade.grade_notebook`; or Dask's
 `ClusterPool`); one saver thread alone writes results, as in a batch, so a SQLite gradebook has one
 writer. For each graded attempt it writes, in this order: the attempt's own results (atomically), the
-gradebook through batch.py's `_save_or_explain` when the attempt counts, then the attempt's row as "done". A server
+gradebook through batch.py's `save_or_explain` when the attempt counts, then the attempt's row as "done". A server
 killed anywhere in between grades the attempt again at its next start and writes the same rows again.
 """
 from __future__ import annotations
 
 import json
+import logging
 import os
 import queue
 import shutil
-import sys
 import threading
 import time
-import traceback
 from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from .. import notebook as nb
 from ..autograded import RESULTS, write_autograded
-from ..batch import SubmittedNotebook, _save_or_explain, _Worker
+from ..batch import SandboxWorker, SubmittedNotebook, save_or_explain
 from ..grade import SubmissionResult, assignment_spec
 from ..gradebook import GradebookError
 from .policies import policy
 from .store import Attempt, Store
+
+logger = logging.getLogger(__name__)
 
 RETRY_SECONDS = 2.0   # a gradebook that went away is tried again this often; the attempt waits meanwhile
 
@@ -53,7 +54,7 @@ def stored_result(course, attempt: Attempt) -> SubmissionResult | None:
         return None
 
 
-class _ServiceWorker(_Worker):
+class _ServiceWorker(SandboxWorker):
     """batch.py's worker, remembering the attempt it grades: if its sandbox fails, that attempt is not lost."""
 
     current: SubmittedNotebook | None = None
@@ -153,7 +154,7 @@ class GradingService:
             try:
                 self._writer(assignment)
             except Exception as error:  # the database is away: the first result to save tries again
-                print(f"autograder serve: the gradebook cannot be opened yet ({error})", file=sys.stderr)
+                logger.warning("the gradebook cannot be opened yet (%s)", error)
                 self._close_writers()
                 break
         while True:
@@ -169,12 +170,11 @@ class GradingService:
                     self._finish(attempt_id, job, result)
                     break
                 except (SQLAlchemyError, GradebookError) as error:  # the database went away: keep it, try again
-                    print(f"autograder serve: could not record attempt {attempt_id} ({error}); retrying",
-                          file=sys.stderr)
+                    logger.warning("could not record attempt %s (%s); retrying", attempt_id, error)
                     self._close_writers()
                     time.sleep(RETRY_SECONDS)
                 except Exception:  # a bug must not stop every other result: this one stays queued for a restart
-                    traceback.print_exc()
+                    logger.exception("attempt %s was not recorded; it stays queued for a restart", attempt_id)
                     break
             with self._lock:
                 again = attempt_id in self._again
@@ -195,8 +195,7 @@ class GradingService:
                 self.store.requeue([attempt_id])
                 break
             except SQLAlchemyError as error:
-                print(f"autograder serve: could not queue attempt {attempt_id} again ({error}); retrying",
-                      file=sys.stderr)
+                logger.warning("could not queue attempt %s again (%s); retrying", attempt_id, error)
                 time.sleep(RETRY_SECONDS)
         self.jobs.put(job)
 
@@ -205,7 +204,7 @@ class GradingService:
         and start another worker in its place. (A worker that stops for `close` sends no error.)"""
         if self._stopping or error is None:
             return
-        print(f"autograder serve: a grading sandbox failed ({error}); starting another", file=sys.stderr)
+        logger.warning("a grading sandbox failed (%s); starting another", error)
         threading.Thread(target=self._replace_ended_workers, daemon=True).start()
 
     def _replace_ended_workers(self) -> None:
@@ -273,7 +272,7 @@ class GradingService:
             writer.gradebook.update_or_create_student(attempt.student)
             writer.gradebook.update_or_create_submission(attempt.assignment, attempt.student, extension=extension)
         # a result the submission keeps from being saved is saved as an error that says why, as in a batch
-        _save_or_explain(writer, self.specs[attempt.assignment], job, result, self.course.root / "autograded")
+        save_or_explain(writer, self.specs[attempt.assignment], job, result, self.course.root / "autograded")
         return self.course.root / "autograded" / attempt.student / attempt.assignment
 
     def _writer(self, assignment: str):

@@ -1,6 +1,10 @@
 """The batch as a whole: every hostile submission graded, none stopping the batch, the honest controls handed
 out after them graded in full, and the catalogue as large and as varied as the issue asks."""
+import pytest
+
 from catalogue import CONTROL, HOSTILE
+
+pytestmark = pytest.mark.slow  # reads one real batch per assignment (sandboxes, nbgrader's gradebook)
 
 
 def test_the_catalogue_covers_every_family_across_every_assignment(hostile_batch):

@@ -1,7 +1,11 @@
 """Cheating inside the rules of Python: fake numbers, monkeypatched NumPy, builtins and checks, tampered nbgrader
 metadata, deleted and duplicated cells. Each earns exactly what its honest part earns, and is told why."""
+import pytest
+
 from catalogue import A1
 from expectations import cell_text, earns_honest_points, output
+
+pytestmark = pytest.mark.slow  # reads one real batch per assignment (sandboxes, nbgrader's gradebook)
 
 
 # fake equality and fake numbers: what crosses into the grader is plain data, so an object that agrees with

@@ -4,7 +4,11 @@ import os
 import re
 from pathlib import Path
 
+import pytest
+
 from expectations import cell_errors, cell_text, digest, earns_honest_points, everything_said, output
+
+pytestmark = pytest.mark.slow  # sandboxes and real batches
 
 
 # reading what a student must not read: each attack would earn a point if it could read its target

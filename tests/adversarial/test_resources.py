@@ -2,8 +2,12 @@
 exiting in the middle. Each is stopped, the rest of the notebook still counts, and nothing is left running."""
 import re
 
+import pytest
+
 from expectations import leftover_processes, printed_uids
 from expectations import cell_errors, cell_text, earns_honest_points, output
+
+pytestmark = pytest.mark.slow  # reads one real batch per assignment (sandboxes, nbgrader's gradebook)
 
 
 def test_process_bomb_is_refused_at_the_process_limit_and_cleaned_up(hostile_batch):

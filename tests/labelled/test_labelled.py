@@ -16,6 +16,8 @@ from autograder.grade import assignment_spec
 from labelled_cases import CASES, Code
 from make_class import VARIANTS, build_notebook
 
+pytestmark = pytest.mark.slow  # grades the labelled class in sandboxes
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -116,6 +116,7 @@ def scores(results):
     return {test["name"]: test["score"] for test in results["tests"] if "max_score" in test}
 
 
+@pytest.mark.slow
 def test_zip_holds_the_scripts_at_its_root_and_only_this_assignments_files(zips):
     with zipfile.ZipFile(zips[A2]) as archive:
         infos = {info.filename: info for info in archive.infolist()}
@@ -130,6 +131,7 @@ def test_zip_holds_the_scripts_at_its_root_and_only_this_assignments_files(zips)
                 or name.split("/")[1:2] in (["submitted"], ["autograded"], ["release"], ["samples"], ["tests"])]
 
 
+@pytest.mark.slow
 def test_scripts_are_valid_bash_and_setup_installs_the_packed_copy(zips, tmp_path):
     root = unpack(zips[A1], tmp_path / "autograder")
     for script in ("setup.sh", "run_autograder"):
@@ -150,16 +152,18 @@ def throwaway_python():
         shutil.rmtree(folder, ignore_errors=True)
 
 
+@pytest.mark.slow
 def test_setup_sh_installs_the_zips_package_into_the_chosen_python(zips, tmp_path, throwaway_python, gradescope):
     root = unpack(zips[A1], tmp_path / "autograder")
-    env = {**os.environ, "AUTOGRADER_GRADESCOPE_PYTHON": str(throwaway_python)}
+    env = {**{key: value for key, value in os.environ.items() if key != "PYTHONPATH"},  # the install alone decides
+           "AUTOGRADER_GRADESCOPE_PYTHON": str(throwaway_python)}
     done = subprocess.run(["bash", str(root / "source" / "setup.sh")], cwd="/", env=env, capture_output=True,
                           text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "autograder installed for 01-gradient-descent" in done.stdout
     where = subprocess.run([str(throwaway_python), "-c", "import autograder.checks as c; print(c.HIDDEN); "
                             "print(sorted(p.name for p in c.HIDDEN.glob('*.py')))"],
-                           cwd="/", capture_output=True, text=True, check=True).stdout.splitlines()
+                           cwd="/", env=env, capture_output=True, text=True, check=True).stdout.splitlines()
     assert where[0].startswith(str(throwaway_python.parent.parent))
     assert where[1] == "['test_01_gradient_descent.py']"
     # this machine's own install is untouched: still the editable checkout
@@ -175,6 +179,7 @@ def solution_of(assignment):
     return solution(load_course(ROOT), assignment)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("assignment", [A1, A2, A3, A4])
 def test_a_correct_notebook_gets_every_autograded_point(correct, course, assignment):
     results = correct[assignment]
@@ -184,6 +189,7 @@ def test_a_correct_notebook_gets_every_autograded_point(correct, course, assignm
     assert list(scores(results)) == [exercise.name for exercise in assignment_spec(course, assignment).exercises]
 
 
+@pytest.mark.slow
 def test_one_exercise_per_test_hidden_until_published_check_cells_visible(correct):
     results = correct[A1]
     assert [(test["name"], test.get("max_score"), test["visibility"]) for test in results["tests"]] == [
@@ -202,6 +208,7 @@ def test_one_exercise_per_test_hidden_until_published_check_cells_visible(correc
     assert "shown when your instructor publishes the grades" in results["output"]
 
 
+@pytest.mark.slow
 def test_a_known_mistake_loses_exactly_that_exercises_points(gradescope):
     wrong_df = replaced(solution_of(A1), "df", "def df(x):\n    return x - 3\n")
     results = gradescope(A1, {"gradient_descent.ipynb": wrong_df})
@@ -215,6 +222,7 @@ def test_a_known_mistake_loses_exactly_that_exercises_points(gradescope):
     assert (check_cell["status"], check_cell["visibility"]) == ("failed", "visible")
 
 
+@pytest.mark.slow
 def test_a_mistake_in_backpropagation_loses_its_two_points(gradescope):
     plus = ("def backprop_weight_update(weights, gradients, learning_rate):\n"
             "    return {key: np.asarray(weights[key], dtype=float) + learning_rate * np.asarray(gradients[key])\n"
@@ -225,6 +233,7 @@ def test_a_mistake_in_backpropagation_loses_its_two_points(gradescope):
     assert [name for name, score in scores(results).items() if score == 0] == ["backprop_weight_update"]
 
 
+@pytest.mark.slow
 def test_broken_json_gets_zero_with_a_kind_specific_message(gradescope):
     results = gradescope(A1, {"gradient_descent.ipynb": '{"cells": [{"cell_type": "code", '})
     assert_valid(results, A1)
@@ -235,6 +244,7 @@ def test_broken_json_gets_zero_with_a_kind_specific_message(gradescope):
     assert all(test["score"] == 0 for test in results["tests"])
 
 
+@pytest.mark.slow
 def test_the_only_notebook_is_graded_whatever_its_name(gradescope):
     results = gradescope(A4, {"my work (1).ipynb": solution_of(A4), "notes.txt": "hello"})
     assert_valid(results, A4)
@@ -242,6 +252,7 @@ def test_the_only_notebook_is_graded_whatever_its_name(gradescope):
     assert "Graded my work (1).ipynb, the only notebook in your submission" in results["output"]
 
 
+@pytest.mark.slow
 def test_several_notebooks_none_with_the_right_name_get_a_clear_message(gradescope):
     results = gradescope(A2, {"a.ipynb": solution_of(A2), "b.ipynb": solution_of(A2)})
     assert_valid(results, A2)
@@ -250,6 +261,7 @@ def test_several_notebooks_none_with_the_right_name_get_a_clear_message(gradesco
         in results["output"]
 
 
+@pytest.mark.slow
 def test_an_empty_submission_gets_zero_and_says_what_to_upload(gradescope):
     results = gradescope(A2, {})
     assert_valid(results, A2)
@@ -257,6 +269,7 @@ def test_an_empty_submission_gets_zero_and_says_what_to_upload(gradescope):
                                         "Please upload slopes_and_updates.ipynb.")
 
 
+@pytest.mark.slow
 def test_another_assignments_notebook_is_named(gradescope):
     results = gradescope(A2, {"slopes_and_updates.ipynb": solution_of(A1)})
     assert_valid(results, A2)
@@ -264,6 +277,7 @@ def test_another_assignments_notebook_is_named(gradescope):
     assert "This is the notebook of 01-gradient-descent (gradient_descent.ipynb)" in results["output"]
 
 
+@pytest.mark.slow
 def test_a_grader_crash_still_writes_a_valid_result(gradescope, zips, tmp_path):
     broken = tmp_path / "broken.zip"
     with zipfile.ZipFile(zips[A4]) as source, zipfile.ZipFile(broken, "w") as target:
@@ -279,6 +293,7 @@ def test_a_grader_crash_still_writes_a_valid_result(gradescope, zips, tmp_path):
     assert "This is not a problem with your work" in results["output"]
 
 
+@pytest.mark.slow
 def test_a_grader_that_cannot_even_start_still_leaves_a_results_json(zips, tmp_path):
     broken = tmp_path / "broken.zip"
     with zipfile.ZipFile(zips[A1]) as source, zipfile.ZipFile(broken, "w") as target:
@@ -294,6 +309,7 @@ def test_a_grader_that_cannot_even_start_still_leaves_a_results_json(zips, tmp_p
     assert results["output"].startswith("The autograder could not start, so your notebook was not graded.")
 
 
+@pytest.mark.slow
 def test_visibility_comes_from_the_option_else_the_course_config(tmp_path, course_copy, gradescope):
     archive = build(A1, tmp_path, "--visibility", "after_due_date", "--check-cell-visibility", "hidden")
     results = gradescope(A1, {"gradient_descent.ipynb": solution_of(A1)}, archive=archive)
@@ -338,6 +354,7 @@ def hand_grade(db, student, email, score, comment):
         gradebook.db.commit()
 
 
+@pytest.mark.slow
 def test_a_written_answer_graded_in_the_gradebook_counts_with_the_graders_comment(gradescope, tmp_path, db_url):
     db = db_url
     hand_grade(db, "ada_lovelace", "Ada.Lovelace@example.org", 1.5, "Right idea; say why it diverges.")

@@ -561,10 +561,11 @@ def test_roster_of_an_assignment_never_launched_says_what_to_do(lti_course, caps
     status = main(["lti", "roster", A1, "--db", f"sqlite:///{lti_course.db}"])
     out, err = capsys.readouterr()
     assert (status, out) == (1, "")
-    assert err == ("autograder lti roster: No launch of 01-gradient-descent from the LMS is on record, so its link on "
-                   "the LMS is not known yet. Open the assignment's activity once from the LMS (as instructor or "
-                   "student) while `autograder serve` runs, then run this again; or use `autograder lti roster "
-                   "--context` for every member of the course.\n")
+    assert err.count("\n") == 1 and err.endswith(
+        " ERROR autograder.lms.lti: autograder lti roster: No launch of 01-gradient-descent from the LMS is on record, "
+        "so its link on the LMS is not known yet. Open the assignment's activity once from the LMS (as instructor or "
+        "student) while `autograder serve` runs, then run this again; or use `autograder lti roster "
+        "--context` for every member of the course.\n")
     assert platform.requests == [] and lms_user_ids(lti_course.db) == before
 
 
@@ -622,6 +623,11 @@ def test_config_prints_every_value_an_lms_administrator_pastes(lti_course, capsy
 
 
 # ---------------------------------------------------------------- only the served LMS course's URLs
+def logged(stderr: str) -> str:
+    """A command's error message as it wrote it, without the log line's time, level and logger."""
+    return stderr.partition(" ERROR autograder.lms.lti: ")[2]
+
+
 def test_publish_refuses_a_line_item_of_another_lms_course_and_sends_nothing(lti_course, capsys):
     platform = lti_course.platform
     record_launch(lti_course.db, A1, "rl-1", lineitems=platform.lineitems_url, memberships=platform.memberships_url)
@@ -629,7 +635,7 @@ def test_publish_refuses_a_line_item_of_another_lms_course_and_sends_nothing(lti
     lti_course.configure(lineitems={A1: foreign})
     status, out, err = lti_course.publish(capsys)
     assert (status, out) == (1, "")
-    assert err == (f"autograder lti publish: The line item {foreign} (c.LTI.lineitems['{A1}']) is not one of NN101 "
+    assert logged(err) == (f"autograder lti publish: The line item {foreign} (c.LTI.lineitems['{A1}']) is not one of NN101 "
                    f"(Neural nets), the LMS course this grader serves (its line items are under "
                    f"{platform.lineitems_url}); nothing was sent. Correct c.LTI.lineitems, or open the assignment's "
                    "activity once from that course.\n")
@@ -662,7 +668,7 @@ def test_publish_uses_the_served_courses_link_not_another_courses(lti_course, ca
     engine = create_engine(f"sqlite:///{lti_course.db}")
     set_approved(engine, other, datetime.now())
     status, out, err = lti_course.publish(capsys)
-    assert status == 1 and err.startswith(f"autograder lti publish: {A1} has links in 2 LMS courses this grader serves")
+    assert status == 1 and logged(err).startswith(f"autograder lti publish: {A1} has links in 2 LMS courses this grader serves")
     set_approved(engine, other, None)                      # withdrawn: its link is no longer used
     engine.dispose()
     status, out, _ = lti_course.publish(capsys)
@@ -677,7 +683,7 @@ def test_roster_refuses_a_memberships_url_of_another_lms_course(lti_course, caps
     foreign = platform.context_url(2) + "/memberships"
     status = main(["lti", "roster", "--context", "--url", foreign, "--db", f"sqlite:///{lti_course.db}"])
     assert status == 1
-    assert capsys.readouterr().err == (
+    assert logged(capsys.readouterr().err) == (
         f"autograder lti roster: --url {foreign} is not the roster of NN101 (Neural nets), the LMS course this grader "
         f"serves ({platform.memberships_url}); nothing was fetched or recorded.\n")
     lti_course.configure(memberships_url=foreign)

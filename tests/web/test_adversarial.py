@@ -12,6 +12,8 @@ from served import upload, wait_done
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "adversarial"))
 from catalogue import BY_STUDENT, Targets  # noqa: E402
 
+pytestmark = pytest.mark.slow  # the service: a server process and sandboxes
+
 # hostile cells and tampered metadata that need no listener of the adversarial suite's own
 CHOSEN = ("raise_system_exit", "os_exit", "system_exit_in_graded_function", "os_exit_in_graded_function",
           "forged_sandbox_error", "forged_protocol", "raised_points", "swapped_grade_ids", "edited_locked_cells",

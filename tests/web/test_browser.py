@@ -14,6 +14,8 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from served import A1, sample
 
+pytestmark = pytest.mark.slow  # the service in a server process, driven by Chromium
+
 STUDENT = "lin"   # A1's policy (served.TEST_CONFIG): 2 attempts, due 2099-01-01, everything shown before it
 ADA_S_SCORE = "7 of 7 points so far; 2 more points to be graded by your instructor"  # her written answer waits
 

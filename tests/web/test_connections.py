@@ -11,7 +11,8 @@ import requests
 
 from served import ONE_ASSIGNMENT_CONFIG, ProcessServer, make_course
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow  # the service in a server process
+
 OPEN = 250
 MANY = 1100   # connections: past select()'s 1024 descriptors
 FEW_FILES = 400   # a server's limit on open files, for the test that runs out of them

@@ -8,10 +8,13 @@ import sys
 import time
 
 import nbformat
+import pytest
 import requests
 
 from served import (A1, ONE_ASSIGNMENT_CONFIG, ROOT, ProcessServer, csrf_token, make_course, sample, upload,
                     wait_done)
+
+pytestmark = pytest.mark.slow  # the service in a server process
 
 STUDENT_UIDS = 60000   # sandbox.FIRST_UID: student code runs as this uid plus the sandbox's slot
 

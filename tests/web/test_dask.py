@@ -19,6 +19,8 @@ from test_distributed import LoopbackCluster, verdicts
 
 from course_files import copy_course
 
+pytestmark = pytest.mark.slow  # the service on a Dask cluster
+
 SERVICE_POLICY = '\nc.Autograder.policies = {"default": {"attempts": 3, "before_due": "full"}}\n'
 
 

@@ -8,6 +8,8 @@ from postgres_server import PostgresServer
 from served import A1, ONE_ASSIGNMENT_CONFIG, ThreadServer, make_course, message, sample, upload, \
     wait_done
 
+pytestmark = pytest.mark.slow  # the service and a PostgreSQL server
+
 
 def pg_ctl(server: PostgresServer, *args: str):
     options = f"-h 127.0.0.1 -p {server.port} -k {server.folder} -c fsync=off -c max_connections=60"

@@ -12,6 +12,8 @@ from served import A1, A2, message, sample, upload, wait_done
 
 from autograder.scores import score
 
+pytestmark = pytest.mark.slow  # the service in a server process
+
 A3, A4 = "03-backpropagation", "04-linear-regression"
 
 

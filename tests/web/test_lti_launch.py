@@ -29,6 +29,8 @@ from autograder.scores import score  # noqa: E402
 from autograder.web.lti import PUBLISHED, publication  # noqa: E402
 from autograder.web.store import utcnow  # noqa: E402
 
+pytestmark = pytest.mark.slow  # the service in a server process, driven by Chromium
+
 
 @pytest.fixture(scope="module")
 def lti(tmp_path_factory):

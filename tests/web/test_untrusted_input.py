@@ -74,6 +74,7 @@ def client(server):
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(token=st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="/?#%"),
                      min_size=1, max_size=200))
+@pytest.mark.slow
 def test_no_made_up_token_signs_anyone_in(client, token):
     response = client.get(f"/signin/{token}")
     assert response.status_code in (403, 404)
