@@ -390,7 +390,7 @@ def similar_pairs(codes: dict, given: list[str], threshold: float = THRESHOLD, l
 
     `codes`: student -> their code, either one string or {exercise: code}. `given`: the course's code (release
     notebook cells and reference solution), discounted wherever it appears. A run of tokens that more than `common`
-    students wrote (default: max(8, a fifth of the class)) is the ordinary answer and discounted too: a copy pair
+    students wrote (default: max(8, a twentieth of the class)) is the ordinary answer and discounted too: a copy pair
     adds to the count, so a lower bar would discount the very code a pair copied.
     """
     codes = {student: _as_exercises(code) for student, code in codes.items()}
@@ -405,7 +405,7 @@ def similar_pairs(codes: dict, given: list[str], threshold: float = THRESHOLD, l
                 if code and code.strip()}
         prints[student] = mine
         holders.update({(exercise, digest) for exercise, value in mine.items() for digest in value.hashes})
-    common = max(8, len(prints) // 5) if common is None else common
+    common = max(8, len(prints) // 20) if common is None else common
     for student, mine in prints.items():
         for exercise, value in mine.items():
             value.own = {digest for digest in value.hashes
