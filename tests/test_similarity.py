@@ -5,6 +5,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from autograder.similarity import similar_pairs, tokens
 from similarity_class import ASSIGNMENTS, KINDS, labelled_class
 
@@ -119,3 +121,26 @@ def test_the_same_pairs_and_figures_under_any_hash_seed():
                               env={**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(ROOT)}).stdout
                for seed in ("1", "4242")]
     assert outputs[0] == outputs[1] and outputs[0].count("\n") >= 8, outputs
+
+
+@pytest.mark.slow
+def test_the_report_shows_the_highlighted_matches_at_360_and_1280_pixels(tmp_path):
+    from autograder.report import ClassReport, render_report
+    from headless_chromium import chromium, layout
+
+    labelled = labelled_class("04-linear-regression", 0)
+    report = ClassReport("04-linear-regression", max_score=4.0, scores=[2.0, 3.0])
+    report.similar = similar_pairs(labelled.codes, labelled.given)
+    page = tmp_path / "report.html"
+    page.write_text(render_report(report, tmp_path, tmp_path), encoding="utf-8")
+    for width in (360, 1280):
+        with chromium(width) as driver:
+            found = layout(driver, page.as_uri())
+            assert found["scrollWidth"] <= width and found["wide"] == [], found
+            marks = driver.execute_script("return [...document.querySelectorAll('.similar mark')].filter("
+                                          "m => m.getBoundingClientRect().width > 0).length")
+            greyed = driver.execute_script("return document.querySelectorAll('.similar .given').length")
+            assert marks >= 10 and greyed >= 2, (marks, greyed)
+            driver.execute_script("document.querySelector('.similar').scrollIntoView()")
+            if os.environ.get("SIMILARITY_SCREENSHOTS"):
+                driver.save_screenshot(os.path.join(os.environ["SIMILARITY_SCREENSHOTS"], f"similar-{width}.png"))
