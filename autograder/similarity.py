@@ -32,7 +32,7 @@ K = 6                 # tokens per fingerprinted run: a run this long is rarely 
 WINDOW = 4            # winnowing window: every match of K + WINDOW - 1 tokens shares at least one indexed hash
 THRESHOLD = 0.85      # share of the smaller side's own code (weighted over exercises) that the other side has too
 MIN_SHARED = 12       # tokens of shared, undiscounted code below which a pair is too short to judge
-MIN_LINES = 2         # lines of each side's code the match must cover
+MIN_LINES = 5         # lines of each side's own code the match must cover: fewer is too little to judge
 MAX_PAIRS = 20
 
 GIVEN, COMMON, MATCH = "given", "common", "match"   # what a line of code is, for the report's highlight
@@ -80,19 +80,30 @@ def _parse(code: str) -> ast.Module | None:
         return None
 
 
-def _bound_names(tree: ast.AST) -> set[str]:
-    """The names `tree` binds: assigned, loop and comprehension targets, parameters, functions, imports."""
+def _binds(node: ast.AST) -> set[str]:
     names = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
-            names.add(node.id)
-        elif isinstance(node, ast.arg):
-            names.add(node.arg)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(node.name)
-        elif isinstance(node, ast.alias):
-            names.add((node.asname or node.name).split(".")[0])
+    for inner in ast.walk(node):
+        if isinstance(inner, ast.Name) and isinstance(inner.ctx, (ast.Store, ast.Del)):
+            names.add(inner.id)
+        elif isinstance(inner, ast.arg):
+            names.add(inner.arg)
+        elif isinstance(inner, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(inner.name)
+        elif isinstance(inner, ast.alias):
+            names.add((inner.asname or inner.name).split(".")[0])
     return names
+
+
+def _bound_names(tree: ast.Module, kept: frozenset) -> set[str]:
+    """The names the student's code binds (assigned, loop and comprehension targets, parameters, functions, imports)
+    that become placeholders: every name bound inside a function, and the module-level ones the course did not
+    define (`kept`: its functions and answer variables, which a student must not rename)."""
+    local = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            local |= _binds(node.args) | {n for stmt in ([node.body] if isinstance(node, ast.Lambda) else node.body)
+                                          for n in _binds(stmt)}
+    return local | (_binds(tree) - kept)
 
 
 def _defined_by(code: str) -> set[str]:
@@ -296,7 +307,7 @@ def tokens(code: str, kept: frozenset = frozenset()) -> list[tuple[str, int]]:
     if tree is None:
         return _plain_tokens(code, kept)
     _drop_docstrings(tree)
-    bound = _bound_names(tree) - kept
+    bound = _bound_names(tree, kept)
 
     def blind(stmt):
         out = []
@@ -410,14 +421,34 @@ def similar_pairs(codes: dict, given: list[str], threshold: float = THRESHOLD, l
         for exercise, value in mine.items():
             value.own = {digest for digest in value.hashes
                          if digest not in given_hashes and holders[exercise, digest] <= common}
+    scores = {pair: _score(prints[pair[0]], prints[pair[1]]) for pair in _candidates(prints)}
     pairs = []
-    for first, second in _candidates(prints):
-        pair = _compare(first, second, prints[first], prints[second], given_hashes, common, holders)
-        if pair and pair.similarity >= threshold:
+    for (first, second), (figure, _) in scores.items():
+        pair = figure >= threshold and _compare(first, second, figure, prints[first], prints[second], given_hashes,
+                                                common, holders)
+        if pair:
             pairs.append(pair)
     pairs.sort(key=lambda pair: (-pair.similarity, pair.first, pair.second))
-    logger.debug("similarity: %d students, %d pairs listed", len(prints), len(pairs))
+    logger.debug("similarity: %d students, %d candidate pairs, %d listed", len(prints), len(scores), len(pairs))
     return pairs[:limit]
+
+
+def _score(mine: dict[str, Prints], theirs: dict[str, Prints]) -> tuple[float, dict[str, tuple[int, int, int]]]:
+    """(the pair's figure, {exercise: (shared, first's own, second's own) fingerprints}): per exercise the share of
+    the smaller side's own fingerprints the other has, weighted over exercises by the exercise's own code (the larger
+    side's; an exercise only one side wrote own code for counts as not alike)."""
+    shared_total = size_total = 0.0
+    counts = {}
+    for exercise in sorted(set(mine) | set(theirs)):
+        a = mine[exercise].own if exercise in mine else set()
+        b = theirs[exercise].own if exercise in theirs else set()
+        shared = len(a & b)
+        counts[exercise] = (shared, len(a), len(b))
+        size = max(len(a), len(b))
+        size_total += size
+        if shared:
+            shared_total += size * shared / min(len(a), len(b))
+    return (shared_total / size_total if size_total else 0.0), counts
 
 
 def _candidates(prints: dict[str, dict[str, Prints]]):
@@ -436,29 +467,19 @@ def _candidates(prints: dict[str, dict[str, Prints]]):
     return sorted(pair for pair, count in shared.items() if count >= 2)
 
 
-def _compare(first: str, second: str, mine: dict[str, Prints], theirs: dict[str, Prints], given_hashes: set[int],
-             common: int, holders: Counter) -> SimilarPair | None:
-    """The pair's figures and evidence: per exercise the share of the smaller side's own fingerprints the other has,
-    weighted over exercises by the smaller side's own code; None when the shared code is too short to judge."""
-    shared_total = smaller_total = 0
+def _compare(first: str, second: str, figure: float, mine: dict[str, Prints], theirs: dict[str, Prints],
+             given_hashes: set[int], common: int, holders: Counter) -> SimilarPair | None:
+    """The pair with its evidence: per exercise both codes, each line marked; None when the shared code is too short
+    to judge (fewer than MIN_SHARED tokens, or fewer than MIN_LINES lines of either side)."""
     matched: list[ExerciseMatch] = []
     covered_first, covered_second = set(), set()
     own_first = own_second = 0
     shared_hashes: set[int] = set()
     for exercise in sorted(set(mine) | set(theirs)):
         a, b = mine.get(exercise), theirs.get(exercise)
-        if a is not None:
-            own_first += len(_own_lines(a))
-        if b is not None:
-            own_second += len(_own_lines(b))
-        size = max(len(a.own) if a else 0, len(b.own) if b else 0)
-        smaller_total += size
-        if a is None or b is None or not a.own or not b.own:
-            continue
-        shared = a.own & b.own
-        smaller = min(len(a.own), len(b.own))
-        # the exercise's share of the smaller side, weighted by the exercise's own code (the larger side's)
-        shared_total += size * len(shared) / smaller
+        own_first += len(_own_lines(a)) if a else 0
+        own_second += len(_own_lines(b)) if b else 0
+        shared = a.own & b.own if a and b else set()
         if not shared:
             continue
         shared_hashes |= shared
@@ -467,13 +488,11 @@ def _compare(first: str, second: str, mine: dict[str, Prints], theirs: dict[str,
         covered_second |= {(exercise, line) for line in lines_b}
         matched.append(ExerciseMatch(exercise, _highlight(a, lines_a, given_hashes, common, holders, exercise),
                                      _highlight(b, lines_b, given_hashes, common, holders, exercise),
-                                     len(shared) / smaller))
-    if not smaller_total or len(shared_hashes) + K - 1 < MIN_SHARED:
+                                     len(shared) / min(len(a.own), len(b.own))))
+    if len(shared_hashes) + K - 1 < MIN_SHARED or min(len(covered_first), len(covered_second)) < MIN_LINES:
         return None
-    if min(len(covered_first), len(covered_second)) < MIN_LINES:
-        return None
-    return SimilarPair(first, second, shared_total / smaller_total, tuple(matched),
-                       (len(covered_first), own_first), (len(covered_second), own_second))
+    return SimilarPair(first, second, figure, tuple(matched), (len(covered_first), own_first),
+                       (len(covered_second), own_second))
 
 
 def _lines_of(value: Prints, hashes: set[int]) -> set[int]:

@@ -61,12 +61,13 @@ WAYS = {
             "return (x - learning_rate) * gradx",
         ],
         "gradient_descent": [
-            "{p} = [x0]\n{x} = x0\nfor _ in range(max_iters):\n    {x} = gradient_descent_update({x}, grad({x}), "
-            "learning_rate)\n    {p}.append({x})\nreturn np.array({p}[[|, dtype=float]])",
-            "{p} = np.zeros(max_iters + 1)\n{p}[0] = x0\nfor {i} in range(max_iters):\n    {p}[{i} + 1] = "
+            "{p} = [x0]\n{x} = x0\nfor _ in range(max_iters):\n    [[{x} = gradient_descent_update({x}, grad({x}), "
+            "learning_rate)|{g} = grad({x})\n    {x} = gradient_descent_update({x}, {g}, learning_rate)]]\n"
+            "    {p}.append({x})\nreturn np.[[array|asarray]]({p}[[|, dtype=float]])",
+            "{p} = np.[[zeros|empty]](max_iters + 1[[|, dtype=float]])\n{p}[0] = x0\nfor {i} in range(max_iters):\n    {p}[{i} + 1] = "
             "gradient_descent_update({p}[{i}], grad({p}[{i}]), learning_rate)\nreturn {p}",
-            "{p} = [x0]\n{c} = 0\nwhile {c} < max_iters:\n    {p}.append(gradient_descent_update({p}[-1], "
-            "grad({p}[-1]), learning_rate))\n    {c} += 1\nreturn np.array({p})",
+            "{p} = [x0]\n{c} = 0\nwhile {c} [[<|!=]] max_iters:\n    {p}.append(gradient_descent_update({p}[-1], "
+            "grad({p}[-1]), learning_rate))\n    {c} [[+= 1|= {c} + 1]]\nreturn np.array({p}[[|, dtype=float]])",
             "{p} = [x0]\nfor {i} in range(max_iters):\n    {p}.append({p}[-1] - learning_rate * grad({p}[-1]))\n"
             "@loop\n{o} = []\nfor {v} in {p}:\n    {o}.append(float({v}))\n@comp\n{o} = [float({v}) for {v} in {p}]\n"
             "@end\nreturn np.array({o})",
@@ -74,9 +75,9 @@ WAYS = {
             "learning_rate)\nreturn np.concatenate(([x0], gradient_descent(grad, {x}, learning_rate, "
             "max_iters - 1)))",
             "{p} = [x0]\n{x} = x0\nfor {i} in range([[max_iters - 1|1, max_iters]]):\n    {x} = {x} - learning_rate "
-            "* grad({x})\n    {p}.append({x})\nreturn np.array({p})",
+            "* grad({x})\n    {p}.append({x})\nreturn np.[[array|asarray]]({p})",
             "{x} = x0\n{p} = [{x}]\nfor _ in range(max_iters):\n    {x} = {x} - learning_rate * grad(x0)\n"
-            "    {p}.append({x})\nreturn np.array({p})",
+            "    {p}.append({x})\nreturn [[np.array({p})|np.array({p}, dtype=float)|{p}]]",
             "{p} = np.array([x0], dtype=float)\n{x} = x0\nfor _ in range(max_iters):\n    {x} = "
             "gradient_descent_update({x}, grad({x}), learning_rate)\n    {p} = np.append({p}, {x})\nreturn {p}",
             "{p} = [float(x0)]\nfor _ in range(max_iters):\n    {s} = learning_rate * grad({p}[-1])\n"
@@ -102,10 +103,10 @@ WAYS = {
             "    {o}.append(weight * {v} + bias)\n@comp\n{o} = [weight * {v} + bias for {v} in x]\n@end\n"
             "return np.array({o}, dtype=float)",
             "return weight * (x + bias)",
-            "{q} = np.asarray(x) * weight\n{q} = {q} + bias\nreturn {q}",
+            "{q} = np.[[asarray|array]](x) * weight\n{q} = {q} + bias\nreturn [[{q}|{q}.astype(float)]]",
         ],
         "sse": [
-            "{e} = linear(x, weight, bias) - np.asarray(y, dtype=float)\nreturn float(np.sum({e} ** 2))",
+            "{e} = linear(x, weight, bias) - np.asarray(y, dtype=float)\nreturn [[float(np.sum({e} ** 2))|float(({e} ** 2).sum())|float(np.sum({e} * {e}))]]",
             "return [[np.sum((linear(x, weight, bias) - y) ** 2)|((linear(x, weight, bias) - y) ** 2).sum()]]",
             "@loop\n{t} = 0\nfor {v}, {u} in zip(x, y):\n    {t} += (weight * {v} + bias - {u}) ** 2\n"
             "@comp\n{t} = sum((weight * {v} + bias - {u}) ** 2 for {v}, {u} in zip(x, y))\n@end\nreturn {t}",
@@ -117,35 +118,36 @@ WAYS = {
         "sse_gradient": [
             "x = np.asarray(x, dtype=float)\n{e} = linear(x, weight, bias) - np.asarray(y, dtype=float)\n"
             "return float(2 * np.sum({e} * x)), float(2 * np.sum({e}))",
-            "{q} = linear(x, weight, bias)\n{e} = {q} - y\n@swap\n{dw} = 2 * np.sum({e} * x)\n@with\n"
+            "{q} = linear(x, weight, bias)\n{e} = {q} - [[y|np.asarray(y)|np.array(y, dtype=float)]]\n@swap\n{dw} = 2 * np.sum({e} * x)\n@with\n"
             "{db} = 2 * np.sum({e})\n@end\nreturn {dw}, {db}",
-            "{dw} = 0\n{db} = 0\nfor {v}, {u} in zip(x, y):\n    {e} = weight * {v} + bias - {u}\n"
+            "{dw} = [[0|0.0]]\n{db} = [[0|0.0]]\nfor {v}, {u} in zip(x, y):\n    {e} = weight * {v} + bias - {u}\n"
             "    {dw} += 2 * {e} * {v}\n    {db} += 2 * {e}\nreturn {dw}, {db}",
-            "{e} = linear(x, weight, bias) - y\nreturn 2 * np.mean({e} * x), 2 * np.mean({e})",
-            "{e} = y - linear(x, weight, bias)\nreturn 2 * np.sum({e} * x), 2 * np.sum({e})",
+            "{e} = linear(x, weight, bias) - [[y|np.asarray(y)]]\nreturn 2 * np.mean({e} * x), 2 * np.mean({e})",
+            "{e} = [[y|np.asarray(y)]] - linear(x, weight, bias)\nreturn 2 * np.sum({e} * x), 2 * np.sum({e})",
             "{e} = linear(x, weight, bias) - np.asarray(y)\nreturn 2 * np.dot({e}, x), 2 * np.sum({e})",
-            "{e} = linear(x, weight, bias) - y\nreturn 2 * np.sum({e}), 2 * np.sum({e} * x)",
+            "{e} = linear(x, weight, bias) - [[y|np.asarray(y)]]\nreturn [[2 * np.sum({e}), 2 * np.sum({e} * x)|np.sum(2 * {e}), np.sum(2 * {e} * x)]]",
         ],
         "fit": [
             "{h} = []\nfor _ in range(epochs):\n    {dw}, {db} = sse_gradient(x, y, weight, bias)\n"
             "    weight, bias = weight - learning_rate * {dw}, bias - learning_rate * {db}\n"
-            "    {h}.append(sse(x, y, weight, bias))\nreturn weight, bias, np.array({h}[[|, dtype=float]])",
+            "    [[{h}.append(sse(x, y, weight, bias))|{h} = {h} + [sse(x, y, weight, bias)]|{h} += [sse(x, y, weight, "
+            "bias)]]]\nreturn weight, bias, np.[[array|asarray]]({h}[[|, dtype=float]])",
             "{h} = []\nfor {i} in range(epochs):\n    {dw}, {db} = sse_gradient(x, y, weight, bias)\n@swap\n"
             "    weight = weight - learning_rate * {dw}\n@with\n    bias = bias - learning_rate * {db}\n@end\n"
-            "    {h}.append(sse(x, y, weight, bias))\nreturn weight, bias, np.array({h})",
+            "    {h}.append(sse(x, y, weight, bias))\nreturn weight, bias, [[np.array({h})|np.asarray({h}, dtype=float)]]",
             "{h} = []\nfor _ in range(epochs):\n    {dw}, _ = sse_gradient(x, y, weight, bias)\n    weight -= "
             "learning_rate * {dw}\n    _, {db} = sse_gradient(x, y, weight, bias)\n    bias -= learning_rate * {db}\n"
             "    {h}.append(sse(x, y, weight, bias))\nreturn weight, bias, np.array({h})",
             "{h} = []\nfor _ in range(epochs):\n    {h}.append(sse(x, y, weight, bias))\n    {dw}, {db} = "
             "sse_gradient(x, y, weight, bias)\n    weight -= learning_rate * {dw}\n    bias -= learning_rate * {db}\n"
             "return weight, bias, np.array({h})",
-            "{h} = np.zeros(epochs)\n{c} = 0\nwhile {c} < epochs:\n    {g} = sse_gradient(x, y, weight, bias)\n"
+            "{h} = np.[[zeros|empty]](epochs)\n{c} = 0\nwhile {c} < epochs:\n    {g} = sse_gradient(x, y, weight, bias)\n"
             "    weight, bias = weight - learning_rate * {g}[0], bias - learning_rate * {g}[1]\n"
             "    {h}[{c}] = sse(x, y, weight, bias)\n    {c} += 1\nreturn weight, bias, {h}",
             "{h} = []\nfor _ in range(epochs):\n    {dw}, {db} = sse_gradient(x, y, weight, bias)\n"
             "    {n} = len(x)\n    weight, bias = weight - learning_rate * {dw} / {n}, bias - learning_rate * {db} / "
             "{n}\n    {h}.append(sse(x, y, weight, bias))\nreturn weight, bias, np.array({h})",
-            "{w}, {b} = weight, bias\n{h} = np.empty(epochs)\nfor {i} in range(epochs):\n    {g} = np.array("
+            "{w}, {b} = [[weight, bias|float(weight), float(bias)]]\n{h} = np.[[empty|zeros]](epochs)\nfor {i} in range(epochs):\n    {g} = np.array("
             "sse_gradient(x, y, {w}, {b}))\n    {w}, {b} = np.array([{w}, {b}]) - learning_rate * {g}\n"
             "    {h}[{i}] = sse(x, y, {w}, {b})\nreturn {w}, {b}, {h}",
             "{h} = []\nfor _ in range(epochs):\n    {dw}, {db} = sse_gradient(x, y, weight, bias)\n"
@@ -189,7 +191,7 @@ class Style:
 
 def render(template: str, style: Style) -> str:
     choices = random.Random(style.seed)
-    text = re.sub(r"\[\[(.*?)\]\]", lambda m: choices.choice(m.group(1).split("|")), template)
+    text = re.sub(r"\[\[(.*?)\]\](?!\])", lambda m: choices.choice(m.group(1).split("|")), template, flags=re.S)
     text = re.sub(r"@swap\n(.*?)@with\n(.*?)@end\n",
                   lambda m: m.group(2) + m.group(1) if style.swap else m.group(1) + m.group(2), text, flags=re.S)
     text = re.sub(r"@loop\n(.*?)@comp\n(.*?)@end\n", lambda m: m.group(1) if style.loop else m.group(2), text,
