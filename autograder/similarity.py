@@ -32,7 +32,7 @@ K = 6                 # tokens per fingerprinted run: a run this long is rarely 
 WINDOW = 4            # winnowing window: every match of K + WINDOW - 1 tokens shares at least one indexed hash
 THRESHOLD = 0.85      # share of the smaller side's own code (weighted over exercises) that the other side has too
 MIN_SHARED = 12       # tokens of shared, undiscounted code below which a pair is too short to judge
-MIN_LINES = 5         # lines of each side's own code the match must cover: fewer is too little to judge
+MIN_LINES = 3         # lines of each side's own code the match must cover: fewer is too little to judge
 MAX_PAIRS = 20
 
 GIVEN, COMMON, MATCH = "given", "common", "match"   # what a line of code is, for the report's highlight
@@ -354,31 +354,36 @@ def _digest(run: tuple[str, ...]) -> int:
 
 @dataclass
 class Prints:
-    """The fingerprints of one exercise of one student: each hash with the source lines its run of tokens spans."""
+    """The fingerprints of one exercise of one student: a hash per run of K tokens, and each token's source line."""
     code: str
-    hashes: list[int]                      # one per run of K tokens, in token order
-    lines: list[tuple[int, ...]]           # the source lines of each run's tokens
+    hashes: list[int]                      # one per run of K tokens, in token order: run i spans tokens i..i+K-1
+    token_lines: list[int]                 # the source line of every token
     own: set[int] = field(default_factory=set)   # the hashes left after the discounts
 
     def winnowed(self) -> set[int]:
-        """MOSS's winnowing: the smallest hash of every window of WINDOW runs (the rightmost on ties)."""
+        """MOSS's winnowing: the smallest hash of every window of WINDOW runs."""
         if len(self.hashes) <= WINDOW:
             return set(self.hashes)
-        chosen = set()
-        for start in range(len(self.hashes) - WINDOW + 1):
-            window = self.hashes[start:start + WINDOW]
-            chosen.add(min(window))
-        return chosen
+        return {min(self.hashes[start:start + WINDOW]) for start in range(len(self.hashes) - WINDOW + 1)}
+
+    def tokens_of(self, hashes) -> set[int]:
+        """The positions of the tokens that the runs hashed to one of `hashes` span."""
+        return {position for start, digest in enumerate(self.hashes) if digest in hashes
+                for position in range(start, start + K)}
+
+    def lines(self, positions) -> set[int]:
+        return {self.token_lines[position] for position in positions}
+
+    def own_tokens(self) -> set[int]:
+        """The tokens only own runs span: a token also in a discounted run (the course's, the class's) is not own."""
+        return self.tokens_of(self.own) - self.tokens_of(set(self.hashes) - self.own)
 
 
 def fingerprints(code: str, kept: frozenset = frozenset()) -> Prints:
     stream = tokens(code, kept)
     words = tuple(token for token, _ in stream)
-    hashes, lines = [], []
-    for start in range(len(stream) - K + 1):
-        hashes.append(_digest(words[start:start + K]))
-        lines.append(tuple(sorted({line for _, line in stream[start:start + K]})))
-    return Prints(code, hashes, lines)
+    hashes = [_digest(words[start:start + K]) for start in range(len(stream) - K + 1)]
+    return Prints(code, hashes, [line for _, line in stream])
 
 
 def _code_lines(code: str) -> list[int]:
@@ -483,7 +488,7 @@ def _compare(first: str, second: str, figure: float, mine: dict[str, Prints], th
         if not shared:
             continue
         shared_hashes |= shared
-        lines_a, lines_b = _lines_of(a, shared), _lines_of(b, shared)
+        lines_a, lines_b = _matched_lines(a, shared), _matched_lines(b, shared)
         covered_first |= {(exercise, line) for line in lines_a}
         covered_second |= {(exercise, line) for line in lines_b}
         matched.append(ExerciseMatch(exercise, _highlight(a, lines_a, given_hashes, common, holders, exercise),
@@ -495,19 +500,19 @@ def _compare(first: str, second: str, figure: float, mine: dict[str, Prints], th
                        (len(covered_second), own_second))
 
 
-def _lines_of(value: Prints, hashes: set[int]) -> set[int]:
-    return {line for digest, lines in zip(value.hashes, value.lines) if digest in hashes for line in lines}
+def _matched_lines(value: Prints, shared: set[int]) -> set[int]:
+    return value.lines(value.tokens_of(shared) & value.own_tokens())
 
 
 def _own_lines(value: Prints) -> set[int]:
-    return _lines_of(value, value.own) & set(_code_lines(value.code))
+    return value.lines(value.own_tokens()) & set(_code_lines(value.code))
 
 
 def _highlight(value: Prints, matched: set[int], given_hashes: set[int], common: int, holders: Counter,
                exercise: str) -> tuple[Line, ...]:
     """Every line of the code with what it is: matched by the pair, the course's, common to the class, or plain."""
-    given = _lines_of(value, given_hashes) - _lines_of(value, value.own)
-    usual = _lines_of(value, {d for d in value.hashes if holders[exercise, d] > common}) - _lines_of(value, value.own)
+    given = value.lines(value.tokens_of(given_hashes))
+    usual = value.lines(value.tokens_of({digest for digest in value.hashes if holders[exercise, digest] > common}))
     code_lines = set(_code_lines(value.code))
     out = []
     for number, text in enumerate(value.code.splitlines(), start=1):
