@@ -46,7 +46,8 @@ WAYS = {
             "return [[2 * (3 - x)|-2 * (x + 3)]]",
             "return [[x - 3|(x - 3)]]",
             "{d} = [[1e-6|1e-5|0.0001]]\nreturn (f(x + {d}) - f(x - {d})) / (2 * {d})",
-            "if np.ndim(x) == 0:\n    return 2 * (x - 3)\n@loop\n{o} = []\nfor {v} in x:\n    {o}.append(2 * ({v} - 3))\n"
+            "if np.ndim(x) == 0:\n    return 2 * (x - 3)\n@loop\n{o} = []\nfor {v} in x:\n"
+            "    {o}.append(2 * ({v} - 3))\n"
             "@comp\n{o} = [2 * ({v} - 3) for {v} in x]\n@end\nreturn np.array({o}, dtype=float)",
             "return np.multiply(2, np.subtract(x, 3))",
         ],
@@ -64,7 +65,8 @@ WAYS = {
             "{p} = [x0]\n{x} = x0\nfor _ in range(max_iters):\n    [[{x} = gradient_descent_update({x}, grad({x}), "
             "learning_rate)|{g} = grad({x})\n    {x} = gradient_descent_update({x}, {g}, learning_rate)]]\n"
             "    {p}.append({x})\nreturn np.[[array|asarray]]({p}[[|, dtype=float]])",
-            "{p} = np.[[zeros|empty]](max_iters + 1[[|, dtype=float]])\n{p}[0] = x0\nfor {i} in range(max_iters):\n    {p}[{i} + 1] = "
+            "{p} = np.[[zeros|empty]](max_iters + 1[[|, dtype=float]])\n{p}[0] = x0\n"
+            "for {i} in range(max_iters):\n    {p}[{i} + 1] = "
             "gradient_descent_update({p}[{i}], grad({p}[{i}]), learning_rate)\nreturn {p}",
             "{p} = [x0]\n{c} = 0\nwhile {c} [[<|!=]] max_iters:\n    {p}.append(gradient_descent_update({p}[-1], "
             "grad({p}[-1]), learning_rate))\n    {c} [[+= 1|= {c} + 1]]\nreturn np.array({p}[[|, dtype=float]])",
@@ -106,7 +108,8 @@ WAYS = {
             "{q} = np.[[asarray|array]](x) * weight\n{q} = {q} + bias\nreturn [[{q}|{q}.astype(float)]]",
         ],
         "sse": [
-            "{e} = linear(x, weight, bias) - np.asarray(y, dtype=float)\nreturn [[float(np.sum({e} ** 2))|float(({e} ** 2).sum())|float(np.sum({e} * {e}))]]",
+            "{e} = linear(x, weight, bias) - np.asarray(y, dtype=float)\n"
+            "return [[float(np.sum({e} ** 2))|float(({e} ** 2).sum())|float(np.sum({e} * {e}))]]",
             "return [[np.sum((linear(x, weight, bias) - y) ** 2)|((linear(x, weight, bias) - y) ** 2).sum()]]",
             "@loop\n{t} = 0\nfor {v}, {u} in zip(x, y):\n    {t} += (weight * {v} + bias - {u}) ** 2\n"
             "@comp\n{t} = sum((weight * {v} + bias - {u}) ** 2 for {v}, {u} in zip(x, y))\n@end\nreturn {t}",
@@ -118,14 +121,16 @@ WAYS = {
         "sse_gradient": [
             "x = np.asarray(x, dtype=float)\n{e} = linear(x, weight, bias) - np.asarray(y, dtype=float)\n"
             "return float(2 * np.sum({e} * x)), float(2 * np.sum({e}))",
-            "{q} = linear(x, weight, bias)\n{e} = {q} - [[y|np.asarray(y)|np.array(y, dtype=float)]]\n@swap\n{dw} = 2 * np.sum({e} * x)\n@with\n"
+            "{q} = linear(x, weight, bias)\n{e} = {q} - [[y|np.asarray(y)|np.array(y, dtype=float)]]\n@swap\n"
+            "{dw} = 2 * np.sum({e} * x)\n@with\n"
             "{db} = 2 * np.sum({e})\n@end\nreturn {dw}, {db}",
             "{dw} = [[0|0.0]]\n{db} = [[0|0.0]]\nfor {v}, {u} in zip(x, y):\n    {e} = weight * {v} + bias - {u}\n"
             "    {dw} += 2 * {e} * {v}\n    {db} += 2 * {e}\nreturn {dw}, {db}",
             "{e} = linear(x, weight, bias) - [[y|np.asarray(y)]]\nreturn 2 * np.mean({e} * x), 2 * np.mean({e})",
             "{e} = [[y|np.asarray(y)]] - linear(x, weight, bias)\nreturn 2 * np.sum({e} * x), 2 * np.sum({e})",
             "{e} = linear(x, weight, bias) - np.asarray(y)\nreturn 2 * np.dot({e}, x), 2 * np.sum({e})",
-            "{e} = linear(x, weight, bias) - [[y|np.asarray(y)]]\nreturn [[2 * np.sum({e}), 2 * np.sum({e} * x)|np.sum(2 * {e}), np.sum(2 * {e} * x)]]",
+            "{e} = linear(x, weight, bias) - [[y|np.asarray(y)]]\n"
+            "return [[2 * np.sum({e}), 2 * np.sum({e} * x)|np.sum(2 * {e}), np.sum(2 * {e} * x)]]",
         ],
         "fit": [
             "{h} = []\nfor _ in range(epochs):\n    {dw}, {db} = sse_gradient(x, y, weight, bias)\n"
@@ -134,20 +139,23 @@ WAYS = {
             "bias)]]]\nreturn weight, bias, np.[[array|asarray]]({h}[[|, dtype=float]])",
             "{h} = []\nfor {i} in range(epochs):\n    {dw}, {db} = sse_gradient(x, y, weight, bias)\n@swap\n"
             "    weight = weight - learning_rate * {dw}\n@with\n    bias = bias - learning_rate * {db}\n@end\n"
-            "    {h}.append(sse(x, y, weight, bias))\nreturn weight, bias, [[np.array({h})|np.asarray({h}, dtype=float)]]",
+            "    {h}.append(sse(x, y, weight, bias))\n"
+            "return weight, bias, [[np.array({h})|np.asarray({h}, dtype=float)]]",
             "{h} = []\nfor _ in range(epochs):\n    {dw}, _ = sse_gradient(x, y, weight, bias)\n    weight -= "
             "learning_rate * {dw}\n    _, {db} = sse_gradient(x, y, weight, bias)\n    bias -= learning_rate * {db}\n"
             "    {h}.append(sse(x, y, weight, bias))\nreturn weight, bias, np.array({h})",
             "{h} = []\nfor _ in range(epochs):\n    {h}.append(sse(x, y, weight, bias))\n    {dw}, {db} = "
             "sse_gradient(x, y, weight, bias)\n    weight -= learning_rate * {dw}\n    bias -= learning_rate * {db}\n"
             "return weight, bias, np.array({h})",
-            "{h} = np.[[zeros|empty]](epochs)\n{c} = 0\nwhile {c} < epochs:\n    {g} = sse_gradient(x, y, weight, bias)\n"
+            "{h} = np.[[zeros|empty]](epochs)\n{c} = 0\nwhile {c} < epochs:\n"
+            "    {g} = sse_gradient(x, y, weight, bias)\n"
             "    weight, bias = weight - learning_rate * {g}[0], bias - learning_rate * {g}[1]\n"
             "    {h}[{c}] = sse(x, y, weight, bias)\n    {c} += 1\nreturn weight, bias, {h}",
             "{h} = []\nfor _ in range(epochs):\n    {dw}, {db} = sse_gradient(x, y, weight, bias)\n"
             "    {n} = len(x)\n    weight, bias = weight - learning_rate * {dw} / {n}, bias - learning_rate * {db} / "
             "{n}\n    {h}.append(sse(x, y, weight, bias))\nreturn weight, bias, np.array({h})",
-            "{w}, {b} = [[weight, bias|float(weight), float(bias)]]\n{h} = np.[[empty|zeros]](epochs)\nfor {i} in range(epochs):\n    {g} = np.array("
+            "{w}, {b} = [[weight, bias|float(weight), float(bias)]]\n{h} = np.[[empty|zeros]](epochs)\n"
+            "for {i} in range(epochs):\n    {g} = np.array("
             "sse_gradient(x, y, {w}, {b}))\n    {w}, {b} = np.array([{w}, {b}]) - learning_rate * {g}\n"
             "    {h}[{i}] = sse(x, y, {w}, {b})\nreturn {w}, {b}, {h}",
             "{h} = []\nfor _ in range(epochs):\n    {dw}, {db} = sse_gradient(x, y, weight, bias)\n"
