@@ -16,7 +16,7 @@ a score change: the report shows the matched lines, what was discounted and how 
 from __future__ import annotations
 
 import ast
-import copy
+import dataclasses
 import hashlib
 import io
 import keyword
@@ -314,7 +314,6 @@ def tokens(code: str, kept: frozenset = frozenset()) -> list[tuple[str, int]]:
         _tokens(stmt, lambda n: "_" if n in bound else n, 0, out)
         return tuple(token for token, _ in out)
 
-    tree = copy.deepcopy(tree)
     _normalise(tree, blind)
     numbers: dict[str, str] = {}
 
@@ -416,9 +415,15 @@ def similar_pairs(codes: dict, given: list[str], threshold: float = THRESHOLD, l
         given_hashes.update(fingerprints(code, kept).hashes)
     prints: dict[str, dict[str, Prints]] = {}
     holders: Counter = Counter()
+    seen: dict[str, Prints] = {}    # many students hand in the same cell: normalise each text once
+
+    def printed(code: str) -> Prints:
+        if code not in seen:
+            seen[code] = fingerprints(code, kept)
+        return dataclasses.replace(seen[code], own=set())
+
     for student in sorted(codes):
-        mine = {exercise: fingerprints(code, kept) for exercise, code in sorted(codes[student].items())
-                if code and code.strip()}
+        mine = {exercise: printed(code) for exercise, code in sorted(codes[student].items()) if code and code.strip()}
         prints[student] = mine
         holders.update({(exercise, digest) for exercise, value in mine.items() for digest in value.hashes})
     common = max(8, len(prints) // 20) if common is None else common
@@ -428,14 +433,16 @@ def similar_pairs(codes: dict, given: list[str], threshold: float = THRESHOLD, l
                          if digest not in given_hashes and holders[exercise, digest] <= common}
     scores = {pair: _score(prints[pair[0]], prints[pair[1]]) for pair in _candidates(prints)}
     pairs = []
-    for (first, second), (figure, _) in scores.items():
-        pair = figure >= threshold and _compare(first, second, figure, prints[first], prints[second], given_hashes,
-                                                common, holders)
+    # most alike first; the evidence (the costly part) only for the pairs listed
+    for (first, second), figure in sorted(((pair, figure) for pair, (figure, _) in scores.items()
+                                           if figure >= threshold), key=lambda item: (-item[1], item[0])):
+        pair = _compare(first, second, figure, prints[first], prints[second], given_hashes, common, holders)
         if pair:
             pairs.append(pair)
-    pairs.sort(key=lambda pair: (-pair.similarity, pair.first, pair.second))
+            if len(pairs) == limit:
+                break
     logger.debug("similarity: %d students, %d candidate pairs, %d listed", len(prints), len(scores), len(pairs))
-    return pairs[:limit]
+    return pairs
 
 
 def _score(mine: dict[str, Prints], theirs: dict[str, Prints]) -> tuple[float, dict[str, tuple[int, int, int]]]:

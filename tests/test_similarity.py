@@ -2,6 +2,7 @@
 import os
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -105,6 +106,7 @@ def test_the_evidence_says_what_matched_and_how_much_code_it_rests_on():
 
 SCRIPT = """
 import sys
+import time
 sys.path.insert(0, "tests")
 from similarity_class import labelled_class
 from autograder.similarity import similar_pairs
@@ -144,3 +146,11 @@ def test_the_report_shows_the_highlighted_matches_at_360_and_1280_pixels(tmp_pat
             driver.execute_script("document.querySelector('.similar').scrollIntoView()")
             if os.environ.get("SIMILARITY_SCREENSHOTS"):
                 driver.save_screenshot(os.path.join(os.environ["SIMILARITY_SCREENSHOTS"], f"similar-{width}.png"))
+
+
+def test_a_class_of_2000_takes_seconds_not_minutes():
+    labelled = labelled_class("01-gradient-descent", 0, honest=1993)
+    started = time.process_time()   # CPU time: the work itself, not the other load of a shared machine
+    pairs = similar_pairs(labelled.codes, labelled.given)
+    seconds = time.process_time() - started
+    assert seconds < 10 and len(pairs) == 20, seconds
