@@ -9,7 +9,7 @@ The normalised syntax tree, read in order, is a token stream; every run of `K` t
 
 What counts is what is left after discounting the course's code (the release notebook, the reference solution) and
 the runs of tokens that many students share (the ordinary answer, as MOSS's -m option). A pair is scored per exercise
-on the share of the SMALLER side that the other side has too (so code merged from two students is still contained),
+on the share of the SMALLER side that the other side has too (a copy with code of its own added stays contained),
 combined over exercises weighted by how much own code each exercise has. A pair is a lead for a conversation, never
 a score change: the report shows the matched lines, what was discounted and how many lines the figure rests on.
 """
@@ -126,7 +126,8 @@ def _drop_docstrings(tree: ast.AST) -> None:
         if isinstance(body, list):
             kept = [stmt for stmt in body if not (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)
                                                   and isinstance(stmt.value.value, str))]
-            node.body = kept or [ast.Pass(lineno=body[0].lineno, col_offset=0)] if body else body
+            if body:   # a body of only a docstring becomes `pass`, still a body
+                node.body = kept or [ast.Pass(lineno=body[0].lineno, col_offset=0)]
 
 
 def _uses(node: ast.AST, name: str) -> bool:
@@ -303,6 +304,14 @@ def _tokens(node: ast.AST, name, line: int, out: list[tuple[str, int]]) -> None:
 
 def tokens(code: str, kept: frozenset = frozenset()) -> list[tuple[str, int]]:
     """The normalised tokens of `code` with their 1-based source lines; `kept` names (the course's) stay."""
+    try:
+        return _tree_tokens(code, kept)
+    except (RecursionError, MemoryError):   # nested too deeply for a syntax tree: a student's code is untrusted
+        logger.debug("similarity: code nested too deeply for its syntax tree, read as plain tokens")
+        return _plain_tokens(code, kept)
+
+
+def _tree_tokens(code: str, kept: frozenset) -> list[tuple[str, int]]:
     tree = _parse(code)
     if tree is None:
         return _plain_tokens(code, kept)

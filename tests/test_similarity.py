@@ -7,6 +7,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from autograder.similarity import similar_pairs, tokens
 from similarity_class import ASSIGNMENTS, KINDS, labelled_class
@@ -59,6 +61,19 @@ def test_dependent_statements_keep_their_order():
 
 def test_code_that_does_not_parse_is_still_fingerprinted():
     assert words("def f(x:\n    return x +") and words("%timeit f(1)\nreturn_value = 2\n") == words("r = 2\n")
+
+
+def test_code_nested_too_deeply_for_a_syntax_tree_still_gives_tokens():
+    assert len(words("x = " + " + ".join(["a"] * 20000))) > 20000
+    assert len(words("x = " + "-" * 100000 + "1")) > 100000
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.dictionaries(st.sampled_from(["ada", "bob", "cy"]),
+                       st.dictionaries(st.sampled_from(["df", "fit"]), st.text(max_size=200)), max_size=3))
+def test_any_text_a_student_hands_in_is_read_without_an_error(codes):
+    for pair in similar_pairs(codes, given=["def df(x):\n    raise NotImplementedError()\n"]):
+        assert 0 <= pair.similarity <= 1 and pair.first < pair.second
 
 
 def test_one_identical_wrong_line_among_different_code_is_not_listed():
