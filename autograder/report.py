@@ -121,7 +121,9 @@ class ClassReport:
         if self.similar:
             lines.append("  suspiciously alike solution code (a lead for a conversation, not a verdict):")
             for pair in self.similar:
-                lines.append(f"    {pair.first} and {pair.second}: {pair.percent}% of their code alike")
+                lines.append(f"    {pair.first} and {pair.second}: {pair.percent}% alike, resting on "
+                             f"{pair.first_lines[0]} of {pair.first_lines[1]} lines of {pair.first}'s own code and "
+                             f"{pair.second_lines[0]} of {pair.second_lines[1]} of {pair.second}'s")
         return lines
 
 
@@ -192,11 +194,15 @@ def _percent(part: int, whole: int) -> str:
     return f"{100 * part / whole:.0f}%" if whole else "-"
 
 
-def solution_code(notebook, editable, released=frozenset()) -> str:
-    """The code the student wrote: every code cell they could edit, in order, but those left as `released`."""
-    return "\n\n".join(cell.source for cell in (notebook.cells if notebook else [])
-                       if cell.get("cell_type") == "code" and editable(cell) and isinstance(cell.get("source"), str)
-                       and cell.source.strip() not in released)
+def exercise_code(notebook, editable, released=frozenset()) -> dict[str, str]:
+    """The code the student wrote, per exercise: {grade id (else "cell N"): code} of every code cell they could edit
+    that is not empty and not left as `released`."""
+    from .notebook import grade_id
+
+    return {grade_id(cell) or f"cell {number}": cell.source
+            for number, cell in enumerate(notebook.cells if notebook else [], start=1)
+            if cell.get("cell_type") == "code" and editable(cell) and isinstance(cell.get("source"), str)
+            and cell.source.strip() and cell.source.strip() not in released}
 
 
 def build(course, autograded: Path, assignment: str, db_url: str | None = None) -> ClassReport:
@@ -224,9 +230,9 @@ def build(course, autograded: Path, assignment: str, db_url: str | None = None) 
         except (nb.NotebookError, OSError):
             notebook = None
         report.add(result, suspicious_code(notebook, editable))
-        codes[result.student] = solution_code(notebook, editable, released)
-    given = [solution_code(nb.read(path), editable) for path in (course.release_notebook(assignment),
-                                                                 course.source_notebook(assignment)) if path.is_file()]
+        codes[result.student] = exercise_code(notebook, editable, released)
+    given = [code for path in (course.release_notebook(assignment), course.source_notebook(assignment))
+             if path.is_file() for code in exercise_code(nb.read(path), editable).values()]
     report.similar = similar_pairs(codes, given)
     return report
 

