@@ -222,7 +222,7 @@ def grade_assignments(course: Course, assignments: list[str], db_url: str | None
         {name: _grading_inputs(course, name) for name in assignments}, done))
     feeder.start()
     total = sum(map(len, jobs_of.values()))
-    logger.info("grading %d submission(s) of %s on %s", total, ", ".join(assignments),
+    logger.debug("grading %d submission(s) of %s on %s", total, ", ".join(assignments),
                 f"the Dask cluster at {scheduler}" if scheduler else f"{len(pool)} sandbox(es)")
     bar = tqdm(total=total, desc=f"grading {assignments[0] if len(assignments) == 1 else 'every assignment'}",
                unit="nb", disable=not progress, file=sys.stderr, dynamic_ncols=True)
