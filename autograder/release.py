@@ -16,6 +16,7 @@ import nbformat
 import numpy as np
 
 from . import notebook as nb
+from .check_audit import answer_leaks, disagreements
 from .checks import check_file
 from .config import Course
 from .lint import lint_check_file, lint_source
@@ -35,6 +36,8 @@ def release(course: Course, assignments: list[str]) -> list[str]:
     for assignment in assignments:
         source = course.source_notebook(assignment)
         found = lint_source(source, assignment) + lint_check_file(assignment, source)
+        if not found:  # the checks load and their references pass: now run them against wrong answers
+            found = answer_leaks(check_file(assignment), source) + disagreements(check_file(assignment), source)
         if not found:
             generate(course, assignment)
             found = verify_release(source, course.release_notebook(assignment), assignment)

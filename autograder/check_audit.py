@@ -1,0 +1,274 @@
+"""Runs an assignment's hidden checks against wrong answers before release, for two promises to students:
+
+- a hidden check never prints a value exercise's answer (a notebook variable such as max_stable_learning_rate):
+  each value exercise's checks run on the known mistakes' values and on values near and far from the answer,
+  and no message may contain the answer's number in any formatting (1, 1.0, 1.00, 1e0);
+- a visible check and the grade never disagree: for every exercise, the solution with one small change (a `>`
+  made `>=`, a `-` made `+`, a 2 made 3, ...; for a value exercise, the wrong values above) must not fail the
+  notebook's own check cell while earning every hidden point.
+
+Both run in this process on the instructor's own source notebook and check file: no student code is involved.
+"""
+from __future__ import annotations
+
+import ast
+import contextlib
+import copy
+import io
+import re
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from . import notebook as nb
+from .checks import _checks_in, _run_one, weight_of
+from .expect import Mistake
+from .submission import local_submission
+
+# How far the wrong values for a value exercise lie from its answer: some just outside the course tolerance
+# (a message rounding them would show the answer), some a little off, some far.
+NEAR_AND_FAR = (1 + 1e-5, 1 - 1e-5, 1.001, 0.999, 1.01, 0.99, 1.1, 0.9, 0.5, 2.0, 10.0, -1.0)
+NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?![\w])")
+STUDENT = "release check"  # the student name seeding the checks' random inputs
+
+
+def value_answers(source_path: Path) -> dict[str, object]:
+    """Value exercise -> its answer: a solution cell's `name = <number or list of numbers>`."""
+    answers = {}
+    for cell in nb.read(source_path).cells:
+        if not (nb.is_solution(cell) and cell.cell_type == "code"):
+            continue
+        try:
+            tree = ast.parse("\n".join(nb.solution_lines(cell.source)))
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                try:
+                    value = ast.literal_eval(node.value)
+                except ValueError:
+                    continue
+                if _numbers(value) is not None:
+                    answers[node.targets[0].id] = value
+    return answers
+
+
+def answer_leaks(check_path: Path, source_path: Path) -> list[str]:
+    """Every hidden-check message on a wrong value that shows a value exercise's answer, naming the check."""
+    checks = _checks_in(check_path)
+    problems = []
+    for exercise, answer in value_answers(source_path).items():
+        for check in checks.get(exercise, ()):
+            for wrong in wrong_values(check, answer):
+                result = _run_one(check, exercise, local_submission({exercise: wrong}), STUDENT)
+                if not result.passed and shows(result.message, answer):
+                    problems.append(f"{check_path}: {check.__name__} prints the answer of the value exercise "
+                                    f"{exercise!r} when it is {wrong!r}: \"{result.message}\". Say which way and "
+                                    "roughly how far the value is off instead (expect_close does so for a notebook "
+                                    "variable), and keep the answer's number out of the hints.")
+                    break
+    return problems
+
+
+def shows(message: str, answer) -> bool:
+    """Whether `message` contains `answer` as a number, however written (1, 1.0, 1.00, 1e0, 1e+00)."""
+    expected = _numbers(answer)
+    found = []
+    for match in NUMBER.finditer(message):
+        try:
+            found.append(float(match.group()))
+        except ValueError:
+            continue
+    if expected.size == 1:
+        return any(np.isclose(number, expected.item(), rtol=1e-9, atol=1e-12) for number in found)
+    return len(found) >= expected.size and any(  # an array answer shows when its numbers appear in a row
+        np.allclose(found[i:i + expected.size], expected.ravel(), rtol=1e-9, atol=1e-12)
+        for i in range(len(found) - expected.size + 1))
+
+
+def wrong_values(check, answer) -> list:
+    """The known mistakes' values the check names (literal Mistake(...) values), then values near and far."""
+    expected = _numbers(answer)
+    candidates = _mistake_literals(check) + [float(expected.item() * factor) if expected.size == 1
+                                             else (expected * factor).tolist() for factor in NEAR_AND_FAR]
+    candidates += [0.0 if expected.size == 1 else np.zeros_like(expected).tolist()]
+    wrong = []
+    for value in candidates:
+        numbers = _numbers(value)
+        if numbers is not None and numbers.shape == expected.shape and not np.allclose(numbers, expected) and \
+                value not in wrong:
+            wrong.append(value)
+    return wrong
+
+
+def _mistake_literals(check) -> list:
+    import inspect
+    import textwrap
+
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(check)))
+    except (OSError, SyntaxError):
+        return []
+    values = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", "") == Mistake.__name__ and len(node.args) >= 2:
+            try:
+                values.append(ast.literal_eval(node.args[1]))
+            except ValueError:
+                continue
+    return values
+
+
+def _numbers(value):
+    if isinstance(value, (bool, str)) or value is None:
+        return None
+    try:
+        array = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        return None
+    return array if np.all(np.isfinite(array)) else None
+
+
+def disagreements(check_path: Path, source_path: Path) -> list[str]:
+    """Every exercise whose check cell fails on a slightly wrong solution that earns all its hidden points."""
+    with warnings.catch_warnings(), np.errstate(all="ignore"):  # a changed solution may divide by 0: no matter
+        warnings.simplefilter("ignore")
+        return _disagreements(check_path, source_path)
+
+
+def _disagreements(check_path: Path, source_path: Path) -> list[str]:
+    source = nb.read(source_path)
+    checks = _checks_in(check_path)
+    namespace = _notebook_namespace(source)
+    answers = value_answers(source_path)
+    problems = []
+    for cell in source.cells:
+        if not nb.is_autograder_test(cell):
+            continue
+        call = nb.hidden_call(cell.source)
+        if call is None or call.exercise not in checks:
+            continue
+        exercise, visible = call.exercise, nb.visible_part(cell.source)
+        weighted = [check for check in checks[exercise] if weight_of(check) > 0]
+        for change, wrong in _wrong_solutions(exercise, source, namespace, answers, checks[exercise]):
+            if _passes(visible, dict(namespace, **{exercise: wrong})):
+                continue
+            submission = local_submission({exercise: wrong})
+            if all(_run_one(check, exercise, submission, STUDENT).passed for check in weighted):
+                problems.append(f"{check_path}: the check cell of {exercise!r} fails when {change}, but every "
+                                f"hidden check worth points passes: a student could fail the visible check and "
+                                f"earn full marks. Add a weighted hidden check of what that check cell asserts.")
+                break
+    return problems
+
+
+def _notebook_namespace(source) -> dict:
+    """The notebook's globals after its nbgrader cells (given code, the check helper and the solutions) ran."""
+    namespace: dict = {"__name__": "__notebook__"}
+    for cell in source.cells:
+        if cell.cell_type != "code" or nb.is_autograder_test(cell) or nb.grade_id(cell) is None:
+            continue
+        code = "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!")))
+        with contextlib.redirect_stdout(io.StringIO()):
+            exec(compile(code, f"<{nb.grade_id(cell)}>", "exec"), namespace)
+    return namespace
+
+
+def _passes(visible: str, namespace: dict) -> bool:
+    """Whether the check cell's visible part runs through in `namespace` without a failed check or an error."""
+    trial = dict(namespace)
+    trial.pop("_keep_going", None)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            exec(compile(visible, "<check cell>", "exec"), trial)
+    except Exception:  # a failed check (CheckFailed) or any error: the cell did not pass
+        return False
+    return True
+
+
+def _wrong_solutions(exercise: str, source, namespace: dict, answers: dict, checks):
+    """(what was changed, the wrong function or value) for the exercise's solution with one small change."""
+    if exercise in answers:
+        for check in checks:
+            for wrong in wrong_values(check, answers[exercise]):
+                yield f"{exercise} is {wrong!r}", wrong
+        return
+    definition = _solution_function(source, exercise)
+    if definition is None:
+        return
+    for mutant, change in _mutants(definition):
+        module = ast.fix_missing_locations(ast.Module(body=[mutant], type_ignores=[]))
+        scope = dict(namespace)
+        try:
+            exec(compile(module, f"<{exercise} changed>", "exec"), scope)
+        except Exception:
+            continue
+        yield change, scope[exercise]
+
+
+def _solution_function(source, exercise: str) -> ast.FunctionDef | None:
+    for cell in source.cells:
+        if nb.is_solution(cell) and cell.cell_type == "code":
+            try:
+                tree = ast.parse(cell.source)
+            except SyntaxError:
+                continue
+            for node in tree.body:
+                if isinstance(node, ast.FunctionDef) and node.name == exercise:
+                    return node
+    return None
+
+
+# One small change each: the usual slips of a student whose code almost works.
+_COMPARE_SWAPS = {ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Eq: ast.NotEq,
+                  ast.NotEq: ast.Eq}
+_BINOP_SWAPS = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult, ast.Pow: ast.Mult}
+_SYMBOLS = {ast.Gt: ">", ast.GtE: ">=", ast.Lt: "<", ast.LtE: "<=", ast.Eq: "==", ast.NotEq: "!=", ast.Add: "+",
+            ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
+
+
+def _mutants(definition: ast.FunctionDef):
+    """(a copy of `definition` with one small change, the change in words), for every change found."""
+    body_nodes = [node for statement in definition.body for node in ast.walk(statement)]
+    for position, node in enumerate(body_nodes):
+        for change in _changes(node):
+            mutant = copy.deepcopy(definition)
+            target = [n for statement in mutant.body for n in ast.walk(statement)][position]
+            described = change(target)
+            yield mutant, f"{described} in `{ast.unparse(node)}` of the solution's {definition.name}"
+
+
+def _changes(node):
+    """Functions that change a copy of `node` in place and say what they changed."""
+    changes = []
+    if isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in _COMPARE_SWAPS:
+        old = type(node.ops[0])
+
+        def swap_compare(target, old=old):
+            target.ops = [_COMPARE_SWAPS[old]()]
+            return f"`{_SYMBOLS[old]}` is written `{_SYMBOLS[_COMPARE_SWAPS[old]]}`"
+        changes.append(swap_compare)
+    if isinstance(node, ast.BinOp) and type(node.op) in _BINOP_SWAPS:
+        old = type(node.op)
+
+        def swap_operator(target, old=old):
+            target.op = _BINOP_SWAPS[old]()
+            return f"`{_SYMBOLS[old]}` is written `{_SYMBOLS[_BINOP_SWAPS[old]]}`"
+        changes.append(swap_operator)
+    if isinstance(node, ast.Constant) and type(node.value) in (int, float):
+        def bump(target):
+            target.value = target.value + 1
+            return f"the number {node.value!r} is written {target.value!r}"
+        changes.append(bump)
+    for index, keyword in enumerate(getattr(node, "keywords", ()) if isinstance(node, ast.Call) else ()):
+        def drop_keyword(target, index=index, keyword=keyword):
+            del target.keywords[index]
+            return f"`{ast.unparse(keyword)}` is left out"
+        changes.append(drop_keyword)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        def drop_minus(target):
+            target.op = ast.UAdd()
+            return "a minus sign is left out"
+        changes.append(drop_minus)
+    return changes
