@@ -23,7 +23,7 @@ import numpy as np
 
 from . import notebook as nb
 from .checks import _checks_in, _run_one, weight_of
-from .expect import Mistake
+from .expect import Mistake, is_close
 from .submission import local_submission
 
 # How far the wrong values for a value exercise lie from its answer: some just outside the course tolerance
@@ -96,7 +96,7 @@ def wrong_values(check, answer) -> list:
     wrong = []
     for value in candidates:
         numbers = _numbers(value)
-        if numbers is not None and numbers.shape == expected.shape and not np.allclose(numbers, expected) and \
+        if numbers is not None and numbers.shape == expected.shape and not is_close(value, answer) and \
                 value not in wrong:
             wrong.append(value)
     return wrong
@@ -224,51 +224,43 @@ def _solution_function(source, exercise: str) -> ast.FunctionDef | None:
 _COMPARE_SWAPS = {ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Eq: ast.NotEq,
                   ast.NotEq: ast.Eq}
 _BINOP_SWAPS = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult, ast.Pow: ast.Mult}
-_SYMBOLS = {ast.Gt: ">", ast.GtE: ">=", ast.Lt: "<", ast.LtE: "<=", ast.Eq: "==", ast.NotEq: "!=", ast.Add: "+",
-            ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
 
 
 def _mutants(definition: ast.FunctionDef):
     """(a copy of `definition` with one small change, the change in words), for every change found."""
-    body_nodes = [node for statement in definition.body for node in ast.walk(statement)]
-    for position, node in enumerate(body_nodes):
+    for position, node in enumerate(_nodes(definition)):
         for change in _changes(node):
             mutant = copy.deepcopy(definition)
-            target = [n for statement in mutant.body for n in ast.walk(statement)][position]
-            described = change(target)
-            yield mutant, f"{described} in `{ast.unparse(node)}` of the solution's {definition.name}"
+            nodes = _nodes(mutant)
+            change(nodes[position])
+            before, after = (ast.unparse(_statement(of, position)).splitlines()[0] for of in (definition, mutant))
+            yield mutant, f"the solution's {definition.name} has `{after}` for `{before}`"
 
 
-def _changes(node):
-    """Functions that change a copy of `node` in place and say what they changed."""
+def _nodes(definition: ast.FunctionDef) -> list:
+    return [node for statement in definition.body for node in ast.walk(statement)]
+
+
+def _statement(definition: ast.FunctionDef, position: int) -> ast.stmt:
+    """The innermost statement of `definition` holding its node number `position` (as _nodes counts)."""
+    nodes, holder = _nodes(definition), None
+    for statement in (node for node in nodes if isinstance(node, ast.stmt)):
+        if any(inner is nodes[position] for inner in ast.walk(statement)):
+            holder = statement  # ast.walk is breadth-first: a later holder lies deeper
+    return holder
+
+
+def _changes(node) -> list:
+    """Functions that make one small change to (a copy of) `node` in place."""
     changes = []
     if isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in _COMPARE_SWAPS:
-        old = type(node.ops[0])
-
-        def swap_compare(target, old=old):
-            target.ops = [_COMPARE_SWAPS[old]()]
-            return f"`{_SYMBOLS[old]}` is written `{_SYMBOLS[_COMPARE_SWAPS[old]]}`"
-        changes.append(swap_compare)
-    if isinstance(node, ast.BinOp) and type(node.op) in _BINOP_SWAPS:
-        old = type(node.op)
-
-        def swap_operator(target, old=old):
-            target.op = _BINOP_SWAPS[old]()
-            return f"`{_SYMBOLS[old]}` is written `{_SYMBOLS[_BINOP_SWAPS[old]]}`"
-        changes.append(swap_operator)
+        changes.append(lambda target: setattr(target, "ops", [_COMPARE_SWAPS[type(target.ops[0])]()]))
+    if isinstance(node, (ast.BinOp, ast.AugAssign)) and type(node.op) in _BINOP_SWAPS:
+        changes.append(lambda target: setattr(target, "op", _BINOP_SWAPS[type(target.op)]()))
     if isinstance(node, ast.Constant) and type(node.value) in (int, float):
-        def bump(target):
-            target.value = target.value + 1
-            return f"the number {node.value!r} is written {target.value!r}"
-        changes.append(bump)
-    for index, keyword in enumerate(getattr(node, "keywords", ()) if isinstance(node, ast.Call) else ()):
-        def drop_keyword(target, index=index, keyword=keyword):
-            del target.keywords[index]
-            return f"`{ast.unparse(keyword)}` is left out"
-        changes.append(drop_keyword)
+        changes.append(lambda target: setattr(target, "value", target.value + 1))
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-        def drop_minus(target):
-            target.op = ast.UAdd()
-            return "a minus sign is left out"
-        changes.append(drop_minus)
+        changes.append(lambda target: setattr(target, "op", ast.UAdd()))
+    for index in range(len(node.keywords) if isinstance(node, ast.Call) else 0):  # e.g. dtype=float left out
+        changes.append(lambda target, index=index: target.keywords.pop(index))
     return changes
