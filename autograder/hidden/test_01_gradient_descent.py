@@ -29,25 +29,21 @@ def unseen_numbers(rng, count, low=-10, high=10):
     return [round(float(value), 3) for value in rng.uniform(low, high, count)]
 
 
-def df_mistakes(x):
-    return [
-        Mistake("dropped the factor 2", x - 3, "The power rule brings the exponent 2 down in front."),
-        Mistake("flipped the sign", 2 * (3 - x), "The slope of (x - 3)**2 is positive to the right of 3."),
-        Mistake("forgot the brackets", 2 * x - 3, "Every part of (x - 3) is multiplied by 2."),
-        Mistake("returned f(x) instead of its slope", (x - 3) ** 2, "df should give the derivative of f."),
-    ]
-
-
 @pytest.mark.exercise("df")
 def test_df_is_the_slope_of_f_at_new_points(submission, rng):
     for x in unseen_numbers(rng, 4) + [int(rng.integers(-9, 10))]:
-        expect_close(submission.df(x), reference_df(x), f"df({x})", mistakes=df_mistakes(x))
+        expect_close(submission.df(x), reference_df(x), f"df({x})", mistakes=[
+            Mistake("dropped the factor 2", x - 3, "The power rule brings the exponent 2 down in front."),
+            Mistake("flipped the sign", 2 * (3 - x), "The slope of (x - 3)**2 is positive to the right of 3."),
+            Mistake("forgot the brackets", 2 * x - 3, "Every part of (x - 3) is multiplied by 2."),
+            Mistake("returned f(x) instead of its slope", (x - 3) ** 2, "df should give the derivative of f."),
+        ])
 
 
-@pytest.mark.exercise("df", weight=0)  # the visible check already checks it (release checks they agree)
+@pytest.mark.exercise("df", weight=0)  # the visible check already checks it (release checks that they agree)
 def test_df_on_the_worked_example(submission):
     for x in (5, 1, 3):
-        expect_close(submission.df(x), reference_df(x), f"df({x})", mistakes=df_mistakes(x))
+        expect_close(submission.df(x), reference_df(x), f"df({x})")
 
 
 def step_mistakes(x, g, lr):
