@@ -15,6 +15,7 @@ import ast
 import contextlib
 import copy
 import io
+import logging
 import re
 import warnings
 from pathlib import Path
@@ -25,6 +26,8 @@ from . import notebook as nb
 from .checks import _checks_in, _run_one, weight_of
 from .expect import Mistake, is_close
 from .submission import local_submission
+
+logger = logging.getLogger(__name__)
 
 # How far the wrong values for a value exercise lie from its answer: some just outside the course tolerance
 # (a message rounding them would show the answer), some a little off, some far.
@@ -150,6 +153,10 @@ def _disagreements(check_path: Path, source_path: Path) -> list[str]:
         if call is None or call.exercise not in checks:
             continue
         exercise, visible = call.exercise, nb.visible_part(cell.source)
+        if not _passes(visible, namespace):
+            problems.append(f"{source_path}: the check cell of {exercise!r} fails on the solution itself. Fix the "
+                            "check cell or the solution: students would be told a right answer is wrong.")
+            continue
         weighted = [check for check in checks[exercise] if weight_of(check) > 0]
         for change, wrong in _wrong_solutions(exercise, source, namespace, answers, checks[exercise]):
             if _passes(visible, dict(namespace, **{exercise: wrong})):
@@ -170,8 +177,12 @@ def _notebook_namespace(source) -> dict:
         if cell.cell_type != "code" or nb.is_autograder_test(cell) or nb.grade_id(cell) is None:
             continue
         code = "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!")))
-        with contextlib.redirect_stdout(io.StringIO()):
-            exec(compile(code, f"<{nb.grade_id(cell)}>", "exec"), namespace)
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                exec(compile(code, f"<{nb.grade_id(cell)}>", "exec"), namespace)
+        except Exception as error:  # the check cells that need this cell's names then fail on the solution: said so
+            logger.warning("cell %s of the source notebook raised %s: %s", nb.grade_id(cell),
+                           type(error).__name__, error)
     return namespace
 
 
@@ -228,6 +239,8 @@ _BINOP_SWAPS = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: 
 
 def _mutants(definition: ast.FunctionDef):
     """(a copy of `definition` with one small change, the change in words), for every change found."""
+    if any(isinstance(node, ast.While) for node in _nodes(definition)):
+        return  # a changed while loop could run for ever in this very process; `for` loops end
     for position, node in enumerate(_nodes(definition)):
         for change in _changes(node):
             mutant = copy.deepcopy(definition)

@@ -55,3 +55,21 @@ def test_the_small_changes_include_the_usual_slips(course):
     changes = [change for _, change in check_audit._mutants(definition)]
     assert changes == [f"the solution's df has `{changed}` for `return 2 * (x - 3)`" for changed in
                        ("return 2 / (x - 3)", "return 3 * (x - 3)", "return 2 * (x + 3)", "return 2 * (x - 4)")]
+
+
+def test_release_refuses_a_check_cell_that_fails_on_the_solution_itself(course, tmp_path):
+    source = course.source_notebook("01-gradient-descent")
+    broken = tmp_path / source.name
+    text = source.read_text()
+    assert 'lambda: df(5), 4,' in text
+    broken.write_text(text.replace('lambda: df(5), 4,', 'lambda: df(5), 5,'))
+    assert check_audit.disagreements(check_file("01-gradient-descent"), broken) == [
+        f"{broken}: the check cell of 'df' fails on the solution itself. Fix the check cell or the solution: "
+        "students would be told a right answer is wrong."]
+
+
+def test_a_function_with_a_while_loop_is_left_unchanged():
+    import ast
+
+    definition = ast.parse("def halve(x):\n    while x > 1:\n        x = x / 2\n    return x").body[0]
+    assert list(check_audit._mutants(definition)) == []  # x * 2 would never end
