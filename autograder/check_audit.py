@@ -14,9 +14,11 @@ from __future__ import annotations
 import ast
 import contextlib
 import copy
+import inspect
 import io
 import logging
 import re
+import textwrap
 import warnings
 from pathlib import Path
 
@@ -31,7 +33,8 @@ logger = logging.getLogger(__name__)
 
 # How far the wrong values for a value exercise lie from its answer: some just outside the course tolerance
 # (a message rounding them would show the answer), some a little off, some far.
-NEAR_AND_FAR = (1 + 1e-5, 1 - 1e-5, 1.001, 0.999, 1.01, 0.99, 1.1, 0.9, 0.5, 2.0, 10.0, -1.0)
+NEAR_AND_FAR = (1 + 1e-5, 1 - 1e-5, 1.001, 0.999, 1.01, 0.99, 1.1, 0.9, 0.5, 2.0, 10.0, -1.0, 0.0)
+STEPS = (0.1, -0.1, 1.0, -1.0)  # added to the answer too: an answer of 0 has no multiples
 NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?![\w])")
 STUDENT = "release check"  # the student name seeding the checks' random inputs
 
@@ -95,7 +98,8 @@ def wrong_values(check, answer) -> list:
     expected = _numbers(answer)
     candidates = _mistake_literals(check) + [float(expected.item() * factor) if expected.size == 1
                                              else (expected * factor).tolist() for factor in NEAR_AND_FAR]
-    candidates += [0.0 if expected.size == 1 else np.zeros_like(expected).tolist()]
+    candidates += [float(expected.item() + step) if expected.size == 1 else (expected + step).tolist()
+                   for step in STEPS]
     wrong = []
     for value in candidates:
         numbers = _numbers(value)
@@ -106,9 +110,6 @@ def wrong_values(check, answer) -> list:
 
 
 def _mistake_literals(check) -> list:
-    import inspect
-    import textwrap
-
     try:
         tree = ast.parse(textwrap.dedent(inspect.getsource(check)))
     except (OSError, SyntaxError):

@@ -106,3 +106,8 @@ def test_release_refuses_a_message_printing_the_expected_value(course, tmp_path)
                       "        f\"{submission.max_stable_learning_rate} is not {1.0}\")\n"
                       "    expect_close(submission.max_stable_learning_rate, 1.0,")
     assert answer_leaks(path, course.source_notebook("01-gradient-descent")) != []
+
+
+def test_an_answer_of_zero_is_tried_with_values_beside_it():
+    check = _checks_in(check_file("01-gradient-descent"))["max_stable_learning_rate"][0]
+    assert {0.1, -0.1, 1.0, -1.0} <= set(wrong_values(check, 0.0)) and 0.0 not in wrong_values(check, 0.0)
