@@ -20,12 +20,13 @@ import logging
 import re
 import textwrap
 import warnings
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
 
 from . import notebook as nb
-from .checks import _checks_in, _run_one, weight_of
+from .checks import _check_module, _checks_in, _run_one, weight_of
 from .expect import Mistake, is_close
 from .submission import local_submission
 
@@ -159,7 +160,9 @@ def _disagreements(check_path: Path, source_path: Path) -> list[str]:
                             "check cell or the solution: students would be told a right answer is wrong.")
             continue
         weighted = [check for check in checks[exercise] if weight_of(check) > 0]
-        for change, wrong in _wrong_solutions(exercise, source, namespace, answers, checks[exercise]):
+        wrong_solutions = _known_mistakes(exercise, namespace, visible, _check_module(check_path))
+        for change, wrong in chain(wrong_solutions, _wrong_solutions(exercise, source, namespace, answers,
+                                                                      checks[exercise])):
             if _passes(visible, dict(namespace, **{exercise: wrong})):
                 continue
             submission = local_submission({exercise: wrong})
@@ -197,6 +200,49 @@ def _passes(visible: str, namespace: dict) -> bool:
     except Exception:  # a failed check (CheckFailed) or any error: the cell did not pass
         return False
     return True
+
+
+def _known_mistakes(exercise: str, namespace: dict, visible: str, module):
+    """(the mistake in words, a function making it) for each known mistake of the check file's `*_mistakes(...)`
+    functions that takes the arguments the check cell calls the exercise with: a student making that mistake."""
+    solution, calls = namespace.get(exercise), []
+    if not callable(solution):
+        return
+
+    def recording(*args, **kwargs):
+        calls.append(args)
+        return solution(*args, **kwargs)
+
+    _passes(visible, dict(namespace, **{exercise: recording}))
+    for name, factory in vars(module).items() if calls else ():
+        if not (name.endswith("_mistakes") and inspect.isfunction(factory)):
+            continue
+        try:
+            made = factory(*calls[0])
+        except Exception:  # a list for other arguments
+            continue
+        for key, mistakes in made.items() if isinstance(made, dict) else [(None, made)]:
+            for did in dict.fromkeys(m.did for m in mistakes if isinstance(m, Mistake)) if isinstance(
+                    mistakes, list) else ():
+                yield f"a student {did} ({name})", _making(solution, factory, key, did)
+
+
+def _making(solution, factory, key, did: str):
+    """`solution`, but giving the value of the Mistake `did` (in the part `key` of a dict result) of
+    factory(*args). Where the factory does not list that mistake, what a student making it gets is unknown (a
+    slope taken at the inputs fails on a network whose shapes differ): the function raises, which fails both the
+    visible and the hidden checks, so that only mistakes known on both sides are compared."""
+    def wrong(*args, **kwargs):
+        right = solution(*args, **kwargs)
+        made = factory(*args)
+        mistakes = made.get(key) if key is not None and isinstance(made, dict) else made
+        value = next((m.value for m in mistakes if m.did == did), None) if isinstance(mistakes, list) else None
+        if value is None or (key is not None and not isinstance(right, dict)):
+            raise LookupError(f"the mistake {did!r} is not known for these arguments")
+        return value if key is None else {**right, key: value}
+
+    wrong.__name__ = solution.__name__
+    return wrong
 
 
 def _wrong_solutions(exercise: str, source, namespace: dict, answers: dict, checks):

@@ -29,6 +29,20 @@ def test_release_refuses_relu_slope_graded_without_its_value_at_zero(course, tmp
                         "full marks. Add a weighted hidden check of what that check cell asserts."]
 
 
+def test_release_runs_the_check_file_s_known_mistakes_through_the_check_cell(course, tmp_path):
+    text = check_file("03-backpropagation").read_text()
+    start = text.index(ZERO_CHECK_START)
+    path = tmp_path / "test_03_backpropagation.py"
+    path.write_text(text[:start] + text[text.index("\n\n\n@", start) + 3:] + (
+        "\n\ndef at_zero_mistakes(x):\n"
+        "    return [Mistake('returned 1 at exactly 0', (np.asarray(x) >= 0).astype(float), 'Use x > 0.')]\n"))
+    problems = check_audit.disagreements(path, course.source_notebook("03-backpropagation"))
+    assert problems == [f"{path}: the check cell of 'relu_slope' fails when a student returned 1 at exactly 0 "
+                        "(at_zero_mistakes), but every hidden check worth points passes: a student could fail the "
+                        "visible check and earn full marks. Add a weighted hidden check of what that check cell "
+                        "asserts."]
+
+
 def test_relu_slope_returning_one_at_zero_loses_points_and_is_named(course):
     submission = local_submission({"relu_slope": lambda x: (np.asarray(x) >= 0).astype(float)})
     results = run_exercise("03-backpropagation", "relu_slope", submission, "grace_hopper")
