@@ -94,3 +94,7 @@ c.LTI.roster_match = "email"
 c.LTI.tool_url = ""         # the service's public address, e.g. "https://grader.example.edu"
 c.LTI.auth_url = ""         # the platform's OIDC authorization URL (Moodle: .../mod/lti/auth.php)
 c.LTI.platform_jwks_url = ""  # the platform's keyset URL (Moodle: .../mod/lti/certs.php)
+# The LMS courses this grader serves (one tool registration can serve every course of an LMS): their context ids
+# (Moodle: the course id), or dicts with context_id and issuer/client_id/deployment_id. A launch from any other
+# course is refused; `autograder lti contexts` lists those that tried, `... approve ID` serves one.
+c.LTI.contexts = []

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from . import notebook as nb
 from .grade import AssignmentSpec, SubmissionResult
+from .scores import score
 from .sandbox import MAX_DISPLAY_CHARS
 
 
@@ -59,12 +60,12 @@ def _verdict(test, shown: str):
         note = "".join(_wrapped(line) + "\n" for line in test.output.splitlines() if test.helpers and
                        line.startswith("- "))  # a wrong helper's note: the exercise was re-checked with its reference
         return _stream(shown + _wrapped(f"\N{CHECK MARK} {ran}{hidden} passed: "
-                                        f"{test.score:g} of {_count(test.max_score, 'point')}.") + "\n" + note)
+                                        f"{score(test.score)} of {_count(test.max_score, 'point')}.") + "\n" + note)
     lines = [line for text in test.output.splitlines() for line in _wrapped(text).splitlines()]
     passed = [line for line in shown.splitlines() if line.startswith("\N{CHECK MARK}")]  # the failure is in lines
     if test.score > 0:  # partial credit, as nbgrader reads it: the cell's result is the points it earned
         return [_stream("".join(line + "\n" for line in [
-                    *passed, f"\N{BALLOT X} {test.name}: {test.score:g} of {_count(test.max_score, 'point')}.",
+                    *passed, f"\N{BALLOT X} {test.name}: {score(test.score)} of {_count(test.max_score, 'point')}.",
                     *lines])),
                 {"output_type": "execute_result", "execution_count": None, "metadata": {},
                  "data": {"text/plain": f"{test.score:g}"}}]
@@ -74,7 +75,7 @@ def _verdict(test, shown: str):
 
 
 def _count(number: float, noun: str) -> str:
-    return f"{number:g} {noun if number == 1 else noun + 's'}"
+    return f"{score(number)} {noun if number == 1 else noun + 's'}"
 
 
 def _wrapped(text: str, width: int = 100) -> str:

@@ -30,6 +30,7 @@ from .checks import check_file
 from .config import Course
 from .grade import AssignmentSpec, SubmissionResult, assignment_spec, error_result, grade_notebook
 from .sandbox import Sandbox
+from .scores import score
 
 
 @dataclass(frozen=True)
@@ -54,9 +55,17 @@ class BatchSummary:
     max_score: float = 0.0
     by_hand: float = 0.0          # the points of written answers, not in any score here
     slowest: list = field(default_factory=list)   # (seconds, student), the five slowest
-    seconds: float = 0.0
+    folder: Path | None = None    # where the submissions were looked for, when the batch looked itself
+    notebook: str = ""            # the file looked for in each student's folder
+    began: float | None = None    # time.monotonic() when the first of its notebooks began to be graded
+    ended: float | None = None    # ... and when the last one's result arrived
 
-    def add(self, result: SubmissionResult):
+    @property
+    def seconds(self) -> float:
+        """From the first notebook's start to the last one's end: no notebook of it took longer."""
+        return self.ended - self.began if self.began is not None else 0.0
+
+    def add(self, result: SubmissionResult, arrived: float | None = None):
         if result.status == "graded":
             self.graded += 1
         else:
@@ -64,6 +73,9 @@ class BatchSummary:
         self.scores.append(result.score)
         self.max_score = result.max_score
         self.slowest = sorted([*self.slowest, (result.seconds, result.student)], reverse=True)[:5]
+        arrived = time.monotonic() if arrived is None else arrived
+        self.began = min(arrived - result.seconds, self.began if self.began is not None else arrived)
+        self.ended = max(arrived, self.ended if self.ended is not None else arrived)
 
     def add_skipped(self, stored: dict):
         """Count a submission an earlier run graded; its score still counts in the class's mean and median."""
@@ -71,17 +83,25 @@ class BatchSummary:
         self.scores.append(stored["score"])
 
     def lines(self) -> list[str]:
-        total = self.graded + self.errors + self.skipped
-        rate = (self.graded + self.errors) / self.seconds if self.seconds else 0.0
-        lines = [f"{self.assignment}: {total} submissions in {self.seconds:.1f} s ({rate:.1f} per second)",
-                 f"  graded: {self.graded}   errors: {self.errors}"
+        now, total = self.graded + self.errors, self.graded + self.errors + self.skipped
+        if not total:
+            layout = f"<student>/{self.assignment}/{self.notebook or '<notebook>'}"
+            return [f"{self.assignment}: no submissions found" + (f" in {self.folder} (looked for {layout})"
+                                                                   if self.folder else "")]
+        if not now:
+            first = f"{self.assignment}: nothing new to grade: {self.skipped} already graded, unchanged since"
+        else:
+            rate = f" ({now / self.seconds:.1f} notebooks per second)" if self.seconds >= 0.05 else ""
+            first = f"{self.assignment}: {total} submissions in {self.seconds:.1f} s{rate}"
+        lines = [first, f"  graded: {self.graded}   errors: {self.errors}"
                  + (f"   skipped, already graded: {self.skipped}" if self.skipped else "")]
         if self.scores:
-            lines.append(f"  score: mean {statistics.mean(self.scores):.2f}, median "
-                         f"{statistics.median(self.scores):.2f} (out of {self.max_score - self.by_hand:g} autograded"
-                         + (f"; {self.by_hand:g} by hand)" if self.by_hand else ")"))
+            lines.append(f"  score: mean {statistics.mean(self.scores):.2f}, median {statistics.median(self.scores):.2f}"
+                         f" (out of {score(self.max_score - self.by_hand)} autograded"
+                         + (f"; {score(self.by_hand)} by hand)" if self.by_hand else ")"))
         if self.slowest:
-            lines.append("  slowest: " + ", ".join(f"{student} {seconds:.2f} s" for seconds, student in self.slowest[:3]))
+            lines.append(f"  slowest, each within those {self.seconds:.1f} s: "
+                         + ", ".join(f"{student} {seconds:.1f} s" for seconds, student in self.slowest[:3]))
         return lines
 
 
@@ -165,8 +185,10 @@ def grade_assignments(course: Course, assignments: list[str], db_url: str | None
     specs = {name: assignment_spec(course, name) for name in course.assignments}
     jobs_of = {name: [replace(job, assignment=name) for job in (
         submissions[name] if submissions is not None else find_submissions(course, name))] for name in assignments}
-    summaries = {name: BatchSummary(name, max_score=specs[name].max_score,
-                                     by_hand=sum(specs[name].manual.values())) for name in assignments}
+    summaries = {name: BatchSummary(name, max_score=specs[name].max_score, by_hand=sum(specs[name].manual.values()),
+                                     folder=course.root / "submitted" if submissions is None else None,
+                                     notebook=specs[name].notebook)
+                 for name in assignments}
     jobs, results = queue.Queue(maxsize=4 * workers), queue.Queue()
     if scheduler:
         from .distributed import ClusterPool
@@ -194,11 +216,10 @@ def grade_assignments(course: Course, assignments: list[str], db_url: str | None
         [job for name in assignments for job in jobs_of[name]], jobs, len(pool), results,
         {name: _grading_inputs(course, name) for name in assignments}, done))
     feeder.start()
-    started = time.monotonic()
     total = sum(map(len, jobs_of.values()))
     bar = tqdm(total=total, desc=f"grading {assignments[0] if len(assignments) == 1 else 'every assignment'}",
                unit="nb", disable=not progress, file=sys.stderr, dynamic_ncols=True)
-    finished, failure, left, previous_end = 0, None, {name: len(jobs_of[name]) for name in assignments}, started
+    finished, failure = 0, None
     try:
         while finished < len(pool):
             job, result = results.get()
@@ -221,9 +242,6 @@ def grade_assignments(course: Course, assignments: list[str], db_url: str | None
                 summary.add(result)
                 if on_result:
                     on_result(result)
-            left[job.assignment] -= 1
-            if not left[job.assignment]:  # its time: from the end of the one before (they overlap a little)
-                summary.seconds, previous_end = time.monotonic() - previous_end, time.monotonic()
             bar.update(1)
     except BaseException:
         report.discard()

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import scores
 from .config import find_root
 from .plain import swap_in
 from .submission import Submission, StudentCodeError, local_submission
@@ -288,7 +289,7 @@ def assert_hidden_checks_pass(assignment: str, exercise: str, **values):
                                              "checks failed."] + lines))
     if failed:
         print("\n".join([f"\N{BALLOT X} {exercise}: {len(failed)} of {len(results)} hidden checks failed; "
-                         f"{score:g} of {points:g} points."] + lines))
+                         f"{scores.score(score)} of {scores.score(points)} points."] + lines))
         return score
     print("\n".join(lines + [f"\N{CHECK MARK} {exercise}: all {len(results)} hidden checks passed."]))
 

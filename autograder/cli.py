@@ -7,7 +7,10 @@ import os
 import sys
 from pathlib import Path
 
-from .config import load_course
+from .config import NoCourse, course_folder, load_course
+
+# The demo grades the sample class bundled with the package: it needs no course folder of its own.
+WITHOUT_A_COURSE = ("demo",)
 
 # A worker alternates between its sandbox running student code and the grader running checks; one extra
 # worker keeps every core busy meanwhile (measured: +20 to +50% notebooks per second on 2 cores).
@@ -58,6 +61,12 @@ def main(argv: list[str] | None = None) -> int:
         importlib.import_module(name).add_command(commands)
 
     args = parser.parse_args(argv)
+    if args.command not in WITHOUT_A_COURSE:
+        try:
+            course_folder()
+        except NoCourse as error:
+            print(f"autograder {args.command}: {error}", file=sys.stderr)
+            return 2
     if getattr(args, "assignment", None) is not None:  # every verb that names one assignment
         course = load_course()
         if args.assignment not in course.assignments:
@@ -108,6 +117,7 @@ def run_grade(args) -> int:
     try:
         if args.notebook is not None:
             return _grade_one(course, args)
+        print(starting_line(args.workers, args.scheduler), flush=True)
         summaries = grade_assignments(course, list(course.assignments) if args.all else [args.assignment], db_url,
                                       args.workers, args.json, progress=not args.no_progress, regrade=args.regrade,
                                       scheduler=args.scheduler)
@@ -121,21 +131,31 @@ def run_grade(args) -> int:
 
 def _grade_one(course, args) -> int:
     from .batch import SubmittedNotebook, grade_batch
+    from .scores import fraction
+    from .pages import points
 
     job = SubmittedNotebook(args.student or args.notebook.stem, args.notebook, None)
     results = []
     grade_batch(course, args.assignment, args.db, 1, args.json, submissions=[job], progress=False,
                 on_result=results.append, regrade=True)
     result = results[0]
-    print(f"{result.student} / {result.assignment}: {result.score:g} of {result.max_score:g} points"
+    print(f"{result.student} / {result.assignment}: {points(result.score, result.max_score)}"
           + (f" ({result.reason})" if result.status == "error" else ""))
     for note in result.notes:
         print(f"  note: {note}")
     for test in result.tests:
-        print(f"  {test.name}: {test.score:g}/{test.max_score:g}")
+        print(f"  {test.name}: {fraction(test.score, test.max_score)}")
         for line in test.output.splitlines():
             print(f"      {line}")
     return 0
+
+
+def starting_line(workers: int, scheduler: str | None) -> str:
+    """What the grader does before its first result: starting sandboxes takes seconds (tens, the first time)."""
+    if scheduler:
+        return f"Grading on the Dask cluster at {scheduler} ..."
+    return (f"Starting {workers} sandbox{'es' if workers != 1 else ''} (a first start on this machine can take some "
+            "20 s), then grading ...")
 
 
 def run_demo(args) -> int:

@@ -48,16 +48,36 @@ class Course:
             raise KeyError(f"unknown assignment {assignment!r}; the course has: {known}") from None
 
 
-def find_root(start: Path | None = None) -> Path:
-    """The course root: $AUTOGRADER_COURSE_ROOT, else the nearest folder upwards holding course_config.py,
-    else the checkout this package lives in."""
+class NoCourse(LookupError):
+    """No course folder where the command was run; the message says where it looked."""
+
+
+def course_folder(start: Path | None = None) -> Path:
+    """The course root as a command finds it: $AUTOGRADER_COURSE_ROOT, else the nearest folder upwards holding
+    course_config.py; raises NoCourse, naming the folder, when there is none."""
     if os.environ.get("AUTOGRADER_COURSE_ROOT"):
-        return Path(os.environ["AUTOGRADER_COURSE_ROOT"]).resolve()
+        root = Path(os.environ["AUTOGRADER_COURSE_ROOT"]).resolve()
+        if not (root / CONFIG_FILE).is_file():
+            raise NoCourse(f"AUTOGRADER_COURSE_ROOT is {root}, which has no {CONFIG_FILE}. Point it at your course "
+                           "folder, or unset it and run the command inside the course folder.")
+        return root
     here = (start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
         if (folder / CONFIG_FILE).is_file():
             return folder
-    return Path(__file__).resolve().parent.parent
+    raise NoCourse(f"no course found: there is no {CONFIG_FILE} in {here} or any folder above it. Run the command "
+                   f"in your course folder (the one holding {CONFIG_FILE}), or set AUTOGRADER_COURSE_ROOT to it.")
+
+
+def find_root(start: Path | None = None) -> Path:
+    """The course root: $AUTOGRADER_COURSE_ROOT, else the nearest folder upwards holding course_config.py,
+    else the checkout this package lives in (its sample course, for `autograder demo`)."""
+    if os.environ.get("AUTOGRADER_COURSE_ROOT"):
+        return Path(os.environ["AUTOGRADER_COURSE_ROOT"]).resolve()
+    try:
+        return course_folder(start)
+    except NoCourse:
+        return Path(__file__).resolve().parent.parent
 
 
 @lru_cache(maxsize=None)

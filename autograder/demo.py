@@ -7,9 +7,12 @@ from pathlib import Path
 
 from .batch import find_submissions, grade_assignments
 from .config import load_course
+from .scores import fraction
 
 
 def run_demo(folder: Path, workers: int) -> int:
+    from .cli import starting_line
+
     course = load_course()
     samples = course.root / "samples" / "submitted"
     folder = folder.resolve()
@@ -19,7 +22,8 @@ def run_demo(folder: Path, workers: int) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copytree(samples, folder / "submitted")
     db_url = f"sqlite:///{folder / 'gradebook.db'}"
-    print(f"Grading the sample class in {folder} into {db_url}\n")
+    print(f"Grading the sample class in {folder} into {db_url}")
+    print(starting_line(workers, None) + "\n", flush=True)
     table: dict[str, dict[str, str]] = {}
     results = {assignment: [] for assignment in course.assignments}
     summaries = grade_assignments(
@@ -32,9 +36,8 @@ def run_demo(folder: Path, workers: int) -> int:
     for assignment, graded in results.items():
         (folder / f"{assignment}.json").write_text(json.dumps([result.to_json() for result in graded]))
         for result in graded:
-            mark = f"{result.score:g}/{result.max_score:g}" + ("!" if result.status == "error" or result.notes else "")
-            table.setdefault(result.student, {})[assignment] = mark
-    _print_table(table, list(course.assignments))
+            table.setdefault(result.student, {})[assignment] = mark(result)
+    print("\n".join(table_lines(table, list(course.assignments))))
     print(f"\nEach result, with every message: {folder}/<assignment>.json")
     print(f"The nbgrader gradebook: {db_url} (try: nbgrader export --db {db_url})")
     print(f"Feedback pages and the class report: autograder feedback 04-linear-regression --autograded "
@@ -44,9 +47,25 @@ def run_demo(folder: Path, workers: int) -> int:
     return 0
 
 
-def _print_table(table, assignments):
-    width = max(map(len, table), default=7) + 2
-    print("student".ljust(width) + "".join(a[:2].rjust(8) for a in assignments))
-    for student in sorted(table):
-        print(student.ljust(width) + "".join(table[student].get(a, "-").rjust(8) for a in assignments))
-    print("(! marks an error or a note: a cell that crashed, looped or was stopped)")
+ERROR, STOPPED = "!", "*"
+LEGEND = {ERROR: f"{ERROR} could not be graded (counted in the summaries' errors)",
+          STOPPED: f"{STOPPED} graded, but a cell was stopped (it ran too long or ended Python) and the rest graded "
+                   "without it"}
+
+
+def mark(result) -> str:
+    """'2.67/9', with ERROR when the notebook could not be graded, STOPPED when a cell of it was stopped."""
+    return fraction(result.score, result.max_score) + (
+        ERROR if result.status == "error" else STOPPED if result.notes else "")
+
+
+def table_lines(table: dict[str, dict[str, str]], assignments: list[str]) -> list[str]:
+    """Students down, assignments (by their number) across; every column as wide as its widest entry and two
+    spaces apart, so no two entries ever touch; then what each mark in the table means."""
+    headers = ["student", *(assignment[:2] for assignment in assignments)]
+    rows = [[student, *(table[student].get(assignment, "-") for assignment in assignments)]
+            for student in sorted(table)]
+    widths = [max(len(row[column]) for row in [headers, *rows]) for column in range(len(headers))]
+    return [row[0].ljust(widths[0]) + "".join("  " + entry.rjust(width) for entry, width in zip(row[1:], widths[1:]))
+            for row in [headers, *rows]] + [text for mark, text in LEGEND.items()
+                                             if any(entry.endswith(mark) for row in rows for entry in row[1:])]

@@ -1,21 +1,21 @@
 """`autograder feedback ASSIGNMENT`: one self-contained HTML page per student, from the graded results.
 
-Each page shows the score of every exercise, every message the checks wrote, what went wrong while the
-notebook ran, and the figures the checks drew (the student's path or loss history against the
-reference). It works offline: styles are inline and figures are inline SVG, with no external asset. Pages
+Each page shows what `view.build` makes of a result under the policy "full": the score of every exercise,
+every message the checks wrote with its hint, what went wrong while the notebook ran, and the figures the
+checks drew (the student's path or loss history against the reference). It works offline: styles are inline and figures are inline SVG, with no external asset. Pages
 are written to `autograder_feedback/<student>/<assignment>/feedback.html`, a folder `nbgrader
 generate_feedback` never writes to, so the two never overwrite each other. `render_feedback` renders one result
 for any caller (the CLI here, a web application).
 """
 from __future__ import annotations
 
-import re
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
 from . import pages
-from .grade import SubmissionResult, TestResult
+from .grade import SubmissionResult
+from .view import build
 
 PAGE = "feedback.html"
 # Our pages live apart from `nbgrader generate_feedback`'s feedback/<student>/<assignment>/<notebook>.html.
@@ -66,56 +66,6 @@ def write_page(path: Path, result: SubmissionResult, course_root: Path | None = 
 
 def render_feedback(result: SubmissionResult, course_root: Path | None = None, written: datetime | None = None) -> str:
     """The whole HTML page for one student's result (templates: the course's `templates/`, else the package's)."""
-    return pages.render("feedback.html", course_root, **feedback_context(result, written))
-
-
-def feedback_context(result: SubmissionResult, written: datetime | None = None) -> dict:
-    """What the feedback template shows, as plain values: no markup but the figures' SVG."""
-    auto = [test for test in result.tests if not test.manual]
-    working = sum(test.score >= test.max_score for test in auto)
-    return {"result": result, "written": (written or datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M UTC"),
-            "headline": result.headline(), "encouragement": _encouragement(result, working, len(auto)),
-            "exercises": [_exercise(test, result.reason if result.status == "error" else "") for test in result.tests]}
-
-
-def _encouragement(result: SubmissionResult, working: int, exercises: int) -> str:
-    if result.status == "error":
-        return "Nothing could be checked this time; the box below says why and what to do."
-    if working == exercises:
-        return "Every exercise works: well done."
-    return (f"{working} of {exercises} exercises work. Each message below says what your code did on an input "
-            "it had not seen, what was expected, and how to fix it.")
-
-
-def _exercise(test: TestResult, said: str = "") -> dict:
-    """One exercise's section; `said` is the reason the page already gives for the whole notebook."""
-    passed = sum(check.passed for check in test.checks)
-    messages = [message for message in messages_of(test.output) if message != said.replace("\n", " ")]
-    if test.checks and passed == len(test.checks) and not test.visible_failed:
-        messages = [m for m in messages if not re.fullmatch(r"(All \d+ checks passed|The check passed)\.", m)]
-    return {"id": test.name, "title": _title(test), "score": test.score, "max_score": test.max_score,
-            "manual": test.manual, "pending": test.pending, "works": not test.manual and test.score >= test.max_score,
-            "passed": passed, "checks": len(test.checks), "messages": messages,
-            "check_lines": [{"name": name, "passed": ok, "points": points} for name, ok, points in test.check_lines()],
-            "figures": [{"svg": pages.svg(figure), "title": figure.title}
-                        for check in test.checks for figure in check.figures]}
-
-
-def messages_of(output: str) -> list[str]:
-    """An exercise's output as its messages: a line starting with "- " starts one, other lines continue it."""
-    messages: list[str] = []
-    for line in output.splitlines():
-        if not line.strip():
-            continue
-        if line.startswith("- ") or not messages:
-            messages.append(line.removeprefix("- "))
-        else:
-            messages[-1] += " " + line.strip()
-    return messages
-
-
-def _title(test: TestResult) -> str:
-    if test.manual:
-        return f"written answer ({test.name})"
-    exercises = {check.exercise for check in test.checks if check.exercise}
-    return exercises.pop() if len(exercises) == 1 else test.name.removeprefix("check_")
+    # `result` too: a course's own feedback.html may read it
+    return pages.render("feedback.html", course_root, view=build(result), result=result,
+                        written=(written or datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M UTC"))

@@ -10,6 +10,7 @@ helper it calls fails its own checks is re-checked with the helper's reference (
 """
 from __future__ import annotations
 
+import logging
 import re
 import sys
 import time
@@ -22,7 +23,9 @@ from .budgets import Budgets, cell_key, duration, reference_for
 from .checks import CheckResult, Figure, bounded, check_file, earned, helper_note, load_checks, run_fairly
 from .config import Course
 from .expect import sentence
-from .sandbox import Run, Sandbox, SandboxError
+from .sandbox import CourseSetupError, Run, Sandbox, SandboxError
+
+logger = logging.getLogger(__name__)
 
 MAX_RESTARTS = 6
 
@@ -183,12 +186,18 @@ def grade_notebook(sandbox: Sandbox, course: Course, spec: AssignmentSpec, stude
 
     Its cells and calls get time budgets from the instructor's solution (budgets.py), timed in this sandbox the
     first time this process grades the assignment."""
-    reference = reference_for(course, spec.name, check_file(spec.name), lambda measurement: _grade(
-        sandbox, course, spec, "reference", course.source_notebook(spec.name), other_specs, measurement.for_cells))
     started = time.monotonic()
     try:
+        reference = reference_for(course, spec.name, check_file(spec.name), lambda measurement: _grade(
+            sandbox, course, spec, "reference", course.source_notebook(spec.name), other_specs, measurement.for_cells))
+        started = time.monotonic()  # the reference's run (once a process) is not this submission's time
         result = _grade(sandbox, course, spec, student, path, other_specs,
                         lambda keys: Budgets(course, reference, keys))
+    except CourseSetupError as error:  # every submission needs those cells: an error each, never a silent 0
+        logger.error("grading %s's %s: %s", student, spec.notebook, error)
+        result = error_result(spec, student, f"The grader could not prepare this assignment: {error}. Nothing you "
+                                             "wrote is to blame; your instructor will look at it, and nothing you "
+                                             "submitted was lost.")
     except SandboxError:  # the grader's own machinery: no submission is to blame, so the batch stops
         raise
     except Exception as error:  # whatever a submission does, it ends as that submission's result
@@ -406,7 +415,8 @@ class _Runner:
         self.sandbox, self.cells, self.deadline, self.budgets = sandbox, cells, deadline, budgets
         self.check_cells = check_cells
         # when the notebook starts with the course's own cells untouched, a template has already run them
-        self.prefix = prefix if prefix and tuple(source for _, source in cells[:len(prefix)]) == prefix else ()
+        self.prefix = prefix if prefix and tuple(source for _, source in cells[:len(prefix)]) == prefix \
+            and sandbox.fits_template(prefix) else ()
         self.skipped: set[int] = set()
         self.notes: list[str] = []
         self.cell_outputs: dict = {}

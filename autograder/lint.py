@@ -21,6 +21,7 @@ WORKED_EXAMPLE = "_on_the_worked_example"  # a check named so repeats the visibl
 
 VISIBLE_CHECK = Path(__file__).resolve().parent / "visible_check.py"
 HELPER_GRADE_ID = "check_helpers"  # the check helper cell's fixed grade id
+KEEP_GOING = "_keep_going = True"  # set by a check cell's first hidden block: a failed visible check then reports
 
 
 def lint_source(path: Path, assignment: str) -> list[str]:
@@ -222,6 +223,29 @@ def _check_file_problems(assignment: str) -> list[str]:
     return []
 
 
+def keeps_going(source: str) -> bool:
+    """Whether a hidden region sets `_keep_going = True` before the cell's first visible line of code: graded, a
+    failed visible check then prints its cross and the hidden checks still run (`visible_check._fail`)."""
+    region = None
+    for line in source.split("\n"):
+        if nb.BEGIN_HIDDEN in line:
+            region = []
+        elif nb.END_HIDDEN in line and region is not None:
+            try:
+                tree = ast.parse("\n".join(region))
+            except SyntaxError:
+                return False
+            if any(isinstance(node, ast.Assign) and [ast.unparse(t) for t in node.targets] == ["_keep_going"]
+                   and isinstance(node.value, ast.Constant) and node.value.value is True for node in tree.body):
+                return True
+            region = None
+        elif region is not None:
+            region.append(line)
+        elif line.strip() and not line.strip().startswith("#"):
+            return False
+    return False
+
+
 def _contracts(path: Path, notebook, assignment: str, checks_load: bool) -> list[str]:
     """What the grader relies on beyond nbgrader's own rules, each with why."""
     problems = []
@@ -243,6 +267,11 @@ def _contracts(path: Path, notebook, assignment: str, checks_load: bool) -> list
         if call is None:
             continue
         called.add(call.exercise)
+        if "check(" in nb.visible_part(cell.source) and not keeps_going(cell.source):
+            problems.append(f"{at}: the check cell does not start with the hidden block that turns partial credit "
+                            f"on, so a failed visible check stops the cell and the exercise earns 0. Put these "
+                            f"three lines first in the cell:\n    {nb.BEGIN_HIDDEN}\n    {KEEP_GOING}\n"
+                            f"    {nb.END_HIDDEN}")
         if call.exercise not in solutions:
             problems.append(f"{at}: no solution cell has the grade id {call.exercise!r}. Give the cell where "
                             f"students write {call.exercise} that grade id: feedback finds a student's code by it "

@@ -15,6 +15,8 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescap
 from markupsafe import Markup
 
 from .checks import Figure
+from . import scores
+from .scores import score
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 # A message longer than this is cut on a page (a student's print loop can fill a message with megabytes).
@@ -32,7 +34,9 @@ def environment(course_root: Path | None = None) -> Environment:
     env.filters["segments"] = segments
     env.filters["count"] = count
     env.filters["points"] = points
-    env.filters["g"] = lambda number: f"{number:g}"
+    env.filters["g"] = score
+    env.filters["breakable"] = breakable
+    env.globals["draw"] = svg
     return env
 
 
@@ -66,18 +70,21 @@ def segments(text: str) -> list[tuple[str, bool]]:
     return [(piece, is_code) for piece, is_code in pieces if piece]
 
 
-def count(number: float, noun: str, plural: str | None = None) -> str:
-    """'1 point', '2 points', '0.5 points', '1 check'."""
-    return f"{number:g} {noun if number == 1 else plural or noun + 's'}"
+def breakable(name) -> Markup:
+    """A name such as `gradient_descent_update` that a narrow column may break after an underscore, and only there."""
+    return Markup("_<wbr>").join(str(name).split("_"))
 
 
-def points(score: float, max_score: float) -> str:
-    """'1 of 1 point', '2 of 3 points'."""
-    return f"{score:g} of {count(max_score, 'point')}"
+count = scores.count
 
 
+points = scores.points
+
+
+@lru_cache(maxsize=256)
 def svg(figure: Figure) -> Markup:
-    """The figure as inline SVG (text as paths: no font or file is needed to show it), scaling to its box."""
+    """The figure as inline SVG (text as paths: no font or file is needed to show it), scaling to its box; the
+    last figures drawn are kept (a figure is frozen data, and drawing one costs tens of milliseconds)."""
     buffer = io.StringIO()
     draw(figure).savefig(buffer, format="svg")
     text = buffer.getvalue()
@@ -92,10 +99,16 @@ def draw(figure: Figure):
     import matplotlib
 
     matplotlib.use("agg")
+    from matplotlib import rc_context
     from matplotlib.figure import Figure as Canvas
+
+    with rc_context({"font.size": 11}):  # a small canvas and a large font: still readable on a 360 px phone
+        return _draw(figure, Canvas(figsize=(4.8, 3.0), layout="constrained"))
+
+
+def _draw(figure: Figure, canvas):
     from matplotlib.ticker import MaxNLocator
 
-    canvas = Canvas(figsize=(6.4, 3.6), layout="constrained")
     axes = canvas.subplots()
     for series in figure.series:
         mine = series.label.startswith("your")

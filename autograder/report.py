@@ -19,6 +19,7 @@ from pathlib import Path
 from .checks import CheckResult
 from .feedback import FOLDER, PAGE
 from .grade import SubmissionResult, TestResult
+from .view import title
 
 # Code that reaches for what a notebook has no business touching: not proof of cheating, worth a look.
 SUSPICIOUS = (
@@ -60,7 +61,7 @@ class ClassReport:
             self.pending += test.pending
             if test.manual:
                 continue
-            exercise = exercise_name(test)
+            exercise = title(test)
             tally = self.exercises.setdefault(exercise, [0, 0])
             tally[0] += test.score >= test.max_score
             tally[1] += 1
@@ -87,13 +88,14 @@ class ClassReport:
     def lines(self) -> list[str]:
         n = len(self.scores)
         from .pages import count
+        from .scores import score
 
         lines = [f"{self.assignment}: {count(n, 'submission')} ({n - self.errors} graded, {self.errors} could not be "
                  "graded)"]
         if not n:
             return lines
-        lines.append(f"  score: mean {statistics.mean(self.scores):.2f}, median {statistics.median(self.scores):g} "
-                     f"(out of {self.max_score:g})")
+        lines.append(f"  score: mean {statistics.mean(self.scores):.2f}, "
+                     f"median {score(statistics.median(self.scores))} (out of {score(self.max_score)})")
         if self.pending:
             lines.append(f"  written answers to be graded by hand (formgrader): {self.pending}; until then the "
                          "scores above leave them out")
@@ -123,11 +125,6 @@ class ClassReport:
 
 def _names(students: list[str], shown: int = 5) -> str:
     return ", ".join(students[:shown]) + (f" and {len(students) - shown} more" if len(students) > shown else "")
-
-
-def exercise_name(test: TestResult) -> str:
-    names = {check.exercise for check in test.checks if check.exercise}
-    return names.pop() if len(names) == 1 else test.name.removeprefix("check_")
 
 
 # Failure kinds that name no mistake: listed after the known mistakes, which say more about the class.
@@ -186,7 +183,7 @@ def attention_reasons(result: SubmissionResult, suspicious_cells=()) -> list[str
     for test in result.tests:
         if test.manual or not test.checks:
             continue
-        exercise = exercise_name(test)
+        exercise = title(test)
         if any(check.mistake == "returned an object that is not plain numbers" for check in test.checks):
             reasons.append(f"possible cheating attempt: {exercise} returned objects that are not plain numbers "
                            "(a number look-alike whose == is always true?)")

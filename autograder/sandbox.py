@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import shutil
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -28,6 +31,7 @@ from .config import Course
 from .plain import DecodeError, decode, encode, recv_message, send_message
 from .submission import Call, StudentCodeError, StudentFunction, Submission, describe_call, explain_exception
 
+logger = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
 INSIDE = "/opt/grader"
 GRACE = 2.0          # seconds the grader waits beyond a limit the child enforces itself, at most
@@ -35,10 +39,16 @@ FIRST_UID = 60000    # sandbox slot n runs student code as uid FIRST_UID + n
 SLOTS = 1000         # slots on one machine, shared by every grader running on it
 MAX_TEMPLATES = 2    # templates a sandbox keeps (one per assignment prefix): `grade --all` moves on from each
 MAX_DISPLAY_CHARS = 2 * 1024 * 1024  # PNG (base64) a submission's figures keep for the autograded notebook
+TEMPLATE_TIMEOUT = 60      # seconds the course's leading cells may take in a template
+MAX_TEMPLATE_PACKET = 60000  # bytes of the course's leading cells a template is sent in one packet
 
 
 class SandboxError(RuntimeError):
     """The sandbox itself failed (not the student's code): the grader cannot go on."""
+
+
+class CourseSetupError(SandboxError):
+    """The course's own cells before the first exercise failed in the sandbox: no submission can be graded right."""
 
 
 @dataclass
@@ -49,18 +59,36 @@ class CellOutcome:
     displays: tuple = ()     # what the cell displayed that the autograded notebook keeps: {"image/png", "text/plain"}
 
 
-@lru_cache(maxsize=None)
 def isolation() -> str:
+    with _ISOLATION_LOCK:  # worker threads ask at once: probe and warn once
+        return _isolation()
+
+
+_ISOLATION_LOCK = threading.Lock()
+
+
+@lru_cache(maxsize=None)
+def _isolation() -> str:
     """"bubblewrap" when it works here, else "processes" (same limits, no namespaces) with a warning.
 
     AUTOGRADER_ISOLATION=processes chooses the latter on purpose (to test it, or where namespaces are refused)."""
     if shutil.which("bwrap") and os.environ.get("AUTOGRADER_ISOLATION") != "processes":
         probe = subprocess.run(["bwrap", *_namespace_flags(), "--ro-bind", "/", "/", "true"], capture_output=True)
         if probe.returncode == 0:
+            if os.geteuid() != 0:
+                logger.warning(NOT_ROOT)
             return "bubblewrap"
-    print("warning: isolation is reduced: bubblewrap (Debian package 'bubblewrap') is not in use, so student code "
-          "runs with the same resource limits but without filesystem, network and process isolation.", file=sys.stderr)
+    logger.warning("warning: isolation is reduced: bubblewrap (Debian package 'bubblewrap') is not in use, so "
+                   "student code runs with the same resource limits but without filesystem, network and process "
+                   "isolation.")
     return "processes"
+
+
+NOT_ROOT = ("warning: isolation is weaker than as root: the grader is not root, so student code runs under "
+            "bubblewrap in a user namespace as the same user as the sandbox's own processes (as root each sandbox "
+            "slot has a user of its own). It still cannot reach the network, this machine's files or other students' "
+            "runs, but a submission can signal the sandbox's own processes: the grader then restarts the sandbox, and "
+            "that submission gets a timeout instead of a grade.")
 
 
 def grace(budget: float) -> float:
@@ -87,12 +115,12 @@ class Sandbox:
         self.slot, self._slot_lock = _claim_slot()
         self.child_uid = FIRST_UID + self.slot if os.geteuid() == 0 else -1
         # named after the slot, which only this sandbox holds: a folder already there was left by a killed grader
-        self._stage = os.path.join(tempfile.gettempdir(), f"autograder-sandbox-{self.slot}")
+        self._stage = os.path.join(scratch_folder(), f"autograder-sandbox-{self.slot}")
         shutil.rmtree(self._stage, ignore_errors=True)
         try:
             os.mkdir(self._stage, 0o700)
         except OSError:  # something not ours in the way (a symlink, say): a fresh name then
-            self._stage = tempfile.mkdtemp(prefix="autograder-sandbox-")
+            self._stage = tempfile.mkdtemp(prefix="autograder-sandbox-", dir=scratch_folder())
         for name in ("sandboxed.py", "plain.py"):
             shutil.copy(HERE / name, self._stage)
         os.chmod(self._stage, 0o755)
@@ -130,12 +158,13 @@ class Sandbox:
         if isolation() == "bubblewrap":
             env["AUTOGRADER_PID_NAMESPACE"] = "1"
         else:
-            env["MPLCONFIGDIR"] = tempfile.mkdtemp(prefix="autograder-mpl-")
+            env["MPLCONFIGDIR"] = tempfile.mkdtemp(prefix="autograder-mpl-", dir=self._stage)
             os.chmod(env["MPLCONFIGDIR"], 0o777)
+            env["AUTOGRADER_WORK"] = os.path.join(self._stage, "run")  # not a /tmp/run other graders use too
         return env
 
     def _command(self, fd: int) -> list[str]:
-        python = [sys.executable, "-I"]
+        python = [os.path.abspath(sys.executable), "-I"]  # no "..": the sandbox holds only the interpreter's folders
         if isolation() != "bubblewrap":
             return [*python, f"{self._stage}/sandboxed.py", str(fd), str(self.child_uid)]
         command = ["bwrap", *_namespace_flags(), "--ro-bind", "/usr", "/usr"]
@@ -171,15 +200,15 @@ class Sandbox:
         `budgets` gives each cell and call its time limit (by default `cell_timeout`) and takes what was measured."""
         if self._current is not None:
             self._current.close()
-        if self._process.poll() is not None:
+        if self._process.poll() is not None or (self.child_uid < 0 and not self._serving()):
             self._restart()
         control = self._template(prefix) if prefix else self._main
         ours, theirs = socket.socketpair()
         try:
             socket.send_fds(control.socket, [b'{"op": "run"}'], [theirs.fileno()])
-        except OSError:
+        except OSError:  # the zygote or template is gone (a submission may end it): a fresh sandbox, same start
             self._restart()
-            control = self._main
+            control = self._template(prefix) if prefix else self._main
             socket.send_fds(control.socket, [b'{"op": "run"}'], [theirs.fileno()])
         theirs.close()
         limits = {"memory_bytes": self.course.memory_mb * 1024 * 1024, "cpu_seconds": int(self.course.cpu_seconds),
@@ -193,10 +222,28 @@ class Sandbox:
         self._current = Run(self, control, ours, cells, limits, deadline, checkpoints, budgets)
         return self._current
 
+    def _serving(self) -> bool:
+        """Whether the zygote and every template answer. When the grader is not root, students share their user and
+        may have stopped or ended one: the next student must not pay for it."""
+        for control in [self._main, *(kept for kept in self._templates.values() if isinstance(kept, _Control))]:
+            try:
+                control.socket.settimeout(5)
+                control.socket.send(b'{"op": "ping"}')
+                if b"pong" not in control.socket.recv(65536):
+                    return False
+                control.socket.settimeout(None)
+            except OSError:
+                return False
+        return True
+
+    def fits_template(self, prefix: tuple[str, ...]) -> bool:
+        """Whether a template can run `prefix` (else a submission runs those cells itself)."""
+        return len(json.dumps({"op": "template", "cells": list(prefix)}).encode()) <= MAX_TEMPLATE_PACKET
+
     def _template(self, prefix: tuple[str, ...]) -> "_Control":
-        """The control of a template that ran `prefix`, started on first use; the main zygote if it cannot be."""
-        if self.child_uid < 0:  # templates need a user of their own, apart from the students'
-            return self._main
+        """The control of a template that ran `prefix`, started on first use.
+
+        CourseSetupError when it cannot be: the submissions skip those cells, so they would all fail without them."""
         if prefix in self._templates:
             self._templates[prefix] = self._templates.pop(prefix)  # now the most recently used
         else:
@@ -204,19 +251,31 @@ class Sandbox:
             packet = json.dumps({"op": "template", "cells": list(prefix)}).encode()
             ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
             try:
-                if len(packet) > 60000:
-                    raise OSError("prefix too large for a template")
-                socket.send_fds(self._main.socket, [packet], [theirs.fileno()])
-                ours.settimeout(60)
-                if b"warm" not in ours.recv(65536):
-                    raise OSError("template did not start")
+                if len(packet) > MAX_TEMPLATE_PACKET:
+                    raise CourseSetupError("the course's cells before the first exercise are too large for a template")
+                try:
+                    socket.send_fds(self._main.socket, [packet], [theirs.fileno()])
+                except OSError:  # the zygote is gone (a submission may have ended it): not the course's fault
+                    self._restart()
+                    socket.send_fds(self._main.socket, [packet], [theirs.fileno()])
+                ours.settimeout(TEMPLATE_TIMEOUT)
+                try:
+                    reply = ours.recv(65536)
+                except OSError:
+                    reply = b""
+                if b"warm" not in reply:
+                    raise CourseSetupError(_template_failure(reply))
                 ours.settimeout(None)
                 self._templates[prefix] = _Control(ours, self)
-            except OSError:
+            except (OSError, CourseSetupError) as error:
                 ours.close()
-                self._templates[prefix] = self._main
+                self._templates[prefix] = error if isinstance(error, CourseSetupError) else CourseSetupError(
+                    f"the sandbox could not start a template for the course's cells before the first exercise "
+                    f"({error})")
             finally:
                 theirs.close()
+        if isinstance(self._templates[prefix], CourseSetupError):
+            raise self._templates[prefix]  # once failed, failed for every submission of this sandbox
         return self._templates[prefix]
 
     def _retire_templates(self, keep: int):
@@ -224,7 +283,7 @@ class Sandbox:
         while len(self._templates) > keep:
             oldest = next(iter(self._templates))
             control = self._templates.pop(oldest)
-            if control is not self._main:
+            if isinstance(control, _Control):
                 control.socket.close()
 
     def _restart(self):
@@ -254,9 +313,33 @@ class Sandbox:
         self.close()
 
 
+def scratch_folder() -> str:
+    """This user's folder for sandbox slots and stages: root's in the system's temporary folder, as before (its slots
+    name machine-wide uids); any other user's in $XDG_RUNTIME_DIR or /tmp/autograder-UID, made 0700 and checked to be
+    the user's own, so users on one machine never share (or block each other on) a file."""
+    if os.geteuid() == 0:
+        return tempfile.gettempdir()
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    candidates = ([os.path.join(runtime, "autograder")] if runtime else []) + [
+        os.path.join(tempfile.gettempdir(), f"autograder-{os.geteuid()}")]
+    for folder in candidates:
+        try:
+            os.mkdir(folder, 0o700)
+        except FileExistsError:
+            pass
+        except OSError:
+            continue
+        status = os.lstat(folder)
+        if stat.S_ISDIR(status.st_mode) and status.st_uid == os.geteuid() and not status.st_mode & 0o077:
+            return folder
+        logger.warning("%s is not a private folder of this user (owner uid %d, mode %o): not used",
+                       folder, status.st_uid, stat.S_IMODE(status.st_mode))
+    raise SandboxError(f"no private folder for the sandboxes could be made (tried {', '.join(candidates)})")
+
+
 def _claim_slot():
-    """The lowest slot no other sandbox on this machine holds, and its lock (released on close or death)."""
-    folder = Path(tempfile.gettempdir(), "autograder-slots")
+    """The lowest slot no other sandbox of this user holds, and its lock (released on close or death)."""
+    folder = Path(scratch_folder(), "autograder-slots")
     folder.mkdir(mode=0o755, exist_ok=True)
     for slot in range(SLOTS):
         lock = open(folder / str(slot), "a")
@@ -267,6 +350,17 @@ def _claim_slot():
             continue
         return slot, lock
     raise SandboxError(f"all {SLOTS} sandbox slots of this machine are in use ({folder})")
+
+
+def _template_failure(reply: bytes) -> str:
+    """Why a template did not start, from its reply (empty when it died or did not answer in time)."""
+    try:
+        failed = json.loads(reply)
+        return (f"cell {int(failed['cell']) + 1} of the course's cells before the first exercise raised "
+                f"{str(failed['type'])[:100]}: {str(failed['text'])[:300]}")
+    except (ValueError, KeyError, TypeError):
+        return (f"the course's cells before the first exercise did not finish in the sandbox within "
+                f"{TEMPLATE_TIMEOUT} s (or ended its process)")
 
 
 class _Control:
@@ -305,9 +399,14 @@ class _Control:
 
 
 def _site_dirs():
+    """Package folders the interpreter imports from outside its prefixes: those `site` knows, and those a .pth file
+    added (a venv made to see another venv's packages)."""
     import site
 
-    return [path for path in site.getsitepackages() if not path.startswith((sys.prefix, sys.base_prefix))]
+    added = [path for path in sys.path if path.endswith(("site-packages", "dist-packages"))]
+    folders = {*site.getsitepackages(), *added}
+    return sorted(path for path in folders
+                  if os.path.isdir(path) and not path.startswith((sys.prefix, sys.base_prefix)))
 
 
 def _why_ended(message) -> str:

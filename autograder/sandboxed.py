@@ -27,11 +27,16 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from plain import (MAX_MESSAGE, MAX_REQUEST, MessageTooLarge, decode, encode, recv_message,  # noqa: E402
                    send_message, swap_in)
 
-WORK = "/tmp/run" if os.path.isdir("/tmp") else tempfile.gettempdir()
+# the students' folder: private to each child under bubblewrap; a folder of this sandbox's own otherwise
+WORK = os.environ.get("AUTOGRADER_WORK") or ("/tmp/run" if os.path.isdir("/tmp") else tempfile.gettempdir())
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS = 4, 38
 CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUSER = 0x00020000, 0x08000000, 0x10000000
 MS_REC, MS_PRIVATE, MS_NOSUID, MS_NODEV = 0x4000, 1 << 18, 2, 4
+MS_RDONLY, MS_REMOUNT, MS_BIND = 1, 32, 4096
+# what a remount must keep of a mount bubblewrap made (locked to us): nosuid, nodev, noexec, the same bits in statvfs's
+# f_flag as in mount's flags (the kernel keeps the atime ones by itself)
+KEPT_MOUNT_FLAGS = 2 | 4 | 8
 SYS_KEYCTL = {"x86_64": 250, "aarch64": 219}.get(os.uname().machine)
 KEYCTL_JOIN_SESSION_KEYRING = 1
 TMPFS_SIZE = "128m"   # a student's WORK and /dev/shm each (memory of this machine, freed when the child ends)
@@ -172,6 +177,13 @@ def isolate() -> bool:
     for where in (WORK.encode(), b"/dev/shm"):
         if os.path.isdir(where):
             _mount(b"tmpfs", where, b"tmpfs", MS_NOSUID | MS_NODEV, options)
+    if os.environ.get("AUTOGRADER_PID_NAMESPACE") == "1":
+        # the sandbox's own /tmp and /dev belong to the zygote's user, which a student shares when the grader is not
+        # root: read-only in this child's view, as they are to a student of another uid
+        for where in ("/tmp", "/dev"):
+            if os.path.ismount(where):
+                kept = os.statvfs(where).f_flag & KEPT_MOUNT_FLAGS  # flags locked by bubblewrap must be kept
+                _mount(None, where.encode(), None, MS_BIND | MS_REMOUNT | MS_RDONLY | kept)
     _drop_capabilities()
     return True
 
@@ -289,6 +301,7 @@ EXHAUSTED = Exhausted()
 STOPPED_IN = []  # the exhausted function the last timeout stopped, if any
 STRUCK = []      # a timeout was raised in the current cell or call
 CONNECTION = []  # the child's socket to the grader
+TEMPLATES = set()  # in the zygote, the pids of its living templates
 
 
 def _on_alarm(signum, frame):
@@ -442,23 +455,53 @@ def _callback_proxy(sock, data, grader_time=False):
 
 
 def clean_up(child_uid):
-    """Kill everything the child left running, collect the dead, and remove its files."""
+    """Kill everything the child left running, collect the dead, and remove its files.
+
+    As root the child had a uid of its own, and every process of that uid is the child's. Otherwise the child shares
+    our uid: what it left is whatever descends from us (we are the subreaper, so its orphans become our children)
+    but our templates."""
+    deadline = time.monotonic() + 2
     if child_uid >= 0:
-        deadline = time.monotonic() + 2
         while _processes_of(child_uid) or os.listdir(WORK):
             _kill_all_of(child_uid)
             _reap()
             if time.monotonic() > deadline:
                 break
             time.sleep(0.002)  # SIGKILLed processes take a moment to die
-    elif os.getpid() != 1 and os.environ.get("AUTOGRADER_PID_NAMESPACE") == "1":
-        for _ in range(3):  # alone in our pid namespace: kill(-1) spares only us and its init
-            try:
-                os.kill(-1, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        _wipe()
+    else:
+        while (left := _descendants(TEMPLATES)) or os.listdir(WORK):
+            for pid in left:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            _reap()
+            _wipe()
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.002)
     _reap()
+
+
+def _descendants(spared) -> list:
+    """The living processes that descend from this one, not counting `spared` and theirs."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()  # the name, in parentheses, may hold anything
+            except (OSError, IndexError):
+                continue
+            if fields[0] != "Z":
+                children.setdefault(int(fields[1]), []).append(int(entry))
+    found, frontier = [], [os.getpid()]
+    while frontier:
+        for pid in children.get(frontier.pop(), ()):
+            if pid not in spared:
+                found.append(pid)
+                frontier.append(pid)
+    return found
 
 
 def _kill_all_of(uid):
@@ -479,7 +522,8 @@ def _kill_all_of(uid):
 
 
 def _reap():
-    """We are the subreaper: collect every orphan that has died."""
+    """We are the subreaper: collect every orphan that has died (and forget the templates among them: their pids may
+    be a student's next)."""
     while True:
         try:
             pid, _ = os.waitpid(-1, os.WNOHANG)
@@ -487,6 +531,7 @@ def _reap():
             return
         if pid == 0:
             return
+        TEMPLATES.discard(pid)
 
 
 def _processes_of(uid):
@@ -525,6 +570,9 @@ def _wipe():
 def zygote(control, child_uid):
     """Serve the grader: one `run` packet (carrying the child's socket) at a time, each answered by
     an `exited` packet once the child and everything it started are gone."""
+    # neither the zygote nor its templates may be read or written through /proc or ptrace by a child that shares
+    # their uid (when the grader is not root): it would reach the next students' runs
+    LIBC.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
     os.makedirs(WORK, exist_ok=True)
     os.chmod(WORK, 0o1777)
     warm_up()
@@ -541,8 +589,11 @@ def serve_runs(control, child_uid, shell):
         message, fds = receive_packet(control)
         if message is None:
             return
+        if message.get("op") == "ping":  # the grader asks whether we still serve (a student may stop us)
+            send_packet(control, {"op": "pong"})
+            continue
         if message.get("op") == "template" and fds:
-            start_template(control, socket.socket(fileno=fds[0]), message["cells"], child_uid)
+            TEMPLATES.add(start_template(control, socket.socket(fileno=fds[0]), message["cells"], child_uid))
             continue
         if message.get("op") != "run" or not fds:
             continue  # e.g. a kill that crossed the child's natural end
@@ -569,18 +620,27 @@ def serve_runs(control, child_uid, shell):
         send_packet(control, {"op": "exited", "status": status, "max_rss_kb": max_rss_kb})
 
 
-def start_template(control, template_control, cells, child_uid):
-    """Fork a template: it runs `cells` (the course's, never a student's) once, then serves runs."""
-    if os.fork() != 0:
+def start_template(control, template_control, cells, child_uid) -> int:
+    """Fork a template: it runs `cells` (the course's, never a student's) once, then serves runs; its pid.
+
+    A cell that fails is reported instead of `warm`: every submission needs what these cells define."""
+    pid = os.fork()
+    if pid != 0:
         template_control.close()
-        return
+        return pid
     control.close()
+    TEMPLATES.clear()  # the zygote's, not ours
     try:
         sys.stdout = sys.stderr = BoundedOutput(0)
         shell = new_shell()
         shell.display_formatter.active_types = ["text/plain"]  # the course's own figures: nobody's output to keep
-        for source in cells:
-            shell.run_cell(source, store_history=False)
+        for number, source in enumerate(cells):
+            result = shell.run_cell(source, store_history=False)  # the grader bounds how long it waits
+            error = result.error_before_exec or result.error_in_exec
+            if error is not None:
+                send_packet(template_control, {"op": "template_failed", "cell": number,
+                                               "type": type(error).__name__, "text": _text(error)})
+                return pid
         shell.display_formatter.active_types = ["text/plain", "image/png"]
         send_packet(template_control, {"op": "warm"})
         serve_runs(template_control, child_uid, shell)

@@ -1,7 +1,7 @@
 """The bundled sample class: twelve students' submissions of each of the course's assignments.
 
 Importable (`build_notebook`, `SAMPLE_CLASS`, `EXPECTED`, `write_class`, `random_class`, `write_random_class`)
-and runnable: `python samples/make_class.py` rebuilds `samples/submitted/` from the release notebooks.
+and runnable: `python3 samples/make_class.py` rebuilds `samples/submitted/` from the release notebooks.
 
 A submission is the RELEASE notebook with each solution cell replaced by a variant from `variants.py`
 (matched by nbgrader grade_id) and, for some students, extra cells of their own (crashing, looping or
@@ -12,9 +12,9 @@ submission deserves; it is derived from each exercise's variant alone, its hidde
 (`expected_points`), and was confirmed by grading the class and reading every message.
 
 Usage:
-    python samples/make_class.py                      # rebuild samples/submitted/
-    python samples/make_class.py --dest DIR           # write the bundled class elsewhere
-    python samples/make_class.py --random 200 --seed 1 --dest DIR   # a random class for benchmarks
+    python3 samples/make_class.py                      # rebuild samples/submitted/
+    python3 samples/make_class.py --dest DIR           # write the bundled class elsewhere
+    python3 samples/make_class.py --random 200 --seed 1 --dest DIR   # a random class for benchmarks
 """
 from __future__ import annotations
 
@@ -525,6 +525,20 @@ def max_auto_points(course_root: Path, assignment: str) -> float:
     return sum(exercise_points(Path(course_root), assignment).values())
 
 
+def readme_table(course_root: Path = COURSE_ROOT) -> str:
+    """The "Who is who" table of samples/README.md: every submission's profile and EXPECTED points (scores as
+    the tools show them: at most two decimals)."""
+    sys.path.insert(0, str(COURSE_ROOT))  # run as a script, the package beside samples/
+    from autograder.scores import score
+
+    lines = ["| student | assignment | profile | expected auto points |", "| --- | --- | --- | --- |"]
+    for assignment, students in SAMPLE_CLASS.items():
+        top = score(max_auto_points(course_root, assignment))
+        lines += [f"| {student} | {assignment} | {submission['profile']} | {score(EXPECTED[assignment][student])} / "
+                  f"{top} |" for student, submission in students.items()]
+    return "\n".join(lines)
+
+
 # --------------------------------------------------------------------------------------------------
 # Writing a class
 # --------------------------------------------------------------------------------------------------
@@ -675,7 +689,11 @@ def main(argv=None) -> int:
     parser.add_argument("--realistic", action="store_true",
                         help="with --random: about 3%% of the submissions loop for ever in a helper, 2%% crash")
     parser.add_argument("--hostile", action="store_true", help="write the hostile class (one cell each) instead")
+    parser.add_argument("--readme", action="store_true", help="print README.md's table of the class instead")
     args = parser.parse_args(argv)
+    if args.readme:
+        print(readme_table(args.course))
+        return 0
     dest = args.dest or HERE / "submitted"
     if args.random is not None:
         paths = write_random_class(dest, args.course, args.random, args.seed, args.realistic)

@@ -1,7 +1,8 @@
 """What one student's process may leave behind, and a probe of everything the next one could find.
 
 `POLLUTERS` each leave one kind of thing behind (files of any mode, System V and POSIX IPC, keys, processes,
-sockets, environment); `PROBE` prints, as JSON, everything of those kinds a student's process can see."""
+sockets, environment); `PROBE` prints, as JSON, everything of those kinds a student's process can see (but the
+read-only folders the sandbox binds in, the interpreter's: they hold nobody's state)."""
 import textwrap
 
 SECRET = "the-answer-is-42"
@@ -77,8 +78,14 @@ POLLUTERS = {
 PROBE = f"""
 own = os.getcwd()
 files = []
+def bound_read_only(path):  # the interpreter's folders the sandbox binds in (under /tmp on a CI runner): no one's state
+    try:
+        return os.path.ismount(path) and os.statvfs(path).f_flag & os.ST_RDONLY
+    except OSError:
+        return False
 for top in ("/tmp", "/dev/shm", os.path.expanduser("~")):
     for root, folders, names in os.walk(top):
+        folders[:] = [name for name in folders if not bound_read_only(os.path.join(root, name))]
         for name in folders + names:
             path = os.path.join(root, name)
             if not (own == path or own.startswith(path + "/") or path.startswith(own + "/")):
@@ -92,13 +99,18 @@ def readable_secret():
         except (OSError, ValueError):
             pass
     return False
+ancestors, pid = set(), os.getpid()  # the sandbox's own processes, of the student's uid when the grader is not root
+while pid > 1:
+    pid = int(open(f"/proc/{{pid}}/stat").read().rsplit(")", 1)[1].split()[1])
+    ancestors.add(pid)
 processes = []
 for entry in filter(str.isdigit, os.listdir("/proc")):
     try:
         status = dict(line.split(":", 1) for line in open(f"/proc/{{entry}}/status") if ":" in line)
     except OSError:
         continue
-    if int(entry) != os.getpid() and int(status["Uid"].split()[0]) == os.getuid() and "Z" not in status["State"]:
+    if int(entry) != os.getpid() and int(entry) not in ancestors and int(status["Uid"].split()[0]) == os.getuid() \
+            and "Z" not in status["State"]:
         processes.append(status["Name"].strip())
 keys = {{}}
 for name, keyring in KEYS.items():

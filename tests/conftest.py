@@ -1,7 +1,16 @@
+import os
+import sys
+from pathlib import Path
+
 import pytest
 
 from autograder.config import load_course
 from course_files import ROOT, copy_course
+
+# `.venv/bin/python -m pytest` runs without the environment activated: put its bin/ first on PATH, so that every
+# `python3`, `autograder` or `nbgrader` a test or a script it starts runs by name is this interpreter's, as after
+# `source .venv/bin/activate`
+os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
 
 
 @pytest.fixture(scope="session")

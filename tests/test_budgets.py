@@ -19,6 +19,7 @@ from autograder.sandbox import Sandbox
 from autograder.submission import StudentCodeError
 from builders import replaced, solution, write
 from course_files import ROOT, copy_course
+from venvs import venv_with_these_packages
 
 A1 = "01-gradient-descent"
 
@@ -155,7 +156,7 @@ def test_the_solution_is_timed_once_per_process_and_a_loop_costs_its_budget(sand
 def test_a_python_in_a_virtual_environment_under_tmp_grades_a_notebook(course, tmp_path):
     assert str(tmp_path).startswith(tempfile.gettempdir())
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)], check=True)
+    venv_with_these_packages(venv)
     root = copy_course(tmp_path / "course")
     environment = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run([str(venv / "bin" / "python"), "-m", "autograder", "grade", A1,

@@ -6,6 +6,8 @@ student graded by the same sandbox, or by a later sandbox in the same slot (a la
 student of a fresh sandbox sees. Hypothesis draws the mixes; CLEAN_SLATE_EXAMPLES=200 runs a longer search by hand."""
 import json
 import os
+import subprocess
+import sys
 import time
 
 import pytest
@@ -14,6 +16,7 @@ from hypothesis import strategies as st
 
 from autograder.sandbox import Sandbox
 from clean_slate_probe import POLLUTERS, SECRET, polluter, probe
+from course_files import ROOT
 
 EXAMPLES = int(os.environ.get("CLEAN_SLATE_EXAMPLES", "6"))
 
@@ -90,3 +93,26 @@ def test_clean_up_is_quick_after_a_read_only_folder(sandbox):
         run_cell(sandbox, "x = 1")
     assert time.monotonic() - started < 1.5
     assert SECRET not in json.dumps(probed(sandbox))
+
+
+@pytest.mark.slow
+def test_the_invariant_holds_with_the_interpreter_in_a_virtual_environment_under_tmp(tmp_path):
+    """As on many CI runners: the sandbox binds the environment's folders into its /tmp, thousands of files of them
+    (the probe's output once passed its 256 KB limit). They are the interpreter's, read-only: nobody's state."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)], check=True)
+    installed = next(venv.glob("lib/python3*/site-packages")) / "installed"
+    installed.mkdir()
+    for number in range(20000):  # what a real environment's packages hold, in files
+        (installed / f"module_{number}.py").touch()
+    script = ("import json\nfrom autograder.config import load_course\nfrom autograder.sandbox import Sandbox\n"
+              "from clean_slate_probe import POLLUTERS, polluter\nfrom test_clean_slate import probed, run_cell\n"
+              f"with Sandbox(load_course({str(ROOT)!r})) as sandbox:\n"
+              "    fresh = probed(sandbox)\n    run_cell(sandbox, polluter(sorted(POLLUTERS)))\n"
+              "    print(json.dumps([fresh, probed(sandbox)]))\n")
+    done = subprocess.run([str(venv / "bin" / "python"), "-c", script], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'tests'}"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    fresh, after = json.loads(done.stdout)
+    assert after == fresh
+    assert not any(path.startswith(str(venv)) or "leak" in path for path in fresh["files"])

@@ -47,7 +47,8 @@ def test_sandbox_is_isolated_by_bubblewrap():
 
 def test_sandboxes_on_one_machine_never_share_a_slot(sandbox, fast_course):
     with Sandbox(fast_course) as other:
-        assert other.slot != sandbox.slot and other.child_uid != sandbox.child_uid
+        assert other.slot != sandbox.slot
+        assert other.child_uid != sandbox.child_uid or os.geteuid() != 0  # only root has a user for each slot
         freed = other.slot
     with Sandbox(fast_course) as again:  # a closed sandbox's slot is free again
         assert again.slot == freed

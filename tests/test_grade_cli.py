@@ -2,6 +2,7 @@
 tools working on the result."""
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -42,7 +43,12 @@ def test_summary_shows_counts_scores_and_slowest(graded):
     assert "01-gradient-descent: 4 submissions in" in done.stdout
     assert "graded: 4   errors: 0" in done.stdout
     assert "score: mean 5.00, median 6.50 (out of 7 autograded; 2 by hand)" in done.stdout
-    assert "slowest: " in done.stdout
+    assert done.stdout.startswith("Starting 2 sandboxes (a first start on this machine can take some 20 s), then "
+                                  "grading ...\n")  # was: silent until the first result
+    total = float(re.search(r"4 submissions in ([\d.]+) s", done.stdout).group(1))
+    slowest = re.search(r"slowest, each within those ([\d.]+) s: (.*)", done.stdout)
+    assert float(slowest.group(1)) == total
+    assert all(float(seconds) <= total for seconds in re.findall(r" ([\d.]+) s", slowest.group(2)))
 
 
 def test_json_report_has_one_entry_per_submission(graded):
@@ -167,6 +173,10 @@ def test_all_grades_every_assignment_in_one_run(course, tmp_path):
         assert gradebook.find_submission_notebook(course.notebook(A2).removesuffix(".ipynb"), A2, "bob").score == 9
     again = run("autograder", "grade", "--all", "--no-progress", cwd=root)
     assert again.returncode == 0 and again.stdout.count("skipped, already graded") == 2, again.stdout
+    # was: "12 submissions in 0.1 s (0.0 per second)" for a resumed run, "0 submissions" without saying where
+    assert f"{A2}: nothing new to grade: 2 already graded, unchanged since\n" in again.stdout
+    assert (f"03-backpropagation: no submissions found in {root / 'submitted'} (looked for <student>/"
+            "03-backpropagation/backpropagation.ipynb)\n") in again.stdout
 
 
 def test_grade_needs_an_assignment_or_all(course):

@@ -1,6 +1,7 @@
 """`autograder new`: a new assignment in the course's conventions, all or nothing, and a clear refusal for a name
 or a course_config.py it cannot take."""
 import ast
+import re
 import os
 import shutil
 import subprocess
@@ -199,3 +200,16 @@ def test_the_command_says_what_it_wrote_and_refuses_with_exit_2(small_course):
     again = new("05-momentum")
     assert again.returncode == 2
     assert again.stderr.startswith("autograder new: The course already has the assignment '05-momentum'")
+
+
+def test_the_new_assignment_page_quotes_the_scaffold_as_it_is():
+    """docs/new-assignment.md shows the scaffold's check cell and checks: every line it quotes is in the template."""
+    page = (ROOT / "docs" / "new-assignment.md").read_text()
+    template = "\n".join(path.read_text() for path in (scaffold.TEMPLATE / "checks.py",))
+    template += "\n" + "\n".join(cell.source for cell in nbformat.read(scaffold.TEMPLATE / "assignment.ipynb",
+                                                                         as_version=4).cells)
+    quoted = [line.strip().removesuffix(" ...") for block in re.findall(r"^```python\n(.*?)^```", page, re.S | re.M)
+              for line in block.splitlines() if line.strip() not in ("", "...") and '"..."' not in line]
+    assert len(quoted) >= 8
+    for line in quoted:
+        assert line in template, line

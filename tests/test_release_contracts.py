@@ -8,7 +8,8 @@ import pytest
 
 from autograder import notebook as nb
 from autograder.config import load_course
-from autograder.lint import lint_source
+from autograder.checks import load_checks
+from autograder.lint import KEEP_GOING, keeps_going, lint_source
 from autograder.scaffold import new_assignment
 from course_files import ROOT
 
@@ -47,10 +48,34 @@ def test_a_check_file_under_another_name_is_refused_naming_the_right_one(scaffol
 
 def test_a_check_without_its_exercise_mark_is_refused(scaffolded):
     text = scaffolded.check_file.read_text()
-    scaffolded.check_file.write_text(text.replace('@pytest.mark.exercise("squared_error")\n', ""))
+    scaffolded.check_file.write_text(text.replace('@pytest.mark.exercise("squared_error")\n', "", 1))
     problems = lint_source(scaffolded.notebook, A5)
-    assert problems == [f"{scaffolded.check_file}: hidden check test_squared_error_on_new_numbers has no "
+    assert problems == [f"{scaffolded.check_file}: hidden check test_squared_error_of_one_new_number has no "
                         "@pytest.mark.exercise(...). Mark every test_ function with the exercise it grades."]
+
+
+def test_a_check_cell_without_the_keep_going_block_is_refused_naming_the_cell_and_the_fix(scaffolded):
+    edit_cell(scaffolded.notebook, "check_squared_error", lambda cell: setattr(
+        cell, "source", cell.source.split(f"{nb.END_HIDDEN}\n", 1)[1]))
+    assert KEEP_GOING not in scaffolded.notebook.read_text()
+    [problem] = lint_source(scaffolded.notebook, A5)
+    assert problem.startswith(f"{scaffolded.notebook}, cell 11 ") and "('check_squared_error')" in problem
+    assert "the exercise earns 0" in problem
+    assert problem.endswith(f"first in the cell:\n    {nb.BEGIN_HIDDEN}\n    {KEEP_GOING}\n    {nb.END_HIDDEN}")
+
+
+def test_the_keep_going_block_must_come_before_the_visible_checks():
+    before = f"{nb.BEGIN_HIDDEN}\n{KEEP_GOING}\n{nb.END_HIDDEN}\n# Check your f (run this cell).\ncheck('f', f, 1)"
+    after = f"check('f', f, 1)\n{nb.BEGIN_HIDDEN}\n{KEEP_GOING}\n{nb.END_HIDDEN}"
+    assert keeps_going(before) and not keeps_going(after)
+    assert not keeps_going(before.replace("True", "False")) and not keeps_going("check('f', f, 1)")
+
+
+def test_the_scaffold_s_worked_example_check_earns_nothing_and_two_checks_share_the_points(scaffolded):
+    checks = load_checks(A5)["squared_error"]
+    assert {check.__name__: check.pytestmark[0].kwargs.get("weight", 1) for check in checks} == {
+        "test_squared_error_of_one_new_number": 1, "test_squared_error_entry_by_entry_on_new_numbers": 1,
+        "test_squared_error_on_the_worked_example": 0}
 
 
 def test_a_check_file_that_does_not_load_is_refused(scaffolded):

@@ -21,6 +21,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..scores import fraction
 from .csvfiles import LmsFileError, write_table
 
 FORMATS = ("canvas", "moodle", "plain", "nbgrader")
@@ -96,7 +97,7 @@ def _feedback_part(grade, comments: dict[str, str]) -> str:
     if grade.manual_score is None and grade.auto_score is None:
         return f"{grade.name}: to be graded by your instructor, not counted yet"
     comment = comments.get(grade.name) if grade.manual_score is not None else ""
-    return f"{grade.name} {_number(grade.score)}/{_number(grade.max_score)}" + (f" ({comment})" if comment else "")
+    return f"{grade.name} {fraction(grade.score, grade.max_score)}" + (f" ({comment})" if comment else "")
 
 
 def _number(value: float | None) -> str:
@@ -210,11 +211,13 @@ def run_export(args) -> int:
             header, rows, left_out = moodle_table(grades, args.identifier, args.feedback)
         else:
             header, rows, left_out = plain_table(grades)
+        students = len(rows) - (1 if args.format == "canvas" else 0)  # Canvas's table has a "Points Possible" row
+        if not students:
+            raise LmsFileError(_nobody(args, left_out, db_url))
         path = write_table(destination, header, rows)
     except LmsFileError as error:
         print(f"Nothing exported: {error}", file=sys.stderr)
         return 1
-    students = len(rows) - (1 if args.format == "canvas" else 0)
     assignments = len(grades.assignments)
     print(f"wrote {path}: {students} student{'' if students == 1 else 's'} x {assignments} "
           f"assignment{'' if assignments == 1 else 's'} ({args.format})")
@@ -230,6 +233,20 @@ def run_export(args) -> int:
               + ", ".join(f"{student}/{assignment}" for student, assignment in grades.needs_manual_grade[:10])
               + (" ..." if count > 10 else ""), file=sys.stderr)
     return 0
+
+
+def _nobody(args, left_out: list[str], db_url: str) -> str:
+    """Why an export would hold no student (then nothing is written: an import of a header alone changes nothing)."""
+    from ..gradebook import safe_url
+
+    if not left_out:
+        return f"the gradebook {safe_url(db_url)} has no students yet. Grade first (autograder grade), or give --db."
+    fix = {"canvas": "a Canvas user id: import Canvas's gradebook export first (autograder roster import FILE), or "
+                     "give it as --roster FILE",
+           "moodle": f"{'an email address' if args.identifier == 'email' else 'an ID number'}: import the class "
+                     "list first (autograder roster import FILE), or choose another --identifier"}.get(args.format, "")
+    return (f"none of the {len(left_out)} students of the gradebook has {fix}. Left out: "
+            f"{', '.join(left_out[:10])}{' ...' if len(left_out) > 10 else ''}")
 
 
 def _canvas_roster_rows(path: Path) -> list[dict[str, str]]:

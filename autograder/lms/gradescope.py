@@ -21,6 +21,8 @@ import traceback
 import zipfile
 from pathlib import Path
 
+from .. import scores
+
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
 DEFAULT_VISIBILITY = "after_published"
 DEFAULT_CHECK_CELL_VISIBILITY = "visible"
@@ -101,8 +103,8 @@ def run(args) -> int:
         return 2
     written = sum(settings.get("written_answers", {}).values())
     print(f"wrote {output}: {len(names)} files for {args.assignment} "
-          f"({settings['max_score']:g} autograded points"
-          + (f" and {written:g} for written answers" if written else "")
+          f"({scores.score(settings['max_score'])} autograded points"
+          + (f" and {scores.score(written)} for written answers" if written else "")
           + f"; hidden checks {settings['visibility']}, check cells {settings['check_cell_visibility']})")
     if written:
         from ..pages import count
@@ -268,10 +270,12 @@ def results_json(result, spec, settings: dict, submitted=None, remarks: tuple[st
     from .. import notebook as nb
     from ..grade import with_hand_grades
     from ..pages import count
+    from ..view import build
 
     hidden, visible = settings["visibility"], settings["check_cell_visibility"]
     if result.status == "graded":
         result = with_hand_grades(result, hand_grades or {})
+    shown = {exercise.anchor: exercise for exercise in build(result).exercises}  # Gradescope hides by its settings
     by_grade_id = {exercise.grade_id: exercise for exercise in spec.exercises}
     cells = {nb.grade_id(cell): index for index, cell in enumerate(submitted.cells)} if submitted is not None else {}
     tests = []
@@ -284,10 +288,14 @@ def results_json(result, spec, settings: dict, submitted=None, remarks: tuple[st
             continue
         if result.status == "graded":
             tests.append(_check_cell_test(exercise, cells.get(exercise.grade_id), result.cell_outputs, visible))
-        output = test.output if result.status == "graded" else "Not graded: see the message about the whole submission."
-        if result.status == "graded" and test.checks:  # partial credit, check by check
-            output += "\n" + "\n".join(f"{'passed' if ok else 'failed'}: {name} ({count(points, 'point')})"
-                                        for name, ok, points in test.check_lines())
+        if result.status == "graded":  # the check cell's own test above says what the check cell said
+            output = "\n".join([*(f"- {message.sentence()}" for message in shown[test.name].messages
+                                  if message.source != "check cell"),
+                                *(f"{'passed' if check.passed else 'failed'}: {check.name} "
+                                  f"({count(check.points, 'point')})" for check in shown[test.name].check_lines)]) \
+                or f"{scores.points(test.score, test.max_score)}."  # its message is said under another test
+        else:
+            output = "Not graded: see the message about the whole submission."
         tests.append({"name": exercise.name, "score": float(test.score), "max_score": float(test.max_score),
                       "status": "passed" if test.score >= test.max_score else "failed",
                       "output": output, "visibility": hidden})
@@ -321,17 +329,12 @@ def _written_answer_test(test, status: str, visibility: str) -> dict:
 
 def _score_lines(result, score: float) -> list[str]:
     """What the score counts, said plainly when a written answer is left out of it for now."""
-    from ..pages import count
+    from ..view import headline
 
     pending = result.pending_points if result.status == "graded" else 0.0
     if not pending:
         return []
-    counted = result.max_score - pending
-    return [f"Your score so far: {score:g} of {count(counted, 'point')}. It counts the autograded exercises"
-            + (" and the written answers your instructor has graded" if any(
-                test.manual and not test.pending for test in result.tests) else "")
-            + f"; {count(pending, 'more point')} for written answers "
-            + ("is" if pending == 1 else "are") + " to be graded by your instructor and not counted yet."]
+    return [f"Your score: {headline(score, result.max_score, pending)}."]
 
 
 def _check_cell_test(exercise, index: int | None, cell_outputs: dict, visibility: str) -> dict:
@@ -404,7 +407,8 @@ def _grade_submission(root: Path, settings: dict) -> dict:
                    for name, other in settings["other_assignments"].items())
     with Sandbox(course) as sandbox:
         result = grade_notebook(sandbox, course, spec, student, path, others)
-    print(f"{path}: {result.score:g} points ({result.status}); isolation: {isolation()}, python: {sys.executable}")
+    print(f"{path}: {scores.score(result.score)} points ({result.status}); "
+          f"isolation: {isolation()}, python: {sys.executable}")
     try:
         submitted = nb.read(path)
     except nb.NotebookError:

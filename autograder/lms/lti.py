@@ -4,8 +4,8 @@ Assignment and Grade Services (AGS 2.0); `autograder lti keys`: the tool's RSA k
 How a publish goes:
 1. the tool asks the platform's token URL for an access token (OAuth 2 client credentials, the client
    authenticated by an RS256 JWT signed with the tool's private key, RFC 7523);
-2. the assignment's line item (the LMS grade column) is the one of its LMS link, as launches of the link told it
-   (lms/links.py), else the one `c.LTI.lineitems` names, else the line item of the context's `c.LTI.lineitems_url`
+2. the assignment's line item (the LMS grade column) is the one of its LMS link, as launches of the link from the
+   LMS course this grader serves told it (lms/links.py; a line item of another course is refused), else the one `c.LTI.lineitems` names, else the line item of the context's `c.LTI.lineitems_url`
    whose resourceId is the assignment (created if missing);
 3. with `c.LTI.memberships_url` set, the course's members are fetched (Names and Role Provisioning Services) and a
    student whose `lms_user_id` is not a member, or is a member known by another email / ID number / login, is
@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
+
+from ..scores import fraction
 
 SCORE_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
 LINEITEM_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem"
@@ -96,6 +98,7 @@ class LtiSettings:
     tool_url: str = ""                   # the web service's public address, for `autograder lti config`
     auth_url: str = ""                   # the platform's OIDC authorization URL (launches)
     platform_jwks_url: str = ""          # the platform's public keyset URL (launches)
+    contexts: list = field(default_factory=list)  # the LMS courses served: context ids, or dicts (lms/links.py)
 
     @property
     def private_key_path(self) -> Path:
@@ -126,6 +129,13 @@ def load_settings(course_root: Path) -> LtiSettings:
     if settings.pending_manual not in PROGRESS_CHOICES:
         raise LtiError(f"{config_file}: {CONFIG_SECTION}.pending_manual is {settings.pending_manual!r}; "
                        f"choose {' or '.join(map(repr, PROGRESS_CHOICES))}.")
+    for entry in settings.contexts if isinstance(settings.contexts, (list, tuple)) else [None]:
+        if not (isinstance(entry, (str, int)) and str(entry)
+                or isinstance(entry, dict) and entry.get("context_id") not in (None, "")
+                and set(entry) <= {"issuer", "client_id", "deployment_id", "context_id"}):
+            raise LtiError(f"{config_file}: {CONFIG_SECTION}.contexts must be a list of the served LMS courses' "
+                           "context ids (e.g. [\"42\"]), or of dicts with context_id and optionally issuer, client_id, "
+                           f"deployment_id; {entry!r} is neither.")
     from .nrps import MATCHES  # noqa: PLC0415 (nrps imports this module)
 
     if settings.roster_match not in MATCHES:
@@ -135,11 +145,30 @@ def load_settings(course_root: Path) -> LtiSettings:
 
 
 def with_link(settings: LtiSettings, assignment: str, link: dict) -> LtiSettings:
-    """`settings` for `assignment` with what LTI launches told about its link on the LMS (lms/links.py): the link's
-    line item before c.LTI.lineitems, the context's line items and memberships URLs before c.LTI's."""
+    """`settings` for `assignment` with what launches from the bound LMS course told about its link
+    (lms/links.py `served_link`): the link's line item before c.LTI.lineitems, the course's line items and
+    memberships URLs before c.LTI's. LtiError (nothing is sent) when a line item or memberships URL, recorded or
+    set in c.LTI, is not the bound course's: scores and rosters go to and come from that course only."""
     from dataclasses import replace
 
+    from .links import same_service, within
+
+    context = link.get("context")
     lineitem = link.get("lineitem") or settings.lineitems.get(assignment)
+    source = "recorded from a launch" if link.get("lineitem") else f"{CONFIG_SECTION}.lineitems[{assignment!r}]"
+    where = f"{context.name}, the LMS course this grader serves" if context else ""
+    if context and context.lineitems:
+        if lineitem and not within(lineitem, context.lineitems):
+            raise LtiError(f"The line item {lineitem} ({source}) is not one of {where} (its line items are under "
+                           f"{context.lineitems}); nothing was sent. Correct {CONFIG_SECTION}.lineitems, or open the "
+                           "assignment's activity once from that course.")
+        if settings.lineitems_url and not same_service(settings.lineitems_url, context.lineitems):
+            raise LtiError(f"{CONFIG_SECTION}.lineitems_url {settings.lineitems_url} is not the line items of {where} "
+                           f"({context.lineitems}); nothing was sent. Correct or remove it.")
+    if context and context.memberships and settings.memberships_url \
+            and not same_service(settings.memberships_url, context.memberships):
+        raise LtiError(f"{CONFIG_SECTION}.memberships_url {settings.memberships_url} is not the roster of {where} "
+                       f"({context.memberships}); nothing was sent. Correct or remove it.")
     return replace(settings, lineitems={**settings.lineitems, **({assignment: lineitem} if lineitem else {})},
                    lineitems_url=link.get("lineitems") or settings.lineitems_url,
                    memberships_url=link.get("memberships") or settings.memberships_url)
@@ -215,15 +244,11 @@ class StudentScore:
     def comment(self) -> str:
         """A short note for the student: the points, what the score counts while a written answer waits for its
         hand grade (it is not a 0), each exercise, and the grader's comments."""
-        from ..pages import count, points
+        from ..view import headline
 
-        text = points(self.score, self.max_score)
-        if self.pending_manual:
-            text += (f" so far, counting the autograded {'and hand-graded ' if self.hand_graded else ''}points; "
-                     f"{count(self.pending_manual, 'more point')} for written answers "
-                     f"{'is' if self.pending_manual == 1 else 'are'} to be graded by your instructor, not counted yet")
-        text += ". " + ", ".join(f"{name}: to be graded by your instructor" if score is None else
-                                 f"{name} {score:g}/{top:g}" for name, score, top in self.parts)
+        parts = ", ".join(f"{name}: to be graded by your instructor" if score is None else
+                          f"{name} {fraction(score, top)}" for name, score, top in self.parts)
+        text = f"{headline(self.score, self.max_score, self.pending_manual)}. {parts}"
         return text + ("." if self.remarks else "") + "".join(f" Comment on {name}: {remark}"
                                                                for name, remark in self.remarks)
 
@@ -564,10 +589,6 @@ def publish(settings: LtiSettings, assignment: str, scores: list[StudentScore], 
         else:
             report.notes.append(f"(membership not checked: set {CONFIG_SECTION}.memberships_url to the LMS's "
                                 "Names and Role Provisioning Services URL)")
-        if not lineitem:
-            top = max((score.max_score for score in scores), default=0.0)
-            lineitem = find_or_create_lineitem(client, settings.lineitems_url, assignment, top)
-        report.lineitem = lineitem
         sendable = []
         for score in scores:
             why = refusal(score, members, settings.roster_match)
@@ -575,6 +596,12 @@ def publish(settings: LtiSettings, assignment: str, scores: list[StudentScore], 
                 report.refused.append((score.student, why))
             else:
                 sendable.append(score)
+        if not sendable:  # a grade column is made only for scores that will be in it
+            return report
+        if not lineitem:
+            top = max((score.max_score for score in scores), default=0.0)
+            lineitem = find_or_create_lineitem(client, settings.lineitems_url, assignment, top)
+        report.lineitem = lineitem
         item_maximum = _lineitem_maximum(client, lineitem) if settings.verify else None
         url, clock, stopped, failing_in_a_row = service_url(lineitem, "scores"), _Clock(), None, 0
         for score in sendable:
@@ -670,13 +697,13 @@ def _read_back(client: PlatformClient, lineitem: str, score: StudentScore, item_
         return
     progress = score.grading_progress(pending_as)
     readings = held_fractions(results[0] if results else None, item_maximum, zero_if_empty=progress == "FullyGraded")
-    sent = f"sent {score.score:g}/{score.max_score:g} as {progress}"
+    sent = f"sent {fraction(score.score, score.max_score)} as {progress}"
     if not readings:
         report.dropped.append((score, f"{sent}; the LMS holds no score for {score.user_id}"))
     elif any(abs(held - score.score / score.max_score) <= 1e-5 for held in readings):
         report.published.append(score)
     else:
-        report.dropped.append((score, f"{sent}; the LMS holds {readings[-1] * score.max_score:g}/{score.max_score:g}"))
+        report.dropped.append((score, f"{sent}; the LMS holds {fraction(readings[-1] * score.max_score, score.max_score)}"))
 
 
 def held_fractions(result: dict | None, item_maximum: float | None, zero_if_empty: bool = False) -> list[float]:
@@ -728,6 +755,12 @@ def add_command(commands) -> None:
     roster.add_argument("--db", help="gradebook SQLAlchemy URL (default: the course's)")
     roster.add_argument("--dry-run", action="store_true", help="show what would be recorded; write nothing")
     roster.set_defaults(run=run_roster)
+    contexts = verbs.add_parser("contexts", help="the LMS courses (LTI contexts) this grader serves and those that "
+                                                 "tried to launch it; approve or withdraw one by its ID")
+    contexts.add_argument("action", nargs="?", choices=("list", "approve", "withdraw"), default="list")
+    contexts.add_argument("id", nargs="?", type=int, metavar="ID")
+    contexts.add_argument("--db", help="gradebook SQLAlchemy URL (default: the course's)")
+    contexts.set_defaults(run=run_contexts)
     config = verbs.add_parser("config", help="print every value the LMS administrator pastes to register the tool, "
                                              "and Canvas's JSON configuration")
     config.add_argument("--url", help=f"the service's public address (default: {CONFIG_SECTION}.tool_url)")
@@ -739,6 +772,12 @@ def _course():
     from ..config import find_root, load_course
 
     return load_course(find_root())
+
+
+def run_contexts(args) -> int:
+    from .links import run_contexts as run
+
+    return run(args)
 
 
 def run_roster(args) -> int:
@@ -758,18 +797,23 @@ def exercise_names(course, assignment: str) -> dict[str, str]:
 
 def run_publish(args) -> int:
     course = _course()
-    from .links import recorded_link
+    from .links import LinkError, served_link_at
 
     db_url = args.db or course.db_url
     try:
-        settings = with_link(load_settings(course.root), args.assignment, recorded_link(db_url, args.assignment))
+        settings = load_settings(course.root)
+        try:
+            link = served_link_at(db_url, settings, args.assignment)
+        except LinkError as error:
+            raise LtiError(str(error)) from None
+        settings = with_link(settings, args.assignment, link)
         names = exercise_names(course, args.assignment)
         scores, absent = gradebook_scores(db_url, args.assignment, names)
         if args.dry_run:
             found = f"the line item whose resourceId is {args.assignment!r} ({CONFIG_SECTION}.lineitems_url)"
             print(f"To {settings.lineitems.get(args.assignment) or found}:")
             for score in scores:
-                print(f"{score.student} -> {score.user_id or '(no LTI user id)'}: {score.score:g}/{score.max_score:g} "
+                print(f"{score.student} -> {score.user_id or '(no LTI user id)'}: {fraction(score.score, score.max_score)} "
                       f"{score.grading_progress(settings.pending_manual)}: {score.comment()}")
             print(f"(dry run: nothing sent; {len(absent)} without a submission)")
             return 0
@@ -870,5 +914,7 @@ Canvas (Developer Keys > + LTI Key > Method: Paste JSON):
 
 Then copy from the LMS into course_config.py: {CONFIG_SECTION}.issuer, client_id, deployment_id, token_url,
 and the platform's keyset URL as {CONFIG_SECTION}.platform_jwks_url, the authorization (OIDC auth) URL as
-{CONFIG_SECTION}.auth_url, the course's line items URL as lineitems_url, and its memberships URL as memberships_url.""")
+{CONFIG_SECTION}.auth_url, the course's line items URL as lineitems_url, and its memberships URL as memberships_url.
+Launches are served only from the LMS courses named in {CONFIG_SECTION}.contexts (their context ids; Moodle: the course
+id), or approved after their first launch with `autograder lti contexts approve ID`.""")
     return 0

@@ -167,21 +167,29 @@ def link_memberships_url(memberships_url: str, resource_link: str) -> str:
 
 def roster_url(args, course, settings) -> tuple[str, str]:
     """The memberships URL to fetch (the assignment's link's, with `rlid`, or the course's) and whose members those
-    are, for the report; LtiError saying what to do when it is not known."""
-    from .links import recorded_link
+    are, for the report; LtiError saying what to do when it is not known, or when --url or c.LTI.memberships_url
+    is not the roster of the LMS course this grader serves."""
+    from .links import LinkError, same_service, served_link_at
 
+    if args.assignment and args.assignment not in course.assignments:
+        raise LtiError(f"the course has no assignment {args.assignment!r}; it has {', '.join(course.assignments)}.")
+    try:
+        link = served_link_at(args.db or course.db_url, settings, args.assignment or None)
+    except LinkError as error:
+        raise LtiError(str(error)) from None
+    context = link["context"]
+    for given, named in ((args.url, "--url"), (settings.memberships_url, f"{CONFIG_SECTION}.memberships_url")):
+        if given and context and context.memberships and not same_service(given, context.memberships):
+            raise LtiError(f"{named} {given} is not the roster of {context.name}, the LMS course this grader serves "
+                           f"({context.memberships}); nothing was fetched or recorded.")
+    context_url = args.url or link["memberships"] or settings.memberships_url
     if not args.assignment:
-        url = args.url or recorded_link(args.db or course.db_url).get("memberships") or settings.memberships_url
-        if not url:
+        if not context_url:
             raise LtiError(f"{settings.config_file}: set {CONFIG_SECTION}.memberships_url to the LMS's Names and Role "
                            "Provisioning Services URL (or give --url), as `autograder lti config` explains; a "
                            "launch from the LMS also tells it.")
-        return url, "the course"
-    if args.assignment not in course.assignments:
-        raise LtiError(f"the course has no assignment {args.assignment!r}; it has {', '.join(course.assignments)}.")
-    link = recorded_link(args.db or course.db_url, args.assignment)
-    context_url = args.url or link.get("memberships") or settings.memberships_url
-    if not link.get("resource_link") or not context_url:
+        return context_url, "the course"
+    if not link["resource_link"] or not context_url:
         raise LtiError(f"No launch of {args.assignment} from the LMS is on record, so its link on the LMS is not "
                        "known yet. Open the assignment's activity once from the LMS (as instructor or student) while "
                        "`autograder serve` runs, then run this again; or use `autograder lti roster --context` for "

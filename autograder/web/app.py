@@ -15,6 +15,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.routing import IntegerConverter
 
+from .. import scores
 from .auth import SessionInterface, csrf, current_user
 
 DEFAULT_MAX_UPLOAD_MB = 8       # a notebook with its outputs; the release notebooks are under 100 kB
@@ -63,6 +64,7 @@ def create_app(course=None, db_url: str | None = None, *, secret_key: str | None
     check_policies(course)
     app = Flask(__name__)
     app.url_map.converters["int"] = RowId
+    app.jinja_env.filters["score"] = scores.score  # at most two decimals, as every text shows a score
     app.secret_key = secret_key or secret_key_of(course)
     app.config.update(
         AUTOGRADER_MAX_UPLOAD=int(max_upload_mb * 1024 * 1024),
@@ -91,6 +93,7 @@ def create_app(course=None, db_url: str | None = None, *, secret_key: str | None
     _error_pages(app)
     app.before_request(_refuse_large_bodies)
     app.context_processor(lambda: {"user": _user_for_page(), "course_id": course.course_id})
+    _share_result_templates(app)
     if grading:
         service.grader.start()
     return app
@@ -114,6 +117,20 @@ def secret_key_of(course) -> str:
         raise
     os.close(descriptor)
     return key
+
+
+def _share_result_templates(app: Flask) -> None:
+    """A result page draws its result with the feedback page's macros (result_view.html) and filters."""
+    from jinja2 import ChoiceLoader, FileSystemLoader
+
+    from .. import pages
+
+    # the service's own templates first: the package's base.html is the offline pages'
+    app.jinja_env.loader = ChoiceLoader([app.jinja_env.loader, FileSystemLoader(str(pages.TEMPLATES))])
+    shared = pages.environment()
+    shared_filters = ("segments", "count", "points", "g", "breakable")
+    app.jinja_env.filters.update({name: shared.filters[name] for name in shared_filters})
+    app.jinja_env.globals["draw"] = pages.svg
 
 
 def _user_for_page():

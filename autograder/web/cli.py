@@ -1,12 +1,10 @@
 """`autograder serve`: run the web service; `serve links` prints sign-in links; `serve revoke` withdraws them."""
 from __future__ import annotations
 
-import signal
+import logging
+import os
 import sys
-import threading
 
-DEFAULT_THREADS = 128       # waitress threads: result pages wait for their result in one (long-poll) request
-CONNECTIONS = 2000          # open connections: each signed-in browser keeps one; waitress's 100 made the 101st wait 2 min
 LINK_DAYS = 120             # a term
 
 
@@ -28,7 +26,9 @@ def add_command(commands):
     serve.set_defaults(run=run_serve)
     verbs = serve.add_subparsers(dest="serve_command")
     links = verbs.add_parser("links", help="print a personal sign-in link for each student (and one for instructors)")
-    links.add_argument("--student", action="append", help="only this student (repeatable)")
+    links.add_argument("--student", action="append", help="only this student of the gradebook (repeatable)")
+    links.add_argument("--create", action="store_true",
+                       help="add a --student the gradebook does not have yet to it (else such a name is refused)")
     links.add_argument("--instructor", action="append", metavar="NAME",
                        help="a link for this instructor (default: one named 'instructor', unless --student is given)")
     links.add_argument("--expires", type=float, default=LINK_DAYS, metavar="DAYS",
@@ -46,17 +46,25 @@ def add_command(commands):
 
 
 def run_serve(args) -> int:
-    from waitress.server import create_server
-
     from ..config import load_course
     from ..distributed import ClusterError
     from ..gradebook import GradebookError
     from ..sandbox import SandboxError
     from .app import DEFAULT_MAX_UPLOAD_MB, create_app
     from .policies import PolicyError
+    from .server import CONNECTIONS, PortInUse, check_port, make_server, serve_until_stopped
 
     course = load_course()
     max_mb = args.max_upload_mb or DEFAULT_MAX_UPLOAD_MB
+    try:
+        check_port(args.host, args.port)
+    except PortInUse as error:
+        print(f"autograder serve: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"autograder serve: cannot listen on {args.host}:{args.port}: {error.strerror or error}",
+              file=sys.stderr)
+        return 2
     try:
         app = create_app(course, args.db, workers=args.workers, scheduler=args.scheduler,
                          lms_iframe=args.lms_iframe, max_upload_mb=max_mb)
@@ -65,26 +73,27 @@ def run_serve(args) -> int:
         return 2
     if args.https:
         app.config["SESSION_COOKIE_SECURE"] = True
-    # waitress refuses far larger bodies itself (413) before buffering them; the app answers the rest with a page
     _allow_open_files(CONNECTIONS + 1000)  # each connection is a file; the gradebook and sandboxes need some too
-    server = create_server(app, host=args.host, port=args.port, threads=DEFAULT_THREADS,
-                           connection_limit=CONNECTIONS,
-                           max_request_body_size=int(4 * max_mb * 1024 * 1024) + 65536,
-                           url_scheme="https" if args.https else "http", ident="autograder")
-    graders = f"the Dask cluster at {args.scheduler}" if args.scheduler else \
-        f"{app.extensions['autograder'].grader.workers} sandboxes"
-    print(f"Serving {course.course_id} on http://{args.host}:{server.effective_port} "
-          f"({graders}); links: autograder serve links", flush=True)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: (stop.set(), server.close()))
+    server = make_server(app, args.host, args.port, https=args.https)
+    service = app.extensions["autograder"]
+    graders = f"the Dask cluster at {args.scheduler}" if args.scheduler else f"{service.grader.workers} sandboxes"
+
+    def announce(port):
+        print(f"Serving {course.course_id} on http://{args.host}:{port} ({graders}); links: autograder serve links",
+              flush=True)
+
     try:
-        server.run()
-    except (KeyboardInterrupt, OSError):
-        if not stop.is_set() and not isinstance(sys.exc_info()[1], KeyboardInterrupt):
-            raise
-    finally:
-        app.extensions["autograder"].close()
-    return 0
+        serve_until_stopped(server, service, announce)
+    except OSError as error:  # the port was taken between the check and the start
+        service.close()
+        print(f"autograder serve: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
+        return 2
+    # Everything is closed; the interpreter's own teardown of what the app imported and built takes 1-3 s more,
+    # which a stop within 5 s of SIGTERM cannot afford (sandboxes die with this process: bwrap --die-with-parent).
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def run_links(args) -> int:
@@ -101,6 +110,11 @@ def run_links(args) -> int:
         print(f"autograder serve links: {error}", file=sys.stderr)
         return 2
     service = app.extensions["autograder"]
+    problem = _unknown_students(service.db_url, args.student or [], args.create)
+    if problem:
+        print(f"autograder serve links: {problem}", file=sys.stderr)
+        service.store.close()
+        return 2
     base = (args.url or f"http://{args.host}:{args.port}").rstrip("/")
     people = [(student, "student") for student in (args.student or students(service.db_url))]
     people += [(name, "instructor") for name in (args.instructor or ([] if args.student else ["instructor"]))]
@@ -116,6 +130,33 @@ def run_links(args) -> int:
         print(f"{role}\t{user_id}\t{base}/signin/{link_token(app.secret_key, link.id)}\tlink id {link.id}")
     service.store.close()
     return 0
+
+
+def _unknown_students(db_url: str, asked: list[str], create: bool) -> str:
+    """Why a link cannot be made ("" when it can): a --student the gradebook does not have is a typo unless
+    --create says it is a new student, who is then added to the gradebook."""
+    import difflib
+
+    from ..gradebook import open_gradebook
+    from .gradebook_view import students
+
+    known = students(db_url)
+    unknown = [student for student in dict.fromkeys(asked) if student not in known]
+    if not unknown:
+        return ""
+    if not create:
+        close = {student: difflib.get_close_matches(student, known, n=3) for student in unknown}
+        return ("; ".join(f"the gradebook has no student {student!r}"
+                          + (f" (did you mean {' or '.join(map(repr, close[student]))}?)" if close[student] else "")
+                          for student in unknown)
+                + ". No link was made. Give --create to add a new student to the gradebook and make the link.")
+    gradebook = open_gradebook(db_url)
+    try:
+        for student in unknown:
+            gradebook.update_or_create_student(student)
+    finally:
+        gradebook.close()
+    return ""
 
 
 def run_revoke(args) -> int:

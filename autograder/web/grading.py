@@ -79,6 +79,7 @@ class GradingService:
         self._again: set[int] = set()    # of those, attempts an instructor asked to regrade meanwhile
         self._lock = threading.Lock()
         self._stopping = False
+        self._releasing = False   # the server is stopping: pages stop waiting for results
         self._graded: dict[int, threading.Event] = {}   # attempt id -> set when it is recorded as graded
         self.saver = threading.Thread(target=self._save_loop, daemon=True, name="autograder-saver")
 
@@ -120,11 +121,20 @@ class GradingService:
         database query until its own attempt is recorded."""
         with self._lock:  # the event exists before the row is read: a result recorded in between still sets it
             graded = self._graded.setdefault(attempt_id, threading.Event())
+            releasing = self._releasing
         attempt = read()
-        if attempt is None or attempt.done:
+        if attempt is None or attempt.done or releasing:
             return attempt
         graded.wait(seconds)
         return read()
+
+    def release_waiting_pages(self) -> None:
+        """Answer every page waiting in `wait_graded` now, and any later one at once: the server is stopping, and
+        its threads must not wait out a long poll."""
+        with self._lock:
+            self._releasing = True
+            for graded in self._graded.values():
+                graded.set()
 
     def close(self) -> None:
         self._stopping = True

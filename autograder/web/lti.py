@@ -10,8 +10,10 @@ exp, deployment id, message validators, the deep linking response JWT); this mod
   finds from the token's email / ID number / username (their `lms_user_id` is then recorded);
 - which assignment: the link's custom parameter `assignment` (Deep Linking sets it), else the assignment whose
   name the resource link's title holds;
-- the link's resource link id and AGS line item and the context's NRPS URL are kept (lms/links.py) for publishing
-  and the link's roster.
+- which LMS course: only a course (LTI context) the grader serves opens it (c.LTI.contexts, or approved with
+  `autograder lti contexts approve ID`); any other gets a refusal page, and its launch is only noted (lms/links.py);
+- from a served course, the link's resource link id and AGS line item and the context's NRPS URL are kept
+  (lms/links.py), keyed by context and resource link, for publishing and the link's roster.
 
 Inside the LMS's iframe a browser that blocks third-party cookies cannot keep the state cookie: pylti1p3's
 cookie check page then offers to open the tool in a new window, where the launch completes.
@@ -19,6 +21,7 @@ cookie check page then offers to open the tool in a new window, where the launch
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 import time
@@ -27,9 +30,11 @@ from datetime import timedelta
 from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, delete, insert, select, update
 
+from .. import scores
 from .auth import csrf, current_user, sign_in
 from .store import utcnow
 
+logger = logging.getLogger(__name__)
 blueprint = Blueprint("lti", __name__, url_prefix="/lti")
 METADATA = MetaData()
 CACHE = Table(
@@ -45,6 +50,17 @@ COOKIE_CHECK_TEXTS = {
     "click_msg": "Open the assignment in a new window",
     "loading_msg": "Opening the assignment...",
 }
+# pylti1p3's cookie check over HTTP tests a plain cookie, which a browser never keeps inside another site's frame
+PYLTI_COOKIE_TEST = """var cookie = "lti1p3_test_cookie=1; path=/";
+            if (siteProtocol === 'https') {
+                cookie = cookie + '; SameSite=None; secure';
+            }"""
+COOKIE_TEST = """var cookie = "lti1p3_test_cookie=1; path=/";
+            if (siteProtocol === 'https') {
+                cookie = cookie + '; SameSite=None; secure';
+            } else {
+                document.cookie = cookie + '; SameSite=None; Secure';
+            }"""
 STATE_LIFETIME = 600        # seconds between login initiation and launch
 KEYSET_LIFETIME = 3600      # seconds a platform's keyset is used before it is fetched again
 ROLE_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/roles"
@@ -53,6 +69,7 @@ LINK_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/resource_link"
 AGS_CLAIM = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
 NRPS_CLAIM = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
 LIS_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/lis"
+CONTEXT_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/context"
 
 
 class LaunchRefused(Exception):
@@ -130,6 +147,11 @@ def _launch_classes():
             return super().get_public_key()
 
     class Login(FlaskOIDCLogin):
+        def get_cookies_allowed_js_check(self):
+            # over HTTP the check tries the cookies the login sets (StateCookies), not a plain one alone
+            page = super().get_cookies_allowed_js_check()
+            return page.replace(PYLTI_COOKIE_TEST, COOKIE_TEST) if PYLTI_COOKIE_TEST in page else page
+
         def get_redirect(self, url):
             state = self._get_uri_param(url, "state")
             nonce = self._get_uri_param(url, "nonce")
@@ -144,6 +166,25 @@ def _launch_classes():
             return parse_qs(urlsplit(url).query).get(name, [""])[0]
 
     return Launch, Login
+
+
+def _state_cookies(request):
+    """pylti1p3's login cookies (state, session id). Over HTTPS they are SameSite=None; Secure (pylti1p3's). Over HTTP
+    each is set twice, SameSite=None; Secure then plain, with one value: a browser keeps the first from a loopback
+    address only (a secure context without TLS), and then inside another site's frame too; the plain one it keeps in
+    pages of its own site only (an HTTP client without SameSite keeps the last). The launch reads whichever was kept,
+    and the cookie check tests the same two (Chromium 156: SameSite=None without Secure is never kept)."""
+    from pylti1p3.contrib.flask import FlaskCookieService
+
+    class StateCookies(FlaskCookieService):
+        def update_response(self, response):
+            if not self._request.is_secure():
+                for key, data in self._cookie_data_to_set.items():
+                    response.set_cookie(key=key, value=data["value"], max_age=data["exp"], path="/", httponly=True,
+                                        secure=True, samesite="None")
+            super().update_response(response)
+
+    return StateCookies(request)
 
 
 def _cache() -> DatabaseCache:
@@ -205,10 +246,12 @@ def login():
     from ..lms.lti import LtiError
 
     try:
-        conf, _, _ = _tool_conf()
+        conf, settings, _ = _tool_conf()
+        _not_our_registration(settings, request.values.get("iss"), request.values.get("client_id"))
         _, Login = _launch_classes()
         target = request.values.get("target_link_uri") or url_for("lti.launch", _external=True)
-        oidc = Login(_pylti_request(), conf, launch_data_storage=_storage())
+        pylti_request = _pylti_request()
+        oidc = Login(pylti_request, conf, cookie_service=_state_cookies(pylti_request), launch_data_storage=_storage())
         return oidc.enable_check_cookies(**COOKIE_CHECK_TEXTS).redirect(target)
     except LtiError as error:
         return _misconfigured(error)
@@ -225,17 +268,21 @@ def launch():
 
     try:
         conf, settings, _ = _tool_conf()
+        _not_our_registration(settings, *_unverified_sender(request.form.get("id_token", "")))
         Launch, _ = _launch_classes()
         message = Launch(_pylti_request(), conf, launch_data_storage=_storage())
         claims = message.get_launch_data()  # every check runs here; LtiException names the failed one
     except LtiError as error:
         return _misconfigured(error)
     except LaunchRefused as error:
-        return _refused(str(error), 400)
+        return _refused(str(error), 403)
     except LtiException as error:
         return _refused("The LMS's launch could not be accepted: " + str(error) + ". Please open the activity "
                         "again from the LMS.", 403)
-    _remember_services(claims)
+    context, foreign = _served_context(settings, claims)
+    if foreign is not None:
+        return foreign
+    _remember_services(claims, context)
     try:
         teaches = (message.check_teacher_access() or message.check_teaching_assistant_access()
                    or message.check_designer_access())
@@ -308,6 +355,51 @@ def jwks():
 
 def _refused(message: str, status: int):
     return render_template("lti/refused.html", message=message), status
+
+
+def _unverified_sender(id_token: str) -> tuple[str | None, str | None]:
+    """The issuer and client id an id_token claims, before its signature is checked (only to tell a token meant for
+    another registration apart: pylti1p3 has no error of its own for it); (None, None) when it cannot be read."""
+    import jwt
+
+    try:
+        claims = jwt.decode(id_token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return None, None  # pylti1p3 refuses it with its own reason
+    audience = claims.get("aud")
+    audience = audience[0] if isinstance(audience, list) and audience else audience  # as pylti1p3 reads it
+    return claims.get("iss"), audience
+
+
+def _not_our_registration(settings, issuer, client_id) -> None:
+    """LaunchRefused when a login or launch is for another issuer or client id than c.LTI's registration."""
+    for given, ours, what in ((issuer, settings.issuer, "issuer"), (client_id, settings.client_id, "client id")):
+        if given is not None and given != ours:
+            logger.warning("LTI %s refused: %s %r is not this tool's registration (%r)", request.path, what,
+                           given, ours)
+            raise LaunchRefused("This grader is registered with another LMS (or under another tool registration) "
+                                "than the one this launch came from, so it cannot open here. Please tell your "
+                                "instructor which LMS course you opened it from.")
+
+
+def _served_context(settings, claims: dict):
+    """(the launch's context id in the contexts table, None) when it comes from an LMS course this grader serves,
+    else (None, the refusal page with HTTP 403). Every launch is noted for the instructor's `autograder lti
+    contexts`; of a refused one nothing else is recorded, and nobody is signed in."""
+    from ..lms.links import bound_contexts, is_served, launch_context, note_launch
+
+    engine = service().store.engine
+    key = launch_context(claims)
+    context = claims.get(CONTEXT_CLAIM) if isinstance(claims.get(CONTEXT_CLAIM), dict) else {}
+    noted = note_launch(engine, key, context.get("label"), context.get("title"), utcnow()) if key else None
+    served = bound_contexts(engine, settings)
+    if is_served(key, served):
+        return noted, None
+    logger.warning("LTI launch refused: %s (recorded as %s) is not an LMS course this grader serves", key, noted)
+    launched = (f"{context.get('label')} ({context.get('title')})" if context.get("label") and context.get("title")
+                else context.get("label") or context.get("title") or "an LMS course")
+    return None, (render_template("lti/foreign.html", served=[c.name for c in served], launched=launched,
+                                  noted=noted, context_id=key.context_id if key else None), 403)
 
 
 def _misconfigured(error: Exception):
@@ -393,16 +485,16 @@ def _max_score(assignment: str) -> float | None:
         return None
 
 
-def _remember_services(claims: dict) -> None:
-    """Keep the link's resource link id and line item, and the context's line items and memberships URLs."""
+def _remember_services(claims: dict, context: int) -> None:
+    """Keep, for the served context of the launch, its resource link's assignment and line item and the context's
+    line items and memberships URLs."""
     from ..lms.links import record_link
 
     ags, nrps = claims.get(AGS_CLAIM) or {}, claims.get(NRPS_CLAIM) or {}
-    assignment = _assignment_of(claims)
-    if not assignment:
+    assignment, link = _assignment_of(claims), (claims.get(LINK_CLAIM) or {}).get("id")
+    if not assignment or not isinstance(link, str) or not link:
         return
-    record_link(current_app.extensions["autograder_lti"]["cache"].engine, assignment, utcnow(),
-                resource_link=(claims.get(LINK_CLAIM) or {}).get("id"), lineitem=ags.get("lineitem"),
+    record_link(service().store.engine, context, link, assignment, utcnow(), lineitem=ags.get("lineitem"),
                 lineitems=ags.get("lineitems"), memberships=nrps.get("context_memberships_url"))
 
 
@@ -411,11 +503,11 @@ def init_lti(app) -> None:
     published after grading by a thread started on the first request (not by `serve links`)."""
     from ..lms.lti import LtiError, load_settings
 
-    from ..lms.links import create_table
+    from ..lms.links import create_tables
 
     engine = app.extensions["autograder"].store.engine
     METADATA.create_all(engine)
-    create_table(engine)
+    create_tables(engine)
     try:
         settings = load_settings(app.extensions["autograder"].course.root)
     except LtiError:
@@ -510,13 +602,17 @@ class ScorePublisher:
 
     def _publish_one(self, attempt) -> tuple[str, str]:
         """(state, what the LMS did with this student's score, in one sentence) after publishing it."""
-        from ..lms.links import recorded_links
+        from ..lms.links import LinkError, served_link
         from ..lms.lti import LtiError, exercise_names, gradebook_scores, load_settings, publish, with_link
 
         svc = self.app.extensions["autograder"]
         try:
-            settings = with_link(load_settings(svc.course.root), attempt.assignment,
-                                 recorded_links(svc.store.engine).get(attempt.assignment, {}))
+            settings = load_settings(svc.course.root)
+            try:
+                link = served_link(svc.store.engine, settings, attempt.assignment)
+            except LinkError as error:
+                return "refused", str(error)
+            settings = with_link(settings, attempt.assignment, link)
             scores, _ = gradebook_scores(svc.db_url, attempt.assignment, exercise_names(svc.course, attempt.assignment))
             mine = [score for score in scores if score.student == attempt.student]
             report = publish(settings, attempt.assignment, mine, [])
@@ -530,7 +626,7 @@ def publication_state(report) -> tuple[str, str]:
     keeps another), refused (by this tool or the LMS: fix, then it goes again) or retry (the LMS failed)."""
     if report.published:
         score = report.published[0]
-        return "published", f"the LMS holds {score.score:g} of {score.max_score:g} points ({report.lineitem})"
+        return "published", f"the LMS holds {scores.points(score.score, score.max_score)} ({report.lineitem})"
     if report.dropped:
         return "dropped", report.dropped[0][1]
     if report.refused:

@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 
-VISIBILITY = ("score", "worked example", "full")  # what a student sees of a result: less to more
+from ..view import VISIBILITY, Shown  # noqa: F401 (VISIBILITY: what a student sees of a result, less to more)
+
 COUNTING = ("best", "last")
 
 
@@ -28,6 +29,13 @@ class Policy:
     def visibility(self, now: datetime, extension: timedelta = timedelta(0)) -> str:
         due = self.due_for(extension)
         return self.before_due if due is None or now < due else self.after_due
+
+    def shown(self, now: datetime, extension: timedelta = timedelta(0)) -> Shown:
+        """What a result shows now, and (if it is still ahead) from which due date it shows more."""
+        due = self.due_for(extension)
+        if due is not None and now >= due:
+            return Shown(self.after_due, None, self.after_due)
+        return Shown(self.before_due, due, self.after_due)
 
     def due_for(self, extension: timedelta) -> datetime | None:
         return None if self.due is None else self.due + extension

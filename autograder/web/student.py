@@ -212,19 +212,19 @@ def standings(attempts) -> dict:
 
 def render_attempt(found, instructor: bool):
     """The result page of an attempt: pending (refreshing itself) until graded, then the feedback."""
+    from ..view import Shown
     from .grading import stored_result
     from .results import result_view
 
     svc = service()
     rule = policy(svc.course, found.assignment)
-    visibility = "full" if instructor else rule.visibility(utcnow(), svc.store.extension(found.student,
-                                                                                          found.assignment))
+    shown = Shown() if instructor else rule.shown(utcnow(), svc.store.extension(found.student, found.assignment))
     view = None
     if found.done:
         result = stored_result(svc.course, found)
         if result is not None:
             marks = gradebook_marks(found) if found.counts else None
-            view = result_view(result, visibility, (found.id, found.finished_at), marks, found.counts)
+            view = result_view(result, shown, (found.id, found.finished_at), marks, found.counts)
     history = svc.store.attempts(found.student, found.assignment)
     return render_template("student/attempt.html", attempt=found, view=view, history=history,
                            standings=standings(history), instructor=instructor, policy=rule)

@@ -52,6 +52,8 @@ LINEITEM_TYPE = "application/vnd.ims.lis.v2.lineitem+json"
 CONTAINER_TYPE = "application/vnd.ims.lis.v2.lineitemcontainer+json"
 ACTIVITY = {"Initialized", "Started", "InProgress", "Submitted", "Completed"}
 GRADING = {"FullyGraded", "Pending", "PendingManual", "Failed", "NotReady"}
+# the platform's courses, all on one tool registration (as Moodle's site-level tools): number -> (id, label, title)
+CONTEXTS = {1: ("context-1", "NN101", "Neural nets"), 2: ("context-2", "NN102", "Another course")}
 
 
 def pem_pair() -> tuple[str, str]:
@@ -191,6 +193,10 @@ class LtiPlatform:
     def lineitems_url(self) -> str:
         return self.base + "/context/1/lineitems"
 
+    def context_url(self, context: int = 1) -> str:
+        """Where a context's services are (AGS line items, NRPS memberships); only context 1's answer."""
+        return f"{self.base}/context/{context}"
+
     def add_lineitem(self, label: str, score_maximum: float, resource_id: str = "", resource_link: str = "") -> str:
         """A line item the platform already has (as when the instructor places the tool); returns its URL."""
         with self.lock:
@@ -237,24 +243,26 @@ class LtiPlatform:
         return self.base + "/jwks"
 
     def launch_url(self, user: str, role: str = LEARNER, link: str = "rl-1", title: str = "", custom=None,
-                   deep_link: bool = False, email: str = "", name: str = "") -> str:
-        """The address that starts a launch (as the LMS's activity link): it leads to the tool's login."""
+                   deep_link: bool = False, email: str = "", name: str = "", context: int = 1) -> str:
+        """The address that starts a launch (as the LMS's activity link): it leads to the tool's login. `context`:
+        the course the activity is in (CONTEXTS), all on the same tool registration."""
         hint = f"hint-{len(self.hints) + 1}"
         self.hints[hint] = {"user": user, "role": role, "link": link, "title": title, "custom": custom or {},
-                            "deep_link": deep_link, "email": email, "name": name}
+                            "deep_link": deep_link, "email": email, "name": name, "context": context}
         login = _Login(SimpleNamespace(get_data={}, form_data={}), self.config)
         login.set_lti_message_hint(hint=hint)
         if deep_link:
             login.set_deeplinking_launch_url()
         return login.prepare_preflight_url(user)
 
-    def activity_url(self, **launch) -> str:
+    def activity_url(self, host: str = "localhost", **launch) -> str:
         """The LMS's page of an activity, with the launch in an iframe, as Moodle's "embed" and Canvas show tools.
-        It is served at http://localhost (the tool at 127.0.0.1 is another site: its cookies there are third-party)."""
+        It is served at http://localhost (the tool at 127.0.0.1 is another site: its cookies there are third-party),
+        or at `host` (127.0.0.1: the tool's own site)."""
         with self.lock:
             self.activities.append(self.launch_url(**launch))
             number = len(self.activities)
-        return f"http://localhost:{self.server.server_address[1]}/activity/{number}"
+        return f"http://{host}:{self.server.server_address[1]}/activity/{number}"
 
     def id_token_for(self, query: dict) -> dict:
         """The tool's authentication request answered: {"state", "id_token", "launch_url"}."""
@@ -268,17 +276,18 @@ class LtiPlatform:
         launch = _Launch(SimpleNamespace(get_data=query, form_data={}), self.config)
         launch.set_user_data(hint["user"], [hint["role"]], full_name=hint["name"] or None,
                              email_address=hint["email"] or None)
-        launch.set_launch_context_claim("context-1", context_title="Neural nets", context_label="NN101")
+        context_id, label, title = CONTEXTS[hint["context"]]
+        launch.set_launch_context_claim(context_id, context_title=title, context_label=label)
         if hint["deep_link"]:
             launch.set_dl(self.base + "/deep-link-return", title="Add an activity")
         else:
             launch.set_resource_link_claim(hint["link"], title=hint["title"])
             lineitem = next((url for url, item in self.lineitems.items() if item.get("resourceLinkId") == hint["link"]),
-                            None)
-            launch.set_ags(self.lineitems_url, lineitem)
+                            None) if hint["context"] == 1 else f"{self.context_url(hint['context'])}/lineitems/1"
+            launch.set_ags(self.context_url(hint["context"]) + "/lineitems", lineitem)
         if hint["custom"]:
             launch.set_custom_parameters_claim(hint["custom"])
-        launch.set_nrps(self.memberships_url)
+        launch.set_nrps(self.context_url(hint["context"]) + "/memberships")
         form = launch.lti_launch()
         self.launches.append(jwt.decode(form["id_token"], options={"verify_signature": False}))
         return form

@@ -249,3 +249,36 @@ def test_cli_refuses_canvas_without_ids_and_writes_nothing(course_copy, gradeboo
     assert done.returncode == 1
     assert "Nothing exported" in done.stderr and "canvas_assignment_ids" in done.stderr
     assert not (tmp_path / "canvas.csv").exists()
+
+
+@pytest.mark.parametrize("lms", ["moodle", "canvas"])
+def test_cli_refuses_an_export_with_no_student_and_writes_nothing(course_copy, empty_gradebook, tmp_path, lms):
+    """Was: a file with the header alone and exit 0, which the LMS imports as nothing."""
+    shutil.copy(empty_gradebook, tmp_path / "empty.db")
+    configured = (course_copy / "course_config.py").read_text()
+    for assignment, canvas_id in CANVAS_IDS.items():
+        configured = configured.replace(f'    "{assignment}": 0,', f'    "{assignment}": {canvas_id},')
+    (course_copy / "course_config.py").write_text(configured)
+    done = subprocess.run([sys.executable, "-m", "autograder", "export", "--format", lms, "--db",
+                           f"sqlite:///{tmp_path / 'empty.db'}", "--to", str(tmp_path / "out.csv")],
+                          capture_output=True, text=True,
+                          env={**os.environ, "AUTOGRADER_COURSE_ROOT": str(course_copy)})
+    assert done.returncode == 1, done.stdout
+    assert done.stderr.startswith(f"Nothing exported: the gradebook sqlite:///{tmp_path / 'empty.db'} has no "
+                                  "students yet. Grade first (autograder grade)")
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_cli_refuses_a_canvas_export_where_no_student_has_a_canvas_id(course_copy, gradebooks, tmp_path):
+    configured = (course_copy / "course_config.py").read_text()
+    for assignment, canvas_id in CANVAS_IDS.items():
+        configured = configured.replace(f'    "{assignment}": 0,', f'    "{assignment}": {canvas_id},')
+    (course_copy / "course_config.py").write_text(configured)
+    done = subprocess.run([sys.executable, "-m", "autograder", "export", "--format", "canvas", "--db",
+                           gradebooks["moodle"], "--to", str(tmp_path / "canvas.csv")],
+                          capture_output=True, text=True,
+                          env={**os.environ, "AUTOGRADER_COURSE_ROOT": str(course_copy)})
+    assert done.returncode == 1, done.stdout
+    assert "Nothing exported: none of the 6 students of the gradebook has a Canvas user id" in done.stderr
+    assert "walkin" in done.stderr
+    assert not (tmp_path / "canvas.csv").exists()

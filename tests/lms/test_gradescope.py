@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from autograder.grade import assignment_spec
 from autograder.config import load_course
 from builders import replaced, solution, write
+from venvs import venv_with_these_packages
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -144,9 +145,7 @@ def throwaway_python():
     folder = Path(tempfile.mkdtemp(prefix="autograder-gradescope-venv-", dir="/var/tmp"))
     try:
         # pip comes from this machine's packages, into the venv (no --without-pip: that would copy pip in, slowly)
-        subprocess.run([sys.executable, "-m", "venv", "--without-pip", "--system-site-packages", str(folder)],
-                       check=True)
-        yield folder / "bin" / "python"
+        yield venv_with_these_packages(folder)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -199,8 +198,7 @@ def test_one_exercise_per_test_hidden_until_published_check_cells_visible(correc
     assert results["tests"][-1]["output"] == ("To be graded by your instructor (2 points); "
                                               "not counted in this score yet.")
     assert results["score"] == 7.0
-    assert ("Your score so far: 7 of 7 points. It counts the autograded exercises; 2 more points for written "
-            "answers are to be graded by your instructor and not counted yet.") in results["output"]
+    assert "Your score: 7 of 7 points so far; 2 more points to be graded by your instructor." in results["output"]
     assert "shown when your instructor publishes the grades" in results["output"]
 
 
@@ -422,9 +420,7 @@ def test_one_point_left_to_grade_is_singular_and_a_hand_grade_of_0_counts_as_gra
     assert (written["Written answer (answer_b)"]["score"], written["Written answer (answer_b)"]["output"]) == (
         1.0, "Written answer: graded by your instructor, 1 of 1 point.")
     assert results["score"] == 8.0
-    assert ("Your score so far: 8 of 8 points. It counts the autograded exercises and the written answers your "
-            "instructor has graded; 1 more point for written answers is to be graded by your instructor and not "
-            "counted yet.") in results["output"]
+    assert "Your score: 8 of 8 points so far; 1 more point to be graded by your instructor." in results["output"]
 
     results = graded({"answer_a": HandGrade(0.0, "No answer given."), "answer_b": HandGrade(0.5, "")})
     written = [test for test in results["tests"] if test["name"].startswith("Written answer")]

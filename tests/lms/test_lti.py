@@ -87,7 +87,7 @@ class Course:
     def configure(self, **overrides):
         settings = {"issuer": self.platform.issuer, "client_id": self.platform.client_id,
                     "deployment_id": self.platform.deployment_id, "token_url": self.platform.token_url,
-                    "private_key": str(self.key), "lineitems": {A1: self.lineitem},
+                    "private_key": str(self.key), "lineitems": {A1: self.lineitem}, "contexts": ["context-1"],
                     "retry_delay": 0.01, "timeout": 5} | overrides
         text = (self.root / "course_config.py").read_text()
         text += "".join(f"\nc.LTI.{name} = {value!r}" for name, value in settings.items())
@@ -126,8 +126,7 @@ def test_publish_posts_every_students_gradebook_score(lti_course, capsys):
 def test_each_score_has_a_comment_progress_and_a_timestamp_with_time_zone(lti_course, capsys):
     lti_course.publish(capsys)
     bob = lti_course.platform.scores[(lti_course.lineitem, "u-bob")]
-    assert bob["comment"] == ("6 of 9 points so far, counting the autograded points; 2 more points for written "
-                              "answers are to be graded by your instructor, not counted yet. df 0/1, "
+    assert bob["comment"] == ("6 of 7 points so far; 2 more points to be graded by your instructor. df 0/1, "
                               "gradient_descent_update 2/2, gradient_descent 3/3, max_stable_learning_rate 1/1, "
                               "written answer: to be graded by your instructor")
     assert lti_course.platform.scores[(lti_course.lineitem, "u-dee")]["comment"] == (
@@ -242,8 +241,8 @@ def test_line_item_is_found_by_resource_id_or_created_once(lti_course, capsys):
 def test_dry_run_shows_the_scores_and_contacts_nobody(lti_course, capsys):
     status, out, _ = lti_course.publish(capsys, "--dry-run")
     assert status == 0
-    assert ("bob -> u-bob: 6/9 FullyGraded: 6 of 9 points so far, counting the autograded points; 2 more points "
-            "for written answers are to be graded by your instructor, not counted yet.") in out
+    assert ("bob -> u-bob: 6/9 FullyGraded: 6 of 7 points so far; 2 more points to be graded by your "
+            "instructor.") in out
     assert lti_course.platform.token_requests == [] and lti_course.platform.score_posts == []
 
 
@@ -315,7 +314,7 @@ def test_once_the_written_answer_is_graded_by_hand_the_lms_gets_its_points_and_t
     lti_course.publish(capsys)
     bob = lti_course.platform.scores[(lti_course.lineitem, "u-bob")]
     assert (bob["scoreGiven"], bob["gradingProgress"]) == (6, "PendingManual")
-    assert "2 more points for written answers are to be graded by your instructor" in bob["comment"]
+    assert "2 more points to be graded by your instructor" in bob["comment"]
     with Gradebook(f"sqlite:///{lti_course.db}") as gradebook:  # what formgrader does when the instructor grades it
         notebook = "gradient_descent"
         grade = gradebook.find_grade(WRITTEN, notebook, A1, "bob")
@@ -337,8 +336,7 @@ def test_the_comment_says_one_point_in_the_singular_and_names_each_waiting_answe
     score = StudentScore("ann", "u-ann", 7.5, 9.0, 1.0, (("df", 1.0, 1.0), ("written answer", 0.5, 1.0),
                                                         ("written answer", None, 1.0)),
                          remarks=(("written answer", "Say why."),), hand_graded=True)
-    assert score.comment() == ("7.5 of 9 points so far, counting the autograded and hand-graded points; 1 more point "
-                               "for written answers is to be graded by your instructor, not counted yet. df 1/1, "
+    assert score.comment() == ("7.5 of 8 points so far; 1 more point to be graded by your instructor. df 1/1, "
                                "written answer 0.5/1, written answer: to be graded by your instructor. "
                                "Comment on written answer: Say why.")
     assert StudentScore("bo", None, 1.0, 1.0, 0.0, (("df", 1.0, 1.0),)).comment() == "1 of 1 point. df 1/1"
@@ -477,35 +475,50 @@ def test_roster_matched_by_id_number_then_publish_reaches_the_right_students(lti
     assert {by_name[user]: held for user, held in recorded(platform, lti_course.lineitem).items()} == EXPECTED
 
 
-def record_launch(db, assignment, **told):
-    """What a launch of `assignment`'s link tells the service, recorded as the service records it."""
+def record_launch(db, assignment, resource_link, context=1, **told):
+    """What a launch of `assignment`'s link from the platform's `context` tells the service, recorded as the service
+    records a launch from a context it serves."""
     from sqlalchemy import create_engine
 
-    from autograder.lms.links import create_table, record_link
+    from autograder.lms.links import ContextKey, create_tables, note_launch, record_link
+    from lti_platform import CONTEXTS
 
     engine = create_engine(f"sqlite:///{db}")
-    create_table(engine)
-    record_link(engine, assignment, datetime.now(), **told)
+    create_tables(engine)
+    context_id, label, title = CONTEXTS[context]
+    key = ContextKey(LtiPlatform.issuer, LtiPlatform.client_id, LtiPlatform.deployment_id, context_id)
+    noted = note_launch(engine, key, label, title, datetime.now())
+    record_link(engine, noted, resource_link, assignment, datetime.now(), **told)
     engine.dispose()
+    return noted
 
 
-def test_a_links_table_from_before_resource_link_ids_gets_the_column_and_keeps_its_rows(tmp_path):
+def test_a_links_table_from_before_contexts_gives_its_rows_to_the_served_course_whose_urls_they_carry(tmp_path):
     from sqlalchemy import create_engine, text
 
-    from autograder.lms.links import create_table, record_link, recorded_links
+    from autograder.lms.links import ContextKey, create_tables, note_launch, record_link, served_link
+    from autograder.lms.lti import LtiSettings
 
     engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
-    with engine.begin() as connection:   # the table as the service made it before
+    ours, theirs = "https://lms/c/1", "https://lms/c/2"
+    with engine.begin() as connection:   # the table as the service made it before resource link ids, then contexts
         connection.execute(text("CREATE TABLE autograder_lti_links (assignment VARCHAR(128) PRIMARY KEY, lineitem TEXT,"
                                 " lineitems TEXT, memberships TEXT, updated_at DATETIME NOT NULL)"))
-        connection.execute(text("INSERT INTO autograder_lti_links VALUES ('01', 'https://lms/li/1', NULL, NULL, "
-                                "'2026-01-01 00:00:00')"))
-    assert recorded_links(engine) == {"01": {"resource_link": None, "lineitem": "https://lms/li/1", "lineitems": None,
-                                             "memberships": None}}
-    create_table(engine)
-    record_link(engine, "01", datetime.now(), resource_link="rl-9", lineitem=None)
-    assert recorded_links(engine)["01"] == {"resource_link": "rl-9", "lineitem": "https://lms/li/1",
-                                            "lineitems": None, "memberships": None}
+        connection.execute(text(f"INSERT INTO autograder_lti_links VALUES ('01', '{ours}/li/1', '{ours}/li', "
+                                f"'{ours}/members', '2026-01-01 00:00:00')"))
+        connection.execute(text("ALTER TABLE autograder_lti_links ADD COLUMN resource_link TEXT"))
+        connection.execute(text("UPDATE autograder_lti_links SET resource_link = 'rl-1'"))
+        connection.execute(text(f"INSERT INTO autograder_lti_links VALUES ('02', '{theirs}/li/5', '{theirs}/li', "
+                                f"'{theirs}/members', '2026-01-01 00:00:00', 'rl-5')"))   # moved there by NN102
+    settings = LtiSettings(Path("course_config.py"), issuer="iss", client_id="c", deployment_id="d", contexts=["1"])
+    create_tables(engine)
+    assert served_link(engine, settings, "01")["lineitem"] is None     # nothing served has launched yet
+    context = note_launch(engine, ContextKey("iss", "c", "d", "1"), "NN101", "Neural nets", datetime.now())
+    record_link(engine, context, "rl-3", "03", datetime.now(), lineitems=f"{ours}/li", memberships=f"{ours}/members")
+    assert {name: served_link(engine, settings, name)["lineitem"] for name in ("01", "02", "03")} == {
+        "01": f"{ours}/li/1", "02": None, "03": None}
+    assert served_link(engine, settings, "01")["resource_link"] == "rl-1"
+    assert served_link(engine, settings, "02")["memberships"] == f"{ours}/members"
     engine.dispose()
 
 
@@ -606,3 +619,108 @@ def test_config_prints_every_value_an_lms_administrator_pastes(lti_course, capsy
     assert canvas["oidc_initiation_url"] == "https://grader.uni.edu/lti/login"
     assert canvas["public_jwk_url"] == "https://grader.uni.edu/lti/jwks.json"
     assert {p["placement"] for p in canvas["extensions"][0]["settings"]["placements"]} >= {"assignment_selection"}
+
+
+# ---------------------------------------------------------------- only the served LMS course's URLs
+def test_publish_refuses_a_line_item_of_another_lms_course_and_sends_nothing(lti_course, capsys):
+    platform = lti_course.platform
+    record_launch(lti_course.db, A1, "rl-1", lineitems=platform.lineitems_url, memberships=platform.memberships_url)
+    foreign = platform.context_url(2) + "/lineitems/1"
+    lti_course.configure(lineitems={A1: foreign})
+    status, out, err = lti_course.publish(capsys)
+    assert (status, out) == (1, "")
+    assert err == (f"autograder lti publish: The line item {foreign} (c.LTI.lineitems['{A1}']) is not one of NN101 "
+                   f"(Neural nets), the LMS course this grader serves (its line items are under "
+                   f"{platform.lineitems_url}); nothing was sent. Correct c.LTI.lineitems, or open the assignment's "
+                   "activity once from that course.\n")
+    assert platform.requests == []
+
+
+def test_publish_refuses_a_line_items_or_memberships_url_of_another_lms_course(lti_course, capsys):
+    platform = lti_course.platform
+    record_launch(lti_course.db, A1, "rl-1", lineitems=platform.lineitems_url, memberships=platform.memberships_url)
+    for setting, url in (("lineitems_url", "/lineitems"), ("memberships_url", "/memberships")):
+        lti_course.configure(lineitems={}, **{setting: platform.context_url(2) + url})
+        status, out, err = lti_course.publish(capsys)
+        assert (status, out) == (1, "") and f"c.LTI.{setting} {platform.context_url(2)}{url} is not the" in err
+        assert "nothing was sent" in err
+        lti_course.configure(**{setting: ""})
+    assert platform.requests == []
+
+
+def test_publish_uses_the_served_courses_link_not_another_courses(lti_course, capsys):
+    from sqlalchemy import create_engine
+
+    from autograder.lms.links import set_approved
+
+    platform = lti_course.platform
+    lti_course.configure(lineitems={})
+    ours = platform.add_lineitem("Week 1", 9, resource_link="rl-1")
+    record_launch(lti_course.db, A1, "rl-1", lineitem=ours, lineitems=platform.lineitems_url)
+    other = record_launch(lti_course.db, A1, "rl-2", context=2, lineitem=platform.context_url(2) + "/lineitems/1",
+                          lineitems=platform.context_url(2) + "/lineitems")   # recorded while NN102 was approved
+    engine = create_engine(f"sqlite:///{lti_course.db}")
+    set_approved(engine, other, datetime.now())
+    status, out, err = lti_course.publish(capsys)
+    assert status == 1 and err.startswith(f"autograder lti publish: {A1} has links in 2 LMS courses this grader serves")
+    set_approved(engine, other, None)                      # withdrawn: its link is no longer used
+    engine.dispose()
+    status, out, _ = lti_course.publish(capsys)
+    assert status == 0 and f"published 4 of 4 students' scores to {ours}" in out
+    assert {item for item, _ in platform.accepted} == {ours}
+
+
+def test_roster_refuses_a_memberships_url_of_another_lms_course(lti_course, capsys):
+    platform = lti_course.platform
+    record_launch(lti_course.db, A1, "rl-1", memberships=platform.memberships_url)
+    before = lms_user_ids(lti_course.db)
+    foreign = platform.context_url(2) + "/memberships"
+    status = main(["lti", "roster", "--context", "--url", foreign, "--db", f"sqlite:///{lti_course.db}"])
+    assert status == 1
+    assert capsys.readouterr().err == (
+        f"autograder lti roster: --url {foreign} is not the roster of NN101 (Neural nets), the LMS course this grader "
+        f"serves ({platform.memberships_url}); nothing was fetched or recorded.\n")
+    lti_course.configure(memberships_url=foreign)
+    assert main(["lti", "roster", A1, "--db", f"sqlite:///{lti_course.db}"]) == 1
+    assert f"c.LTI.memberships_url {foreign} is not the roster of NN101" in capsys.readouterr().err
+    assert platform.requests == [] and lms_user_ids(lti_course.db) == before
+
+
+def test_a_publish_refusing_every_student_makes_no_grade_column(lti_course, capsys):
+    platform = lti_course.platform
+    lti_course.configure(lineitems={}, lineitems_url=platform.lineitems_url, memberships_url=platform.memberships_url)
+    platform.add_member("u-other", "Someone Else", email="else@uni.edu")   # none of the gradebook's students
+    items = dict(platform.lineitems)
+    status, out, _ = lti_course.publish(capsys)
+    assert status == 1 and "REFUSED (4)" in out and "published 0 of 4" in out
+    assert platform.lineitems == items and platform.score_posts == []
+    assert not [method for method, path in platform.requests if method == "POST" and path == "/context/1/lineitems"]
+
+
+def test_contexts_lists_the_lms_courses_that_launched_and_approves_one(lti_course, capsys):
+    from sqlalchemy import create_engine
+
+    from autograder.lms.links import bound_contexts
+    from autograder.lms.lti import load_settings
+
+    record_launch(lti_course.db, A1, "rl-1")
+    record_launch(lti_course.db, A1, "rl-2", context=2)
+    db = ["--db", f"sqlite:///{lti_course.db}"]
+    assert main(["lti", "contexts", *db]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].startswith("   1  SERVED (c.LTI.contexts)  NN101 (Neural nets): context id context-1, issuer "
+                               "https://lms.test, client id autograder-tool, deployment deployment-1; 1 launch, last ")
+    assert lines[2].startswith("   2  not served  NN102 (Another course): context id context-2,")
+    assert main(["lti", "contexts", "approve", "2", *db]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Approved NN102 (Another course): launches from it now open this course's grader")
+    assert "   2  SERVED (approved " in out
+    engine = create_engine(f"sqlite:///{lti_course.db}")
+    assert [c.name for c in bound_contexts(engine, load_settings(lti_course.root))] == ["NN101 (Neural nets)",
+                                                                                       "NN102 (Another course)"]
+    assert main(["lti", "contexts", "withdraw", "2", *db]) == 0
+    assert "Withdrawn: launches from NN102 (Another course) are refused from now on." in capsys.readouterr().out
+    assert [c.name for c in bound_contexts(engine, load_settings(lti_course.root))] == ["NN101 (Neural nets)"]
+    assert main(["lti", "contexts", "approve", "9", *db]) == 1
+    assert "no LMS course with ID 9 has launched this grader" in capsys.readouterr().err
+    engine.dispose()

@@ -1,6 +1,6 @@
 """What an LMS answers is untrusted input: any JSON in a result or a member is read without an exception, and
 only a real number on a positive scale ever counts as a score held."""
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from autograder.lms.lti import held_fractions
@@ -56,3 +56,34 @@ def test_a_link_roster_url_asks_for_that_resource_link_once_and_keeps_the_rest_o
     assert [value for name, value in asked if name == "rlid"] == [link]
     assert [pair for pair in asked if pair[0] != "rlid"] == [pair for pair in query if pair[0] != "rlid"]
     assert urlsplit(url).path == "/context/1/memberships"
+
+
+BOUND = ("https://lms.test", "autograder-tool", "deployment-1", "context-1")
+CONTEXT_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/context"
+DEPLOYMENT_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/deployment_id"
+near = st.sampled_from(list(BOUND) + ["context-2", "deployment-2", "https://other.lms", "", " context-1", "CONTEXT-1"])
+
+
+@settings(max_examples=150, deadline=None)
+@example(claims={"iss": BOUND[0], "aud": BOUND[1], DEPLOYMENT_CLAIM: BOUND[2], CONTEXT_CLAIM: {"id": BOUND[3]}})
+@example(claims={"iss": BOUND[0], "aud": [BOUND[1], "x"], DEPLOYMENT_CLAIM: BOUND[2], CONTEXT_CLAIM: {"id": BOUND[3]}})
+@example(claims={"iss": BOUND[0], "aud": ["x", BOUND[1]], DEPLOYMENT_CLAIM: BOUND[2], CONTEXT_CLAIM: {"id": BOUND[3]}})
+@example(claims={"iss": BOUND[0], "aud": BOUND[1], DEPLOYMENT_CLAIM: BOUND[2], CONTEXT_CLAIM: {"id": "context-9"}})
+@given(claims=st.fixed_dictionaries({}, optional={
+    "iss": near | json_values, "aud": near | st.lists(near, max_size=3) | json_values,
+    DEPLOYMENT_CLAIM: near | json_values,
+    CONTEXT_CLAIM: st.fixed_dictionaries({}, optional={"id": near | json_values, "label": json_values}) | json_values}))
+def test_a_launch_is_served_only_from_exactly_a_bound_lms_course(claims):
+    """Any claims (a validated token's, with whatever an LMS put in them): served only when issuer, client id (aud,
+    or the first of a list, as pylti1p3 checks it), deployment id and context id are each exactly the bound one's."""
+    from autograder.lms.links import Context, ContextKey, is_served, launch_context
+
+    launched_only = Context(ContextKey("https://lms.test", "autograder-tool", "deployment-1", "context-9"), id=2)
+    bound = [Context(ContextKey(*BOUND), configured=True), launched_only]
+    audience = claims.get("aud")
+    client = audience[0] if isinstance(audience, list) and audience else audience
+    context = claims.get(CONTEXT_CLAIM)
+    sent = (claims.get("iss"), client, claims.get(DEPLOYMENT_CLAIM), context.get("id") if isinstance(context, dict)
+            else None)
+    served = is_served(launch_context(claims), [c for c in bound if c.bound])
+    assert served == (sent == BOUND)

@@ -1,9 +1,10 @@
-"""A real `autograder serve` for the tests: a throwaway course folder, the app on waitress on a free loopback
-port (in a thread of the test process, or as a subprocess that can be killed), and sign-in links."""
+"""A real `autograder serve` for the tests: a throwaway course folder, the app on its server (cheroot) on a free
+loopback port (in a thread of the test process, or as a subprocess that can be killed), and sign-in links."""
 from __future__ import annotations
 
 import os
 import re
+import resource
 import subprocess
 import sys
 import threading
@@ -52,32 +53,23 @@ def sample(student: str, assignment: str) -> Path:
 
 
 class ThreadServer:
-    """The app of `create_app` on waitress in a thread of this process: `url`, `app`, `service`, `link`."""
+    """The app of `create_app` on the service's server in a thread of this process: `url`, `app`, `service`, `link`."""
 
     def __init__(self, course_root: Path, url_scheme: str = "http", **options):
         """`url_scheme="https"`: as behind an HTTPS proxy (`autograder serve --https`), still plain HTTP here."""
-        from waitress.server import create_server
-
         from autograder.config import load_course
         from autograder.web import create_app
+        from autograder.web.server import bound_port, make_server
 
         self.course = load_course(course_root)
         self.app = create_app(self.course, **{"workers": 2, **options})
         self.service = self.app.extensions["autograder"]
-        self.server = create_server(self.app, host="127.0.0.1", port=0, threads=32,
-                                    max_request_body_size=4 * self.app.config["AUTOGRADER_MAX_UPLOAD"],
-                                    url_scheme=url_scheme)
-        self.url = f"http://127.0.0.1:{self.server.effective_port}"
+        self.server = make_server(self.app, "127.0.0.1", 0, threads=32, https=url_scheme == "https")
+        self.server.prepare()
+        self.url = f"http://127.0.0.1:{bound_port(self.server)}"
         self.closed = False
-        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve, daemon=True)
         self.thread.start()
-
-    def _run(self):
-        try:
-            self.server.run()
-        except OSError:  # its sockets were closed under the loop by `close`
-            if not self.closed:
-                raise
 
     def link(self, user: str, role: str = "student", days: float = 1) -> str:
         from autograder.web.auth import link_token
@@ -95,7 +87,8 @@ class ThreadServer:
 
     def close(self):
         self.closed = True
-        self.server.close()
+        self.service.grader.release_waiting_pages()
+        self.server.stop()
         self.service.close()
 
 
@@ -127,12 +120,16 @@ def wait_done(client: requests.Session, url: str, attempt_path: str, timeout: fl
 class ProcessServer:
     """`python -m autograder serve --port 0` on a course folder, as a process of its own (to be killed)."""
 
-    def __init__(self, course_root: Path, *args: str):
+    def __init__(self, course_root: Path, *args: str, open_files: int | None = None, log: Path | None = None):
+        """`open_files`: the process's limit on open files (soft and hard), as a machine with a low one has;
+        `log`: a file for what the server writes to stderr (default: nowhere)."""
         env = {**os.environ, "AUTOGRADER_COURSE_ROOT": str(course_root),
                "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
         self.process = subprocess.Popen([sys.executable, "-m", "autograder", "serve", "--port", "0", *args],
-                                        cwd=course_root, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                        text=True)
+                                        cwd=course_root, env=env, stdout=subprocess.PIPE,
+                                        stderr=open(log, "w") if log else subprocess.DEVNULL,
+                                        text=True, preexec_fn=open_files and (lambda: resource.setrlimit(
+                                            resource.RLIMIT_NOFILE, (open_files, open_files))))
         line = self.process.stdout.readline()
         found = re.search(r"http://127\.0\.0\.1:(\d+)", line)
         if not found:

@@ -49,7 +49,7 @@ def running_student_code(pid: int) -> bool:
 
 def links(course_root, url, *students) -> dict[str, str]:
     env = {**os.environ, "AUTOGRADER_COURSE_ROOT": str(course_root), "PYTHONPATH": str(ROOT)}
-    printed = subprocess.run([sys.executable, "-m", "autograder", "serve", "links", "--url", url,
+    printed = subprocess.run([sys.executable, "-m", "autograder", "serve", "links", "--create", "--url", url,
                               *(f"--student={student}" for student in students)],
                              cwd=course_root, env=env, capture_output=True, text=True, check=True).stdout
     return {line.split("\t")[1]: line.split("\t")[2] for line in printed.splitlines()}

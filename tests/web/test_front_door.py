@@ -1,5 +1,5 @@
 """Sessions that end, and requests at the service's limits, over real HTTP on loopback: the app of `create_app`
-on waitress in a thread, with its real store, built without sandboxes (an accepted upload waits in the queue).
+on the service's server (cheroot) in a thread, with its real store, built without sandboxes (an accepted upload waits in the queue).
 
 A session is a row in the service's database: sign-out, `serve revoke` and its expiry end it for every copy of
 its cookie. Notebooks nested deeper than notebook.MAX_DEPTH and attempt ids out of any column's range are

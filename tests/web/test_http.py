@@ -1,4 +1,4 @@
-"""The service over real HTTP on loopback (waitress, real sandboxes, nbgrader's SQLite gradebook): who may
+"""The service over real HTTP on loopback (cheroot, real sandboxes, nbgrader's SQLite gradebook): who may
 open what, sign-in links, CSRF, every kind of bad upload, the attempt rules, and what reaches the gradebook."""
 import json
 import re
@@ -9,6 +9,8 @@ import pytest
 import requests
 
 from served import A1, A2, message, sample, upload, wait_done
+
+from autograder.scores import score
 
 A3, A4 = "03-backpropagation", "04-linear-regression"
 
@@ -232,11 +234,12 @@ def test_a_late_attempt_is_marked_and_scored_with_nbgraders_late_penalty(server)
         gradebook.close()
 
 
-def test_before_the_due_date_a_score_only_policy_shows_no_messages(server):
+def test_a_score_only_policy_without_a_due_date_shows_no_messages_and_says_they_will_not_show(server):
     client = server.session("claude")
     path, _ = graded_attempt(server, client, A3, sample("claude_shannon", A3).read_bytes())
     page = client.get(server.url + path).text
-    assert "The checks&#39; messages are shown after the due date." in page
+    assert "The hidden checks&#39; messages are not shown for this assignment" in page  # A3 has no due date
+    assert "after the due date" not in page and "from the due date" not in page
     assert '<ul class="messages">' not in page.split('id="exercises"')[1].split("written answer")[0]
 
 
@@ -268,7 +271,7 @@ def shown_scores(server, client, assignment, path):
     """The score as the assignments list, the assignment page's history and the result page each say it."""
     listing = client.get(f"{server.url}/assignments").text
     column = re.search(rf'data-assignment="{assignment}">.*?class="score">(.*?)</td>', listing, re.S).group(1)
-    history = re.search(r'id="history">.*?UTC.*?<td>(.*?)</td>',
+    history = re.search(r'id="history">.*?UTC.*?<td[^>]*>(.*?)</td>',
                         client.get(f"{server.url}/assignments/{assignment}").text, re.S).group(1)
     result = re.search(r'id="score">(.*?)</p>', client.get(server.url + path).text).group(1)
     return column, history, result
@@ -277,13 +280,13 @@ def shown_scores(server, client, assignment, path):
 def test_a_grade_given_by_hand_in_the_gradebook_shows_on_every_page_of_the_student(server):
     client = server.session("barbara")
     path, state = graded_attempt(server, client, A1, sample("barbara_liskov", A1).read_bytes())
-    waiting = f"{state['score']:g} of 7 points so far; 2 more points to be graded by your instructor"
+    waiting = f"{score(state['score'])} of 7 points so far; 2 more points to be graded by your instructor"
     assert shown_scores(server, client, A1, path) == (waiting,) * 3  # not counted as 0 of 2 meanwhile
     page = client.get(server.url + path).text
     assert "to be graded by your instructor" in page.split('id="exercises"')[1].split("</table>")[0]
 
     give_hand_grade(server, "barbara", 1.5)
-    assert shown_scores(server, client, A1, path) == (f"{state['score'] + 1.5:g} of 9 points",) * 3
+    assert shown_scores(server, client, A1, path) == (f"{score(state['score'] + 1.5)} of 9 points",) * 3
     assert lms_score(server, A1, "barbara") == state["score"] + 1.5
     assert "Written answer: graded by your instructor, 1.5 of 2 points." in client.get(server.url + path).text
 
@@ -293,10 +296,10 @@ def test_a_grade_given_by_hand_in_the_gradebook_shows_on_every_page_of_the_stude
             cell.source = "def gradient_descent_update(*args):\n    raise NotImplementedError()"
     second, again = graded_attempt(server, client, A1, nbformat.writes(worse).encode())
     assert again["score"] < state["score"]  # the first attempt still counts, with its hand grade
-    assert shown_scores(server, client, A1, path)[0] == f"{state['score'] + 1.5:g} of 9 points"
+    assert shown_scores(server, client, A1, path)[0] == f"{score(state['score'] + 1.5)} of 9 points"
     page = client.get(server.url + second).text
     assert "This attempt counts" not in page
-    assert f'id="score">{again["score"]:g} of 7 points so far; 2 more points for written answers (graded on the ' \
+    assert f'id="score">{score(again["score"])} of 7 points so far; 2 more points for written answers (graded on the ' \
            'attempt that counts)</p>' in page
     assert "your instructor grades it on the attempt that counts, not on this one." in page
 
@@ -305,8 +308,8 @@ def test_a_late_attempt_shows_nbgraders_late_penalty_on_every_page_of_the_studen
     client = server.session("hedy")  # 02's due date has passed; the course's penalty is nbgrader's "zero"
     path, state = graded_attempt(server, client, A2, sample("ada_lovelace", A2).read_bytes())
     assert state["score"] > 0
-    penalised = f"0 of {state['max_score']:g} points ({state['score']:g} earned, less a late-submission penalty " \
-                f"of {state['score']:g})"
+    penalised = f"0 of {score(state['max_score'])} points ({score(state['score'])} earned, less a late-submission " \
+                f"penalty of {score(state['score'])})"
     assert shown_scores(server, client, A2, path) == (penalised,) * 3
     assert lms_score(server, A2, "hedy") == 0
 
@@ -352,8 +355,8 @@ def test_the_instructor_sees_the_live_class_report_and_the_class(server):
     teacher = server.session("teacher", "instructor")
     report = teacher.get(f"{server.url}/instructor/report/{A1}").text
     counting = [a for a in server.service.store.attempts(assignment=A1) if a.counts]
-    assert f"counting attempts of {len(counting)} students" in report
-    assert '<meta http-equiv="refresh" content="10">' in report and "<svg" in report
+    assert f"Counting attempts of {len(counting)} students" in report
+    assert 'id="live" checked> Refresh this report every 10 seconds' in report and "<svg" in report
     overview = teacher.get(f"{server.url}/instructor/").text
     assert all(f'href="/instructor/students/{a.student}"' in overview for a in counting)
 

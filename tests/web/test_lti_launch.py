@@ -25,7 +25,9 @@ sys.path.insert(0, str(Path(__file__).parent.parent / "lms"))  # the platform li
 from lti_platform import INSTRUCTOR, LEARNER, LtiPlatform, pem_pair  # noqa: E402
 
 from autograder.lms.lti import create_key_pair, public_jwk  # noqa: E402
+from autograder.scores import score  # noqa: E402
 from autograder.web.lti import PUBLISHED, publication  # noqa: E402
+from autograder.web.store import utcnow  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +40,7 @@ def lti(tmp_path_factory):
     platform.add_member("u-ada", "Ada Lovelace", email="ada@uni.edu")
     settings = {"issuer": platform.issuer, "client_id": platform.client_id, "deployment_id": platform.deployment_id,
                 "token_url": platform.token_url, "private_key": str(key_path), "auth_url": platform.auth_url,
-                "platform_jwks_url": platform.jwks_url, "retry_delay": 0.01, "timeout": 5}
+                "platform_jwks_url": platform.jwks_url, "retry_delay": 0.01, "timeout": 5, "contexts": ["context-1"]}
     config = TEST_CONFIG + "".join(f"\nc.LTI.{name} = {value!r}" for name, value in settings.items()) + "\n"
     course = make_course(folder / "course", config)
     from autograder.config import load_course
@@ -104,11 +106,12 @@ def test_a_student_launches_in_the_browser_uploads_and_the_score_arrives_at_the_
     assert browser.find_element(By.CLASS_NAME, "who").text == "ada"
     with Gradebook(server.service.db_url) as gradebook:
         assert gradebook.find_student("ada").lms_user_id == "u-ada"   # recorded from the launch
-    from autograder.lms.links import recorded_links
+    from autograder.lms.links import served_link
+    from autograder.lms.lti import load_settings
 
-    assert recorded_links(server.service.store.engine)[A1] == {   # for `lti roster A1` and `lti publish A1`
-        "resource_link": "rl-1", "lineitem": lineitem, "lineitems": platform.lineitems_url,
-        "memberships": platform.memberships_url}
+    link = served_link(server.service.store.engine, load_settings(server.course.root), A1)
+    assert (link["context"].name, link["resource_link"], link["lineitem"], link["lineitems"], link["memberships"]) == (
+        "NN101 (Neural nets)", "rl-1", lineitem, platform.lineitems_url, platform.memberships_url)  # roster, publish
     browser.find_element(By.ID, "notebook").send_keys(str(sample("katherine_johnson", A1)))
     browser.find_element(By.ID, "submit").click()
     deadline = time.monotonic() + 90
@@ -131,7 +134,7 @@ def test_the_instructor_sees_in_the_browser_that_the_score_is_in_the_lms(lti, br
     held = platform.scores[(lineitem, "u-ada")]["scoreGiven"]
     read_back = publication(server.service.store.engine, "ada", A1)["next_try_at"]
     assert browser.find_element(By.ID, f"lms-{A1}").text == (
-        f"In the LMS: the LMS holds {held:g} of 9 points ({lineitem}). Read back {read_back:%Y-%m-%d %H:%M} UTC.")
+        f"In the LMS: the LMS holds {score(held)} of 9 points ({lineitem}). Read back {read_back:%Y-%m-%d %H:%M} UTC.")
 
 
 def page_text(html: str, element_id: str) -> str:
@@ -332,6 +335,104 @@ def test_an_expired_login_is_refused(lti, monkeypatch):
     assert answer.status_code == 403 and "unknown, expired or used already" in refusal(answer.text)
 
 
+def link_records(server) -> tuple:
+    """Every link record, and the URLs and approval of every context that has any: what a launch from another course
+    must not change (it is only noted, for `autograder lti contexts`)."""
+    from sqlalchemy import select
+
+    from autograder.lms.links import CONTEXTS, RESOURCE_LINKS
+
+    with server.service.store.engine.connect() as connection:
+        return (sorted(tuple(row) for row in connection.execute(select(RESOURCE_LINKS))),
+                sorted(tuple(row) for row in connection.execute(
+                    select(CONTEXTS.c.id, CONTEXTS.c.lineitems, CONTEXTS.c.memberships, CONTEXTS.c.approved_at)
+                    .where(CONTEXTS.c.lineitems.isnot(None) | CONTEXTS.c.memberships.isnot(None)
+                           | CONTEXTS.c.approved_at.isnot(None)))))
+
+
+def context_row(server, context_id: str) -> int:
+    from sqlalchemy import select
+
+    from autograder.lms.links import CONTEXTS
+
+    with server.service.store.engine.connect() as connection:
+        return connection.execute(select(CONTEXTS.c.id).where(CONTEXTS.c.context_id == context_id)).scalar_one()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("who", [dict(user="u-mallory", role=INSTRUCTOR, email="mallory@uni.edu"),
+                                 dict(user="u-ada", role=LEARNER, email="ada@uni.edu")], ids=["teacher", "student"])
+def test_a_launch_from_another_lms_course_on_the_same_registration_is_refused_and_changes_nothing(lti, who):
+    server, platform, _ = lti
+    before, published = link_records(server), dict(platform.scores)
+    client = requests.Session()
+    url, form = launch_form(platform, client, **who, title=A1, link="rl-2", context=2)
+    answer = client.post(url, data=form, allow_redirects=False)
+    assert answer.status_code == 403
+    assert refusal(answer.text) == ("You opened this from NN102 (Another course), but this grader is the grader of "
+                                    "NN101 (Neural nets) only. Nothing opened here, and nothing was changed.")
+    approve = page_text(answer.text, "approve")
+    assert f"autograder lti contexts approve {context_row(server, 'context-2')} (or adds its context id context-2" \
+        in approve
+    assert not [name for name in server.course.assignments if name in answer.text]   # nothing of this course
+    assert link_records(server) == before and platform.scores == published
+    for page in ("/instructor/", "/assignments", f"/assignments/{A1}"):
+        assert client.get(server.url + page, allow_redirects=False).status_code != 200   # nobody signed in
+
+
+@pytest.mark.slow
+def test_an_approved_lms_course_is_served(lti):
+    from autograder.lms.links import set_approved
+
+    server, platform, _ = lti
+    client = requests.Session()
+    url, form = launch_form(platform, client, user="u-ada", email="ada@uni.edu", title=A1, link="rl-2", context=2)
+    assert client.post(url, data=form, allow_redirects=False).status_code == 403
+    engine = server.service.store.engine
+    set_approved(engine, context_row(server, "context-2"), utcnow())   # as `autograder lti contexts approve ID`
+    try:
+        url, form = launch_form(platform, client, user="u-ada", email="ada@uni.edu", title=A1, link="rl-2", context=2)
+        answer = client.post(url, data=form, allow_redirects=False)
+        assert answer.status_code == 303 and answer.headers["Location"].endswith(f"/assignments/{A1}")
+        records, _ = link_records(server)
+        assert (context_row(server, "context-2"), "rl-2", A1) in [row[:3] for row in records]
+    finally:
+        set_approved(engine, context_row(server, "context-2"), None)
+
+
+@pytest.mark.slow
+def test_a_login_for_another_issuer_or_client_id_gets_the_refusal_page(lti, caplog):
+    server, platform, _ = lti
+    caplog.set_level("WARNING")
+    for other in ({"iss": "https://other.lms"}, {"client_id": "someone-else"}):
+        query = {"iss": platform.issuer, "login_hint": "u-ada", "target_link_uri": server.url + "/lti/launch",
+                 "client_id": platform.client_id, "lti_deployment_id": platform.deployment_id} | other
+        answer = requests.get(server.url + "/lti/login?" + urlencode(query), allow_redirects=False)
+        assert answer.status_code == 400
+        assert refusal(answer.text).startswith("This grader is registered with another LMS (or under another tool "
+                                               "registration) than the one this launch came from")
+    assert [r.levelname for r in caplog.records if r.name == "autograder.web.lti"] == ["WARNING", "WARNING"]
+    assert not [r for r in caplog.records if r.exc_info or r.levelname == "ERROR"]
+
+
+@pytest.mark.slow
+def test_a_launch_for_another_issuer_or_client_id_gets_the_refusal_page(lti, caplog):
+    server, platform, _ = lti
+    caplog.set_level("WARNING")
+    signing_key = platform.config.registration_params["private_pem"]
+    for other in ({"iss": "https://other.lms"}, {"aud": "someone-else"}, {"aud": ["someone-else", "x"]}):
+        client = requests.Session()
+        url, form = launch_form(platform, client, user="u-ada", email="ada@uni.edu", title=A1)
+        claims = jwt.decode(form["id_token"], options={"verify_signature": False}) | other
+        header = jwt.get_unverified_header(form["id_token"])
+        token = jwt.encode(claims, signing_key, algorithm="RS256", headers={"kid": header["kid"]})
+        answer = client.post(url, data={**form, "id_token": token}, allow_redirects=False)
+        assert answer.status_code == 403, answer.text
+        assert refusal(answer.text).startswith("This grader is registered with another LMS")
+    assert len([r for r in caplog.records if r.name == "autograder.web.lti" and r.levelname == "WARNING"]) == 3
+    assert not [r for r in caplog.records if r.exc_info or r.levelname == "ERROR"]
+
+
 @pytest.fixture
 def framed_tool(lti):
     """The service as deployed inside an LMS's iframe (`serve --https --lms-iframe`: behind an HTTPS proxy, cookies
@@ -424,3 +525,47 @@ def test_a_score_the_lms_refused_is_published_after_a_restart(lti):
         assert publication(restarted.service.store.engine, "ada", A1)["state"] == "published"
     finally:
         restarted.close()
+
+
+@pytest.mark.slow
+def test_over_plain_http_the_cookie_check_passes_where_the_browser_keeps_the_cookie(lti, browser):
+    """A service over HTTP (no SameSite=None; Secure possible) inside an LMS page of its own site: the cookie check
+    sets what the browser accepts there, and the launch completes inside the frame, no new window."""
+    server, platform, _ = lti
+    browser.delete_all_cookies()
+    browser.get(platform.activity_url(host="127.0.0.1", user="u-ada", email="ada@uni.edu", title=A1))
+    browser.switch_to.frame("tool")
+    WebDriverWait(browser, 30, 0.1).until(
+        lambda d: d.execute_script("return location.href") == f"{server.url}/assignments/{A1}")
+    assert browser.find_element(By.CLASS_NAME, "who").text == "ada"
+    assert len(browser.window_handles) == 1
+    browser.switch_to.default_content()
+
+
+@pytest.fixture
+def framed_http_tool(lti):
+    """The service inside an LMS's iframe over plain HTTP (`serve --lms-iframe` without HTTPS, on a loopback address:
+    the browser keeps SameSite=None cookies there), registered with the platform instead of the module's server."""
+    server, platform, _ = lti
+    framed = ThreadServer(server.course.root, lms_iframe=True, grading=False)
+    framed.app.extensions["autograder_lti"]["publisher"].stop_event.set()  # the module's server publishes
+    platform.register_tool(framed.url + "/lti/login", framed.url + "/lti/launch")
+    yield framed, platform
+    platform.register_tool(server.url + "/lti/login", server.url + "/lti/launch")
+    framed.close()
+
+
+@pytest.mark.slow
+def test_over_plain_http_in_another_sites_frame_the_launch_completes_where_cookies_are_allowed(framed_http_tool,
+                                                                                               tmp_path):
+    framed, platform = framed_http_tool
+    driver = chromium(tmp_path / "profile", third_party_cookies=True)
+    try:
+        driver.get(platform.activity_url(user="u-ada", email="ada@uni.edu", title=A1))   # the LMS at localhost
+        driver.switch_to.frame("tool")
+        WebDriverWait(driver, 30, 0.1).until(
+            lambda d: d.execute_script("return location.href") == f"{framed.url}/assignments/{A1}")
+        assert driver.find_element(By.CLASS_NAME, "who").text == "ada"
+        assert len(driver.window_handles) == 1
+    finally:
+        driver.quit()

@@ -1,11 +1,11 @@
-"""README's table of the course is the course: its assignments, notebooks and points as course_config.py and the
+"""The documentation's table of the course (docs/index.md) is the course: its assignments, notebooks and points as course_config.py and the
 source notebooks have them, so an added assignment or a changed point cannot go unnoticed."""
 from autograder import notebook as nb
 from course_files import ROOT
 
 
 def course_table(course) -> list[str]:
-    """The rows of README's "The course" table, read from the configuration and the source notebooks."""
+    """The rows of the "The course" table of docs/index.md, read from the configuration and the source notebooks."""
     rows = ["| assignment | notebook | exercises (points) |", "| --- | --- | --- |"]
     for assignment, notebook in course.assignments.items():
         parts = []
@@ -19,9 +19,9 @@ def course_table(course) -> list[str]:
     return rows
 
 
-def test_the_readme_course_table_lists_every_assignment_with_its_points(course):
-    readme = (ROOT / "README.md").read_text()
-    start = readme.index("| assignment | notebook | exercises (points) |")
-    table = readme[start:readme.index("\n\n", start)].splitlines()
+def test_the_documented_course_table_lists_every_assignment_with_its_points(course):
+    page = (ROOT / "docs" / "index.md").read_text()
+    start = page.index("| assignment | notebook | exercises (points) |")
+    table = page[start:page.index("\n\n", start)].splitlines()
     expected = course_table(course)
-    assert table == expected, "README.md's course table should read:\n" + "\n".join(expected)
+    assert table == expected, "docs/index.md's course table should read:\n" + "\n".join(expected)
