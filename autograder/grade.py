@@ -22,7 +22,6 @@ from . import notebook as nb
 from .budgets import Budgets, cell_key, duration, reference_for
 from .checks import CheckResult, Figure, bounded, check_file, earned, helper_note, load_checks, run_fairly
 from .config import Course
-from .expect import sentence
 from .sandbox import CourseSetupError, Run, Sandbox, SandboxError
 
 logger = logging.getLogger(__name__)
@@ -289,15 +288,16 @@ def _check(run: Run, runner: "_Runner", spec: AssignmentSpec, exercise: Exercise
     checks, helpers = run_fairly(spec.name, exercise.name, submission, student,
                                  wrong_helpers if run.alive else (), run.rebind)
     visible, crashed = runner.visible_failure(check_cell)
-    failures = visible_failures(visible)
     # the check cell compared the worked example's value: its message reports it, a hidden check of it would repeat it
-    subjects = tuple(failure.split(" gave ")[0] + " " for failure in failures if " gave " in failure)
-    repeats = [check for check in checks if not check.passed and subjects and (
-        "worked_example" in check.check or check.message.startswith(subjects))]
+    subject = visible.split(" gave ")[0] + " " if " gave " in visible else None
+    repeats = [check for check in checks if not check.passed and subject and (
+        "worked_example" in check.check or check.message.startswith(subject))]
     failed = _once([check for check in checks if not check.passed and check not in repeats])
     own_mistake = any(not check.passed for check in checks)
     if visible and (own_mistake or crashed or not helpers):  # with right helpers, a failed visible check was theirs
-        failed[:0] = _visible_messages(failures, repeats)
+        named = dict.fromkeys(check.message[check.message.index(" It looks like you "):] for check in repeats
+                              if " It looks like you " in check.message)  # the mistake the repeat named, kept
+        failed.insert(0, f"The check cell under this exercise failed: {in_our_style(visible)}{''.join(named)}")
     lines = ([helper_note(exercise.name, helpers, own_mistake, crashed)] if helpers else []) + _essential(failed)
     output = "\n".join(f"- {bounded(line)}" for line in lines)
     if not failed:
@@ -334,34 +334,6 @@ def check_cell_verdict(output: str, error: dict | None) -> tuple[str, bool]:
         if failing:
             lines.append(line.removeprefix("\N{BALLOT X} "))
     return "\n".join(lines), False
-
-
-def visible_failures(verdict: str) -> list[str]:
-    """check_cell_verdict's text as one paragraph per failed check, each with its "Hint: ..." line."""
-    failures: list[str] = []
-    for line in verdict.splitlines():
-        if line.startswith("Hint: ") and failures:
-            failures[-1] = f"{sentence(failures[-1])} {line}"
-        elif line.strip():
-            failures.append(line.strip())
-    return failures
-
-
-def _visible_messages(failures: list[str], repeats: list[CheckResult]) -> list[str]:
-    """A message for each failed visible check, with the known mistake a hidden check of that value named."""
-    subjects = [failure.split(" gave ")[0] + " " if " gave " in failure else None for failure in failures]
-
-    def concerns(check: CheckResult) -> int:  # the failure whose value the repeat checked; else the first
-        return next((number for number, subject in enumerate(subjects)
-                     if subject and check.message.startswith(subject)), 0)
-
-    messages = []
-    for number, failure in enumerate(failures):
-        named = dict.fromkeys(check.message[check.message.index(" It looks like you "):] for check in repeats
-                              if concerns(check) == number and " It looks like you " in check.message)
-        lead = "The check cell under this exercise failed" + (" another check" if number else "")
-        messages.append(f"{lead}: {sentence(in_our_style(failure))}{''.join(named)}")
-    return messages
 
 
 def _once(failed: list[CheckResult]) -> list[str]:

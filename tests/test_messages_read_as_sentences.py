@@ -1,6 +1,6 @@
-"""Messages read as sentences whatever the values (booleans, arrays, dicts, None, strings): one paragraph per
-failure, one sentence end, no doubled punctuation, a boolean as a true/false word rather than 0.0 or 1.0; a student
-whose mistake is named is not counted again as "a wrong value not matching a known mistake"."""
+"""Messages read as sentences whatever the values (booleans, arrays, dicts, None, strings): one sentence end, no
+doubled punctuation, a boolean as a true/false word rather than 0.0 or 1.0; a student whose mistake is named is not
+counted again as "a wrong value not matching a known mistake"."""
 import re
 from pathlib import Path
 
@@ -9,8 +9,7 @@ from hypothesis import given, settings, strategies as st
 
 from autograder.checks import CheckResult
 from autograder.expect import WrongResult, expect_close
-from autograder.feedback import messages_of
-from autograder.grade import _Runner, _visible_messages, visible_failures
+from autograder.grade import _Runner
 from autograder.report import mistakes_made
 
 VISIBLE_CHECK = Path(__file__).resolve().parent.parent / "autograder" / "visible_check.py"
@@ -99,30 +98,6 @@ def test_visible_check_messages_read_a_boolean_as_a_word(got, expected):
     assert_one_sentence_per_paragraph(message)
     if isinstance(got, bool):
         assert "0.0" not in message.split(" but ")[0] and "1.0" not in message.split(" but ")[0], message
-
-
-def test_two_failed_visible_checks_are_two_paragraphs():
-    verdict = ("df(5) gave 2, but 4 was expected.\nHint: Did you drop the factor 2?\n"
-               "df(3) gave 1, but 0 was expected.\nHint: At the minimum the slope is zero.")
-    failures = visible_failures(verdict)
-    assert failures == ["df(5) gave 2, but 4 was expected. Hint: Did you drop the factor 2?",
-                        "df(3) gave 1, but 0 was expected. Hint: At the minimum the slope is zero."]
-    repeat = CheckResult("test_df_on_the_worked_example", "df", False, "df(3) returned 1, but 0 was expected. It "
-                         "looks like you forgot the brackets. Every part of (x - 3) is multiplied by 2.",
-                         "forgot the brackets", weight=0)
-    messages = _visible_messages(failures, [repeat])
-    assert messages == [
-        "The check cell under this exercise failed: df(5) returned 2, but 4 was expected. Hint: Did you drop the "
-        "factor 2?",
-        "The check cell under this exercise failed another check: df(3) returned 1, but 0 was expected. Hint: At "
-        "the minimum the slope is zero. It looks like you forgot the brackets. Every part of (x - 3) is multiplied "
-        "by 2."]
-    assert messages_of("\n".join(f"- {message}" for message in messages)) == messages
-
-
-def test_a_crashed_check_cell_is_one_sentence():
-    [message] = _visible_messages(visible_failures("ZeroDivisionError: division by zero"), [])
-    assert message == "The check cell under this exercise failed: ZeroDivisionError: division by zero."
 
 
 def quote(line: str) -> str:
