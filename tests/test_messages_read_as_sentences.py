@@ -39,7 +39,7 @@ def failure(got, expected, what) -> WrongResult | None:
     return None
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(VALUES, VALUES, WHAT)
 def test_expect_close_s_message_is_a_sentence_for_any_values(got, expected, what):
     wrong = failure(got, expected, what)
@@ -86,7 +86,7 @@ def test_a_boolean_visible_check_says_false_rather_than_zero():
     assert visible_message(lambda: True, 2, "f(1)") == "f(1) gave True, but 2 was expected."
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(VALUES, st.booleans() | st.integers(-5, 5) | st.lists(NUMBERS, min_size=1, max_size=4))
 def test_visible_check_messages_read_a_boolean_as_a_word(got, expected):
     namespace = visible_check()
