@@ -117,8 +117,9 @@ def is_close(got, expected, rtol=None, atol=None) -> bool:
     return _close(_comparable(got), _comparable(expected), rtol, atol)
 
 
-def what_came_back(got, expected) -> str | None:
-    """Why `got` cannot even be compared with `expected`, in the student's terms; None if it can."""
+def what_came_back(got, expected, answer_hidden: bool = False) -> str | None:
+    """Why `got` cannot even be compared with `expected`, in the student's terms; None if it can (with
+    `answer_hidden`, the reason never shows `expected`)."""
     if got is None:
         return ("returned None. Did you forget the `return` statement? "
                 "Printing a result does not hand it back to the caller.")
@@ -137,33 +138,85 @@ def what_came_back(got, expected) -> str | None:
         return f"returned {describe(got)} with shape {got_array.shape}, but shape {expected_shape} was expected"
     if not np.all(np.isfinite(got_array)):
         return (f"returned {describe(got)}, which contains nan or infinity; "
-                f"{describe(expected)} was expected")
+                f"{'finite numbers were' if answer_hidden else describe(expected) + ' was'} expected")
     return None
 
 
 def expect_close(got, expected, what: str, *, mistakes=(), hint: str = "", rtol=None, atol=None):
     """Fail unless `got` equals `expected` within the course tolerances (same shape, finite numbers).
 
-    `what` names the call as the student would write it, e.g. "df(2.37)". `mistakes` is a list of
+    `what` names the call as the student would write it, e.g. "df(2.37)", or the notebook variable checked, e.g.
+    "max_stable_learning_rate": a variable is a value exercise, whose expected value is its answer, so its message
+    says which way and roughly how far the student's value is off, never the value. `mistakes` is a list of
     Mistake, or a function returning one: then it is only computed when the student's result is wrong.
     """
     rtol, atol = _tolerances(rtol, atol)
+    if _numeric(expected) is None:  # a check comparing something other than numbers: equal or not
+        if _same_value(got, expected):
+            return
+        raise WrongResult(sentence(f"{what} {'is' if what.isidentifier() else 'returned'} {describe(got)}, "
+                                   f"but {describe(expected)} was expected") + (f" {hint}" if hint else ""))
     if is_close(got, expected, rtol, atol):
         return
-    problem = what_came_back(got, expected)
-    if problem and what.isidentifier():  # a variable of the notebook is a value; only a call returns one
-        problem = ("is None: set it to a number." if got is None else "is" + problem.removeprefix("returned"))
-    verb = "is" if what.isidentifier() else "returned"
-    message = f"{what} {problem.rstrip('.')}." if problem else (
-        f"{what} {verb} {describe(got)}, but {describe(expected)} was expected.")
+    message, problem = wrong_value_message(got, expected, what)
     # a known mistake may change the shape too (one step too many), so it is looked for even then
     got_numbers = _comparable(got)
     for mistake in (mistakes() if callable(mistakes) else mistakes):
         if _close(got_numbers, _comparable(mistake.value), rtol, atol):
-            raise WrongResult(f"{message} It looks like you {mistake.did}. {mistake.hint}", mistake.did)
+            raise WrongResult(sentence(f"{message} It looks like you {mistake.did}") + (
+                f" {sentence(mistake.hint)}" if mistake.hint else ""), mistake.did)
     if problem:
         raise WrongResult(message, _unusable_kind(got, expected))
-    raise WrongResult(message + (f" {hint}" if hint else ""))
+    raise WrongResult(message + (f" {sentence(hint)}" if hint else ""))
+
+
+def wrong_value_message(got, expected, what: str) -> tuple[str, bool]:
+    """The sentence saying how `got` (of the call or variable `what`) differs from `expected`, and whether `got`
+    could not even be compared. A notebook variable's expected value is its answer and never appears."""
+    answer_hidden = what.isidentifier()  # a variable of the notebook is a value; only a call returns one
+    problem = what_came_back(got, expected, answer_hidden)
+    if problem:
+        if answer_hidden:
+            problem = "is None: set it to a number." if got is None else "is" + problem.removeprefix("returned")
+        return sentence(f"{what} {problem}"), True
+    if answer_hidden:
+        return sentence(f"{what} is {_shown_apart(got, expected)}, {_how_far(got, expected)}"), False
+    return sentence(f"{what} returned {describe(got)}, but {describe(expected)} was expected"), False
+
+
+def _shown_apart(got, expected) -> str:
+    """describe(got), with all its digits when the short form would read as the expected value."""
+    shown = describe(got)
+    if shown == describe(expected) or _close(_comparable(_shown_number(shown)), _comparable(expected), 1e-9, 0):
+        return repr(float(got)) if np.ndim(got) == 0 else repr(np.asarray(got, dtype=float).tolist())
+    return shown
+
+
+def _shown_number(text: str):
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _how_far(got, expected) -> str:
+    """Which way and roughly how far `got` is from `expected`, in words that do not give `expected` away."""
+    got_array, expected_array = np.asarray(got, dtype=float), np.asarray(expected, dtype=float)
+    if got_array.ndim:
+        wrong = int(np.sum(~np.isclose(got_array, expected_array)))
+        return f"which is off in {wrong} of its {got_array.size} entries"
+    got_number, expected_number = float(got_array), float(expected_array)
+    distance = abs(got_number - expected_number) / (abs(expected_number) or 1.0)
+    size = "a little " if distance < 0.1 else "" if distance <= 1 else "far "
+    return f"which is {size}too {'small' if got_number < expected_number else 'large'}"
+
+
+def sentence(text: str) -> str:
+    """`text` ending in exactly one sentence end: a period added unless it already ends in one."""
+    text = text.rstrip()
+    while text.endswith("..") and not text.endswith("..."):
+        text = text[:-1]
+    return text if text.endswith((".", "?", "!", "…")) else text + "."
 
 
 def _unusable_kind(got, expected) -> str:
@@ -218,7 +271,10 @@ def _same_value(a, b, atol: float = 0.0) -> bool:
                 and all(_same_value(a[k], b[k], atol) for k in a))
     a_array, b_array = _numeric(a), _numeric(b)
     if a_array is None or b_array is None:
-        return a == b
+        try:
+            return bool(a == b)
+        except (TypeError, ValueError):  # an array compared with something else is no single verdict
+            return False
     if a_array.shape != b_array.shape:
         return False
     if atol:

@@ -408,7 +408,9 @@ class _Runner:
         """" It begins with `while True:`.": the cell's first line, so the student finds the cell."""
         source = next((source for number, source in self.cells if number == index), "")
         first = next((line.strip() for line in source.splitlines() if line.strip()), "").replace("`", "'")
-        return f" It begins with `{first if len(first) <= 60 else first[:57] + '...'}`." if first else ""
+        # shortened with one "…", and without a period of its own before the sentence's: never "..`." nor ".`."
+        first = (first if len(first) <= 60 else first[:59] + "\N{HORIZONTAL ELLIPSIS}").rstrip(".")
+        return f" It begins with `{first}`." if first else ""
 
     def _note(self, text):
         if text not in self.notes and len(self.notes) < MAX_NOTES:

@@ -16,6 +16,7 @@ import nbformat
 import numpy as np
 
 from . import notebook as nb
+from .check_audit import answer_leaks, disagreements
 from .checks import check_file
 from .config import Course
 from .expect import course_tolerances
@@ -37,6 +38,9 @@ def release(course: Course, assignments: list[str]) -> list[str]:
         source = course.source_notebook(assignment)
         with course_tolerances(course):  # the references are checked as the students will be
             found = lint_source(source, assignment) + lint_check_file(assignment, source)
+            if not found:  # the checks load and their references pass: now run them against wrong answers
+                checks = check_file(assignment, course.root)
+                found = answer_leaks(checks, source) + disagreements(checks, source)
         if not found:
             generate(course, assignment)
             found = verify_release(source, course.release_notebook(assignment), assignment)

@@ -71,7 +71,7 @@ class ClassReport:
                 tally = self.checks.setdefault((exercise, check.check), [0, 0])
                 tally[0] += check.passed
                 tally[1] += 1
-            for kind in dict.fromkeys(filter(None, map(failure_kind, test.checks))):
+            for kind in mistakes_made(test.checks):
                 self.mistakes.setdefault((exercise, kind), []).append(result.student)
         reasons = attention_reasons(result, suspicious_cells)
         if reasons:
@@ -134,6 +134,16 @@ def _names(students: list[str], shown: int = 5) -> str:
 # Failure kinds that name no mistake: listed after the known mistakes, which say more about the class.
 UNNAMED = ("not written yet", "function missing, renamed or broken by an earlier error", "too slow, or an endless loop",
            "stopped the Python process", "a wrong value not matching a known mistake")
+UNKNOWN_VALUE = UNNAMED[-1]
+
+
+def mistakes_made(checks) -> list[str]:
+    """The failure kinds of one exercise's checks, each once; a wrong value that no check could name is not
+    counted besides a mistake another check named (a check without a mistake list saw the same wrong code)."""
+    kinds = list(dict.fromkeys(filter(None, map(failure_kind, checks))))
+    if any(kind not in UNNAMED and not kind.startswith("raised an error") for kind in kinds):
+        kinds = [kind for kind in kinds if kind != UNKNOWN_VALUE]
+    return kinds
 
 
 def failure_kind(check: CheckResult) -> str | None:
@@ -153,7 +163,7 @@ def failure_kind(check: CheckResult) -> str | None:
         return "stopped the Python process"
     if re.search(r"\) raised \w+", message):
         return "raised an error: " + re.search(r"\) raised (\w+)", message).group(1)
-    return "a wrong value not matching a known mistake"
+    return UNKNOWN_VALUE
 
 
 def suspicious_code(notebook, editable) -> list[tuple[int, str]]:

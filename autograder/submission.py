@@ -84,8 +84,8 @@ def _describe(value) -> str:
         return value.__name__
     if isinstance(value, float):
         return f"{value:.6g}"
-    if isinstance(value, bool) or value is None:
-        return repr(value)
+    if isinstance(value, (bool, np.bool_)) or value is None:  # np.True_ reads as True, not as np.True_
+        return repr(value if value is None else bool(value))
     if isinstance(value, (list, tuple)):  # long ones shortened with "..." like arrays
         inner = ", ".join(describe(item) for item in value[:8]) + (", ..." if len(value) > 8 else "")
         return f"[{inner}]" if isinstance(value, list) else f"({inner}{',' if len(value) == 1 else ''})"

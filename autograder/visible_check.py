@@ -45,13 +45,23 @@ def check(description, compute, expected, hint="", tol=1e-6):
     if got is None:
         return _fail(f"{description} gave None. Did you forget to `return` the result?")
     if not _same(got, expected, tol):
-        try:
-            shown = _np.round(_np.asarray(got, dtype=float), 6).tolist()
-        except (TypeError, ValueError):
-            shown = got
-        message = f"{description} gave {shown!r}, but {expected!r} was expected."
+        if isinstance(expected, bool) and isinstance(got, (bool, _np.bool_)):  # a claim: say true or false
+            message = f"{description}: {str(bool(got)).lower()}, but it should be {str(expected).lower()}."
+        else:
+            message = f"{description} gave {_shown(got)}, but {expected!r} was expected."
         return _fail(message + (f"\nHint: {hint}" if hint else ""))
-    print(f"\N{CHECK MARK} {description} = {expected!r}, as expected.")
+    verdict = f": {str(expected).lower()}" if isinstance(expected, bool) else f" = {expected!r}"
+    print(f"\N{CHECK MARK} {description}{verdict}, as expected.")
+
+
+def _shown(value):
+    """`value` as the student would write it: numbers rounded to 6 decimals, a bool as True or False."""
+    if isinstance(value, (bool, _np.bool_)):
+        return str(bool(value))
+    try:
+        return repr(_np.round(_np.asarray(value, dtype=float), 6).tolist())
+    except (TypeError, ValueError):
+        return repr(value)
 
 
 def uses(exercise, **helpers):

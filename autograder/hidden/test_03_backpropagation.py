@@ -306,6 +306,17 @@ def test_relu_slope_is_one_for_positive_and_zero_for_negative_values(submission,
                      mistakes=lambda: relu_slope_mistakes(x))
 
 
+@pytest.mark.exercise("relu_slope")
+def test_relu_slope_is_zero_at_exactly_zero(submission, rng):
+    # The check cell in the notebook asks for 0 at exactly 0; the grade asks the same, on new arrays.
+    for x in (mixed_signs(rng, 5), mixed_signs(rng, 4, integers=True)):
+        x[rng.choice(len(x), 2, replace=False)] = 0
+        expect_close(submission.relu_slope(x), reference_relu_slope(x), describe_call("relu_slope", (x,)),
+                     mistakes=lambda: [Mistake("returned 1 at exactly 0", (np.asarray(x) >= 0).astype(float),
+                                               "ReLU is flat to the left of 0, and its slope at exactly 0 is taken "
+                                               "as 0: use x > 0, not x >= 0.")] + relu_slope_mistakes(x))
+
+
 @pytest.mark.exercise("relu_slope", weight=0)  # the visible check already checks it
 def test_relu_slope_on_the_worked_example(submission):
     for x in (np.array([3, 6]), np.array([-3, 6])):

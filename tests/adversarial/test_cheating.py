@@ -80,8 +80,7 @@ def test_replaced_visible_check_helper_passes_visibly_but_not_hidden(hostile_bat
 def test_faked_pytest_assertion_error_and_hidden_entry_point_change_nothing(hostile_batch):
     result = earns_honest_points(hostile_batch, "monkeypatch_pytest_assert", lost={"max_stable_learning_rate"})
     assert "patched pytest" in cell_text(result, "patched pytest")
-    assert "max_stable_learning_rate is 0.5, but 1 was expected" in output(result,
-                                                                             "check_max_stable_learning_rate")
+    assert "max_stable_learning_rate is 0.5, which is too small." in output(result, "check_max_stable_learning_rate")
 
 
 # tampered nbgrader metadata, deleted and duplicated cells: points and checks come from the source notebook
