@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from . import notebook as nb
-from .checks import _check_module, _checks_in, _run_one, weight_of
+from .checks import check_module, checks_in, run_check, weight_of
 from .expect import Mistake, is_close
 from .submission import local_submission
 
@@ -63,12 +63,12 @@ def value_answers(source_path: Path) -> dict[str, object]:
 
 def answer_leaks(check_path: Path, source_path: Path) -> list[str]:
     """Every hidden-check message on a wrong value that shows a value exercise's answer, naming the check."""
-    checks = _checks_in(check_path)
+    checks = checks_in(check_path)
     problems = []
     for exercise, answer in value_answers(source_path).items():
         for check in checks.get(exercise, ()):
             for wrong in wrong_values(check, answer):
-                result = _run_one(check, exercise, local_submission({exercise: wrong}), STUDENT)
+                result = run_check(check, exercise, local_submission({exercise: wrong}), STUDENT)
                 if not result.passed and shows(result.message, answer):
                     problems.append(f"{check_path}: {check.__name__} prints the answer of the value exercise "
                                     f"{exercise!r} when it is {wrong!r}: \"{result.message}\". Say which way and "
@@ -144,7 +144,7 @@ def disagreements(check_path: Path, source_path: Path) -> list[str]:
 
 def _disagreements(check_path: Path, source_path: Path) -> list[str]:
     source = nb.read(source_path)
-    checks = _checks_in(check_path)
+    checks = checks_in(check_path)
     namespace = _notebook_namespace(source)
     answers = value_answers(source_path)
     problems = []
@@ -160,13 +160,13 @@ def _disagreements(check_path: Path, source_path: Path) -> list[str]:
                             "check cell or the solution: students would be told a right answer is wrong.")
             continue
         weighted = [check for check in checks[exercise] if weight_of(check) > 0]
-        wrong_solutions = _known_mistakes(exercise, namespace, visible, _check_module(check_path))
+        wrong_solutions = _known_mistakes(exercise, namespace, visible, check_module(check_path))
         for change, wrong in chain(wrong_solutions, _wrong_solutions(exercise, source, namespace, answers,
                                                                       checks[exercise])):
             if _passes(visible, dict(namespace, **{exercise: wrong})):
                 continue
             submission = local_submission({exercise: wrong})
-            if all(_run_one(check, exercise, submission, STUDENT).passed for check in weighted):
+            if all(run_check(check, exercise, submission, STUDENT).passed for check in weighted):
                 problems.append(f"{check_path}: the check cell of {exercise!r} fails when {change}, but every "
                                 f"hidden check worth points passes: a student could fail the visible check and "
                                 f"earn full marks. Add a weighted hidden check of what that check cell asserts.")

@@ -113,11 +113,12 @@ def check_file(assignment: str, root: Path | None = None) -> Path:
 
 def load_checks(assignment: str) -> dict[str, tuple]:
     """Exercise name -> its check functions, in the order the file defines them."""
-    return _checks_in(check_file(assignment))
+    return checks_in(check_file(assignment))
 
 
 @lru_cache(maxsize=None)
-def _check_module(path: Path):
+def check_module(path: Path):
+    """The hidden check file at `path`, imported once (its checks, REFERENCES and mistake helpers)."""
     spec = importlib.util.spec_from_file_location(f"autograder_hidden_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -125,9 +126,10 @@ def _check_module(path: Path):
 
 
 @lru_cache(maxsize=None)
-def _checks_in(path: Path) -> dict[str, tuple]:
+def checks_in(path: Path) -> dict[str, tuple]:
+    """Exercise name -> the check functions of the file at `path`, in the order the file defines them."""
     by_exercise: dict[str, list] = {}
-    for name, function in vars(_check_module(path)).items():
+    for name, function in vars(check_module(path)).items():
         if name.startswith("test_") and inspect.isfunction(function):
             by_exercise.setdefault(exercise_of(function), []).append(function)
     return {exercise: tuple(sorted(functions, key=lambda f: f.__code__.co_firstlineno))
@@ -137,7 +139,7 @@ def _checks_in(path: Path) -> dict[str, tuple]:
 def load_references(assignment: str) -> dict:
     """Exercise -> the reference implementation its callers are re-checked with when the student's own version
     fails its checks: the check file's REFERENCES, named explicitly there (`autograder release` checks them)."""
-    return dict(getattr(_check_module(check_file(assignment)), "REFERENCES", {}))
+    return dict(getattr(check_module(check_file(assignment)), "REFERENCES", {}))
 def _exercise_mark(function):
     for mark in getattr(function, "pytestmark", []):
         if mark.name == "exercise":

@@ -6,7 +6,7 @@ import re
 import pytest
 
 from autograder.check_audit import answer_leaks, shows, value_answers, wrong_values
-from autograder.checks import _checks_in, _run_one, check_file
+from autograder.checks import checks_in, run_check, check_file
 from autograder.expect import WrongResult, expect_close
 from autograder.submission import local_submission
 from course_files import ASSIGNMENTS
@@ -59,22 +59,22 @@ def test_the_course_has_value_exercises_to_protect(course):
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_no_hidden_check_prints_a_value_exercise_s_answer_for_any_known_mistake(course, assignment):
     source, path = course.source_notebook(assignment), check_file(assignment)
-    checks = _checks_in(path)
+    checks = checks_in(path)
     for exercise, answer in value_answers(source).items():
         for check in checks[exercise]:
             tried = wrong_values(check, answer)
             assert len(tried) >= 12  # the known mistakes' values, then values near and far
             for wrong in tried:
-                result = _run_one(check, exercise, local_submission({exercise: wrong}), "a student")
+                result = run_check(check, exercise, local_submission({exercise: wrong}), "a student")
                 assert not result.passed and result.message
                 assert not shows(result.message, answer), (wrong, result.message)
     assert answer_leaks(path, source) == []
 
 
 def test_the_known_mistakes_of_max_stable_learning_rate_are_named_without_the_answer():
-    check = _checks_in(check_file("01-gradient-descent"))["max_stable_learning_rate"][0]
+    check = checks_in(check_file("01-gradient-descent"))["max_stable_learning_rate"][0]
     assert {0.5, 2.0} <= set(wrong_values(check, 1.0))
-    result = _run_one(check, "max_stable_learning_rate", local_submission({"max_stable_learning_rate": 0.5}), "s")
+    result = run_check(check, "max_stable_learning_rate", local_submission({"max_stable_learning_rate": 0.5}), "s")
     assert result.mistake == "gave the rate that jumps to the minimum in one step"
     assert result.message.startswith("max_stable_learning_rate is 0.5, which is too small. It looks like you gave "
                                      "the rate that jumps to the minimum in one step. That rate is the fastest, but "
@@ -109,5 +109,5 @@ def test_release_refuses_a_message_printing_the_expected_value(course, tmp_path)
 
 
 def test_an_answer_of_zero_is_tried_with_values_beside_it():
-    check = _checks_in(check_file("01-gradient-descent"))["max_stable_learning_rate"][0]
+    check = checks_in(check_file("01-gradient-descent"))["max_stable_learning_rate"][0]
     assert {0.1, -0.1, 1.0, -1.0} <= set(wrong_values(check, 0.0)) and 0.0 not in wrong_values(check, 0.0)
