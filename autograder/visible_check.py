@@ -200,7 +200,8 @@ def _say_result(attempt, say):
         if line:
             say(line)
     for exercise in result["exercises"]:
-        points = "" if exercise["pending"] else f" ({exercise['score']:g} of {exercise['max_score']:g} points)"
+        most = exercise["max_score"]
+        points = "" if exercise["pending"] else f" ({exercise['score']:g} of {most:g} point{'s' * (most != 1)})"
         say(f"- {exercise['title']}: {exercise['status']}{points}")
         for message in exercise["messages"]:
             say(f"    {message}")
