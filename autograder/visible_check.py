@@ -115,7 +115,7 @@ def submit(notebook=None):
     if path is None:
         return print("submit() cannot tell which file this notebook is. Save it, then run submit(\"name.ipynb\") "
                      "with its file name.")
-    if globals().get("_last_run", 0) > os.path.getmtime(path):
+    if globals().get("_last_run", 0) > os.path.getmtime(path) + 0.05:  # a file's time may lag the clock a tick
         return print(f"You ran a cell after {os.path.basename(path)} was last saved. Save the notebook (File > Save), "
                      "then run submit() again; nothing was sent.")
     _send(path)
