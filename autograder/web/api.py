@@ -2,7 +2,8 @@
 authorised by the submit key a downloaded notebook carries in its metadata (student.release).
 
 The key travels in a header (`Authorization: Bearer KEY`), never in a cookie or a URL: a page of another site
-cannot send it, so the API needs no CSRF token, and access logs never hold it. A key is its student's for one
+cannot send it without knowing it, so the API needs no CSRF token (and answers any origin: JupyterLab's page
+calls it), and access logs never hold it. A key is its student's for one
 assignment of this service (store.SUBMIT_KEYS keeps only its hash); `serve revoke --user` ends it. Every
 answer is JSON; a refusal is `{"error": message}` with its status, the message written for the student.
 
@@ -176,6 +177,16 @@ def policy_sentence(state: dict) -> str:
 
 def _time(value) -> str | None:
     return f"{value:%Y-%m-%d %H:%M:%S} UTC" if value is not None else None
+
+
+@blueprint.after_request
+def _any_origin(response):
+    """Let a notebook's page (JupyterLab's origin, not this service's) call the API: no cookie is ever read, the
+    key a caller sends is the whole authority, so allowing every origin gives no other site anything."""
+    response.headers.update({"Access-Control-Allow-Origin": "*", "Access-Control-Max-Age": "600",
+                             "Access-Control-Allow-Headers": "Authorization, Content-Type",
+                             "Access-Control-Allow-Methods": "GET, POST"})
+    return response
 
 
 def init_api(app) -> None:

@@ -175,3 +175,17 @@ def test_any_request_to_the_api_gets_a_json_answer_never_a_server_error(app, key
 def keys(app):
     app.extensions["autograder_api_rate"] = RateLimit(10 ** 6, 60)  # the property runs many requests at once
     return [download(app, "hypothesis")[1]]
+
+
+def test_a_notebook_page_of_another_origin_may_call_the_api_with_its_key_and_no_cookie(app):
+    _, key = download(app, "john")
+    client = app.test_client()
+    preflight = client.options("/api/submit", headers={"Origin": "http://127.0.0.1:8888",
+                                                       "Access-Control-Request-Method": "POST",
+                                                       "Access-Control-Request-Headers": "authorization"})
+    assert preflight.status_code == 200 and preflight.headers["Access-Control-Allow-Origin"] == "*"
+    assert "Authorization" in preflight.headers["Access-Control-Allow-Headers"]
+    assert "Access-Control-Allow-Credentials" not in preflight.headers  # a cookie is never sent, nor read
+    answer = client.get("/api/assignment", headers={**bearer(key), "Origin": "http://127.0.0.1:8888"})
+    assert answer.status_code == 200 and answer.headers["Access-Control-Allow-Origin"] == "*"
+    assert "Set-Cookie" not in answer.headers
