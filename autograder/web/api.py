@@ -62,39 +62,53 @@ def error(message: str, status: int, **headers):
     return response
 
 
+class Refused(Exception):
+    """A request the API answers with `error(message, status, **headers)`."""
+
+    def __init__(self, message: str, status: int, **headers):
+        super().__init__(message)
+        self.answer = (message, status, headers)
+
+
+@blueprint.errorhandler(Refused)
+def _refused(refused: Refused):
+    message, status, headers = refused.answer
+    return error(message, status, **headers)
+
+
 def _service():
     return current_app.extensions["autograder"]
 
 
 def _owner():
-    """The key's (student, assignment), or a refusal (a JSON response) when the header holds no key in force."""
+    """The key's SubmitKey (student, assignment); Refused when the header holds no key in force."""
     limit = current_app.extensions["autograder_api_rate"]
     found = KEY.fullmatch(request.headers.get("Authorization", "").strip())
     token = found.group(1) if found else None
     identity = "key " + hashlib.sha256(token.encode()).hexdigest() if token else "address " + str(request.remote_addr)
     wait = limit.wait(identity)
     if wait:
-        return error(f"Too many requests at once. Please wait {wait:.0f} seconds and try again; nothing was sent "
-                     "for grading.", 429, **{"Retry-After": str(int(wait) + 1)})
+        seconds = int(wait) + 1
+        raise Refused(f"Too many requests at once. Please wait {seconds} seconds and try again; nothing was sent "
+                      "for grading.", 429, **{"Retry-After": str(seconds)})
     if token is None:
-        return error("This request has no submit key. Download the notebook again from the assignment's page of "
-                     "the service: it carries your key.", 401, **{"WWW-Authenticate": "Bearer"})
+        raise Refused("This request has no submit key. Download the notebook again from the assignment's page of "
+                      "the service: it carries your key.", 401, **{"WWW-Authenticate": "Bearer"})
     owner = _service().store.submit_key(token)
     if owner is None:
         if limit.wait("address " + str(request.remote_addr)):  # guessing keys costs the address its requests
-            return error("Too many requests at once. Please wait a minute and try again.", 429, **{"Retry-After": "60"})
-        return error("This submit key is not valid: it was withdrawn, or it is not one of this service's. Download "
-                     "the notebook again from the assignment's page and copy your code into it.", 403)
+            raise Refused("Too many requests at once. Please wait a minute and try again.", 429,
+                          **{"Retry-After": "60"})
+        raise Refused("This submit key is not valid: it was withdrawn, or it is not one of this service's. Download "
+                      "the notebook again from the assignment's page and copy your code into it.", 403)
     if owner.assignment not in _service().course.assignments:
-        return error(f"{owner.assignment} is no longer an assignment of this course.", 404)
+        raise Refused(f"{owner.assignment} is no longer an assignment of this course.", 404)
     return owner
 
 
 @blueprint.get("/assignment")
 def assignment():
     owner = _owner()
-    if not hasattr(owner, "student"):
-        return owner
     from .student import assignment_state
 
     return jsonify(assignment_json(assignment_state(owner.student, owner.assignment)))
@@ -103,8 +117,6 @@ def assignment():
 @blueprint.post("/submit")
 def submit():
     owner = _owner()
-    if not hasattr(owner, "student"):
-        return owner
     from .student import NotTaken, take_attempt
 
     try:
@@ -119,8 +131,6 @@ def submit():
 @blueprint.get("/attempts/<int:attempt_id>")
 def attempt(attempt_id):
     owner = _owner()
-    if not hasattr(owner, "student"):
-        return owner
     from .student import waited
 
     found = _service().store.attempt(attempt_id)
