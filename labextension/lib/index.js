@@ -4,6 +4,13 @@ import { ToolbarButton } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
 
 const WAIT = 20; // seconds the service holds a status request until the attempt is graded
+const STYLES = {
+  'autograder-policy': { color: 'var(--jp-ui-font-color2)' },
+  'autograder-headline': { fontWeight: 'bold', marginTop: '10px' },
+  'autograder-exercise': { marginTop: '8px' },
+  'autograder-message': { paddingLeft: '12px', whiteSpace: 'pre-wrap' },
+  'autograder-error': { color: 'var(--jp-error-color1)' }
+};
 
 class ResultPanel extends Widget {
   constructor() {
@@ -23,8 +30,10 @@ class ResultPanel extends Widget {
   say(text, className) {
     const line = document.createElement('p');
     line.textContent = text;
+    line.style.margin = '0 0 6px';
     if (className) {
       line.className = className;
+      Object.assign(line.style, STYLES[className] || {});
     }
     this.node.appendChild(line);
     return line;
@@ -38,6 +47,7 @@ class ResultPanel extends Widget {
     anchor.rel = 'noopener';
     anchor.textContent = text;
     anchor.className = 'autograder-page';
+    Object.assign(anchor.style, { color: 'var(--jp-content-link-color)', textDecoration: 'underline' });
     line.appendChild(anchor);
     this.node.appendChild(line);
   }
@@ -75,7 +85,8 @@ function showResult(panel, attempt) {
     }
   }
   for (const exercise of result.exercises) {
-    const points = exercise.pending ? '' : ` (${exercise.score} of ${exercise.max_score})`;
+    const most = exercise.max_score;
+    const points = exercise.pending ? '' : ` (${exercise.score} of ${most} point${most === 1 ? '' : 's'})`;
     panel.say(`${exercise.title}: ${exercise.status}${points}`, 'autograder-exercise');
     for (const message of exercise.messages) {
       panel.say(message, 'autograder-message');
