@@ -34,8 +34,11 @@ def notebook(tmp_path):
 def shell(notebook):
     """An IPython shell that has run the notebook's check helper cell, as Jupyter's kernel would."""
     from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
 
-    shell = InteractiveShell()
+    config = Config()
+    config.HistoryManager.enabled = False  # no history database in the home folder, no thread writing it
+    shell = InteractiveShell(config=config)
     assert shell.run_cell((ROOT / "autograder" / "visible_check.py").read_text()).success
     shell.user_ns["__session__"] = str(notebook)
     yield shell
