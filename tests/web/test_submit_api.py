@@ -189,3 +189,16 @@ def test_a_notebook_page_of_another_origin_may_call_the_api_with_its_key_and_no_
     answer = client.get("/api/assignment", headers={**bearer(key), "Origin": "http://127.0.0.1:8888"})
     assert answer.status_code == 200 and answer.headers["Access-Control-Allow-Origin"] == "*"
     assert "Set-Cookie" not in answer.headers
+
+
+def test_the_assignment_page_says_how_to_submit_from_jupyter_and_shows_no_key(app):
+    from autograder.web.auth import link_token
+
+    client = app.test_client()
+    link = app.extensions["autograder"].store.add_link("katherine", "student", 1)
+    client.get(f"/signin/{link_token(app.secret_key, link.id)}")
+    key = json.loads(client.get(f"/assignments/{A1}/release").data)["metadata"]["autograder"]["key"]
+    page = client.get(f"/assignments/{A1}").get_data(as_text=True)
+    assert "run <code>submit()</code> in a cell" in page
+    assert "<code>autograder submit gradient_descent.ipynb</code>" in page
+    assert key not in page
