@@ -10,8 +10,9 @@ from pathlib import Path
 
 from .config import NoCourse, course_folder, load_course
 
-# The demo grades the sample class bundled with the package: it needs no course folder of its own.
-WITHOUT_A_COURSE = ("demo",)
+# The demo grades the sample class bundled with the package, and submit sends a notebook to a service: neither
+# needs a course folder of its own.
+WITHOUT_A_COURSE = ("demo", "submit")
 
 # A worker alternates between its sandbox running student code and the grader running checks; one extra
 # worker keeps every core busy meanwhile (measured: +20 to +50% notebooks per second on 2 cores).
@@ -21,7 +22,8 @@ DEFAULT_WORKERS = (os.cpu_count() or 1) + 1
 # `set_defaults(run=...)` and keeps heavy imports inside the run function (a cold start stays fast).
 VERB_MODULES: tuple[str, ...] = ("autograder.lms.gradescope", "autograder.feedback", "autograder.report",
                                  "autograder.lms.lti", "autograder.lms.roster", "autograder.lms.collect",
-                                 "autograder.lms.export", "autograder.scaffold", "autograder.web.cli")
+                                 "autograder.lms.export", "autograder.scaffold", "autograder.web.cli",
+                                 "autograder.submit")
 
 
 # One format for every message on stderr: the commands', the service's threads' and the libraries' warnings.

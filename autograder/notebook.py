@@ -13,6 +13,8 @@ HIDDEN_CALL = "assert_hidden_checks_pass"
 # JSON nesting a notebook may have: Jupyter's own is 6 to 8 levels (output data of JSON, widget state: some
 # more); reading goes on recursively only within this bound, far below Python's recursion limit
 MAX_DEPTH = 100
+# where a notebook downloaded from the service keeps its submit key (web/api.py): metadata.autograder.key
+SERVICE_METADATA, SUBMIT_KEY = "autograder", "key"
 
 
 class NotebookError(ValueError):
@@ -93,7 +95,17 @@ def read(path: Path, max_bytes: int | None = None) -> Node:
         cell.setdefault("metadata", {})
     if not isinstance(notebook.get("metadata", {}), dict):
         notebook["metadata"] = {}
+    without_submit_key(notebook)  # no reader (grading, autograded copies, reports) ever holds it
     return _node(notebook)
+
+
+def without_submit_key(notebook: dict) -> bool:
+    """Remove the service's submit key from a notebook's metadata, in place; whether there was one."""
+    service = notebook.get("metadata", {}).get(SERVICE_METADATA) if isinstance(notebook, dict) else None
+    if isinstance(service, dict) and SUBMIT_KEY in service:
+        del service[SUBMIT_KEY]
+        return True
+    return False
 
 
 def _nested_deeper_than(value, limit: int) -> bool:

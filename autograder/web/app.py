@@ -90,6 +90,9 @@ def create_app(course=None, db_url: str | None = None, *, secret_key: str | None
     from .lti import init_lti
 
     init_lti(app)
+    from .api import init_api
+
+    init_api(app)
     _error_pages(app)
     app.before_request(_refuse_large_bodies)
     app.context_processor(lambda: {"user": _user_for_page(), "course_id": course.course_id})
@@ -153,7 +156,12 @@ def _error_pages(app: Flask) -> None:
     from ..gradebook import GradebookError
 
     def page(status, title, message, headers=()):
-        response = make_response(render_template("error.html", title=title, message=message), status)
+        if request.path.startswith("/api/"):  # the API answers JSON, even for its errors (api.py)
+            from .api import error
+
+            response = error(f"{title}. {message}", status)
+        else:
+            response = make_response(render_template("error.html", title=title, message=message), status)
         response.headers.extend(headers)
         return response
 

@@ -39,7 +39,8 @@ def add_command(commands):
     links.add_argument("--db", dest="links_db", help="gradebook URL (default: the course's)")
     links.set_defaults(run=run_links)
     revoke = verbs.add_parser("revoke", help="withdraw sign-in links and end their sessions: one link id, or all "
-                              "of a user's (with every session of theirs, from the LMS too)")
+                              "of a user's (with every session of theirs, from the LMS too, and the submit keys "
+                              "of their downloaded notebooks)")
     who = revoke.add_mutually_exclusive_group(required=True)
     who.add_argument("--link", help="the link id (printed beside each link)")
     who.add_argument("--user", help="every link and every session of this student or instructor")
@@ -170,10 +171,12 @@ def run_revoke(args) -> int:
     try:
         sessions = store.end_sessions(user_id=args.user) if args.user else 0  # from links and from the LMS
         count = store.revoke_links(link_id=args.link, user_id=args.user)  # ends the sessions of the links too
+        keys = store.revoke_submit_keys(args.user) if args.user else 0  # the downloaded notebooks' submit keys
     finally:
         store.close()
-    print(f"revoked {count} link(s)" + (f", ended {sessions} session(s)" if args.user else ""))
-    return 0 if count or sessions else 1
+    print(f"revoked {count} link(s)" + (f", ended {sessions} session(s), revoked {keys} submit key(s)"
+                                        if args.user else ""))
+    return 0 if count or sessions or keys else 1
 
 
 def _allow_open_files(wanted: int) -> None:

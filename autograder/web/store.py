@@ -58,6 +58,16 @@ SESSIONS = Table(
     Column("expires_at", DateTime, nullable=False),
     Column("ended_at", DateTime),                        # signed out, or revoked
 )
+SUBMIT_KEYS = Table(
+    "autograder_submit_keys", METADATA,
+    # the SHA-256 of the key a downloaded notebook carries in its metadata (api.py): a copy of this table submits
+    # nothing; a key is its student's for one assignment of this service's course
+    Column("key", String(64), primary_key=True),
+    Column("student", String(128), nullable=False, index=True),
+    Column("assignment", String(128), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("revoked_at", DateTime),
+)
 EXTENSIONS = Table(
     "autograder_extensions", METADATA,
     Column("student", String(128), primary_key=True),
@@ -112,6 +122,12 @@ class Session:
     via: str
     extra: dict = field(default_factory=dict)
     expires_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class SubmitKey:
+    student: str
+    assignment: str
 
 
 class AttemptTaken(Exception):
@@ -266,6 +282,28 @@ class Store:
             (SESSIONS.c.user_id == user_id)
         with self.engine.begin() as connection:
             return connection.execute(update(SESSIONS).where(where).values(ended_at=utcnow())).rowcount
+
+    # submit keys (a downloaded notebook's, for submitting from where the student works: api.py)
+
+    def add_submit_key(self, student: str, assignment: str) -> str:
+        """A new submit key of `student` for `assignment`; returns the key (kept here only as a hash)."""
+        key = secrets.token_urlsafe(32)
+        with self.engine.begin() as connection:
+            connection.execute(insert(SUBMIT_KEYS).values(key=_session_key(key), student=student,
+                                                          assignment=assignment, created_at=utcnow()))
+        return key
+
+    def submit_key(self, key: str) -> SubmitKey | None:
+        """Whose `key` is, if it is one this service gave and it was not revoked."""
+        with self.engine.connect() as connection:
+            row = connection.execute(select(SUBMIT_KEYS).where(SUBMIT_KEYS.c.key == _session_key(key))).first()
+        return SubmitKey(row.student, row.assignment) if row is not None and row.revoked_at is None else None
+
+    def revoke_submit_keys(self, student: str) -> int:
+        """Revoke every submit key of `student` (`serve revoke --user`); returns how many were valid."""
+        where = (SUBMIT_KEYS.c.student == student) & SUBMIT_KEYS.c.revoked_at.is_(None)
+        with self.engine.begin() as connection:
+            return connection.execute(update(SUBMIT_KEYS).where(where).values(revoked_at=utcnow())).rowcount
 
     # extensions
 

@@ -65,62 +65,92 @@ def assignment(assignment):
 @blueprint.get("/assignments/<assignment>/release")
 @student_required
 def release(assignment):
+    """The release notebook, with a new submit key of this student in its metadata (api.py): submitting from
+    JupyterLab, a kernel or a terminal needs nothing else."""
+    import io
+    import json
+
     course = service().course
     if assignment not in course.assignments:
         abort(404)
-    return send_file(course.release_notebook(assignment), as_attachment=True,
-                     download_name=course.notebook(assignment), mimetype="application/x-ipynb+json")
+    notebook = json.loads(course.release_notebook(assignment).read_text(encoding="utf-8"))
+    key = service().store.add_submit_key(current_user().user_id, assignment)
+    notebook.setdefault("metadata", {})["autograder"] = {"service": request.url_root.rstrip("/"),
+                                                         "assignment": assignment, "key": key}
+    response = send_file(io.BytesIO((json.dumps(notebook, indent=1, ensure_ascii=False) + "\n").encode()),
+                         as_attachment=True, download_name=course.notebook(assignment),
+                         mimetype="application/x-ipynb+json")
+    response.headers["Cache-Control"] = "no-store"  # it carries a key: no shared cache keeps a copy
+    return response
 
 
 @blueprint.post("/assignments/<assignment>/attempts")
 @student_required
 def upload(assignment):
-    from .grading import numbered_folder
-    from .uploads import Refused, check_notebook, store_upload
-
-    svc, student = service(), current_user().user_id
-    if assignment not in svc.course.assignments:
+    if assignment not in service().course.assignments:
         abort(404)
     chosen = request.files.get("notebook")
     if chosen is None or not chosen.filename:
         return _assignment_page(assignment, "Please choose your notebook file first, then press Submit.", 400)
-    data = chosen.read()
+    try:
+        attempt = take_attempt(current_user().user_id, assignment, chosen.read())
+    except NotTaken as refused:
+        return _assignment_page(assignment, refused.message, refused.status)
+    return redirect(url_for("student.attempt", attempt_id=attempt.id), code=303)
+
+
+class NotTaken(Exception):
+    """A notebook that costs no attempt: `message` tells the student why, `status` is the HTTP answer's."""
+
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.message, self.status = message, status
+
+
+def take_attempt(student: str, assignment: str, data: bytes):
+    """Check `data`, a notebook of `student` for `assignment`, against the policy (attempts left, minutes between)
+    and the limits, store it and queue it for grading: the acknowledged Attempt, or NotTaken. Every way of
+    submitting (the page's upload, api.py's endpoint) goes through here."""
+    from .grading import numbered_folder
+    from .uploads import Refused, check_notebook, store_upload, without_submit_key
+
+    svc = service()
     with _upload_locks[(student, assignment)]:
         state = assignment_state(student, assignment)
         if state["grading"]:
-            return _assignment_page(assignment, f"Your attempt {state['grading'].number} is still being graded. "
-                                    "Please wait for its result before you submit again; this upload was not "
-                                    "counted.", 409)
+            raise NotTaken(f"Your attempt {state['grading'].number} is still being graded. Please wait for its "
+                           "result before you submit again; this upload was not counted.", 409)
         if state["left"] <= 0:
-            return _assignment_page(assignment, f"You have used all {state['policy'].attempts} attempts for "
-                                    "this assignment; this upload was not graded.", 409)
+            raise NotTaken(f"You have used all {state['policy'].attempts} attempts for this assignment; this "
+                           "upload was not graded.", 409)
         if state["next_at"] is not None:
-            return _assignment_page(assignment, f"You can submit again from {state['next_at']:%H:%M} UTC "
-                                    f"({state['policy'].minutes_between:g} minutes after your last attempt); "
-                                    "this upload was not counted.", 429)
+            raise NotTaken(f"You can submit again from {state['next_at']:%H:%M} UTC "
+                           f"({state['policy'].minutes_between:g} minutes after your last attempt); this upload "
+                           "was not counted.", 429)
         spec = svc.grader.specs[assignment]
         others = [other for name, other in svc.grader.specs.items() if name != assignment]
         try:
             check_notebook(data, spec, others, svc.course.root / "service" / "incoming")
         except Refused as refused:
-            return _assignment_page(assignment, f"{refused} No attempt was used.", 400)
+            raise NotTaken(f"{refused} No attempt was used.", 400) from None
         now = utcnow()
         number = max((attempt.number for attempt in state["attempts"]), default=0) + 1
         due = state["due"]
         try:
             attempt_id = svc.store.reserve_attempt(student, assignment, number, now, due is not None and now > due)
         except AttemptTaken:  # another server process on the same database took this number
-            return _assignment_page(assignment, "Another upload of this assignment arrived at the same moment; "
-                                    "this one was not counted.", 409)
+            raise NotTaken("Another upload of this assignment arrived at the same moment; this one was not "
+                           "counted.", 409) from None
         try:
-            store_upload(numbered_folder(svc.course, student, assignment, number), spec.notebook, data, now)
+            store_upload(numbered_folder(svc.course, student, assignment, number), spec.notebook,
+                         without_submit_key(data), now)
         except OSError:
             svc.store.drop_unacknowledged(attempt_id)
-            return _assignment_page(assignment, "Your notebook could not be saved on the server (its disk may be "
-                                    "full). No attempt was used; please try again later.", 503)
+            raise NotTaken("Your notebook could not be saved on the server (its disk may be full). No attempt was "
+                           "used; please try again later.", 503) from None
         attempt = svc.store.acknowledge(attempt_id)  # from here on, it is graded whatever happens
         svc.grader.enqueue(attempt)
-    return redirect(url_for("student.attempt", attempt_id=attempt.id), code=303)
+    return attempt
 
 
 @blueprint.get("/attempts/<int:attempt_id>")
@@ -139,6 +169,12 @@ def attempt_status(attempt_id):
 def status_answer(found):
     """The attempt's state as JSON; with ?wait=SECONDS (at most LONG_POLL_SECONDS), answered as soon as it is
     graded or when the time is up: the result page learns of its result at once, with one request."""
+    found = waited(found)
+    return jsonify(done=found.done, score=found.score, max_score=found.max_score)
+
+
+def waited(found):
+    """`found` as it is once graded, or when the request's ?wait=SECONDS (at most LONG_POLL_SECONDS) is up."""
     try:
         seconds = min(max(float(request.args.get("wait", 0)), 0.0), LONG_POLL_SECONDS)
     except ValueError:
@@ -149,7 +185,7 @@ def status_answer(found):
                 or found
         finally:
             _long_polls.release()
-    return jsonify(done=found.done, score=found.score, max_score=found.max_score)
+    return found
 
 
 @blueprint.get("/attempts/<int:attempt_id>/notebook")
@@ -212,22 +248,31 @@ def standings(attempts) -> dict:
 
 def render_attempt(found, instructor: bool):
     """The result page of an attempt: pending (refreshing itself) until graded, then the feedback."""
+    svc = service()
+    rule = policy(svc.course, found.assignment)
+    view = attempt_view(found, instructor)
+    history = svc.store.attempts(found.student, found.assignment)
+    return render_template("student/attempt.html", attempt=found, view=view, history=history,
+                           standings=standings(history), instructor=instructor, policy=rule)
+
+
+def attempt_view(found, instructor: bool):
+    """The ResultView of a graded attempt under what its policy shows now (everything to an instructor); None
+    while it is not graded, or when its result cannot be read."""
     from ..view import Shown
     from .grading import stored_result
     from .results import result_view
 
+    if not found.done:
+        return None
     svc = service()
+    result = stored_result(svc.course, found)
+    if result is None:
+        return None
     rule = policy(svc.course, found.assignment)
     shown = Shown() if instructor else rule.shown(utcnow(), svc.store.extension(found.student, found.assignment))
-    view = None
-    if found.done:
-        result = stored_result(svc.course, found)
-        if result is not None:
-            marks = gradebook_marks(found) if found.counts else None
-            view = result_view(result, shown, (found.id, found.finished_at), marks, found.counts)
-    history = svc.store.attempts(found.student, found.assignment)
-    return render_template("student/attempt.html", attempt=found, view=view, history=history,
-                           standings=standings(history), instructor=instructor, policy=rule)
+    marks = gradebook_marks(found) if found.counts else None
+    return result_view(result, shown, (found.id, found.finished_at), marks, found.counts)
 
 
 def gradebook_marks(found):

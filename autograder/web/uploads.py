@@ -45,6 +45,17 @@ def check_notebook(data: bytes, spec: AssignmentSpec, others: list[AssignmentSpe
                   "from this page, copy your code into it and upload that.")
 
 
+def without_submit_key(data: bytes) -> bytes:
+    """`data`, a notebook that check_notebook accepted, without the submit key in its metadata: the attempt's
+    folder never holds it (nb.read drops it too, for notebooks that come from elsewhere)."""
+    import json
+
+    notebook = json.loads(data)
+    if not nb.without_submit_key(notebook):
+        return data
+    return (json.dumps(notebook, indent=1) + "\n").encode()  # ASCII: a lone surrogate stays an escape
+
+
 def store_upload(attempt_folder: Path, notebook_name: str, data: bytes, uploaded_at: datetime) -> None:
     """Write the notebook and its timestamp into `attempt_folder`/submitted, durably (on disk before the upload
     is acknowledged), replacing whatever an upload killed before its acknowledgement left there."""

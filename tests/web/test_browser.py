@@ -91,7 +91,13 @@ def journey(server, browser, downloads, tmp_path_factory):
 
 
 def test_the_student_downloads_the_release_notebook(server, journey):
-    assert journey["downloaded"] == server.course.release_notebook(A1).read_bytes()
+    import json
+
+    downloaded = json.loads(journey["downloaded"])
+    submit_key = downloaded["metadata"].pop("autograder")  # where it goes, and the student's key (api.py)
+    assert submit_key == {"service": server.url, "assignment": A1, "key": submit_key["key"]}
+    assert server.service.store.submit_key(submit_key["key"]).student == STUDENT
+    assert downloaded == json.loads(server.course.release_notebook(A1).read_bytes())
 
 
 def test_the_result_page_appears_by_itself_with_messages_and_figures(journey):

@@ -93,7 +93,7 @@ def test_serve_revoke_of_a_user_ends_each_of_their_sessions_from_links_and_the_l
     for client in (by_link, by_lms, other):
         assert client.get(f"{server.url}/assignments").status_code == 200
     assert main(["serve", "revoke", "--user", "alan", "--db", server.service.db_url]) == 0
-    assert capsys.readouterr().out.strip() == "revoked 1 link(s), ended 2 session(s)"
+    assert capsys.readouterr().out.strip() == "revoked 1 link(s), ended 2 session(s), revoked 0 submit key(s)"
     assert signed_out(by_link.get(f"{server.url}/assignments"))
     assert signed_out(by_lms.get(f"{server.url}/assignments"))
     assert other.get(f"{server.url}/assignments").status_code == 200

@@ -1,0 +1,38 @@
+"""`autograder submit NOTEBOOK`: send a notebook downloaded from the service for grading, from a terminal.
+
+The notebook's metadata says where it goes and carries the student's submit key (web/api.py); a notebook
+without them asks for them once and keeps them there. The protocol is the one the notebook's own `submit()`
+speaks (visible_check.py, copied into every release): one client, whatever the front end.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+WAIT_SECONDS = 600   # how long to wait for the verdict before giving the result's link instead
+
+
+def add_command(commands):
+    parser = commands.add_parser("submit", help="send a notebook downloaded from the service for grading and print "
+                                                "the verdict (no course folder needed)")
+    parser.add_argument("notebook", type=Path, metavar="NOTEBOOK", help="the saved .ipynb file")
+    parser.add_argument("--wait", type=float, default=WAIT_SECONDS, metavar="SECONDS",
+                        help=f"how long to wait for the verdict (default: {WAIT_SECONDS})")
+    parser.set_defaults(run=run_submit)
+
+
+def run_submit(args) -> int:
+    import json
+
+    from .visible_check import _send
+
+    try:
+        with open(args.notebook, encoding="utf-8") as file:
+            json.load(file)
+    except (OSError, ValueError) as error:
+        print(f"autograder submit: {args.notebook} is not a notebook that can be read "
+              f"({type(error).__name__}: {str(error)[:200]}); nothing was sent.", file=sys.stderr)
+        return 2
+    attempt = _send(args.notebook, ask=input, say=lambda line: print(line, flush=True), store_key=True,
+                    seconds=args.wait)
+    return 0 if attempt is not None else 1

@@ -1,0 +1,204 @@
+"""The submit API (web/api.py) through Flask's test client on an app that grades nothing: keys, refusals, the
+rate limit at its edge, and every answer JSON under any header and body (Hypothesis). The same API on a real
+server, graded, is test_submit_served.py."""
+import json
+import time
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from autograder import notebook as nb
+from autograder.web.api import RateLimit
+from served import A1, ONE_ASSIGNMENT_CONFIG, make_course
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    from autograder.config import load_course
+    from autograder.web import create_app
+
+    served = create_app(load_course(make_course(tmp_path_factory.mktemp("api") / "course", ONE_ASSIGNMENT_CONFIG)),
+                        grading=False)
+    yield served
+    served.extensions["autograder"].close()
+
+
+def download(app, student: str):
+    """A signed-in student's download of the release notebook: (the notebook as JSON, its submit key)."""
+    from autograder.web.auth import link_token
+
+    client = app.test_client()
+    link = app.extensions["autograder"].store.add_link(student, "student", 1)
+    assert client.get(f"/signin/{link_token(app.secret_key, link.id)}").status_code == 302
+    answer = client.get(f"/assignments/{A1}/release")
+    assert answer.status_code == 200 and answer.headers["Cache-Control"] == "no-store"
+    notebook = json.loads(answer.data)
+    return notebook, notebook["metadata"]["autograder"]["key"]
+
+
+def bearer(key: str) -> dict:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def test_the_downloaded_notebook_carries_its_key_in_metadata_only(app):
+    notebook, key = download(app, "ada")
+    assert notebook["metadata"]["autograder"] == {"service": "http://localhost", "assignment": A1, "key": key}
+    assert len(key) >= 40 and not any(key in json.dumps(cell) for cell in notebook["cells"])
+    assert key != download(app, "ada")[1]  # each download its own key
+
+
+def test_the_store_keeps_only_a_hash_of_the_key(app):
+    from sqlalchemy import select
+
+    from autograder.web.store import SUBMIT_KEYS
+
+    _, key = download(app, "hashed")
+    with app.extensions["autograder"].store.engine.connect() as connection:
+        rows = [tuple(row) for row in connection.execute(select(SUBMIT_KEYS))]
+    assert rows and not any(key in str(row) for row in rows)
+
+
+def test_the_assignment_answer_says_the_policy_before_sending(app):
+    _, key = download(app, "grace")
+    answer = app.test_client().get("/api/assignment", headers=bearer(key))
+    assert answer.status_code == 200
+    assert answer.json["left"] == 3 and answer.json["attempts"] == 3 and answer.json["used"] == 0
+    assert answer.json["policy"] == ("3 of 3 attempts left; no due date; the best attempt counts; a result shows "
+                                     "every message")
+
+
+def test_a_request_without_a_key_or_with_a_made_up_one_is_refused_with_a_message(app):
+    client = app.test_client()
+    none = client.get("/api/assignment")
+    assert none.status_code == 401 and none.json["error"].startswith("This request has no submit key.")
+    made_up = client.get("/api/assignment", headers=bearer("x" * 43))
+    assert made_up.status_code == 403 and made_up.json["error"].startswith("This submit key is not valid")
+
+
+def test_a_submitted_notebook_is_stored_without_its_key_and_answered_with_its_urls(app):
+    notebook, key = download(app, "alan")
+    answer = app.test_client().post("/api/submit", headers=bearer(key), data=json.dumps(notebook))
+    assert answer.status_code == 202
+    assert answer.json["status_url"] == f"http://localhost/api/attempts/{answer.json['attempt']}"
+    assert answer.json["result_url"] == f"http://localhost/attempts/{answer.json['attempt']}"
+    assert answer.json["done"] is False and answer.json["number"] == 1
+    stored = next((app.extensions["autograder"].course.root / "service").rglob("alan/*/1/submitted/*.ipynb"))
+    assert key not in stored.read_text()
+    assert json.loads(stored.read_text())["metadata"]["autograder"] == {"service": "http://localhost",
+                                                                        "assignment": A1}
+
+
+def test_the_upload_rules_hold_for_the_api_too(app):
+    notebook, key = download(app, "barbara")
+    client = app.test_client()
+    empty = client.post("/api/submit", headers=bearer(key), data=b"")
+    assert empty.status_code == 400 and empty.json["error"] == ("The file is empty. Please upload your saved "
+                                                                "gradient_descent.ipynb. No attempt was used.")
+    assert client.post("/api/submit", headers=bearer(key), data=json.dumps(notebook)).status_code == 202
+    again = client.post("/api/submit", headers=bearer(key), data=json.dumps(notebook))
+    assert again.status_code == 409 and "is still being graded" in again.json["error"]
+    assert client.get("/api/assignment", headers=bearer(key)).json["used"] == 1
+
+
+def test_another_students_attempt_is_not_found_with_ones_own_key(app):
+    notebook, key = download(app, "claude")
+    attempt = app.test_client().post("/api/submit", headers=bearer(key), data=json.dumps(notebook)).json["attempt"]
+    _, other = download(app, "donald")
+    answer = app.test_client().get(f"/api/attempts/{attempt}", headers=bearer(other))
+    assert answer.status_code == 404 and answer.json == {"error": "There is no such attempt of yours."}
+
+
+def test_serve_revoke_ends_the_students_keys(app, capsys):
+    from autograder.cli import main
+
+    _, key = download(app, "emmy")
+    assert app.test_client().get("/api/assignment", headers=bearer(key)).status_code == 200
+    assert main(["serve", "revoke", "--user", "emmy", "--db", app.extensions["autograder"].db_url]) == 0
+    assert capsys.readouterr().out.strip() == "revoked 1 link(s), ended 1 session(s), revoked 1 submit key(s)"
+    answer = app.test_client().get("/api/assignment", headers=bearer(key))
+    assert answer.status_code == 403 and "withdrawn" in answer.json["error"]
+
+
+def test_the_rate_limit_allows_its_count_and_refuses_the_next_until_the_window_passes(app):
+    _, key = download(app, "frances")
+    client = app.test_client()
+    app.extensions["autograder_api_rate"] = RateLimit(5, 0.3)
+    try:
+        assert [client.get("/api/assignment", headers=bearer(key)).status_code for _ in range(5)] == [200] * 5
+        refused = client.get("/api/assignment", headers=bearer(key))
+        assert refused.status_code == 429 and refused.headers["Retry-After"] == "1"
+        assert refused.json["error"].startswith("Too many requests at once.")
+        time.sleep(0.35)
+        assert client.get("/api/assignment", headers=bearer(key)).status_code == 200
+    finally:
+        app.extensions["autograder_api_rate"] = RateLimit(10 ** 6, 60)
+
+
+def test_reading_a_notebook_drops_its_submit_key(tmp_path):
+    path = tmp_path / "n.ipynb"
+    path.write_text(json.dumps({"nbformat": 4, "nbformat_minor": 5, "cells": [],
+                                "metadata": {"autograder": {"service": "http://s", "key": "secret-key"}}}))
+    assert nb.read(path).metadata == {"autograder": {"service": "http://s"}}
+
+
+header_text = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=255, blacklist_characters="\x7f"),
+                      max_size=80)  # what an HTTP header can carry
+headers = st.fixed_dictionaries({}, optional={
+    "Authorization": header_text | header_text.map("Bearer ".__add__),
+    "Content-Type": st.sampled_from(["application/json", "text/plain", "multipart/form-data", "x/\x00"]),
+    "Cookie": header_text})
+json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(),
+                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+                           max_leaves=12)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(method_path=st.sampled_from([("GET", "/api/assignment"), ("POST", "/api/submit"), ("GET", "/api/attempts/1"),
+                                    ("GET", "/api/attempts/99999999999"), ("PUT", "/api/submit"),
+                                    ("GET", "/api/attempts/1?wait=x")]),
+       headers=headers, use_key=st.booleans(),
+       body=st.binary(max_size=500) | json_values.map(lambda value: json.dumps(value).encode()))
+def test_any_request_to_the_api_gets_a_json_answer_never_a_server_error(app, keys, method_path, headers, use_key,
+                                                                        body):
+    method, path = method_path
+    if use_key:
+        headers = {**headers, **bearer(keys[0])}
+    answer = app.test_client().open(path, method=method, headers=headers, data=body)
+    assert answer.status_code < 500
+    assert answer.is_json
+    if answer.status_code >= 400:
+        assert set(answer.json) == {"error"} and answer.json["error"]
+
+
+@pytest.fixture(scope="module")
+def keys(app):
+    app.extensions["autograder_api_rate"] = RateLimit(10 ** 6, 60)  # the property runs many requests at once
+    return [download(app, "hypothesis")[1]]
+
+
+def test_a_notebook_page_of_another_origin_may_call_the_api_with_its_key_and_no_cookie(app):
+    _, key = download(app, "john")
+    client = app.test_client()
+    preflight = client.options("/api/submit", headers={"Origin": "http://127.0.0.1:8888",
+                                                       "Access-Control-Request-Method": "POST",
+                                                       "Access-Control-Request-Headers": "authorization"})
+    assert preflight.status_code == 200 and preflight.headers["Access-Control-Allow-Origin"] == "*"
+    assert "Authorization" in preflight.headers["Access-Control-Allow-Headers"]
+    assert "Access-Control-Allow-Credentials" not in preflight.headers  # a cookie is never sent, nor read
+    answer = client.get("/api/assignment", headers={**bearer(key), "Origin": "http://127.0.0.1:8888"})
+    assert answer.status_code == 200 and answer.headers["Access-Control-Allow-Origin"] == "*"
+    assert "Set-Cookie" not in answer.headers
+
+
+def test_the_assignment_page_says_how_to_submit_from_jupyter_and_shows_no_key(app):
+    from autograder.web.auth import link_token
+
+    client = app.test_client()
+    link = app.extensions["autograder"].store.add_link("katherine", "student", 1)
+    client.get(f"/signin/{link_token(app.secret_key, link.id)}")
+    key = json.loads(client.get(f"/assignments/{A1}/release").data)["metadata"]["autograder"]["key"]
+    page = client.get(f"/assignments/{A1}").get_data(as_text=True)
+    assert "run <code>submit()</code> in a cell" in page
+    assert "<code>autograder submit gradient_descent.ipynb</code>" in page
+    assert key not in page
