@@ -264,7 +264,7 @@ class GradingService:
         self.store.finish(attempt, result.status, result.score, result.max_score,
                           None if counting == BATCH else counting)
 
-    def _counting(self, attempt: Attempt, score: float, others: list[Attempt], batch) -> int | str:
+    def _counting(self, attempt: Attempt, score: float, others: list[Attempt], batch=None) -> int | str:
         """The attempt that counts (its id, or BATCH) under the assignment's policy, over the service's graded
         attempts and the batch's graded submission alike (policies.counting_attempt)."""
         history = [Graded(other.id, self._after_late_penalty(other, other.score or 0.0), other.uploaded_at,
