@@ -24,8 +24,8 @@ from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import Column, DateTime, MetaData, String, Table, Text, bindparam, create_engine, delete, event, \
-    insert, inspect, select, text, update
+from sqlalchemy import Column, DateTime, Float, MetaData, String, Table, Text, bindparam, create_engine, delete, \
+    event, insert, inspect, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, SAWarning, SQLAlchemyError
 
@@ -116,19 +116,26 @@ GRADED = Table(
     Column("result", Text, nullable=False),              # SubmissionResult.to_json(), as JSON text
     Column("graded_at", DateTime, nullable=False),
     Column("submitted_at", DateTime),                    # the submission's timestamp.txt, if it had one (UTC)
+    Column("score", Float),                              # the result's: the service's pages read it without
+    Column("max_score", Float),                          # the result (None in rows written before these columns)
 )
+ADDED_COLUMNS = {"submitted_at": "TIMESTAMP", "score": "FLOAT", "max_score": "FLOAT"}   # since the first version
 SERVICE_FINGERPRINT = "web-attempt-"   # rows the service wrote here before its attempts kept to their own table
 
 
 def create_graded_table(engine) -> None:
-    """`autograder_graded` as this version writes it: created, or given the column older versions lacked."""
+    """`autograder_graded` as this version writes it: created, or given the columns older versions lacked."""
+    def missing():
+        return [name for name in ADDED_COLUMNS if name not in {column["name"] for column in
+                                                               inspect(engine).get_columns(GRADED.name)}]
+
     GRADED.metadata.create_all(engine)
-    if "submitted_at" not in {column["name"] for column in inspect(engine).get_columns(GRADED.name)}:
+    for name in missing():
         try:
             with engine.begin() as connection:
-                connection.execute(text(f"ALTER TABLE {GRADED.name} ADD COLUMN submitted_at TIMESTAMP"))
+                connection.execute(text(f"ALTER TABLE {GRADED.name} ADD COLUMN {name} {ADDED_COLUMNS[name]}"))
         except SQLAlchemyError:  # another process added it meanwhile
-            if "submitted_at" not in {column["name"] for column in inspect(engine).get_columns(GRADED.name)}:
+            if name in missing():
                 raise
 
 
@@ -400,7 +407,7 @@ class GradebookWriter:
             connection.execute(insert(GRADED).values(
                 assignment=self.spec.name, student=result.student, fingerprint=fingerprint,
                 result=json.dumps(result.to_json()), graded_at=datetime.now(timezone.utc).replace(tzinfo=None),
-                submitted_at=timestamp))
+                submitted_at=timestamp, score=result.score, max_score=result.max_score))
         self.gradebook.db.commit()
 
     def _save_grades(self, connection, result, submitted, timestamp):

@@ -62,8 +62,9 @@ class _ServiceWorker(_Worker):
 
     def _grade(self, sandbox, job):
         sandbox.max_templates = len(self.specs)  # uploads of every assignment come mixed: keep each one's warm
-        self.others = {name: tuple(other for other_name, other in self.specs.items() if other_name != name)
-                       for name in self.specs}  # assignments added while the service runs (GradingService.refresh)
+        specs = dict(self.specs)  # a copy: GradingService.refresh adds assignments while the service runs
+        self.others = {name: tuple(other for other_name, other in specs.items() if other_name != name)
+                       for name in specs}
         self.current = job
         result = super()._grade(sandbox, job)
         self.current = None
@@ -235,7 +236,7 @@ class GradingService:
         spec = self.specs[attempt.assignment]
         others = [other for other in self.store.attempts(attempt.student, attempt.assignment)
                   if other.done and other.id != attempt.id]
-        batch = next(iter(self.store.batch_attempts(attempt.student, attempt.assignment)), None)
+        batch = next(iter(self.store.batch_attempts(attempt.student, attempt.assignment, results=True)), None)
         counting = self._counting(attempt, result.score, others, batch)
         previous = next((other.id for other in others if other.counts), BATCH if batch and batch.counts else None)
         own_copy = attempt_folder(self.course, attempt) / "autograded"

@@ -199,7 +199,7 @@ def assignment_state(student: str, assignment: str) -> dict:
     rule = policy(svc.course, assignment)
     extension = svc.store.extension(student, assignment)
     attempts = svc.store.attempts(student, assignment)
-    batch = next(iter(svc.store.batch_attempts(student, assignment)), None)
+    batch = next(iter(svc.store.batch_attempts(student, assignment, results=True)), None)
     grading = next((attempt for attempt in attempts if not attempt.done), None)
     counting = next((attempt for attempt in attempts if attempt.counts), None)
     next_at = None
@@ -235,7 +235,7 @@ def render_batch_attempt(student: str, assignment: str, instructor: bool):
     from .results import result_view
 
     svc = service()
-    batch = next(iter(svc.store.batch_attempts(student, assignment)), None)
+    batch = next(iter(svc.store.batch_attempts(student, assignment, results=True)), None)
     if batch is None:
         abort(404)
     rule = policy(svc.course, assignment)
@@ -277,7 +277,7 @@ def render_attempt(found, instructor: bool):
             marks = gradebook_marks(found) if found.counts else None
             view = result_view(result, shown, (found.id, found.finished_at), marks, found.counts)
     history = svc.store.attempts(found.student, found.assignment)
-    batch = next(iter(svc.store.batch_attempts(found.student, found.assignment)), None)
+    batch = next(iter(svc.store.batch_attempts(found.student, found.assignment, results=True)), None)
     return render_template("student/attempt.html", attempt=found, view=view, history=history,
                            standings=standings(history), instructor=instructor, policy=rule,
                            other_batch=batch, other_batch_standing=batch_standing_of(batch))

@@ -94,6 +94,12 @@ def test_the_batch_s_graded_submission_counts_until_a_service_attempt_does(tmp_p
     ada, = store.batch_attempts()
     assert (ada.student, ada.assignment, ada.score, ada.max_score, ada.counts) == ("ada", "01", 7.0, 7.0, True)
     assert ada.submitted_at == datetime(2026, 10, 9, 12, 7)
+    assert ada.result is None and store.batch_attempts(results=True)[0].result["status"] == "graded"
+    with sqlite3.connect(tmp_path / "gradebook.db") as db:  # as the batch writes it now: the score in its column
+        db.execute("UPDATE autograder_graded SET score = 6.5, max_score = 7 WHERE student = 'ada'")
+    assert (store.batch_attempts()[0].score, store.batch_attempts()[0].max_score) == (6.5, 7.0)
+    with sqlite3.connect(tmp_path / "gradebook.db") as db:
+        db.execute("UPDATE autograder_graded SET score = 7, max_score = 7 WHERE student = 'ada'")
     attempt_id = store.reserve_attempt("ada", "01", 1, START, False)
     attempt = store.acknowledge(attempt_id)
     store.finish(attempt, "graded", 5.0, 7.0, None)        # the batch's 7 still counts

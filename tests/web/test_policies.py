@@ -69,9 +69,9 @@ c.LateSubmissionPlugin.penalty_method = "zero"
         on_time = attempt(1, due - timedelta(minutes=1), score=3.0)
         assert grader._counting(attempt(2, due + timedelta(seconds=1), None), 7.0, [on_time]) == 1  # 7 late is 0
         assert grader._counting(attempt(2, due, None), 7.0, [on_time]) == 2  # at the due date: on time
-        late_batch = BatchAttempt("ada", A1, due + timedelta(seconds=1), due, {"score": 9.0, "max_score": 9.0}, True)
+        late_batch = BatchAttempt("ada", A1, due + timedelta(seconds=1), due, 9.0, 9.0, True)
         assert grader._counting(attempt(2, due - timedelta(seconds=9), None), 2.0, [on_time], late_batch) == 1
-        on_time_batch = BatchAttempt("ada", A1, due, due, {"score": 9.0, "max_score": 9.0}, True)
+        on_time_batch = BatchAttempt("ada", A1, due, due, 9.0, 9.0, True)
         assert grader._counting(attempt(2, due - timedelta(seconds=9), None), 2.0, [on_time], on_time_batch) == BATCH
         store.set_extension("ada", A1, 1)
         assert grader._counting(attempt(2, due + timedelta(minutes=59), None), 7.0, [on_time]) == 2
