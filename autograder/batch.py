@@ -309,13 +309,14 @@ def _file_digest(path: Path | None) -> bytes:
 
 
 def save_or_explain(writer, spec: AssignmentSpec, job: SubmittedNotebook, result: SubmissionResult,
-                    autograded_root: Path) -> SubmissionResult:
-    """Save `result`; when the submission itself makes that fail (not the gradebook), save an error result that
-    says why instead, so the batch goes on. A gradebook that fails (GradebookError) still stops the batch."""
+                    autograded_root: Path, service: bool = False) -> SubmissionResult:
+    """Save `result` (a batch's, or with `service` one the service's counting attempt); when the submission itself
+    makes that fail (not the gradebook), save an error result that says why instead, so the batch goes on. A
+    gradebook that fails (GradebookError) still stops the batch."""
     from .gradebook import GradebookError
 
     try:
-        _save(writer, spec, job, result, autograded_root)
+        _save(writer, spec, job, result, autograded_root, service)
         return result
     except GradebookError:
         raise
@@ -324,12 +325,12 @@ def save_or_explain(writer, spec: AssignmentSpec, job: SubmittedNotebook, result
                        type(error).__name__, str(error)[:300])
         explained = error_result(spec, job.student, "Your notebook was graded, but its result could not be saved "
                                                     f"({type(error).__name__}). Your instructor will look at it.")
-        _save(writer, spec, replace(job, path=None, timestamp_file=None), explained, autograded_root)
+        _save(writer, spec, replace(job, path=None, timestamp_file=None), explained, autograded_root, service)
         return explained
 
 
 def _save(writer, spec: AssignmentSpec, job: SubmittedNotebook, result: SubmissionResult,
-          autograded_root: Path):
+          autograded_root: Path, service: bool = False):
     from nbgrader.utils import parse_utc
 
     from .autograded import write_autograded
@@ -346,9 +347,11 @@ def _save(writer, spec: AssignmentSpec, job: SubmittedNotebook, result: Submissi
             timestamp = parse_utc(job.timestamp_file.read_text(errors="replace").strip())
         except Exception:  # an unreadable timestamp is the LMS's problem, not a reason to lose the grade
             timestamp = None
-    # in place before the grades commit, so a resumed batch skips only submissions written in full
-    write_autograded(autograded_root / result.student / spec.name, spec, result, submitted, job.timestamp_file)
-    writer.save(result, submitted, timestamp, job.fingerprint)
+    # a batch's result goes into nbgrader's tables only if it counts over the student's attempts in the service
+    counts = service or writer.counts_over_service(result.student, result.score, timestamp)
+    if counts:  # in place before the grades commit, so a resumed batch skips only submissions written in full
+        write_autograded(autograded_root / result.student / spec.name, spec, result, submitted, job.timestamp_file)
+    writer.save(result, submitted, timestamp, job.fingerprint, counts=counts, service=service)
 
 
 class _JsonReport:

@@ -20,12 +20,12 @@ import uuid
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import Column, DateTime, MetaData, String, Table, Text, bindparam, create_engine, delete, event, \
-    insert, inspect, select, text, update
+from sqlalchemy import Column, DateTime, Float, MetaData, String, Table, Text, bindparam, create_engine, delete, \
+    event, insert, inspect, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, SAWarning, SQLAlchemyError
 
@@ -115,7 +115,32 @@ GRADED = Table(
     Column("fingerprint", String(64), nullable=False),   # sha256 of the submission and the grading inputs
     Column("result", Text, nullable=False),              # SubmissionResult.to_json(), as JSON text
     Column("graded_at", DateTime, nullable=False),
+    Column("submitted_at", DateTime),                    # the submission's timestamp.txt, if it had one (UTC)
+    Column("score", Float),                              # the result's: the service's pages read it without
+    Column("max_score", Float),                          # the result (None in rows written before these columns)
 )
+ADDED_COLUMNS = {"submitted_at": "TIMESTAMP", "score": "FLOAT", "max_score": "FLOAT"}   # since the first version
+SERVICE_FINGERPRINT = "web-attempt-"   # rows the service wrote here before its attempts kept to their own table
+
+
+def create_graded_table(engine) -> None:
+    """`autograder_graded` as this version writes it: created, or given the columns older versions lacked."""
+    def missing():
+        return [name for name in ADDED_COLUMNS if name not in {column["name"] for column in
+                                                               inspect(engine).get_columns(GRADED.name)}]
+
+    GRADED.metadata.create_all(engine)
+    for name in missing():
+        try:
+            with engine.begin() as connection:
+                connection.execute(text(f"ALTER TABLE {GRADED.name} ADD COLUMN {name} {ADDED_COLUMNS[name]}"))
+        except SQLAlchemyError:  # another process added it meanwhile
+            if name in missing():
+                raise
+
+
+def is_batch_fingerprint(fingerprint: str) -> bool:
+    return not fingerprint.startswith(SERVICE_FINGERPRINT)
 SETUP_LOCK = 0x6E626772  # PostgreSQL advisory lock key: one grader at a time creates tables and assignments
 SAVE_ATTEMPTS = 3         # a concurrent grader adding the same student makes one save fail; the retry finds it
 
@@ -271,7 +296,7 @@ class GradebookWriter:
         warnings.filterwarnings("ignore", category=SAWarning, module="nbgrader.api")
         check_url(db_url)
         os.environ.setdefault("PGCONNECT_TIMEOUT", "10")  # libpq: an unreachable server fails in seconds
-        self.db_url, self.spec, self.course_root = db_url, spec, course.root
+        self.db_url, self.spec, self.course, self.course_root = db_url, spec, course, course.root
         self.notebook_id = Path(spec.notebook).stem
         self._plugin = None  # the late submission plugin nbgrader's configuration names, once one is needed
         self.gradebook = None
@@ -279,7 +304,10 @@ class GradebookWriter:
             with _setup_lock(db_url):
                 self.gradebook = Gradebook(db_url)
                 _stamp_alembic(self.gradebook)
-                GRADED.metadata.create_all(self.gradebook.engine)
+                create_graded_table(self.gradebook.engine)
+                from .web.store import ATTEMPTS
+
+                ATTEMPTS.create(self.gradebook.engine, checkfirst=True)  # the service's attempts: one history
                 record_assignment(db_url, course, spec)
             _write_ahead(self.gradebook)
             self._released_checksums = {cell.name: cell.checksum for cell in
@@ -316,15 +344,44 @@ class GradebookWriter:
             raise self._failed(f"reading the result of {student}", error) from error
         return json.loads(stored)
 
+    def counts_over_service(self, student: str, score: float, timestamp: datetime | None) -> bool:
+        """Whether a batch result of `score` handed in at `timestamp` is the attempt that counts under the
+        assignment's counting policy (web/policies.py), over the student's graded attempts in the service."""
+        from .web.policies import BATCH, Graded, counting_attempt, policy
+        from .web.store import ATTEMPTS, EXTENSIONS
+
+        try:
+            where = (ATTEMPTS.c.student == student) & (ATTEMPTS.c.assignment == self.spec.name)
+            attempts = self.gradebook.db.execute(select(ATTEMPTS).where(where, ATTEMPTS.c.status == "done")).all()
+            hours = self.gradebook.db.scalar(select(EXTENSIONS.c.hours).where(
+                EXTENSIONS.c.student == student, EXTENSIONS.c.assignment == self.spec.name)) \
+                if attempts and inspect(self.gradebook.engine).has_table(EXTENSIONS.name) else None
+            self.gradebook.db.rollback()
+        except SQLAlchemyError as error:
+            raise self._failed(f"reading the service attempts of {student}", error) from error
+        if not attempts:
+            return True
+        extension = timedelta(hours=hours) if hours else None
+        handed_in = timestamp or datetime.now(timezone.utc).replace(tzinfo=None)
+
+        def graded(key, score, at, order):
+            return Graded(key, score - (self.late_penalty(student, score, at, extension) or 0.0), at, order)
+
+        history = [graded(row.id, row.score or 0.0, row.uploaded_at, row.number) for row in attempts]
+        history.append(graded(BATCH, score, handed_in, 0))
+        return counting_attempt(policy(self.course, self.spec.name).counting, history) == BATCH
+
     def save(self, result: SubmissionResult, submitted, timestamp: datetime | None = None,
-             fingerprint: str = "") -> None:
-        """Record `result` as the student's grades; with the grades, in the same commit, record that
-        the submission with this fingerprint is graded. Either all of it is committed or none of it."""
+             fingerprint: str = "", *, counts: bool = True, service: bool = False) -> None:
+        """Record `result`, in one commit: a batch's (`service` False) as its graded submission with this
+        fingerprint, and, when it `counts`, as the student's grades in nbgrader's tables, in place of any service
+        attempt's; a service attempt's (`service` True) as the student's grades only (its own table says
+        which attempt that is). Either all of it is committed or none of it."""
         from nbgrader.api import InvalidEntry
 
         for attempt in range(SAVE_ATTEMPTS):
             try:
-                self._save(result, submitted, timestamp, fingerprint)
+                self._save(result, submitted, timestamp, fingerprint, counts or service, not service)
                 return
             except (IntegrityError, InvalidEntry) as error:
                 self.gradebook.db.rollback()
@@ -335,7 +392,25 @@ class GradebookWriter:
                 self.gradebook.db.rollback()
                 raise self._failed(f"saving the grades of {result.student}", error) from error
 
-    def _save(self, result, submitted, timestamp, fingerprint):
+    def _save(self, result, submitted, timestamp, fingerprint, grades_too: bool, batch: bool):
+        connection = self.gradebook.db.connection()
+        if grades_too:
+            self._save_grades(connection, result, submitted, timestamp)
+        if batch:
+            from .web.store import ATTEMPTS
+
+            if grades_too:  # the batch's submission counts now, not any of the service's attempts
+                connection.execute(update(ATTEMPTS).where(
+                    ATTEMPTS.c.student == result.student, ATTEMPTS.c.assignment == self.spec.name).values(counts=False))
+            where = (GRADED.c.assignment == self.spec.name) & (GRADED.c.student == result.student)
+            connection.execute(delete(GRADED).where(where))
+            connection.execute(insert(GRADED).values(
+                assignment=self.spec.name, student=result.student, fingerprint=fingerprint,
+                result=json.dumps(result.to_json()), graded_at=datetime.now(timezone.utc).replace(tzinfo=None),
+                submitted_at=timestamp, score=result.score, max_score=result.max_score))
+        self.gradebook.db.commit()
+
+    def _save_grades(self, connection, result, submitted, timestamp):
         """nbgrader's rows for the submission, written as `update_or_create_submission` and autograde's
         SaveAutoGrades and AssignLatePenalties write them, in SQL statements rather than through nbgrader's
         ORM (which cost 18 ms a submission, more than grading some notebooks)."""
@@ -343,7 +418,6 @@ class GradebookWriter:
 
         students, submissions, notebooks = Student.__table__, SubmittedAssignment.__table__, SubmittedNotebook.__table__
         grades, comments = Grade.__table__, Comment.__table__
-        connection = self.gradebook.db.connection()
         if connection.execute(select(students.c.id).where(students.c.id == result.student)).first() is None:
             connection.execute(insert(students).values(id=result.student))
         submission = connection.execute(select(submissions.c.id, submissions.c.timestamp, submissions.c.extension).where(
@@ -409,12 +483,6 @@ class GradebookWriter:
                 penalty = self.late_penalty(result.student, total, timestamp, extension)
                 connection.execute(update(notebooks).where(notebooks.c.id == notebook_id)
                                    .values(late_submission_penalty=penalty))
-        where = (GRADED.c.assignment == self.spec.name) & (GRADED.c.student == result.student)
-        connection.execute(delete(GRADED).where(where))
-        connection.execute(insert(GRADED).values(
-            assignment=self.spec.name, student=result.student, fingerprint=fingerprint,
-            result=json.dumps(result.to_json()), graded_at=datetime.now(timezone.utc).replace(tzinfo=None)))
-        self.gradebook.db.commit()
 
     def _grade_values(self, result, submitted) -> dict[str, float | None]:
         """Grade cell name -> auto_score: the points of each check; for a written answer, None (to be graded

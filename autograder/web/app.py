@@ -4,9 +4,10 @@ and instructors (instructor.py) as Jinja2 templates, and the session contract of
 """
 from __future__ import annotations
 
+import logging
 import os
 import secrets
-from dataclasses import dataclass
+import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from werkzeug.routing import IntegerConverter
 from .. import scores
 from .auth import SessionInterface, csrf, current_user
 
+logger = logging.getLogger(__name__)
 DEFAULT_MAX_UPLOAD_MB = 8       # a notebook with its outputs; the release notebooks are under 100 kB
 SESSION_DAYS = 14
 
@@ -34,17 +36,63 @@ class RowId(IntegerConverter):
         super().__init__(map, *args, **{"max": MAX_ID, **kwargs})
 
 
-@dataclass
 class Service:
     """What the views share: the course, its gradebook URL, the service tables and the grader."""
-    course: object
-    db_url: str
-    store: object
-    grader: object
+
+    def __init__(self, course, db_url: str, store, grader):
+        self.db_url, self.store, self.grader = db_url, store, grader
+        self._course, self._seen = course, _course_state(course.root)
+        self._reading = threading.Lock()
+
+    @property
+    def course(self):
+        """The course as course_config.py and release/ say now: read again when either changed since (a few
+        `stat` calls a request), so that an assignment added (`autograder new`) or released (`autograder
+        release`) while the service runs appears without a restart."""
+        seen = _course_state(self._course.root)
+        if seen != self._seen:
+            with self._reading:
+                if seen != self._seen:
+                    self._reload(seen)
+        return self._course
+
+    def _reload(self, seen) -> None:
+        from ..config import load_course
+        from .policies import check_policies
+
+        try:
+            course = load_course.__wrapped__(self._course.root)  # not the cached one: the file changed
+            check_policies(course)
+        except Exception as error:  # e.g. a file saved half-way through an edit: keep the course as it was
+            logger.warning("course_config.py changed but cannot be used (%s); the service keeps the course as it "
+                           "was until it is fixed", error)
+            self._seen = seen
+            return
+        self.grader.refresh(course)
+        self._course, self._seen = course, seen
+        logger.info("course re-read: assignments %s", ", ".join(course.assignments))
 
     def close(self) -> None:
         self.grader.close()
         self.store.close()
+
+
+def _course_state(root: Path) -> tuple:
+    """What says the course changed: the modification times of course_config.py, release/ and its folders."""
+    from ..config import CONFIG_FILE
+
+    def stamp(path: Path):
+        try:
+            return path.stat().st_mtime_ns
+        except OSError:
+            return None
+
+    release = Path(root) / "release"
+    try:
+        folders = sorted(entry.path for entry in os.scandir(release) if entry.is_dir())
+    except OSError:
+        folders = []
+    return (stamp(Path(root) / CONFIG_FILE), stamp(release), *((folder, stamp(Path(folder))) for folder in folders))
 
 
 def create_app(course=None, db_url: str | None = None, *, secret_key: str | None = None, workers: int = 2,
@@ -95,7 +143,7 @@ def create_app(course=None, db_url: str | None = None, *, secret_key: str | None
     init_api(app)
     _error_pages(app)
     app.before_request(_refuse_large_bodies)
-    app.context_processor(lambda: {"user": _user_for_page(), "course_id": course.course_id})
+    app.context_processor(lambda: {"user": _user_for_page(), "course_id": service.course.course_id})
     _share_result_templates(app)
     if grading:
         service.grader.start()

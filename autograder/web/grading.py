@@ -24,7 +24,7 @@ from ..autograded import RESULTS, write_autograded
 from ..batch import SandboxWorker, SubmittedNotebook, save_or_explain
 from ..grade import SubmissionResult, assignment_spec
 from ..gradebook import GradebookError
-from .policies import policy
+from .policies import BATCH, Graded, counting_attempt, policy
 from .store import Attempt, Store
 
 logger = logging.getLogger(__name__)
@@ -61,6 +61,9 @@ class _ServiceWorker(SandboxWorker):
 
     def _grade(self, sandbox, job):
         sandbox.max_templates = len(self.specs)  # uploads of every assignment come mixed: keep each one's warm
+        specs = dict(self.specs)  # a copy: GradingService.refresh adds assignments while the service runs
+        self.others = {name: tuple(other for other_name, other in specs.items() if other_name != name)
+                       for name in specs}
         self.current = job
         result = super()._grade(sandbox, job)
         self.current = None
@@ -98,6 +101,19 @@ class GradingService:
         self.saver.start()
         for attempt in self.store.attempts(status="queued"):
             self.enqueue(attempt)
+
+    def refresh(self, course) -> None:
+        """Grade with `course` as re-read (app.Service.course): the spec of each assignment added or released
+        since is built (one not ready to grade yet is left out, and tried again at the next change)."""
+        for name in course.assignments:
+            try:
+                spec = assignment_spec(course, name)
+            except Exception as error:  # e.g. `autograder new` wrote it, its checks are not written yet
+                logger.warning("assignment %s cannot be graded yet (%s)", name, error)
+                continue
+            if self.specs.get(name) != spec:
+                self.specs[name] = spec  # the same dict the workers read: they grade with it from their next job
+        self.course = course
 
     def enqueue(self, attempt: Attempt) -> None:
         """Queue the attempt for grading; one queued or being graded already is graded once more after that."""
@@ -227,8 +243,9 @@ class GradingService:
         spec = self.specs[attempt.assignment]
         others = [other for other in self.store.attempts(attempt.student, attempt.assignment)
                   if other.done and other.id != attempt.id]
-        counting = self._counting(attempt, result.score, others)
-        previous = next((other.id for other in others if other.counts), None)
+        batch = next(iter(self.store.batch_attempts(attempt.student, attempt.assignment, results=True)), None)
+        counting = self._counting(attempt, result.score, others, batch)
+        previous = next((other.id for other in others if other.counts), BATCH if batch and batch.counts else None)
         own_copy = attempt_folder(self.course, attempt) / "autograded"
         if counting == attempt.id:
             written = self._record(attempt, job, result)
@@ -240,42 +257,58 @@ class GradingService:
                 submitted = None
             write_autograded(own_copy, spec, result, submitted, job.timestamp_file)
             if counting != previous:  # a regrade lowered the counting attempt: another one counts now
-                chosen = next(other for other in others if other.id == counting)
-                folder = submitted_notebook(self.course, chosen).parent
-                self._record(chosen, SubmittedNotebook(
-                    chosen.student, folder / spec.notebook, folder / "timestamp.txt", f"web-attempt-{chosen.id}",
-                    chosen.assignment), stored_result(self.course, chosen))
-        self.store.finish(attempt, result.status, result.score, result.max_score, counting)
+                if counting == BATCH:  # the batch's graded submission, back into nbgrader's tables
+                    folder = self.course.root / "submitted" / attempt.student / attempt.assignment
+                    notebook = folder / spec.notebook
+                    self._record(attempt, SubmittedNotebook(
+                        attempt.student, notebook if notebook.is_file() else None, folder / "timestamp.txt", "",
+                        attempt.assignment), SubmissionResult.from_json(batch.result))
+                else:
+                    chosen = next(other for other in others if other.id == counting)
+                    folder = submitted_notebook(self.course, chosen).parent
+                    self._record(chosen, SubmittedNotebook(
+                        chosen.student, folder / spec.notebook, folder / "timestamp.txt", f"web-attempt-{chosen.id}",
+                        chosen.assignment), stored_result(self.course, chosen))
+        self.store.finish(attempt, result.status, result.score, result.max_score,
+                          None if counting == BATCH else counting)
 
-    def _counting(self, attempt: Attempt, score: float, others: list[Attempt]) -> int:
-        candidates = [(self._after_late_penalty(other, other.score or 0.0), other.number, other.id)
-                      for other in others]
-        candidates.append((self._after_late_penalty(attempt, score), attempt.number, attempt.id))
-        if policy(self.course, attempt.assignment).counting == "last":
-            return max(candidates, key=lambda candidate: candidate[1])[2]
-        return max(candidates)[2]  # the best score; of equal ones, the later attempt
+    def _counting(self, attempt: Attempt, score: float, others: list[Attempt], batch=None) -> int | str:
+        """The attempt that counts (its id, or BATCH) under the assignment's policy, over the service's graded
+        attempts and the batch's graded submission alike (policies.counting_attempt)."""
+        history = [Graded(other.id, self._after_late_penalty(other, other.score or 0.0), other.uploaded_at,
+                          other.number) for other in others]
+        history.append(Graded(attempt.id, self._after_late_penalty(attempt, score), attempt.uploaded_at,
+                              attempt.number))
+        if batch is not None:
+            history.append(Graded(BATCH, self._after_late_penalty(attempt, batch.score, batch.submitted_at),
+                                  batch.submitted_at, 0))
+        return counting_attempt(policy(self.course, attempt.assignment).counting, history)
 
-    def _after_late_penalty(self, attempt: Attempt, score: float) -> float:
-        """`score` less the late penalty nbgrader's gradebook would take off it: a late attempt's higher score
-        must not make it count over an earlier attempt on time that is worth more."""
+    def _after_late_penalty(self, attempt: Attempt, score: float, handed_in=None) -> float:
+        """`score` less the late penalty nbgrader's gradebook would take off it if handed in at `handed_in` (by
+        default, when `attempt` was uploaded): a late attempt's higher score must not make it count over an
+        earlier attempt on time that is worth more."""
         extension = self.store.extension(attempt.student, attempt.assignment)
-        penalty = self._writer(attempt.assignment).late_penalty(attempt.student, score, attempt.uploaded_at,
-                                                                 extension or None)
+        penalty = self._writer(attempt.assignment).late_penalty(attempt.student, score,
+                                                                 handed_in or attempt.uploaded_at, extension or None)
         return score - (penalty or 0.0)
 
     def _record(self, attempt: Attempt, job: SubmittedNotebook, result: SubmissionResult) -> Path:
-        """Write `result` into nbgrader's gradebook and the course's autograded/, as `autograder grade` does;
-        returns the autograded folder written."""
+        """Write `result` into nbgrader's gradebook and the course's autograded/, as `autograder grade` does
+        (but as the service's: the batch's own record of what it graded stays); returns the folder written."""
         writer = self._writer(attempt.assignment)
         extension = self.store.extension(attempt.student, attempt.assignment)
         if extension:  # nbgrader's late penalty reads the extension from the student's submission
             writer.gradebook.update_or_create_student(attempt.student)
             writer.gradebook.update_or_create_submission(attempt.assignment, attempt.student, extension=extension)
         # a result the submission keeps from being saved is saved as an error that says why, as in a batch
-        save_or_explain(writer, self.specs[attempt.assignment], job, result, self.course.root / "autograded")
+        save_or_explain(writer, self.specs[attempt.assignment], job, result, self.course.root / "autograded",
+                        service=True)
         return self.course.root / "autograded" / attempt.student / attempt.assignment
 
     def _writer(self, assignment: str):
+        if assignment in self.writers and self.writers[assignment].spec != self.specs[assignment]:
+            self.writers.pop(assignment).close()  # released again while the service runs: its cells may differ
         if assignment not in self.writers:
             from ..gradebook import GradebookWriter
 

@@ -26,16 +26,18 @@ def service():
 @instructor_required
 def overview():
     svc = service()
-    attempts = svc.store.attempts()
+    attempts, batches = svc.store.attempts(), svc.store.batch_attempts()
     rows = []
-    for name in svc.course.assignments:
+    for name in svc.course.assignments:  # the service's attempts and the batch's graded submissions: one history
         mine = [attempt for attempt in attempts if attempt.assignment == name]
-        counting = [attempt.score for attempt in mine if attempt.counts]
-        rows.append({"assignment": name, "policy": policy(svc.course, name), "attempts": len(mine),
-                     "students": len({attempt.student for attempt in mine}),
+        batch = [graded for graded in batches if graded.assignment == name]
+        counting = [attempt.score for attempt in mine if attempt.counts] + \
+            [graded.score for graded in batch if graded.counts]
+        rows.append({"assignment": name, "policy": policy(svc.course, name), "attempts": len(mine) + len(batch),
+                     "students": len({attempt.student for attempt in [*mine, *batch]}),
                      "queued": sum(not attempt.done for attempt in mine),
                      "mean": statistics.mean(counting) if counting else None})
-    students = sorted({attempt.student for attempt in attempts} | set(_roster()))
+    students = sorted({attempt.student for attempt in [*attempts, *batches]} | set(_roster()))
     return render_template("instructor/overview.html", rows=rows, students=students)
 
 
@@ -74,6 +76,17 @@ def student(student):
     lms = lms_publications(current_app, [state["counting"] for state in states if state["counting"]])
     return render_template("instructor/student.html", student=student, states=states,
                            max_hours=MAX_EXTENSION_HOURS, lms=lms)
+
+
+@blueprint.get("/students/<student>/<assignment>/batch")
+@instructor_required
+def batch_attempt(student, assignment):
+    from .student import render_batch_attempt
+
+    _known_form(student)
+    if assignment not in service().course.assignments:
+        abort(404)
+    return render_batch_attempt(student, assignment, instructor=True)
 
 
 @blueprint.get("/attempts/<int:attempt_id>")

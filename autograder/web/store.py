@@ -106,6 +106,20 @@ class Attempt:
 
 
 @dataclass(frozen=True)
+class BatchAttempt:
+    """The submission `autograder grade` graded for a student (the gradebook's `autograder_graded` row): an attempt
+    of the same history as the service's; it counts when no service attempt does (`Store.finish`)."""
+    student: str
+    assignment: str
+    submitted_at: datetime     # the submission's timestamp.txt, else when it was graded (UTC)
+    graded_at: datetime
+    score: float
+    max_score: float
+    counts: bool
+    result: dict | None = None  # SubmissionResult.to_json(), when asked for
+
+
+@dataclass(frozen=True)
 class Link:
     id: str
     user_id: str
@@ -153,8 +167,11 @@ class Store:
     """The service tables; every method is one short transaction, safe from any thread."""
 
     def __init__(self, db_url: str):
+        from ..gradebook import create_graded_table
+
         self.engine = engine_for(db_url)
         METADATA.create_all(self.engine)
+        create_graded_table(self.engine)  # the batch's graded submissions: attempts of the same history
 
     def close(self):
         self.engine.dispose()
@@ -213,8 +230,41 @@ class Store:
         with self.engine.begin() as connection:
             connection.execute(update(ATTEMPTS).where(ATTEMPTS.c.id.in_(attempt_ids)).values(status="queued"))
 
+    def batch_attempts(self, student: str | None = None, assignment: str | None = None,
+                       results: bool = False) -> list[BatchAttempt]:
+        """What `autograder grade` graded (with each full result if `results`), each counting unless a service
+        attempt of its student and assignment does. Rows the service itself wrote there before it kept to its
+        own table are not batch attempts."""
+        from ..gradebook import GRADED, is_batch_fingerprint
+
+        columns = [column for column in GRADED.c if column.name != "result"]
+        query = select(*columns, *([GRADED.c.result] if results else [])).order_by(GRADED.c.student,
+                                                                                  GRADED.c.assignment)
+        if student is not None:
+            query = query.where(GRADED.c.student == student)
+        if assignment is not None:
+            query = query.where(GRADED.c.assignment == assignment)
+        counted = select(ATTEMPTS.c.student, ATTEMPTS.c.assignment).where(ATTEMPTS.c.counts.is_(True))
+        found = []
+        with self.engine.connect() as connection:
+            taken = {tuple(row) for row in connection.execute(counted)}
+            for row in connection.execute(query):
+                if not is_batch_fingerprint(row.fingerprint):
+                    continue
+                result = json.loads(row.result) if results else None
+                if row.score is None:  # written before the score had a column of its own
+                    result = result or json.loads(connection.scalar(select(GRADED.c.result).where(
+                        GRADED.c.assignment == row.assignment, GRADED.c.student == row.student)))
+                score, max_score = (row.score, row.max_score) if row.score is not None else \
+                    (result["score"], result["max_score"])
+                found.append(BatchAttempt(row.student, row.assignment, row.submitted_at or row.graded_at,
+                                          row.graded_at, float(score), float(max_score),
+                                          (row.student, row.assignment) not in taken, result if results else None))
+        return found
+
     def finish(self, attempt: Attempt, outcome: str, score: float, max_score: float, counting_id: int | None):
-        """Mark `attempt` graded and `counting_id` the one attempt of its student and assignment that counts."""
+        """Mark `attempt` graded and `counting_id` the one attempt of its student and assignment that counts
+        (None: none of the service's; the batch's graded submission, if any, then counts)."""
         with self.engine.begin() as connection:
             connection.execute(update(ATTEMPTS).where(ATTEMPTS.c.id == attempt.id).values(
                 status="done", outcome=outcome, score=score, max_score=max_score, finished_at=utcnow()))

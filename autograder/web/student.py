@@ -52,8 +52,16 @@ def signout():
 @student_required
 def assignments():
     student = current_user().user_id
-    rows = [assignment_state(student, name) for name in service().course.assignments]
+    rows = [assignment_state(student, name) for name in service().course.assignments if released(name)]
     return render_template("student/assignments.html", rows=rows)
+
+
+def released(assignment: str) -> bool:
+    """Whether students can work on `assignment`: it is the course's, released, and the service can grade it."""
+    svc = service()
+    course = svc.course  # read again if course_config.py or release/ changed
+    return assignment in course.assignments and assignment in svc.grader.specs and \
+        course.release_notebook(assignment).is_file()
 
 
 @blueprint.get("/assignments/<assignment>")
@@ -71,7 +79,7 @@ def release(assignment):
     import json
 
     course = service().course
-    if assignment not in course.assignments:
+    if not released(assignment):
         abort(404)
     notebook = json.loads(course.release_notebook(assignment).read_text(encoding="utf-8"))
     key = service().store.add_submit_key(current_user().user_id, assignment)
@@ -87,7 +95,7 @@ def release(assignment):
 @blueprint.post("/assignments/<assignment>/attempts")
 @student_required
 def upload(assignment):
-    if assignment not in service().course.assignments:
+    if not released(assignment):
         abort(404)
     chosen = request.files.get("notebook")
     if chosen is None or not chosen.filename:
@@ -205,8 +213,16 @@ def _own_attempt(attempt_id: int):
     return found
 
 
-def _assignment_page(assignment: str, message: str = "", status: int = 200):
+@blueprint.get("/assignments/<assignment>/batch")
+@student_required
+def batch_attempt(assignment):
     if assignment not in service().course.assignments:
+        abort(404)
+    return render_batch_attempt(current_user().user_id, assignment, instructor=False)
+
+
+def _assignment_page(assignment: str, message: str = "", status: int = 200):
+    if not released(assignment):
         abort(404)
     state = assignment_state(current_user().user_id, assignment)
     return render_template("student/assignment.html", state=state, message=message,
@@ -219,6 +235,7 @@ def assignment_state(student: str, assignment: str) -> dict:
     rule = policy(svc.course, assignment)
     extension = svc.store.extension(student, assignment)
     attempts = svc.store.attempts(student, assignment)
+    batch = next(iter(svc.store.batch_attempts(student, assignment, results=True)), None)
     grading = next((attempt for attempt in attempts if not attempt.done), None)
     counting = next((attempt for attempt in attempts if attempt.counts), None)
     next_at = None
@@ -226,11 +243,45 @@ def assignment_state(student: str, assignment: str) -> dict:
         next_at = max(attempt.uploaded_at for attempt in attempts) + timedelta(minutes=rule.minutes_between)
         next_at = next_at if next_at > utcnow() else None
     scores = standings(attempts)
+    batch_standing = batch_standing_of(batch)
+    standing = scores.get(counting.id) if counting else batch_standing if batch and batch.counts else None
+    # a batch's graded submission is an attempt of the same history; it uses none of the service's attempts
     return {"assignment": assignment, "notebook": svc.course.notebook(assignment), "policy": rule,
             "due": rule.due_for(extension), "extension": extension, "attempts": attempts,
             "used": len(attempts), "left": rule.attempts - len(attempts), "grading": grading,
-            "counting": counting, "standings": scores, "standing": scores.get(counting.id) if counting else None,
-            "next_at": next_at, "visibility": rule.visibility(utcnow(), extension)}
+            "counting": counting, "standings": scores, "standing": standing, "batch": batch,
+            "batch_standing": batch_standing, "next_at": next_at, "visibility": rule.visibility(utcnow(), extension)}
+
+
+def batch_standing_of(batch):
+    """What the batch's graded submission counts for (results.counted), as `standings` for the service's."""
+    from ..grade import SubmissionResult
+    from .results import counted
+
+    if batch is None:
+        return None
+    return counted(SubmissionResult.from_json(batch.result), _marks(batch.student, batch.assignment)
+                   if batch.counts else None, batch.counts)
+
+
+def render_batch_attempt(student: str, assignment: str, instructor: bool):
+    """The result page of the submission `autograder grade` graded, as an attempt's (render_attempt)."""
+    from ..grade import SubmissionResult
+    from ..view import Shown
+    from .results import result_view
+
+    svc = service()
+    batch = next(iter(svc.store.batch_attempts(student, assignment, results=True)), None)
+    if batch is None:
+        abort(404)
+    rule = policy(svc.course, assignment)
+    shown = Shown() if instructor else rule.shown(utcnow(), svc.store.extension(student, assignment))
+    marks = _marks(student, assignment) if batch.counts else None
+    view = result_view(SubmissionResult.from_json(batch.result), shown, ("batch", student, assignment,
+                                                                          batch.graded_at), marks, batch.counts)
+    history = svc.store.attempts(student, assignment)
+    return render_template("student/batch.html", batch=batch, view=view, history=history,
+                           standings=standings(history), instructor=instructor, policy=rule)
 
 
 def standings(attempts) -> dict:
@@ -252,8 +303,10 @@ def render_attempt(found, instructor: bool):
     rule = policy(svc.course, found.assignment)
     view = attempt_view(found, instructor)
     history = svc.store.attempts(found.student, found.assignment)
+    batch = next(iter(svc.store.batch_attempts(found.student, found.assignment, results=True)), None)
     return render_template("student/attempt.html", attempt=found, view=view, history=history,
-                           standings=standings(history), instructor=instructor, policy=rule)
+                           standings=standings(history), instructor=instructor, policy=rule,
+                           other_batch=batch, other_batch_standing=batch_standing_of(batch))
 
 
 def attempt_view(found, instructor: bool):
@@ -277,7 +330,10 @@ def attempt_view(found, instructor: bool):
 
 def gradebook_marks(found):
     """What nbgrader's gradebook adds to the counting attempt: hand grades given in formgrader, the late penalty."""
+    return _marks(found.student, found.assignment)
+
+
+def _marks(student: str, assignment: str):
     from .gradebook_view import counting_marks
 
-    return counting_marks(service().db_url, found.assignment, found.student,
-                          service().course.notebook(found.assignment))
+    return counting_marks(service().db_url, assignment, student, service().course.notebook(assignment))

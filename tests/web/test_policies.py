@@ -49,7 +49,8 @@ def test_a_wrong_policy_is_named_with_what_is_allowed(course, policies, says):
 def test_the_best_attempt_is_chosen_after_nbgraders_late_penalty(tmp_path):
     from autograder.config import load_course
     from autograder.web.grading import GradingService
-    from autograder.web.store import Attempt, Store
+    from autograder.web.policies import BATCH
+    from autograder.web.store import Attempt, BatchAttempt, Store
     from served import ONE_ASSIGNMENT_CONFIG, make_course
 
     due = datetime(2026, 11, 20, 17, 0)
@@ -68,6 +69,10 @@ c.LateSubmissionPlugin.penalty_method = "zero"
         on_time = attempt(1, due - timedelta(minutes=1), score=3.0)
         assert grader._counting(attempt(2, due + timedelta(seconds=1), None), 7.0, [on_time]) == 1  # 7 late is 0
         assert grader._counting(attempt(2, due, None), 7.0, [on_time]) == 2  # at the due date: on time
+        late_batch = BatchAttempt("ada", A1, due + timedelta(seconds=1), due, 9.0, 9.0, True)
+        assert grader._counting(attempt(2, due - timedelta(seconds=9), None), 2.0, [on_time], late_batch) == 1
+        on_time_batch = BatchAttempt("ada", A1, due, due, 9.0, 9.0, True)
+        assert grader._counting(attempt(2, due - timedelta(seconds=9), None), 2.0, [on_time], on_time_batch) == BATCH
         store.set_extension("ada", A1, 1)
         assert grader._counting(attempt(2, due + timedelta(minutes=59), None), 7.0, [on_time]) == 2
         assert grader._counting(attempt(2, due + timedelta(minutes=61), None), 7.0, [on_time]) == 1
