@@ -32,6 +32,7 @@ from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, SAW
 from . import notebook as nb
 from .config import CONFIG_FILE, Course
 from .grade import AssignmentSpec, SubmissionResult
+from .graded import GRADED, create_graded_table
 
 # nbgrader's import chain reaches jsonschema, which compiles a grammar for the "iri" string format (about
 # 0.9 s) if rfc3987_syntax is installed; no notebook or gradebook schema uses that format.
@@ -108,39 +109,6 @@ def lms_score(submission) -> float:
     return max(0.0, float(submission.score) - float(submission.late_submission_penalty))
 
 
-GRADED = Table(
-    "autograder_graded", MetaData(),
-    Column("assignment", String(128), primary_key=True),
-    Column("student", String(128), primary_key=True),
-    Column("fingerprint", String(64), nullable=False),   # sha256 of the submission and the grading inputs
-    Column("result", Text, nullable=False),              # SubmissionResult.to_json(), as JSON text
-    Column("graded_at", DateTime, nullable=False),
-    Column("submitted_at", DateTime),                    # the submission's timestamp.txt, if it had one (UTC)
-    Column("score", Float),                              # the result's: the service's pages read it without
-    Column("max_score", Float),                          # the result (None in rows written before these columns)
-)
-ADDED_COLUMNS = {"submitted_at": "TIMESTAMP", "score": "FLOAT", "max_score": "FLOAT"}   # since the first version
-SERVICE_FINGERPRINT = "web-attempt-"   # rows the service wrote here before its attempts kept to their own table
-
-
-def create_graded_table(engine) -> None:
-    """`autograder_graded` as this version writes it: created, or given the columns older versions lacked."""
-    def missing():
-        return [name for name in ADDED_COLUMNS if name not in {column["name"] for column in
-                                                               inspect(engine).get_columns(GRADED.name)}]
-
-    GRADED.metadata.create_all(engine)
-    for name in missing():
-        try:
-            with engine.begin() as connection:
-                connection.execute(text(f"ALTER TABLE {GRADED.name} ADD COLUMN {name} {ADDED_COLUMNS[name]}"))
-        except SQLAlchemyError:  # another process added it meanwhile
-            if name in missing():
-                raise
-
-
-def is_batch_fingerprint(fingerprint: str) -> bool:
-    return not fingerprint.startswith(SERVICE_FINGERPRINT)
 SETUP_LOCK = 0x6E626772  # PostgreSQL advisory lock key: one grader at a time creates tables and assignments
 SAVE_ATTEMPTS = 3         # a concurrent grader adding the same student makes one save fail; the retry finds it
 

@@ -6,8 +6,10 @@ speaks (visible_check.py, copied into every release): one client, whatever the f
 """
 from __future__ import annotations
 
-import sys
+import logging
 from pathlib import Path
+
+logger = logging.getLogger(__name__)
 
 WAIT_SECONDS = 600   # how long to wait for the verdict before giving the result's link instead
 
@@ -30,8 +32,8 @@ def run_submit(args) -> int:
         with open(args.notebook, encoding="utf-8") as file:
             json.load(file)
     except (OSError, ValueError) as error:
-        print(f"autograder submit: {args.notebook} is not a notebook that can be read "
-              f"({type(error).__name__}: {str(error)[:200]}); nothing was sent.", file=sys.stderr)
+        logger.error("autograder submit: %s is not a notebook that can be read (%s: %s); nothing was sent.",
+                     args.notebook, type(error).__name__, str(error)[:200])
         return 2
     attempt = _send(args.notebook, ask=input, say=lambda line: print(line, flush=True), store_key=True,
                     seconds=args.wait)

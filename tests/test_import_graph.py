@@ -97,8 +97,13 @@ def test_the_package_imports_have_no_circle(package):
     assert circles(graph) == []
 
 
+# visible_check.py is the check helper cell of every notebook: its helpers are private so that they stay out of the
+# student's way in the notebook's namespace; `autograder submit` is the terminal twin of its submit() and shares them.
+NOTEBOOK_CELL_HELPERS = {"from autograder.visible_check import _send"}
+
+
 def test_no_module_takes_another_modules_private_name(package):
-    assert package[1] == []
+    assert [use for use in package[1] if use.split(" ", 1)[1] not in NOTEBOOK_CELL_HELPERS] == []
 
 
 def test_the_graph_finds_a_circle_and_private_names(tmp_path):

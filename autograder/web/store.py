@@ -167,7 +167,7 @@ class Store:
     """The service tables; every method is one short transaction, safe from any thread."""
 
     def __init__(self, db_url: str):
-        from ..gradebook import create_graded_table
+        from ..graded import create_graded_table
 
         self.engine = engine_for(db_url)
         METADATA.create_all(self.engine)
@@ -235,7 +235,7 @@ class Store:
         """What `autograder grade` graded (with each full result if `results`), each counting unless a service
         attempt of its student and assignment does. Rows the service itself wrote there before it kept to its
         own table are not batch attempts."""
-        from ..gradebook import GRADED, is_batch_fingerprint
+        from ..graded import GRADED, is_batch_fingerprint
 
         columns = [column for column in GRADED.c if column.name != "result"]
         query = select(*columns, *([GRADED.c.result] if results else [])).order_by(GRADED.c.student,
