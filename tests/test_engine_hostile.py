@@ -51,9 +51,9 @@ def test_sandboxes_on_one_machine_never_share_a_slot(sandbox, fast_course):
     with Sandbox(fast_course) as other:
         assert other.slot != sandbox.slot
         assert other.child_uid != sandbox.child_uid or os.geteuid() != 0  # only root has a user for each slot
-        freed = other.slot
-    with Sandbox(fast_course) as again:  # a closed sandbox's slot is free again
-        assert again.slot == freed
+    # a closed sandbox gives its slot back: its lock is released (which slot a new sandbox then takes depends on what
+    # other graders hold meanwhile: the suite's other process grades beside this one)
+    assert other._slot_lock.closed
 
 
 def sandbox_processes(sandbox) -> int:

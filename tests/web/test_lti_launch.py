@@ -486,49 +486,6 @@ def test_with_third_party_cookies_allowed_the_launch_completes_inside_the_lms_pa
         driver.quit()
 
 
-def test_a_score_the_lms_refused_is_published_after_a_restart(lti):
-    """Last in this file: it restarts the service. The backoff and the pending score live in the database."""
-    from served import upload, wait_done
-
-    from autograder.web.lti import publication
-
-    server, platform, lineitem = lti
-    platform.fail["u-ada"] = 10_000          # the LMS answers 503 to every post of ada's score
-    platform.scores.pop((lineitem, "u-ada"), None)
-    if not any(attempt.counts for attempt in server.service.store.attempts("ada", A1, status="done")):
-        client = requests.Session()
-        url, form = launch_form(platform, client, user="u-ada", email="ada@uni.edu", title=A1)
-        page = client.post(url, data=form)
-        client.csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-        answer = upload(client, server.url, A1, sample("ada_lovelace", A1).read_bytes())
-        wait_done(client, server.url, urlsplit(answer.url).path, timeout=90)
-    with server.service.store.engine.begin() as connection:   # as if never published
-        connection.execute(PUBLISHED.delete())
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and (publication(server.service.store.engine, "ada", A1) or {}).get(
-            "message", "").find("503") < 0:
-        time.sleep(0.2)
-    failed = publication(server.service.store.engine, "ada", A1)
-    assert failed["state"] == "retry" and "HTTP 503" in failed["message"]
-    shown = page_text(server.session("teacher", "instructor").get(f"{server.url}/instructor/students/ada").text,
-                      f"lms-{A1}")
-    assert shown.startswith("Waiting to retry: the score of attempt ") and "did not reach the LMS (HTTP 503" in shown
-    assert shown.endswith(f"It is sent again at {failed['next_try_at']:%Y-%m-%d %H:%M} UTC (1 try so far).")
-    server.close()                                       # the service stops with the score not on the LMS
-    platform.fail["u-ada"] = 0
-    restarted = ThreadServer(server.course.root)
-    try:
-        publisher = restarted.app.extensions["autograder_lti"]["publisher"]
-        assert publisher.publish_due() == 0              # its next try is not due yet: the backoff was kept
-        with restarted.service.store.engine.begin() as connection:
-            connection.execute(PUBLISHED.update().values(next_try_at=failed["next_try_at"] - timedelta(hours=1)))
-        assert publisher.publish_due() == 1
-        assert platform.scores[(lineitem, "u-ada")]["userId"] == "u-ada"
-        assert publication(restarted.service.store.engine, "ada", A1)["state"] == "published"
-    finally:
-        restarted.close()
-
-
 @pytest.mark.slow
 def test_over_plain_http_the_cookie_check_passes_where_the_browser_keeps_the_cookie(lti, browser):
     """A service over HTTP (no SameSite=None; Secure possible) inside an LMS page of its own site: the cookie check
@@ -571,3 +528,46 @@ def test_over_plain_http_in_another_sites_frame_the_launch_completes_where_cooki
         assert len(driver.window_handles) == 1
     finally:
         driver.quit()
+
+
+def test_a_score_the_lms_refused_is_published_after_a_restart(lti):
+    """Last in this file: it restarts the service. The backoff and the pending score live in the database."""
+    from served import upload, wait_done
+
+    from autograder.web.lti import publication
+
+    server, platform, lineitem = lti
+    platform.fail["u-ada"] = 10_000          # the LMS answers 503 to every post of ada's score
+    platform.scores.pop((lineitem, "u-ada"), None)
+    if not any(attempt.counts for attempt in server.service.store.attempts("ada", A1, status="done")):
+        client = requests.Session()
+        url, form = launch_form(platform, client, user="u-ada", email="ada@uni.edu", title=A1)
+        page = client.post(url, data=form)
+        client.csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+        answer = upload(client, server.url, A1, sample("ada_lovelace", A1).read_bytes())
+        wait_done(client, server.url, urlsplit(answer.url).path, timeout=90)
+    with server.service.store.engine.begin() as connection:   # as if never published
+        connection.execute(PUBLISHED.delete())
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and (publication(server.service.store.engine, "ada", A1) or {}).get(
+            "message", "").find("503") < 0:
+        time.sleep(0.2)
+    failed = publication(server.service.store.engine, "ada", A1)
+    assert failed["state"] == "retry" and "HTTP 503" in failed["message"]
+    shown = page_text(server.session("teacher", "instructor").get(f"{server.url}/instructor/students/ada").text,
+                      f"lms-{A1}")
+    assert shown.startswith("Waiting to retry: the score of attempt ") and "did not reach the LMS (HTTP 503" in shown
+    assert shown.endswith(f"It is sent again at {failed['next_try_at']:%Y-%m-%d %H:%M} UTC (1 try so far).")
+    server.close()                                       # the service stops with the score not on the LMS
+    platform.fail["u-ada"] = 0
+    restarted = ThreadServer(server.course.root)
+    try:
+        publisher = restarted.app.extensions["autograder_lti"]["publisher"]
+        assert publisher.publish_due() == 0              # its next try is not due yet: the backoff was kept
+        with restarted.service.store.engine.begin() as connection:
+            connection.execute(PUBLISHED.update().values(next_try_at=failed["next_try_at"] - timedelta(hours=1)))
+        assert publisher.publish_due() == 1
+        assert platform.scores[(lineitem, "u-ada")]["userId"] == "u-ada"
+        assert publication(restarted.service.store.engine, "ada", A1)["state"] == "published"
+    finally:
+        restarted.close()
