@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from autograder.sandbox import Sandbox
 from clean_slate_probe import POLLUTERS, SECRET, polluter, probe
 from course_files import ROOT
+from venvs import venv_with_these_packages
 
 pytestmark = pytest.mark.slow  # sandboxes
 
@@ -102,7 +103,7 @@ def test_the_invariant_holds_with_the_interpreter_in_a_virtual_environment_under
     """As on many CI runners: the sandbox binds the environment's folders into its /tmp, thousands of files of them
     (the probe's output once passed its 256 KB limit). They are the interpreter's, read-only: nobody's state."""
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)], check=True)
+    venv_with_these_packages(venv)  # the dependencies: this Python's, even when it runs from a venv itself
     installed = next(venv.glob("lib/python3*/site-packages")) / "installed"
     installed.mkdir()
     for number in range(20000):  # what a real environment's packages hold, in files

@@ -13,6 +13,7 @@ import pytest
 
 from course_files import ROOT, copy_course
 from make_class import EXPECTED
+from venvs import venv_with_these_packages
 
 A1 = "01-gradient-descent"
 NOTEBOOK = "gradient_descent.ipynb"
@@ -36,9 +37,7 @@ def installed(tmp_path_factory):
         shutil.copy(ROOT / name, project / name)
     folder = Path(tempfile.mkdtemp(prefix="autograder-installed-", dir="/var/tmp"))
     try:
-        subprocess.run([sys.executable, "-m", "venv", "--without-pip", "--system-site-packages", str(folder)],
-                       check=True)
-        python = folder / "bin" / "python"
+        python = venv_with_these_packages(folder)  # the dependencies: this Python's, even run from a venv
         subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
                         "--disable-pip-version-check", str(project)], check=True, env=clean_env(), cwd="/")
         yield python
