@@ -187,7 +187,8 @@ _cache = _Cache()
 def reference_for(course: Course, assignment: str, check_file: Path,
                   measure: Callable[[Measurement], object]) -> Reference | None:
     """The reference times of `assignment`, measured once per grading process or read from the course's cache:
-    `measure(measurement)` grades the source notebook with it (RUNS times). None (every limit `cell_timeout`) when the solution cannot be timed."""
+    `measure(measurement)` grades the source notebook with it (RUNS times). None (every limit `cell_timeout`) when
+    the solution cannot be timed."""
     source = course.source_notebook(assignment)
     try:
         key = (str(source), source.stat().st_mtime_ns, check_file.stat().st_mtime_ns, course.cell_timeout,
@@ -244,7 +245,8 @@ def content_key(course: Course, source: Path, check_file: Path) -> str:
         digest.update(f"{path.name}:{len(content)}:".encode())
         digest.update(content)
     facts = [CACHE_FORMAT, sys.version, sys.executable, platform.node(), platform.machine(), os.cpu_count(),
-             course.cell_timeout, course.budget_floor, course.budget_factor, course.memory_mb, course.cpu_seconds, course.keep_figures]
+             course.cell_timeout, course.budget_floor, course.budget_factor, course.memory_mb, course.cpu_seconds,
+             course.keep_figures]
     digest.update(json.dumps(facts).encode())
     return digest.hexdigest()
 
