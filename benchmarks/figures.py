@@ -17,11 +17,21 @@ Two kinds of figures:
 Each render is timed in processor time (time.process_time) on a new figure built the same way; the variants take
 turns, so a machine busy with other work slows them alike. Prints min and median per figure and variant, and the
 ratios before/after.
+
+    python benchmarks/figures.py --notebooks --baseline /tmp/old-checkout
+
+also grades the instructor's solution of 02, 03 and 04 (an honest notebook with the course's plotting cells) in a
+sandbox, `--repeats` times each, with figures kept and with `keep_figures = False`, by this checkout and by the
+one at --baseline (say, `git archive` of the commit before): min and median seconds a notebook (wall time; each
+variant grades in its own process, one after the other).
 """
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -166,9 +176,44 @@ def report(name: str, times: dict[str, list[float]]):
     print(f"{name:38s} " + " | ".join(cells))
 
 
+GRADE_NOTEBOOKS = """
+import dataclasses, json, sys, time
+from autograder.config import load_course
+from autograder.grade import assignment_spec, grade_notebook
+from autograder.sandbox import Sandbox
+
+root, keep, repeats = sys.argv[1], sys.argv[2] == "True", int(sys.argv[3])
+course = dataclasses.replace(load_course(root), keep_figures=keep)
+seconds = {}
+with Sandbox(course) as sandbox:
+    for name in ("02-slopes-and-updates", "03-backpropagation", "04-linear-regression"):
+        spec, path = assignment_spec(course, name), course.source_notebook(name)
+        grade_notebook(sandbox, course, spec, "warm", path)  # the reference's timing, first-use imports
+        seconds[name] = [grade_notebook(sandbox, course, spec, "honest", path).seconds for _ in range(repeats)]
+print(json.dumps(seconds))
+"""
+
+
+def notebooks(baseline: Path | None, repeats: int):
+    variants = {"after, figures": (ROOT, True), "after, keep_figures=False": (ROOT, False)}
+    if baseline:
+        variants = {"before, figures": (baseline, True), **variants,
+                    "before, keep_figures=False": (baseline, False)}
+    print(f"\nan honest notebook graded in a sandbox (the solution), wall seconds a notebook, {repeats} repeats")
+    for label, (package, keep) in variants.items():
+        done = subprocess.run([sys.executable, "-c", GRADE_NOTEBOOKS, str(ROOT), str(keep), str(repeats)],
+                              cwd=package, env={**os.environ, "PYTHONPATH": str(package)}, capture_output=True,
+                              text=True, check=True)
+        times = json.loads(done.stdout.splitlines()[-1])
+        print(f"{label:28s} " + " | ".join(f"{name[:2]} min {min(seconds):.3f} s, median {statistics.median(seconds):.3f} s"
+                                          for name, seconds in times.items()))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--notebooks", action="store_true", help="also grade honest notebooks in a sandbox")
+    parser.add_argument("--baseline", type=Path, help="another checkout's root, for --notebooks")
     args = parser.parse_args()
     for build in FORMGRADER.values():  # warm: fonts, caches, first-draw imports
         for render in PNG_VARIANTS.values():
@@ -193,6 +238,8 @@ def main():
             for variant, render in SVG_VARIANTS.items():
                 times[variant].append(cpu(render, build(repeat % 10)))  # new data each time, as pages see it
         report(name, times)
+    if args.notebooks:
+        notebooks(args.baseline, args.repeats)
 
 
 if __name__ == "__main__":
