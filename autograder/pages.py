@@ -85,9 +85,7 @@ points = scores.points
 # A fixed layout: margins that fit the 11-point tick labels and axis labels of a 4.8 x 3.0 inch figure. Constrained
 # layout measured every text to place the axes, about half of a figure's drawing time, for the same picture.
 MARGINS = {"left": 0.16, "right": 0.97, "bottom": 0.17, "top": 0.91}
-# A small canvas and a large font: still readable on a 360 px phone. Numbers from 10⁻³ to 10⁴ as they are, others
-# with a common factor (1e5 above the axis): tick labels stay short enough for the fixed margins.
-STYLE = {"font.size": 11, "axes.formatter.limits": (-3, 4), "axes.formatter.use_mathtext": False}
+FONT_SIZE = 11   # points, on a 4.8-inch figure: a large font on a small canvas stays readable on a 360 px phone
 REUSED_PER_THREAD = 16   # figures kept ready per thread, one per kind (the same series, styles and labels)
 _reused = threading.local()
 
@@ -96,11 +94,8 @@ _reused = threading.local()
 def svg(figure: Figure) -> Markup:
     """The figure as inline SVG (text as paths: no font or file is needed to show it), scaling to its box; the
     last figures drawn are kept (a figure is frozen data, and drawing one costs tens of milliseconds)."""
-    from matplotlib import rc_context
-
     buffer = io.StringIO()
-    with rc_context(STYLE):  # ticks are made when the figure is saved: they take the style then
-        draw(figure).savefig(buffer, format="svg")
+    draw(figure).savefig(buffer, format="svg")
     text = buffer.getvalue()
     text = re.sub(r'<svg ([^>]*?)width="[^"]*" height="[^"]*"', r'<svg \1', text[text.index("<svg"):], count=1)
     return Markup(text)  # matplotlib's own SVG; every text in it is drawn as a path
@@ -113,14 +108,8 @@ def draw(figure: Figure):
 
     A figure of lines only reuses the canvas this thread last drew for the same kind of figure: only the lines'
     data and the axes' limits change (about a third of a new figure's cost). Each thread has its own canvases, so
-    pages drawn at the same time never share one; a canvas is valid until the thread's next `draw`."""
-    from matplotlib import rc_context
-
-    with rc_context(STYLE):
-        return _reuse_or_draw(figure)
-
-
-def _reuse_or_draw(figure: Figure):
+    pages drawn at the same time never share one; a canvas is valid until the thread's next `draw`. Its style is
+    set on the figure itself, never in matplotlib's global rcParams, which every thread shares."""
     if any(series.style == "bar" for series in figure.series):
         return _draw(figure, _canvas())
     kind = (figure.x_label, figure.y_label, tuple((series.label, series.style) for series in figure.series))
@@ -150,7 +139,17 @@ def _canvas():
 
 
 def _draw(figure: Figure, canvas):
+    from matplotlib.ticker import ScalarFormatter
+
     axes = canvas.subplots()
+    axes.tick_params(labelsize=FONT_SIZE)
+    for axis in (axes.xaxis, axes.yaxis):
+        # numbers from 10⁻³ to 10⁴ as they are, others with a common factor (1e5 above the axis): tick labels stay
+        # short enough for the fixed margins
+        formatter = ScalarFormatter(useMathText=False)
+        formatter.set_powerlimits((-3, 4))
+        axis.set_major_formatter(formatter)
+        axis.get_offset_text().set_fontsize(FONT_SIZE)
     for series in figure.series:
         mine = series.label.startswith("your")
         if series.style == "bar":
@@ -166,11 +165,11 @@ def _draw(figure: Figure, canvas):
                       linestyle="--" if mine else "-", label=series.label)
     _fit_axes(axes, figure)
     _ticks(axes, figure)
-    axes.set_xlabel(figure.x_label)
-    axes.set_ylabel(figure.y_label)
+    axes.set_xlabel(figure.x_label, fontsize=FONT_SIZE)
+    axes.set_ylabel(figure.y_label, fontsize=FONT_SIZE)
     axes.grid(alpha=0.3)
     if len(figure.series) > 1:
-        axes.legend()
+        axes.legend(fontsize=FONT_SIZE)
     return canvas
 
 

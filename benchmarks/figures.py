@@ -142,7 +142,7 @@ def svg_of(canvas) -> str:
 
 def fresh(layout):
     def render(figure):
-        with rc_context(pages.STYLE):
+        with rc_context({"font.size": 11}):  # as the old drawing did, in matplotlib's global settings
             canvas = Canvas(figsize=(4.8, 3.0), layout=layout)
             if layout is None:
                 canvas.subplots_adjust(**pages.MARGINS)
@@ -151,8 +151,7 @@ def fresh(layout):
 
 
 def reused(figure):
-    with rc_context(pages.STYLE):
-        return svg_of(pages.draw(figure))
+    return svg_of(pages.draw(figure))
 
 
 FEEDBACK = {"loss history vs reference": feedback_figure, "descent path on its curve": gradient_path}

@@ -118,7 +118,7 @@ def descent_path(scale: float) -> Figure:
 
 def svg_text(canvas) -> str:
     buffer = io.StringIO()
-    with rc_context({**pages.STYLE, "svg.hashsalt": "fixed"}):
+    with rc_context({"svg.hashsalt": "fixed"}):
         canvas.savefig(buffer, format="svg", metadata={"Date": None})
     return buffer.getvalue()
 
@@ -176,14 +176,14 @@ SCORES = Figure("scores", "points", "students",
                 (Series("students", tuple(map(float, range(41))), (3.0,) * 41, "bar"),))
 
 
-@pytest.mark.parametrize("figure", [loss_histories(0.5), descent_path(1.0), descent_path(12345.0), descent_path(-0.0001),
-                                    descent_path(-0.001), descent_path(3000.0), descent_path(-7e8), SCORES])
+@pytest.mark.parametrize("figure", [loss_histories(0.5), descent_path(1.0), descent_path(12345.0),
+                                    descent_path(-0.0001), descent_path(-0.001), descent_path(3000.0),
+                                    descent_path(-7e8), SCORES])
 def test_the_fixed_layout_keeps_every_text_inside_a_phone_wide_figure(figure):
     canvas = pages.draw(figure)
     assert canvas.get_layout_engine() is None  # no constrained layout measuring every text at each draw
     agg = FigureCanvasAgg(canvas)
-    with rc_context(pages.STYLE):
-        agg.draw()
+    agg.draw()
     renderer = agg.get_renderer()
     width, height = canvas.bbox.width, canvas.bbox.height
     axes = canvas.axes[0]
@@ -198,3 +198,18 @@ def test_the_fixed_layout_keeps_every_text_inside_a_phone_wide_figure(figure):
             assert box.x0 >= 0 and box.y0 >= 0 and box.x1 <= width and box.y1 <= height, text.get_text()
     # 11-point text on a 4.8-inch figure shown 360 pixels wide: about 11 pixels high, readable on a phone
     assert axes.xaxis.label.get_fontsize() * 360 / (4.8 * 72) >= 11
+
+
+def test_the_style_is_the_figures_own_not_matplotlibs_global_settings():
+    """Threads share matplotlib's rcParams: a page drawn while another thread changes them keeps its 11-point text."""
+    with rc_context({"font.size": 6, "axes.formatter.limits": (-9, 9)}):
+        canvas = pages.draw(descent_path(12345.0))
+        agg = FigureCanvasAgg(canvas)
+        agg.draw()
+    axes = canvas.axes[0]
+    sizes = {axes.xaxis.label.get_fontsize(), axes.yaxis.label.get_fontsize(),
+             axes.yaxis.get_offset_text().get_fontsize(),
+             *(text.get_fontsize() for text in axes.get_legend().get_texts()),
+             *(tick.label1.get_fontsize() for tick in axes.yaxis.get_major_ticks())}
+    assert sizes == {pages.FONT_SIZE}
+    assert axes.yaxis.get_offset_text().get_text() == "1e5"  # the figure's own limits for a common factor
