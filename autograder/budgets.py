@@ -280,6 +280,7 @@ def write_cached(path: Path, key: str, reference: Reference):
         with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.",
                                          delete=False) as file:
             json.dump({"key": key, "cells": reference.cells, "calls": reference.calls}, file)
+        os.chmod(file.name, 0o644)  # as any file the course's tools write: others grading this course read it too
         os.replace(file.name, path)
     except OSError as error:  # a read-only course: the times stay in this process only
         logger.warning("could not cache the reference times in %s: %s", path, error)
