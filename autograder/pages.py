@@ -9,6 +9,8 @@ from __future__ import annotations
 import io
 import re
 import threading
+from collections import OrderedDict
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -86,8 +88,9 @@ points = scores.points
 # layout measured every text to place the axes, about half of a figure's drawing time, for the same picture.
 MARGINS = {"left": 0.16, "right": 0.97, "bottom": 0.17, "top": 0.91}
 FONT_SIZE = 11   # points, on a 4.8-inch figure: a large font on a small canvas stays readable on a 360 px phone
-REUSED_PER_THREAD = 16   # figures kept ready per thread, one per kind (the same series, styles and labels)
-_reused = threading.local()
+KINDS_KEPT, SPARE_PER_KIND = 16, 2   # figures kept ready to reuse: per kind (the same series, styles, labels)
+_spare: OrderedDict = OrderedDict()  # kind -> canvases no page is drawing on, the kind used last at the end
+_spare_lock = threading.Lock()
 
 
 @lru_cache(maxsize=256)
@@ -95,36 +98,50 @@ def svg(figure: Figure) -> Markup:
     """The figure as inline SVG (text as paths: no font or file is needed to show it), scaling to its box; the
     last figures drawn are kept (a figure is frozen data, and drawing one costs tens of milliseconds)."""
     buffer = io.StringIO()
-    draw(figure).savefig(buffer, format="svg")
+    with drawn(figure) as canvas:
+        canvas.savefig(buffer, format="svg")
     text = buffer.getvalue()
     text = re.sub(r'<svg ([^>]*?)width="[^"]*" height="[^"]*"', r'<svg \1', text[text.index("<svg"):], count=1)
     return Markup(text)  # matplotlib's own SVG; every text in it is drawn as a path
 
 
 def draw(figure: Figure):
-    """The figure drawn by matplotlib. The axes span the student's and the reference's values (a background
-    curve is cut to them), so a small difference between the two shows; whole numbers (updates, scores) get
-    whole ticks, and a histogram of scores a tick at every possible score.
+    """The figure drawn by matplotlib on a new canvas, the caller's to keep. The axes span the student's and the
+    reference's values (a background curve is cut to them), so a small difference between the two shows; whole
+    numbers (updates, scores) get whole ticks, and a histogram of scores a tick at every possible score. The style
+    is set on the figure itself, never in matplotlib's global rcParams, which every thread shares."""
+    return _draw(figure, _canvas())
 
-    A figure of lines only reuses the canvas this thread last drew for the same kind of figure: only the lines'
-    data and the axes' limits change (about a third of a new figure's cost). Each thread has its own canvases, so
-    pages drawn at the same time never share one; a canvas is valid until the thread's next `draw`. Its style is
-    set on the figure itself, never in matplotlib's global rcParams, which every thread shares."""
+
+@contextmanager
+def drawn(figure: Figure):
+    """The figure drawn on a canvas that is this caller's until the `with` block ends: a figure of lines reuses a
+    spare canvas of the same kind, replacing only the lines' data and the axes' limits (about a third of a new
+    figure's cost). A canvas is taken under a lock and given back after, so pages drawn at once never share one;
+    at most SPARE_PER_KIND canvases of each of the last KINDS_KEPT kinds are kept."""
     if any(series.style == "bar" for series in figure.series):
-        return _draw(figure, _canvas())
-    kind = (figure.x_label, figure.y_label, tuple((series.label, series.style) for series in figure.series))
-    kept = getattr(_reused, "canvases", None)
-    if kept is None:
-        kept = _reused.canvases = {}
-    canvas = kept.pop(kind, None)
+        yield draw(figure)
+        return
+    kind = _kind(figure)
+    with _spare_lock:
+        spare = _spare.get(kind)
+        canvas = spare.pop() if spare else None
     if canvas is None:
-        canvas = _draw(figure, _canvas())
-        if len(kept) >= REUSED_PER_THREAD:
-            del kept[next(iter(kept))]  # the kind drawn least recently
+        canvas = draw(figure)
     else:
         _redraw(figure, canvas)
-    kept[kind] = canvas
-    return canvas
+    yield canvas
+    with _spare_lock:
+        spare = _spare.setdefault(kind, [])
+        _spare.move_to_end(kind)
+        if len(spare) < SPARE_PER_KIND:
+            spare.append(canvas)
+        while len(_spare) > KINDS_KEPT:
+            _spare.popitem(last=False)
+
+
+def _kind(figure: Figure) -> tuple:
+    return figure.x_label, figure.y_label, tuple((series.label, series.style) for series in figure.series)
 
 
 def _canvas():

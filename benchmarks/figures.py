@@ -11,8 +11,8 @@ Two kinds of figures:
   sandbox rendered them (IPython's print_figure, bbox_inches="tight", 60 dpi, mathtext log ticks); "after" is
   `sandboxed.figure_png` (one draw, plain log ticks, same dpi).
 - feedback figures: the student's curve against the reference's, drawn as SVG for a result page. "before" is a new
-  figure with constrained layout each time; "fixed" a new figure with fixed margins; "after" is `pages.draw`, which
-  reuses this thread's figure of the same kind.
+  figure with constrained layout each time; "fixed" a new figure with fixed margins; "after" is `pages.drawn`, as
+  `pages.svg` uses it: a spare figure of the same kind, reused.
 
 Each render is timed in processor time (time.process_time) on a new figure built the same way; the variants take
 turns, so a machine busy with other work slows them alike. Prints min and median per figure and variant, and the
@@ -151,7 +151,8 @@ def fresh(layout):
 
 
 def reused(figure):
-    return svg_of(pages.draw(figure))
+    with pages.drawn(figure) as canvas:
+        return svg_of(canvas)
 
 
 FEEDBACK = {"loss history vs reference": feedback_figure, "descent path on its curve": gradient_path}

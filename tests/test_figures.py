@@ -123,25 +123,15 @@ def svg_text(canvas) -> str:
     return buffer.getvalue()
 
 
-def in_new_thread(function):
-    """`function()` in a thread of its own: a thread that has drawn nothing yet, so its figures are new."""
-    done = []
-    thread = threading.Thread(target=lambda: done.append(function()))
-    thread.start()
-    thread.join()
-    return done[0]
-
-
 @pytest.mark.parametrize("kind", [loss_histories, descent_path])
 def test_a_reused_figure_draws_exactly_what_a_new_one_draws(kind):
     first, second = (kind(0.5), kind(0.9)) if kind is loss_histories else (kind(1.0), kind(40.0))
-    fresh = in_new_thread(lambda: svg_text(pages.draw(second)))
-
-    def reused():
-        canvas = pages.draw(first)
-        assert pages.draw(second) is canvas  # the same figure, its data replaced
-        return svg_text(canvas)
-    assert in_new_thread(reused) == fresh
+    with pages.drawn(first) as canvas:
+        pass
+    with pages.drawn(second) as again:
+        assert again is canvas  # the same figure, its data replaced
+        reused = svg_text(again)
+    assert reused == svg_text(pages.draw(second))
 
 
 def test_the_svg_shows_both_curves_and_every_label():
@@ -149,27 +139,30 @@ def test_the_svg_shows_both_curves_and_every_label():
     text = str(pages.svg(figure))
     comments = re.findall(r"<!-- (.*?) -->", text)  # matplotlib writes each text it draws as a path, and names it
     assert {"number of updates", "loss", "reference", "yours"} <= set(comments)
-    axes = pages.draw(figure).axes[0]
-    drawn = {line.get_label(): (tuple(line.get_xdata()), tuple(line.get_ydata())) for line in axes.get_lines()}
+    with pages.drawn(figure) as canvas:
+        lines = canvas.axes[0].get_lines()
+        drawn = {line.get_label(): (tuple(line.get_xdata()), tuple(line.get_ydata())) for line in lines}
     assert drawn == {series.label: (series.x, series.y) for series in figure.series}
 
 
-def test_threads_drawing_at_once_each_draw_their_own_data():
-    failures = []
+def test_pages_drawn_at_once_never_share_a_canvas_and_few_are_kept():
+    failures, barrier = [], threading.Barrier(4)
 
     def draw_many(rate):
-        for _ in range(15):
+        for _ in range(8):
             figure = loss_histories(rate)
-            canvas = pages.draw(figure)
-            svg_text(canvas)
-            if tuple(canvas.axes[0].get_lines()[1].get_ydata()) != figure.series[1].y:
-                failures.append(rate)
+            with pages.drawn(figure) as canvas:
+                barrier.wait()  # all four hold a canvas of the same kind at once
+                svg_text(canvas)
+                if tuple(canvas.axes[0].get_lines()[1].get_ydata()) != figure.series[1].y:
+                    failures.append(rate)
     threads = [threading.Thread(target=draw_many, args=(rate,)) for rate in (0.3, 0.5, 0.8, 0.95)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     assert failures == []
+    assert len(pages._spare[pages._kind(loss_histories(0.3))]) == pages.SPARE_PER_KIND
 
 
 SCORES = Figure("scores", "points", "students",
@@ -180,7 +173,8 @@ SCORES = Figure("scores", "points", "students",
                                     descent_path(-0.0001), descent_path(-0.001), descent_path(3000.0),
                                     descent_path(-7e8), SCORES])
 def test_the_fixed_layout_keeps_every_text_inside_a_phone_wide_figure(figure):
-    canvas = pages.draw(figure)
+    with pages.drawn(figure) as canvas:
+        pass
     assert canvas.get_layout_engine() is None  # no constrained layout measuring every text at each draw
     agg = FigureCanvasAgg(canvas)
     agg.draw()
