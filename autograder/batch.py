@@ -135,9 +135,7 @@ class SandboxWorker(threading.Thread):
 
     def __init__(self, course, specs, jobs, results):
         super().__init__(daemon=True)
-        self.course, self.specs = course, specs
-        self.others = {name: tuple(other for other_name, other in specs.items() if other_name != name)
-                       for name in specs}
+        self.course, self.specs = course, specs  # filled in while the sandbox starts, before the first job
         self.jobs, self.results = jobs, results
 
     def run(self):
@@ -157,7 +155,9 @@ class SandboxWorker(threading.Thread):
         spec = self.specs[job.assignment]
         if job.path is None:
             return error_result(spec, job.student, f"No {spec.notebook} was found in the submission.")
-        return grade_notebook(sandbox, self.course, spec, job.student, job.path, self.others[job.assignment])
+        # a copy taken at once (list() holds the GIL): the service adds assignments while it runs
+        others = tuple(other for name, other in list(self.specs.items()) if name != job.assignment)
+        return grade_notebook(sandbox, self.course, spec, job.student, job.path, others)
 
 
 def grade_batch(course: Course, assignment: str, db_url: str | None, workers: int = 2,
@@ -187,13 +187,7 @@ def grade_assignments(course: Course, assignments: list[str], db_url: str | None
         from .gradebook import check_url
 
         check_url(db_url)
-    specs = {name: assignment_spec(course, name) for name in course.assignments}
-    jobs_of = {name: [replace(job, assignment=name) for job in (
-        submissions[name] if submissions is not None else find_submissions(course, name))] for name in assignments}
-    summaries = {name: BatchSummary(name, max_score=specs[name].max_score, by_hand=sum(specs[name].manual.values()),
-                                     folder=course.root / "submitted" if submissions is None else None,
-                                     notebook=specs[name].notebook)
-                 for name in assignments}
+    specs: dict[str, AssignmentSpec] = {}
     jobs, results = queue.Queue(maxsize=4 * workers), queue.Queue()
     if scheduler:
         from .distributed import ClusterPool
@@ -201,10 +195,19 @@ def grade_assignments(course: Course, assignments: list[str], db_url: str | None
         pool = [ClusterPool(scheduler, course, jobs, results)]
     else:
         pool = [SandboxWorker(course, specs, jobs, results) for _ in range(max(1, workers))]
-    for worker in pool:  # the sandboxes warm up while this thread opens the gradebook
+    for worker in pool:  # the sandboxes warm up while this thread reads the checks and opens the gradebook
         worker.start()
     writers: dict = {}
     try:
+        specs.update({name: assignment_spec(course, name) for name in course.assignments})
+        jobs_of = {name: [replace(job, assignment=name) for job in (
+            submissions[name] if submissions is not None else find_submissions(course, name))]
+            for name in assignments}
+        summaries = {name: BatchSummary(name, max_score=specs[name].max_score,
+                                         by_hand=sum(specs[name].manual.values()),
+                                         folder=course.root / "submitted" if submissions is None else None,
+                                         notebook=specs[name].notebook)
+                     for name in assignments}
         if db_url:  # nbgrader is slow to import: only when there is a gradebook to write
             from .gradebook import GradebookWriter
 

@@ -15,10 +15,22 @@ gets `max(floor, factor x reference)` for each, never more than `cell_timeout`:
 - a function that has run out of time once in a submission gets only the floor for its later calls.
 
 Measured on the machine that grades, budgets scale with it: a slow machine measures a slow reference.
+
+The times are kept on disk too, in the course's `.autograder-cache/` folder, under a hash of everything that
+determines them (the source notebook, the hidden check file, the sandbox's code, the interpreter, the machine and the
+limits): a new grading process reuses them instead of running the solution twice (seconds at every start), and a
+changed solution is timed again. A cache file that cannot be read, or holds another key, is ignored.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import math
+import os
+import platform
+import sys
+import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +40,10 @@ from .config import Course
 
 logger = logging.getLogger(__name__)
 
+CACHE_FOLDER = ".autograder-cache"   # in the course root; .gitignore lists it
+CACHE_FORMAT = 1
+# the files of the engine whose change can change what the reference measures: the sandbox's side of a run
+ENGINE_FILES = ("sandboxed.py", "plain.py", "sandbox.py", "grade.py", "budgets.py")
 RUNS = 2  # the reference is timed this often; each time kept is the shortest, the least disturbed
 
 
@@ -171,8 +187,9 @@ _cache = _Cache()
 
 def reference_for(course: Course, assignment: str, check_file: Path,
                   measure: Callable[[Measurement], object]) -> Reference | None:
-    """The reference times of `assignment`, measured once per grading process: `measure(measurement)` grades the
-    source notebook with it (RUNS times). None (every limit `cell_timeout`) when the solution cannot be timed."""
+    """The reference times of `assignment`, measured once per grading process or read from the course's cache:
+    `measure(measurement)` grades the source notebook with it (RUNS times). None (every limit `cell_timeout`) when
+    the solution cannot be timed."""
     source = course.source_notebook(assignment)
     try:
         key = (str(source), source.stat().st_mtime_ns, check_file.stat().st_mtime_ns, course.cell_timeout,
@@ -183,16 +200,92 @@ def reference_for(course: Course, assignment: str, check_file: Path,
         lock = _cache.locks.setdefault(key, threading.Lock())
     with lock:  # one worker measures; the others wait for it rather than measure at the same time
         if key not in _cache.references:
-            measurement = Measurement(course)
             try:
-                for _ in range(RUNS):
-                    measure(measurement)
-                reference = measurement.measured()
-                if not (reference.cells and reference.calls):
-                    raise ValueError("nothing of it ran")
-                _cache.references[key] = reference
+                _cache.references[key] = _measured(course, assignment, source, check_file, measure)
             except Exception as error:  # e.g. the sandbox failed: grading goes on with the flat limit
                 logger.warning("the solution of %s could not be timed (%s); every cell and call gets %g s", assignment,
                                error, course.cell_timeout)
                 _cache.references[key] = None
         return _cache.references[key]
+
+
+def _measured(course: Course, assignment: str, source: Path, check_file: Path,
+              measure: Callable[[Measurement], object]) -> Reference:
+    """The reference from the course's cache when it was measured for these same files, else measured now (and
+    cached)."""
+    try:
+        disk_key = content_key(course, source, check_file)
+    except OSError:
+        disk_key = None
+    path = cache_path(course, assignment)
+    if disk_key is not None:
+        cached = read_cached(path, disk_key)
+        if cached is not None:
+            return cached
+    measurement = Measurement(course)
+    for _ in range(RUNS):
+        measure(measurement)
+    reference = measurement.measured()
+    if not (reference.cells and reference.calls):
+        raise ValueError("nothing of it ran")
+    if disk_key is not None:
+        write_cached(path, disk_key, reference)
+    return reference
+
+
+def cache_path(course: Course, assignment: str) -> Path:
+    return course.root / CACHE_FOLDER / "reference-times" / f"{assignment}.json"
+
+
+def content_key(course: Course, source: Path, check_file: Path) -> str:
+    """A hash of what the reference's times depend on; the same key, the same times (up to the machine's noise)."""
+    digest = hashlib.sha256()
+    engine = Path(__file__).resolve().parent
+    for path in (source, check_file, *(engine / name for name in ENGINE_FILES)):
+        content = path.read_bytes()
+        digest.update(f"{path.name}:{len(content)}:".encode())
+        digest.update(content)
+    facts = [CACHE_FORMAT, sys.version, sys.executable, platform.node(), platform.machine(), os.cpu_count(),
+             course.cell_timeout, course.budget_floor, course.budget_factor, course.memory_mb, course.cpu_seconds,
+             course.keep_figures]
+    digest.update(json.dumps(facts).encode())
+    return digest.hexdigest()
+
+
+def read_cached(path: Path, key: str) -> Reference | None:
+    """The reference cached at `path` for `key`; None when there is none, it is another key's, or it is unreadable."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict) or data.get("key") != key:
+            return None
+        cells, calls = data["cells"], data["calls"]
+        for times in (cells, calls):
+            if not (isinstance(times, dict) and times and all(
+                    isinstance(name, str) and type(seconds) in (int, float) and math.isfinite(seconds) and seconds >= 0
+                    for name, seconds in times.items())):
+                raise ValueError("not a table of times")
+        return Reference({name: float(seconds) for name, seconds in cells.items()},
+                         {name: float(seconds) for name, seconds in calls.items()})
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        logger.warning("ignoring the cached reference times in %s (%s); the solution is timed again", path, error)
+        return None
+
+
+def write_cached(path: Path, key: str, reference: Reference):
+    """Keep `reference` at `path` for `key`: written whole to a temporary file, then renamed over the old one, so a
+    reader sees the old file or the new one, and of two processes writing at once the last one's file stays."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.",
+                                         delete=False) as file:
+            json.dump({"key": key, "cells": reference.cells, "calls": reference.calls}, file)
+        os.chmod(file.name, 0o644)  # as any file the course's tools write: others grading this course read it too
+        os.replace(file.name, path)
+    except OSError as error:  # a read-only course: the times stay in this process only
+        logger.warning("could not cache the reference times in %s: %s", path, error)
+        try:
+            os.unlink(file.name)
+        except (OSError, NameError):
+            pass

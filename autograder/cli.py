@@ -159,7 +159,6 @@ def run_release(args) -> int:
 def run_grade(args) -> int:
     from .batch import grade_assignments, starting_line
     from .distributed import ClusterError
-    from .gradebook import GradebookError, check_url, safe_url
     from .sandbox import SandboxError
 
     course = load_course()
@@ -167,12 +166,16 @@ def run_grade(args) -> int:
         print("autograder grade: name one ASSIGNMENT, or give --all for every assignment", file=sys.stderr)
         return 2
     db_url = args.db or (None if args.notebook is not None else course.db_url)
-    try:
-        if db_url:
+    failures: tuple[type[Exception], ...] = (SandboxError, ClusterError)
+    if db_url:  # one notebook without a gradebook need not import SQLAlchemy (a good part of a cold start)
+        from .gradebook import GradebookError, check_url, safe_url
+
+        failures += (GradebookError,)
+        try:
             check_url(db_url)
-    except GradebookError as error:
-        print(f"autograder grade: {error}", file=sys.stderr)
-        return 2
+        except GradebookError as error:
+            print(f"autograder grade: {error}", file=sys.stderr)
+            return 2
     try:
         if args.notebook is not None:
             return _grade_one(course, args)
@@ -180,7 +183,7 @@ def run_grade(args) -> int:
         summaries = grade_assignments(course, list(course.assignments) if args.all else [args.assignment], db_url,
                                       args.workers, args.json, progress=not args.no_progress, regrade=args.regrade,
                                       scheduler=args.scheduler)
-    except (SandboxError, GradebookError, ClusterError) as error:
+    except failures as error:
         print(f"autograder grade failed: {error}", file=sys.stderr)
         return 1
     print("\n".join(line for summary in summaries for line in summary.lines()))

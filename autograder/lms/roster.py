@@ -19,9 +19,8 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
-
-from sqlalchemy import Column, MetaData, String, Table, select
 
 from .csvfiles import LmsFileError, read_table
 from .csvfiles import Table as CsvTable
@@ -36,12 +35,15 @@ STUDENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}")   # also a folder 
 CANVAS_TEST_STUDENT = "Student, Test"
 
 
-# Identifiers an LMS knows a student by that nbgrader's student table has no column for (Moodle's ID number)
-LMS_IDENTITY = Table(
-    "autograder_lms_identity", MetaData(),
-    Column("student", String(128), primary_key=True),
-    Column("id_number", String(255), nullable=True),
-)
+@cache
+def lms_identity():
+    """Identifiers an LMS knows a student by that nbgrader's student table has no column for (Moodle's ID number).
+    Made when first needed: SQLAlchemy takes a good part of a second to import, and every `autograder` command
+    imports this module to list its verb."""
+    from sqlalchemy import Column, MetaData, String, Table
+
+    return Table("autograder_lms_identity", MetaData(), Column("student", String(128), primary_key=True),
+                 Column("id_number", String(255), nullable=True))
 
 
 @dataclass(frozen=True)
@@ -229,27 +231,31 @@ def import_roster(db_url: str, roster: Roster) -> ImportReport:
 
 def _record_id_numbers(session, id_numbers: dict[str, str | None]) -> None:
     """Keep each student's Moodle ID number (an empty cell never erases one), in the import's transaction."""
+    from sqlalchemy import select
+
+    table = lms_identity()
     connection = session.connection()
-    LMS_IDENTITY.create(connection, checkfirst=True)
-    held = dict(connection.execute(select(LMS_IDENTITY.c.student, LMS_IDENTITY.c.id_number)).all())
+    table.create(connection, checkfirst=True)
+    held = dict(connection.execute(select(table.c.student, table.c.id_number)).all())
     for student, number in id_numbers.items():
         if not number or held.get(student) == number:
             continue
         if student in held:
-            connection.execute(LMS_IDENTITY.update().where(LMS_IDENTITY.c.student == student).values(id_number=number))
+            connection.execute(table.update().where(table.c.student == student).values(id_number=number))
         else:
-            connection.execute(LMS_IDENTITY.insert().values(student=student, id_number=number))
+            connection.execute(table.insert().values(student=student, id_number=number))
 
 
 def id_numbers(session) -> dict[str, str]:
     """student -> Moodle ID number, as Moodle roster imports recorded them ({} before the first)."""
-    from sqlalchemy import inspect
+    from sqlalchemy import inspect, select
 
+    table = lms_identity()
     connection = session.connection()
-    if not inspect(connection).has_table(LMS_IDENTITY.name):
+    if not inspect(connection).has_table(table.name):
         return {}
     return {student: number for student, number in
-            connection.execute(select(LMS_IDENTITY.c.student, LMS_IDENTITY.c.id_number)).all() if number}
+            connection.execute(select(table.c.student, table.c.id_number)).all() if number}
 
 
 def add_command(commands) -> None:

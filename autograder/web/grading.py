@@ -61,9 +61,6 @@ class _ServiceWorker(SandboxWorker):
 
     def _grade(self, sandbox, job):
         sandbox.max_templates = len(self.specs)  # uploads of every assignment come mixed: keep each one's warm
-        specs = dict(self.specs)  # a copy: GradingService.refresh adds assignments while the service runs
-        self.others = {name: tuple(other for other_name, other in specs.items() if other_name != name)
-                       for name in specs}
         self.current = job
         result = super()._grade(sandbox, job)
         self.current = None
