@@ -66,7 +66,10 @@ class BatchSummary:
     @property
     def seconds(self) -> float:
         """From the first notebook's start to the last one's end: no notebook of it took longer."""
-        return self.ended - self.began if self.began is not None else 0.0
+        if self.began is None:
+            return 0.0
+        # at least the slowest notebook: ended - began can round a hair below it (33.0 - 32.95 < 0.05)
+        return max(self.ended - self.began, max((seconds for seconds, _ in self.slowest), default=0.0))
 
     def add(self, result: SubmissionResult, arrived: float | None = None):
         if result.status == "graded":
