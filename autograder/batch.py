@@ -30,19 +30,15 @@ from . import notebook as nb
 from .checks import check_file
 from .config import Course
 from .grade import AssignmentSpec, SubmissionResult, assignment_spec, error_result, grade_notebook
+from .pipeline import Job, other_assignments
 from .sandbox import Sandbox
 from .scores import score
 
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class SubmittedNotebook:
-    student: str
-    path: Path | None            # None when the student's folder holds no notebook
-    timestamp_file: Path | None
-    fingerprint: str = ""        # what was graded: set by the batch as it reads the submission
-    assignment: str = ""         # set by find_submissions, and by the batch for submissions it is handed
+SubmittedNotebook = Job   # the batch's name for a pipeline Job: its assignment is set by find_submissions, or by the
+                          # batch for submissions it is handed; its fingerprint by the batch as it reads the notebook
 
 
 SKIPPED = "already graded"      # a worker's place in the results queue, for a submission not graded again
@@ -136,8 +132,6 @@ class SandboxWorker(threading.Thread):
     def __init__(self, course, specs, jobs, results):
         super().__init__(daemon=True)
         self.course, self.specs = course, specs
-        self.others = {name: tuple(other for other_name, other in specs.items() if other_name != name)
-                       for name in specs}
         self.jobs, self.results = jobs, results
 
     def run(self):
@@ -157,7 +151,8 @@ class SandboxWorker(threading.Thread):
         spec = self.specs[job.assignment]
         if job.path is None:
             return error_result(spec, job.student, f"No {spec.notebook} was found in the submission.")
-        return grade_notebook(sandbox, self.course, spec, job.student, job.path, self.others[job.assignment])
+        return grade_notebook(sandbox, self.course, spec, job.student, job.path,
+                             other_assignments(self.specs, job.assignment))
 
 
 def grade_batch(course: Course, assignment: str, db_url: str | None, workers: int = 2,

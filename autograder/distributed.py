@@ -28,6 +28,7 @@ from typing import Iterable, Iterator
 from .checks import check_file
 from .config import Course, load_course
 from .grade import SubmissionResult, assignment_spec, error_result, grade_notebook
+from .pipeline import other_assignments
 from .sandbox import Sandbox, SandboxError
 
 CONNECT_TIMEOUT = 5.0      # seconds to reach the scheduler before giving up
@@ -58,7 +59,7 @@ def grade_task(assignment: str, student: str, source: str, notebook: bytes, fing
                            f"the grader (course root {course.root}): install the grader's course there with "
                            "`bash install.sh` and restart the worker.")
     spec = assignment_spec(course, assignment)
-    others = tuple(assignment_spec(course, name) for name in course.assignments if name != assignment)
+    others = other_assignments({name: assignment_spec(course, name) for name in course.assignments}, assignment)
     with tempfile.TemporaryDirectory(prefix="autograder-task-") as folder:
         path = Path(folder, Path(source).name)
         path.write_bytes(notebook)

@@ -21,8 +21,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from .. import notebook as nb
 from ..autograded import RESULTS, write_autograded
-from ..batch import SandboxWorker, SubmittedNotebook, save_or_explain
+from ..batch import SandboxWorker, save_or_explain
 from ..grade import SubmissionResult, assignment_spec
+from ..pipeline import Job
 from ..gradebook import GradebookError
 from .policies import BATCH, Graded, counting_attempt, policy
 from .store import Attempt, Store
@@ -57,13 +58,10 @@ def stored_result(course, attempt: Attempt) -> SubmissionResult | None:
 class _ServiceWorker(SandboxWorker):
     """batch.py's worker, remembering the attempt it grades: if its sandbox fails, that attempt is not lost."""
 
-    current: SubmittedNotebook | None = None
+    current: Job | None = None
 
     def _grade(self, sandbox, job):
         sandbox.max_templates = len(self.specs)  # uploads of every assignment come mixed: keep each one's warm
-        specs = dict(self.specs)  # a copy: GradingService.refresh adds assignments while the service runs
-        self.others = {name: tuple(other for other_name, other in specs.items() if other_name != name)
-                       for name in specs}
         self.current = job
         result = super()._grade(sandbox, job)
         self.current = None
@@ -123,8 +121,8 @@ class GradingService:
                 return
             self._queued.add(attempt.id)
         folder = submitted_notebook(self.course, attempt).parent
-        self.jobs.put(SubmittedNotebook(attempt.student, folder / self.course.notebook(attempt.assignment),
-                                        folder / "timestamp.txt", f"web-attempt-{attempt.id}", attempt.assignment))
+        self.jobs.put(Job(attempt.student, folder / self.course.notebook(attempt.assignment), folder / "timestamp.txt",
+                          assignment=attempt.assignment, key=attempt.id))
 
     def regrade(self, attempts: list[Attempt]) -> int:
         """Grade these attempts again (their rows go back to "queued" first); returns how many were queued."""
@@ -180,7 +178,7 @@ class GradingService:
             if job is None:
                 self._worker_ended(result)
                 continue
-            attempt_id = int(job.fingerprint.removeprefix("web-attempt-"))
+            attempt_id = job.key
             while not self._stopping:
                 try:
                     self._finish(attempt_id, job, result)
@@ -204,7 +202,7 @@ class GradingService:
                 graded.set()
         self._close_writers()
 
-    def _grade_again(self, attempt_id: int, job: SubmittedNotebook) -> None:
+    def _grade_again(self, attempt_id: int, job: Job) -> None:
         """A regrade asked for while the attempt was graded: its row back to "queued", its job in the queue."""
         while not self._stopping:
             try:
@@ -236,7 +234,7 @@ class GradingService:
             self.pool[index] = _ServiceWorker(self.course, self.specs, self.jobs, self.results)
             self.pool[index].start()
 
-    def _finish(self, attempt_id: int, job: SubmittedNotebook, result: SubmissionResult) -> None:
+    def _finish(self, attempt_id: int, job: Job, result: SubmissionResult) -> None:
         attempt = self.store.attempt(attempt_id)
         if attempt is None:  # its row was removed meanwhile: nothing to record
             return
@@ -260,15 +258,15 @@ class GradingService:
                 if counting == BATCH:  # the batch's graded submission, back into nbgrader's tables
                     folder = self.course.root / "submitted" / attempt.student / attempt.assignment
                     notebook = folder / spec.notebook
-                    self._record(attempt, SubmittedNotebook(
-                        attempt.student, notebook if notebook.is_file() else None, folder / "timestamp.txt", "",
-                        attempt.assignment), SubmissionResult.from_json(batch.result))
+                    self._record(attempt, Job(attempt.student, notebook if notebook.is_file() else None,
+                                              folder / "timestamp.txt", assignment=attempt.assignment),
+                                 SubmissionResult.from_json(batch.result))
                 else:
                     chosen = next(other for other in others if other.id == counting)
                     folder = submitted_notebook(self.course, chosen).parent
-                    self._record(chosen, SubmittedNotebook(
-                        chosen.student, folder / spec.notebook, folder / "timestamp.txt", f"web-attempt-{chosen.id}",
-                        chosen.assignment), stored_result(self.course, chosen))
+                    self._record(chosen, Job(chosen.student, folder / spec.notebook, folder / "timestamp.txt",
+                                             assignment=chosen.assignment, key=chosen.id),
+                                 stored_result(self.course, chosen))
         self.store.finish(attempt, result.status, result.score, result.max_score,
                           None if counting == BATCH else counting)
 
@@ -293,7 +291,7 @@ class GradingService:
                                                                  handed_in or attempt.uploaded_at, extension or None)
         return score - (penalty or 0.0)
 
-    def _record(self, attempt: Attempt, job: SubmittedNotebook, result: SubmissionResult) -> Path:
+    def _record(self, attempt: Attempt, job: Job, result: SubmissionResult) -> Path:
         """Write `result` into nbgrader's gradebook and the course's autograded/, as `autograder grade` does
         (but as the service's: the batch's own record of what it graded stays); returns the folder written."""
         writer = self._writer(attempt.assignment)
