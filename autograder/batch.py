@@ -30,7 +30,7 @@ from . import notebook as nb
 from .checks import check_file
 from .config import Course
 from .grade import AssignmentSpec, SubmissionResult, assignment_spec, error_result, grade_notebook
-from .pipeline import Job, other_assignments
+from .pipeline import Job, drain, other_assignments
 from .sandbox import Sandbox
 from .scores import score
 
@@ -221,44 +221,54 @@ def grade_assignments(course: Course, assignments: list[str], db_url: str | None
                 f"the Dask cluster at {scheduler}" if scheduler else f"{len(pool)} sandbox(es)")
     bar = tqdm(total=total, desc=f"grading {assignments[0] if len(assignments) == 1 else 'every assignment'}",
                unit="nb", disable=not progress, file=sys.stderr, dynamic_ncols=True)
-    finished, failure = 0, None
+    sink = BatchSink(course, specs, writers, report, summaries, autograded_root, on_result, bar)
     try:
-        while finished < len(pool):
-            job, result = results.get()
-            if job is None:
-                if isinstance(result, BaseException):
-                    failure = result
-                    break
-                finished += 1
-                continue
-            summary = summaries[job.assignment]
-            if result is SKIPPED:
-                stored = writers[job.assignment].stored_result(job.student)
-                report.add_json({**stored, "from_earlier_run": True})
-                summary.add_skipped(stored)
-            else:
-                if writers:
-                    result = save_or_explain(writers[job.assignment], specs[job.assignment], job, result,
-                                             autograded_root or course.root / "autograded")
-                logger.debug("graded %s / %s: %g of %g (%s)", result.student, result.assignment, result.score,
-                             result.max_score, result.status)
-                report.add(result)
-                summary.add(result)
-                if on_result:
-                    on_result(result)
-            bar.update(1)
+        drain(results, sink, len(pool))
     except BaseException:
-        report.discard()
+        report.discard()  # a failed batch leaves any earlier report as it was
         raise
     finally:
         bar.close()
         for writer in writers.values():
             writer.close()
-    if failure is not None:
-        report.discard()
-        raise failure
     report.close()
     return [summaries[name] for name in assignments]
+
+
+class BatchSink:
+    """The batch's pipeline Sink: each result into nbgrader's gradebook (through `save_or_explain`: the autograded
+    copy in place before the grades and the fingerprint commit together, so a killed batch resumes where it
+    stopped), the JSON report and the assignment's summary; a submission graded unchanged by an earlier run
+    (SKIPPED) is reported from the gradebook. A pool whose grading failed stops the batch."""
+
+    def __init__(self, course: Course, specs: dict, writers: dict, report: _JsonReport, summaries: dict,
+                 autograded_root: Path | None = None, on_result=None, bar=None):
+        self.course, self.specs, self.writers, self.report, self.summaries = course, specs, writers, report, summaries
+        self.autograded_root = autograded_root or course.root / "autograded"
+        self.on_result, self.bar = on_result, bar
+
+    def take(self, job: Job, result) -> None:
+        summary = self.summaries[job.assignment]
+        if result is SKIPPED:
+            stored = self.writers[job.assignment].stored_result(job.student)
+            self.report.add_json({**stored, "from_earlier_run": True})
+            summary.add_skipped(stored)
+        else:
+            if self.writers:
+                result = save_or_explain(self.writers[job.assignment], self.specs[job.assignment], job, result,
+                                         self.autograded_root)
+            logger.debug("graded %s / %s: %g of %g (%s)", result.student, result.assignment, result.score,
+                         result.max_score, result.status)
+            self.report.add(result)
+            summary.add(result)
+            if self.on_result:
+                self.on_result(result)
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def pool_ended(self, error: BaseException | None) -> None:
+        if error is not None:
+            raise error
 
 
 def _feed(submissions, jobs, workers, results=None, inputs=None, done=None):

@@ -1,10 +1,11 @@
 """Grading the service's attempts: the batch engine's pool of warm sandboxes, fed one attempt at a time.
 
-Workers are batch.py's (`SandboxWorker`: a warm `Sandbox` each, grading with `grade.grade_notebook`; or Dask's
-`ClusterPool`); one saver thread alone writes results, as in a batch, so a SQLite gradebook has one
-writer. For each graded attempt it writes, in this order: the attempt's own results (atomically), the
-gradebook through batch.py's `save_or_explain` when the attempt counts, then the attempt's row as "done". A server
-killed anywhere in between grades the attempt again at its next start and writes the same rows again.
+Workers are pipeline Pools (batch.py's `SandboxWorker`: a warm `Sandbox` each, grading with `grade.grade_notebook`;
+or Dask's `ClusterPool`); one saver thread alone writes results, draining them into this service as the pipeline's
+Sink (`take`), as in a batch, so a SQLite gradebook has one writer. For each graded attempt it writes, in this
+order: the attempt's own results (atomically), the gradebook through batch.py's `save_or_explain` when the
+attempt counts, then the attempt's row as "done". A server killed anywhere in between grades the attempt again at
+its next start and writes the same rows again.
 """
 from __future__ import annotations
 
@@ -23,8 +24,8 @@ from .. import notebook as nb
 from ..autograded import RESULTS, write_autograded
 from ..batch import SandboxWorker, save_or_explain
 from ..grade import SubmissionResult, assignment_spec
-from ..pipeline import Job
 from ..gradebook import GradebookError
+from ..pipeline import STOP, Job, drain
 from .policies import BATCH, Graded, counting_attempt, policy
 from .store import Attempt, Store
 
@@ -89,9 +90,9 @@ class GradingService:
         """Start the sandboxes and the saver, and queue every attempt acknowledged but not yet graded."""
         self.store.drop_unacknowledged()  # uploads a killed server never acknowledged: the student was not told
         if self.scheduler:
-            from ..distributed import ClusterStream
+            from ..distributed import ClusterPool
 
-            self.pool = [ClusterStream(self.scheduler, self.course, self.jobs, self.results)]
+            self.pool = [ClusterPool(self.scheduler, self.course, self.jobs, self.results, service=True)]
         else:
             self.pool = [_ServiceWorker(self.course, self.specs, self.jobs, self.results) for _ in range(self.workers)]
         for worker in self.pool:
@@ -157,7 +158,7 @@ class GradingService:
             self.jobs.put(None)
         for worker in self.pool:
             worker.join(timeout=10)
-        self.results.put(("stop", None))
+        self.results.put((STOP, None))
         if self.saver.is_alive():
             self.saver.join(timeout=10)
 
@@ -171,36 +172,36 @@ class GradingService:
                 logger.warning("the gradebook cannot be opened yet (%s)", error)
                 self._close_writers()
                 break
-        while True:
-            job, result = self.results.get()
-            if job == "stop":
-                break
-            if job is None:
-                self._worker_ended(result)
-                continue
-            attempt_id = job.key
-            while not self._stopping:
-                try:
-                    self._finish(attempt_id, job, result)
-                    break
-                except (SQLAlchemyError, GradebookError) as error:  # the database went away: keep it, try again
-                    logger.warning("could not record attempt %s (%s); retrying", attempt_id, error)
-                    self._close_writers()
-                    time.sleep(RETRY_SECONDS)
-                except Exception:  # a bug must not stop every other result: this one stays queued for a restart
-                    logger.exception("attempt %s was not recorded; it stays queued for a restart", attempt_id)
-                    break
-            with self._lock:
-                again = attempt_id in self._again
-                self._again.discard(attempt_id)
-                if not again:
-                    self._queued.discard(attempt_id)
-                graded = None if again else self._graded.pop(attempt_id, None)
-            if again:
-                self._grade_again(attempt_id, job)
-            if graded is not None:
-                graded.set()
+        drain(self.results, self)  # until close() puts STOP: a worker whose sandbox failed is replaced meanwhile
         self._close_writers()
+
+    # the service as the pipeline's Sink (pipeline.Sink), on the saver thread
+
+    def take(self, job: Job, result: SubmissionResult) -> None:
+        """Record the graded attempt `job.key`, retrying while the database is away; then queue it again if a
+        regrade was asked for while it was graded, or tell the pages waiting for it."""
+        attempt_id = job.key
+        while not self._stopping:
+            try:
+                self._finish(attempt_id, job, result)
+                break
+            except (SQLAlchemyError, GradebookError) as error:  # the database went away: keep it, try again
+                logger.warning("could not record attempt %s (%s); retrying", attempt_id, error)
+                self._close_writers()
+                time.sleep(RETRY_SECONDS)
+            except Exception:  # a bug must not stop every other result: this one stays queued for a restart
+                logger.exception("attempt %s was not recorded; it stays queued for a restart", attempt_id)
+                break
+        with self._lock:
+            again = attempt_id in self._again
+            self._again.discard(attempt_id)
+            if not again:
+                self._queued.discard(attempt_id)
+            graded = None if again else self._graded.pop(attempt_id, None)
+        if again:
+            self._grade_again(attempt_id, job)
+        if graded is not None:
+            graded.set()
 
     def _grade_again(self, attempt_id: int, job: Job) -> None:
         """A regrade asked for while the attempt was graded: its row back to "queued", its job in the queue."""
@@ -213,7 +214,7 @@ class GradingService:
                 time.sleep(RETRY_SECONDS)
         self.jobs.put(job)
 
-    def _worker_ended(self, error) -> None:
+    def pool_ended(self, error) -> None:
         """A worker stopped because its sandbox failed: once its thread has ended, queue its attempt again
         and start another worker in its place. (A worker that stops for `close` sends no error.)"""
         if self._stopping or error is None:
