@@ -126,8 +126,9 @@ def find_submissions(course: Course, assignment: str, folder: Path | None = None
 
 
 class SandboxWorker(threading.Thread):
-    """A thread with its own warm Sandbox, grading each job of `jobs` into `results` as (job, result); at the end
-    (None, None), or (None, error) when the sandbox itself failed. The service's pool uses it too."""
+    """The local pipeline Pool (pipeline.Pool), one per sandbox: a thread with its own warm Sandbox (each run forked
+    from its zygote), grading each job of `jobs` into `results` as (job, result); at the end (None, None), or
+    (None, error) when the sandbox itself failed. The service's pool uses it too."""
 
     def __init__(self, course, specs, jobs, results):
         super().__init__(daemon=True)
