@@ -30,19 +30,15 @@ from . import notebook as nb
 from .checks import check_file
 from .config import Course
 from .grade import AssignmentSpec, SubmissionResult, assignment_spec, error_result, grade_notebook
+from .pipeline import Job, drain, other_assignments
 from .sandbox import Sandbox
 from .scores import score
 
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class SubmittedNotebook:
-    student: str
-    path: Path | None            # None when the student's folder holds no notebook
-    timestamp_file: Path | None
-    fingerprint: str = ""        # what was graded: set by the batch as it reads the submission
-    assignment: str = ""         # set by find_submissions, and by the batch for submissions it is handed
+SubmittedNotebook = Job   # the batch's name for a pipeline Job: its assignment is set by find_submissions, or by the
+                          # batch for submissions it is handed; its fingerprint by the batch as it reads the notebook
 
 
 SKIPPED = "already graded"      # a worker's place in the results queue, for a submission not graded again
@@ -133,8 +129,9 @@ def find_submissions(course: Course, assignment: str, folder: Path | None = None
 
 
 class SandboxWorker(threading.Thread):
-    """A thread with its own warm Sandbox, grading each job of `jobs` into `results` as (job, result); at the end
-    (None, None), or (None, error) when the sandbox itself failed. The service's pool uses it too."""
+    """The local pipeline Pool (pipeline.Pool), one per sandbox: a thread with its own warm Sandbox (each run forked
+    from its zygote), grading each job of `jobs` into `results` as (job, result); at the end (None, None), or
+    (None, error) when the sandbox itself failed. The service's pool uses it too."""
 
     def __init__(self, course, specs, jobs, results):
         super().__init__(daemon=True)
@@ -158,9 +155,8 @@ class SandboxWorker(threading.Thread):
         spec = self.specs[job.assignment]
         if job.path is None:
             return error_result(spec, job.student, f"No {spec.notebook} was found in the submission.")
-        # a copy taken at once (list() holds the GIL): the service adds assignments while it runs
-        others = tuple(other for name, other in list(self.specs.items()) if name != job.assignment)
-        return grade_notebook(sandbox, self.course, spec, job.student, job.path, others)
+        return grade_notebook(sandbox, self.course, spec, job.student, job.path,
+                             other_assignments(self.specs, job.assignment))
 
 
 def grade_batch(course: Course, assignment: str, db_url: str | None, workers: int = 2,
@@ -232,44 +228,54 @@ def grade_assignments(course: Course, assignments: list[str], db_url: str | None
                 f"the Dask cluster at {scheduler}" if scheduler else f"{len(pool)} sandbox(es)")
     bar = tqdm(total=total, desc=f"grading {assignments[0] if len(assignments) == 1 else 'every assignment'}",
                unit="nb", disable=not progress, file=sys.stderr, dynamic_ncols=True)
-    finished, failure = 0, None
+    sink = BatchSink(course, specs, writers, report, summaries, autograded_root, on_result, bar)
     try:
-        while finished < len(pool):
-            job, result = results.get()
-            if job is None:
-                if isinstance(result, BaseException):
-                    failure = result
-                    break
-                finished += 1
-                continue
-            summary = summaries[job.assignment]
-            if result is SKIPPED:
-                stored = writers[job.assignment].stored_result(job.student)
-                report.add_json({**stored, "from_earlier_run": True})
-                summary.add_skipped(stored)
-            else:
-                if writers:
-                    result = save_or_explain(writers[job.assignment], specs[job.assignment], job, result,
-                                             autograded_root or course.root / "autograded")
-                logger.debug("graded %s / %s: %g of %g (%s)", result.student, result.assignment, result.score,
-                             result.max_score, result.status)
-                report.add(result)
-                summary.add(result)
-                if on_result:
-                    on_result(result)
-            bar.update(1)
+        drain(results, sink, len(pool))
     except BaseException:
-        report.discard()
+        report.discard()  # a failed batch leaves any earlier report as it was
         raise
     finally:
         bar.close()
         for writer in writers.values():
             writer.close()
-    if failure is not None:
-        report.discard()
-        raise failure
     report.close()
     return [summaries[name] for name in assignments]
+
+
+class BatchSink:
+    """The batch's pipeline Sink: each result into nbgrader's gradebook (through `save_or_explain`: the autograded
+    copy in place before the grades and the fingerprint commit together, so a killed batch resumes where it
+    stopped), the JSON report and the assignment's summary; a submission graded unchanged by an earlier run
+    (SKIPPED) is reported from the gradebook. A pool whose grading failed stops the batch."""
+
+    def __init__(self, course: Course, specs: dict, writers: dict, report: _JsonReport, summaries: dict,
+                 autograded_root: Path | None = None, on_result=None, bar=None):
+        self.course, self.specs, self.writers, self.report, self.summaries = course, specs, writers, report, summaries
+        self.autograded_root = autograded_root or course.root / "autograded"
+        self.on_result, self.bar = on_result, bar
+
+    def take(self, job: Job, result) -> None:
+        summary = self.summaries[job.assignment]
+        if result is SKIPPED:
+            stored = self.writers[job.assignment].stored_result(job.student)
+            self.report.add_json({**stored, "from_earlier_run": True})
+            summary.add_skipped(stored)
+        else:
+            if self.writers:
+                result = save_or_explain(self.writers[job.assignment], self.specs[job.assignment], job, result,
+                                         self.autograded_root)
+            logger.debug("graded %s / %s: %g of %g (%s)", result.student, result.assignment, result.score,
+                         result.max_score, result.status)
+            self.report.add(result)
+            summary.add(result)
+            if self.on_result:
+                self.on_result(result)
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def pool_ended(self, error: BaseException | None) -> None:
+        if error is not None:
+            raise error
 
 
 def _feed(submissions, jobs, workers, results=None, inputs=None, done=None):

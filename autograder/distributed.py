@@ -4,8 +4,9 @@ Only the grading moves; the grader keeps its single gradebook writer and JSON re
 notebook's bytes and its student's id (workers on other machines do not see the grader's files) and returns
 plain data: `SubmissionResult.to_json()` plus the cells' outputs. On a worker, each thread keeps one warm
 `Sandbox` for all the tasks it runs. Submissions are streamed: a few tasks per worker thread are in flight,
-never the whole batch, and results are handed on as they arrive. When a worker dies, the scheduler gives its
-tasks to another worker, and each submission still yields exactly one result.
+never the whole batch, and each result is handed on as it arrives (ClusterPool, for the batch and the service
+alike). When a worker dies, the scheduler gives its tasks to another worker, and each submission still yields
+exactly one result.
 
 Workers grade with their own installed copy of the course; every task carries the grader's fingerprint of
 the course (source notebook, hidden checks, limits, grading engine), and a worker whose copy differs refuses
@@ -23,11 +24,11 @@ import threading
 import time
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from .checks import check_file
 from .config import Course, load_course
 from .grade import SubmissionResult, assignment_spec, error_result, grade_notebook
+from .pipeline import other_assignments
 from .sandbox import Sandbox, SandboxError
 
 CONNECT_TIMEOUT = 5.0      # seconds to reach the scheduler before giving up
@@ -58,7 +59,7 @@ def grade_task(assignment: str, student: str, source: str, notebook: bytes, fing
                            f"the grader (course root {course.root}): install the grader's course there with "
                            "`bash install.sh` and restart the worker.")
     spec = assignment_spec(course, assignment)
-    others = tuple(assignment_spec(course, name) for name in course.assignments if name != assignment)
+    others = other_assignments({name: assignment_spec(course, name) for name in course.assignments}, assignment)
     with tempfile.TemporaryDirectory(prefix="autograder-task-") as folder:
         path = Path(folder, Path(source).name)
         path.write_bytes(notebook)
@@ -138,33 +139,6 @@ class Cluster:
     def threads(self) -> int:
         return max(1, sum(self.client.nthreads().values()))
 
-    def grade(self, submissions: Iterable) -> Iterator[tuple[object, SubmissionResult]]:
-        """(submission, result) for every SubmittedNotebook, in the order results arrive.
-
-        At most TASKS_PER_THREAD tasks per worker thread are in flight. Raises ClusterError when a worker
-        refuses the course, and the grading engine's own errors (SandboxError) as a local batch would."""
-        from distributed import as_completed
-
-        pending = iter(submissions)
-        jobs: dict = {}   # task key -> its submission, for the tasks in flight
-        running = as_completed(loop=self.client.loop, with_results=True)
-        limit, sent = TASKS_PER_THREAD * self.threads(), 0
-        while True:
-            while len(jobs) < limit and (job := next(pending, None)) is not None:
-                task = self._submit(job)
-                if isinstance(task, SubmissionResult):  # nothing to send: no notebook, or it cannot be read
-                    yield job, task
-                    continue
-                jobs[task.key] = job
-                running.add(task)
-                sent += 1
-                if sent % limit == 0:  # workers may have joined or left since
-                    limit = TASKS_PER_THREAD * self.threads()
-            if not jobs:
-                return
-            future, data = next(running)
-            yield jobs.pop(future.key), _result(data)
-
     def _submit(self, job):
         """The task grading `job` on the cluster, or its result when there is nothing to send."""
         spec = assignment_spec(self.course, job.assignment)
@@ -189,63 +163,60 @@ def _result(data: dict) -> SubmissionResult:
 
 
 class ClusterPool(threading.Thread):
-    """Stands in for batch.py's pool of sandbox threads: takes SubmittedNotebooks from `jobs` until None, puts
-    (submission, result) in `results` as they arrive, then (None, None); (None, error) if grading failed.
+    """A Dask cluster as a pipeline Pool (pipeline.Pool), for the batch and the service alike: takes Jobs from
+    `jobs` until None and, from a done-callback, puts (job, result) in `results` as soon as each is graded, so a
+    finished result never waits for the next job (the service's next upload may be minutes away). At the end
+    (None, None); a task that fails puts (None, error) (the worker refused the course, or its sandbox failed).
+
+    Streamed: at most TASKS_PER_THREAD tasks per worker thread are in flight, and none goes out while more results
+    than that wait for the sink. The batch's pool (`service` False) stops at a failed task and, at the end, hands on
+    every task in flight first; the service's (`service` True) goes on after a failed task, whose attempt waits for
+    the service's next start, and closes without waiting (its attempts in flight stay queued in its store).
 
     Connects in the constructor, so an unreachable scheduler fails before anything is written."""
 
-    def __init__(self, address: str, course: Course, jobs: queue.Queue, results: queue.Queue):
+    def __init__(self, address: str, course: Course, jobs: queue.Queue, results: queue.Queue, service: bool = False):
         super().__init__(daemon=True)
         self.cluster = Cluster(address, course)
-        self.jobs, self.results = jobs, results
-        self.backlog = TASKS_PER_THREAD * self.cluster.threads()  # results waiting for the writer, at most
+        self.jobs, self.results, self.service = jobs, results, service
+        self.limit = TASKS_PER_THREAD * self.cluster.threads()
+        self.in_flight = threading.BoundedSemaphore(self.limit)
+        self.failed = threading.Event()
+        self._lock = threading.Lock()
+        self.out, self.most_out = 0, 0   # tasks in flight now, and at most so far
 
     def run(self):
-        failure = None
         try:
-            for job, result in self.cluster.grade(iter(self.jobs.get, None)):
-                self.results.put((job, result))
-                while self.results.qsize() > self.backlog:  # the writer is behind: wait for it
+            while not (self.failed.is_set() and not self.service):
+                while self.results.qsize() > self.limit and not self.failed.is_set():  # the sink is behind: wait
                     time.sleep(0.05)
-        except BaseException as error:  # the batch stops, as when a local sandbox fails
-            failure = error
-        finally:
-            self.cluster.close()  # before the batch hears of the end, so the grader can exit at once
-            if failure is not None:
-                self.results.put((None, failure))
-            self.results.put((None, None))
-
-
-class ClusterStream(threading.Thread):
-    """The web service's Dask pool: like ClusterPool, but each result is handed on as soon as it is graded.
-
-    ClusterPool streams a batch, so it may wait for the next submission before it hands on a finished one; the
-    service's next upload may be minutes away. Here a done-callback puts (submission, result) in `results`;
-    a task that fails puts (None, error) and its submission waits for the service's next start."""
-
-    def __init__(self, address: str, course: Course, jobs: queue.Queue, results: queue.Queue):
-        super().__init__(daemon=True)
-        self.cluster = Cluster(address, course)
-        self.jobs, self.results = jobs, results
-        self.in_flight = threading.BoundedSemaphore(TASKS_PER_THREAD * self.cluster.threads())
-
-    def run(self):
-        try:
-            for job in iter(self.jobs.get, None):
-                self.in_flight.acquire()
+                self.in_flight.acquire()  # before taking a job: no job is held back while others are in flight
+                job = self.jobs.get()
+                if job is None:
+                    self.in_flight.release()
+                    break
+                with self._lock:
+                    self.out += 1
+                    self.most_out = max(self.most_out, self.out)
                 task = self.cluster._submit(job)
                 if isinstance(task, SubmissionResult):  # nothing to send: no notebook, or it cannot be read
                     self._hand_on(job, task)
                 else:
                     task.add_done_callback(lambda future, job=job: self._hand_on(job, future))
+            if not self.service and not self.failed.is_set():  # every task in flight handed on before the end
+                for _ in range(self.limit):
+                    self.in_flight.acquire()
         finally:
-            self.cluster.close()
+            self.cluster.close()  # before the sink hears of the end, so the grader can exit at once
             self.results.put((None, None))
 
     def _hand_on(self, job, graded) -> None:
         try:
             self.results.put((job, graded if isinstance(graded, SubmissionResult) else _result(graded.result())))
         except BaseException as error:  # the worker refused the course or its sandbox failed; or we are closing
+            self.failed.set()
             self.results.put((None, error))
         finally:
+            with self._lock:
+                self.out -= 1
             self.in_flight.release()

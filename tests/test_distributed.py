@@ -4,6 +4,7 @@ refuses clearly, writing nothing, when the scheduler cannot be reached or a work
 import json
 import re
 import os
+import queue
 import shutil
 import signal
 import socket
@@ -19,7 +20,8 @@ from nbgrader.api import Gradebook
 from autograder import distributed as cluster_grading
 from autograder.batch import find_submissions, grade_batch
 from autograder.config import load_course
-from autograder.distributed import Cluster, ClusterError, course_fingerprint, grade_task
+from autograder.distributed import ClusterError, ClusterPool, course_fingerprint, grade_task
+from autograder.grade import SubmissionResult
 from course_files import ROOT, copy_course
 from make_class import EXPECTED
 
@@ -177,22 +179,18 @@ def test_a_worker_killed_mid_batch_loses_no_submission(cluster, local, course_co
 
 def test_submissions_are_streamed_a_few_per_worker_thread(cluster, course, monkeypatch):
     monkeypatch.setattr(cluster_grading, "TASKS_PER_THREAD", 1)
-    pulled, in_flight = [], []
-
-    def submissions():
-        for job in find_submissions(course, A1, SAMPLES):
-            pulled.append(job.student)
-            yield job
-
-    grading = Cluster(cluster.address, course)
-    try:
-        threads = grading.threads()
-        for received, _ in enumerate(grading.grade(submissions()), start=1):
-            in_flight.append(len(pulled) - (received - 1))  # tasks out when this result came back
-    finally:
-        grading.close()
-    assert len(pulled) == received == 12
-    assert max(in_flight) == threads < 12
+    jobs, results = queue.Queue(), queue.Queue()
+    for job in find_submissions(course, A1, SAMPLES):
+        jobs.put(job)
+    jobs.put(None)
+    pool = ClusterPool(cluster.address, course, jobs, results)
+    threads = pool.limit
+    pool.start()
+    received = list(iter(results.get, (None, None)))
+    pool.join(timeout=30)
+    assert len(received) == len({job.student for job, _ in received}) == 12
+    assert all(isinstance(result, SubmissionResult) for _, result in received)
+    assert pool.most_out == threads < 12
 
 
 def test_unreachable_scheduler_is_one_clear_message_and_writes_nothing(course_copy):

@@ -418,6 +418,7 @@ def _grade_submission(root: Path, settings: dict) -> dict:
     from .. import notebook as nb
     from ..config import load_course
     from ..grade import AssignmentSpec, assignment_spec, error_result, grade_notebook
+    from ..pipeline import other_assignments
     from ..sandbox import Sandbox, isolation
 
     course = load_course(root / "source" / COURSE_FOLDER)
@@ -428,8 +429,9 @@ def _grade_submission(root: Path, settings: dict) -> dict:
         return results_json(error_result(spec, student, problem), spec, settings)
     remarks = () if path.name == spec.notebook else (
         f"Graded {path.name}, the only notebook in your submission (the assignment's notebook is {spec.notebook}).",)
-    others = tuple(AssignmentSpec(name, other["notebook"], (), {}, {}, frozenset(other["grade_ids"]))
-                   for name, other in settings["other_assignments"].items())
+    # the zip holds only this assignment's checks: the others are known by their notebook and grade ids
+    others = other_assignments({name: AssignmentSpec(name, other["notebook"], (), {}, {}, frozenset(other["grade_ids"]))
+                                for name, other in settings["other_assignments"].items()}, spec.name)
     with Sandbox(course) as sandbox:
         result = grade_notebook(sandbox, course, spec, student, path, others)
     print(f"{path}: {scores.score(result.score)} points ({result.status}); "

@@ -1,10 +1,11 @@
 """Grading the service's attempts: the batch engine's pool of warm sandboxes, fed one attempt at a time.
 
-Workers are batch.py's (`SandboxWorker`: a warm `Sandbox` each, grading with `grade.grade_notebook`; or Dask's
-`ClusterPool`); one saver thread alone writes results, as in a batch, so a SQLite gradebook has one
-writer. For each graded attempt it writes, in this order: the attempt's own results (atomically), the
-gradebook through batch.py's `save_or_explain` when the attempt counts, then the attempt's row as "done". A server
-killed anywhere in between grades the attempt again at its next start and writes the same rows again.
+Workers are pipeline Pools (batch.py's `SandboxWorker`: a warm `Sandbox` each, grading with `grade.grade_notebook`;
+or Dask's `ClusterPool`); one saver thread alone writes results, draining them into this service as the pipeline's
+Sink (`take`), as in a batch, so a SQLite gradebook has one writer. For each graded attempt it writes, in this
+order: the attempt's own results (atomically), the gradebook through batch.py's `save_or_explain` when the
+attempt counts, then the attempt's row as "done". A server killed anywhere in between grades the attempt again at
+its next start and writes the same rows again.
 """
 from __future__ import annotations
 
@@ -21,9 +22,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from .. import notebook as nb
 from ..autograded import RESULTS, write_autograded
-from ..batch import SandboxWorker, SubmittedNotebook, save_or_explain
+from ..batch import SandboxWorker, save_or_explain
 from ..grade import SubmissionResult, assignment_spec
 from ..gradebook import GradebookError
+from ..pipeline import STOP, Job, drain
 from .policies import BATCH, Graded, counting_attempt, policy
 from .store import Attempt, Store
 
@@ -57,7 +59,7 @@ def stored_result(course, attempt: Attempt) -> SubmissionResult | None:
 class _ServiceWorker(SandboxWorker):
     """batch.py's worker, remembering the attempt it grades: if its sandbox fails, that attempt is not lost."""
 
-    current: SubmittedNotebook | None = None
+    current: Job | None = None
 
     def _grade(self, sandbox, job):
         sandbox.max_templates = len(self.specs)  # uploads of every assignment come mixed: keep each one's warm
@@ -88,9 +90,9 @@ class GradingService:
         """Start the sandboxes and the saver, and queue every attempt acknowledged but not yet graded."""
         self.store.drop_unacknowledged()  # uploads a killed server never acknowledged: the student was not told
         if self.scheduler:
-            from ..distributed import ClusterStream
+            from ..distributed import ClusterPool
 
-            self.pool = [ClusterStream(self.scheduler, self.course, self.jobs, self.results)]
+            self.pool = [ClusterPool(self.scheduler, self.course, self.jobs, self.results, service=True)]
         else:
             self.pool = [_ServiceWorker(self.course, self.specs, self.jobs, self.results) for _ in range(self.workers)]
         for worker in self.pool:
@@ -120,8 +122,8 @@ class GradingService:
                 return
             self._queued.add(attempt.id)
         folder = submitted_notebook(self.course, attempt).parent
-        self.jobs.put(SubmittedNotebook(attempt.student, folder / self.course.notebook(attempt.assignment),
-                                        folder / "timestamp.txt", f"web-attempt-{attempt.id}", attempt.assignment))
+        self.jobs.put(Job(attempt.student, folder / self.course.notebook(attempt.assignment), folder / "timestamp.txt",
+                          assignment=attempt.assignment, key=attempt.id))
 
     def regrade(self, attempts: list[Attempt]) -> int:
         """Grade these attempts again (their rows go back to "queued" first); returns how many were queued."""
@@ -156,7 +158,7 @@ class GradingService:
             self.jobs.put(None)
         for worker in self.pool:
             worker.join(timeout=10)
-        self.results.put(("stop", None))
+        self.results.put((STOP, None))
         if self.saver.is_alive():
             self.saver.join(timeout=10)
 
@@ -170,38 +172,38 @@ class GradingService:
                 logger.warning("the gradebook cannot be opened yet (%s)", error)
                 self._close_writers()
                 break
-        while True:
-            job, result = self.results.get()
-            if job == "stop":
-                break
-            if job is None:
-                self._worker_ended(result)
-                continue
-            attempt_id = int(job.fingerprint.removeprefix("web-attempt-"))
-            while not self._stopping:
-                try:
-                    self._finish(attempt_id, job, result)
-                    break
-                except (SQLAlchemyError, GradebookError) as error:  # the database went away: keep it, try again
-                    logger.warning("could not record attempt %s (%s); retrying", attempt_id, error)
-                    self._close_writers()
-                    time.sleep(RETRY_SECONDS)
-                except Exception:  # a bug must not stop every other result: this one stays queued for a restart
-                    logger.exception("attempt %s was not recorded; it stays queued for a restart", attempt_id)
-                    break
-            with self._lock:
-                again = attempt_id in self._again
-                self._again.discard(attempt_id)
-                if not again:
-                    self._queued.discard(attempt_id)
-                graded = None if again else self._graded.pop(attempt_id, None)
-            if again:
-                self._grade_again(attempt_id, job)
-            if graded is not None:
-                graded.set()
+        drain(self.results, self)  # until close() puts STOP: a worker whose sandbox failed is replaced meanwhile
         self._close_writers()
 
-    def _grade_again(self, attempt_id: int, job: SubmittedNotebook) -> None:
+    # the service as the pipeline's Sink (pipeline.Sink), on the saver thread
+
+    def take(self, job: Job, result: SubmissionResult) -> None:
+        """Record the graded attempt `job.key`, retrying while the database is away; then queue it again if a
+        regrade was asked for while it was graded, or tell the pages waiting for it."""
+        attempt_id = job.key
+        while not self._stopping:
+            try:
+                self._finish(attempt_id, job, result)
+                break
+            except (SQLAlchemyError, GradebookError) as error:  # the database went away: keep it, try again
+                logger.warning("could not record attempt %s (%s); retrying", attempt_id, error)
+                self._close_writers()
+                time.sleep(RETRY_SECONDS)
+            except Exception:  # a bug must not stop every other result: this one stays queued for a restart
+                logger.exception("attempt %s was not recorded; it stays queued for a restart", attempt_id)
+                break
+        with self._lock:
+            again = attempt_id in self._again
+            self._again.discard(attempt_id)
+            if not again:
+                self._queued.discard(attempt_id)
+            graded = None if again else self._graded.pop(attempt_id, None)
+        if again:
+            self._grade_again(attempt_id, job)
+        if graded is not None:
+            graded.set()
+
+    def _grade_again(self, attempt_id: int, job: Job) -> None:
         """A regrade asked for while the attempt was graded: its row back to "queued", its job in the queue."""
         while not self._stopping:
             try:
@@ -212,7 +214,7 @@ class GradingService:
                 time.sleep(RETRY_SECONDS)
         self.jobs.put(job)
 
-    def _worker_ended(self, error) -> None:
+    def pool_ended(self, error) -> None:
         """A worker stopped because its sandbox failed: once its thread has ended, queue its attempt again
         and start another worker in its place. (A worker that stops for `close` sends no error.)"""
         if self._stopping or error is None:
@@ -233,7 +235,7 @@ class GradingService:
             self.pool[index] = _ServiceWorker(self.course, self.specs, self.jobs, self.results)
             self.pool[index].start()
 
-    def _finish(self, attempt_id: int, job: SubmittedNotebook, result: SubmissionResult) -> None:
+    def _finish(self, attempt_id: int, job: Job, result: SubmissionResult) -> None:
         attempt = self.store.attempt(attempt_id)
         if attempt is None:  # its row was removed meanwhile: nothing to record
             return
@@ -257,15 +259,15 @@ class GradingService:
                 if counting == BATCH:  # the batch's graded submission, back into nbgrader's tables
                     folder = self.course.root / "submitted" / attempt.student / attempt.assignment
                     notebook = folder / spec.notebook
-                    self._record(attempt, SubmittedNotebook(
-                        attempt.student, notebook if notebook.is_file() else None, folder / "timestamp.txt", "",
-                        attempt.assignment), SubmissionResult.from_json(batch.result))
+                    self._record(attempt, Job(attempt.student, notebook if notebook.is_file() else None,
+                                              folder / "timestamp.txt", assignment=attempt.assignment),
+                                 SubmissionResult.from_json(batch.result))
                 else:
                     chosen = next(other for other in others if other.id == counting)
                     folder = submitted_notebook(self.course, chosen).parent
-                    self._record(chosen, SubmittedNotebook(
-                        chosen.student, folder / spec.notebook, folder / "timestamp.txt", f"web-attempt-{chosen.id}",
-                        chosen.assignment), stored_result(self.course, chosen))
+                    self._record(chosen, Job(chosen.student, folder / spec.notebook, folder / "timestamp.txt",
+                                             assignment=chosen.assignment, key=chosen.id),
+                                 stored_result(self.course, chosen))
         self.store.finish(attempt, result.status, result.score, result.max_score,
                           None if counting == BATCH else counting)
 
@@ -290,7 +292,7 @@ class GradingService:
                                                                  handed_in or attempt.uploaded_at, extension or None)
         return score - (penalty or 0.0)
 
-    def _record(self, attempt: Attempt, job: SubmittedNotebook, result: SubmissionResult) -> Path:
+    def _record(self, attempt: Attempt, job: Job, result: SubmissionResult) -> Path:
         """Write `result` into nbgrader's gradebook and the course's autograded/, as `autograder grade` does
         (but as the service's: the batch's own record of what it graded stays); returns the folder written."""
         writer = self._writer(attempt.assignment)

@@ -119,6 +119,7 @@ def take_attempt(student: str, assignment: str, data: bytes):
     """Check `data`, a notebook of `student` for `assignment`, against the policy (attempts left, minutes between)
     and the limits, store it and queue it for grading: the acknowledged Attempt, or NotTaken. Every way of
     submitting (the page's upload, api.py's endpoint) goes through here."""
+    from ..pipeline import other_assignments
     from .grading import numbered_folder
     from .uploads import Refused, check_notebook, store_upload, without_submit_key
 
@@ -136,7 +137,7 @@ def take_attempt(student: str, assignment: str, data: bytes):
                            f"({state['policy'].minutes_between:g} minutes after your last attempt); this upload "
                            "was not counted.", 429)
         spec = svc.grader.specs[assignment]
-        others = [other for name, other in svc.grader.specs.items() if name != assignment]
+        others = list(other_assignments(svc.grader.specs, assignment))
         try:
             check_notebook(data, spec, others, svc.course.root / "service" / "incoming")
         except Refused as refused:

@@ -404,7 +404,7 @@ def test_a_regrade_asked_for_while_the_attempt_is_graded_runs_once_after_it(serv
     server.service.store.finish = counting_finish
     try:
         deadline = time.monotonic() + 30
-        while not any(getattr(worker, "current", None) and worker.current.fingerprint == f"web-attempt-{attempt_id}"
+        while not any(getattr(worker, "current", None) and worker.current.key == attempt_id
                       for worker in server.service.grader.pool):
             assert time.monotonic() < deadline, "the attempt never started grading"
             time.sleep(0.02)
