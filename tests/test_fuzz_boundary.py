@@ -293,7 +293,9 @@ def test_a_notebook_with_anything_in_any_field_reads_or_is_refused_by_name(cours
         elif field == "cell metadata":
             cell["metadata"] = value
         elif field in ("nbgrader",):
-            cell.setdefault("metadata", {})["nbgrader"] = value if isinstance(cell.get("metadata"), dict) else value
+            if not isinstance(cell.get("metadata"), dict):  # an earlier change may have made it anything (None)
+                cell["metadata"] = {}
+            cell["metadata"]["nbgrader"] = value
         elif field in ("grade_id", "points", "solution", "grade", "locked"):
             meta = cell.get("metadata")
             if isinstance(meta, dict) and isinstance(meta.get("nbgrader"), dict):
