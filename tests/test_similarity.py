@@ -104,8 +104,49 @@ def test_planted_copies_are_found_and_few_honest_pairs_are_listed():
     for kind in KINDS:
         if kind != "merged":
             assert found[kind] >= 0.9 * planted[kind], (kind, found, planted)
-    # measured, not the issue's goal: merged copies are found 4 of 32 times (see docs/similarity.md)
-    assert sum(honest) <= len(honest), honest
+    # measured, short of the issue's goals (see docs/similarity.md): merged copies 14 of 32, before the merged rule 3;
+    # honest pairs 3 in 16 classes, two of them in one class (one honest coincidence and the copy of one of the two)
+    assert found["merged"] >= 14 and sum(honest) <= 3 and max(honest) <= 2, (found, honest)
+
+
+@pytest.mark.xfail(strict=True, reason="issue 27's goals, not met by this generator: docs/similarity.md, Known limits")
+def test_the_issues_goals_for_merged_copies_and_honest_pairs_in_every_class():
+    found, planted, honest = _run(range(8))
+    assert found["merged"] >= 0.6 * planted["merged"] and max(honest) <= 1, (found, honest)
+
+
+def test_a_merged_copy_is_listed_with_both_sources_and_says_so():
+    for seed in range(3):
+        labelled = labelled_class("04-linear-regression", seed)
+        sources = [pair for pair, kind in labelled.copies.items() if kind == "merged"]
+        copier = (set(sources[0]) & set(sources[1])).pop()
+        listed = {(p.first, p.second): p for p in similar_pairs(labelled.codes, labelled.given)}
+        if all(pair in listed for pair in sources):
+            break
+    else:
+        raise AssertionError("no merged copy found with both its sources in seeds 0-2 of 04")
+    first, second = (listed[pair] for pair in sources)
+    assert first.merged[0] == second.merged[0] == copier and first.merged[2] >= 0.9
+    assert {first.merged[1], second.merged[1]} == {p for pair in sources for p in pair} - {copier}
+    assert first.percent < 85 and any(line.kind == "match" for m in first.exercises for line in m.first)
+
+
+def test_two_students_who_each_wrote_half_alike_one_other_are_not_a_merger_when_names_differ():
+    # C writes one exercise as A did and the other as B did, with names of their own: no rare evidence of copying
+    body = {"fit": "def fit(x, y):\n    {h} = []\n    for {v}, {u} in zip(x, y):\n        {h}.append({v} * {u} - 3)\n"
+                   "    return sum({h}) / len({h})\n",
+            "sse": "def sse(x, y):\n    {t} = 0.0\n    for {v} in range(len(x)):\n        {t} = {t} + (x[{v}] - y[{v}]) ** 3\n"
+                   "    return {t} * 0.5\n"}
+    names = {"a": dict(h="hist", v="xi", u="yi", t="total"), "b": dict(h="out", v="p", u="q", t="acc"),
+             "c": dict(h="values", v="k", u="m", t="running")}
+    codes = {"a": {"fit": body["fit"].format(**names["a"]), "sse": "def sse(x, y):\n    return 0\n"},
+             "b": {"fit": "def fit(x, y):\n    return 1\n", "sse": body["sse"].format(**names["b"])},
+             "c": {e: body[e].format(**names["c"]) for e in body}}
+    assert similar_pairs(codes, given=[]) == []
+    codes["c"] = {"fit": codes["a"]["fit"], "sse": codes["b"]["sse"]}   # the same, unrenamed: a merged copy
+    listed = similar_pairs(codes, given=[])
+    assert sorted((p.first, p.second, p.merged) for p in listed) == [("a", "c", ("c", "b", 1.0)),
+                                                                     ("b", "c", ("c", "a", 1.0))]
 
 
 def test_the_evidence_says_what_matched_and_how_much_code_it_rests_on():
