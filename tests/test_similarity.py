@@ -189,6 +189,8 @@ def test_the_report_shows_the_highlighted_matches_at_360_and_1280_pixels(tmp_pat
     labelled = labelled_class("04-linear-regression", 0)
     report = ClassReport("04-linear-regression", max_score=4.0, scores=[2.0, 3.0])
     report.similar = similar_pairs(labelled.codes, labelled.given)
+    merged = labelled_class("04-linear-regression", 1)   # a merged copy found with both its sources: two notes
+    report.similar += [pair for pair in similar_pairs(merged.codes, merged.given) if pair.merged]
     page = tmp_path / "report.html"
     page.write_text(render_report(report, tmp_path, tmp_path), encoding="utf-8")
     for width in (360, 1280):
@@ -198,7 +200,9 @@ def test_the_report_shows_the_highlighted_matches_at_360_and_1280_pixels(tmp_pat
             marks = driver.execute_script("return [...document.querySelectorAll('.similar mark')].filter("
                                           "m => m.getBoundingClientRect().width > 0).length")
             greyed = driver.execute_script("return document.querySelectorAll('.similar .given').length")
-            assert marks >= 10 and greyed >= 2, (marks, greyed)
+            notes = driver.execute_script("return [...document.querySelectorAll('.similar .merged')].filter("
+                                          "p => p.getBoundingClientRect().width > 0).length")
+            assert marks >= 10 and greyed >= 2 and notes == 2, (marks, greyed, notes)
             driver.execute_script("document.querySelector('.similar').scrollIntoView()")
             if os.environ.get("SIMILARITY_SCREENSHOTS"):
                 driver.save_screenshot(os.path.join(os.environ["SIMILARITY_SCREENSHOTS"], f"similar-{width}.png"))
