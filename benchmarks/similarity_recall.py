@@ -61,7 +61,8 @@ def main() -> None:
                 planted[kind] += 1
                 found[kind] += pair in listed
             honest.append(len(listed - set(labelled.copies)))
-    print(f"{len(honest)} labelled classes of about 30 students ({', '.join(ASSIGNMENTS)}, seeds {seeds[0]}-{seeds[-1]})")
+    print(f"{len(honest)} labelled classes of about 30 students ({', '.join(ASSIGNMENTS)}, "
+          f"seeds {seeds[0]}-{seeds[-1]})")
     print(f"{'disguise':<14} {'found':>7}  recall")
     for kind in KINDS:
         print(f"{kind:<14} {found[kind]:>3}/{planted[kind]:<3}  {found[kind] / planted[kind]:6.0%}")

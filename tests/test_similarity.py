@@ -135,8 +135,8 @@ def test_two_students_who_each_wrote_half_alike_one_other_are_not_a_merger_when_
     # C writes one exercise as A did and the other as B did, with names of their own: no rare evidence of copying
     body = {"fit": "def fit(x, y):\n    {h} = []\n    for {v}, {u} in zip(x, y):\n        {h}.append({v} * {u} - 3)\n"
                    "    return sum({h}) / len({h})\n",
-            "sse": "def sse(x, y):\n    {t} = 0.0\n    for {v} in range(len(x)):\n        {t} = {t} + (x[{v}] - y[{v}]) ** 3\n"
-                   "    return {t} * 0.5\n"}
+            "sse": "def sse(x, y):\n    {t} = 0.0\n    for {v} in range(len(x)):\n"
+                   "        {t} = {t} + (x[{v}] - y[{v}]) ** 3\n    return {t} * 0.5\n"}
     names = {"a": dict(h="hist", v="xi", u="yi", t="total"), "b": dict(h="out", v="p", u="q", t="acc"),
              "c": dict(h="values", v="k", u="m", t="running")}
     codes = {"a": {"fit": body["fit"].format(**names["a"]), "sse": "def sse(x, y):\n    return 0\n"},
