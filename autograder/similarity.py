@@ -34,6 +34,7 @@ THRESHOLD = 0.85      # share of the smaller side's own code (weighted over exer
 MIN_SHARED = 12       # tokens of shared, undiscounted code below which a pair is too short to judge
 MIN_LINES = 3         # lines of each side's own code the match must cover: fewer is too little to judge
 MAX_PAIRS = 20
+WHOLE = 0.99          # a pair this alike is one code twice: a third student alike both is listed once
 TWIN = 0.9            # an exercise is written alike when the pair shares this much of the larger side's own code
 MIN_TWIN = 5          # own fingerprints an exercise needs before being written alike is evidence (not a one-liner)
 MERGED_COVER = 0.9    # share of a student's own code that two others' alike exercises must cover together
@@ -68,6 +69,8 @@ class SimilarPair:
     second_lines: tuple[int, int] = (0, 0)
     merged: tuple[str, str, float] | None = None   # (copier, other source, share of the copier's own code the two
     #                                                cover): the pair is listed as half of a merged copy
+    also: tuple[tuple[str, str, str], ...] = ()    # (z, y, x): z, of this pair, is alike y the same way, as y is
+    #                                                alike x (of this pair) as a whole; (z, y) is not listed apart
 
     @property
     def percent(self) -> int:
@@ -480,6 +483,11 @@ def similar_pairs(codes: dict, given: list[str], threshold: float = THRESHOLD, l
                         min_lines=MERGED_LINES if half else MIN_LINES)
         if pair and half:
             pair = dataclasses.replace(pair, merged=merged[first, second])
+        repeated = _repeats(pair, pairs) if pair else None
+        if repeated:   # one lead, not two: said on the pair listed
+            at, also = repeated
+            pairs[at] = dataclasses.replace(pairs[at], also=pairs[at].also + (also,))
+            continue
         if pair:
             pairs.append(pair)
             if len(pairs) == limit:
@@ -520,6 +528,23 @@ def _candidates(prints: dict[str, dict[str, Prints]]):
             for second in students[i + 1:]:
                 shared[first, second] += 1
     return sorted(pair for pair, count in shared.items() if count >= 2)
+
+
+def _repeats(pair: SimilarPair, listed: list[SimilarPair]) -> tuple[int, tuple[str, str, str]] | None:
+    """(index of the listed pair, (z, y, x)) when `pair` (z, y) says again what a listed pair (z, x) said: y and x
+    are listed as alike as a whole, and (z, x) with the same figure. A student alike two others who are copies of
+    each other is one lead, not two (nor four, when both sides have a copy)."""
+    whole = {}
+    for other in listed:
+        if other.similarity >= WHOLE:
+            whole.setdefault(other.first, set()).add(other.second)
+            whole.setdefault(other.second, set()).add(other.first)
+    for z, y in ((pair.first, pair.second), (pair.second, pair.first)):
+        for x in sorted(whole.get(y, ())):
+            for at, other in enumerate(listed):
+                if {other.first, other.second} == {z, x} and abs(other.similarity - pair.similarity) < 0.02:
+                    return at, (z, y, x)
+    return None
 
 
 def _twins(prints: dict[str, dict[str, Prints]], candidates, course: frozenset) -> tuple[dict, dict]:

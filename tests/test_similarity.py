@@ -99,20 +99,28 @@ def _run(seeds):
     return found, planted, honest
 
 
-def test_planted_copies_are_found_and_few_honest_pairs_are_listed():
+def test_planted_copies_are_found_and_at_most_one_honest_pair_is_listed_in_every_class():
     found, planted, honest = _run(range(8))
     for kind in KINDS:
         if kind != "merged":
             assert found[kind] >= 0.9 * planted[kind], (kind, found, planted)
-    # measured, short of the issue's goals (see docs/similarity.md): merged copies 14 of 32, before the merged rule 3;
-    # honest pairs 3 in 16 classes, two of them in one class (one honest coincidence and the copy of one of the two)
-    assert found["merged"] >= 14 and sum(honest) <= 3 and max(honest) <= 2, (found, honest)
+    # merged copies, measured (see docs/similarity.md): 14 of 32, before the merged rule 3
+    assert found["merged"] >= 14 and max(honest) <= 1, (found, honest)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 27's goals, not met by this generator: docs/similarity.md, Known limits")
-def test_the_issues_goals_for_merged_copies_and_honest_pairs_in_every_class():
-    found, planted, honest = _run(range(8))
-    assert found["merged"] >= 0.6 * planted["merged"] and max(honest) <= 1, (found, honest)
+@pytest.mark.xfail(strict=True, reason="issue 27's goal, not met by this generator: docs/similarity.md, Known limits")
+def test_the_issues_goal_for_merged_copies():
+    found, planted, _ = _run(range(8))
+    assert found["merged"] >= 0.6 * planted["merged"], found
+
+
+def test_a_student_alike_a_copied_pair_is_one_lead_not_two():
+    # 01, seed 3: s03_026 copied s03_016 whole; s03_010, honest, wrote two exercises as s03_016 did
+    labelled = labelled_class("01-gradient-descent", 3)
+    assert labelled.copies[("s03_016", "s03_026")] == "comprehension"
+    listed = {(p.first, p.second): p for p in similar_pairs(labelled.codes, labelled.given)}
+    assert ("s03_016", "s03_026") in listed and ("s03_010", "s03_026") not in listed
+    assert listed["s03_010", "s03_016"].also == (("s03_010", "s03_026", "s03_016"),)
 
 
 def test_a_merged_copy_is_listed_with_both_sources_and_says_so():
@@ -191,6 +199,8 @@ def test_the_report_shows_the_highlighted_matches_at_360_and_1280_pixels(tmp_pat
     report.similar = similar_pairs(labelled.codes, labelled.given)
     merged = labelled_class("04-linear-regression", 1)   # a merged copy found with both its sources: two notes
     report.similar += [pair for pair in similar_pairs(merged.codes, merged.given) if pair.merged]
+    copied = labelled_class("01-gradient-descent", 3)   # a pair alike a copied pair: one note
+    report.similar += [pair for pair in similar_pairs(copied.codes, copied.given) if pair.also]
     page = tmp_path / "report.html"
     page.write_text(render_report(report, tmp_path, tmp_path), encoding="utf-8")
     for width in (360, 1280):
@@ -202,7 +212,9 @@ def test_the_report_shows_the_highlighted_matches_at_360_and_1280_pixels(tmp_pat
             greyed = driver.execute_script("return document.querySelectorAll('.similar .given').length")
             notes = driver.execute_script("return [...document.querySelectorAll('.similar .merged')].filter("
                                           "p => p.getBoundingClientRect().width > 0).length")
-            assert marks >= 10 and greyed >= 2 and notes == 2, (marks, greyed, notes)
+            also = driver.execute_script("return [...document.querySelectorAll('.similar .also')].filter("
+                                         "p => p.getBoundingClientRect().width > 0).length")
+            assert marks >= 10 and greyed >= 2 and notes == 2 and also == 1, (marks, greyed, notes, also)
             driver.execute_script("document.querySelector('.similar').scrollIntoView()")
             if os.environ.get("SIMILARITY_SCREENSHOTS"):
                 driver.save_screenshot(os.path.join(os.environ["SIMILARITY_SCREENSHOTS"], f"similar-{width}.png"))
@@ -213,4 +225,5 @@ def test_a_class_of_2000_takes_seconds_not_minutes():
     started = time.process_time()   # CPU time: the work itself, not the other load of a shared machine
     pairs = similar_pairs(labelled.codes, labelled.given)
     seconds = time.process_time() - started
-    assert seconds < 10 and len(pairs) == 20, seconds
+    leads = len(pairs) + sum(len(pair.also) for pair in pairs)   # a pair alike a copied pair is said, not listed
+    assert seconds < 10 and len(pairs) <= 20 and leads >= 20, (seconds, len(pairs), leads)
