@@ -124,6 +124,12 @@ class ClassReport:
                 lines.append(f"    {pair.first} and {pair.second}: {pair.percent}% alike, resting on "
                              f"{pair.first_lines[0]} of {pair.first_lines[1]} lines of {pair.first}'s own code and "
                              f"{pair.second_lines[0]} of {pair.second_lines[1]} of {pair.second}'s")
+                for z, y, x in pair.also:
+                    lines.append(f"      also {z} with {y}, by the same code ({y} and {x} are alike as a whole)")
+                if pair.merged:
+                    copier, other, covered = pair.merged
+                    lines.append(f"      possibly merged: {round(100 * covered)}% of {copier}'s own code is written "
+                                 f"alike by {({pair.first, pair.second} - {copier}).pop()} or {other}")
         return lines
 
 

@@ -34,6 +34,13 @@ THRESHOLD = 0.85      # share of the smaller side's own code (weighted over exer
 MIN_SHARED = 12       # tokens of shared, undiscounted code below which a pair is too short to judge
 MIN_LINES = 3         # lines of each side's own code the match must cover: fewer is too little to judge
 MAX_PAIRS = 20
+WHOLE = 0.99          # a pair this alike is one code twice: a third student alike both is listed once
+TWIN = 0.9            # an exercise is written alike when the pair shares this much of the larger side's own code
+MIN_TWIN = 5          # own fingerprints an exercise needs before being written alike is evidence (not a one-liner)
+MERGED_COVER = 0.9    # share of a student's own code that two others' alike exercises must cover together
+MERGED_LINES = 2      # lines of each side a merged copy's half must cover (the union is the evidence)
+MERGED_NAMES = 1      # names of their own (bound, not the course's) an exercise alike must share to be rare
+MERGED_EVIDENCE = 9   # rarity-weighted own fingerprints each source of a merged copy must account for on its own
 
 GIVEN, COMMON, MATCH = "given", "common", "match"   # what a line of code is, for the report's highlight
 
@@ -60,6 +67,10 @@ class SimilarPair:
     exercises: tuple[ExerciseMatch, ...] = ()
     first_lines: tuple[int, int] = (0, 0)    # (lines of first's own code the match covers, lines of own code)
     second_lines: tuple[int, int] = (0, 0)
+    merged: tuple[str, str, float] | None = None   # (copier, other source, share of the copier's own code the two
+    #                                                cover): the pair is listed as half of a merged copy
+    also: tuple[tuple[str, str, str], ...] = ()    # (z, y, x): z, of this pair, is alike y the same way, as y is
+    #                                                alike x (of this pair) as a whole; (z, y) is not listed apart
 
     @property
     def percent(self) -> int:
@@ -302,21 +313,23 @@ def _tokens(node: ast.AST, name, line: int, out: list[tuple[str, int]]) -> None:
                 _tokens(child, name, line, out)
 
 
-def tokens(code: str, kept: frozenset = frozenset()) -> list[tuple[str, int]]:
-    """The normalised tokens of `code` with their 1-based source lines; `kept` names (the course's) stay."""
+def tokens(code: str, kept: frozenset = frozenset(), names: set | None = None) -> list[tuple[str, int]]:
+    """The normalised tokens of `code` with their 1-based source lines; `kept` names (the course's) stay. The names
+    the code binds, as written, are added to `names`."""
     try:
-        return _tree_tokens(code, kept)
+        return _tree_tokens(code, kept, set() if names is None else names)
     except (RecursionError, MemoryError):   # nested too deeply for a syntax tree: a student's code is untrusted
         logger.debug("similarity: code nested too deeply for its syntax tree, read as plain tokens")
         return _plain_tokens(code, kept)
 
 
-def _tree_tokens(code: str, kept: frozenset) -> list[tuple[str, int]]:
+def _tree_tokens(code: str, kept: frozenset, names: set) -> list[tuple[str, int]]:
     tree = _parse(code)
     if tree is None:
         return _plain_tokens(code, kept)
     _drop_docstrings(tree)
     bound = _bound_names(tree, kept)
+    names |= bound - kept
 
     def blind(stmt):
         out = []
@@ -367,6 +380,7 @@ class Prints:
     hashes: list[int]                      # one per run of K tokens, in token order: run i spans tokens i..i+K-1
     token_lines: list[int]                 # the source line of every token
     own: set[int] = field(default_factory=set)   # the hashes left after the discounts
+    names: frozenset = frozenset()         # the names the student bound, as written: an unrenamed copy keeps them
 
     def winnowed(self) -> set[int]:
         """MOSS's winnowing: the smallest hash of every window of WINDOW runs."""
@@ -388,10 +402,23 @@ class Prints:
 
 
 def fingerprints(code: str, kept: frozenset = frozenset()) -> Prints:
-    stream = tokens(code, kept)
+    names: set[str] = set()
+    stream = tokens(code, kept, names)
     words = tuple(token for token, _ in stream)
     hashes = [_digest(words[start:start + K]) for start in range(len(stream) - K + 1)]
-    return Prints(code, hashes, [line for _, line in stream])
+    return Prints(code, hashes, [line for _, line in stream], names=frozenset(names))
+
+
+def _identifiers(code: str) -> set[str]:
+    """Every name in the course's code (its parameters too): a student binding one of them chose nothing."""
+    names = set()
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(code).readline):
+            if token.type == tokenize.NAME:
+                names.add(token.string)
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        pass
+    return names
 
 
 def _code_lines(code: str) -> list[int]:
@@ -440,12 +467,27 @@ def similar_pairs(codes: dict, given: list[str], threshold: float = THRESHOLD, l
         for exercise, value in mine.items():
             value.own = {digest for digest in value.hashes
                          if digest not in given_hashes and holders[exercise, digest] <= common}
-    scores = {pair: _score(prints[pair[0]], prints[pair[1]]) for pair in _candidates(prints)}
+    candidates = _candidates(prints)
+    scores = {pair: _score(prints[pair[0]], prints[pair[1]]) for pair in candidates}
+    whole = {pair for pair, (figure, _) in scores.items() if figure >= threshold}
+    course = frozenset().union(*map(_identifiers, given)) if given else frozenset()
+    merged = _merged(prints, *_twins(prints, candidates, course), whole)
+    listed = {pair: figure for pair, (figure, _) in scores.items() if figure >= threshold}
+    listed.update({pair: scores[pair][0] for pair in merged if pair not in listed})
     pairs = []
     # most alike first; the evidence (the costly part) only for the pairs listed
-    for (first, second), figure in sorted(((pair, figure) for pair, (figure, _) in scores.items()
-                                           if figure >= threshold), key=lambda item: (-item[1], item[0])):
-        pair = _compare(first, second, figure, prints[first], prints[second], given_hashes, common, holders)
+    for (first, second), figure in sorted(listed.items(), key=lambda item: (-item[1], item[0])):
+        half = (first, second) in merged and figure < threshold
+        # half of a merged copy rests on the copier's code being covered by two others: a short match is enough
+        pair = _compare(first, second, figure, prints[first], prints[second], given_hashes, common, holders,
+                        min_lines=MERGED_LINES if half else MIN_LINES)
+        if pair and half:
+            pair = dataclasses.replace(pair, merged=merged[first, second])
+        repeated = _repeats(pair, pairs) if pair else None
+        if repeated:   # one lead, not two: said on the pair listed
+            at, also = repeated
+            pairs[at] = dataclasses.replace(pairs[at], also=pairs[at].also + (also,))
+            continue
         if pair:
             pairs.append(pair)
             if len(pairs) == limit:
@@ -488,8 +530,95 @@ def _candidates(prints: dict[str, dict[str, Prints]]):
     return sorted(pair for pair, count in shared.items() if count >= 2)
 
 
+def _repeats(pair: SimilarPair, listed: list[SimilarPair]) -> tuple[int, tuple[str, str, str]] | None:
+    """(index of the listed pair, (z, y, x)) when `pair` (z, y) says again what a listed pair (z, x) said: y and x
+    are listed as alike as a whole, and (z, x) with the same figure. A student alike two others who are copies of
+    each other is one lead, not two (nor four, when both sides have a copy)."""
+    whole = {}
+    for other in listed:
+        if other.similarity >= WHOLE:
+            whole.setdefault(other.first, set()).add(other.second)
+            whole.setdefault(other.second, set()).add(other.first)
+    for z, y in ((pair.first, pair.second), (pair.second, pair.first)):
+        for x in sorted(whole.get(y, ())):
+            for at, other in enumerate(listed):
+                if {other.first, other.second} == {z, x} and abs(other.similarity - pair.similarity) < 0.02:
+                    return at, (z, y, x)
+    return None
+
+
+def _twins(prints: dict[str, dict[str, Prints]], candidates, course: frozenset) -> tuple[dict, dict]:
+    """({(student, exercise): the others who wrote that exercise alike}, the same for alike with the very names they
+    bound, at least MERGED_NAMES of them not in the course's code): alike is nearly all of both sides' own code (not
+    a one-liner) shared."""
+    twins: dict[tuple[str, str], set[str]] = defaultdict(set)
+    named: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for first, second in candidates:
+        for exercise in sorted(prints[first].keys() & prints[second].keys()):
+            a, b = prints[first][exercise], prints[second][exercise]
+            if min(len(a.own), len(b.own)) >= MIN_TWIN and len(a.own & b.own) >= TWIN * max(len(a.own), len(b.own)):
+                twins[first, exercise].add(second)
+                twins[second, exercise].add(first)
+                if a.names == b.names and len(a.names - course) >= MERGED_NAMES:
+                    named[first, exercise].add(second)
+                    named[second, exercise].add(first)
+    return twins, named
+
+
+def _merged(prints: dict[str, dict[str, Prints]], twins, named, whole) -> dict[tuple[str, str], tuple[str, str, float]]:
+    """Merged copies: a student whose own code is, exercise by exercise, written alike by one of two others (some
+    exercises from A, the rest from B), where a whole-submission figure stays near one half.
+
+    Evidence that an exercise came from a source is rare code: an exercise written alike with the very names the
+    student bound (`named` twins), weighted by one over the number of students who wrote it so (code several share
+    points at none of them). Each source must account for MERGED_EVIDENCE such fingerprints on exercises the other
+    does not cover, and the two together must have written alike (`twins`, names aside) MERGED_COVER of the
+    copier's own code. A student already alike one of the two as a whole (`whole`: pairs over the threshold) is
+    that pair's, not a merger; and as the three of a merged copy also explain the sources' code by the copier's, the
+    strongest explanations are taken first and a copier is nobody's source. Returns {pair: (copier, other source,
+    share covered)} for both pairs of every merged copy found."""
+    explanations = []
+    for copier in sorted(prints):
+        mine = {exercise: len(value.own) for exercise, value in prints[copier].items() if value.own}
+        total = sum(mine.values())
+        covers: dict[str, set[str]] = defaultdict(set)
+        evidence: dict[str, Counter] = defaultdict(Counter)
+        for exercise in sorted(mine):
+            for other in twins.get((copier, exercise), ()):
+                covers[other].add(exercise)
+            alike = named.get((copier, exercise), set())
+            for other in alike:
+                evidence[other][exercise] = mine[exercise] / len(alike)
+        best = None
+        # a source needs that much evidence in all: code many share (in a large class, hundreds) is never a source
+        sources = sorted(other for other, weights in evidence.items() if sum(weights.values()) >= MERGED_EVIDENCE)
+        for i, first in enumerate(sources):
+            for second in sources[i + 1:]:
+                if {tuple(sorted((copier, first))), tuple(sorted((copier, second)))} & whole:
+                    continue
+                only_first, only_second = covers[first] - covers[second], covers[second] - covers[first]
+                if min(sum(evidence[first][e] for e in only_first),
+                       sum(evidence[second][e] for e in only_second)) < MERGED_EVIDENCE:
+                    continue
+                covered = sum(mine[e] for e in covers[first] | covers[second]) / total
+                weight = sum(evidence[first].values()) + sum(evidence[second].values())
+                if covered >= MERGED_COVER and (best is None or (covered, weight) > best[0]):
+                    best = ((covered, weight), first, second)
+        if best:
+            explanations.append((-best[0][0], -best[0][1], copier, best[1], best[2]))
+    found, copiers, sources = {}, set(), set()
+    for minus_covered, _, copier, first, second in sorted(explanations):
+        if copier in sources or {first, second} & copiers:
+            continue
+        copiers.add(copier)
+        sources |= {first, second}
+        found[tuple(sorted((copier, first)))] = (copier, second, -minus_covered)
+        found[tuple(sorted((copier, second)))] = (copier, first, -minus_covered)
+    return found
+
+
 def _compare(first: str, second: str, figure: float, mine: dict[str, Prints], theirs: dict[str, Prints],
-             given_hashes: set[int], common: int, holders: Counter) -> SimilarPair | None:
+             given_hashes: set[int], common: int, holders: Counter, min_lines: int = MIN_LINES) -> SimilarPair | None:
     """The pair with its evidence: per exercise both codes, each line marked; None when the shared code is too short
     to judge (fewer than MIN_SHARED tokens, or fewer than MIN_LINES lines of either side)."""
     matched: list[ExerciseMatch] = []
@@ -510,7 +639,7 @@ def _compare(first: str, second: str, figure: float, mine: dict[str, Prints], th
         matched.append(ExerciseMatch(exercise, _highlight(a, lines_a, given_hashes, common, holders, exercise),
                                      _highlight(b, lines_b, given_hashes, common, holders, exercise),
                                      len(shared) / min(len(a.own), len(b.own))))
-    if len(shared_hashes) + K - 1 < MIN_SHARED or min(len(covered_first), len(covered_second)) < MIN_LINES:
+    if len(shared_hashes) + K - 1 < MIN_SHARED or min(len(covered_first), len(covered_second)) < min_lines:
         return None
     return SimilarPair(first, second, figure, tuple(matched), (len(covered_first), own_first),
                        (len(covered_second), own_second))

@@ -195,6 +195,23 @@ class Style:
     swap: bool = False
     loop: bool = True
     comments: tuple = ()
+    habits: frozenset = frozenset()   # the student's own habits, the same in every exercise (see HABITS)
+
+
+# Habits of a student's own, kept across exercises, that the normalisation rightly keeps apart (they are different
+# syntax trees): without them two honest students who picked the same way wrote it token for token alike in 72 % of
+# their exercises of ten or more tokens, so a copy could not be told from the honest students who wrote the same way.
+# (habit, how many students have it, pattern, replacement)
+HABITS = (
+    ("minus-equals", 0.5, re.compile(r"^(\s*)(\w+) = \2 - (.+)$", re.M), r"\1\2 -= \3"),
+    ("range-from-0", 0.25, re.compile(r"\brange\(([^(),]+)\)"), r"range(0, \1)"),
+    ("float64", 0.2, re.compile(r"dtype=float\b"), "dtype=np.float64"),
+    ("rate-last", 0.35, re.compile(r"\blearning_rate \* (\w+(?:\[\d\])?)"), r"\1 * learning_rate"),
+)
+
+
+def habits(rng: random.Random) -> frozenset:
+    return frozenset(name for name, share, _, _ in HABITS if rng.random() < share)
 
 
 def render(template: str, style: Style) -> str:
@@ -205,6 +222,9 @@ def render(template: str, style: Style) -> str:
     text = re.sub(r"@loop\n(.*?)@comp\n(.*?)@end\n", lambda m: m.group(1) if style.loop else m.group(2), text,
                   flags=re.S)
     text = re.sub(r"\{(\w+)\}", lambda m: style.names[m.group(1)], text)
+    for name, _, pattern, replacement in HABITS:
+        if name in style.habits:
+            text = pattern.sub(replacement, text)
     lines = text.splitlines()
     for number, comment in style.comments:
         at = number % (len(lines) + 1)
@@ -269,6 +289,10 @@ def labelled_class(assignment: str, seed: int, honest: int = 23) -> Labelled:
     exercises = list(WAYS[assignment])
     styles = {f"s{seed:02d}_{n:03d}": {e: _honest_style(rng, assignment, e) for e in exercises}
               for n in range(honest)}
+    for student, mine in styles.items():   # a stream of their own: the ways and names are as without habits
+        own = habits(random.Random(f"{assignment}/{seed}/{student}/habits"))
+        for style in mine.values():
+            style.habits = own
     codes = {student: _write(assignment, headers, mine) for student, mine in styles.items()}
     copies = {}
     originals = iter(rng.sample(sorted(styles), len(styles)))

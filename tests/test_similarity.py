@@ -99,13 +99,62 @@ def _run(seeds):
     return found, planted, honest
 
 
-def test_planted_copies_are_found_and_few_honest_pairs_are_listed():
+def test_planted_copies_are_found_and_at_most_one_honest_pair_is_listed_in_every_class():
     found, planted, honest = _run(range(8))
     for kind in KINDS:
         if kind != "merged":
             assert found[kind] >= 0.9 * planted[kind], (kind, found, planted)
-    # measured, not the issue's goal: merged copies are found 4 of 32 times (see docs/similarity.md)
-    assert sum(honest) <= len(honest), honest
+    # merged copies, measured (see docs/similarity.md): 14 of 32, before the merged rule 3
+    assert found["merged"] >= 14 and max(honest) <= 1, (found, honest)
+
+
+@pytest.mark.xfail(strict=True, reason="issue 27's goal, not met by this generator: docs/similarity.md, Known limits")
+def test_the_issues_goal_for_merged_copies():
+    found, planted, _ = _run(range(8))
+    assert found["merged"] >= 0.6 * planted["merged"], found
+
+
+def test_a_student_alike_a_copied_pair_is_one_lead_not_two():
+    # 01, seed 3: s03_026 copied s03_016 whole; s03_010, honest, wrote two exercises as s03_016 did
+    labelled = labelled_class("01-gradient-descent", 3)
+    assert labelled.copies[("s03_016", "s03_026")] == "comprehension"
+    listed = {(p.first, p.second): p for p in similar_pairs(labelled.codes, labelled.given)}
+    assert ("s03_016", "s03_026") in listed and ("s03_010", "s03_026") not in listed
+    assert listed["s03_010", "s03_016"].also == (("s03_010", "s03_026", "s03_016"),)
+
+
+def test_a_merged_copy_is_listed_with_both_sources_and_says_so():
+    for seed in range(3):
+        labelled = labelled_class("04-linear-regression", seed)
+        sources = [pair for pair, kind in labelled.copies.items() if kind == "merged"]
+        copier = (set(sources[0]) & set(sources[1])).pop()
+        listed = {(p.first, p.second): p for p in similar_pairs(labelled.codes, labelled.given)}
+        if all(pair in listed for pair in sources):
+            break
+    else:
+        raise AssertionError("no merged copy found with both its sources in seeds 0-2 of 04")
+    first, second = (listed[pair] for pair in sources)
+    assert first.merged[0] == second.merged[0] == copier and first.merged[2] >= 0.9
+    assert {first.merged[1], second.merged[1]} == {p for pair in sources for p in pair} - {copier}
+    assert first.percent < 85 and any(line.kind == "match" for m in first.exercises for line in m.first)
+
+
+def test_two_students_who_each_wrote_half_alike_one_other_are_not_a_merger_when_names_differ():
+    # C writes one exercise as A did and the other as B did, with names of their own: no rare evidence of copying
+    body = {"fit": "def fit(x, y):\n    {h} = []\n    for {v}, {u} in zip(x, y):\n        {h}.append({v} * {u} - 3)\n"
+                   "    return sum({h}) / len({h})\n",
+            "sse": "def sse(x, y):\n    {t} = 0.0\n    for {v} in range(len(x)):\n"
+                   "        {t} = {t} + (x[{v}] - y[{v}]) ** 3\n    return {t} * 0.5\n"}
+    names = {"a": dict(h="hist", v="xi", u="yi", t="total"), "b": dict(h="out", v="p", u="q", t="acc"),
+             "c": dict(h="values", v="k", u="m", t="running")}
+    codes = {"a": {"fit": body["fit"].format(**names["a"]), "sse": "def sse(x, y):\n    return 0\n"},
+             "b": {"fit": "def fit(x, y):\n    return 1\n", "sse": body["sse"].format(**names["b"])},
+             "c": {e: body[e].format(**names["c"]) for e in body}}
+    assert similar_pairs(codes, given=[]) == []
+    codes["c"] = {"fit": codes["a"]["fit"], "sse": codes["b"]["sse"]}   # the same, unrenamed: a merged copy
+    listed = similar_pairs(codes, given=[])
+    assert sorted((p.first, p.second, p.merged) for p in listed) == [("a", "c", ("c", "b", 1.0)),
+                                                                     ("b", "c", ("c", "a", 1.0))]
 
 
 def test_the_evidence_says_what_matched_and_how_much_code_it_rests_on():
@@ -148,6 +197,10 @@ def test_the_report_shows_the_highlighted_matches_at_360_and_1280_pixels(tmp_pat
     labelled = labelled_class("04-linear-regression", 0)
     report = ClassReport("04-linear-regression", max_score=4.0, scores=[2.0, 3.0])
     report.similar = similar_pairs(labelled.codes, labelled.given)
+    merged = labelled_class("04-linear-regression", 1)   # a merged copy found with both its sources: two notes
+    report.similar += [pair for pair in similar_pairs(merged.codes, merged.given) if pair.merged]
+    copied = labelled_class("01-gradient-descent", 3)   # a pair alike a copied pair: one note
+    report.similar += [pair for pair in similar_pairs(copied.codes, copied.given) if pair.also]
     page = tmp_path / "report.html"
     page.write_text(render_report(report, tmp_path, tmp_path), encoding="utf-8")
     for width in (360, 1280):
@@ -157,7 +210,11 @@ def test_the_report_shows_the_highlighted_matches_at_360_and_1280_pixels(tmp_pat
             marks = driver.execute_script("return [...document.querySelectorAll('.similar mark')].filter("
                                           "m => m.getBoundingClientRect().width > 0).length")
             greyed = driver.execute_script("return document.querySelectorAll('.similar .given').length")
-            assert marks >= 10 and greyed >= 2, (marks, greyed)
+            notes = driver.execute_script("return [...document.querySelectorAll('.similar .merged')].filter("
+                                          "p => p.getBoundingClientRect().width > 0).length")
+            also = driver.execute_script("return [...document.querySelectorAll('.similar .also')].filter("
+                                         "p => p.getBoundingClientRect().width > 0).length")
+            assert marks >= 10 and greyed >= 2 and notes == 2 and also == 1, (marks, greyed, notes, also)
             driver.execute_script("document.querySelector('.similar').scrollIntoView()")
             if os.environ.get("SIMILARITY_SCREENSHOTS"):
                 driver.save_screenshot(os.path.join(os.environ["SIMILARITY_SCREENSHOTS"], f"similar-{width}.png"))
@@ -168,4 +225,5 @@ def test_a_class_of_2000_takes_seconds_not_minutes():
     started = time.process_time()   # CPU time: the work itself, not the other load of a shared machine
     pairs = similar_pairs(labelled.codes, labelled.given)
     seconds = time.process_time() - started
-    assert seconds < 10 and len(pairs) == 20, seconds
+    leads = len(pairs) + sum(len(pair.also) for pair in pairs)   # a pair alike a copied pair is said, not listed
+    assert seconds < 10 and len(pairs) <= 20 and leads >= 20, (seconds, len(pairs), leads)
