@@ -25,7 +25,7 @@ from nbformat import NotebookNode
 
 from .checks import bounded
 from .config import Course
-from .grade import TestResult, _Runner
+from .grade import TestResult, Runner
 from .sandbox import Sandbox
 
 logger = logging.getLogger(__name__)
@@ -85,7 +85,7 @@ def grade_nbgrader_notebook(sandbox: Sandbox, course: Course, source_path: Path,
         cells.append((index, text if isinstance(text, str) else ""))
     replies: dict[str, dict | None] = {}
     restored: dict = {}
-    runner = _Runner(sandbox, cells, time.monotonic() + course.submission_timeout, (), ())
+    runner = Runner(sandbox, cells, time.monotonic() + course.submission_timeout, (), ())
     try:
         for run, index in runner.checkpoints():
             if index is not None:
