@@ -57,6 +57,7 @@ class NotebookGrade:
     tests: list[TestResult] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)   # why the instructor should look: the report's "needs attention"
     notes: list[str] = field(default_factory=list)
+    cells: dict = field(default_factory=dict)        # grade id -> the test cell with this run's outputs, for the gradebook
 
     @property
     def score(self) -> float:
@@ -119,7 +120,8 @@ def grade_nbgrader_notebook(sandbox: Sandbox, course: Course, source_path: Path,
             continue
         grade_id, points = meta["grade_id"], float(meta.get("points", 0))
         if is_test_cell(cell):
-            result.tests.append(_test_result(cell, replies.get(grade_id), tampered))
+            test, result.cells[grade_id] = _test_result(cell, replies.get(grade_id), tampered)
+            result.tests.append(test)
         else:
             answer = submitted_ids.get(grade_id)
             score = None if meta.get("task") else _grade_of(answer) if answer is not None else 0.0
@@ -140,7 +142,7 @@ def _grade_of(cell) -> float | None:
     return determine_grade(cell)[0]
 
 
-def _test_result(cell, reply: dict | None, tampered: bool) -> TestResult:
+def _test_result(cell, reply: dict | None, tampered: bool) -> tuple[TestResult, NotebookNode]:
     """A test cell's points by nbgrader's determine_grade over the outputs this run gave it."""
     from nbgrader.utils import determine_grade
 
@@ -149,7 +151,8 @@ def _test_result(cell, reply: dict | None, tampered: bool) -> TestResult:
     graded.outputs = []
     if not isinstance(reply, dict):
         what = "did not finish (the notebook's process ended or hung in it)"
-        return TestResult(meta["grade_id"], 0.0, float(meta["points"]), f"The test {what}.")
+        graded.outputs.append(nbformat.v4.new_output("error", ename="Stopped", evalue=what, traceback=[]))
+        return TestResult(meta["grade_id"], 0.0, float(meta["points"]), f"The test {what}."), graded
     if isinstance(reply.get("stdout"), str) and reply["stdout"]:
         graded.outputs.append(nbformat.v4.new_output("stream", name="stdout", text=reply["stdout"]))
     if isinstance(reply.get("stderr"), str) and reply["stderr"]:
@@ -165,10 +168,103 @@ def _test_result(cell, reply: dict | None, tampered: bool) -> TestResult:
     if reply.get("cheated") or (tampered and score):
         score = 0.0
         text = "The test's points are held back: your instructor will look at this notebook."
+        graded.outputs.append(nbformat.v4.new_output("error", ename="HeldBack", evalue=text, traceback=[]))
     elif error:
         text = f"The test failed: {bounded(str(error.get('type')), 100)}: {bounded(str(error.get('text')), 300)}"
     elif score < points:
         text = "The test gave partial credit." if score else "The test wrote to stderr, which nbgrader counts as failed."
     else:
         text = "The test passed."
-    return TestResult(meta["grade_id"], float(score), float(points), text)
+    return TestResult(meta["grade_id"], float(score), float(points), text), graded
+
+
+def nbgrader_assignments(course: Course) -> dict[str, tuple[str, ...]]:
+    """The assignments of `source/` that nbgrader finds and course_config.py does not list, each with its notebooks:
+    graded by their own test cells (an assignment with a hidden check file is graded by it, as before)."""
+    from .checks import check_file
+
+    found = {}
+    for folder in sorted((course.root / "source").glob("*/")):
+        notebooks = tuple(sorted(path.name for path in folder.glob("*.ipynb")))
+        if folder.name in course.assignments or not notebooks:
+            continue
+        if not check_file(folder.name, course.root).is_file():
+                found[folder.name] = notebooks
+    return found
+
+
+def grade_nbgrader_assignment(course: Course, assignment: str, db_url: str, students: list[str] | None = None
+                              ) -> list[str]:
+    """Grade every submission of an nbgrader assignment (submitted/<student>/<assignment>/*.ipynb) by its test
+    cells, into nbgrader's gradebook as `nbgrader autograde` would; the summary's lines."""
+    import subprocess
+    import sys
+
+    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.preprocessors import SaveAutoGrades
+
+    notebooks = nbgrader_assignments(course).get(assignment)
+    if notebooks is None:
+        raise KeyError(f"unknown assignment {assignment!r}: no folder source/{assignment} with notebooks")
+    with Gradebook(db_url) as gradebook:
+        try:
+            gradebook.find_assignment(assignment)
+            known = True
+        except MissingEntry:
+            known = False
+    if not known:  # nbgrader's own release step records the cells and the checksums of the released answers
+        done = subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force",
+                               f"--CourseDirectory.db_url={db_url}"], cwd=course.root, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"nbgrader generate_assignment {assignment} failed: {done.stderr[-2000:]}")
+    submitted = course.root / "submitted"
+    who = students or sorted(path.parent.name for path in submitted.glob(f"*/{assignment}") if path.is_dir())
+    lines, flagged = [], []
+    with Sandbox(course) as sandbox:
+        for student in who:
+            total = maximum = 0.0
+            with Gradebook(db_url) as gradebook:
+                gradebook.update_or_create_student(student)
+                gradebook.update_or_create_submission(assignment, student)
+            for name in notebooks:
+                path = submitted / student / assignment / name
+                if not path.is_file():
+                    continue
+                graded = grade_nbgrader_notebook(sandbox, course, course.root / "source" / assignment / name, path)
+                _save(db_url, assignment, student, course.root / "source" / assignment / name, path, graded)
+                total += graded.score
+                maximum += sum(test.max_score for test in graded.tests)
+                flagged += [f"{student} ({name}): {flag}" for flag in graded.flags]
+            lines.append(f"  {student}: {total:g} of {maximum:g} points graded automatically")
+    if flagged:
+        lines += ["  needs attention:", *(f"    {line}" for line in flagged)]
+    return [f"{assignment}: {len(who)} submissions graded by their notebooks' test cells", *lines]
+
+
+def _save(db_url: str, assignment: str, student: str, source_path: Path, path: Path, graded: NotebookGrade):
+    """Write a notebook's scores with nbgrader's own SaveAutoGrades: the test cells with this run's outputs, the
+    answers as submitted with the release's checksums (an untouched answer scores 0, as in nbgrader)."""
+    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.preprocessors import SaveAutoGrades
+
+    submitted = nbformat.read(str(path), as_version=4)
+    notebook_id = source_path.stem
+    source = {_meta(cell).get("grade_id"): _meta(cell) for cell in nbformat.read(str(source_path), 4).cells}
+    cells = []
+    with Gradebook(db_url) as gradebook:
+        for cell in submitted.cells:
+            grade_id = _meta(cell).get("grade_id")
+            if grade_id in graded.cells:
+                cells.append(graded.cells[grade_id])
+            elif grade_id in source and (source[grade_id].get("grade") or source[grade_id].get("solution")):
+                try:
+                    ours = gradebook.find_source_cell(grade_id, notebook_id, assignment)
+                except MissingEntry:
+                    continue
+                answer = copy.deepcopy(cell)
+                answer.metadata["nbgrader"] = {**source[grade_id], "checksum": ours.checksum}  # not the student's
+                cells.append(answer)
+    notebook = nbformat.v4.new_notebook(cells=cells)
+    resources = {"nbgrader": {"notebook": notebook_id, "assignment": assignment, "student": student,
+                              "db_url": db_url}}
+    SaveAutoGrades().preprocess(notebook, resources)

@@ -2,6 +2,7 @@
 licence) and a small course of our own with hidden tests, graded by their in-notebook test cells in the sandbox
 (autograder/nbtests.py), give nbgrader's own scores on every cell; students who bend the tests get nothing for it
 and are flagged."""
+import os
 import shutil
 import subprocess
 import sys
@@ -76,10 +77,16 @@ OWN_STUDENTS = {
                                   "numpy.testing.assert_allclose = lambda *args, **kwargs: None"},
     "frame_reader": {"answer": "def answer():\n    import sys\n    consts = sys._getframe(1).f_code.co_consts\n"
                                "    return next((c for c in consts if type(c) is int and c > 2), 0)"},
+    # reads the instructor's source notebook, which nbgrader autograde leaves in reach (three folders up)
+    "file_reader": {"answer": "def answer():\n    import glob, re\n"
+                              "    for path in glob.glob('../../../source/*/*.ipynb') + glob.glob('/**/own.ipynb'):\n"
+                              "        found = re.search(r'answer\\(\\) == (\\d+)', open(path).read())\n"
+                              "        if found:\n            return int(found.group(1))\n    return 0"},
 }
 # what the benders and readers may keep: the points of what they really got right
 HONEST = {"builtin_bender": {"test_answer": 2, "test_close": 0, "test_partial": 2, "test_stderr": 1},
-          "frame_reader": {"test_answer": 0, "test_close": 1, "test_partial": 0, "test_stderr": 0}}
+          "frame_reader": {"test_answer": 0, "test_close": 1, "test_partial": 0, "test_stderr": 0},
+          "file_reader": {"test_answer": 0, "test_close": 1, "test_partial": 0, "test_stderr": 0}}
 
 
 def autograde(root: Path, assignment: str):
@@ -162,9 +169,26 @@ def test_bending_the_tests_earns_nothing_and_is_flagged(courses, ours, who):
     tests = HONEST[who]
     assert {name: mine[who, "own", name] for name in tests} == tests
     assert sum(theirs[who, "own", name] for name in tests) > sum(tests.values())  # nbgrader was fooled
-    assert ours[1]["own", who]
+    assert bool(ours[1]["own", who]) == (who != "file_reader")  # the sandbox has no source notebook to read
 
 
 def test_feedback_never_shows_a_hidden_test(ours):
     for (_, _, _, cell_id), test in ours[0].items():
         assert "HIDDEN" not in test.output and "== 42" not in test.output and "close(2)" not in test.output
+
+
+def test_autograder_grade_on_the_unchanged_course_gives_nbgraders_scores(courses, tmp_path):
+    """`autograder grade ps1` in the course folder as nbgrader lays it out (nbgrader_config.py, no course_config.py):
+    the assignment is found in source/, and the gradebook holds nbgrader's score on every cell."""
+    root = tmp_path / "ps1"
+    shutil.copytree(PS1 / "source", root / "source")
+    shutil.copytree(PS1 / "submitted", root / "submitted")
+    (root / "nbgrader_config.py").write_text("c = get_config()\nc.CourseDirectory.course_id = 'ps1course'\n")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
+    env.pop("AUTOGRADER_COURSE_ROOT", None)
+    done = subprocess.run([sys.executable, "-m", "autograder", "grade", "ps1"], cwd=root, capture_output=True,
+                          text=True, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "hacker: 3 of 13 points" in done.stdout and "bitdiddle: 1.5 of 13 points" in done.stdout
+    _, assignment, students, notebooks = courses["ps1"]
+    assert nbgrader_cells(root, assignment, students, notebooks) == nbgrader_cells(*courses["ps1"])
