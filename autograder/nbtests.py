@@ -57,7 +57,7 @@ class NotebookGrade:
     tests: list[TestResult] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)   # why the instructor should look: the report's "needs attention"
     notes: list[str] = field(default_factory=list)
-    cells: dict = field(default_factory=dict)        # grade id -> the test cell with this run's outputs, for the gradebook
+    cells: dict = field(default_factory=dict)        # grade id -> the test cell with this run's outputs (gradebook)
 
     @property
     def score(self) -> float:
@@ -164,7 +164,11 @@ def _test_result(cell, reply: dict | None, tampered: bool) -> tuple[TestResult, 
     elif isinstance(reply.get("result"), str):
         graded.outputs.append(nbformat.v4.new_output("execute_result", data={"text/plain": reply["result"]},
                                                      execution_count=1))
-    score, points = determine_grade(NotebookNode(graded))
+    try:
+        score, points = determine_grade(NotebookNode(graded))
+    except ValueError:  # a result above the cell's points: nbgrader stops there; here the test earns nothing
+        score, points = 0.0, float(meta["points"])
+        error = {"type": "ValueError", "text": "the test's result is more than its points"}
     if reply.get("cheated") or (tampered and score):
         score = 0.0
         text = "The test's points are held back: your instructor will look at this notebook."
@@ -172,7 +176,8 @@ def _test_result(cell, reply: dict | None, tampered: bool) -> tuple[TestResult, 
     elif error:
         text = f"The test failed: {bounded(str(error.get('type')), 100)}: {bounded(str(error.get('text')), 300)}"
     elif score < points:
-        text = "The test gave partial credit." if score else "The test wrote to stderr, which nbgrader counts as failed."
+        text = ("The test wrote to stderr, which counts as failed." if reply.get("stderr") else
+                f"The test gave {score:g} of {points:g} points.")
     else:
         text = "The test passed."
     return TestResult(meta["grade_id"], float(score), float(points), text), graded
@@ -201,7 +206,6 @@ def grade_nbgrader_assignment(course: Course, assignment: str, db_url: str, stud
     import sys
 
     from nbgrader.api import Gradebook, MissingEntry
-    from nbgrader.preprocessors import SaveAutoGrades
 
     notebooks = nbgrader_assignments(course).get(assignment)
     if notebooks is None:
@@ -230,7 +234,13 @@ def grade_nbgrader_assignment(course: Course, assignment: str, db_url: str, stud
                 path = submitted / student / assignment / name
                 if not path.is_file():
                     continue
-                graded = grade_nbgrader_notebook(sandbox, course, course.root / "source" / assignment / name, path)
+                try:
+                    graded = grade_nbgrader_notebook(sandbox, course, course.root / "source" / assignment / name,
+                                                     path)
+                except (OSError, ValueError, KeyError) as error:  # a notebook nbformat cannot read
+                    logger.warning("%s's %s could not be read: %s", student, name, error)
+                    flagged.append(f"{student} ({name}): the notebook could not be read ({error})"[:300])
+                    continue
                 _save(db_url, assignment, student, course.root / "source" / assignment / name, path, graded)
                 total += graded.score
                 maximum += sum(test.max_score for test in graded.tests)
