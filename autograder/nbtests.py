@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import logging
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -224,7 +225,10 @@ def grade_nbgrader_assignment(course: Course, assignment: str, db_url: str, stud
     submitted = course.root / "submitted"
     who = students or sorted(path.parent.name for path in submitted.glob(f"*/{assignment}") if path.is_dir())
     lines, flagged = [], []
-    with Sandbox(course) as sandbox:
+    with Sandbox(course) as sandbox, warnings.catch_warnings():
+        # nbgrader's gradebook API and notebooks without cell ids warn on every submission; nothing to act on
+        warnings.filterwarnings("ignore", module="nbgrader.api")
+        warnings.filterwarnings("ignore", message="Cell is missing an id field")
         for student in who:
             total = maximum = 0.0
             with Gradebook(db_url) as gradebook:
