@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -192,3 +193,25 @@ def test_autograder_grade_on_the_unchanged_course_gives_nbgraders_scores(courses
     assert "hacker: 3 of 13 points" in done.stdout and "bitdiddle: 1.5 of 13 points" in done.stdout
     _, assignment, students, notebooks = courses["ps1"]
     assert nbgrader_cells(root, assignment, students, notebooks) == nbgrader_cells(*courses["ps1"])
+
+
+def test_hidden_tests_are_not_in_the_students_process_while_their_cells_run(course):
+    """A cell hunting the process's memory for a hidden test finds nothing (the tests are sent after the student's
+    cells), and the hunt is seen; the test, sent afterwards, is found there then."""
+    hunt = ("import gc\n"
+            "def FOUND():  # strings are not tracked by gc, their containers are; chr(77): no folded constant\n"
+            "    return [x for o in gc.get_objects() if isinstance(o, (list, tuple, dict))\n"
+            "            for x in (o.values() if isinstance(o, dict) else o)\n"
+            "            if isinstance(x, str) and chr(77) + 'ARK_7f3' in x]\n"
+            "BEFORE = FOUND()")
+    with Sandbox(course) as sandbox:
+        run = sandbox.run([(0, hunt)], time.monotonic() + 60)
+        while run.advance() is not None:
+            pass
+        assert run.finished
+        restored = run.restore()
+        assert "gc.get_objects" in restored["events"]
+        reply = run.test("### BEGIN HIDDEN TESTS\nMARK_7f3 = 'hidden'\nassert BEFORE == [], 'before'\n"
+                         "assert FOUND() != [], 'after'\n### END HIDDEN TESTS", 10)
+        run.close()
+    assert reply["error"] is None, reply
