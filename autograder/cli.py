@@ -128,9 +128,13 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     if getattr(args, "assignment", None) is not None:  # every verb that names one assignment
         course = load_course()
-        if args.assignment not in course.assignments:
-            print(f"Unknown assignment {args.assignment!r}. The course has: {', '.join(course.assignments)}",
-                  file=sys.stderr)
+        known = list(course.assignments)
+        if args.command == "grade":  # and the ones graded by their notebooks' own test cells (nbtests.py)
+            from .nbtests import nbgrader_assignments
+
+            known += nbgrader_assignments(course)
+        if args.assignment not in known:
+            print(f"Unknown assignment {args.assignment!r}. The course has: {', '.join(known)}", file=sys.stderr)
             return 2
     return args.run(args)
 
@@ -176,7 +180,15 @@ def run_grade(args) -> int:
         except GradebookError as error:
             print(f"autograder grade: {error}", file=sys.stderr)
             return 2
+    from .nbtests import grade_nbgrader_assignment, nbgrader_assignments
+
+    in_notebooks = [name for name in nbgrader_assignments(course) if args.all or name == args.assignment]
     try:
+        if in_notebooks and args.notebook is None and db_url:  # graded by the notebooks' own test cells (issue 28)
+            print("\n".join(line for name in in_notebooks for line in grade_nbgrader_assignment(course, name, db_url)))
+            if not args.all:
+                print(f"  gradebook: {safe_url(db_url)}")
+                return 0
         if args.notebook is not None:
             return _grade_one(course, args)
         print(starting_line(args.workers, args.scheduler), flush=True)

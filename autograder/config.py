@@ -9,6 +9,7 @@ from pathlib import Path
 from traitlets.config.loader import PyFileConfigLoader
 
 CONFIG_FILE = "course_config.py"
+NBGRADER_CONFIG = "nbgrader_config.py"  # an nbgrader course as it is, without a course_config.py (issue 28)
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,9 @@ def course_folder(start: Path | None = None) -> Path:
     for folder in (here, *here.parents):
         if (folder / CONFIG_FILE).is_file():
             return folder
+    for folder in (here, *here.parents):  # else an nbgrader course, unchanged: its own config and a source/ folder
+        if (folder / NBGRADER_CONFIG).is_file() and (folder / "source").is_dir():
+            return folder
     raise NoCourse(f"no course found: there is no {CONFIG_FILE} in {here} or any folder above it. Run the command "
                    f"in your course folder (the one holding {CONFIG_FILE}), or set AUTOGRADER_COURSE_ROOT to it.")
 
@@ -89,8 +93,9 @@ def find_root(start: Path | None = None) -> Path:
 @lru_cache(maxsize=None)
 def load_course(root: Path | None = None) -> Course:
     root = Path(root).resolve() if root else find_root()
-    config = PyFileConfigLoader(CONFIG_FILE, path=str(root)).load_config()
-    ours = {key: value for key, value in config.Autograder.items()}
+    name = CONFIG_FILE if (root / CONFIG_FILE).is_file() or not (root / NBGRADER_CONFIG).is_file() else NBGRADER_CONFIG
+    config = PyFileConfigLoader(name, path=str(root)).load_config()
+    ours = {"assignments": {}, **{key: value for key, value in config.Autograder.items()}}  # nbgrader's: in source/
     db_url = config.CourseDirectory.get("db_url", "sqlite:///gradebook.db")
     if db_url.startswith("sqlite:///") and not db_url.startswith("sqlite:////"):
         db_url = f"sqlite:///{root / db_url[len('sqlite:///'):]}"  # relative to the course root, as nbgrader does

@@ -195,7 +195,7 @@ def _grade(sandbox, course, spec, student, path, other_specs, budgets_for) -> Su
     test_cells = {nb.grade_id(cell): index for index, cell in enumerate(notebook.cells)}
     deadline = time.monotonic() + course.submission_timeout
     by_cell = {test_cells[e.grade_id]: e for e in spec.exercises if e.grade_id in test_cells}
-    runner = _Runner(sandbox, cells, deadline, tuple(sorted(by_cell)), spec.prefix, budgets)
+    runner = Runner(sandbox, cells, deadline, tuple(sorted(by_cell)), spec.prefix, budgets)
     result = SubmissionResult(student, spec.name, 0.0, spec.max_score, "graded")
     graded: dict[str, TestResult] = {}
     try:  # each exercise is judged when its check cell has run, as nbgrader would; the rest at the end
@@ -238,7 +238,7 @@ def _course_cell_key(spec: AssignmentSpec, cell, source: str) -> str | None:
     return None
 
 
-def _check(run: Run, runner: "_Runner", spec: AssignmentSpec, exercise: Exercise, student: str,
+def _check(run: Run, runner: "Runner", spec: AssignmentSpec, exercise: Exercise, student: str,
            check_cell: int | None, wrong_helpers: list[str]) -> TestResult:
     """One exercise's hidden checks against the notebook as it stands (a wrong helper it calls replaced by the
     reference, so that the exercise earns what its own code earns), plus its visible checks' verdict."""
@@ -336,7 +336,7 @@ def cells_to_run(spec: AssignmentSpec, notebook) -> list[tuple[int, str]]:
     return cells
 
 
-class _Runner:
+class Runner:
     """Runs the notebook, pausing at check cells; reruns it after the student's code killed it,
     without the cell that did."""
 

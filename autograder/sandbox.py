@@ -550,6 +550,27 @@ class Run:
                 missing[name] = missing_reason if self.alive else "your notebook stopped before it was checked"
         return Submission(found, missing)
 
+    def restore(self) -> dict | None:
+        """Once every cell has run: put back the builtins and assert-relevant modules the student's code changed;
+        {"changed": their names, "events": introspection seen}, None if the child is gone."""
+        return self._request({"op": "restore"}, "restored")
+
+    def test(self, source: str, timeout: float) -> dict | None:
+        """Run one of the course's test cells after the student's cells (nbtests.py): {"error", "stdout",
+        "stderr", "result", "events"}, or None when the child died or hung in it."""
+        if not self.alive:
+            return None
+        try:
+            send_message(self.sock, {"op": "test", "source": source})
+        except OSError:
+            self._end("died")
+            return None
+        reply = self._receive(timeout + grace(timeout))
+        if not isinstance(reply, dict) or reply.get("op") != "tested":
+            self._end(_why_ended(reply))
+            return None
+        return reply
+
     def _request(self, message: dict, expected_op: str):
         if not self.alive:
             return None

@@ -299,6 +299,7 @@ def run_child(sock, child_uid, shell=None):
     cell_budgets = request["limits"].get("cell_budgets", {})  # str(index) -> [processor, wall] seconds
     me = os.getpid()
     checkpoints = set(request.get("checkpoints", ()))
+    watch = Watch()  # before the student's first cell: what their code changes or peeks at from here on is seen
     for index, source in request["cells"]:
         send_message(sock, {"op": "cell_started", "index": index})
         started = time.thread_time()  # precise; process time is counted in ticks while a timer runs
@@ -312,7 +313,79 @@ def run_child(sock, child_uid, shell=None):
             send_message(sock, {"op": "checkpoint", "index": index})
             serve(sock, shell.user_ns, cell_timeout, me)
     send_message(sock, {"op": "ready"})
-    serve(sock, shell.user_ns, cell_timeout, me)
+    serve(sock, shell.user_ns, cell_timeout, me, shell, watch)
+
+
+# Introspection that could read a test's source or expected values out of the grader's frames or memory. Always
+# watched: an honest notebook has no need of them. While a test runs, frame access (sys._getframe, a traceback's
+# tb_frame) is watched too: only a function that looks at its caller needs it then.
+ALWAYS_WATCHED = frozenset({"gc.get_objects", "gc.get_referrers", "gc.get_referents", "sys._current_frames",
+                            "sys.settrace", "sys.setprofile", "sys.addaudithook"})
+WATCHED_IN_TESTS = frozenset({"sys._getframe", "object.__getattr__"})
+# the modules whose functions tests assert with, compared with (and put back to) what they were before the
+# student's first cell; besides, every name of `builtins`
+ASSERT_MODULES = ("math", "operator", "numpy", "numpy.testing")
+
+
+class Watch:
+    """What the student's code did to the tests' footing: changed builtins or assert-relevant modules, and
+    introspection (audit events) that could read a test. The audit hook cannot be removed once added."""
+
+    def __init__(self):
+        import builtins
+
+        self.modules = {name: (sys.modules[name], dict(vars(sys.modules[name])))
+                        for name in ("builtins", *ASSERT_MODULES) if name in sys.modules}
+        self.events, self.testing, self.seen = [], [False], [0]
+        events, testing, seen = self.events, self.testing, self.seen
+
+        def hook(event, args, events=events, testing=testing, seen=seen):
+            if event in ALWAYS_WATCHED or (testing[0] and event in WATCHED_IN_TESTS and not (
+                    event == "object.__getattr__" and args[1:2] != ("tb_frame",))):
+                seen[0] += 1
+                if len(events) < 20 and event not in events:
+                    events.append(event)
+        sys.addaudithook(hook)
+        self.builtins = builtins
+
+    def restore(self) -> list:
+        """Put back every watched module's names as they were; the ones the student's code had changed."""
+        changed = []
+        for name, (module, before) in self.modules.items():
+            now = vars(module)
+            for key in set(now) - set(before) - {"_", "__"}:
+                if type(now[key]) is type(sys) and now[key] is sys.modules.get(f"{name}.{key}"):
+                    continue  # a submodule imported since (numpy.testing), as an honest import adds it
+                changed.append(f"{name}.{key}")
+                del now[key]
+            for key, value in before.items():
+                if now.get(key, KeyError) is not value:
+                    changed.append(f"{name}.{key}")
+                    now[key] = value
+        return sorted(changed)
+
+
+def run_test(shell, source, timeout, watch):
+    """Run one of the course's test cells as nbgrader would, after the student's cells: its error, stdout and
+    stderr apart, and the text of its result (nbgrader's partial credit)."""
+    stdout, stderr = BoundedOutput(MAX_MESSAGE // 8), BoundedOutput(MAX_MESSAGE // 8)
+    kept_out, kept_err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = stdout, stderr
+    hook = shell.displayhook
+    shown = []
+    hook.write_output_prompt = lambda: None  # the result is sent back, not printed
+    hook.write_format_data = lambda data, md=None: shown.append(data.get("text/plain"))
+    shell.showtraceback = lambda *args, **kwargs: None  # the error is sent back; formatting it reads tb_frame
+    watch.testing[0] = True
+    try:
+        error = run_cell(shell, source, timeout)
+    finally:
+        watch.testing[0] = False
+        sys.stdout, sys.stderr = kept_out, kept_err
+        del hook.write_output_prompt, hook.write_format_data, shell.showtraceback
+    return {"op": "tested", "error": error, "stdout": stdout.take(), "stderr": stderr.take(),
+            "result": shown[-1] if shown and isinstance(shown[-1], str) else None, "events": list(watch.events),
+            "seen": watch.seen[0]}
 
 
 class Exhausted:
@@ -419,7 +492,7 @@ def _text(error):
         return "(the error could not be shown)"
 
 
-def serve(sock, namespace, timeout, me):
+def serve(sock, namespace, timeout, me, shell=None, watch=None):
     """Answer the grader's requests (which names exist, their values, calls) until it says `continue`."""
     rebound = {}  # name -> the student's own value, while the grader's function stands in for it
     while True:
@@ -449,6 +522,14 @@ def serve(sock, namespace, timeout, me):
             budget = min(wall, float(request.get("processor_seconds", wall)))
             reply_within_limit(sock, call(sock, namespace.get(request["name"]), request["args"], budget, wall),
                                {"op": "raise", "type": "ValueError", "text": "it returned {}"})
+        elif request["op"] == "restore" and watch is not None:
+            send_message(sock, {"op": "restored", "changed": watch.restore()[:50], "events": list(watch.events),
+                                "seen": watch.seen[0]})
+        elif request["op"] == "test" and watch is not None and type(request.get("source")) is str:
+            reply_within_limit(sock, run_test(shell, request["source"], timeout, watch),
+                               {"op": "tested", "error": {"type": "ValueError", "text": "output too large"},
+                                "stdout": "", "stderr": "", "result": None, "events": list(watch.events),
+                                "seen": watch.seen[0]})
         elif request["op"] == "rebind":
             rebind(sock, namespace, request["names"], rebound)
             send_message(sock, {"op": "rebound"})

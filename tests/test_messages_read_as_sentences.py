@@ -9,7 +9,7 @@ from hypothesis import given, settings, strategies as st
 
 from autograder.checks import CheckResult
 from autograder.expect import WrongResult, expect_close
-from autograder.grade import _Runner
+from autograder.grade import Runner
 from autograder.report import mistakes_made
 
 VISIBLE_CHECK = Path(__file__).resolve().parent.parent / "autograder" / "visible_check.py"
@@ -101,7 +101,7 @@ def test_visible_check_messages_read_a_boolean_as_a_word(got, expected):
 
 
 def quote(line: str) -> str:
-    runner = _Runner.__new__(_Runner)
+    runner = Runner.__new__(Runner)
     runner.cells = [(4, f"\n{line}\nmore()")]
     return runner._quote(4)
 
