@@ -78,7 +78,7 @@ class Server:
             time.sleep(1.0)
 
     def links(self, students: list[str]) -> dict[str, str]:
-        printed = subprocess.run([sys.executable, "-m", "autograder", "serve", "links", "--url", self.url,
+        printed = subprocess.run([sys.executable, "-m", "autograder", "serve", "links", "--create", "--url", self.url,
                                   *(f"--student={student}" for student in students)], cwd=self.course,
                                  env=self.env, capture_output=True, text=True, check=True).stdout
         return {line.split("\t")[1]: line.split("\t")[2] for line in printed.splitlines()}
