@@ -42,23 +42,7 @@ STUDENT = "release check"  # the student name seeding the checks' random inputs
 
 def value_answers(source_path: Path) -> dict[str, object]:
     """Value exercise -> its answer: a solution cell's `name = <number or list of numbers>`."""
-    answers = {}
-    for cell in nb.read(source_path).cells:
-        if not (nb.is_solution(cell) and cell.cell_type == "code"):
-            continue
-        try:
-            tree = ast.parse("\n".join(nb.solution_lines(cell.source)))
-        except SyntaxError:
-            continue
-        for node in tree.body:
-            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-                try:
-                    value = ast.literal_eval(node.value)
-                except ValueError:
-                    continue
-                if _numbers(value) is not None:
-                    answers[node.targets[0].id] = value
-    return answers
+    return {name: value for name, value in nb.solution_values(nb.read(source_path)) if _numbers(value) is not None}
 
 
 def answer_leaks(check_path: Path, source_path: Path) -> list[str]:

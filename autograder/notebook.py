@@ -161,6 +161,24 @@ def solution_lines(source: str) -> list[str]:
     return lines
 
 
+def solution_values(notebook):
+    """(name, value) of each `name = <literal>` in the solution regions of `notebook`'s code cells, in order: the
+    answers of value exercises (a literal that is not one is left out)."""
+    for cell in notebook.cells:
+        if not (is_solution(cell) and cell.cell_type == "code"):
+            continue
+        try:
+            tree = ast.parse("\n".join(solution_lines(cell.source)))
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                try:
+                    yield node.targets[0].id, ast.literal_eval(node.value)
+                except ValueError:
+                    continue
+
+
 @dataclass(frozen=True)
 class HiddenCall:
     """`assert_hidden_checks_pass(assignment, exercise, name=name, ...)` in an autograded cell."""

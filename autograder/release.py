@@ -100,19 +100,8 @@ def _answers(source, assignment: str) -> dict[str, list]:
     """Variable exercise -> the values that are its answer: the solution's own value, and the values the hidden
     checks compare the student's with (`expect_close(submission.name, value, ...)`)."""
     answers: dict[str, list] = {}
-    for cell in source.cells:
-        if not (nb.is_solution(cell) and cell.cell_type == "code"):
-            continue
-        try:
-            tree = ast.parse("\n".join(nb.solution_lines(cell.source)))
-        except SyntaxError:
-            continue
-        for node in tree.body:
-            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-                try:
-                    answers.setdefault(node.targets[0].id, []).append(ast.literal_eval(node.value))
-                except ValueError:
-                    pass
+    for name, value in nb.solution_values(source):
+        answers.setdefault(name, []).append(value)
     for node in ast.walk(ast.parse(check_file(assignment).read_text())):
         if isinstance(node, ast.Call) and len(node.args) >= 2 and isinstance(node.args[0], ast.Attribute) and (
                 getattr(node.args[0].value, "id", "") == "submission" and node.args[0].attr in answers):
