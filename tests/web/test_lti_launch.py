@@ -472,16 +472,21 @@ def test_blocked_third_party_cookies_offer_a_new_window_where_the_launch_complet
         browser.switch_to.window(lms_page)
 
 
+def opens_signed_in_inside_the_frame(driver, tool_url: str):
+    """The LMS page's tool frame reaches ada's assignment page of the tool at `tool_url`, signed in, no new window."""
+    driver.switch_to.frame("tool")
+    WebDriverWait(driver, 30, 0.1).until(
+        lambda d: d.execute_script("return location.href") == f"{tool_url}/assignments/{A1}")
+    assert driver.find_element(By.CLASS_NAME, "who").text == "ada"
+    assert len(driver.window_handles) == 1
+
+
 def test_with_third_party_cookies_allowed_the_launch_completes_inside_the_lms_page(framed_tool, tmp_path):
     framed, platform = framed_tool
     driver = chromium(tmp_path / "profile", third_party_cookies=True)
     try:
         driver.get(platform.activity_url(user="u-ada", email="ada@uni.edu", title=A1))
-        driver.switch_to.frame("tool")
-        WebDriverWait(driver, 30, 0.1).until(
-            lambda d: d.execute_script("return location.href") == f"{framed.url}/assignments/{A1}")
-        assert driver.find_element(By.CLASS_NAME, "who").text == "ada"
-        assert len(driver.window_handles) == 1
+        opens_signed_in_inside_the_frame(driver, framed.url)
     finally:
         driver.quit()
 
@@ -493,11 +498,7 @@ def test_over_plain_http_the_cookie_check_passes_where_the_browser_keeps_the_coo
     server, platform, _ = lti
     browser.delete_all_cookies()
     browser.get(platform.activity_url(host="127.0.0.1", user="u-ada", email="ada@uni.edu", title=A1))
-    browser.switch_to.frame("tool")
-    WebDriverWait(browser, 30, 0.1).until(
-        lambda d: d.execute_script("return location.href") == f"{server.url}/assignments/{A1}")
-    assert browser.find_element(By.CLASS_NAME, "who").text == "ada"
-    assert len(browser.window_handles) == 1
+    opens_signed_in_inside_the_frame(browser, server.url)
     browser.switch_to.default_content()
 
 
@@ -521,11 +522,7 @@ def test_over_plain_http_in_another_sites_frame_the_launch_completes_where_cooki
     driver = chromium(tmp_path / "profile", third_party_cookies=True)
     try:
         driver.get(platform.activity_url(user="u-ada", email="ada@uni.edu", title=A1))   # the LMS at localhost
-        driver.switch_to.frame("tool")
-        WebDriverWait(driver, 30, 0.1).until(
-            lambda d: d.execute_script("return location.href") == f"{framed.url}/assignments/{A1}")
-        assert driver.find_element(By.CLASS_NAME, "who").text == "ada"
-        assert len(driver.window_handles) == 1
+        opens_signed_in_inside_the_frame(driver, framed.url)
     finally:
         driver.quit()
 
