@@ -96,6 +96,17 @@ def csrf_token(html: str) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
 
 
+def upload_of_size(client, url: str, assignment: str, notebook: bytes, size: int) -> requests.PreparedRequest:
+    """The upload of `notebook`, padded with spaces (still valid JSON), as a request whose body is `size` bytes."""
+    def prepared(padding):
+        return requests.Request("POST", f"{url}/assignments/{assignment}/attempts",
+                                files={"notebook": ("n.ipynb", notebook + b" " * padding)},
+                                data={"csrf_token": client.csrf}).prepare()
+    request = prepared(size - len(prepared(0).body))
+    assert len(request.body) == size
+    return request
+
+
 def upload(client: requests.Session, url: str, assignment: str, data: bytes, name: str = "notebook.ipynb",
            csrf: bool = True) -> requests.Response:
     return client.post(f"{url}/assignments/{assignment}/attempts", files={"notebook": (name, data)},

@@ -17,7 +17,8 @@ import pytest
 import requests
 
 from autograder.web.app import DEFAULT_MAX_UPLOAD_MB
-from served import A1, ONE_ASSIGNMENT_CONFIG, ROOT, ProcessServer, csrf_token, make_course, sample, upload
+from served import A1, ONE_ASSIGNMENT_CONFIG, ROOT, ProcessServer, csrf_token, make_course, sample, upload, \
+    upload_of_size
 from test_crash import links, running_student_code
 
 pytestmark = pytest.mark.slow
@@ -153,13 +154,8 @@ def test_the_limit_is_exact_a_body_of_the_limit_passes_one_byte_more_does_not(se
     client = clients[student]
     notebook = sample("ada_lovelace", A1).read_bytes()
 
-    def post(size):  # the notebook padded with spaces (still valid JSON) to a request body of `size` bytes
-        def prepared(padding):
-            return requests.Request("POST", f"{server.url}/assignments/{A1}/attempts",
-                                    files={"notebook": ("n.ipynb", notebook + b" " * padding)},
-                                    data={"csrf_token": client.csrf}).prepare()
-        request = prepared(size - len(prepared(0).body))
-        assert len(request.body) == size
+    def post(size):
+        request = upload_of_size(client, server.url, A1, notebook, size)
         body = request.body
         data = (body[start:start + MB] for start in range(0, size, MB)) if chunked else body
         return client.post(request.url, data=data, headers={"Content-Type": request.headers["Content-Type"]},

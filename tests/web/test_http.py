@@ -8,7 +8,7 @@ import nbformat
 import pytest
 import requests
 
-from served import A1, A2, message, sample, upload, wait_done
+from served import A1, A2, message, sample, upload, upload_of_size, wait_done
 
 from autograder.scores import score
 
@@ -165,14 +165,8 @@ def test_the_upload_limit_is_exact_and_a_huge_upload_is_refused_before_it_is_rea
     client = server.session("margaret")
     notebook = sample("margaret_hamilton", A4).read_bytes()
 
-    def body_of(size):  # the notebook padded with spaces (still valid JSON) to a request body of `size` bytes
-        def prepared(padding):
-            return requests.Request("POST", f"{server.url}/assignments/{A4}/attempts",
-                                    files={"notebook": ("n.ipynb", notebook + b" " * padding)},
-                                    data={"csrf_token": client.csrf}).prepare()
-        request = prepared(size - len(prepared(0).body))
-        assert len(request.body) == size
-        return request
+    def body_of(size):
+        return upload_of_size(client, server.url, A4, notebook, size)
 
     over = body_of(limit + 1)
     response = client.post(over.url, data=over.body, headers={"Content-Type": over.headers["Content-Type"]})
