@@ -11,6 +11,7 @@ from pathlib import Path
 
 from . import notebook as nb
 from .grade import AssignmentSpec, SubmissionResult
+from .spec import NbgraderSpec
 from .scores import score
 from .sandbox import MAX_DISPLAY_CHARS
 
@@ -48,6 +49,19 @@ def autograded_notebook(spec: AssignmentSpec, result: SubmissionResult, submitte
                 cell.outputs.append({"output_type": "display_data", "data": dict(display), "metadata": {}})
         if error:
             cell.outputs.append(_error(str(error.get("type")), str(error.get("text")), []))
+    return graded
+
+
+def nbgrader_autograded(result: SubmissionResult, stem: str, submitted) -> nb.Node:
+    """A notebook of an nbgrader assignment as submitted, each test cell's output the verdict of this run (its
+    message, or its error): what formgrader shows beside the written answers it grades by hand."""
+    graded = nb.Node(submitted, cells=[nb.Node(cell) for cell in submitted.cells])
+    tests = {test.name: test for test in result.tests if test.notebook == stem and not test.manual}
+    for cell in graded.cells:
+        test = tests.get(nb.grade_id(cell))
+        if cell.get("cell_type") == "code" and test is not None:
+            cell.outputs = [_stream(test.output + "\n") if test.score >= test.max_score else
+                            _error("AssertionError" if test.score == 0 else "PartialCredit", test.output, [])]
     return graded
 
 
@@ -92,7 +106,11 @@ def write_autograded(folder: Path, spec: AssignmentSpec, result: SubmissionResul
     """Write the autograded notebook (when the submission could be read), its timestamp and results.json,
     each atomically: a grader killed half-way leaves the old file or the new one, never half of one."""
     folder.mkdir(parents=True, exist_ok=True)
-    if submitted is not None:  # nbformat's own layout
+    if isinstance(spec, NbgraderSpec):
+        for stem, notebook in (submitted or {}).items():
+            _write_atomically(folder / f"{stem}.ipynb", json.dumps(
+                nbgrader_autograded(result, stem, notebook), indent=1, sort_keys=True, ensure_ascii=False) + "\n")
+    elif submitted is not None:  # nbformat's own layout
         _write_atomically(folder / spec.notebook, json.dumps(
             autograded_notebook(spec, result, submitted), indent=1, sort_keys=True, ensure_ascii=False) + "\n")
     if timestamp_file and timestamp_file.is_file():

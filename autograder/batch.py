@@ -30,9 +30,11 @@ from . import notebook as nb
 from .checks import check_file
 from .config import Course
 from .grade import AssignmentSpec, SubmissionResult, assignment_spec, error_result, grade_notebook
+from .nbtests import grade_nbgrader_submission, nbgrader_assignments, nbgrader_spec
 from .pipeline import Job, drain, other_assignments
 from .sandbox import Sandbox
 from .scores import score
+from .spec import NbgraderSpec
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +60,7 @@ class BatchSummary:
     notebook: str = ""            # the file looked for in each student's folder
     began: float | None = None    # time.monotonic() when the first of its notebooks began to be graded
     ended: float | None = None    # ... and when the last one's result arrived
+    flagged: list = field(default_factory=list)   # "student: why", for the "needs attention" lines
 
     @property
     def seconds(self) -> float:
@@ -78,6 +81,7 @@ class BatchSummary:
         arrived = time.monotonic() if arrived is None else arrived
         self.began = min(arrived - result.seconds, self.began if self.began is not None else arrived)
         self.ended = max(arrived, self.ended if self.ended is not None else arrived)
+        self.flagged += [f"{result.student}: {flag}" for flag in result.flags]
 
     def add_skipped(self, stored: dict):
         """Count a submission an earlier run graded; its score still counts in the class's mean and median."""
@@ -104,13 +108,17 @@ class BatchSummary:
         if self.slowest:
             lines.append(f"  slowest, each within those {self.seconds:.1f} s: "
                          + ", ".join(f"{student} {seconds:.1f} s" for seconds, student in self.slowest[:3]))
+        if self.flagged:
+            lines += ["  needs attention:", *(f"    {line}" for line in self.flagged)]
         return lines
 
 
 def find_submissions(course: Course, assignment: str, folder: Path | None = None) -> Iterator[SubmittedNotebook]:
-    """nbgrader's layout: submitted/<student>/<assignment>/<notebook>.ipynb, students in name order."""
+    """nbgrader's layout: submitted/<student>/<assignment>/<notebook>.ipynb, students in name order. A submission
+    of an assignment graded by its notebooks' own test cells (nbtests.py) is its folder, holding its notebooks."""
     root = folder or course.root / "submitted"
-    notebook = course.notebook(assignment)
+    several = nbgrader_assignments(course).get(assignment) if assignment not in course.assignments else None
+    notebook = course.notebook(assignment) if several is None else None
     if not root.is_dir():
         return
     for student in sorted(entry.name for entry in os.scandir(root) if entry.is_dir()):
@@ -120,8 +128,9 @@ def find_submissions(course: Course, assignment: str, folder: Path | None = None
         where = root / student / assignment
         if not where.is_dir():
             continue
-        path = where / notebook
-        if not path.is_file():  # a renamed file still counts, if it is the only notebook there
+        path = where / notebook if several is None else where if any((where / name).is_file() for name in several) \
+            else None
+        if several is None and not path.is_file():  # a renamed file still counts, if it is the only notebook there
             others = sorted(where.glob("*.ipynb"))
             path = others[0] if len(others) == 1 else None
         stamp = where / "timestamp.txt"
@@ -155,6 +164,8 @@ class SandboxWorker(threading.Thread):
         spec = self.specs[job.assignment]
         if job.path is None:
             return error_result(spec, job.student, f"No {spec.notebook} was found in the submission.")
+        if isinstance(spec, NbgraderSpec):
+            return grade_nbgrader_submission(sandbox, self.course, spec, job.student, job.path)
         return grade_notebook(sandbox, self.course, spec, job.student, job.path,
                              other_assignments(self.specs, job.assignment))
 
@@ -199,6 +210,7 @@ def grade_assignments(course: Course, assignments: list[str], db_url: str | None
     writers: dict = {}
     try:
         specs.update({name: assignment_spec(course, name) for name in course.assignments})
+        specs.update({name: nbgrader_spec(course, name) for name in nbgrader_assignments(course)})
         jobs_of = {name: [replace(job, assignment=name) for job in (
             submissions[name] if submissions is not None else find_submissions(course, name))]
             for name in assignments}
@@ -291,9 +303,12 @@ def _feed(submissions, jobs, workers, results=None, inputs=None, done=None):
 
 
 def _grading_inputs(course: Course, assignment: str) -> bytes:
-    """What a grade depends on besides the submission: the source notebook and the hidden checks."""
+    """What a grade depends on besides the submission: the source notebook and the hidden checks (for an
+    assignment graded by its notebooks' own test cells, its source notebooks)."""
     digest = hashlib.sha256()
-    for path in (course.source_notebook(assignment), check_file(assignment)):
+    paths = (course.source_notebook(assignment), check_file(assignment)) if assignment in course.assignments else \
+        sorted((course.root / "source" / assignment).glob("*.ipynb"))
+    for path in paths:
         digest.update(path.read_bytes())
     return digest.digest()
 
@@ -310,6 +325,11 @@ def _file_digest(path: Path | None) -> bytes:
     """sha256 of b"present\0" and the file's bytes, read in pieces (a submission can be gigabytes); or a marker."""
     if path is None:
         return hashlib.sha256(b"absent").digest()
+    if path.is_dir():  # a submission of several notebooks: each one's name and bytes
+        digest = hashlib.sha256(b"folder\0")
+        for notebook in sorted(path.glob("*.ipynb")):
+            digest.update(notebook.name.encode() + b"\0" + _file_digest(notebook))
+        return digest.digest()
     digest = hashlib.sha256(b"present\0")
     try:
         with open(path, "rb") as file:
@@ -349,10 +369,7 @@ def _save(writer, spec: AssignmentSpec, job: SubmittedNotebook, result: Submissi
 
     submitted = None
     if job.path is not None and result.status == "graded":  # an error result has no run to show
-        try:
-            submitted = nb.read(job.path)
-        except nb.NotebookError:
-            submitted = None
+        submitted = read_submitted(spec, job.path)
     timestamp = None
     if job.timestamp_file:
         try:
@@ -364,6 +381,22 @@ def _save(writer, spec: AssignmentSpec, job: SubmittedNotebook, result: Submissi
     if counts:  # in place before the grades commit, so a resumed batch skips only submissions written in full
         write_autograded(autograded_root / result.student / spec.name, spec, result, submitted, job.timestamp_file)
     writer.save(result, submitted, timestamp, job.fingerprint, counts=counts, service=service)
+
+
+def read_submitted(spec, path: Path):
+    """The submitted notebook as read, None if it cannot be; for an nbgrader assignment, name -> each notebook."""
+    if isinstance(spec, NbgraderSpec):
+        notebooks = {}
+        for name in spec.notebooks:
+            try:
+                notebooks[Path(name).stem] = nb.read(path / name)
+            except nb.NotebookError:
+                continue
+        return notebooks
+    try:
+        return nb.read(path)
+    except nb.NotebookError:
+        return None
 
 
 class _JsonReport:

@@ -180,21 +180,24 @@ def run_grade(args) -> int:
         except GradebookError as error:
             print(f"autograder grade: {error}", file=sys.stderr)
             return 2
-    from .nbtests import grade_nbgrader_assignment, nbgrader_assignments
+    from .nbtests import nbgrader_assignments
 
-    in_notebooks = [name for name in nbgrader_assignments(course) if args.all or name == args.assignment]
+    in_notebooks = list(nbgrader_assignments(course))  # graded by their notebooks' own test cells (issue 28)
+    if args.scheduler and (args.all and in_notebooks or args.assignment in in_notebooks):
+        print(f"autograder grade --scheduler: {args.assignment or in_notebooks[0]} is graded by its notebooks' own "
+              "test cells, which a Dask cluster does not grade yet; grade it without --scheduler", file=sys.stderr)
+        return 2
+    if args.notebook is not None and args.assignment in in_notebooks:
+        print(f"autograder grade: {args.assignment} has several notebooks; grade its submissions in submitted/ "
+              "(without NOTEBOOK)", file=sys.stderr)
+        return 2
     try:
-        if in_notebooks and args.notebook is None and db_url:  # graded by the notebooks' own test cells (issue 28)
-            print("\n".join(line for name in in_notebooks for line in grade_nbgrader_assignment(course, name, db_url)))
-            if not args.all:
-                print(f"  gradebook: {safe_url(db_url)}")
-                return 0
         if args.notebook is not None:
             return _grade_one(course, args)
         print(starting_line(args.workers, args.scheduler), flush=True)
-        summaries = grade_assignments(course, list(course.assignments) if args.all else [args.assignment], db_url,
-                                      args.workers, args.json, progress=not args.no_progress, regrade=args.regrade,
-                                      scheduler=args.scheduler)
+        names = [*course.assignments, *in_notebooks] if args.all else [args.assignment]
+        summaries = grade_assignments(course, names, db_url, args.workers, args.json, progress=not args.no_progress,
+                                      regrade=args.regrade, scheduler=args.scheduler)
     except failures as error:
         print(f"autograder grade failed: {error}", file=sys.stderr)
         return 1

@@ -23,7 +23,7 @@ from .checks import CheckResult, Figure, bounded, check_file, earned, helper_not
 from .config import Course
 from .expect import course_tolerances
 from .sandbox import CourseSetupError, Run, Sandbox, SandboxError
-from .spec import AssignmentSpec, Exercise, notebook_spec
+from .spec import AssignmentSpec, Exercise, NbgraderSpec, notebook_spec
 
 logger = logging.getLogger(__name__)
 
@@ -53,9 +53,11 @@ class TestResult:
     visible_failed: bool = False           # the check cell's own (visible) checks failed
     helpers: tuple[str, ...] = ()          # wrong helpers replaced by their references for the checks that count
     pending: bool = False                  # a written answer not graded by hand yet: not counted, not 0
+    notebook: str = ""                     # of an nbgrader assignment's several notebooks, the test cell's (its stem)
 
     def to_json(self) -> dict:
         return {"name": self.name, "score": self.score, "max_score": self.max_score, "output": self.output,
+                **({"notebook": self.notebook} if self.notebook else {}),
                 **({"manual": True} if self.manual else {}),
                 **({"visible_failed": True} if self.visible_failed else {}),
                 **({"helpers": list(self.helpers)} if self.helpers else {}),
@@ -68,7 +70,8 @@ class TestResult:
                                    tuple(Figure.from_json(f) for f in c.get("figures", ())), c.get("weight", 1.0))
                        for c in data.get("checks", ()))
         return cls(data["name"], data["score"], data["max_score"], data["output"], data.get("manual", False),
-                   checks, data.get("visible_failed", False), tuple(data.get("helpers", ())), data.get("pending", False))
+                   checks, data.get("visible_failed", False), tuple(data.get("helpers", ())), data.get("pending", False),
+                   data.get("notebook", ""))
 
     def check_lines(self) -> list[tuple[str, bool, float]]:
         """Each hidden check as (its name in words, passed, the points it is worth): partial credit, check by check."""
@@ -99,6 +102,7 @@ class SubmissionResult:
     peak_memory_mb: float = 0.0           # the largest resident memory the student's code reached
     cell_outputs: dict = field(default_factory=dict)  # cell index -> (output text, error or None)
     cell_displays: dict = field(default_factory=dict)  # cell index -> the figures it displayed, for formgrader
+    flags: list[str] = field(default_factory=list)   # why the instructor should look at it (the "needs attention")
 
     def to_json(self) -> dict:
         return {"student": self.student, "assignment": self.assignment, "score": self.score,
@@ -107,6 +111,7 @@ class SubmissionResult:
                 "notes": self.notes, "seconds": round(self.seconds, 3),
                 "peak_memory_mb": round(self.peak_memory_mb, 1),
                 "cell_errors": self.cell_errors(),
+                **({"flags": self.flags} if self.flags else {}),
                 "tests": [test.to_json() for test in self.tests]}
 
     @property
@@ -136,7 +141,7 @@ class SubmissionResult:
                    data.get("reason", ""), [TestResult.from_json(test) for test in data["tests"]],
                    list(data.get("notes", ())), data.get("seconds", 0.0), data.get("peak_memory_mb", 0.0),
                    {error["cell"] - 1: ("", {"type": error["type"], "text": error["text"]})
-                    for error in data.get("cell_errors", ())})
+                    for error in data.get("cell_errors", ())}, flags=list(data.get("flags", ())))
 
 
 def grade_notebook(sandbox: Sandbox, course: Course, spec: AssignmentSpec, student: str,
@@ -172,6 +177,10 @@ MAX_NOTES, MAX_CELL_ERRORS = 20, 50   # with `bounded` messages, these bound the
 
 
 def error_result(spec, student, reason) -> SubmissionResult:
+    if isinstance(spec, NbgraderSpec):
+        return SubmissionResult(student, spec.name, 0.0, spec.max_score, "error", reason, [
+            TestResult(cell.grade_id, 0.0, cell.points, reason, manual=cell.by_hand, notebook=cell.notebook)
+            for cell in spec.cells])
     tests = [TestResult(e.grade_id, 0.0, e.points, reason) for e in spec.exercises]
     tests += [TestResult(grade_id, 0.0, points, reason, manual=True) for grade_id, points in spec.manual.items()]
     return SubmissionResult(student, spec.name, 0.0, spec.max_score, "error", reason, tests)

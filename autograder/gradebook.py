@@ -32,6 +32,7 @@ from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, SAW
 from . import notebook as nb
 from .config import CONFIG_FILE, Course
 from .grade import AssignmentSpec, SubmissionResult
+from .spec import NbgraderSpec
 from .graded import GRADED, create_graded_table
 
 # nbgrader's import chain reaches jsonschema, which compiles a grammar for the "iri" string format (about
@@ -145,9 +146,12 @@ def _masked(value: str) -> str:
     return repr(re.sub(r"//[^/@]*@", "//***@", value))
 
 
-def record_assignment(db_url: str, course: Course, spec: AssignmentSpec) -> None:
+def record_assignment(db_url: str, course: Course, spec: AssignmentSpec | NbgraderSpec) -> None:
     """Make the gradebook know the assignment, its notebook and cells, as generate_assignment records them."""
     if _recorded(db_url, spec):
+        return
+    if isinstance(spec, NbgraderSpec):  # nbgrader's own release step records its cells and released checksums
+        _generate_assignment(db_url, course, spec.name)
         return
     from nbgrader.api import Gradebook
     from nbgrader.preprocessors import ClearOutput, ClearSolutions, ComputeChecksums, SaveCells
@@ -163,18 +167,40 @@ def record_assignment(db_url: str, course: Course, spec: AssignmentSpec) -> None
         source, resources = step.preprocess(source, resources)
 
 
-def _recorded(db_url: str, spec: AssignmentSpec) -> bool:
-    """Whether the gradebook already has this notebook with the source's grade cells and points."""
+def _recorded(db_url: str, spec: AssignmentSpec | NbgraderSpec) -> bool:
+    """Whether the gradebook already has this notebook (or these notebooks) with the source's graded cells and
+    points."""
     from nbgrader.api import Gradebook, MissingEntry
 
+    if isinstance(spec, NbgraderSpec):
+        wanted = {(cell.notebook, cell.grade_id): cell.points for cell in spec.cells}
+        stems = [Path(name).stem for name in spec.notebooks]
+    else:
+        cells = {exercise.grade_id: exercise.points for exercise in spec.exercises} | dict(spec.manual)
+        wanted = {(Path(spec.notebook).stem, name): points for name, points in cells.items()}
+        stems = [Path(spec.notebook).stem]
+    recorded = {}
     with Gradebook(db_url) as gradebook:
-        try:
-            notebook = gradebook.find_notebook(Path(spec.notebook).stem, spec.name)
-        except MissingEntry:
-            return False
-        recorded = {cell.name: cell.max_score for cell in notebook.grade_cells}
-    wanted = {exercise.grade_id: exercise.points for exercise in spec.exercises} | dict(spec.manual)
+        for stem in stems:
+            try:
+                notebook = gradebook.find_notebook(stem, spec.name)
+            except MissingEntry:
+                return False
+            cells = (*notebook.grade_cells, *notebook.task_cells) if isinstance(spec, NbgraderSpec) else \
+                notebook.grade_cells
+            recorded.update({(stem, cell.name): cell.max_score for cell in cells})
     return recorded == wanted
+
+
+def _generate_assignment(db_url: str, course: Course, assignment: str) -> None:
+    """`nbgrader generate_assignment` of an nbgrader course's assignment into the gradebook at `db_url` (it writes
+    release/<assignment>/ too, as nbgrader's own release does)."""
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force",
+                           f"--CourseDirectory.db_url={db_url}"], cwd=course.root, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise GradebookError(f"nbgrader generate_assignment {assignment} failed: {done.stderr[-2000:]}")
 
 
 @contextmanager
@@ -230,6 +256,7 @@ class _NotebookLayout:
     name: str
     grade_cells: dict[str, str]    # cell name -> id: the cells a submission has a Grade row for
     comment_cells: dict[str, str]  # cell name -> id: the cells it has a Comment row for
+    tasks: frozenset = frozenset()  # the names of its task cells: graded by hand as a whole, never scored here
 
 
 @dataclass(frozen=True)
@@ -245,7 +272,8 @@ class _AssignmentLayout:
         notebooks = tuple(_NotebookLayout(
             notebook.id, notebook.name,
             {cell.name: cell.id for cell in (*notebook.grade_cells, *notebook.task_cells)},
-            {cell.name: cell.id for cell in (*notebook.solution_cells, *notebook.task_cells)})
+            {cell.name: cell.id for cell in (*notebook.solution_cells, *notebook.task_cells)},
+            frozenset(cell.name for cell in notebook.task_cells))
             for notebook in assignment.notebooks)
         return cls(assignment.id, assignment.duedate, notebooks)
 
@@ -266,6 +294,9 @@ class GradebookWriter:
         os.environ.setdefault("PGCONNECT_TIMEOUT", "10")  # libpq: an unreachable server fails in seconds
         self.db_url, self.spec, self.course, self.course_root = db_url, spec, course, course.root
         self.notebook_id = Path(spec.notebook).stem
+        # the notebooks a result scores: an nbgrader assignment's several, each test result naming its own
+        self._scored = {Path(name).stem for name in spec.notebooks} if isinstance(spec, NbgraderSpec) else \
+            {self.notebook_id}
         self._plugin = None  # the late submission plugin nbgrader's configuration names, once one is needed
         self.gradebook = None
         try:
@@ -278,8 +309,8 @@ class GradebookWriter:
                 ATTEMPTS.create(self.gradebook.engine, checkfirst=True)  # the service's attempts: one history
                 record_assignment(db_url, course, spec)
             _write_ahead(self.gradebook)
-            self._released_checksums = {cell.name: cell.checksum for cell in
-                                        self.gradebook.find_notebook(self.notebook_id, spec.name).source_cells}
+            self._released_checksums = {(stem, cell.name): cell.checksum for stem in self._scored for cell in
+                                        self.gradebook.find_notebook(stem, spec.name).source_cells}
             self._layout = _AssignmentLayout.read(self.gradebook, spec.name)
             self.gradebook.db.rollback()  # end the read transaction: SQLite must not stay locked for readers
         except (SQLAlchemyError, InvalidEntry) as error:
@@ -418,8 +449,9 @@ class GradebookWriter:
                     .where(grades.c.notebook_id == notebook_id))}
                 comment_rows = {row.cell_id: row.id for row in connection.execute(
                     select(comments.c.id, comments.c.cell_id).where(comments.c.notebook_id == notebook_id))}
-            scores = self._grade_values(result, submitted) if layout.name == self.notebook_id else {}
-            comment_texts = self._comment_values(submitted) if layout.name == self.notebook_id else {}
+            scored = layout.name in self._scored
+            scores = self._grade_values(result, self._submitted(submitted, layout.name), layout) if scored else {}
+            comment_texts = self._comment_values(self._submitted(submitted, layout.name), layout) if scored else {}
             new_grades, changed_grades, total = [], [], 0.0
             for name, cell_id in layout.grade_cells.items():
                 row = graded_rows.get(cell_id)
@@ -447,21 +479,26 @@ class GradebookWriter:
                 connection.execute(insert(comments), new_comments)
             if changed_comments:
                 connection.execute(update(comments).where(comments.c.id == bindparam("comment_id")), changed_comments)
-            if layout.name == self.notebook_id:
+            if scored:
                 penalty = self.late_penalty(result.student, total, timestamp, extension)
                 connection.execute(update(notebooks).where(notebooks.c.id == notebook_id)
                                    .values(late_submission_penalty=penalty))
 
-    def _grade_values(self, result, submitted) -> dict[str, float | None]:
-        """Grade cell name -> auto_score: the points of each check; for a written answer, None (to be graded
-        by hand) unless it was left as released, which autograde scores 0 as nbgrader does."""
-        return {test.name: (0.0 if self._unchanged(submitted, test.name) else None) if test.manual else test.score
-                for test in result.tests}
+    def _submitted(self, submitted, notebook: str):
+        """Of what was submitted, the notebook named `notebook` (an nbgrader assignment's are name -> notebook)."""
+        return (submitted or {}).get(notebook) if isinstance(self.spec, NbgraderSpec) else submitted
 
-    def _comment_values(self, submitted) -> dict[str, str | None]:
+    def _grade_values(self, result, submitted, layout: _NotebookLayout) -> dict[str, float | None]:
+        """Grade cell name -> auto_score: the points of each check; for a written answer, None (to be graded
+        by hand) unless it was left as released, which autograde scores 0 as nbgrader does; a task, none."""
+        return {test.name: (0.0 if self._unchanged(submitted, test.name, layout.name) else None) if test.manual
+                else test.score for test in result.tests
+                if (test.notebook or self.notebook_id) == layout.name and test.name not in layout.tasks}
+
+    def _comment_values(self, submitted, layout: _NotebookLayout) -> dict[str, str | None]:
         """As nbgrader: an answer left as released says so."""
-        return {name: "No response." if self._unchanged(submitted, name) else None
-                for name in self._layout.notebook(self.notebook_id).comment_cells}
+        return {name: "No response." if self._unchanged(submitted, name, layout.name) else None
+                for name in layout.comment_cells if name not in layout.tasks}
 
     def late_penalty(self, student: str, score: float, timestamp, extension) -> float | None:
         """AssignLatePenalties' rule: None on time; late, the configured plugin's penalty, within 0 and the score."""
@@ -486,10 +523,10 @@ class GradebookWriter:
             self._plugin = assigner.plugin_inst
         return self._plugin
 
-    def _unchanged(self, submitted, grade_id) -> bool:
+    def _unchanged(self, submitted, grade_id, notebook: str) -> bool:
         """Whether the student left the cell `grade_id` as it was released (or deleted it)."""
         cells = [cell for cell in (submitted.cells if submitted else []) if nb.grade_id(cell) == grade_id]
-        return not cells or _checksum(cells[0]) == self._released_checksums.get(grade_id)
+        return not cells or _checksum(cells[0]) == self._released_checksums.get((notebook, grade_id))
 
     def _failed(self, doing: str, error: Exception) -> GradebookError:
         return GradebookError(f"the gradebook {safe_url(self.db_url)} failed while {doing}: "

@@ -17,8 +17,8 @@ from __future__ import annotations
 import copy
 import logging
 import time
-import warnings
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import nbformat
@@ -26,8 +26,9 @@ from nbformat import NotebookNode
 
 from .checks import bounded
 from .config import Course
-from .grade import TestResult, Runner
-from .sandbox import Sandbox
+from .grade import Runner, SubmissionResult, TestResult, error_result
+from .sandbox import Sandbox, SandboxError
+from .spec import GradedCell, NbgraderSpec
 
 logger = logging.getLogger(__name__)
 
@@ -195,90 +196,71 @@ def nbgrader_assignments(course: Course) -> dict[str, tuple[str, ...]]:
         if folder.name in course.assignments or not notebooks:
             continue
         if not check_file(folder.name, course.root).is_file():
-                found[folder.name] = notebooks
+            found[folder.name] = notebooks
     return found
 
 
-def grade_nbgrader_assignment(course: Course, assignment: str, db_url: str, students: list[str] | None = None
-                              ) -> list[str]:
-    """Grade every submission of an nbgrader assignment (submitted/<student>/<assignment>/*.ipynb) by its test
-    cells, into nbgrader's gradebook as `nbgrader autograde` would; the summary's lines."""
-    import subprocess
-    import sys
-
-    from nbgrader.api import Gradebook, MissingEntry
-
+def nbgrader_spec(course: Course, assignment: str) -> NbgraderSpec:
+    """What the nbgrader assignment asks: its notebooks and their graded cells, read from source/<assignment>/."""
+    folder = course.root / "source" / assignment
     notebooks = nbgrader_assignments(course).get(assignment)
     if notebooks is None:
         raise KeyError(f"unknown assignment {assignment!r}: no folder source/{assignment} with notebooks")
-    with Gradebook(db_url) as gradebook:
-        try:
-            gradebook.find_assignment(assignment)
-            known = True
-        except MissingEntry:
-            known = False
-    if not known:  # nbgrader's own release step records the cells and the checksums of the released answers
-        done = subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force",
-                               f"--CourseDirectory.db_url={db_url}"], cwd=course.root, capture_output=True, text=True)
-        if done.returncode != 0:
-            raise RuntimeError(f"nbgrader generate_assignment {assignment} failed: {done.stderr[-2000:]}")
-    submitted = course.root / "submitted"
-    who = students or sorted(path.parent.name for path in submitted.glob(f"*/{assignment}") if path.is_dir())
-    lines, flagged = [], []
-    with Sandbox(course) as sandbox, warnings.catch_warnings():
-        # nbgrader's gradebook API and notebooks without cell ids warn on every submission; nothing to act on
-        warnings.filterwarnings("ignore", module="nbgrader.api")
-        warnings.filterwarnings("ignore", message="Cell is missing an id field")
-        for student in who:
-            total = maximum = 0.0
-            with Gradebook(db_url) as gradebook:
-                gradebook.update_or_create_student(student)
-                gradebook.update_or_create_submission(assignment, student)
-            for name in notebooks:
-                path = submitted / student / assignment / name
-                if not path.is_file():
-                    continue
-                try:
-                    graded = grade_nbgrader_notebook(sandbox, course, course.root / "source" / assignment / name,
-                                                     path)
-                except (OSError, ValueError, KeyError) as error:  # a notebook nbformat cannot read
-                    logger.warning("%s's %s could not be read: %s", student, name, error)
-                    flagged.append(f"{student} ({name}): the notebook could not be read ({error})"[:300])
-                    continue
-                _save(db_url, assignment, student, course.root / "source" / assignment / name, path, graded)
-                total += graded.score
-                maximum += sum(test.max_score for test in graded.tests)
-                flagged += [f"{student} ({name}): {flag}" for flag in graded.flags]
-            lines.append(f"  {student}: {total:g} of {maximum:g} points graded automatically")
-    if flagged:
-        lines += ["  needs attention:", *(f"    {line}" for line in flagged)]
-    return [f"{assignment}: {len(who)} submissions graded by their notebooks' test cells", *lines]
+    return _spec(folder, notebooks, tuple((folder / name).stat().st_mtime_ns for name in notebooks))
 
 
-def _save(db_url: str, assignment: str, student: str, source_path: Path, path: Path, graded: NotebookGrade):
-    """Write a notebook's scores with nbgrader's own SaveAutoGrades: the test cells with this run's outputs, the
-    answers as submitted with the release's checksums (an untouched answer scores 0, as in nbgrader)."""
-    from nbgrader.api import Gradebook, MissingEntry
-    from nbgrader.preprocessors import SaveAutoGrades
-
-    submitted = nbformat.read(str(path), as_version=4)
-    notebook_id = source_path.stem
-    source = {_meta(cell).get("grade_id"): _meta(cell) for cell in nbformat.read(str(source_path), 4).cells}
+@lru_cache(maxsize=64)
+def _spec(folder: Path, notebooks: tuple[str, ...], _stamps: tuple) -> NbgraderSpec:
     cells = []
-    with Gradebook(db_url) as gradebook:
-        for cell in submitted.cells:
-            grade_id = _meta(cell).get("grade_id")
-            if grade_id in graded.cells:
-                cells.append(graded.cells[grade_id])
-            elif grade_id in source and (source[grade_id].get("grade") or source[grade_id].get("solution")):
-                try:
-                    ours = gradebook.find_source_cell(grade_id, notebook_id, assignment)
-                except MissingEntry:
-                    continue
-                answer = copy.deepcopy(cell)
-                answer.metadata["nbgrader"] = {**source[grade_id], "checksum": ours.checksum}  # not the student's
-                cells.append(answer)
-    notebook = nbformat.v4.new_notebook(cells=cells)
-    resources = {"nbgrader": {"notebook": notebook_id, "assignment": assignment, "student": student,
-                              "db_url": db_url}}
-    SaveAutoGrades().preprocess(notebook, resources)
+    for name in notebooks:
+        for cell in nbformat.read(str(folder / name), as_version=4).cells:
+            meta = _meta(cell)
+            if meta.get("grade") or meta.get("task"):  # as grade_nbgrader_notebook grades them, in this order
+                cells.append(GradedCell(Path(name).stem, str(meta["grade_id"]), float(meta.get("points") or 0),
+                                        by_hand=not is_test_cell(cell)))
+    return NbgraderSpec(folder.name, notebooks, tuple(cells))
+
+
+def grade_nbgrader_submission(sandbox: Sandbox, course: Course, spec: NbgraderSpec, student: str, folder: Path
+                              ) -> SubmissionResult:
+    """Grade a submission of an nbgrader assignment (a folder holding its notebooks): each notebook by its test
+    cells, one after another in this sandbox; whatever the notebooks contain, the result is a score and messages."""
+    started = time.monotonic()
+    result = SubmissionResult(student, spec.name, 0.0, spec.max_score, "graded")
+    try:
+        for name in spec.notebooks:
+            stem, path = Path(name).stem, Path(folder) / name
+            cells = [cell for cell in spec.cells if cell.notebook == stem]
+            if not path.is_file():
+                result.tests += _not_graded(cells, f"{name} was not in the submission.")
+                continue
+            try:
+                graded = grade_nbgrader_notebook(sandbox, course, course.root / "source" / spec.name / name, path)
+            except (OSError, ValueError, KeyError, AttributeError, TypeError) as error:  # not a notebook nbformat reads
+                logger.warning("%s's %s could not be read: %s", student, name, error)
+                result.tests += _not_graded(cells, f"{name} could not be opened as a notebook. Download a fresh copy "
+                                                   "and copy your work into it.")
+                continue
+            result.tests += [_in(test, stem) for test in graded.tests]
+            result.notes += [f"{name}: {note}" for note in graded.notes]
+            result.flags += [f"{name}: {flag}" for flag in graded.flags]
+    except SandboxError:  # the grader's own machinery: no submission is to blame
+        raise
+    except Exception as error:  # whatever a submission does, it ends as that submission's result
+        logger.warning("grading %s's %s failed inside the grader", student, spec.name, exc_info=True)
+        result = error_result(spec, student, "The grader could not finish checking these notebooks "
+                                             f"({type(error).__name__}: {bounded(str(error), 300)}). Your "
+                                             "instructor will look at it; nothing you submitted was lost.")
+    result.score = round(sum(test.score for test in result.tests), 4)
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _in(test: TestResult, notebook: str) -> TestResult:
+    test.notebook = notebook
+    return test
+
+
+def _not_graded(cells: list[GradedCell], why: str) -> list[TestResult]:
+    return [TestResult(cell.grade_id, 0.0, cell.points, why, manual=cell.by_hand, notebook=cell.notebook)
+            for cell in cells]

@@ -63,3 +63,40 @@ def notebook_spec(source_path: Path, assignment: str, notebook_name: str) -> Ass
             prefix.append(locked.get(nb.grade_id(cell), cell.source))
     return AssignmentSpec(assignment, notebook_name, tuple(exercises), manual, locked,
                           frozenset(filter(None, (nb.grade_id(cell) for cell in source.cells))), tuple(prefix))
+
+
+@dataclass(frozen=True)
+class GradedCell:
+    """A graded cell of an nbgrader notebook: an autograder test cell, or (`by_hand`) a written answer or task."""
+    notebook: str               # the notebook's name without .ipynb, as nbgrader's gradebook names it
+    grade_id: str
+    points: float
+    by_hand: bool = False
+
+
+@dataclass(frozen=True)
+class NbgraderSpec:
+    """An assignment of an nbgrader course as it is, graded by its notebooks' own test cells (nbtests.py): one
+    submission is a folder of several notebooks (and other files); its cells' points add up to the maximum."""
+    name: str
+    notebooks: tuple[str, ...]  # file names in source/<name>/, in name order
+    cells: tuple[GradedCell, ...]
+
+    @property
+    def notebook(self) -> str:
+        """The notebooks' names, for messages that name what a submission holds."""
+        return ", ".join(self.notebooks)
+
+    @property
+    def manual(self) -> dict:
+        """notebook/grade id -> points of the cells graded by hand."""
+        return {f"{cell.notebook}/{cell.grade_id}": cell.points for cell in self.cells if cell.by_hand}
+
+    @property
+    def max_score(self) -> float:
+        return sum(cell.points for cell in self.cells)
+
+    @property
+    def grade_ids(self) -> frozenset:
+        """The graded cells' ids, of every notebook: what tells a notebook of this assignment from another's."""
+        return frozenset(cell.grade_id for cell in self.cells)
