@@ -90,11 +90,17 @@ def find_root(start: Path | None = None) -> Path:
         return Path(__file__).resolve().parent.parent
 
 
+def config_file(root: Path) -> str:
+    """The name of the file the course at `root` is configured in: course_config.py, else (an nbgrader course as
+    it is) nbgrader_config.py."""
+    return CONFIG_FILE if (Path(root) / CONFIG_FILE).is_file() or not (Path(root) / NBGRADER_CONFIG).is_file() \
+        else NBGRADER_CONFIG
+
+
 @lru_cache(maxsize=None)
 def load_course(root: Path | None = None) -> Course:
     root = Path(root).resolve() if root else find_root()
-    name = CONFIG_FILE if (root / CONFIG_FILE).is_file() or not (root / NBGRADER_CONFIG).is_file() else NBGRADER_CONFIG
-    config = PyFileConfigLoader(name, path=str(root)).load_config()
+    config = PyFileConfigLoader(config_file(root), path=str(root)).load_config()
     ours = {"assignments": {}, **{key: value for key, value in config.Autograder.items()}}  # nbgrader's: in source/
     db_url = config.CourseDirectory.get("db_url", "sqlite:///gradebook.db")
     if db_url.startswith("sqlite:///") and not db_url.startswith("sqlite:////"):

@@ -30,7 +30,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, SAWarning, SQLAlchemyError
 
 from . import notebook as nb
-from .config import CONFIG_FILE, Course
+from .config import CONFIG_FILE, Course, config_file
 from .grade import AssignmentSpec, SubmissionResult
 from .spec import NbgraderSpec
 from .graded import GRADED, create_graded_table
@@ -517,7 +517,7 @@ class GradebookWriter:
             from nbgrader.preprocessors import AssignLatePenalties
             from traitlets.config.loader import PyFileConfigLoader
 
-            config = PyFileConfigLoader(CONFIG_FILE, path=str(self.course_root)).load_config()
+            config = PyFileConfigLoader(config_file(self.course_root), path=str(self.course_root)).load_config()
             assigner = AssignLatePenalties(config=config)
             assigner.init_plugin()
             self._plugin = assigner.plugin_inst

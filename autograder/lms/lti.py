@@ -113,10 +113,10 @@ def load_settings(course_root: Path) -> LtiSettings:
     """The `c.LTI` section of the course's course_config.py; unknown names are refused, naming the file."""
     from traitlets.config.loader import PyFileConfigLoader
 
-    from ..config import CONFIG_FILE
+    from ..config import config_file as named
 
-    config_file = Path(course_root) / CONFIG_FILE
-    section = dict(PyFileConfigLoader(CONFIG_FILE, path=str(course_root)).load_config().LTI.items())
+    config_file = Path(course_root) / named(course_root)  # an nbgrader course as it is: its nbgrader_config.py
+    section = dict(PyFileConfigLoader(config_file.name, path=str(course_root)).load_config().LTI.items())
     known = set(LtiSettings.__dataclass_fields__) - {"config_file"}
     unknown = sorted(set(section) - known)
     if unknown:

@@ -56,6 +56,13 @@ class Service:
                     self._reload(seen)
         return self._course
 
+    @property
+    def assignments(self) -> list[str]:
+        """Every assignment the service offers: the course's own, then an nbgrader course's graded by their
+        notebooks' own test cells (nbtests.py)."""
+        course = self.course
+        return [*course.assignments, *(name for name in self.grader.specs if name not in course.assignments)]
+
     def _reload(self, seen) -> None:
         from ..config import load_course
         from .policies import check_policies

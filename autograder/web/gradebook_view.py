@@ -30,16 +30,21 @@ class GradebookMarks:
         return tuple(sorted(self.hand_grades.items())), self.late_penalty
 
 
-def counting_marks(db_url: str, assignment: str, student: str, notebook: str) -> GradebookMarks:
-    """The hand grades and late penalty nbgrader's gradebook holds for the student's submission; none if not found."""
+def counting_marks(db_url: str, assignment: str, student: str, notebooks: tuple[str, ...]) -> GradebookMarks:
+    """The hand grades and late penalty nbgrader's gradebook holds for the student's submission of these notebooks
+    (an nbgrader assignment may have several: their penalties add up); none if not found."""
     from nbgrader.api import MissingEntry
 
     from ..gradebook import notebook_hand_grades
 
     gradebook = _gradebook(db_url)
     try:
-        submitted = gradebook.find_submission_notebook(Path(notebook).stem, assignment, student)
-        return GradebookMarks(notebook_hand_grades(submitted), float(submitted.late_submission_penalty or 0.0))
+        grades, penalty = {}, 0.0
+        for notebook in notebooks:
+            submitted = gradebook.find_submission_notebook(Path(notebook).stem, assignment, student)
+            grades.update(notebook_hand_grades(submitted))
+            penalty += float(submitted.late_submission_penalty or 0.0)
+        return GradebookMarks(grades, penalty)
     except MissingEntry:
         return GradebookMarks()
     finally:

@@ -20,12 +20,12 @@ from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from .. import notebook as nb
 from ..autograded import RESULTS, write_autograded
-from ..batch import SandboxWorker, save_or_explain
+from ..batch import SandboxWorker, read_submitted, save_or_explain
 from ..grade import SubmissionResult, assignment_spec
 from ..gradebook import GradebookError
 from ..pipeline import STOP, Job, drain
+from ..spec import NbgraderSpec
 from .policies import BATCH, Graded, counting_attempt, policy
 from .store import Attempt, Store
 
@@ -44,7 +44,32 @@ def numbered_folder(course, student: str, assignment: str, number: int) -> Path:
 
 
 def submitted_notebook(course, attempt: Attempt) -> Path:
-    return attempt_folder(course, attempt) / "submitted" / course.notebook(attempt.assignment)
+    """The attempt's submitted notebook (of an nbgrader assignment's several, a path in the folder holding them)."""
+    folder = attempt_folder(course, attempt) / "submitted"
+    return folder / course.notebook(attempt.assignment) if attempt.assignment in course.assignments else \
+        folder / "notebooks"
+
+
+def submission_path(spec, folder: Path) -> Path:
+    """What a Job grades of the submission in `folder`: its notebook, or for an nbgrader assignment with
+    several notebooks (spec.NbgraderSpec), the folder that holds them."""
+    return folder if isinstance(spec, NbgraderSpec) else folder / spec.notebook
+
+
+def service_specs(course) -> dict:
+    """The spec of every assignment the service can grade: the course's own (one not ready to grade yet left out,
+    and tried again at the next change), then those graded by their notebooks' own test cells (nbtests.py)."""
+    from ..nbtests import nbgrader_assignments, nbgrader_spec
+
+    specs = {}
+    for name in course.assignments:
+        try:
+            specs[name] = assignment_spec(course, name)
+        except Exception as error:  # e.g. `autograder new` wrote it, its checks are not written yet
+            logger.warning("assignment %s cannot be graded yet (%s)", name, error)
+    for name in nbgrader_assignments(course):
+        specs[name] = nbgrader_spec(course, name)
+    return specs
 
 
 def stored_result(course, attempt: Attempt) -> SubmissionResult | None:
@@ -74,6 +99,7 @@ class GradingService:
         self.course, self.db_url, self.store = course, db_url, store
         self.workers, self.scheduler = max(1, workers), scheduler
         self.specs = {name: assignment_spec(course, name) for name in course.assignments}
+        self.specs.update(service_specs(course))
         self.jobs: queue.Queue = queue.Queue()
         self.results: queue.Queue = queue.Queue()
         self.pool: list = []
@@ -104,12 +130,7 @@ class GradingService:
     def refresh(self, course) -> None:
         """Grade with `course` as re-read (app.Service.course): the spec of each assignment added or released
         since is built (one not ready to grade yet is left out, and tried again at the next change)."""
-        for name in course.assignments:
-            try:
-                spec = assignment_spec(course, name)
-            except Exception as error:  # e.g. `autograder new` wrote it, its checks are not written yet
-                logger.warning("assignment %s cannot be graded yet (%s)", name, error)
-                continue
+        for name, spec in service_specs(course).items():
             if self.specs.get(name) != spec:
                 self.specs[name] = spec  # the same dict the workers read: they grade with it from their next job
         self.course = course
@@ -121,9 +142,9 @@ class GradingService:
                 self._again.add(attempt.id)  # its running grading may have read the inputs a regrade changes
                 return
             self._queued.add(attempt.id)
-        folder = submitted_notebook(self.course, attempt).parent
-        self.jobs.put(Job(attempt.student, folder / self.course.notebook(attempt.assignment), folder / "timestamp.txt",
-                          assignment=attempt.assignment, key=attempt.id))
+        folder = attempt_folder(self.course, attempt) / "submitted"
+        self.jobs.put(Job(attempt.student, submission_path(self.specs[attempt.assignment], folder),
+                          folder / "timestamp.txt", assignment=attempt.assignment, key=attempt.id))
 
     def regrade(self, attempts: list[Attempt]) -> int:
         """Grade these attempts again (their rows go back to "queued" first); returns how many were queued."""
@@ -250,22 +271,18 @@ class GradingService:
             written = self._record(attempt, job, result)
             _copy_atomically(written, own_copy)  # the same files: copied, not written out again
         else:
-            try:
-                submitted = nb.read(job.path)
-            except nb.NotebookError:
-                submitted = None
-            write_autograded(own_copy, spec, result, submitted, job.timestamp_file)
+            write_autograded(own_copy, spec, result, read_submitted(spec, job.path), job.timestamp_file)
             if counting != previous:  # a regrade lowered the counting attempt: another one counts now
                 if counting == BATCH:  # the batch's graded submission, back into nbgrader's tables
                     folder = self.course.root / "submitted" / attempt.student / attempt.assignment
-                    notebook = folder / spec.notebook
-                    self._record(attempt, Job(attempt.student, notebook if notebook.is_file() else None,
+                    notebook = submission_path(spec, folder)
+                    self._record(attempt, Job(attempt.student, notebook if notebook.exists() else None,
                                               folder / "timestamp.txt", assignment=attempt.assignment),
                                  SubmissionResult.from_json(batch.result))
                 else:
                     chosen = next(other for other in others if other.id == counting)
                     folder = submitted_notebook(self.course, chosen).parent
-                    self._record(chosen, Job(chosen.student, folder / spec.notebook, folder / "timestamp.txt",
+                    self._record(chosen, Job(chosen.student, submission_path(spec, folder), folder / "timestamp.txt",
                                              assignment=chosen.assignment, key=chosen.id),
                                  stored_result(self.course, chosen))
         self.store.finish(attempt, result.status, result.score, result.max_score,

@@ -28,7 +28,7 @@ def overview():
     svc = service()
     attempts, batches = svc.store.attempts(), svc.store.batch_attempts()
     rows = []
-    for name in svc.course.assignments:  # the service's attempts and the batch's graded submissions: one history
+    for name in svc.assignments:  # the service's attempts and the batch's graded submissions: one history
         mine = [attempt for attempt in attempts if attempt.assignment == name]
         batch = [graded for graded in batches if graded.assignment == name]
         counting = [attempt.score for attempt in mine if attempt.counts] + \
@@ -49,7 +49,7 @@ def report(assignment):
     from ..report import build
 
     svc = service()
-    if assignment not in svc.course.assignments:
+    if assignment not in svc.assignments:
         abort(404)
     built = build(svc.course, svc.course.root / "autograded", assignment)
     counting = [attempt for attempt in svc.store.attempts(assignment=assignment) if attempt.counts]
@@ -72,7 +72,7 @@ def student(student):
 
     _known_form(student)
 
-    states = [assignment_state(student, name) for name in service().course.assignments]
+    states = [assignment_state(student, name) for name in service().assignments]
     lms = lms_publications(current_app, [state["counting"] for state in states if state["counting"]])
     return render_template("instructor/student.html", student=student, states=states,
                            max_hours=MAX_EXTENSION_HOURS, lms=lms)
@@ -84,7 +84,7 @@ def batch_attempt(student, assignment):
     from .student import render_batch_attempt
 
     _known_form(student)
-    if assignment not in service().course.assignments:
+    if assignment not in service().assignments:
         abort(404)
     return render_batch_attempt(student, assignment, instructor=True)
 
@@ -111,6 +111,11 @@ def attempt_notebook(attempt_id):
     from .grading import submitted_notebook
 
     found = _attempt(attempt_id)
+    if found.assignment not in service().course.assignments:  # an nbgrader assignment's: several notebooks
+        from .student import zipped
+
+        return zipped(submitted_notebook(service().course, found).parent,
+                      f"{found.student}-attempt-{found.number}-{found.assignment}.zip", found.assignment, "*.ipynb")
     name = service().course.notebook(found.assignment)
     return send_file(submitted_notebook(service().course, found), as_attachment=True,
                      download_name=f"{found.student}-attempt-{found.number}-{name}")
@@ -121,7 +126,7 @@ def attempt_notebook(attempt_id):
 def extension():
     svc = service()
     student, assignment = request.form.get("student", ""), request.form.get("assignment", "")
-    if assignment not in svc.course.assignments:
+    if assignment not in svc.assignments:
         abort(404)
     _known_form(student)
     try:
@@ -149,7 +154,7 @@ def regrade():
             abort(404)
         chosen = [_attempt(attempt_id)]
         back = url_for("instructor.attempt", attempt_id=chosen[0].id)
-    elif form.get("assignment") in svc.course.assignments:
+    elif form.get("assignment") in svc.assignments:
         if form.get("student"):
             _known_form(form["student"])
         chosen = svc.store.attempts(form.get("student") or None, form["assignment"])
@@ -168,7 +173,7 @@ def submissions_zip(assignment):
     from .grading import submitted_notebook
 
     svc = service()
-    if assignment not in svc.course.assignments:
+    if assignment not in svc.assignments:
         abort(404)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:

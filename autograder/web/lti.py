@@ -294,7 +294,7 @@ def launch():
             if not teaches:
                 raise LaunchRefused("Only an instructor can add assignments to the course.")
             sign_in(_instructor_id(claims), "instructor", "lti", launch=message.get_launch_id())
-            return render_template("lti/pick.html", assignments=service().course.assignments,
+            return render_template("lti/pick.html", assignments=service().assignments,
                                    launch_id=message.get_launch_id())
         assignment = _assignment_of(claims)
         if teaches:
@@ -323,8 +323,7 @@ def deep_link():
     if user is None or not user.is_instructor or user.extra.get("launch") != launch_id:
         abort(403)
     assignment = request.form.get("assignment", "")
-    course = service().course
-    if assignment not in course.assignments:
+    if assignment not in service().assignments:
         abort(400)
     conf, _, _ = _tool_conf()
     Launch, _ = _launch_classes()
@@ -414,12 +413,12 @@ def _misconfigured(error: Exception):
 
 
 def _assignment_of(claims: dict) -> str | None:
-    course = service().course
+    assignments = service().assignments
     custom = (claims.get(CUSTOM_CLAIM) or {}).get("assignment")
-    if custom in course.assignments:
+    if custom in assignments:
         return custom
     title = str((claims.get(LINK_CLAIM) or {}).get("title") or "")
-    named = [name for name in course.assignments if name in title]
+    named = [name for name in assignments if name in title]
     return max(named, key=len) if named else None
 
 
@@ -481,10 +480,8 @@ def _instructor_id(claims: dict) -> str:
 
 
 def _max_score(assignment: str) -> float | None:
-    from ..grade import assignment_spec
-
-    try:
-        return float(assignment_spec(service().course, assignment).max_score)
+    try:  # the grader's spec: an nbgrader assignment's maximum is the sum of its cells' points
+        return float(service().grader.specs[assignment].max_score)
     except Exception:  # noqa: BLE001 (a column without a maximum is still a column)
         return None
 

@@ -77,11 +77,14 @@ def policy(course, assignment: str) -> Policy:
 
 def check_policies(course) -> None:
     """Raise PolicyError for any policy of the course that names no assignment or holds a wrong value."""
+    from ..nbtests import nbgrader_assignments
+
+    assignments = [*course.assignments, *(nbgrader_assignments(course) if course.policies else ())]
     for name in course.policies or {}:
-        if name != "default" and name not in course.assignments:
+        if name != "default" and name not in assignments:
             raise PolicyError(f"c.Autograder.policies names {name!r}, which is not an assignment of the course "
-                              f"({', '.join(course.assignments)}) nor 'default'")
-    for assignment in course.assignments:
+                              f"({', '.join(assignments)}) nor 'default'")
+    for assignment in assignments:
         policy(course, assignment)
 
 

@@ -52,7 +52,7 @@ def signout():
 @student_required
 def assignments():
     student = current_user().user_id
-    rows = [assignment_state(student, name) for name in service().course.assignments if released(name)]
+    rows = [assignment_state(student, name) for name in service().assignments if released(name)]
     return render_template("student/assignments.html", rows=rows)
 
 
@@ -60,8 +60,24 @@ def released(assignment: str) -> bool:
     """Whether students can work on `assignment`: it is the course's, released, and the service can grade it."""
     svc = service()
     course = svc.course  # read again if course_config.py or release/ changed
+    if assignment in svc.grader.specs and several_notebooks(assignment):  # an nbgrader assignment, as it is
+        return all((course.root / "release" / assignment / name).is_file()
+                   for name in svc.grader.specs[assignment].notebooks)
     return assignment in course.assignments and assignment in svc.grader.specs and \
         course.release_notebook(assignment).is_file()
+
+
+def several_notebooks(assignment: str) -> bool:
+    """Whether `assignment` is an nbgrader course's, graded by its notebooks' own test cells (spec.NbgraderSpec)."""
+    from ..spec import NbgraderSpec
+
+    return isinstance(service().grader.specs.get(assignment), NbgraderSpec)
+
+
+def notebook_names(assignment: str) -> str:
+    """The file name of the assignment's notebook, or the names of its several notebooks."""
+    spec = service().grader.specs.get(assignment)
+    return spec.notebook if spec is not None else service().course.notebook(assignment)
 
 
 @blueprint.get("/assignments/<assignment>")
@@ -81,6 +97,8 @@ def release(assignment):
     course = service().course
     if not released(assignment):
         abort(404)
+    if several_notebooks(assignment):
+        return zipped(course.root / "release" / assignment, f"{assignment}.zip", assignment)
     notebook = json.loads(course.release_notebook(assignment).read_text(encoding="utf-8"))
     key = service().store.add_submit_key(current_user().user_id, assignment)
     notebook.setdefault("metadata", {})["autograder"] = {"service": request.url_root.rstrip("/"),
@@ -92,16 +110,34 @@ def release(assignment):
     return response
 
 
+def zipped(folder, download_name: str, inside: str, pattern: str = "*"):
+    """The files of `folder` matching `pattern` (an nbgrader assignment's release: its notebooks and other files;
+    an attempt's notebooks) as one zip file, under the folder `inside`."""
+    import io
+    import zipfile
+
+    data = io.BytesIO()
+    with zipfile.ZipFile(data, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(folder.rglob(pattern)):
+            if path.is_file() and not any(part.startswith(".") for part in path.relative_to(folder).parts):
+                archive.write(path, f"{inside}/{path.relative_to(folder)}")
+    data.seek(0)
+    response = send_file(data, as_attachment=True, download_name=download_name, mimetype="application/zip")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 @blueprint.post("/assignments/<assignment>/attempts")
 @student_required
 def upload(assignment):
     if not released(assignment):
         abort(404)
-    chosen = request.files.get("notebook")
-    if chosen is None or not chosen.filename:
+    chosen = [file for file in request.files.getlist("notebook") if file.filename]
+    if not chosen:
         return _assignment_page(assignment, "Please choose your notebook file first, then press Submit.", 400)
     try:
-        attempt = take_attempt(current_user().user_id, assignment, chosen.read())
+        attempt = take_attempt(current_user().user_id, assignment, [(file.filename, file.read()) for file in chosen]
+                               if several_notebooks(assignment) else chosen[0].read())
     except NotTaken as refused:
         return _assignment_page(assignment, refused.message, refused.status)
     return redirect(url_for("student.attempt", attempt_id=attempt.id), code=303)
@@ -115,13 +151,14 @@ class NotTaken(Exception):
         self.message, self.status = message, status
 
 
-def take_attempt(student: str, assignment: str, data: bytes):
-    """Check `data`, a notebook of `student` for `assignment`, against the policy (attempts left, minutes between)
-    and the limits, store it and queue it for grading: the acknowledged Attempt, or NotTaken. Every way of
-    submitting (the page's upload, api.py's endpoint) goes through here."""
+def take_attempt(student: str, assignment: str, data: bytes | list[tuple[str, bytes]]):
+    """Check `data`, a notebook of `student` for `assignment` (of an nbgrader assignment, one or several of its
+    notebooks as (file name, bytes)), against the policy (attempts left, minutes between) and the limits, store it
+    and queue it for grading: the acknowledged Attempt, or NotTaken. Every way of submitting (the page's upload,
+    api.py's endpoint) goes through here."""
     from ..pipeline import other_assignments
     from .grading import numbered_folder
-    from .uploads import Refused, check_notebook, store_upload, without_submit_key
+    from .uploads import Refused, check_nbgrader_notebooks, check_notebook, store_upload, without_submit_key
 
     svc = service()
     with _upload_locks[(student, assignment)]:
@@ -138,8 +175,14 @@ def take_attempt(student: str, assignment: str, data: bytes):
                            "was not counted.", 429)
         spec = svc.grader.specs[assignment]
         others = list(other_assignments(svc.grader.specs, assignment))
+        scratch = svc.course.root / "service" / "incoming"
         try:
-            check_notebook(data, spec, others, svc.course.root / "service" / "incoming")
+            if several_notebooks(assignment):
+                files = check_nbgrader_notebooks(data if isinstance(data, list) else [("notebook", data)], spec,
+                                                 scratch)
+            else:
+                check_notebook(data, spec, others, scratch)
+                files = {spec.notebook: data}
         except Refused as refused:
             raise NotTaken(f"{refused} No attempt was used.", 400) from None
         now = utcnow()
@@ -150,9 +193,12 @@ def take_attempt(student: str, assignment: str, data: bytes):
         except AttemptTaken:  # another server process on the same database took this number
             raise NotTaken("Another upload of this assignment arrived at the same moment; this one was not "
                            "counted.", 409) from None
+        if several_notebooks(assignment):  # a notebook not uploaded now: the one of the latest attempt that had it
+            files |= {name: latest for name in spec.notebooks if name not in files and
+                      (latest := _latest_notebook(student, assignment, name, state["attempts"])) is not None}
         try:
-            store_upload(numbered_folder(svc.course, student, assignment, number), spec.notebook,
-                         without_submit_key(data), now)
+            store_upload(numbered_folder(svc.course, student, assignment, number),
+                         {name: without_submit_key(notebook) for name, notebook in files.items()}, now)
         except OSError:
             svc.store.drop_unacknowledged(attempt_id)
             raise NotTaken("Your notebook could not be saved on the server (its disk may be full). No attempt was "
@@ -160,6 +206,17 @@ def take_attempt(student: str, assignment: str, data: bytes):
         attempt = svc.store.acknowledge(attempt_id)  # from here on, it is graded whatever happens
         svc.grader.enqueue(attempt)
     return attempt
+
+
+def _latest_notebook(student: str, assignment: str, name: str, attempts) -> bytes | None:
+    """The notebook `name` of the student's latest attempt that submitted it, if any."""
+    from .grading import numbered_folder
+
+    for attempt in sorted(attempts, key=lambda attempt: attempt.number, reverse=True):
+        path = numbered_folder(service().course, student, assignment, attempt.number) / "submitted" / name
+        if path.is_file():
+            return path.read_bytes()
+    return None
 
 
 @blueprint.get("/attempts/<int:attempt_id>")
@@ -203,6 +260,9 @@ def attempt_notebook(attempt_id):
     from .grading import submitted_notebook
 
     found = _own_attempt(attempt_id)
+    if several_notebooks(found.assignment):
+        return zipped(submitted_notebook(service().course, found).parent, f"attempt-{found.number}-"
+                      f"{found.assignment}.zip", found.assignment, "*.ipynb")
     return send_file(submitted_notebook(service().course, found), as_attachment=True,
                      download_name=f"attempt-{found.number}-{service().course.notebook(found.assignment)}")
 
@@ -217,7 +277,7 @@ def _own_attempt(attempt_id: int):
 @blueprint.get("/assignments/<assignment>/batch")
 @student_required
 def batch_attempt(assignment):
-    if assignment not in service().course.assignments:
+    if assignment not in service().assignments:
         abort(404)
     return render_batch_attempt(current_user().user_id, assignment, instructor=False)
 
@@ -247,7 +307,8 @@ def assignment_state(student: str, assignment: str) -> dict:
     batch_standing = batch_standing_of(batch)
     standing = scores.get(counting.id) if counting else batch_standing if batch and batch.counts else None
     # a batch's graded submission is an attempt of the same history; it uses none of the service's attempts
-    return {"assignment": assignment, "notebook": svc.course.notebook(assignment), "policy": rule,
+    return {"assignment": assignment, "notebook": notebook_names(assignment), "policy": rule,
+            "several": several_notebooks(assignment),
             "due": rule.due_for(extension), "extension": extension, "attempts": attempts,
             "used": len(attempts), "left": rule.attempts - len(attempts), "grading": grading,
             "counting": counting, "standings": scores, "standing": standing, "batch": batch,
@@ -299,14 +360,20 @@ def standings(attempts) -> dict:
 
 
 def render_attempt(found, instructor: bool):
-    """The result page of an attempt: pending (refreshing itself) until graded, then the feedback."""
+    """The result page of an attempt: pending (refreshing itself) until graded, then the feedback (and, to an
+    instructor, why the grader flagged it)."""
+    from .grading import stored_result
+
     svc = service()
     rule = policy(svc.course, found.assignment)
     view = attempt_view(found, instructor)
     history = svc.store.attempts(found.student, found.assignment)
     batch = next(iter(svc.store.batch_attempts(found.student, found.assignment, results=True)), None)
+    result = stored_result(svc.course, found) if instructor and found.done else None
     return render_template("student/attempt.html", attempt=found, view=view, history=history,
                            standings=standings(history), instructor=instructor, policy=rule,
+                           flags=result.flags if result is not None else (),
+                           several=several_notebooks(found.assignment),
                            other_batch=batch, other_batch_standing=batch_standing_of(batch))
 
 
@@ -337,4 +404,6 @@ def gradebook_marks(found):
 def _marks(student: str, assignment: str):
     from .gradebook_view import counting_marks
 
-    return counting_marks(service().db_url, assignment, student, service().course.notebook(assignment))
+    spec = service().grader.specs.get(assignment)
+    notebooks = spec.notebooks if several_notebooks(assignment) else (service().course.notebook(assignment),)
+    return counting_marks(service().db_url, assignment, student, notebooks)

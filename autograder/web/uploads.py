@@ -9,6 +9,7 @@ from pathlib import Path
 
 from .. import notebook as nb
 from ..grade import AssignmentSpec
+from ..spec import NbgraderSpec
 
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f UTC"   # nbgrader's timestamp.txt
 
@@ -45,6 +46,36 @@ def check_notebook(data: bytes, spec: AssignmentSpec, others: list[AssignmentSpe
                   "from this page, copy your code into it and upload that.")
 
 
+def check_nbgrader_notebooks(files: list[tuple[str, bytes]], spec: NbgraderSpec, scratch: Path) -> dict[str, bytes]:
+    """Notebook name -> the uploaded file that is that notebook of `spec`'s assignment (told by its graded cells,
+    not by its file name, which a browser's download may have changed); raise Refused for a file that is none of
+    them, cannot be read, or is a second copy of one."""
+    ids = {name: {cell.grade_id for cell in spec.cells if cell.notebook == Path(name).stem} for name in spec.notebooks}
+    found: dict[str, bytes] = {}
+    for filename, data in files:
+        shown = nb.valid_text(filename)[:100]
+        if not data.strip():
+            raise Refused(f"The file {shown} is empty. Please upload your saved notebooks ({spec.notebook}).")
+        scratch.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=scratch, suffix=".ipynb") as file:
+            file.write(data)
+            file.flush()
+            try:
+                notebook = nb.read(Path(file.name))
+            except nb.NotebookError:
+                raise Refused(f"The file {shown} is not a Jupyter notebook that can be read. Please upload the "
+                              "notebooks as Jupyter saves them (File > Save, then choose the .ipynb files).") from None
+        submitted = {nb.grade_id(cell) for cell in notebook.cells} - {None}
+        name = next((name for name in spec.notebooks if submitted & ids[name]), None)
+        if name is None:
+            raise Refused(f"The file {shown} is none of the notebooks of {spec.name} ({spec.notebook}). Please "
+                          "upload those, with your work in them.")
+        if name in found:
+            raise Refused(f"Two of the files are {name}. Please upload each notebook once.")
+        found[name] = data
+    return found
+
+
 def without_submit_key(data: bytes) -> bytes:
     """`data`, a notebook that check_notebook accepted, without the submit key in its metadata: the attempt's
     folder never holds it (nb.read drops it too, for notebooks that come from elsewhere)."""
@@ -56,14 +87,15 @@ def without_submit_key(data: bytes) -> bytes:
     return (json.dumps(notebook, indent=1) + "\n").encode()  # ASCII: a lone surrogate stays an escape
 
 
-def store_upload(attempt_folder: Path, notebook_name: str, data: bytes, uploaded_at: datetime) -> None:
-    """Write the notebook and its timestamp into `attempt_folder`/submitted, durably (on disk before the upload
-    is acknowledged), replacing whatever an upload killed before its acknowledgement left there."""
+def store_upload(attempt_folder: Path, notebooks: dict[str, bytes], uploaded_at: datetime) -> None:
+    """Write the notebooks (file name -> bytes) and the timestamp into `attempt_folder`/submitted, durably (on disk
+    before the upload is acknowledged), replacing whatever an upload killed before its acknowledgement left there."""
     if attempt_folder.exists():
         shutil.rmtree(attempt_folder)
     folder = attempt_folder / "submitted"
     folder.mkdir(parents=True)
-    _write_durably(folder / notebook_name, data)
+    for name, data in notebooks.items():
+        _write_durably(folder / name, data)
     _write_durably(folder / "timestamp.txt", f"{uploaded_at.strftime(TIMESTAMP_FORMAT)}\n".encode())
     directory = os.open(folder, os.O_RDONLY)
     try:

@@ -1,0 +1,136 @@
+"""`autograder serve` in an nbgrader course folder as it is (issue 28): nbgrader's user-guide ps1, with a hidden test
+added to one test cell, is offered to students; their uploads of both notebooks at once are graded by the notebooks'
+own test cells with the scores `nbgrader autograde` gives on every cell, the result page never shows a hidden
+test, and a student who bends the builtins gains nothing and is flagged on the instructor's page of the attempt."""
+import html
+import json
+import re
+import shutil
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from headless_chromium import chromium, layout
+from served import ThreadServer, csrf_token, wait_done
+from test_nbgrader_course import PS1, autograde, nbgrader_cells
+
+pytestmark = pytest.mark.slow  # nbgrader autograde, a server and its sandboxes, a browser
+
+STUDENTS, NOTEBOOKS = ("bitdiddle", "hacker"), ("problem1", "problem2")
+HIDDEN_LINE = "assert squares(3) == [1, 4, 9], 'the third square'"
+BENDER = "import builtins\nbuiltins.abs = lambda value: 0"   # what nbgrader would run unnoticed
+
+
+def with_hidden_test(root: Path) -> None:
+    """ps1's correct_squares with a hidden test, as an instructor writes one (the user guide's ps1 has none)."""
+    path = root / "source" / "ps1" / "problem1.ipynb"
+    notebook = nbformat.read(str(path), as_version=4)
+    cell = next(cell for cell in notebook.cells if cell.metadata.get("nbgrader", {}).get("grade_id") == "correct_squares")
+    cell.source += f"\n### BEGIN HIDDEN TESTS\n{HIDDEN_LINE}\n### END HIDDEN TESTS"
+    nbformat.write(notebook, str(path))
+
+
+@pytest.fixture(scope="module")
+def ps1(tmp_path_factory):
+    """nbgrader's scores for bitdiddle and hacker on the course (autograded by nbgrader in a copy), and the
+    course served from a folder of its own: (nbgrader's cells, server)."""
+    graded, served = tmp_path_factory.mktemp("nbgrader"), tmp_path_factory.mktemp("served")
+    for root in (graded, served):
+        shutil.copytree(PS1 / "source", root / "source")
+        with_hidden_test(root)
+        (root / "nbgrader_config.py").write_text("c = get_config()\nc.CourseDirectory.course_id = 'ps1course'\n")
+    shutil.copytree(PS1 / "submitted", graded / "submitted")
+    autograde(graded, "ps1")
+    server = ThreadServer(served, workers=1)
+    try:
+        deadline = time.monotonic() + 60  # the service records the assignment (nbgrader's release) as it starts
+        while not (served / "release" / "ps1" / "problem2.ipynb").is_file() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        yield nbgrader_cells(graded, "ps1", STUDENTS, NOTEBOOKS), server
+    finally:
+        server.close()
+
+
+def submit(server, student: str, notebooks: dict[str, bytes]) -> str:
+    """Upload `notebooks` (file name -> bytes) as one attempt; the attempt page's path, once graded."""
+    client = server.session(student)
+    page = client.get(f"{server.url}/assignments/ps1")
+    assert page.status_code == 200 and 'name="notebook" multiple' in page.text
+    answer = client.post(f"{server.url}/assignments/ps1/attempts", data={"csrf_token": csrf_token(page.text)},
+                         files=[("notebook", (name, data)) for name, data in notebooks.items()],
+                         allow_redirects=False)
+    assert answer.status_code == 303, answer.text
+    path = answer.headers["Location"].removeprefix(server.url)
+    wait_done(client, server.url, path, timeout=120)
+    return path
+
+
+def submitted(student: str) -> dict[str, bytes]:
+    return {f"{name}.ipynb": (PS1 / "submitted" / student / "ps1" / f"{name}.ipynb").read_bytes()
+            for name in NOTEBOOKS}
+
+
+@pytest.fixture(scope="module")
+def attempts(ps1):
+    _, server = ps1
+    return {student: submit(server, student, submitted(student)) for student in STUDENTS}
+
+
+def test_served_scores_equal_nbgraders_on_every_cell(ps1, attempts):
+    theirs, server = ps1
+    ours = nbgrader_cells(server.course.root, "ps1", STUDENTS, NOTEBOOKS)  # the counting attempts, in the gradebook
+    assert ours == theirs
+    for student, path in attempts.items():
+        result = json.loads((server.course.root / "autograded" / student / "ps1" / "results.json").read_text())
+        automatic = sum(score or 0 for (who, _, _), score in theirs.items() if who == student)
+        assert result["score"] == pytest.approx(automatic) and result["max_score"] == 13  # the sum of every cell's
+        assert not result.get("flags")
+
+
+def test_result_page_names_each_test_cell_and_its_error_but_no_hidden_test(ps1, attempts):
+    theirs, server = ps1
+    page = html.unescape(server.session("bitdiddle").get(f"{server.url}{attempts['bitdiddle']}").text)
+    assert "correct_squares" in page and "squares_invalid_input" in page and "AssertionError" in page
+    assert "squares(3)" not in page and "the third square" not in page and "HIDDEN" not in page
+    text = re.sub(r"<[^>]+>", " ", page)
+    automatic = sum(score or 0 for (who, _, _), score in theirs.items() if who == "bitdiddle")
+    assert re.search(rf"\b{automatic:g} of \d+ points so far; \d+ more points to be graded by your instructor", text)
+
+
+def test_an_upload_of_one_notebook_keeps_the_other_from_the_latest_attempt(ps1, attempts):
+    theirs, server = ps1
+    path = submit(server, "hacker", {"problem1.ipynb": submitted("hacker")["problem1.ipynb"]})
+    folder = server.course.root / "service" / "attempts" / "hacker" / "ps1" / "2" / "submitted"
+    assert sorted(p.name for p in folder.glob("*.ipynb")) == ["problem1.ipynb", "problem2.ipynb"]
+    state = server.session("hacker").get(f"{server.url}{path}/status").json()
+    assert state["score"] == pytest.approx(sum(score or 0 for (who, _, _), score in theirs.items() if who == "hacker"))
+
+
+def test_bending_the_builtins_earns_nothing_and_the_instructor_sees_the_flag(ps1, attempts):
+    theirs, server = ps1
+    notebook = nbformat.reads(submitted("bitdiddle")["problem1.ipynb"].decode(), as_version=4)
+    notebook.cells.append(nbformat.from_dict({"cell_type": "code", "execution_count": None, "metadata": {},
+                                              "outputs": [], "source": BENDER}))  # nbformat 4.0: cells have no id
+    path = submit(server, "bender", {"problem1.ipynb": nbformat.writes(notebook).encode(),
+                                     "problem2.ipynb": submitted("bitdiddle")["problem2.ipynb"]})
+    state = server.session("bender").get(f"{server.url}{path}/status").json()
+    assert state["score"] == pytest.approx(sum(score or 0 for (who, _, _), score in theirs.items()
+                                               if who == "bitdiddle"))
+    student_page = html.unescape(server.session("bender").get(f"{server.url}{path}").text)
+    instructor_page = html.unescape(server.session("teacher", "instructor").get(
+        f"{server.url}/instructor{path}").text)
+    assert "Needs attention" not in student_page
+    assert "Needs attention" in instructor_page and "builtins.abs" in instructor_page
+
+
+def test_result_page_reads_on_a_phone_and_a_desktop(ps1, attempts, tmp_path):
+    _, server = ps1
+    for width in (360, 1280):
+        with chromium(width, 900 if width > 400 else 740) as driver:
+            driver.get(server.link("bitdiddle"))
+            found = layout(driver, f"{server.url}{attempts['bitdiddle']}")
+            driver.save_screenshot(str(tmp_path / f"ps1-result-{width}.png"))
+            assert found["wide"] == [] and found["scrollWidth"] <= found["width"], found
+    print(f"screenshots in {tmp_path}")
