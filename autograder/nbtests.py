@@ -127,9 +127,9 @@ def grade_nbgrader_notebook(sandbox: Sandbox, course: Course, source_path: Path,
         else:
             answer = submitted_ids.get(grade_id)
             score = None if meta.get("task") else _grade_of(answer) if answer is not None else 0.0
-            result.tests.append(TestResult(grade_id, score or 0.0, points, "To be graded by your instructor."
-                                           if score is None else "Not answered.", manual=True,
-                                           pending=score is None))
+            result.tests.append(TestResult(grade_id, score or 0.0, points, "Written answer: to be graded by your "
+                                           "instructor." if score is None else "Written answer: not answered yet.",
+                                           manual=True, pending=score is None))
     return result
 
 
@@ -176,7 +176,8 @@ def _test_result(cell, reply: dict | None, tampered: bool) -> tuple[TestResult, 
         text = "The test's points are held back: your instructor will look at this notebook."
         graded.outputs.append(nbformat.v4.new_output("error", ename="HeldBack", evalue=text, traceback=[]))
     elif error:
-        text = f"The test failed: {bounded(str(error.get('type')), 100)}: {bounded(str(error.get('text')), 300)}"
+        said = bounded(str(error.get("text") or ""), 300)  # a bare `assert` says nothing more than its type
+        text = f"The test failed: {bounded(str(error.get('type')), 100)}" + (f": {said}" if said else ".")
     elif score < points:
         text = ("The test wrote to stderr, which counts as failed." if reply.get("stderr") else
                 f"The test gave {score:g} of {points:g} points.")
