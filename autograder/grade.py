@@ -70,8 +70,8 @@ class TestResult:
                                    tuple(Figure.from_json(f) for f in c.get("figures", ())), c.get("weight", 1.0))
                        for c in data.get("checks", ()))
         return cls(data["name"], data["score"], data["max_score"], data["output"], data.get("manual", False),
-                   checks, data.get("visible_failed", False), tuple(data.get("helpers", ())), data.get("pending", False),
-                   data.get("notebook", ""))
+                   checks, data.get("visible_failed", False), tuple(data.get("helpers", ())),
+                   data.get("pending", False), data.get("notebook", ""))
 
     def check_lines(self) -> list[tuple[str, bool, float]]:
         """Each hidden check as (its name in words, passed, the points it is worth): partial credit, check by check."""

@@ -85,8 +85,9 @@ class Service:
 
 
 def _course_state(root: Path) -> tuple:
-    """What says the course changed: the modification times of course_config.py, release/ and its folders."""
-    from ..config import CONFIG_FILE
+    """What says the course changed: the modification times of course_config.py (an nbgrader course's
+    nbgrader_config.py), release/ and its folders."""
+    from ..config import config_file
 
     def stamp(path: Path):
         try:
@@ -99,7 +100,8 @@ def _course_state(root: Path) -> tuple:
         folders = sorted(entry.path for entry in os.scandir(release) if entry.is_dir())
     except OSError:
         folders = []
-    return (stamp(Path(root) / CONFIG_FILE), stamp(release), *((folder, stamp(Path(folder))) for folder in folders))
+    return (stamp(Path(root) / config_file(root)), stamp(release),
+            *((folder, stamp(Path(folder))) for folder in folders))
 
 
 def create_app(course=None, db_url: str | None = None, *, secret_key: str | None = None, workers: int = 2,

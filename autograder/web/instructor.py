@@ -181,7 +181,10 @@ def submissions_zip(assignment):
             if attempt.counts:
                 notebook = submitted_notebook(svc.course, attempt)
                 where = f"submitted/{attempt.student}/{assignment}"
-                archive.write(notebook, f"{where}/{notebook.name}")
+                # an nbgrader assignment's attempt: every notebook of its folder
+                for path in [notebook] if assignment in svc.course.assignments else sorted(
+                        notebook.parent.glob("*.ipynb")):
+                    archive.write(path, f"{where}/{path.name}")
                 archive.write(notebook.parent / "timestamp.txt", f"{where}/timestamp.txt")
     buffer.seek(0)
     return send_file(buffer, as_attachment=True, mimetype="application/zip",

@@ -27,7 +27,8 @@ def with_hidden_test(root: Path) -> None:
     """ps1's correct_squares with a hidden test, as an instructor writes one (the user guide's ps1 has none)."""
     path = root / "source" / "ps1" / "problem1.ipynb"
     notebook = nbformat.read(str(path), as_version=4)
-    cell = next(cell for cell in notebook.cells if cell.metadata.get("nbgrader", {}).get("grade_id") == "correct_squares")
+    cell = next(cell for cell in notebook.cells
+                if cell.metadata.get("nbgrader", {}).get("grade_id") == "correct_squares")
     cell.source += f"\n### BEGIN HIDDEN TESTS\n{HIDDEN_LINE}\n### END HIDDEN TESTS"
     nbformat.write(notebook, str(path))
 
@@ -123,6 +124,21 @@ def test_bending_the_builtins_earns_nothing_and_the_instructor_sees_the_flag(ps1
         f"{server.url}/instructor{path}").text)
     assert "Needs attention" not in student_page
     assert "Needs attention" in instructor_page and "builtins.abs" in instructor_page
+
+
+def test_the_instructors_pages_of_the_assignment_answer(ps1, attempts):
+    import io
+    import zipfile
+
+    _, server = ps1
+    teacher = server.session("teacher", "instructor")
+    for path in ("/instructor/", "/instructor/students/hacker", attempts["hacker"]):
+        assert teacher.get(f"{server.url}{path.replace('/attempts/', '/instructor/attempts/', 1)}").status_code == 200
+    archive = zipfile.ZipFile(io.BytesIO(teacher.get(f"{server.url}/instructor/submissions/ps1.zip").content))
+    assert {"submitted/hacker/ps1/problem1.ipynb", "submitted/hacker/ps1/problem2.ipynb"} <= set(archive.namelist())
+    student = server.session("hacker")
+    assert zipfile.ZipFile(io.BytesIO(student.get(f"{server.url}/assignments/ps1/release").content)).namelist() == [
+        "ps1/jupyter.png", "ps1/problem1.ipynb", "ps1/problem2.ipynb"]
 
 
 def test_result_page_reads_on_a_phone_and_a_desktop(ps1, attempts, tmp_path):
