@@ -183,10 +183,6 @@ def run_grade(args) -> int:
     from .nbtests import nbgrader_assignments
 
     in_notebooks = list(nbgrader_assignments(course))  # graded by their notebooks' own test cells (issue 28)
-    if args.scheduler and (args.all and in_notebooks or args.assignment in in_notebooks):
-        print(f"autograder grade --scheduler: {args.assignment or in_notebooks[0]} is graded by its notebooks' own "
-              "test cells, which a Dask cluster does not grade yet; grade it without --scheduler", file=sys.stderr)
-        return 2
     if args.notebook is not None and args.assignment in in_notebooks:
         print(f"autograder grade: {args.assignment} has several notebooks; grade its submissions in submitted/ "
               "(without NOTEBOOK)", file=sys.stderr)

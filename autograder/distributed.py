@@ -36,7 +36,7 @@ WORKER_TIMEOUT = 10.0      # seconds to wait for a first worker when the schedul
 TASKS_PER_THREAD = 4       # tasks in flight per worker thread: enough to keep every thread busy
 PACKAGE = Path(__file__).resolve().parent
 ENGINE = ("grade.py", "spec.py", "checks.py", "expect.py", "submission.py", "notebook.py", "sandbox.py",
-          "sandboxed.py", "plain.py")  # the modules that run a notebook and its checks
+          "sandboxed.py", "plain.py", "nbtests.py")  # the modules that run a notebook and its checks
 
 
 class ClusterError(RuntimeError):
@@ -48,8 +48,10 @@ _sandboxes: list[Sandbox] = []
 _sandboxes_lock = threading.Lock()
 
 
-def grade_task(assignment: str, student: str, source: str, notebook: bytes, fingerprint: str) -> dict:
-    """Grade one notebook (its bytes) in this worker thread's sandbox; the result as plain data.
+def grade_task(assignment: str, student: str, source: str, notebook: bytes | dict[str, bytes],
+               fingerprint: str) -> dict:
+    """Grade one notebook (its bytes; of an nbgrader assignment, file name -> the bytes of each of its notebooks)
+    in this worker thread's sandbox; the result as plain data.
 
     `source` is the notebook's path on the grader, named in messages instead of this worker's copy.
     Raises ClusterError when this worker's course is not the grader's."""
@@ -58,6 +60,8 @@ def grade_task(assignment: str, student: str, source: str, notebook: bytes, fing
         raise ClusterError(f"the Dask worker on {socket.gethostname()} has a different version of the course than "
                            f"the grader (course root {course.root}): install the grader's course there with "
                            "`bash install.sh` and restart the worker.")
+    if isinstance(notebook, dict):
+        return _grade_notebooks(course, assignment, student, notebook)
     spec = assignment_spec(course, assignment)
     others = other_assignments({name: assignment_spec(course, name) for name in course.assignments}, assignment)
     with tempfile.TemporaryDirectory(prefix="autograder-task-") as folder:
@@ -70,6 +74,22 @@ def grade_task(assignment: str, student: str, source: str, notebook: bytes, fing
     _rename(result, str(path), source)
     return {**result.to_json(), "cell_outputs": [[index, output, error]
                                                  for index, (output, error) in result.cell_outputs.items()]}
+
+
+def _grade_notebooks(course: Course, assignment: str, student: str, notebooks: dict[str, bytes]) -> dict:
+    """grade_task for an nbgrader assignment: its notebooks in a folder, graded by their own test cells."""
+    from .nbtests import grade_nbgrader_submission, nbgrader_spec
+
+    spec = nbgrader_spec(course, assignment)
+    with tempfile.TemporaryDirectory(prefix="autograder-task-") as folder:
+        for name, data in notebooks.items():
+            if name in spec.notebooks:  # the grader's names: never a path
+                Path(folder, name).write_bytes(data)
+        try:
+            result = grade_nbgrader_submission(_thread_sandbox(course), course, spec, student, Path(folder))
+        except SandboxError as error:
+            raise SandboxError(f"on the Dask worker on {socket.gethostname()}: {error}") from None
+    return {**result.to_json(), "cell_outputs": []}
 
 
 def _thread_sandbox(course: Course) -> Sandbox:
@@ -105,13 +125,16 @@ def course_fingerprint(course: Course, assignment: str) -> str:
     course's limits and tolerances, and the grading engine's code. Where the course lives does not count.
     Computed once per process, so a worker's fingerprint is that of the code it has loaded."""
     settings = {key: value for key, value in dataclasses.asdict(course).items() if key not in ("root", "db_url")}
-    return _fingerprint(repr(sorted(settings.items())), course.source_notebook(assignment), assignment)
+    # an nbgrader assignment's source notebooks hold its tests
+    sources = (course.source_notebook(assignment), check_file(assignment)) if assignment in course.assignments else \
+        tuple(sorted((course.root / "source" / assignment).glob("*.ipynb")))
+    return _fingerprint(repr(sorted(settings.items())), sources)
 
 
 @lru_cache(maxsize=None)
-def _fingerprint(settings: str, source: Path, assignment: str) -> str:
+def _fingerprint(settings: str, sources: tuple[Path, ...]) -> str:
     digest = hashlib.sha256(settings.encode())
-    for path in (source, check_file(assignment), *(PACKAGE / name for name in ENGINE)):
+    for path in (*sources, *(PACKAGE / name for name in ENGINE)):
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
 
@@ -141,11 +164,18 @@ class Cluster:
 
     def _submit(self, job):
         """The task grading `job` on the cluster, or its result when there is nothing to send."""
-        spec = assignment_spec(self.course, job.assignment)
+        several = job.assignment not in self.course.assignments  # an nbgrader assignment's notebooks
+        if several:
+            from .nbtests import nbgrader_spec
+
+            spec = nbgrader_spec(self.course, job.assignment)
+        else:
+            spec = assignment_spec(self.course, job.assignment)
         if job.path is None:
             return error_result(spec, job.student, f"No {spec.notebook} was found in the submission.")
         try:
-            notebook = job.path.read_bytes()
+            notebook = {name: (job.path / name).read_bytes() for name in spec.notebooks
+                        if (job.path / name).is_file()} if several else job.path.read_bytes()
         except OSError as error:
             return error_result(spec, job.student, f"The notebook could not be opened: {job.path}: "
                                                    f"{error.strerror or error}.")

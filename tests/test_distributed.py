@@ -36,8 +36,9 @@ class LoopbackCluster:
 
     Workers run without a nanny, so a SIGKILL takes a worker away for good, as a lost machine would."""
 
-    def __init__(self, folder: Path):
-        self.folder, self.workers = folder, []
+    def __init__(self, folder: Path, root: Path = ROOT):
+        """`root`: the course the workers see (default: the one installed at ROOT)."""
+        self.folder, self.workers, self.root = folder, [], root
         scheduler_file = folder / "scheduler.json"
         self.scheduler = self._start("scheduler", [
             "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
@@ -50,7 +51,7 @@ class LoopbackCluster:
         self.client = Client(self.address, timeout=10, set_as_default=False)
 
     def _start(self, name: str, args: list[str]) -> subprocess.Popen:
-        env = {**os.environ, "AUTOGRADER_COURSE_ROOT": str(ROOT)}
+        env = {**os.environ, "AUTOGRADER_COURSE_ROOT": str(self.root)}
         with open(self.folder / f"{name}.log", "w") as log:
             return subprocess.Popen([sys.executable, "-m", *args], env=env, stdin=subprocess.DEVNULL,
                                     stdout=log, stderr=log)

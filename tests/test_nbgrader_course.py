@@ -178,19 +178,45 @@ def test_feedback_never_shows_a_hidden_test(ours):
         assert "HIDDEN" not in test.output and "== 42" not in test.output and "close(2)" not in test.output
 
 
-def test_autograder_grade_on_the_unchanged_course_gives_nbgraders_scores(courses, tmp_path):
-    """`autograder grade ps1` in the course folder as nbgrader lays it out (nbgrader_config.py, no course_config.py):
-    the assignment is found in source/, and the gradebook holds nbgrader's score on every cell."""
-    root = tmp_path / "ps1"
+def unchanged_ps1(root: Path) -> Path:
+    """ps1 in `root` as nbgrader lays it out (nbgrader_config.py, no course_config.py), with its submissions."""
     shutil.copytree(PS1 / "source", root / "source")
     shutil.copytree(PS1 / "submitted", root / "submitted")
     (root / "nbgrader_config.py").write_text("c = get_config()\nc.CourseDirectory.course_id = 'ps1course'\n")
+    return root
+
+
+def autograder_grade(root: Path, *options: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
     env.pop("AUTOGRADER_COURSE_ROOT", None)
-    done = subprocess.run([sys.executable, "-m", "autograder", "grade", "ps1"], cwd=root, capture_output=True,
-                          text=True, env=env)
+    done = subprocess.run([sys.executable, "-m", "autograder", "grade", "ps1", *options], cwd=root,
+                          capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+def test_autograder_grade_on_the_unchanged_course_gives_nbgraders_scores(courses, tmp_path):
+    """`autograder grade ps1` in the course folder as nbgrader lays it out (nbgrader_config.py, no course_config.py):
+    the assignment is found in source/, and the gradebook holds nbgrader's score on every cell."""
+    root = unchanged_ps1(tmp_path / "ps1")
+    done = autograder_grade(root)
     assert "ps1: 2 submissions" in done.stdout and "median 2.25 (out of 3 autograded; 10 by hand)" in done.stdout
+    _, assignment, students, notebooks = courses["ps1"]
+    assert nbgrader_cells(root, assignment, students, notebooks) == nbgrader_cells(*courses["ps1"])
+
+
+def test_grading_on_a_dask_cluster_gives_nbgraders_scores(courses, tmp_path):
+    """`autograder grade ps1 --scheduler`: a Dask worker that has the course grades each student's notebooks."""
+    from test_distributed import LoopbackCluster
+
+    root = unchanged_ps1(tmp_path / "ps1")
+    cluster = LoopbackCluster(tmp_path, root=root)
+    try:
+        cluster.add_worker()
+        done = autograder_grade(root, "--scheduler", cluster.address, "--no-progress")
+    finally:
+        cluster.stop()
+    assert "ps1: 2 submissions" in done.stdout and "graded: 2   errors: 0" in done.stdout
     _, assignment, students, notebooks = courses["ps1"]
     assert nbgrader_cells(root, assignment, students, notebooks) == nbgrader_cells(*courses["ps1"])
 
