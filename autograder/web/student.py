@@ -97,12 +97,12 @@ def release(assignment):
     course = service().course
     if not released(assignment):
         abort(404)
-    if several_notebooks(assignment):
-        return zipped(course.root / "release" / assignment, f"{assignment}.zip", assignment)
-    notebook = json.loads(course.release_notebook(assignment).read_text(encoding="utf-8"))
     key = service().store.add_submit_key(current_user().user_id, assignment)
-    notebook.setdefault("metadata", {})["autograder"] = {"service": request.url_root.rstrip("/"),
-                                                         "assignment": assignment, "key": key}
+    stamp = {"service": request.url_root.rstrip("/"), "assignment": assignment, "key": key}
+    if several_notebooks(assignment):  # each notebook submits itself: the others are the latest attempt's
+        return zipped(course.root / "release" / assignment, f"{assignment}.zip", assignment, stamp=stamp)
+    notebook = json.loads(course.release_notebook(assignment).read_text(encoding="utf-8"))
+    notebook.setdefault("metadata", {})["autograder"] = stamp
     response = send_file(io.BytesIO((json.dumps(notebook, indent=1, ensure_ascii=False) + "\n").encode()),
                          as_attachment=True, download_name=course.notebook(assignment),
                          mimetype="application/x-ipynb+json")
@@ -110,17 +110,26 @@ def release(assignment):
     return response
 
 
-def zipped(folder, download_name: str, inside: str, pattern: str = "*"):
+def zipped(folder, download_name: str, inside: str, pattern: str = "*", stamp: dict | None = None):
     """The files of `folder` matching `pattern` (an nbgrader assignment's release: its notebooks and other files;
-    an attempt's notebooks) as one zip file, under the folder `inside`."""
+    an attempt's notebooks) as one zip file, under the folder `inside`; with `stamp`, each notebook carries it in
+    its metadata (a release's submit key, as a one-notebook release carries it)."""
     import io
+    import json
     import zipfile
 
     data = io.BytesIO()
     with zipfile.ZipFile(data, "w", zipfile.ZIP_DEFLATED) as archive:
         for path in sorted(folder.rglob(pattern)):
-            if path.is_file() and not any(part.startswith(".") for part in path.relative_to(folder).parts):
-                archive.write(path, f"{inside}/{path.relative_to(folder)}")
+            if not path.is_file() or any(part.startswith(".") for part in path.relative_to(folder).parts):
+                continue
+            name = f"{inside}/{path.relative_to(folder)}"
+            if stamp is not None and path.suffix == ".ipynb":
+                notebook = json.loads(path.read_text(encoding="utf-8"))
+                notebook.setdefault("metadata", {})["autograder"] = stamp
+                archive.writestr(name, json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")
+            else:
+                archive.write(path, name)
     data.seek(0)
     response = send_file(data, as_attachment=True, download_name=download_name, mimetype="application/zip")
     response.headers["Cache-Control"] = "no-store"

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+import requests
 
 from headless_chromium import chromium, layout
 from served import ThreadServer, csrf_token, wait_done
@@ -139,6 +140,24 @@ def test_the_instructors_pages_of_the_assignment_answer(ps1, attempts):
     student = server.session("hacker")
     assert zipfile.ZipFile(io.BytesIO(student.get(f"{server.url}/assignments/ps1/release").content)).namelist() == [
         "ps1/jupyter.png", "ps1/problem1.ipynb", "ps1/problem2.ipynb"]
+
+
+def test_a_notebook_of_the_release_submits_itself_with_the_others_of_the_latest_attempt(ps1, attempts):
+    """JupyterLab's Submit button (the API) sends one notebook, with the key its release zip gave it."""
+    import io
+    import zipfile
+
+    theirs, server = ps1
+    download = server.session("hacker").get(f"{server.url}/assignments/ps1/release")
+    release = zipfile.ZipFile(io.BytesIO(download.content))
+    key = json.loads(release.read("ps1/problem2.ipynb"))["metadata"]["autograder"]["key"]
+    assert json.loads(release.read("ps1/problem1.ipynb"))["metadata"]["autograder"]["key"] == key
+    answer = requests.post(f"{server.url}/api/submit", headers={"Authorization": f"Bearer {key}"},
+                           data=submitted("hacker")["problem2.ipynb"])
+    assert answer.status_code == 202, answer.text
+    path = f"/attempts/{answer.json()['attempt']}"
+    state = wait_done(server.session("hacker"), server.url, path, timeout=120)
+    assert state["score"] == pytest.approx(sum(score or 0 for (who, _, _), score in theirs.items() if who == "hacker"))
 
 
 def test_result_page_reads_on_a_phone_and_a_desktop(ps1, attempts, tmp_path):
