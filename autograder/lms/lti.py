@@ -839,6 +839,11 @@ def exercise_names(course, assignment: str) -> dict[str, str]:
     """grade cell id -> the name a student's comment gives it."""
     from ..grade import assignment_spec
 
+    if assignment not in course.assignments:  # an nbgrader course's, graded by its notebooks' own test cells
+        from ..nbtests import nbgrader_spec
+
+        return {cell.grade_id: "written answer" if cell.by_hand else cell.grade_id
+                for cell in nbgrader_spec(course, assignment).cells}
     spec = assignment_spec(course, assignment)
     return {exercise.grade_id: exercise.name for exercise in spec.exercises} | \
         {grade_id: "written answer" for grade_id in spec.manual}

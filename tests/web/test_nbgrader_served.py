@@ -1,7 +1,9 @@
 """`autograder serve` in an nbgrader course folder as it is (issue 28): nbgrader's user-guide ps1, with a hidden test
 added to one test cell, is offered to students; their uploads of both notebooks at once are graded by the notebooks'
 own test cells with the scores `nbgrader autograde` gives on every cell, the result page never shows a hidden
-test, and a student who bends the builtins gains nothing and is flagged on the instructor's page of the attempt."""
+test, and a student who bends the builtins gains nothing and is flagged on the instructor's page of the attempt.
+An LTI platform on loopback (tests/lms/lti_platform.py) launches a student, whose score reaches its line item, and
+an instructor's Deep Linking creates the column with the sum of the cells' points."""
 import html
 import json
 import re
@@ -14,8 +16,13 @@ import pytest
 import requests
 
 from headless_chromium import chromium, layout
+from nbgrader.api import Gradebook
 from served import ThreadServer, csrf_token, wait_done
+from test_lti_launch import launch_form
 from test_nbgrader_course import PS1, autograde, nbgrader_cells
+
+from autograder.lms.lti import create_key_pair, public_jwk
+from lti_platform import INSTRUCTOR, LtiPlatform  # noqa: E402 (test_lti_launch put tests/lms on the path)
 
 pytestmark = pytest.mark.slow  # nbgrader autograde, a server and its sandboxes, a browser
 
@@ -35,9 +42,24 @@ def with_hidden_test(root: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def ps1(tmp_path_factory):
+def platform(tmp_path_factory):
+    """An LTI platform with a ps1 column on the link rl-ps1 (the tool's key beside it), and c.LTI lines for it."""
+    key_path = tmp_path_factory.mktemp("lti") / "tool.pem"
+    started = LtiPlatform(public_jwk(create_key_pair(key_path))).start()
+    started.add_member("u-ada", "Ada Lovelace", email="ada@uni.edu")
+    settings = {"issuer": started.issuer, "client_id": started.client_id, "deployment_id": started.deployment_id,
+                "token_url": started.token_url, "private_key": str(key_path), "auth_url": started.auth_url,
+                "platform_jwks_url": started.jwks_url, "retry_delay": 0.01, "timeout": 5, "contexts": ["context-1"]}
+    started.ps1_lineitem = started.add_lineitem("ps1", 13, resource_link="rl-ps1")
+    started.config_lines = "".join(f"c.LTI.{name} = {value!r}\n" for name, value in settings.items())
+    yield started
+    started.stop()
+
+
+@pytest.fixture(scope="module")
+def ps1(tmp_path_factory, platform):
     """nbgrader's scores for bitdiddle and hacker on the course (autograded by nbgrader in a copy), and the
-    course served from a folder of its own: (nbgrader's cells, server)."""
+    course served from a folder of its own, registered with the LTI platform: (nbgrader's cells, server)."""
     graded, served = tmp_path_factory.mktemp("nbgrader"), tmp_path_factory.mktemp("served")
     for root in (graded, served):
         shutil.copytree(PS1 / "source", root / "source")
@@ -45,7 +67,13 @@ def ps1(tmp_path_factory):
         (root / "nbgrader_config.py").write_text("c = get_config()\nc.CourseDirectory.course_id = 'ps1course'\n")
     shutil.copytree(PS1 / "submitted", graded / "submitted")
     autograde(graded, "ps1")
+    with open(served / "nbgrader_config.py", "a") as config:  # an nbgrader course keeps c.LTI in its own config
+        config.write(platform.config_lines)
+    with Gradebook(f"sqlite:///{served / 'gradebook.db'}") as gradebook:  # the LMS's ada, known by email
+        gradebook.update_or_create_student("ada", email="ada@uni.edu", first_name="Ada", last_name="Lovelace")
     server = ThreadServer(served, workers=1)
+    server.app.extensions["autograder_lti"]["publisher"].interval = 0.2
+    platform.register_tool(server.url + "/lti/login", server.url + "/lti/launch")
     try:
         deadline = time.monotonic() + 60  # the service records the assignment (nbgrader's release) as it starts
         while not (served / "release" / "ps1" / "problem2.ipynb").is_file() and time.monotonic() < deadline:
@@ -158,6 +186,43 @@ def test_a_notebook_of_the_release_submits_itself_with_the_others_of_the_latest_
     path = f"/attempts/{answer.json()['attempt']}"
     state = wait_done(server.session("hacker"), server.url, path, timeout=120)
     assert state["score"] == pytest.approx(sum(score or 0 for (who, _, _), score in theirs.items() if who == "hacker"))
+
+
+def test_a_student_launched_from_the_lms_uploads_and_the_score_arrives_in_its_column(ps1, platform):
+    theirs, server = ps1
+    client = requests.Session()
+    url, form = launch_form(platform, client, user="u-ada", link="rl-ps1", title="Problem set 1: ps1",
+                            email="ada@uni.edu", name="Ada Lovelace")
+    landed = client.post(url, data=form)
+    assert landed.status_code == 200 and landed.url.endswith("/assignments/ps1"), landed.url
+    answer = client.post(f"{server.url}/assignments/ps1/attempts", data={"csrf_token": csrf_token(landed.text)},
+                         files=[("notebook", (name, data)) for name, data in submitted("hacker").items()],
+                         allow_redirects=False)
+    assert answer.status_code == 303, answer.text
+    deadline = time.monotonic() + 90
+    while (platform.ps1_lineitem, "u-ada") not in platform.scores and time.monotonic() < deadline:
+        time.sleep(0.2)
+    score = platform.scores[(platform.ps1_lineitem, "u-ada")]
+    hacker = sum(score or 0 for (who, _, _), score in theirs.items() if who == "hacker")
+    assert (score["scoreGiven"], score["scoreMaximum"], score["gradingProgress"]) == (
+        pytest.approx(hacker), 13, "FullyGraded")   # written answers' points wait for formgrader, as nbgrader's do
+
+
+def test_deep_linking_offers_the_assignment_with_the_sum_of_its_cells_points(ps1, platform):
+    _, server = ps1
+    client = requests.Session()
+    url, form = launch_form(platform, client, user="u-teach", role=INSTRUCTOR, deep_link=True, email="t@uni.edu")
+    pick = client.post(url, data=form)
+    assert pick.status_code == 200 and 'value="ps1"' in pick.text, pick.text[-2000:]
+    fields = dict(re.findall(r'name="(csrf_token|launch_id)" value="([^"]+)"', pick.text))
+    back = client.post(f"{server.url}/lti/deep-link", data={**fields, "assignment": "ps1"})
+    assert back.status_code == 200, back.text
+    action = re.search(r'action="([^"]+)"', back.text).group(1)
+    token = re.search(r'name="JWT" value="([^"]+)"', back.text).group(1)
+    assert requests.post(html.unescape(action), data={"JWT": token}).status_code == 200
+    items = platform.deep_link_responses[-1]["https://purl.imsglobal.org/spec/lti-dl/claim/content_items"]
+    assert [item["custom"] for item in items] == [{"assignment": "ps1"}]
+    assert items[0]["lineItem"]["scoreMaximum"] == 13
 
 
 def test_result_page_reads_on_a_phone_and_a_desktop(ps1, attempts, tmp_path):
