@@ -28,6 +28,7 @@ from .store import utcnow
 logger = logging.getLogger(__name__)
 blueprint = Blueprint("api", __name__, url_prefix="/api")
 KEY = re.compile(r"Bearer ([A-Za-z0-9_-]{16,128})")
+PASTED_PREFIX = "ag1"   # the version of the pasted key's format (pasted_key)
 RATE = (30, 60.0)      # requests of one key (or, with no valid key, of one address) in so many seconds
 
 
@@ -53,6 +54,15 @@ class RateLimit:
                 for quiet in [name for name, times in self._seen.items() if not times]:
                     del self._seen[quiet]
             return 0.0
+
+
+def pasted_key(service_url: str, key: str) -> str:
+    """`key` as a student pastes it into a notebook that has none: "ag1.<the service's URL, base64url>.<key>", one
+    string that says where to submit as well (visible_check._pasted_key and the labextension read it)."""
+    import base64
+
+    where = base64.urlsafe_b64encode(service_url.rstrip("/").encode()).decode().rstrip("=")
+    return f"{PASTED_PREFIX}.{where}.{key}"
 
 
 def error(message: str, status: int, **headers):
@@ -92,15 +102,16 @@ def _owner():
         raise Refused(f"Too many requests at once. Please wait {seconds} seconds and try again; nothing was sent "
                       "for grading.", 429, **{"Retry-After": str(seconds)})
     if token is None:
-        raise Refused("This request has no submit key. Download the notebook again from the assignment's page of "
-                      "the service: it carries your key.", 401, **{"WWW-Authenticate": "Bearer"})
+        raise Refused("This request has no submit key. Get one with \"Get a submit key\" on the assignment's page "
+                      "(or download the notebook again: it carries one).", 401, **{"WWW-Authenticate": "Bearer"})
     owner = _service().store.submit_key(token)
     if owner is None:
         if limit.wait("address " + str(request.remote_addr)):  # guessing keys costs the address its requests
             raise Refused("Too many requests at once. Please wait a minute and try again.", 429,
                           **{"Retry-After": "60"})
-        raise Refused("This submit key is not valid: it was withdrawn, or it is not one of this service's. Download "
-                      "the notebook again from the assignment's page and copy your code into it.", 403)
+        raise Refused("This submit key is not valid: it expired, a newer key replaced it, it was withdrawn, or it is "
+                      "not one of this service's. Get a new one with \"Get a submit key\" on the assignment's page "
+                      "(or download the notebook again) and use it instead.", 403)
     from .student import released
 
     if not released(owner.assignment):  # the course is read again when course_config.py or release/ changed

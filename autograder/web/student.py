@@ -8,7 +8,8 @@ import threading
 from collections import defaultdict
 from datetime import timedelta
 
-from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, current_app, jsonify, make_response, redirect, render_template, request, send_file, \
+    url_for
 
 from .auth import current_user, sign_in, sign_out, student_required, user_for_token
 from .policies import policy
@@ -82,7 +83,7 @@ def release(assignment):
     if not released(assignment):
         abort(404)
     notebook = json.loads(course.release_notebook(assignment).read_text(encoding="utf-8"))
-    key = service().store.add_submit_key(current_user().user_id, assignment)
+    key = new_submit_key(assignment)
     notebook.setdefault("metadata", {})["autograder"] = {"service": request.url_root.rstrip("/"),
                                                          "assignment": assignment, "key": key}
     response = send_file(io.BytesIO((json.dumps(notebook, indent=1, ensure_ascii=False) + "\n").encode()),
@@ -90,6 +91,28 @@ def release(assignment):
                          mimetype="application/x-ipynb+json")
     response.headers["Cache-Control"] = "no-store"  # it carries a key: no shared cache keeps a copy
     return response
+
+
+@blueprint.post("/assignments/<assignment>/key")
+@student_required
+def submit_key(assignment):
+    """A new submit key, shown once, for a notebook that has none (one not downloaded from here): the one answer
+    that holds it is this POST's, which no cache keeps, so no page a browser fetches again shows it."""
+    from .api import pasted_key
+
+    if not released(assignment):
+        abort(404)
+    key = pasted_key(request.url_root, new_submit_key(assignment))
+    response = make_response(render_template("student/key.html", assignment=assignment, key=key))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def new_submit_key(assignment: str) -> str:
+    """A new submit key of the signed-in student for `assignment`; it ends with their sign-in link, if any."""
+    user = current_user()
+    link = service().store.link(user.extra["link"]) if user.via == "link" and user.extra.get("link") else None
+    return service().store.add_submit_key(user.user_id, assignment, link.expires_at if link else None)
 
 
 @blueprint.post("/assignments/<assignment>/attempts")
