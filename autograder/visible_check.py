@@ -112,10 +112,11 @@ def _notebook_file():
     return None
 
 
-def submit(notebook=None):
+def submit(notebook=None, key=None):
     """Send this notebook, as last saved, for grading and print the verdict. Save it first (File > Save).
 
     `notebook`: the .ipynb file's path, when Jupyter cannot tell which file this is.
+    `key`: a submit key from the assignment's page ("Get a submit key"), for a notebook that asks for one.
     """
     import os
 
@@ -128,12 +129,32 @@ def submit(notebook=None):
     if globals().get("_last_run", 0) > os.path.getmtime(path) + 0.05:  # a file's time may lag the clock a tick
         return print(f"You ran a cell after {os.path.basename(path)} was last saved. Save the notebook (File > Save), "
                      "then run submit() again; nothing was sent.")
-    _send(path)
+    _send(path, key, ask=__import__("getpass").getpass)
 
 
-def _send(path, ask=input, say=print, store_key=False, seconds=600):
+def _pasted_key(text):
+    """(the service's URL, the key) of a key as the assignment's page shows it: "ag1.<URL, base64url>.<key>";
+    ValueError, saying what to paste, for anything else."""
+    import base64
+    import re
+
+    found = re.fullmatch(r"ag1\.([A-Za-z0-9_-]{4,400})\.([A-Za-z0-9_-]{16,128})", str(text).strip())
+    try:
+        service = base64.urlsafe_b64decode(found.group(1) + "=" * (-len(found.group(1)) % 4)).decode()
+    except (AttributeError, ValueError):  # no match; not base64 or not UTF-8
+        service = ""
+    url = r"https?://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?(/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?"
+    if not re.fullmatch(url, service):
+        raise ValueError("That is not a submit key. On the assignment's page, press \"Get a submit key\" and copy "
+                         "the whole key (it starts with ag1.).")
+    return service.rstrip("/"), found.group(2)
+
+
+def _send(path, key=None, ask=None, say=print, seconds=600):
     """Send the notebook at `path` to the service its metadata names, then wait for its verdict and say it.
-    Returns the attempt's final JSON, or None when nothing could be graded (the reason said)."""
+    `key`: a pasted key (_pasted_key) to use and keep in the metadata; a notebook without a key in force asks for
+    one with `ask(prompt)` (None: it cannot ask). Returns the attempt's final JSON, or None when nothing could be
+    graded (the reason said)."""
     import json
     import time
 
@@ -141,21 +162,35 @@ def _send(path, ask=input, say=print, store_key=False, seconds=600):
         notebook = json.load(file)
     where = notebook.setdefault("metadata", {}).get("autograder")
     where = where if isinstance(where, dict) else {}
-    if not where.get("service") or not where.get("key"):
-        say("This notebook does not say where to submit it. Download it from the assignment's page of the service "
-            "(it then knows), or give its address and your submit key now.")
-        where = {**where, "service": where.get("service") or ask("The service's address (https://...): ").strip(),
-                 "key": where.get("key") or ask("Your submit key: ").strip()}
-        if store_key:
-            notebook["metadata"]["autograder"] = where
+    service, state = str(where.get("service") or "").rstrip("/"), None
+    try:
+        if key is None and service and where.get("key"):
+            key, state = where["key"], _call(f"{service}/api/assignment", where["key"])
+            if "error" in state:
+                say(state["error"])
+                if state["status"] != 403 or ask is None:
+                    return None
+                key = None  # expired, replaced or withdrawn: ask for a new one
+        if key is None or state is None:
+            key = key or _ask_key(ask, service, where.get("assignment"))
+            if not key:
+                return say("Nothing was sent: this notebook needs a submit key. On the assignment's page, press "
+                           "\"Get a submit key\", then give it: submit(key=\"...\") in a cell, or autograder submit "
+                           "NOTEBOOK --key KEY in a terminal.")
+            try:
+                service, key = _pasted_key(key)
+            except ValueError as error:
+                return say(f"{error} Nothing was sent.")
+            state = _call(f"{service}/api/assignment", key)
+            if "error" in state:
+                return say(f"{state['error']} Nothing was sent or kept.")
+            notebook["metadata"]["autograder"] = {**where, "service": service, "assignment": state["assignment"],
+                                                  "key": key}
             with open(path, "w", encoding="utf-8") as file:
                 json.dump(notebook, file, indent=1, ensure_ascii=False)
                 file.write("\n")
-    service, key = where["service"].rstrip("/"), where["key"]
-    try:
-        state = _call(f"{service}/api/assignment", key)
-        if "error" in state:
-            return say(state["error"])
+            say("Your key is now kept in this notebook's metadata: you will not be asked again (if Jupyter says "
+                "the file changed on disk, reload it).")
         say(f"{state['assignment']}: {state['policy']}.")
         if state["left"] <= 0:
             return say("No attempts are left; nothing was sent.")
@@ -181,8 +216,19 @@ def _send(path, ask=input, say=print, store_key=False, seconds=600):
     return attempt
 
 
+def _ask_key(ask, service, assignment):
+    """The key the student pastes when asked (None: `ask` is None, or the front end cannot ask)."""
+    page = f" ({service}/assignments/{assignment})" if service and assignment else ""
+    try:
+        return ask and ask(f"This notebook needs your submit key. On the assignment's page{page}, press \"Get a "
+                           "submit key\", copy the key and paste it here: ")
+    except Exception:  # e.g. a kernel run without a front end: it has no stdin
+        return None
+
+
 def _call(url, key, data=None):
-    """The service's JSON answer (an error is {"error": message}); OSError when it cannot be reached."""
+    """The service's JSON answer (a refusal is {"error": message, "status": HTTP status}); OSError when it cannot
+    be reached."""
     import json
     import urllib.error
     import urllib.request
@@ -194,7 +240,7 @@ def _call(url, key, data=None):
             return json.load(answer)
     except urllib.error.HTTPError as error:
         try:
-            return {"error": json.load(error)["error"]}
+            return {"error": json.load(error)["error"], "status": error.code}
         except (ValueError, KeyError, TypeError):
             raise OSError(f"HTTP {error.code}") from None
     except ValueError:

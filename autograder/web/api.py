@@ -28,7 +28,6 @@ from .store import utcnow
 logger = logging.getLogger(__name__)
 blueprint = Blueprint("api", __name__, url_prefix="/api")
 KEY = re.compile(r"Bearer ([A-Za-z0-9_-]{16,128})")
-PASTED_PREFIX = "ag1"   # the version of the pasted key's format (pasted_key)
 RATE = (30, 60.0)      # requests of one key (or, with no valid key, of one address) in so many seconds
 
 
@@ -54,15 +53,6 @@ class RateLimit:
                 for quiet in [name for name, times in self._seen.items() if not times]:
                     del self._seen[quiet]
             return 0.0
-
-
-def pasted_key(service_url: str, key: str) -> str:
-    """`key` as a student pastes it into a notebook that has none: "ag1.<the service's URL, base64url>.<key>", one
-    string that says where to submit as well (visible_check._pasted_key and the labextension read it)."""
-    import base64
-
-    where = base64.urlsafe_b64encode(service_url.rstrip("/").encode()).decode().rstrip("=")
-    return f"{PASTED_PREFIX}.{where}.{key}"
 
 
 def error(message: str, status: int, **headers):
