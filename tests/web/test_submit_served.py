@@ -117,3 +117,29 @@ def test_a_key_from_get_a_submit_key_is_kept_by_the_notebook_and_shown_in_its_po
         "this service's. Get a new one with \"Get a submit key\" on the assignment's page (or download the notebook "
         "again) and use it instead."]
     assert path.read_bytes() == before and len(server.service.store.attempts(student, A1)) == 1
+
+
+def test_a_kept_key_that_was_revoked_asks_at_a_terminal_for_a_new_one_and_keeps_that(server, tmp_path, monkeypatch,
+                                                                                      capsys):
+    from autograder.cli import main
+    from autograder.visible_check import _pasted_key
+
+    student = "submit_rosalind"
+    client = server.session(student)
+    downloaded = client.get(f"{server.url}/assignments/{A1}/release").json()
+    worked = json.loads(sample("ada_lovelace", A1).read_text())
+    worked["metadata"]["autograder"] = downloaded["metadata"]["autograder"]
+    path = tmp_path / "gradient_descent.ipynb"
+    path.write_text(json.dumps(worked))
+    server.service.store.revoke_submit_keys(student)
+    shown = re.search(r'value="(ag1\.[^"]+)"', client.post(f"{server.url}/assignments/{A1}/key",
+                                                          data={"csrf_token": client.csrf}).text).group(1)
+    asked = []
+    monkeypatch.setattr("sys.stdin", type("Terminal", (), {"isatty": lambda self: True})())
+    monkeypatch.setattr("getpass.getpass", lambda prompt: asked.append(prompt) or shown)
+    assert main(["submit", str(path)]) == 0
+    said = capsys.readouterr().out.splitlines()
+    assert said[0].startswith("This submit key is not valid") and len(asked) == 1
+    assert said[1].startswith("Your key is now kept in this notebook's metadata")
+    assert json.loads(path.read_text())["metadata"]["autograder"]["key"] == _pasted_key(shown)[1]
+    assert len(server.service.store.attempts(student, A1)) == 1
