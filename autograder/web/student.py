@@ -82,6 +82,10 @@ def release(assignment):
     course = service().course
     if not released(assignment):
         abort(404)
+    if request.headers.get("Sec-Fetch-Site") in ("cross-site", "same-site"):
+        # another site's page cannot make keys (a new key replaces the oldest beyond store.SUBMIT_KEYS_LIVE): the
+        # download starts from this service's own page, or from the address bar
+        return redirect(url_for("student.assignment", assignment=assignment), code=303)
     notebook = json.loads(course.release_notebook(assignment).read_text(encoding="utf-8"))
     key = new_submit_key(assignment)
     notebook.setdefault("metadata", {})["autograder"] = {"service": request.url_root.rstrip("/"),

@@ -306,3 +306,14 @@ def _links(store, user: str):
 
     with store.engine.connect() as connection:
         return [store.link(row.id) for row in connection.execute(select(LINKS.c.id).where(LINKS.c.user_id == user))]
+
+
+def test_a_page_of_another_site_cannot_make_a_download_and_its_key(app):
+    client = signed_in(app, "grace_hopper")
+    for site in ("cross-site", "same-site"):
+        answer = client.get(f"/assignments/{A1}/release", headers={"Sec-Fetch-Site": site})
+        assert answer.status_code == 303 and answer.headers["Location"].endswith(f"/assignments/{A1}")
+    assert key_rows(app, "grace_hopper") == []
+    for site in ("same-origin", "none"):  # a click on the assignment's page; the address bar
+        assert client.get(f"/assignments/{A1}/release", headers={"Sec-Fetch-Site": site}).status_code == 200
+    assert len(key_rows(app, "grace_hopper")) == 2
