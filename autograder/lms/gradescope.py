@@ -184,7 +184,7 @@ def packed_files(course, assignment: str) -> dict[str, Path]:
     root, package = course.root, Path(__file__).resolve().parent.parent
     files = {f"{COURSE_FOLDER}/{name}": root / name for name in ("course_config.py", "nbgrader_config.py")}
     for path in sorted(package.rglob("*.py")):
-        if "__pycache__" in path.parts or path.parent == package / "hidden":  # the course's checks, below
+        if "__pycache__" in path.parts:
             continue
         files[f"{COURSE_FOLDER}/autograder/{path.relative_to(package).as_posix()}"] = path
     files[packed_check_file(assignment)] = course_check_file(course, assignment)
