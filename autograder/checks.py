@@ -1,6 +1,6 @@
 """Runs an assignment's hidden checks against a Submission.
 
-The hidden checks are ordinary pytest test functions in `autograder/hidden/test_<assignment>.py`,
+The hidden checks are ordinary pytest test functions in the course's `hidden/test_<assignment>.py`,
 each marked with `@pytest.mark.exercise("<exercise>")` and asking for the fixtures `submission` (the
 student's functions and values), if it wants random inputs `rng` (seeded by student and check, so a
 submission always meets the same inputs), and if a picture explains its verdict, `plots` (figures for
@@ -24,9 +24,6 @@ from . import scores
 from .config import find_root, hidden_checks_folder
 from .plain import swap_in
 from .submission import Submission, StudentCodeError, local_submission
-
-HIDDEN = Path(__file__).resolve().parent / "hidden"
-
 
 @dataclass(frozen=True)
 class Series:
@@ -104,11 +101,9 @@ def check_file_name(assignment: str) -> str:
 
 
 def check_file(assignment: str, root: Path | None = None) -> Path:
-    """`autograder/hidden/test_<assignment with - as _>.py`: the course root's (config.hidden_checks_folder), else
-    (if the course has none of its own) this package's; in the repository's own course both are the same file."""
-    name = check_file_name(assignment)
-    course_file = hidden_checks_folder(root or find_root()) / name
-    return course_file if course_file.is_file() or not (HIDDEN / name).is_file() else HIDDEN / name
+    """`hidden/test_<assignment with - as _>.py` in the course at `root` (default: the course found from here), as
+    config.hidden_checks_folder says; the course's own file or none, never a copy from the installed package."""
+    return hidden_checks_folder(root or find_root()) / check_file_name(assignment)
 
 
 def load_checks(assignment: str) -> dict[str, tuple]:

@@ -21,7 +21,7 @@ DEFAULT_WORKERS = (os.cpu_count() or 1) + 1
 # Verbs that live in their stage's module: each has `add_command(commands)`, which adds its sub-parser with
 # `set_defaults(run=...)` and keeps heavy imports inside the run function (a cold start stays fast).
 VERB_MODULES: tuple[str, ...] = ("autograder.lms.gradescope", "autograder.feedback", "autograder.report",
-                                 "autograder.lms.lti", "autograder.lms.roster", "autograder.lms.collect",
+                                 "autograder.lms.lti_cli", "autograder.lms.roster", "autograder.lms.collect",
                                  "autograder.lms.export", "autograder.scaffold", "autograder.web.cli",
                                  "autograder.submit")
 

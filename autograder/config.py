@@ -49,10 +49,15 @@ class Course:
             raise KeyError(f"unknown assignment {assignment!r}; the course has: {known}") from None
 
 
+HIDDEN_CHECKS = "hidden"
+OLD_HIDDEN_CHECKS = "autograder/hidden"  # where courses kept them while they shipped inside the package
+
+
 def hidden_checks_folder(root: Path) -> Path:
-    """Where the course at `root` keeps its hidden checks, one pytest file per assignment. Every lookup of a check
-    file goes through here (checks.check_file), and so does the Gradescope zip, whatever the package's install."""
-    return Path(root) / "autograder" / "hidden"
+    """Where the course at `root` keeps its hidden checks, one pytest file per assignment: `<root>/hidden/`, part of
+    the course, never of the installed package (whose files the sandbox shows to student code). Every lookup of a
+    check file goes through here (checks.check_file), and so does the Gradescope zip, whatever the package's install."""
+    return Path(root) / HIDDEN_CHECKS
 
 
 class NoCourse(LookupError):

@@ -15,6 +15,7 @@ from nbgrader.nbgraderformat import MetadataValidator, ValidationError
 
 from . import notebook as nb
 from .checks import run_check, check_file, load_checks
+from .config import HIDDEN_CHECKS, OLD_HIDDEN_CHECKS
 from .submission import local_submission
 
 WORKED_EXAMPLE = "_on_the_worked_example"  # a check named so repeats the visible check: it earns nothing more
@@ -211,7 +212,11 @@ def _check_file_problems(assignment: str) -> list[str]:
     if not path.is_file():
         near = sorted(other.name for other in path.parent.glob("test_*.py")
                       if assignment.replace("-", "_").lower() in other.stem.replace("-", "_").lower())
-        return [f"{path}: no hidden-check file. The checks of {assignment!r} must be in autograder/hidden/"
+        if (path.parent.parent / OLD_HIDDEN_CHECKS / path.name).is_file():
+            return [f"{path}: no hidden-check file. The course's checks are in {OLD_HIDDEN_CHECKS}/, inside the "
+                    f"package's folder, where they were kept before; they now belong to the course in "
+                    f"{HIDDEN_CHECKS}/: move the folder (`git mv {OLD_HIDDEN_CHECKS} {HIDDEN_CHECKS}`)."]
+        return [f"{path}: no hidden-check file. The checks of {assignment!r} must be in {HIDDEN_CHECKS}/"
                 f"{path.name} (test_ and the assignment's name with - as _)"
                 + (f"; rename {', '.join(near)} to it." if near else "; `autograder new` starts one.")]
     try:

@@ -30,7 +30,7 @@ MAX_MESSAGE_CHARS = 4000
 def environment(course_root: Path | None = None) -> Environment:
     """Templates from the course's `templates/` folder first, then the package's."""
     loaders = [FileSystemLoader(str(course_root / "templates"))] if course_root else []
-    # the package's folder by path: a course folder holding autograder/hidden/ would shadow a PackageLoader lookup
+    # the package's folder by path: a course folder holding an autograder/ folder would shadow a PackageLoader lookup
     env = Environment(loader=ChoiceLoader([*loaders, FileSystemLoader(str(TEMPLATES))]),
                       autoescape=select_autoescape(default=True, default_for_string=True),
                       trim_blocks=True, lstrip_blocks=True)

@@ -56,10 +56,11 @@ class Pool(Protocol):
 
 
 class Sink(Protocol):
-    """Where results go, one at a time from one thread (so a SQLite gradebook has a single writer). Two kinds: the
-    batch's (batch.BatchSink: gradebook, autograded copy, JSON report, crash-safe resume) and the service's
+    """Where results go, one at a time from one thread (so a SQLite gradebook has a single writer): the batch's
+    (batch.BatchSink: gradebook, autograded copy, JSON report, crash-safe resume), the service's
     (web.grading.GradingService: the attempt store, which a publisher thread reads to send each counting
-    attempt's score to the LMS (web/lti.py), and the gradebook when the attempt counts)."""
+    attempt's score to the LMS (web/lti.py), and the gradebook when the attempt counts) and the Gradescope
+    runner's (lms.gradescope.ResultsFile: results.json, said by the one result view)."""
 
     def take(self, job: Job, result) -> None:
         """Record the result of `job`."""

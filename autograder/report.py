@@ -25,7 +25,8 @@ logger = logging.getLogger(__name__)
 
 # Code that reaches for what a notebook has no business touching: not proof of cheating, worth a look.
 SUSPICIOUS = (
-    (re.compile(r"autograder/hidden|hidden/\*|source/\d\d|/source/|gradebook\.db|course_config|nbgrader_config"),
+    (re.compile(r"autograder/hidden|hidden/\*|hidden/test_|source/\d\d|/source/|gradebook\.db|course_config"
+                r"|nbgrader_config"),
      "refers to the course's own files (hidden checks, source notebooks or the gradebook)"),
     (re.compile(r"\b(np|numpy)\.(allclose|isclose|array_equal|testing\.\w+)\s*=(?!=)|builtins\.\w+\s*=(?!=)"
                 r"|__builtins__|^\s*(isinstance|abs|len|round|float)\s*=(?!=)", re.M),

@@ -2,7 +2,7 @@
 
 It writes three things and touches nothing else: the source notebook `source/<assignment>/<notebook>` (teaching
 text, a worked example, a plot, the check helper cell, one exercise with its check cell, a written answer), the
-hidden-check file `autograder/hidden/test_<assignment>.py` with one example check, and the assignment's entry in
+hidden-check file `hidden/test_<assignment>.py` with one example check, and the assignment's entry in
 `course_config.py`. Every file is written to a temporary file beside its target and moved into place at the end;
 if anything fails, what was already moved is taken back, so the course is either extended or left as it was.
 """

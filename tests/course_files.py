@@ -12,8 +12,9 @@ ASSIGNMENTS = list(load_course(ROOT).assignments)
 
 
 def copy_course(dest: Path) -> Path:
-    """A throwaway course folder: the repository's course files, without its gradebook or submissions."""
-    for name in ("source", "release"):
+    """A throwaway course folder: the repository's course files (hidden checks included), without its gradebook or
+    submissions."""
+    for name in ("source", "release", "hidden"):
         shutil.copytree(ROOT / name, dest / name)
     for name in ("course_config.py", "nbgrader_config.py"):
         shutil.copy(ROOT / name, dest / name)

@@ -31,7 +31,7 @@ pytestmark = pytest.mark.slow
 
 USER = "agtest"
 A1 = "01-gradient-descent"
-COURSE_FILES = ("source", "release", "samples", "course_config.py", "nbgrader_config.py", "autograder/hidden")
+COURSE_FILES = ("source", "release", "samples", "course_config.py", "nbgrader_config.py", "hidden")
 
 
 def _grading_user() -> str:

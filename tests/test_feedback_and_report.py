@@ -260,7 +260,7 @@ def feedback_page(course, folder, db):
 def test_a_written_answer_not_graded_yet_is_not_counted_as_0_then_its_hand_grade_shows_everywhere(course, written):
     from nbgrader.api import Gradebook
 
-    from autograder.lms.lti import gradebook_scores
+    from autograder.lms.ags import gradebook_scores
 
     folder, db = written
     html = feedback_page(course, folder, db)

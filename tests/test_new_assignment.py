@@ -42,13 +42,13 @@ def tree(root: Path) -> dict[str, bytes]:
 def test_new_writes_the_notebook_its_checks_and_the_config_entry(small_course):
     made = new_assignment(small_course, "05-momentum")
     assert made.notebook == small_course / "source" / "05-momentum" / "momentum.ipynb"
-    assert made.check_file == small_course / "autograder" / "hidden" / "test_05_momentum.py"
+    assert made.check_file == small_course / "hidden" / "test_05_momentum.py"
     course = load_course(small_course)
     assert list(course.assignments)[-1:] == ["05-momentum"]
     assert course.assignments == {**load_course(ROOT).assignments, "05-momentum": "momentum.ipynb"}
     assert course.canvas_assignment_ids["05-momentum"] == 0
-    assert sorted(tree(small_course)) == ["autograder/hidden/test_05_momentum.py", *FILES_OF_A_COURSE,
-                                          "source/05-momentum/momentum.ipynb"]
+    assert sorted(tree(small_course)) == sorted([*FILES_OF_A_COURSE, "hidden/test_05_momentum.py",
+                                                 "source/05-momentum/momentum.ipynb"])
 
 
 def test_the_config_edit_adds_one_line_and_keeps_the_rest(small_course):

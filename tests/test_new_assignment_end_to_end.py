@@ -82,7 +82,7 @@ def momentum(tmp_path_factory):
     at = cell_index(notebook, "check_squared_error") + 1
     notebook.cells[at:at] = MOMENTUM_CELLS
     nbformat.write(notebook, str(source))
-    check_file = root / "autograder" / "hidden" / "test_05_momentum.py"
+    check_file = root / "hidden" / "test_05_momentum.py"
     check_file.write_text(check_file.read_text() + MOMENTUM_CHECK)
     assert "released release/05-momentum/momentum.ipynb" in run("autograder", "release", A5, root=root)
     solved = nbformat.read(str(source), as_version=4)

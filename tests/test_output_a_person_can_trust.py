@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from autograder import scores
 from autograder.batch import BatchSummary
 from autograder.demo import ERROR, LEGEND, STOPPED, mark, table_lines
-from autograder.lms.lti import StudentScore
+from autograder.lms.ags import StudentScore
 from autograder.pages import count, environment, points
 from autograder.web.results import Standing
 

@@ -46,6 +46,18 @@ def test_a_check_file_under_another_name_is_refused_naming_the_right_one(scaffol
     assert "rename test_05-momentum.py to it" in problems[0]
 
 
+def test_checks_left_inside_the_package_folder_are_refused_saying_where_they_belong(scaffolded):
+    """A course made while the checks shipped in the package kept them in autograder/hidden/: nothing is read from
+    there, and release says to move them."""
+    old = scaffolded.check_file.parent.parent / "autograder" / "hidden" / scaffolded.check_file.name
+    old.parent.mkdir(parents=True)
+    scaffolded.check_file.rename(old)
+    problems = lint_source(scaffolded.notebook, A5)
+    assert problems == [f"{scaffolded.check_file}: no hidden-check file. The course's checks are in "
+                        "autograder/hidden/, inside the package's folder, where they were kept before; they now "
+                        "belong to the course in hidden/: move the folder (`git mv autograder/hidden hidden`)."]
+
+
 def test_a_check_without_its_exercise_mark_is_refused(scaffolded):
     text = scaffolded.check_file.read_text()
     scaffolded.check_file.write_text(text.replace('@pytest.mark.exercise("squared_error")\n', "", 1))

@@ -184,7 +184,7 @@ def packed_files(course, assignment: str) -> dict[str, Path]:
     root, package = course.root, Path(__file__).resolve().parent.parent
     files = {f"{COURSE_FOLDER}/{name}": root / name for name in ("course_config.py", "nbgrader_config.py")}
     for path in sorted(package.rglob("*.py")):
-        if "__pycache__" in path.parts or path.parent == package / "hidden":  # the course's checks, below
+        if "__pycache__" in path.parts:
             continue
         files[f"{COURSE_FOLDER}/autograder/{path.relative_to(package).as_posix()}"] = path
     files[packed_check_file(assignment)] = course_check_file(course, assignment)
@@ -399,49 +399,94 @@ def failure_json(settings: dict, message: str) -> dict:
 
 
 def grade_submission(root: Path) -> dict:
-    """Grade what Gradescope put in `root`/submission; whatever happens, a valid results.json dict."""
+    """Grade what Gradescope put in `root`/submission into `root`/results/results.json; whatever happens, a valid
+    one. Returns what it holds."""
     started = time.monotonic()
     settings = {}
     try:
         settings = json.loads((root / "source" / COURSE_FOLDER / SETTINGS_FILE).read_text())
-        results = _grade_submission(root, settings)
+        return _grade_submission(root, settings, started)
     except Exception:  # the grader failed, not the student: say so kindly, keep the details for the instructor
         traceback.print_exc(file=sys.stdout)
         results = failure_json(settings, "The autograder failed while grading your notebook, so it got no points "
                                "for now. This is not a problem with your work: please tell your instructor, who "
                                "can see what went wrong.")
-    results["execution_time"] = round(time.monotonic() - started, 1)
-    return results
+        results["execution_time"] = round(time.monotonic() - started, 1)
+        write_results(results_file(root), results)
+        return results
 
 
-def _grade_submission(root: Path, settings: dict) -> dict:
-    from .. import notebook as nb
+def results_file(root: Path) -> Path:
+    return root / "results" / "results.json"
+
+
+class ResultsFile:
+    """The Gradescope runner's pipeline Sink (pipeline.Sink): the submission's result as results_json says it (the
+    one result view, view.build, under the zip's visibility settings), written whole to results.json."""
+
+    def __init__(self, path: Path, spec, settings: dict, remarks: tuple[str, ...] = (), hand_grades: dict | None = None,
+                 started: float | None = None):
+        self.path, self.spec, self.settings, self.remarks, self.hand_grades = path, spec, settings, remarks, hand_grades
+        self.started = time.monotonic() if started is None else started
+        self.written: dict | None = None
+
+    def take(self, job, result) -> None:
+        from .. import notebook as nb
+        from ..sandbox import isolation
+
+        submitted = None
+        if job.path is not None:
+            print(f"{job.path}: {scores.score(result.score)} points ({result.status}); "
+                  f"isolation: {isolation()}, python: {sys.executable}")
+            try:
+                submitted = nb.read(job.path)
+            except nb.NotebookError:
+                pass
+        results = results_json(result, self.spec, self.settings, submitted, self.remarks, self.hand_grades)
+        results["execution_time"] = round(time.monotonic() - self.started, 1)
+        write_results(self.path, results)
+        self.written = results
+
+    def pool_ended(self, error: BaseException | None) -> None:
+        if error is not None:  # the sandbox failed, not the notebook: grade_submission says so
+            raise error
+
+
+def _grade_submission(root: Path, settings: dict, started: float) -> dict:
+    """One job through the pipeline, as `autograder grade` and the service grade: a warm local sandbox
+    (batch.SandboxWorker) as the pool, drained into a ResultsFile."""
+    import queue
+
+    from ..batch import SandboxWorker
     from ..config import load_course
-    from ..grade import AssignmentSpec, assignment_spec, error_result, grade_notebook
-    from ..pipeline import other_assignments
-    from ..sandbox import Sandbox, isolation
+    from ..grade import AssignmentSpec, assignment_spec, error_result
+    from ..pipeline import Job, drain
 
     course = load_course(root / "source" / COURSE_FOLDER)
     spec = assignment_spec(course, settings["assignment"])
     student = _student_id(root)
     path, problem = find_notebook(root / "submission", spec.notebook)
-    if path is None:
-        return results_json(error_result(spec, student, problem), spec, settings)
-    remarks = () if path.name == spec.notebook else (
+    remarks = () if path is None or path.name == spec.notebook else (
         f"Graded {path.name}, the only notebook in your submission (the assignment's notebook is {spec.notebook}).",)
+    sink = ResultsFile(results_file(root), spec, settings, remarks,
+                       _hand_grades_of(root / "source" / COURSE_FOLDER / HAND_GRADES_FILE, _users(root)), started)
+    job = Job(student, path, None, assignment=spec.name)
+    if path is None:  # nothing to run: the sink says what was found instead
+        sink.take(job, error_result(spec, student, problem))
+        return sink.written
     # the zip holds only this assignment's checks: the others are known by their notebook and grade ids
-    others = other_assignments({name: AssignmentSpec(name, other["notebook"], (), {}, {}, frozenset(other["grade_ids"]))
-                                for name, other in settings["other_assignments"].items()}, spec.name)
-    with Sandbox(course) as sandbox:
-        result = grade_notebook(sandbox, course, spec, student, path, others)
-    print(f"{path}: {scores.score(result.score)} points ({result.status}); "
-          f"isolation: {isolation()}, python: {sys.executable}")
+    specs = {**{name: AssignmentSpec(name, other["notebook"], (), {}, {}, frozenset(other["grade_ids"]))
+                for name, other in settings["other_assignments"].items()}, spec.name: spec}
+    jobs, results = queue.Queue(), queue.Queue()
+    jobs.put(job)
+    jobs.put(None)
+    pool = SandboxWorker(course, specs, jobs, results)
+    pool.start()
     try:
-        submitted = nb.read(path)
-    except nb.NotebookError:
-        submitted = None
-    return results_json(result, spec, settings, submitted, remarks,
-                        _hand_grades_of(root / "source" / COURSE_FOLDER / HAND_GRADES_FILE, _users(root)))
+        drain(results, sink, pools=1)
+    finally:
+        pool.join()
+    return sink.written
 
 
 def _users(root: Path) -> list[dict]:
@@ -492,8 +537,7 @@ def write_results(path: Path, results: dict):
 
 
 def main() -> int:
-    root = Path(os.environ.get(ROOT_VARIABLE) or "/autograder")
-    write_results(root / "results" / "results.json", grade_submission(root))
+    grade_submission(Path(os.environ.get(ROOT_VARIABLE) or "/autograder"))
     return 0
 
 

@@ -183,7 +183,8 @@ def read_hidden_checks(targets: Targets) -> str:
     return code(f'''
         import glob, os
         stolen = None
-        for path in [{str(targets.hidden_checks)!r}, *glob.glob("/work/*/autograder/hidden/*.py"),
+        for path in [{str(targets.hidden_checks)!r}, *glob.glob("/work/*/hidden/*.py"),
+                     *glob.glob("/work/*/autograder/hidden/*.py"),
                      *glob.glob("/usr/local/lib/python3*/site-packages/autograder/hidden/*.py")]:
             try:
                 stolen = open(path).read()

@@ -124,8 +124,8 @@ def test_zip_holds_the_scripts_at_its_root_and_only_this_assignments_files(zips)
     names = set(infos)
     assert {"course/course_config.py", "course/nbgrader_config.py", "course/pyproject.toml",
             "course/source/02-slopes-and-updates/slopes_and_updates.ipynb",
-            "course/autograder/hidden/test_02_slopes_and_updates.py", "course/autograder/sandbox.py"} <= names
-    assert [name for name in names if "/hidden/" in name] == ["course/autograder/hidden/test_02_slopes_and_updates.py"]
+            "course/hidden/test_02_slopes_and_updates.py", "course/autograder/sandbox.py"} <= names
+    assert [name for name in names if "hidden/" in name] == ["course/hidden/test_02_slopes_and_updates.py"]
     assert not [name for name in names if name.startswith("course/source/") and A2 not in name]
     assert not [name for name in names if name.endswith(".db") or "__pycache__" in name
                 or name.split("/")[1:2] in (["submitted"], ["autograded"], ["release"], ["samples"], ["tests"])]
@@ -161,11 +161,11 @@ def test_setup_sh_installs_the_zips_package_into_the_chosen_python(zips, tmp_pat
                           text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "autograder installed for 01-gradient-descent" in done.stdout
-    where = subprocess.run([str(throwaway_python), "-c", "import autograder.checks as c; print(c.HIDDEN); "
-                            "print(sorted(p.name for p in c.HIDDEN.glob('*.py')))"],
+    where = subprocess.run([str(throwaway_python), "-c", "import autograder, pathlib; p = pathlib.Path(autograder."
+                            "__file__).parent; print(p); print(sorted(f.name for f in p.rglob('test_*.py')))"],
                            cwd="/", env=env, capture_output=True, text=True, check=True).stdout.splitlines()
     assert where[0].startswith(str(throwaway_python.parent.parent))
-    assert where[1] == "['test_01_gradient_descent.py']"
+    assert where[1] == "[]"  # the hidden checks stay in the zip's course folder, out of the installed package
     # this machine's own install is untouched: still the editable checkout
     mine = subprocess.run([sys.executable, "-c", "import autograder; print(autograder.__file__)"], cwd="/",
                           capture_output=True, text=True, check=True).stdout.strip()

@@ -193,7 +193,7 @@ def upload_two_attempts(app) -> None:
 
 def lti_config(folder) -> str:
     """A registration with an LMS that is not there: launches get as far as their checks take them."""
-    from autograder.lms.lti import create_key_pair
+    from autograder.lms.settings import create_key_pair
 
     create_key_pair(folder / "tool.pem")
     dead = "http://127.0.0.1:9"  # the discard port: nothing listens
