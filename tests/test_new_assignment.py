@@ -93,7 +93,7 @@ def test_a_started_folder_is_refused(small_course):
     (small_course / "source" / "05-momentum").mkdir(parents=True)
     with pytest.raises(ScaffoldError, match="already exists"):
         new_assignment(small_course, "05-momentum")
-    assert not (small_course / "autograder").exists()
+    assert not (small_course / "hidden").exists()
 
 
 @pytest.mark.parametrize("name", ["", "-05", "05 momentum", "05/momentum", "../05", "05.momentum", "momentum!",
@@ -131,7 +131,7 @@ def test_any_name_is_taken_whole_or_refused_with_nothing_written(small_course, n
         assert ("test_" + name.replace("-", "_")).isidentifier()
     finally:  # the next example starts from the same course
         shutil.rmtree(small_course / "source")
-        shutil.rmtree(small_course / "autograder")
+        shutil.rmtree(small_course / "hidden")
         (small_course / "course_config.py").write_bytes(before["course_config.py"])
         load_course.cache_clear()
 
