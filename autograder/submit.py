@@ -31,7 +31,7 @@ def run_submit(args) -> int:
     import json
     import sys
 
-    from .visible_check import _send
+    from .checking.visible_check import _send
 
     try:
         with open(args.notebook, encoding="utf-8") as file:

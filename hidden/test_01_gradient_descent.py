@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from autograder.expect import Mistake, expect_close, expect_unchanged, kind_of
-from autograder.submission import describe
+from autograder.checking.expect import Mistake, expect_close, expect_unchanged, kind_of
+from autograder.engine.submission import describe
 
 
 def reference_df(x):

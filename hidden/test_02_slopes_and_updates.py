@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from autograder.expect import Mistake, expect_close, expect_parts, expect_unchanged, rounded, separates
-from autograder.submission import describe_call
+from autograder.checking.expect import Mistake, expect_close, expect_parts, expect_unchanged, rounded, separates
+from autograder.engine.submission import describe_call
 
 WORKED_INPUT, WORKED_WEIGHTS, WORKED_TARGET, WORKED_RATE = np.array([1, 2, 3]), np.array([0, 2, 1]), 0, 0.01
 

@@ -9,8 +9,9 @@ from functools import partial
 import numpy as np
 import pytest
 
-from autograder.expect import Mistake, expect_close, expect_parts, expect_unchanged, kind_of, rounded, separates
-from autograder.submission import describe_call
+from autograder.checking.expect import (Mistake, expect_close, expect_parts, expect_unchanged, kind_of, rounded,
+    separates)
+from autograder.engine.submission import describe_call
 
 KEYS = ("hidden", "output")
 WORKED_INPUTS, WORKED_TARGET = np.array([0, 3]), 3

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from autograder.expect import Mistake, expect_close, expect_parts, rounded, separates
-from autograder.submission import describe_call
+from autograder.checking.expect import Mistake, expect_close, expect_parts, rounded, separates
+from autograder.engine.submission import describe_call
 
 WORKED_X = np.arange(10)
 WORKED_Y = np.sin(WORKED_X)

@@ -6,7 +6,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "samples"))
 
-from autograder.config import load_course  # noqa: E402
+from autograder.course.config import load_course  # noqa: E402
 
 ASSIGNMENTS = list(load_course(ROOT).assignments)
 

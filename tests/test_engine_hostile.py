@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder.grade import assignment_spec, grade_notebook
-from autograder.sandbox import Sandbox, isolation
+from autograder.grading.grade import assignment_spec, grade_notebook
+from autograder.engine.sandbox import Sandbox, isolation
 from builders import inserted, release, replaced, solution, write
 
 pytestmark = pytest.mark.slow  # sandboxes

@@ -8,10 +8,10 @@ from collections import Counter
 
 import pytest
 
-from autograder.batch import find_submissions, grade_batch
-from autograder.grade import SubmissionResult
-from autograder.report import UNNAMED
-from autograder.view import build
+from autograder.grading.batch import find_submissions, grade_batch
+from autograder.grading.grade import SubmissionResult
+from autograder.present.report import UNNAMED
+from autograder.present.view import build
 from make_class import EXPECTED
 
 pytestmark = pytest.mark.slow  # grades a class in sandboxes once, then renders its pages (and a browser)

@@ -13,12 +13,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from autograder import notebook as nb
-from autograder import scaffold
-from autograder.checks import load_checks
-from autograder.config import load_course
-from autograder.lint import lint_source
-from autograder.scaffold import ScaffoldError, new_assignment, with_assignment
+from autograder.course import notebook as nb
+from autograder.authoring import scaffold
+from autograder.checking.checks import load_checks
+from autograder.course.config import load_course
+from autograder.authoring.lint import lint_source
+from autograder.authoring.scaffold import ScaffoldError, new_assignment, with_assignment
 from course_files import ROOT
 
 FILES_OF_A_COURSE = ("course_config.py", "nbgrader_config.py")
@@ -67,7 +67,8 @@ def test_the_new_notebook_follows_every_convention_release_checks(small_course):
     nbformat.validate(notebook)
     assert lint_source(made.notebook, "05-momentum") == []
     helper = [cell for cell in notebook.cells if nb.grade_id(cell) == "check_helpers"]
-    assert [cell.source for cell in helper] == [(ROOT / "autograder" / "visible_check.py").read_text().strip()]
+    visible_check = ROOT / "autograder" / "checking" / "visible_check.py"
+    assert [cell.source for cell in helper] == [visible_check.read_text().strip()]
     calls = [nb.hidden_call(cell.source) for cell in notebook.cells if nb.is_autograder_test(cell)]
     assert [(call.assignment, call.exercise, call.names) for call in calls] == [
         ("05-momentum", "squared_error", ("squared_error",))]
@@ -199,7 +200,7 @@ def test_the_command_says_what_it_wrote_and_refuses_with_exit_2(small_course):
     assert "autograder release 05-momentum" in done.stdout
     again = new("05-momentum")
     assert again.returncode == 2
-    assert " ERROR autograder.scaffold: autograder new: The course already has the assignment '05-momentum'" \
+    assert " ERROR autograder.authoring.scaffold: autograder new: The course already has the assignment '05-momentum'" \
         in again.stderr
 
 

@@ -11,7 +11,7 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from autograder.config import load_course
+from autograder.course.config import load_course
 from builders import cell_index, replaced, write
 from course_files import copy_course
 
@@ -36,7 +36,7 @@ MOMENTUM_CELLS = [
         "### END HIDDEN TESTS\n"
         'check("momentum_step(1.0, 0.5, 0.9)", lambda: momentum_step(1.0, 0.5, 0.9), 0.4)\n'
         "### BEGIN HIDDEN TESTS\n"
-        "from autograder.checks import assert_hidden_checks_pass\n"
+        "from autograder.checking.checks import assert_hidden_checks_pass\n"
         'assert_hidden_checks_pass("05-momentum", "momentum_step", momentum_step=momentum_step)\n'
         "### END HIDDEN TESTS",
         metadata={"nbgrader": {"grade": True, "grade_id": "check_momentum_step", "locked": True, "points": 3,

@@ -6,11 +6,11 @@ import shutil
 import nbformat
 import pytest
 
-from autograder import notebook as nb
-from autograder.config import load_course
-from autograder.checks import load_checks
-from autograder.lint import KEEP_GOING, keeps_going, lint_source
-from autograder.scaffold import new_assignment
+from autograder.course import notebook as nb
+from autograder.course.config import load_course
+from autograder.checking.checks import load_checks
+from autograder.authoring.lint import KEEP_GOING, keeps_going, lint_source
+from autograder.authoring.scaffold import new_assignment
 from course_files import ROOT
 
 A5 = "05-momentum"
@@ -99,7 +99,7 @@ def test_a_check_file_that_does_not_load_is_refused(scaffolded):
 def test_an_edited_check_helper_cell_is_refused(scaffolded):
     edit_cell(scaffolded.notebook, "check_helpers", lambda cell: setattr(cell, "source", cell.source + "\n# mine"))
     [problem] = lint_source(scaffolded.notebook, A5)
-    assert "('check_helpers'): the check helper cell differs from autograder/visible_check.py" in problem
+    assert "('check_helpers'): the check helper cell differs from autograder/checking/visible_check.py" in problem
 
 
 def test_check_cells_without_a_helper_cell_are_refused(scaffolded):

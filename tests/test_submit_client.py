@@ -43,7 +43,7 @@ def shell(notebook):
     config = Config()
     config.HistoryManager.enabled = False  # no history database in the home folder, no thread writing it
     shell = InteractiveShell(config=config)
-    assert shell.run_cell((ROOT / "autograder" / "visible_check.py").read_text()).success
+    assert shell.run_cell((ROOT / "autograder" / "checking" / "visible_check.py").read_text()).success
     shell.user_ns["__session__"] = str(notebook)
     yield shell
     shell.cleanup()
@@ -154,7 +154,7 @@ def test_submit_in_a_kernel_with_a_key_that_is_none_says_so(shell, notebook, cap
        st.builds(lambda url, key: "ag1." + base64.urlsafe_b64encode(url.encode()).decode().rstrip("=") + "." + key,
                  st.text(), st.text(KEY_CHARACTERS, max_size=130)))
 def test_any_pasted_text_is_a_key_with_its_service_or_a_clear_refusal_never_a_crash(text):
-    from autograder.visible_check import _pasted_key
+    from autograder.checking.visible_check import _pasted_key
 
     try:
         service, key = _pasted_key(text)
@@ -170,7 +170,7 @@ def test_any_pasted_text_is_a_key_with_its_service_or_a_clear_refusal_never_a_cr
        path=st.lists(st.text("aZ09._~-", max_size=8), max_size=3).map("/".join), https=st.booleans(),
        key=st.text(KEY_CHARACTERS, min_size=43, max_size=43))
 def test_the_key_the_page_shows_reads_back_as_its_service_and_key(host, port, path, https, key):
-    from autograder.visible_check import _pasted_key
+    from autograder.checking.visible_check import _pasted_key
     from autograder.web.student import pasted_key
 
     service = f"{'https' if https else 'http'}://{host}{f':{port}' if port else ''}{'/' + path if path else ''}"

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from ..scores import fraction
+from ..results.scores import fraction
 from .platform import (LINEITEM_CONTAINER_TYPE, LINEITEM_READ_SCOPE, LINEITEM_SCOPE, LINEITEM_TYPE, MEMBERSHIP_SCOPE,
                        RESULT_CONTAINER_TYPE, RESULT_SCOPE, SCORE_SCOPE, SCORE_TYPE, MalformedAnswer, PlatformClient,
                        Unreachable, describe, json_body, service_url)
@@ -57,7 +57,7 @@ class StudentScore:
     def comment(self) -> str:
         """A short note for the student: the points, what the score counts while a written answer waits for its
         hand grade (it is not a 0), each exercise, and the grader's comments."""
-        from ..view import headline
+        from ..present.view import headline
 
         parts = ", ".join(f"{name}: to be graded by your instructor" if score is None else
                           f"{name} {fraction(score, top)}" for name, score, top in self.parts)
@@ -72,7 +72,7 @@ def gradebook_scores(db_url: str, assignment: str, names: dict[str, str]) -> tup
     `names` maps a grade cell's id to the exercise name shown in the comment. Missing gradebook or
     assignment raise LtiError.
     """
-    from ..gradebook import lms_score, open_gradebook  # first: it makes nbgrader's import fast
+    from ..grading.gradebook import lms_score, open_gradebook  # first: it makes nbgrader's import fast
     from nbgrader.api import MissingEntry  # noqa: I001
 
     if db_url.startswith("sqlite:///") and not Path(db_url[len("sqlite:///"):]).is_file():
@@ -107,7 +107,7 @@ def gradebook_scores(db_url: str, assignment: str, names: dict[str, str]) -> tup
 
 def exercise_names(course, assignment: str) -> dict[str, str]:
     """grade cell id -> the name a student's comment gives it."""
-    from ..grade import assignment_spec
+    from ..grading.grade import assignment_spec
 
     spec = assignment_spec(course, assignment)
     return {exercise.grade_id: exercise.name for exercise in spec.exercises} | \

@@ -7,7 +7,7 @@ import logging
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..scores import fraction
+from ..results.scores import fraction
 from .ags import exercise_names, gradebook_scores, publish
 from .platform import LINEITEM_READ_SCOPE, LINEITEM_SCOPE, MEMBERSHIP_SCOPE, RESULT_SCOPE, SCORE_SCOPE, PlatformClient
 from .settings import (CONFIG_SECTION, DEFAULT_PRIVATE_KEY, LtiError, create_key_pair, load_settings, public_jwk,
@@ -56,7 +56,7 @@ def add_command(commands) -> None:
 
 
 def _course():
-    from ..config import find_root, load_course
+    from ..course.config import find_root, load_course
 
     return load_course(find_root())
 

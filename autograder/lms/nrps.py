@@ -100,7 +100,7 @@ def record_roster(db_url: str, members: list[dict], match: str, add_missing: boo
 
     LtiError (nothing written) when no Learner carries the identifier `match` names.
     """
-    from ..gradebook import open_gradebook  # first: it makes nbgrader's import fast
+    from ..grading.gradebook import open_gradebook  # first: it makes nbgrader's import fast
     from nbgrader.api import Student  # noqa: I001
     from .roster import STUDENT_ID
 

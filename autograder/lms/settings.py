@@ -65,7 +65,7 @@ def load_settings(course_root: Path) -> LtiSettings:
     """The `c.LTI` section of the course's course_config.py; unknown names are refused, naming the file."""
     from traitlets.config.loader import PyFileConfigLoader
 
-    from ..config import CONFIG_FILE
+    from ..course.config import CONFIG_FILE
 
     config_file = Path(course_root) / CONFIG_FILE
     section = dict(PyFileConfigLoader(CONFIG_FILE, path=str(course_root)).load_config().LTI.items())

@@ -30,7 +30,7 @@ from datetime import timedelta
 from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, delete, insert, select, update
 
-from .. import scores
+from ..results import scores
 from .auth import csrf, current_user, sign_in
 from .store import utcnow
 
@@ -425,7 +425,7 @@ def _assignment_of(claims: dict) -> str | None:
 
 def _student_of(claims: dict, match: str) -> str:
     """The gradebook student this launch is: by `sub` as lms_user_id, else by `match` (recorded then)."""
-    from ..gradebook import open_gradebook
+    from ..grading.gradebook import open_gradebook
     from nbgrader.api import Student  # noqa: I001
     from ..lms.nrps import member_key, student_key
 
@@ -482,7 +482,7 @@ def _instructor_id(claims: dict) -> str:
 
 
 def _max_score(assignment: str) -> float | None:
-    from ..grade import assignment_spec
+    from ..grading.grade import assignment_spec
 
     try:
         return float(assignment_spec(service().course, assignment).max_score)

@@ -171,7 +171,7 @@ class Store:
     """The service tables; every method is one short transaction, safe from any thread."""
 
     def __init__(self, db_url: str):
-        from ..graded import create_graded_table
+        from ..grading.graded import create_graded_table
 
         self.engine = engine_for(db_url)
         METADATA.create_all(self.engine)
@@ -240,7 +240,7 @@ class Store:
         """What `autograder grade` graded (with each full result if `results`), each counting unless a service
         attempt of its student and assignment does. Rows the service itself wrote there before it kept to its
         own table are not batch attempts."""
-        from ..graded import GRADED, is_batch_fingerprint
+        from ..grading.graded import GRADED, is_batch_fingerprint
 
         columns = [column for column in GRADED.c if column.name != "result"]
         query = select(*columns, *([GRADED.c.result] if results else [])).order_by(GRADED.c.student,

@@ -153,7 +153,7 @@ def take_attempt(student: str, assignment: str, data: bytes):
     """Check `data`, a notebook of `student` for `assignment`, against the policy (attempts left, minutes between)
     and the limits, store it and queue it for grading: the acknowledged Attempt, or NotTaken. Every way of
     submitting (the page's upload, api.py's endpoint) goes through here."""
-    from ..pipeline import other_assignments
+    from ..grading.pipeline import other_assignments
     from .grading import numbered_folder
     from .uploads import Refused, check_notebook, store_upload, without_submit_key
 
@@ -290,7 +290,7 @@ def assignment_state(student: str, assignment: str) -> dict:
 
 def batch_standing_of(batch):
     """What the batch's graded submission counts for (results.counted), as `standings` for the service's."""
-    from ..grade import SubmissionResult
+    from ..grading.grade import SubmissionResult
     from .results import counted
 
     if batch is None:
@@ -301,8 +301,8 @@ def batch_standing_of(batch):
 
 def render_batch_attempt(student: str, assignment: str, instructor: bool):
     """The result page of the submission `autograder grade` graded, as an attempt's (render_attempt)."""
-    from ..grade import SubmissionResult
-    from ..view import Shown
+    from ..grading.grade import SubmissionResult
+    from ..present.view import Shown
     from .results import result_view
 
     svc = service()
@@ -347,7 +347,7 @@ def render_attempt(found, instructor: bool):
 def attempt_view(found, instructor: bool):
     """The ResultView of a graded attempt under what its policy shows now (everything to an instructor); None
     while it is not graded, or when its result cannot be read."""
-    from ..view import Shown
+    from ..present.view import Shown
     from .grading import stored_result
     from .results import result_view
 

@@ -16,7 +16,7 @@ from typing import Callable
 import nbformat
 
 import make_class
-from autograder import notebook as nb
+from autograder.course import notebook as nb
 from builders import cell_index, inserted, replaced, solution
 from course_files import ASSIGNMENTS
 
@@ -168,7 +168,7 @@ PATCH_PYTEST_AND_ASSERT = code('''
     sys.modules["pytest"] = fake
     builtins.AssertionError = type("AssertionError", (Exception,), {})
     builtins.__dict__["assert_hidden_checks_pass"] = lambda *args, **kwargs: None
-    for name in ["autograder", "autograder.checks", "autograder.expect"]:
+    for name in ["autograder", "autograder.checking.checks", "autograder.checking.expect"]:
         sys.modules[name] = types.ModuleType(name)
     print("patched pytest, AssertionError and the hidden-check entry point")
 ''')

@@ -71,7 +71,7 @@ def course(tmp_path_factory):
 def test_the_wheel_holds_no_hidden_check(wheel):
     with zipfile.ZipFile(wheel) as opened:
         names = opened.namelist()
-    assert "autograder/checks.py" in names and "autograder/lms/gradescope.py" in names
+    assert "autograder/checking/checks.py" in names and "autograder/lms/gradescope.py" in names
     hidden = {path.name for path in (ROOT / "hidden").glob("test_*.py")}
     assert len(hidden) == 4
     assert [name for name in names if name.rpartition("/")[2] in hidden or "hidden/" in name] == []
@@ -137,7 +137,7 @@ def test_without_its_check_file_no_zip_is_written(installed, course, tmp_path):
 
 
 def test_the_zip_packs_the_courses_own_checks_wherever_it_is_run_from(tmp_path, monkeypatch):
-    from autograder.config import load_course
+    from autograder.course.config import load_course
     from autograder.lms.gradescope import packed_files
 
     root = copy_course(tmp_path / "course")

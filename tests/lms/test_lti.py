@@ -12,8 +12,8 @@ from nbgrader.api import Gradebook
 from sqlalchemy.exc import SAWarning
 
 from autograder.cli import main
-from autograder.grade import assignment_spec
-from autograder.gradebook import record_assignment
+from autograder.grading.grade import assignment_spec
+from autograder.grading.gradebook import record_assignment
 from autograder.lms.settings import create_key_pair, public_jwk, read_private_key
 
 A1 = "01-gradient-descent"

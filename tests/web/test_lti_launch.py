@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).parent.parent / "lms"))  # the platform li
 from lti_platform import INSTRUCTOR, LEARNER, LtiPlatform, pem_pair  # noqa: E402
 
 from autograder.lms.settings import create_key_pair, public_jwk  # noqa: E402
-from autograder.scores import score  # noqa: E402
+from autograder.results.scores import score  # noqa: E402
 from autograder.web.lti import PUBLISHED, publication  # noqa: E402
 from autograder.web.store import utcnow  # noqa: E402
 
@@ -45,7 +45,7 @@ def lti(tmp_path_factory):
                 "platform_jwks_url": platform.jwks_url, "retry_delay": 0.01, "timeout": 5, "contexts": ["context-1"]}
     config = TEST_CONFIG + "".join(f"\nc.LTI.{name} = {value!r}" for name, value in settings.items()) + "\n"
     course = make_course(folder / "course", config)
-    from autograder.config import load_course
+    from autograder.course.config import load_course
 
     with Gradebook(load_course(course).db_url) as gradebook:
         gradebook.update_or_create_student("ada", email="ada@uni.edu", first_name="Ada", last_name="Lovelace")

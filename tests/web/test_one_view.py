@@ -14,7 +14,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ready
 from selenium.webdriver.support.ui import WebDriverWait
 
-from autograder.feedback import render_feedback
+from autograder.present.feedback import render_feedback
 from autograder.web.grading import stored_result
 from served import SAMPLES, ThreadServer, make_course, upload, wait_done
 
@@ -269,7 +269,7 @@ def test_the_page_of_a_new_submit_key_fits_360_and_1280_pixels_without_serious_a
 
 def test_the_feedback_pages_and_the_class_report_fit_360_and_1280_pixels(graded_class, browser, screenshots,
                                                                           tmp_path):
-    from autograder.report import build, render_report
+    from autograder.present.report import build, render_report
 
     server, attempts = graded_class
     problems = []

@@ -9,14 +9,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from autograder import notebook as nb
+from autograder.course import notebook as nb
 from autograder.web.api import RateLimit
 from served import A1, ONE_ASSIGNMENT_CONFIG, csrf_token, make_course
 
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
-    from autograder.config import load_course
+    from autograder.course.config import load_course
     from autograder.web import create_app
 
     served = create_app(load_course(make_course(tmp_path_factory.mktemp("api") / "course", ONE_ASSIGNMENT_CONFIG)),
@@ -228,7 +228,7 @@ def key_rows(app, student: str) -> list:
 
 
 def test_get_a_submit_key_shows_a_new_key_once_in_its_post_answer_only(app):
-    from autograder.visible_check import _pasted_key
+    from autograder.checking.visible_check import _pasted_key
 
     client = signed_in(app, "lise")
     before = client.get(f"/assignments/{A1}").get_data(as_text=True)

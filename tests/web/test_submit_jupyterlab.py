@@ -104,7 +104,7 @@ def test_the_submit_button_shows_the_graded_result_in_the_notebook(server, lab):
 
 
 def test_a_notebook_without_a_key_asks_for_one_once_checks_it_and_keeps_it(server, lab):
-    from autograder.visible_check import _pasted_key
+    from autograder.checking.visible_check import _pasted_key
 
     lab, folder = lab
     student = "lab_lise"

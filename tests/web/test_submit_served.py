@@ -71,7 +71,7 @@ def submit_run(path, *options):
 
 def test_a_key_from_get_a_submit_key_is_kept_by_the_notebook_and_shown_in_its_post_answer_only(server, tmp_path,
                                                                                                caplog):
-    from autograder.visible_check import _pasted_key
+    from autograder.checking.visible_check import _pasted_key
 
     caplog.set_level(logging.DEBUG)
     student = "submit_lise"
@@ -122,7 +122,7 @@ def test_a_key_from_get_a_submit_key_is_kept_by_the_notebook_and_shown_in_its_po
 def test_a_kept_key_that_was_revoked_asks_at_a_terminal_for_a_new_one_and_keeps_that(server, tmp_path, monkeypatch,
                                                                                       capsys):
     from autograder.cli import main
-    from autograder.visible_check import _pasted_key
+    from autograder.checking.visible_check import _pasted_key
 
     student = "submit_rosalind"
     client = server.session(student)

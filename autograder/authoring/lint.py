@@ -13,14 +13,14 @@ from pathlib import Path
 
 from nbgrader.nbgraderformat import MetadataValidator, ValidationError
 
-from . import notebook as nb
-from .checks import run_check, check_file, load_checks
-from .config import HIDDEN_CHECKS, OLD_HIDDEN_CHECKS
-from .submission import local_submission
+from ..course import notebook as nb
+from ..checking.checks import run_check, check_file, load_checks
+from ..course.config import HIDDEN_CHECKS, OLD_HIDDEN_CHECKS
+from ..engine.submission import local_submission
 
 WORKED_EXAMPLE = "_on_the_worked_example"  # a check named so repeats the visible check: it earns nothing more
 
-VISIBLE_CHECK = Path(__file__).resolve().parent / "visible_check.py"
+VISIBLE_CHECK = Path(__file__).resolve().parents[1] / "checking" / "visible_check.py"
 HELPER_GRADE_ID = "check_helpers"  # the check helper cell's fixed grade id
 KEEP_GOING = "_keep_going = True"  # set by a check cell's first hidden block: a failed visible check then reports
 
@@ -260,8 +260,9 @@ def _contracts(path: Path, notebook, assignment: str, checks_load: bool) -> list
     for index, cell in enumerate(notebook.cells):
         at = nb.where(path, index, cell)
         if nb.grade_id(cell) == HELPER_GRADE_ID and cell.source.strip() != helper:
-            problems.append(f"{at}: the check helper cell differs from autograder/visible_check.py. Paste that file "
-                            "into the cell unchanged: the grader recognises a failed visible check by its CheckFailed, "
+            problems.append(f"{at}: the check helper cell differs from autograder/checking/visible_check.py. "
+                            "Paste that file into the cell unchanged: "
+                            "the grader recognises a failed visible check by its CheckFailed, "
                             "and every notebook shares that one tested helper.")
         if not nb.is_autograder_test(cell):
             continue
@@ -285,7 +286,7 @@ def _contracts(path: Path, notebook, assignment: str, checks_load: bool) -> list
     if uses_check and not any(nb.grade_id(cell) == HELPER_GRADE_ID for cell in notebook.cells):
         problems.append(f"{path}: the check cells call check(...), but no cell has the grade id "
                         f"{HELPER_GRADE_ID!r}. Add a read-only cell with that grade id holding "
-                        "autograder/visible_check.py, before the first exercise.")
+                        "autograder/checking/visible_check.py, before the first exercise.")
     if checks_load:
         for exercise in load_checks(assignment):
             if exercise not in called:

@@ -92,7 +92,7 @@ def find_root(start: Path | None = None) -> Path:
     try:
         return course_folder(start)
     except NoCourse:
-        return Path(__file__).resolve().parent.parent
+        return Path(__file__).resolve().parents[2]
 
 
 @lru_cache(maxsize=None)

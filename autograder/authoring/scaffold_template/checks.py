@@ -5,8 +5,8 @@ Written by `autograder new` as an example to replace; docs/check-authors.md expl
 import numpy as np
 import pytest
 
-from autograder.expect import Mistake, expect_close, rounded, separates
-from autograder.submission import describe_call
+from autograder.checking.expect import Mistake, expect_close, rounded, separates
+from autograder.engine.submission import describe_call
 
 
 def reference_squared_error(prediction, target):

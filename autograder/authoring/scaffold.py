@@ -16,7 +16,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import CONFIG_FILE
+from ..course.config import CONFIG_FILE
 
 logger = logging.getLogger(__name__)
 
@@ -57,8 +57,8 @@ def check_name(assignment: str, notebook: str) -> None:
 
 def new_assignment(root: Path, assignment: str, notebook: str | None = None) -> NewAssignment:
     """Add `assignment` to the course at `root`; raises ScaffoldError, having written nothing, if it cannot."""
-    from .checks import check_file
-    from .config import load_course
+    from ..checking.checks import check_file
+    from ..course.config import load_course
 
     notebook = notebook or default_notebook(assignment)
     check_name(assignment, notebook)
@@ -232,7 +232,7 @@ def add_command(commands):
 
 
 def run_new(args) -> int:
-    from .config import find_root
+    from ..course.config import find_root
 
     root = find_root()
     try:

@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from . import notebook as nb
-from .budgets import Budgets, cell_key, duration, reference_for
-from .checks import CheckResult, Figure, bounded, check_file, earned, helper_note, load_checks, run_fairly
-from .config import Course
-from .expect import course_tolerances
-from .sandbox import CourseSetupError, Run, Sandbox, SandboxError
-from .spec import AssignmentSpec, Exercise, notebook_spec
+from ..course import notebook as nb
+from ..engine.budgets import Budgets, cell_key, duration, reference_for
+from ..checking.checks import CheckResult, Figure, bounded, check_file, earned, helper_note, load_checks, run_fairly
+from ..course.config import Course
+from ..checking.expect import course_tolerances
+from ..engine.sandbox import CourseSetupError, Run, Sandbox, SandboxError
+from ..course.spec import AssignmentSpec, Exercise, notebook_spec
 
 logger = logging.getLogger(__name__)
 
@@ -116,7 +116,7 @@ class SubmissionResult:
 
     def headline(self) -> str:
         """The score in words, e.g. "7 of 7 points so far; 2 more points to be graded by your instructor"."""
-        from .pages import count, points
+        from ..results.scores import count, points
 
         pending = self.pending_points
         if not pending:
@@ -268,7 +268,7 @@ def _check(run: Run, runner: "Runner", spec: AssignmentSpec, exercise: Exercise,
 
 def with_hand_grades(result: SubmissionResult, grades: dict) -> SubmissionResult:
     """The result with the instructor's grades of its written answers (grade id -> gradebook.HandGrade) in."""
-    from .pages import points
+    from ..results.scores import points
 
     for test in result.tests:
         grade = grades.get(test.name) if test.manual else None

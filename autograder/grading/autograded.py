@@ -9,10 +9,10 @@ import os
 import textwrap
 from pathlib import Path
 
-from . import notebook as nb
+from ..course import notebook as nb
 from .grade import AssignmentSpec, SubmissionResult
-from .scores import score
-from .sandbox import MAX_DISPLAY_CHARS
+from ..results.scores import score
+from ..engine.sandbox import MAX_DISPLAY_CHARS
 
 
 def _stream(text):

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import pages
-from .grade import SubmissionResult
+from ..grading.grade import SubmissionResult
 from .view import build
 
 logger = logging.getLogger(__name__)
@@ -37,10 +37,10 @@ def add_command(commands):
 
 
 def run_feedback(args) -> int:
-    from .autograded import read_results
-    from .config import load_course
-    from .gradebook import hand_grades
-    from .grade import with_hand_grades
+    from ..grading.autograded import read_results
+    from ..course.config import load_course
+    from ..grading.gradebook import hand_grades
+    from ..grading.grade import with_hand_grades
 
     course = load_course()
     by_hand = hand_grades(args.db or course.db_url, args.assignment)

@@ -27,7 +27,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .budgets import Budgets, duration
-from .config import Course
+from ..course.config import Course
 from .plain import DecodeError, decode, encode, recv_message, send_message
 from .submission import Call, StudentCodeError, StudentFunction, Submission, describe_call, explain_exception
 

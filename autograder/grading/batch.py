@@ -26,13 +26,13 @@ from typing import Iterable, Iterator
 
 from tqdm import tqdm
 
-from . import notebook as nb
-from .checks import check_file
-from .config import Course
+from ..course import notebook as nb
+from ..checking.checks import check_file
+from ..course.config import Course
 from .grade import AssignmentSpec, SubmissionResult, assignment_spec, error_result, grade_notebook
 from .pipeline import Job, drain, other_assignments
-from .sandbox import Sandbox
-from .scores import score
+from ..engine.sandbox import Sandbox
+from ..results.scores import score
 
 logger = logging.getLogger(__name__)
 

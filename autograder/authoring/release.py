@@ -15,11 +15,11 @@ from pathlib import Path
 import nbformat
 import numpy as np
 
-from . import notebook as nb
+from ..course import notebook as nb
 from .check_audit import answer_leaks, disagreements
-from .checks import check_file
-from .config import Course
-from .expect import course_tolerances
+from ..checking.checks import check_file
+from ..course.config import Course
+from ..checking.expect import course_tolerances
 from .lint import lint_check_file, lint_source
 
 MARKERS = (nb.BEGIN_SOLUTION, nb.END_SOLUTION, nb.BEGIN_HIDDEN, nb.END_HIDDEN,
@@ -63,8 +63,8 @@ def register(course: Course, assignment: str) -> None:
     """Make sure the course's gradebook has the assignment, its notebook and grade cells as the source now has them
     (generate_assignment records them too, but not into a gradebook nbgrader resolves elsewhere), so
     `nbgrader autograde` works right after a release."""
-    from .grade import assignment_spec
-    from .gradebook import record_assignment
+    from ..grading.grade import assignment_spec
+    from ..grading.gradebook import record_assignment
 
     record_assignment(course.db_url, course, assignment_spec(course, assignment))
 

@@ -16,9 +16,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .checks import CheckResult
+from ..checking.checks import CheckResult
 from .feedback import FOLDER, PAGE
-from .grade import SubmissionResult, TestResult
+from ..grading.grade import SubmissionResult, TestResult
 from .view import title
 
 logger = logging.getLogger(__name__)
@@ -90,8 +90,8 @@ class ClassReport:
 
     def lines(self) -> list[str]:
         n = len(self.scores)
-        from .pages import count
-        from .scores import score
+        from ..results.scores import count
+        from ..results.scores import score
 
         lines = [f"{self.assignment}: {count(n, 'submission')} ({n - self.errors} graded, {self.errors} could not be "
                  "graded)"]
@@ -214,7 +214,7 @@ def _percent(part: int, whole: int) -> str:
 def exercise_code(notebook, editable, released=frozenset()) -> dict[str, str]:
     """The code the student wrote, per exercise: {grade id (else "cell N"): code} of every code cell they could edit
     that is not empty and not left as `released`."""
-    from .notebook import grade_id
+    from ..course.notebook import grade_id
 
     return {grade_id(cell) or f"cell {number}": cell.source
             for number, cell in enumerate(notebook.cells if notebook else [], start=1)
@@ -225,10 +225,10 @@ def exercise_code(notebook, editable, released=frozenset()) -> dict[str, str]:
 def build(course, autograded: Path, assignment: str, db_url: str | None = None) -> ClassReport:
     """The report of every graded submission of `assignment` under `autograded`, read one at a time, with the
     written answers' hand grades from the gradebook (the course's unless `db_url`)."""
-    from . import notebook as nb
-    from .autograded import read_results
-    from .grade import assignment_spec, with_hand_grades
-    from .gradebook import hand_grades
+    from ..course import notebook as nb
+    from ..grading.autograded import read_results
+    from ..grading.grade import assignment_spec, with_hand_grades
+    from ..grading.gradebook import hand_grades
     from .similarity import similar_pairs
 
     spec = assignment_spec(course, assignment)
@@ -270,7 +270,7 @@ def add_command(commands):
 
 
 def run_report(args) -> int:
-    from .config import load_course
+    from ..course.config import load_course
 
     course = load_course()
     autograded = args.autograded or course.root / "autograded"
@@ -302,7 +302,7 @@ def render_report(report: ClassReport, feedback: Path, here: Path, course_root: 
     """The report as one self-contained HTML page (inline styles and SVG), linking each student to their
     feedback page under `feedback` when it exists, relative to the report's folder `here`."""
     from . import pages
-    from .checks import Figure, Series
+    from ..checking.checks import Figure, Series
 
     histogram = report.histogram()
     chart = pages.svg(Figure(f"Scores of {len(report.scores)} submissions", "points", "students", (
@@ -327,7 +327,7 @@ def flag_attention(db_url: str, course, report: ClassReport) -> int:
     from nbgrader.api import Assignment, Notebook, SubmittedAssignment, SubmittedNotebook
     from sqlalchemy import select, update
 
-    from .gradebook import open_gradebook
+    from ..grading.gradebook import open_gradebook
 
     students = [item.student for item in report.attention]
     if not students:

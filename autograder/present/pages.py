@@ -1,6 +1,6 @@
 """What the feedback pages and the class report share: the Jinja2 templates, message text and figures.
 
-The templates live in `autograder/templates/`; a course overrides any of them by putting a file of the same
+The templates live in `autograder/present/templates/`; a course overrides any of them by putting a file of the same
 name in its own `templates/` folder. Autoescaping is on, so a student's name or message is text, never markup.
 Pages stay self-contained: styles inline, figures inline SVG, no script, no external file.
 """
@@ -17,9 +17,9 @@ from pathlib import Path
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
-from .checks import Figure
-from . import scores
-from .scores import score
+from ..checking.checks import Figure
+from ..results import scores
+from ..results.scores import score
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 # A message longer than this is cut on a page (a student's print loop can fill a message with megabytes).

@@ -29,8 +29,8 @@ from sqlalchemy import Column, DateTime, Float, MetaData, String, Table, Text, b
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, SAWarning, SQLAlchemyError
 
-from . import notebook as nb
-from .config import CONFIG_FILE, Course
+from ..course import notebook as nb
+from ..course.config import CONFIG_FILE, Course
 from .grade import AssignmentSpec, SubmissionResult
 from .graded import GRADED, create_graded_table
 
@@ -273,7 +273,7 @@ class GradebookWriter:
                 self.gradebook = Gradebook(db_url)
                 _stamp_alembic(self.gradebook)
                 create_graded_table(self.gradebook.engine)
-                from .web.store import ATTEMPTS
+                from ..web.store import ATTEMPTS
 
                 ATTEMPTS.create(self.gradebook.engine, checkfirst=True)  # the service's attempts: one history
                 record_assignment(db_url, course, spec)
@@ -315,8 +315,8 @@ class GradebookWriter:
     def counts_over_service(self, student: str, score: float, timestamp: datetime | None) -> bool:
         """Whether a batch result of `score` handed in at `timestamp` is the attempt that counts under the
         assignment's counting policy (web/policies.py), over the student's graded attempts in the service."""
-        from .web.policies import BATCH, Graded, counting_attempt, policy
-        from .web.store import ATTEMPTS, EXTENSIONS
+        from ..web.policies import BATCH, Graded, counting_attempt, policy
+        from ..web.store import ATTEMPTS, EXTENSIONS
 
         try:
             where = (ATTEMPTS.c.student == student) & (ATTEMPTS.c.assignment == self.spec.name)
@@ -365,7 +365,7 @@ class GradebookWriter:
         if grades_too:
             self._save_grades(connection, result, submitted, timestamp)
         if batch:
-            from .web.store import ATTEMPTS
+            from ..web.store import ATTEMPTS
 
             if grades_too:  # the batch's submission counts now, not any of the service's attempts
                 connection.execute(update(ATTEMPTS).where(

@@ -25,10 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import notebook as nb
-from .checks import check_module, checks_in, run_check, weight_of
-from .expect import Mistake, is_close
-from .submission import local_submission
+from ..course import notebook as nb
+from ..checking.checks import check_module, checks_in, run_check, weight_of
+from ..checking.expect import Mistake, is_close
+from ..engine.submission import local_submission
 
 logger = logging.getLogger(__name__)
 

@@ -36,14 +36,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .config import Course
+from ..course.config import Course
 
 logger = logging.getLogger(__name__)
 
 CACHE_FOLDER = ".autograder-cache"   # in the course root; .gitignore lists it
 CACHE_FORMAT = 1
 # the files of the engine whose change can change what the reference measures: the sandbox's side of a run
-ENGINE_FILES = ("sandboxed.py", "plain.py", "sandbox.py", "grade.py", "budgets.py")
+ENGINE_FILES = ("engine/sandboxed.py", "engine/plain.py", "engine/sandbox.py", "grading/grade.py",
+                "engine/budgets.py")
 RUNS = 2  # the reference is timed this often; each time kept is the shortest, the least disturbed
 
 
@@ -240,8 +241,8 @@ def cache_path(course: Course, assignment: str) -> Path:
 def content_key(course: Course, source: Path, check_file: Path) -> str:
     """A hash of what the reference's times depend on; the same key, the same times (up to the machine's noise)."""
     digest = hashlib.sha256()
-    engine = Path(__file__).resolve().parent
-    for path in (source, check_file, *(engine / name for name in ENGINE_FILES)):
+    package = Path(__file__).resolve().parents[1]
+    for path in (source, check_file, *(package / name for name in ENGINE_FILES)):
         content = path.read_bytes()
         digest.update(f"{path.name}:{len(content)}:".encode())
         digest.update(content)

@@ -25,18 +25,19 @@ import time
 from functools import lru_cache
 from pathlib import Path
 
-from .checks import check_file
-from .config import Course, load_course
+from ..checking.checks import check_file
+from ..course.config import Course, load_course
 from .grade import SubmissionResult, assignment_spec, error_result, grade_notebook
 from .pipeline import other_assignments
-from .sandbox import Sandbox, SandboxError
+from ..engine.sandbox import Sandbox, SandboxError
 
 CONNECT_TIMEOUT = 5.0      # seconds to reach the scheduler before giving up
 WORKER_TIMEOUT = 10.0      # seconds to wait for a first worker when the scheduler has none
 TASKS_PER_THREAD = 4       # tasks in flight per worker thread: enough to keep every thread busy
-PACKAGE = Path(__file__).resolve().parent
-ENGINE = ("grade.py", "spec.py", "checks.py", "expect.py", "submission.py", "notebook.py", "sandbox.py",
-          "sandboxed.py", "plain.py")  # the modules that run a notebook and its checks
+PACKAGE = Path(__file__).resolve().parents[1]
+ENGINE = ("grading/grade.py", "course/spec.py", "checking/checks.py", "checking/expect.py",
+          "engine/submission.py", "course/notebook.py", "engine/sandbox.py", "engine/sandboxed.py",
+          "engine/plain.py")  # the modules that run a notebook and its checks
 
 
 class ClusterError(RuntimeError):

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Protocol
 
-from .spec import AssignmentSpec
+from ..course.spec import AssignmentSpec
 
 
 @dataclass(frozen=True)

@@ -24,10 +24,10 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
-from .checks import bounded
-from .config import Course
+from ..checking.checks import bounded
+from ..course.config import Course
 from .grade import TestResult, Runner
-from .sandbox import Sandbox
+from ..engine.sandbox import Sandbox
 
 logger = logging.getLogger(__name__)
 
@@ -187,7 +187,7 @@ def _test_result(cell, reply: dict | None, tampered: bool) -> tuple[TestResult, 
 def nbgrader_assignments(course: Course) -> dict[str, tuple[str, ...]]:
     """The assignments of `source/` that nbgrader finds and course_config.py does not list, each with its notebooks:
     graded by their own test cells (an assignment with a hidden check file is graded by it, as before)."""
-    from .checks import check_file
+    from ..checking.checks import check_file
 
     found = {}
     for folder in sorted((course.root / "source").glob("*/")):
