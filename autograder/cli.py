@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from .config import NoCourse, course_folder, load_course
+from .course.config import NoCourse, course_folder, load_course
 
 # The demo grades the sample class bundled with the package, and submit sends a notebook to a service: neither
 # needs a course folder of its own.
@@ -20,10 +20,10 @@ DEFAULT_WORKERS = (os.cpu_count() or 1) + 1
 
 # Verbs that live in their stage's module: each has `add_command(commands)`, which adds its sub-parser with
 # `set_defaults(run=...)` and keeps heavy imports inside the run function (a cold start stays fast).
-VERB_MODULES: tuple[str, ...] = ("autograder.lms.gradescope", "autograder.feedback", "autograder.report",
-                                 "autograder.lms.lti", "autograder.lms.roster", "autograder.lms.collect",
-                                 "autograder.lms.export", "autograder.scaffold", "autograder.web.cli",
-                                 "autograder.submit")
+VERB_MODULES: tuple[str, ...] = ("autograder.lms.gradescope", "autograder.present.feedback",
+                                 "autograder.present.report", "autograder.lms.lti_cli", "autograder.lms.roster",
+                                 "autograder.lms.collect", "autograder.lms.export", "autograder.authoring.scaffold",
+                                 "autograder.web.cli", "autograder.submit")
 
 
 # One format for every message on stderr: the commands', the service's threads' and the libraries' warnings.
@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         course = load_course()
         known = list(course.assignments)
         if args.command == "grade":  # and the ones graded by their notebooks' own test cells (nbtests.py)
-            from .nbtests import nbgrader_assignments
+            from .grading.nbtests import nbgrader_assignments
 
             known += nbgrader_assignments(course)
         if args.assignment not in known:
@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_release(args) -> int:
-    from .release import release
+    from .authoring.release import release
 
     course = load_course()
     assignments = args.assignments or list(course.assignments)
@@ -161,9 +161,9 @@ def run_release(args) -> int:
 
 
 def run_grade(args) -> int:
-    from .batch import grade_assignments, starting_line
-    from .distributed import ClusterError
-    from .sandbox import SandboxError
+    from .grading.batch import grade_assignments, starting_line
+    from .grading.distributed import ClusterError
+    from .engine.sandbox import SandboxError
 
     course = load_course()
     if args.all == (args.assignment is not None):
@@ -172,7 +172,7 @@ def run_grade(args) -> int:
     db_url = args.db or (None if args.notebook is not None else course.db_url)
     failures: tuple[type[Exception], ...] = (SandboxError, ClusterError)
     if db_url:  # one notebook without a gradebook need not import SQLAlchemy (a good part of a cold start)
-        from .gradebook import GradebookError, check_url, safe_url
+        from .grading.gradebook import GradebookError, check_url, safe_url
 
         failures += (GradebookError,)
         try:
@@ -180,7 +180,7 @@ def run_grade(args) -> int:
         except GradebookError as error:
             print(f"autograder grade: {error}", file=sys.stderr)
             return 2
-    from .nbtests import nbgrader_assignments
+    from .grading.nbtests import nbgrader_assignments
 
     in_notebooks = list(nbgrader_assignments(course))  # graded by their notebooks' own test cells (issue 28)
     if args.notebook is not None and args.assignment in in_notebooks:
@@ -203,9 +203,9 @@ def run_grade(args) -> int:
 
 
 def _grade_one(course, args) -> int:
-    from .batch import SubmittedNotebook, grade_batch
-    from .scores import fraction
-    from .pages import points
+    from .grading.batch import SubmittedNotebook, grade_batch
+    from .results.scores import fraction
+    from .results.scores import points
 
     job = SubmittedNotebook(args.student or args.notebook.stem, args.notebook, None)
     results = []

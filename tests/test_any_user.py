@@ -21,8 +21,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.batch import SubmittedNotebook, grade_batch
-from autograder.config import load_course
+from autograder.grading.batch import SubmittedNotebook, grade_batch
+from autograder.course.config import load_course
 from builders import replaced, solution, write
 from course_files import ROOT
 from make_class import EXPECTED
@@ -31,7 +31,7 @@ pytestmark = pytest.mark.slow
 
 USER = "agtest"
 A1 = "01-gradient-descent"
-COURSE_FILES = ("source", "release", "samples", "course_config.py", "nbgrader_config.py", "autograder/hidden")
+COURSE_FILES = ("source", "release", "samples", "course_config.py", "nbgrader_config.py", "hidden")
 
 
 def _grading_user() -> str:
@@ -210,8 +210,8 @@ def test_a_course_whose_first_cells_fail_makes_each_submission_an_error(course, 
 
 STUDENT_VS_SANDBOX = r'''
 import json, os, signal, sys, time
-from autograder.config import load_course
-from autograder.sandbox import Sandbox
+from autograder.course.config import load_course
+from autograder.engine.sandbox import Sandbox
 
 ATTACK = """
 import os, signal

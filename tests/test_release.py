@@ -7,10 +7,10 @@ import sys
 import nbformat
 import pytest
 
-from autograder import notebook as nb
-from autograder.checks import check_file
-from autograder.config import load_course
-from autograder.release import generate, verify_release
+from autograder.course import notebook as nb
+from autograder.checking.checks import check_file
+from autograder.course.config import load_course
+from autograder.authoring.release import generate, verify_release
 from course_files import ASSIGNMENTS, ROOT
 
 
@@ -199,7 +199,7 @@ def test_update_steps_downhill(submission):
 
 
 def test_release_refuses_a_broken_check_file_naming_file_and_line(course, tmp_path):
-    from autograder.lint import lint_check_file
+    from autograder.authoring.lint import lint_check_file
 
     path = tmp_path / "test_01_gradient_descent.py"
     path.write_text(BROKEN_CHECKS)
@@ -215,7 +215,7 @@ def test_release_refuses_a_broken_check_file_naming_file_and_line(course, tmp_pa
 
 
 def test_the_course_check_files_and_references_pass_the_release_checks(course):
-    from autograder.lint import lint_check_file
+    from autograder.authoring.lint import lint_check_file
 
     for assignment in ASSIGNMENTS:
         assert lint_check_file(assignment, course.source_notebook(assignment)) == []

@@ -22,7 +22,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..scores import fraction
+from ..results.scores import fraction
 from .csvfiles import LmsFileError, write_table
 
 logger = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ class Grades:
 
 def read_grades(db_url: str, assignments: list[str]) -> Grades:
     """Every student's score of every assignment, as nbgrader's export computes it."""
-    from ..gradebook import lms_score, open_gradebook  # first: it makes nbgrader's import fast
+    from ..grading.gradebook import lms_score, open_gradebook  # first: it makes nbgrader's import fast
     from nbgrader.api import MissingEntry  # noqa: I001
 
     scores, feedback, max_scores, unfinished = {}, {}, {}, []
@@ -196,7 +196,7 @@ def add_command(commands) -> None:
 
 
 def run_export(args) -> int:
-    from ..config import load_course
+    from ..course.config import load_course
 
     course = load_course()
     db_url = args.db or course.db_url
@@ -240,7 +240,7 @@ def run_export(args) -> int:
 
 def _nobody(args, left_out: list[str], db_url: str) -> str:
     """Why an export would hold no student (then nothing is written: an import of a header alone changes nothing)."""
-    from ..gradebook import safe_url
+    from ..grading.gradebook import safe_url
 
     if not left_out:
         return f"the gradebook {safe_url(db_url)} has no students yet. Grade first (autograder grade), or give --db."

@@ -20,12 +20,12 @@ from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..autograded import RESULTS, write_autograded
-from ..batch import SandboxWorker, read_submitted, save_or_explain
-from ..grade import SubmissionResult, assignment_spec
-from ..gradebook import GradebookError
-from ..pipeline import STOP, Job, drain
-from ..spec import NbgraderSpec
+from ..grading.autograded import RESULTS, write_autograded
+from ..grading.batch import SandboxWorker, read_submitted, save_or_explain
+from ..grading.grade import SubmissionResult, assignment_spec
+from ..grading.gradebook import GradebookError
+from ..grading.pipeline import STOP, Job, drain
+from ..course.spec import NbgraderSpec
 from .policies import BATCH, Graded, counting_attempt, policy
 from .store import Attempt, Store
 
@@ -59,7 +59,7 @@ def submission_path(spec, folder: Path) -> Path:
 def service_specs(course) -> dict:
     """The spec of every assignment the service can grade: the course's own (one not ready to grade yet left out,
     and tried again at the next change), then those graded by their notebooks' own test cells (nbtests.py)."""
-    from ..nbtests import nbgrader_assignments, nbgrader_spec
+    from ..grading.nbtests import nbgrader_assignments, nbgrader_spec
 
     specs = {}
     for name in course.assignments:
@@ -116,7 +116,7 @@ class GradingService:
         """Start the sandboxes and the saver, and queue every attempt acknowledged but not yet graded."""
         self.store.drop_unacknowledged()  # uploads a killed server never acknowledged: the student was not told
         if self.scheduler:
-            from ..distributed import ClusterPool
+            from ..grading.distributed import ClusterPool
 
             self.pool = [ClusterPool(self.scheduler, self.course, self.jobs, self.results, service=True)]
         else:
@@ -326,7 +326,7 @@ class GradingService:
         if assignment in self.writers and self.writers[assignment].spec != self.specs[assignment]:
             self.writers.pop(assignment).close()  # released again while the service runs: its cells may differ
         if assignment not in self.writers:
-            from ..gradebook import GradebookWriter
+            from ..grading.gradebook import GradebookWriter
 
             due = policy(self.course, assignment).due
             if due is not None:  # nbgrader's late penalty needs the due date in its gradebook
@@ -353,7 +353,7 @@ def _copy_atomically(source: Path, destination: Path) -> None:
 
 
 def set_due_date(db_url: str, assignment: str, due) -> None:
-    from ..gradebook import open_gradebook
+    from ..grading.gradebook import open_gradebook
 
     gradebook = open_gradebook(db_url)
     try:

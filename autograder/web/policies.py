@@ -9,7 +9,7 @@ from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 from typing import Hashable, Iterable
 
-from ..view import VISIBILITY, Shown  # noqa: F401 (VISIBILITY: what a student sees of a result, less to more)
+from ..present.view import VISIBILITY, Shown  # noqa: F401 (VISIBILITY: what a student sees of a result, less to more)
 
 COUNTING = ("best", "last")
 
@@ -77,7 +77,7 @@ def policy(course, assignment: str) -> Policy:
 
 def check_policies(course) -> None:
     """Raise PolicyError for any policy of the course that names no assignment or holds a wrong value."""
-    from ..nbtests import nbgrader_assignments
+    from ..grading.nbtests import nbgrader_assignments
 
     assignments = [*course.assignments, *(nbgrader_assignments(course) if course.policies else ())]
     for name in course.policies or {}:

@@ -7,9 +7,9 @@ import tempfile
 from datetime import datetime
 from pathlib import Path
 
-from .. import notebook as nb
-from ..grade import AssignmentSpec
-from ..spec import NbgraderSpec
+from ..course import notebook as nb
+from ..grading.grade import AssignmentSpec
+from ..course.spec import NbgraderSpec
 
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f UTC"   # nbgrader's timestamp.txt
 
