@@ -187,10 +187,10 @@ def unchanged_ps1(root: Path) -> Path:
     return root
 
 
-def autograder_grade(root: Path, *options: str) -> subprocess.CompletedProcess:
+def autograder_grade(root: Path, *options: str, assignment: str = "ps1") -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
     env.pop("AUTOGRADER_COURSE_ROOT", None)
-    done = subprocess.run([sys.executable, "-m", "autograder", "grade", "ps1", *options], cwd=root,
+    done = subprocess.run([sys.executable, "-m", "autograder", "grade", assignment, *options], cwd=root,
                           capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     return done
@@ -204,6 +204,23 @@ def test_autograder_grade_on_the_unchanged_course_gives_nbgraders_scores(courses
     assert "ps1: 2 submissions" in done.stdout and "median 2.25 (out of 3 autograded; 10 by hand)" in done.stdout
     _, assignment, students, notebooks = courses["ps1"]
     assert nbgrader_cells(root, assignment, students, notebooks) == nbgrader_cells(*courses["ps1"])
+    again = autograder_grade(root, "--no-progress")  # the batch's resume: every grade committed with its fingerprint
+    assert "ps1: nothing new to grade: 2 already graded, unchanged since" in again.stdout
+
+
+def test_autograder_grade_lists_the_benders_under_needs_attention_and_keeps_their_points_honest(courses, tmp_path):
+    source, assignment, students, _ = courses["own"]
+    root = tmp_path / "own"
+    for folder in ("source", "submitted"):
+        shutil.copytree(source / folder, root / folder)
+    shutil.copy(source / "nbgrader_config.py", root)
+    done = autograder_grade(root, "--no-progress", assignment=assignment)
+    attention = done.stdout.split("  needs attention:\n", 1)[1]
+    flagged = {line.split(":")[0].strip() for line in attention.splitlines() if line.startswith("    ")}
+    assert flagged == {"builtin_bender", "frame_reader"}  # the file reader found nothing to read in the sandbox
+    ours = nbgrader_cells(root, assignment, students, ("own",))
+    for who, honest in HONEST.items():
+        assert {name: ours[who, "own", name] for name in honest} == honest
 
 
 def test_grading_on_a_dask_cluster_gives_nbgraders_scores(courses, tmp_path):

@@ -21,7 +21,7 @@ from served import ThreadServer, csrf_token, wait_done
 from test_lti_launch import launch_form
 from test_nbgrader_course import PS1, autograde, nbgrader_cells
 
-from autograder.lms.lti import create_key_pair, public_jwk
+from autograder.lms.settings import create_key_pair, public_jwk
 from lti_platform import INSTRUCTOR, LtiPlatform  # noqa: E402 (test_lti_launch put tests/lms on the path)
 
 pytestmark = pytest.mark.slow  # nbgrader autograde, a server and its sandboxes, a browser
