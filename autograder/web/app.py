@@ -77,7 +77,7 @@ class Service:
             return
         self.grader.refresh(course)
         self._course, self._seen = course, seen
-        logger.info("course re-read: assignments %s", ", ".join(course.assignments))
+        logger.info("course re-read: assignments %s", ", ".join(self.grader.specs))
 
     def close(self) -> None:
         self.grader.close()
