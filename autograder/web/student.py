@@ -382,11 +382,11 @@ def render_batch_attempt(student: str, assignment: str, instructor: bool):
     rule = policy(svc.course, assignment)
     shown = Shown() if instructor else rule.shown(utcnow(), svc.store.extension(student, assignment))
     marks = _marks(student, assignment) if batch.counts else None
-    view = result_view(SubmissionResult.from_json(batch.result), shown, ("batch", student, assignment,
-                                                                          batch.graded_at), marks, batch.counts)
+    result = SubmissionResult.from_json(batch.result)
+    view = result_view(result, shown, ("batch", student, assignment, batch.graded_at), marks, batch.counts)
     history = svc.store.attempts(student, assignment)
     return render_template("student/batch.html", batch=batch, view=view, history=history,
-                           standings=standings(history), instructor=instructor, policy=rule)
+                           standings=standings(history), instructor=instructor, policy=rule, flags=result.flags)
 
 
 def standings(attempts) -> dict:

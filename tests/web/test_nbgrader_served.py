@@ -138,13 +138,17 @@ def test_an_upload_of_one_notebook_keeps_the_other_from_the_latest_attempt(ps1, 
     assert state["score"] == pytest.approx(sum(score or 0 for (who, _, _), score in theirs.items() if who == "hacker"))
 
 
-def test_bending_the_builtins_earns_nothing_and_the_instructor_sees_the_flag(ps1, attempts):
-    theirs, server = ps1
-    notebook = nbformat.reads(submitted("bitdiddle")["problem1.ipynb"].decode(), as_version=4)
+def bent(student: str) -> dict[str, bytes]:
+    """`student`'s notebooks, problem1 with a last cell that replaces a builtin the tests could rely on."""
+    notebook = nbformat.reads(submitted(student)["problem1.ipynb"].decode(), as_version=4)
     notebook.cells.append(nbformat.from_dict({"cell_type": "code", "execution_count": None, "metadata": {},
                                               "outputs": [], "source": BENDER}))  # nbformat 4.0: cells have no id
-    path = submit(server, "bender", {"problem1.ipynb": nbformat.writes(notebook).encode(),
-                                     "problem2.ipynb": submitted("bitdiddle")["problem2.ipynb"]})
+    return {"problem1.ipynb": nbformat.writes(notebook).encode(), "problem2.ipynb": submitted(student)["problem2.ipynb"]}
+
+
+def test_bending_the_builtins_earns_nothing_and_the_instructor_sees_the_flag(ps1, attempts):
+    theirs, server = ps1
+    path = submit(server, "bender", bent("bitdiddle"))
     state = server.session("bender").get(f"{server.url}{path}/status").json()
     assert state["score"] == pytest.approx(sum(score or 0 for (who, _, _), score in theirs.items()
                                                if who == "bitdiddle"))
@@ -153,6 +157,29 @@ def test_bending_the_builtins_earns_nothing_and_the_instructor_sees_the_flag(ps1
         f"{server.url}/instructor{path}").text)
     assert "Needs attention" not in student_page
     assert "Needs attention" in instructor_page and "builtins.abs" in instructor_page
+
+
+def test_a_batch_graded_bender_is_flagged_on_the_instructors_page_of_the_submission(ps1, tmp_path):
+    """`autograder grade ps1` beside the running service: the flags of its result reach the instructor's page."""
+    import os
+    import subprocess
+    import sys
+
+    _, server = ps1
+    root = server.course.root
+    folder = root / "submitted" / "batchbender" / "ps1"
+    folder.mkdir(parents=True)
+    for name, data in bent("bitdiddle").items():
+        (folder / name).write_bytes(data)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
+    env.pop("AUTOGRADER_COURSE_ROOT", None)
+    done = subprocess.run([sys.executable, "-m", "autograder", "grade", "ps1", "--no-progress", "--workers", "1"],
+                          cwd=root, capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "needs attention:\n    batchbender: problem1.ipynb: changed what the tests rely on" in done.stdout
+    page = html.unescape(server.session("teacher", "instructor").get(
+        f"{server.url}/instructor/students/batchbender/ps1/batch").text)
+    assert "Needs attention" in page and "builtins.abs" in page
 
 
 def test_the_instructors_pages_of_the_assignment_answer(ps1, attempts):
