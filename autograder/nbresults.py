@@ -47,12 +47,12 @@ def autograded_notebook(source_path: Path, submitted_path: Path, graded) -> nbfo
     for index, cell in enumerate(notebook.cells):
         original = ours.get(nb.grade_id(cell))
         if original is not None:
-            cell.metadata["nbgrader"] = copy.deepcopy(original.metadata["nbgrader"])
+            cell.metadata["nbgrader"] = copy.deepcopy(nb.nbgrader_meta(original))
             if nb.grade_id(cell) in graded.cells:  # a test cell: the outputs that decided its points
                 cell.source = nb.visible_part(original.source)
                 cell.outputs = copy.deepcopy(graded.cells[nb.grade_id(cell)].outputs)
                 continue
-            if original.metadata["nbgrader"].get("locked"):
+            if nb.nbgrader_meta(original).get("locked"):
                 cell.source = original.source
         if cell.cell_type != "code":
             continue
