@@ -59,6 +59,10 @@ def release(course: Course, assignments: list[str]) -> list[str]:
 
 def generate(course: Course, assignment: str) -> None:
     """Run nbgrader's own generator, exactly as `nbgrader generate_assignment` would from the course root."""
+    from .gradebook import open_gradebook
+
+    # made here: nbgrader makes a new gradebook by running `alembic` from PATH, which a venv not activated lacks
+    open_gradebook(course.db_url).close()
     command = [sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force", "--log-level=WARN",
                f"--db={course.db_url}"]
     done = subprocess.run(command, cwd=course.root, capture_output=True, text=True)
