@@ -213,12 +213,13 @@ def grade_nbgrader_assignment(course: Course, assignment: str, db_url: str, stud
 
     from nbgrader.api import Gradebook, MissingEntry
 
+    from .gradebook import open_gradebook
     from .nbresults import write_submission
 
     notebooks = nbgrader_assignments(course).get(assignment)
     if notebooks is None:
         raise KeyError(f"unknown assignment {assignment!r}: no folder source/{assignment} with notebooks")
-    with Gradebook(db_url) as gradebook:
+    with open_gradebook(db_url) as gradebook:  # a new one made in-process (nbgrader would run `alembic` from PATH)
         try:
             gradebook.find_assignment(assignment)
             known = True
