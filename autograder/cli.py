@@ -142,9 +142,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_release(args) -> int:
-    from .release import release
-
     from .nbtests import nbgrader_assignments
+    from .release import release
 
     course = load_course()
     in_notebooks = nbgrader_assignments(course)  # graded by their own test cells: every notebook of each released

@@ -40,7 +40,7 @@ def release(course: Course, assignments: list[str]) -> list[str]:
         if assignment not in course.assignments:  # an nbgrader assignment graded by its own test cells
             generate(course, assignment)  # which also records it in the gradebook, as `nbgrader autograde` needs
             problems += verify_nbgrader_release(course.root / "source" / assignment,
-                                                course.root / "release" / assignment)
+                                                course.root / "release" / assignment, nbgrader_stubs(course.root))
             continue
         source = course.source_notebook(assignment)
         with course_tolerances(course):  # the references are checked as the students will be
@@ -92,7 +92,22 @@ def verify_release(source_path: Path, release_path: Path, assignment: str) -> li
     return _verify_notebook(source, release_path, secrets, _answers(source, assignment))
 
 
-def verify_nbgrader_release(source_folder: Path, release_folder: Path) -> list[str]:
+def nbgrader_stubs(root: Path) -> tuple[str, str]:
+    """(code stub, text stub) as nbgrader's ClearSolutions writes them in this course (its nbgrader_config.py may set
+    its own), each by its first line: a stub's lines are indented like the solution region they replace."""
+    from nbgrader.preprocessors import ClearSolutions
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config() \
+        if (Path(root) / "nbgrader_config.py").is_file() else None
+    clear = ClearSolutions(config=config) if config is not None else ClearSolutions()
+    code, text = clear.code_stub.get("python", CODE_STUB), clear.text_stub
+    return (next((line.strip() for line in code.splitlines() if line.strip()), CODE_STUB),
+            next((line.strip() for line in text.splitlines() if line.strip()), TEXT_STUB))
+
+
+def verify_nbgrader_release(source_folder: Path, release_folder: Path,
+                            stubs: tuple[str, str] = (CODE_STUB, TEXT_STUB)) -> list[str]:
     """Every leak or missing stub in the release of an nbgrader assignment with no hidden check file: each released
     notebook against its source, and every other released file, searched for the secrets of all its notebooks."""
     try:
@@ -107,7 +122,7 @@ def verify_nbgrader_release(source_folder: Path, release_folder: Path) -> list[s
         answers: dict[str, list] = {}
         for variable, value in nb.solution_values(source):
             answers.setdefault(variable, []).append(value)
-        problems += _verify_notebook(source, release_folder / name, secrets, answers)
+        problems += _verify_notebook(source, release_folder / name, secrets, answers, stubs)
     for path in sorted(release_folder.rglob("*")):
         if path.is_file() and path.suffix != ".ipynb":
             problems += _file_leaks(path, secrets)
@@ -131,7 +146,8 @@ def _file_leaks(path: Path, secrets: dict[str, str]) -> list[str]:
     return found + [f"{path}: contains {kind} `{secret}`." for secret, kind in secrets.items() if secret in text]
 
 
-def _verify_notebook(source, release_path: Path, secrets: dict[str, str], answers: dict[str, list]) -> list[str]:
+def _verify_notebook(source, release_path: Path, secrets: dict[str, str], answers: dict[str, list],
+                     stubs: tuple[str, str] = (CODE_STUB, TEXT_STUB)) -> list[str]:
     try:
         release = nb.read(release_path)
         nbformat.validate(release)
@@ -148,7 +164,7 @@ def _verify_notebook(source, release_path: Path, secrets: dict[str, str], answer
         for secret, kind in secrets.items():
             if secret in cell.source:
                 problems.append(f"{at}: contains {kind} `{secret}`.")
-    problems += _missing_stubs(source, release, release_path)
+    problems += _missing_stubs(source, release, release_path, stubs)
     problems += _answers_shown(release, release_path, answers)
     problems += _answers_compared(release, release_path, answers)
     return problems
@@ -279,7 +295,7 @@ def _check_file_secrets(assignment: str) -> dict[str, str]:
     return secrets
 
 
-def _missing_stubs(source, release, release_path: Path) -> list[str]:
+def _missing_stubs(source, release, release_path: Path, stubs: tuple[str, str] = (CODE_STUB, TEXT_STUB)) -> list[str]:
     released = {nb.grade_id(cell): (index, cell) for index, cell in enumerate(release.cells) if nb.grade_id(cell)}
     problems = []
     for cell in source.cells:
@@ -290,7 +306,7 @@ def _missing_stubs(source, release, release_path: Path) -> list[str]:
             problems.append(f"{release_path}: the exercise cell {name!r} of the source is missing.")
             continue
         index, out = released[name]
-        stub = CODE_STUB if cell.cell_type == "code" else TEXT_STUB
+        stub = stubs[0] if cell.cell_type == "code" else stubs[1]
         if stub not in out.source:
             problems.append(f"{nb.where(release_path, index, out)}: no {stub!r} stub; the student would not "
                             "know where to write.")
