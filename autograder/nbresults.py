@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
@@ -31,10 +32,29 @@ def submission_result(student: str, assignment: str, graded: list, seconds: floa
         stem = Path(notebook.notebook).stem
         tests += [TestResult(f"{stem}/{test.name}" if ids[test.name] > 1 else test.name, test.score, test.max_score,
                              test.output, test.manual, pending=test.pending) for test in notebook.tests]
-        notes += [f"{notebook.notebook}: {note}" if several else note for note in [*notebook.flags, *notebook.notes]]
+        notes += [f"{notebook.notebook}: {note}" if several and not note.startswith(notebook.notebook) else note
+                  for note in [*notebook.flags, *notebook.notes]]
     return SubmissionResult(student, assignment, round(sum(test.score for test in tests), 4),
                             round(sum(test.max_score for test in tests), 4), "graded", tests=tests, notes=notes,
                             seconds=seconds)
+
+
+@dataclass
+class NotGraded:
+    """A notebook of the assignment that could not be graded (not handed in, unreadable): each of its graded cells
+    earns 0, and the note says why, so that the result's maximum stays the assignment's."""
+    notebook: str
+    tests: list[TestResult]
+    notes: list[str]
+    flags: tuple = ()
+
+
+def not_graded(source_path: Path, why: str) -> NotGraded:
+    tests = [TestResult(nb.grade_id(cell), 0.0, float(nb.nbgrader_meta(cell).get("points", 0)), why,
+                        manual=not nb.is_autograder_test(cell))
+             for cell in nb.read(source_path).cells if nb.grade_id(cell) and (
+                 nb.nbgrader_meta(cell).get("grade") or nb.nbgrader_meta(cell).get("task"))]
+    return NotGraded(Path(source_path).name, tests, [why])
 
 
 def autograded_notebook(source_path: Path, submitted_path: Path, graded) -> nbformat.NotebookNode:
@@ -66,13 +86,15 @@ def autograded_notebook(source_path: Path, submitted_path: Path, graded) -> nbfo
 
 def write_submission(course_root: Path, assignment: str, student: str, notebooks: list[tuple[Path, Path, object]],
                      seconds: float = 0.0) -> SubmissionResult:
-    """Write `autograded/<student>/<assignment>/`: each (source, submitted, NotebookGrade) notebook's autograded copy,
-    the submission's timestamp.txt and its results.json, each file whole or not at all; the result written."""
+    """Write `autograded/<student>/<assignment>/`: each (source, submitted, NotebookGrade) notebook's autograded copy
+    (a NotGraded one has none), the submission's timestamp.txt and its results.json, each file whole or not at all;
+    the result written."""
     folder = Path(course_root) / "autograded" / student / assignment
     folder.mkdir(parents=True, exist_ok=True)
     for source_path, submitted_path, graded in notebooks:
-        write_atomically(folder / Path(submitted_path).name,
-                         nbformat.writes(autograded_notebook(source_path, submitted_path, graded)))
+        if not isinstance(graded, NotGraded):
+            write_atomically(folder / Path(submitted_path).name,
+                             nbformat.writes(autograded_notebook(source_path, submitted_path, graded)))
     timestamp = Path(course_root) / "submitted" / student / assignment / "timestamp.txt"
     if timestamp.is_file():
         write_atomically(folder / "timestamp.txt", timestamp.read_text(errors="replace"))

@@ -214,7 +214,7 @@ def grade_nbgrader_assignment(course: Course, assignment: str, db_url: str, stud
     from nbgrader.api import Gradebook, MissingEntry
 
     from .gradebook import open_gradebook
-    from .nbresults import write_submission
+    from .nbresults import not_graded, write_submission
 
     notebooks = nbgrader_assignments(course).get(assignment)
     if notebooks is None:
@@ -246,6 +246,8 @@ def grade_nbgrader_assignment(course: Course, assignment: str, db_url: str, stud
             for name in notebooks:
                 path = submitted / student / assignment / name
                 if not path.is_file():
+                    done.append((course.root / "source" / assignment / name, path, not_graded(
+                        course.root / "source" / assignment / name, f"{name} was not handed in.")))
                     continue
                 try:
                     graded = grade_nbgrader_notebook(sandbox, course, course.root / "source" / assignment / name,
@@ -253,6 +255,9 @@ def grade_nbgrader_assignment(course: Course, assignment: str, db_url: str, stud
                 except (OSError, ValueError, KeyError) as error:  # a notebook nbformat cannot read
                     logger.warning("%s's %s could not be read: %s", student, name, error)
                     flagged.append(f"{student} ({name}): the notebook could not be read ({error})"[:300])
+                    done.append((course.root / "source" / assignment / name, path, not_graded(
+                        course.root / "source" / assignment / name, f"{name} could not be read: open it in Jupyter, "
+                        "save it and hand it in again.")))
                     continue
                 _save(db_url, assignment, student, course.root / "source" / assignment / name, path, graded)
                 done.append((course.root / "source" / assignment / name, path, graded))
