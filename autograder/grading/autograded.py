@@ -93,11 +93,11 @@ def write_autograded(folder: Path, spec: AssignmentSpec, result: SubmissionResul
     each atomically: a grader killed half-way leaves the old file or the new one, never half of one."""
     folder.mkdir(parents=True, exist_ok=True)
     if submitted is not None:  # nbformat's own layout
-        _write_atomically(folder / spec.notebook, json.dumps(
+        write_atomically(folder / spec.notebook, json.dumps(
             autograded_notebook(spec, result, submitted), indent=1, sort_keys=True, ensure_ascii=False) + "\n")
     if timestamp_file and timestamp_file.is_file():
-        _write_atomically(folder / "timestamp.txt", timestamp_file.read_text(errors="replace"))
-    _write_atomically(folder / RESULTS, json.dumps(result.to_json(), ensure_ascii=False))
+        write_atomically(folder / "timestamp.txt", timestamp_file.read_text(errors="replace"))
+    write_atomically(folder / RESULTS, json.dumps(result.to_json(), ensure_ascii=False))
 
 
 def read_results(autograded_root: Path, assignment: str):
@@ -106,7 +106,7 @@ def read_results(autograded_root: Path, assignment: str):
         yield SubmissionResult.from_json(json.loads(path.read_text(encoding="utf-8")))
 
 
-def _write_atomically(path: Path, text: str):
+def write_atomically(path: Path, text: str):
     # a fixed temporary name: a grader killed mid-write leaves one stray file, which the next write replaces
     temporary = path.with_name(f".{path.name}.partial")
     temporary.write_text(text, encoding="utf-8")

@@ -59,6 +59,7 @@ class NotebookGrade:
     flags: list[str] = field(default_factory=list)   # why the instructor should look: the report's "needs attention"
     notes: list[str] = field(default_factory=list)
     cells: dict = field(default_factory=dict)        # grade id -> the test cell with this run's outputs (gradebook)
+    cell_outputs: dict = field(default_factory=dict)  # index of a submitted cell -> (its output, its error or None)
 
     @property
     def score(self) -> float:
@@ -113,6 +114,7 @@ def grade_nbgrader_notebook(sandbox: Sandbox, course: Course, source_path: Path,
     finally:
         runner.close()
     result.notes = runner.notes
+    result.cell_outputs = runner.cell_outputs
     tampered = bool(restored.get("events")) if replies else False  # a trace or a hunt set up before the tests
     submitted_ids = {_meta(cell).get("grade_id"): cell for cell in submitted.cells}
     for cell in source.cells:
@@ -127,7 +129,7 @@ def grade_nbgrader_notebook(sandbox: Sandbox, course: Course, source_path: Path,
             answer = submitted_ids.get(grade_id)
             score = None if meta.get("task") else _grade_of(answer) if answer is not None else 0.0
             result.tests.append(TestResult(grade_id, score or 0.0, points, "To be graded by your instructor."
-                                           if score is None else "Not answered.", manual=True,
+                                           if score is None else "Written answer: not answered yet.", manual=True,
                                            pending=score is None))
     return result
 
@@ -174,8 +176,11 @@ def _test_result(cell, reply: dict | None, tampered: bool) -> tuple[TestResult, 
         score = 0.0
         text = "The test's points are held back: your instructor will look at this notebook."
         graded.outputs.append(nbformat.v4.new_output("error", ename="HeldBack", evalue=text, traceback=[]))
-    elif error:
+    elif error and str(error.get("text")).strip():
         text = f"The test failed: {bounded(str(error.get('type')), 100)}: {bounded(str(error.get('text')), 300)}"
+    elif error:  # a bare `assert` says nothing more than its type
+        text = f"The test failed: {bounded(str(error.get('type')), 100)}" + (
+            " (one of its assertions does not hold for your code)." if error.get("type") == "AssertionError" else ".")
     elif score < points:
         text = ("The test wrote to stderr, which counts as failed." if reply.get("stderr") else
                 f"The test gave {score:g} of {points:g} points.")
@@ -208,10 +213,13 @@ def grade_nbgrader_assignment(course: Course, assignment: str, db_url: str, stud
 
     from nbgrader.api import Gradebook, MissingEntry
 
+    from .gradebook import open_gradebook
+    from .nbresults import not_graded, write_submission
+
     notebooks = nbgrader_assignments(course).get(assignment)
     if notebooks is None:
         raise KeyError(f"unknown assignment {assignment!r}: no folder source/{assignment} with notebooks")
-    with Gradebook(db_url) as gradebook:
+    with open_gradebook(db_url) as gradebook:  # a new one made in-process (nbgrader would run `alembic` from PATH)
         try:
             gradebook.find_assignment(assignment)
             known = True
@@ -231,12 +239,15 @@ def grade_nbgrader_assignment(course: Course, assignment: str, db_url: str, stud
         warnings.filterwarnings("ignore", message="Cell is missing an id field")
         for student in who:
             total = maximum = 0.0
+            started, done = time.monotonic(), []
             with Gradebook(db_url) as gradebook:
                 gradebook.update_or_create_student(student)
                 gradebook.update_or_create_submission(assignment, student)
             for name in notebooks:
                 path = submitted / student / assignment / name
                 if not path.is_file():
+                    done.append((course.root / "source" / assignment / name, path, not_graded(
+                        course.root / "source" / assignment / name, f"{name} was not handed in.")))
                     continue
                 try:
                     graded = grade_nbgrader_notebook(sandbox, course, course.root / "source" / assignment / name,
@@ -244,11 +255,16 @@ def grade_nbgrader_assignment(course: Course, assignment: str, db_url: str, stud
                 except (OSError, ValueError, KeyError) as error:  # a notebook nbformat cannot read
                     logger.warning("%s's %s could not be read: %s", student, name, error)
                     flagged.append(f"{student} ({name}): the notebook could not be read ({error})"[:300])
+                    done.append((course.root / "source" / assignment / name, path, not_graded(
+                        course.root / "source" / assignment / name, f"{name} could not be read: open it in Jupyter, "
+                        "save it and hand it in again.")))
                     continue
                 _save(db_url, assignment, student, course.root / "source" / assignment / name, path, graded)
+                done.append((course.root / "source" / assignment / name, path, graded))
                 total += graded.score
                 maximum += sum(test.max_score for test in graded.tests)
                 flagged += [f"{student} ({name}): {flag}" for flag in graded.flags]
+            write_submission(course.root, assignment, student, done, time.monotonic() - started)
             lines.append(f"  {student}: {total:g} of {maximum:g} points graded automatically")
     if flagged:
         lines += ["  needs attention:", *(f"    {line}" for line in flagged)]
