@@ -59,7 +59,7 @@ def release(course: Course, assignments: list[str]) -> list[str]:
 
 def generate(course: Course, assignment: str) -> None:
     """Run nbgrader's own generator, exactly as `nbgrader generate_assignment` would from the course root."""
-    from .gradebook import open_gradebook
+    from ..grading.gradebook import open_gradebook
 
     # made here: nbgrader makes a new gradebook by running `alembic` from PATH, which a venv not activated lacks
     open_gradebook(course.db_url).close()

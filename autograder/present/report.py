@@ -227,9 +227,9 @@ def exercise_code(notebook, editable, released=frozenset()) -> dict[str, str]:
 def notebooks_of(course, assignment: str) -> list[tuple[str, frozenset[str]]]:
     """(notebook file name, the grade ids of its cells the student may not change) of each notebook of `assignment`:
     one for the course's own assignments, each of them for an nbgrader assignment graded by its own test cells."""
-    from .grade import assignment_spec
-    from .nbresults import locked_ids
-    from .nbtests import nbgrader_assignments
+    from ..grading.grade import assignment_spec
+    from ..grading.nbresults import locked_ids
+    from ..grading.nbtests import nbgrader_assignments
 
     if assignment in course.assignments:
         spec = assignment_spec(course, assignment)
@@ -241,10 +241,10 @@ def notebooks_of(course, assignment: str) -> list[tuple[str, frozenset[str]]]:
 def build(course, autograded: Path, assignment: str, db_url: str | None = None) -> ClassReport:
     """The report of every graded submission of `assignment` under `autograded`, read one at a time, with the
     written answers' hand grades from the gradebook (the course's unless `db_url`)."""
-    from . import notebook as nb
-    from .autograded import read_results
-    from .grade import with_hand_grades
-    from .gradebook import hand_grades
+    from ..course import notebook as nb
+    from ..grading.autograded import read_results
+    from ..grading.grade import with_hand_grades
+    from ..grading.gradebook import hand_grades
     from .similarity import similar_pairs
 
     notebooks = notebooks_of(course, assignment)
