@@ -13,6 +13,8 @@ from .course.config import NoCourse, course_folder, load_course
 # The demo grades the sample class bundled with the package, and submit sends a notebook to a service: neither
 # needs a course folder of its own.
 WITHOUT_A_COURSE = ("demo", "submit")
+# Verbs that also take an assignment of an nbgrader course graded by its notebooks' own test cells (nbtests.py).
+IN_NOTEBOOKS_TOO = ("grade", "feedback", "report")
 
 # A worker alternates between its sandbox running student code and the grader running checks; one extra
 # worker keeps every core busy meanwhile (measured: +20 to +50% notebooks per second on 2 cores).
@@ -129,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "assignment", None) is not None:  # every verb that names one assignment
         course = load_course()
         known = list(course.assignments)
-        if args.command == "grade":  # and the ones graded by their notebooks' own test cells (nbtests.py)
+        if args.command in IN_NOTEBOOKS_TOO:  # and the ones graded by their notebooks' own test cells (nbtests.py)
             from .grading.nbtests import nbgrader_assignments
 
             known += nbgrader_assignments(course)
@@ -140,14 +142,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_release(args) -> int:
+    from .grading.nbtests import nbgrader_assignments
     from .authoring.release import release
 
     course = load_course()
-    assignments = args.assignments or list(course.assignments)
-    unknown = [name for name in assignments if name not in course.assignments]
+    in_notebooks = nbgrader_assignments(course)  # graded by their own test cells: every notebook of each released
+    known = [*course.assignments, *in_notebooks]
+    assignments = args.assignments or known
+    unknown = [name for name in assignments if name not in known]
     if unknown:
-        print(f"Unknown assignment(s): {', '.join(unknown)}. The course has: {', '.join(course.assignments)}",
-              file=sys.stderr)
+        print(f"Unknown assignment(s): {', '.join(unknown)}. The course has: {', '.join(known)}", file=sys.stderr)
         return 2
     problems = release(course, assignments)
     for problem in problems:
@@ -156,7 +160,14 @@ def run_release(args) -> int:
         print(f"Release refused: {len(problems)} problem(s) above.", file=sys.stderr)
         return 1
     for name in assignments:
-        print(f"released {course.release_notebook(name).relative_to(course.root)}: no solution or hidden check in it")
+        if name in in_notebooks:
+            folder = course.root / "release" / name
+            others = sorted(path.name for path in folder.iterdir() if path.suffix != ".ipynb")
+            print(f"released {folder.relative_to(course.root)}: {', '.join(in_notebooks[name])}"
+                  + (f" and {', '.join(others)}" if others else "") + ": no solution or hidden test in them")
+        else:
+            print(f"released {course.release_notebook(name).relative_to(course.root)}: no solution or hidden check "
+                  "in it")
     return 0
 
 

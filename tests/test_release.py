@@ -219,3 +219,27 @@ def test_the_course_check_files_and_references_pass_the_release_checks(course):
 
     for assignment in ASSIGNMENTS:
         assert lint_check_file(assignment, course.source_notebook(assignment)) == []
+
+
+def test_an_nbgrader_course_with_stubs_of_its_own_is_released_with_them(tmp_path):
+    """A course whose nbgrader_config.py sets ClearSolutions' stubs: the leak check looks for those, not ours."""
+    from autograder.authoring.release import nbgrader_stubs, verify_nbgrader_release
+
+    (tmp_path / "nbgrader_config.py").write_text("c = get_config()\nc.ClearSolutions.code_stub = "
+                                                 "{'python': '# write your answer\\npass'}\n"
+                                                 "c.ClearSolutions.text_stub = 'Your words here'\n")
+    source, release = nbformat.v4.new_notebook(), nbformat.v4.new_notebook()
+    solution = "def f():\n    ### BEGIN SOLUTION\n    return 42\n    ### END SOLUTION"
+    for notebook, code, text in ((source, solution, "Because."),
+                                 (release, "def f():\n    # write your answer\n    pass", "Your words here")):
+        notebook.cells = [nbformat.v4.new_code_cell(code), nbformat.v4.new_markdown_cell(text)]
+        for cell, name in zip(notebook.cells, ("f", "why")):
+            cell.metadata["nbgrader"] = {"grade_id": name, "solution": True, "grade": False, "locked": False}
+    for folder, notebook in (("source", source), ("release", release)):
+        (tmp_path / folder).mkdir()
+        nbformat.write(notebook, str(tmp_path / folder / "a.ipynb"))
+    stubs = nbgrader_stubs(tmp_path)
+    assert stubs == ("# write your answer", "Your words here")
+    assert verify_nbgrader_release(tmp_path / "source", tmp_path / "release", stubs) == []
+    missing = verify_nbgrader_release(tmp_path / "source", tmp_path / "release")  # looking for ours instead
+    assert len(missing) == 2 and "no 'YOUR CODE HERE' stub" in missing[0]

@@ -4,6 +4,8 @@ registered in the gradebook, so that `nbgrader autograde` works right after it.
 The release of an assignment must hold no solution code, no hidden check (neither the hidden region of
 a test cell nor anything from the check file, reference values included), a clear stub in every
 exercise, and be a valid notebook. Any leak is reported with the notebook and cell it is in.
+An assignment of an nbgrader course as it is (graded by its own test cells, nbtests.py) is released the same way:
+every notebook of it, and its other files (data, images) are searched for the notebooks' secrets too.
 """
 from __future__ import annotations
 
@@ -35,6 +37,11 @@ def release(course: Course, assignments: list[str]) -> list[str]:
     """Lint, generate and verify each assignment; the problems found (empty when all is well)."""
     problems = []
     for assignment in assignments:
+        if assignment not in course.assignments:  # an nbgrader assignment graded by its own test cells
+            generate(course, assignment)  # which also records it in the gradebook, as `nbgrader autograde` needs
+            problems += verify_nbgrader_release(course.root / "source" / assignment,
+                                                course.root / "release" / assignment, nbgrader_stubs(course.root))
+            continue
         source = course.source_notebook(assignment)
         with course_tolerances(course):  # the references are checked as the students will be
             found = lint_source(source, assignment) + lint_check_file(assignment, source)
@@ -52,6 +59,10 @@ def release(course: Course, assignments: list[str]) -> list[str]:
 
 def generate(course: Course, assignment: str) -> None:
     """Run nbgrader's own generator, exactly as `nbgrader generate_assignment` would from the course root."""
+    from ..grading.gradebook import open_gradebook
+
+    # made here: nbgrader makes a new gradebook by running `alembic` from PATH, which a venv not activated lacks
+    open_gradebook(course.db_url).close()
     command = [sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force", "--log-level=WARN",
                f"--db={course.db_url}"]
     done = subprocess.run(command, cwd=course.root, capture_output=True, text=True)
@@ -72,16 +83,78 @@ def register(course: Course, assignment: str) -> None:
 def verify_release(source_path: Path, release_path: Path, assignment: str) -> list[str]:
     """Every leak or missing stub in `release_path` compared with its source notebook."""
     try:
+        source = nb.read(source_path)
+    except nb.NotebookError as error:
+        return [str(error)]
+    public = _public_text(source)  # what the source shows students anyway is no secret
+    secrets = {text: kind for text, kind in (_secrets(source) | _check_file_secrets(assignment)).items()
+               if text not in public}
+    return _verify_notebook(source, release_path, secrets, _answers(source, assignment))
+
+
+def nbgrader_stubs(root: Path) -> tuple[str, str]:
+    """(code stub, text stub) as nbgrader's ClearSolutions writes them in this course (its nbgrader_config.py may set
+    its own), each by its first line: a stub's lines are indented like the solution region they replace."""
+    from nbgrader.preprocessors import ClearSolutions
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config() \
+        if (Path(root) / "nbgrader_config.py").is_file() else None
+    clear = ClearSolutions(config=config) if config is not None else ClearSolutions()
+    code, text = clear.code_stub.get("python", CODE_STUB), clear.text_stub
+    return (next((line.strip() for line in code.splitlines() if line.strip()), CODE_STUB),
+            next((line.strip() for line in text.splitlines() if line.strip()), TEXT_STUB))
+
+
+def verify_nbgrader_release(source_folder: Path, release_folder: Path,
+                            stubs: tuple[str, str] = (CODE_STUB, TEXT_STUB)) -> list[str]:
+    """Every leak or missing stub in the release of an nbgrader assignment with no hidden check file: each released
+    notebook against its source, and every other released file, searched for the secrets of all its notebooks."""
+    try:
+        sources = {path.name: nb.read(path) for path in sorted(source_folder.glob("*.ipynb"))}
+    except nb.NotebookError as error:
+        return [str(error)]
+    public = "\n".join(_public_text(source) for source in sources.values())
+    secrets = {text: kind for source in sources.values() for text, kind in _secrets(source).items()
+               if text not in public}
+    problems = []
+    for name, source in sources.items():
+        answers: dict[str, list] = {}
+        for variable, value in nb.solution_values(source):
+            answers.setdefault(variable, []).append(value)
+        problems += _verify_notebook(source, release_folder / name, secrets, answers, stubs)
+    for path in sorted(release_folder.rglob("*")):
+        if path.is_file() and path.suffix != ".ipynb":
+            problems += _file_leaks(path, secrets)
+    return problems
+
+
+# a released file larger than this is data, not text an instructor wrote by hand: not searched
+MAX_SEARCHED_BYTES = 2_000_000
+
+
+def _file_leaks(path: Path, secrets: dict[str, str]) -> list[str]:
+    """The secrets and markers in one released file other than a notebook (a helper module, a text file)."""
+    if path.stat().st_size > MAX_SEARCHED_BYTES:
+        return []
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:  # an image or other binary file
+        return []
+    found = [f"{path}: contains the marker {marker!r}; a solution or hidden test was released."
+             for marker in MARKERS if marker in text]
+    return found + [f"{path}: contains {kind} `{secret}`." for secret, kind in secrets.items() if secret in text]
+
+
+def _verify_notebook(source, release_path: Path, secrets: dict[str, str], answers: dict[str, list],
+                     stubs: tuple[str, str] = (CODE_STUB, TEXT_STUB)) -> list[str]:
+    try:
         release = nb.read(release_path)
         nbformat.validate(release)
     except nb.NotebookError as error:
         return [str(error)]
     except nbformat.ValidationError as error:
         return [f"{release_path}: not a valid notebook: {error.message}"]
-    source = nb.read(source_path)
-    public = _public_text(source)  # what the source shows students anyway is no secret
-    secrets = {text: kind for text, kind in (_secrets(source) | _check_file_secrets(assignment)).items()
-               if text not in public}
     problems = []
     for index, cell in enumerate(release.cells):
         at = nb.where(release_path, index, cell)
@@ -91,8 +164,38 @@ def verify_release(source_path: Path, release_path: Path, assignment: str) -> li
         for secret, kind in secrets.items():
             if secret in cell.source:
                 problems.append(f"{at}: contains {kind} `{secret}`.")
-    problems += _missing_stubs(source, release, release_path)
-    problems += _answers_shown(release, release_path, _answers(source, assignment))
+    problems += _missing_stubs(source, release, release_path, stubs)
+    problems += _answers_shown(release, release_path, answers)
+    problems += _answers_compared(release, release_path, answers)
+    return problems
+
+
+def _answers_compared(release, release_path: Path, answers: dict[str, list]) -> list[str]:
+    """Visible tests that compare an exercise with its answer (`assert x == 42` where the solution sets `x = 42`):
+    the student reads the answer off the test."""
+    problems = []
+    for index, cell in enumerate(release.cells):
+        if cell.cell_type != "code":
+            continue
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], ast.Eq)):
+                continue
+            for named, other in ((node.left, node.comparators[0]), (node.comparators[0], node.left)):
+                if not (isinstance(named, ast.Name) and named.id in answers):
+                    continue
+                try:
+                    expected = ast.literal_eval(other)
+                except ValueError:
+                    continue
+                if any(_same_value(expected, answer) for answer in answers[named.id]):
+                    problems.append(f"{nb.where(release_path, index, cell)}: its visible test compares `{named.id}` "
+                                    f"with {expected!r}, the answer of the exercise `{named.id}`. Move that "
+                                    "comparison into a ### BEGIN HIDDEN TESTS region, or test a property of the "
+                                    "answer instead.")
     return problems
 
 
@@ -192,7 +295,7 @@ def _check_file_secrets(assignment: str) -> dict[str, str]:
     return secrets
 
 
-def _missing_stubs(source, release, release_path: Path) -> list[str]:
+def _missing_stubs(source, release, release_path: Path, stubs: tuple[str, str] = (CODE_STUB, TEXT_STUB)) -> list[str]:
     released = {nb.grade_id(cell): (index, cell) for index, cell in enumerate(release.cells) if nb.grade_id(cell)}
     problems = []
     for cell in source.cells:
@@ -203,7 +306,7 @@ def _missing_stubs(source, release, release_path: Path) -> list[str]:
             problems.append(f"{release_path}: the exercise cell {name!r} of the source is missing.")
             continue
         index, out = released[name]
-        stub = CODE_STUB if cell.cell_type == "code" else TEXT_STUB
+        stub = stubs[0] if cell.cell_type == "code" else stubs[1]
         if stub not in out.source:
             problems.append(f"{nb.where(release_path, index, out)}: no {stub!r} stub; the student would not "
                             "know where to write.")

@@ -11,7 +11,6 @@ from pathlib import Path
 
 from ..course import notebook as nb
 from .grade import AssignmentSpec, SubmissionResult
-from ..course.spec import NbgraderSpec
 from ..results.scores import score
 from ..engine.sandbox import MAX_DISPLAY_CHARS
 
@@ -49,19 +48,6 @@ def autograded_notebook(spec: AssignmentSpec, result: SubmissionResult, submitte
                 cell.outputs.append({"output_type": "display_data", "data": dict(display), "metadata": {}})
         if error:
             cell.outputs.append(_error(str(error.get("type")), str(error.get("text")), []))
-    return graded
-
-
-def nbgrader_autograded(result: SubmissionResult, stem: str, submitted) -> nb.Node:
-    """A notebook of an nbgrader assignment as submitted, each test cell's output the verdict of this run (its
-    message, or its error): what formgrader shows beside the written answers it grades by hand."""
-    graded = nb.Node(submitted, cells=[nb.Node(cell) for cell in submitted.cells])
-    tests = {test.name: test for test in result.tests if test.notebook == stem and not test.manual}
-    for cell in graded.cells:
-        test = tests.get(nb.grade_id(cell))
-        if cell.get("cell_type") == "code" and test is not None:
-            cell.outputs = [_stream(test.output + "\n") if test.score >= test.max_score else
-                            _error("AssertionError" if test.score == 0 else "PartialCredit", test.output, [])]
     return graded
 
 
@@ -106,16 +92,12 @@ def write_autograded(folder: Path, spec: AssignmentSpec, result: SubmissionResul
     """Write the autograded notebook (when the submission could be read), its timestamp and results.json,
     each atomically: a grader killed half-way leaves the old file or the new one, never half of one."""
     folder.mkdir(parents=True, exist_ok=True)
-    if isinstance(spec, NbgraderSpec):
-        for stem, notebook in (submitted or {}).items():
-            _write_atomically(folder / f"{stem}.ipynb", json.dumps(
-                nbgrader_autograded(result, stem, notebook), indent=1, sort_keys=True, ensure_ascii=False) + "\n")
-    elif submitted is not None:  # nbformat's own layout
-        _write_atomically(folder / spec.notebook, json.dumps(
+    if submitted is not None:  # nbformat's own layout
+        write_atomically(folder / spec.notebook, json.dumps(
             autograded_notebook(spec, result, submitted), indent=1, sort_keys=True, ensure_ascii=False) + "\n")
     if timestamp_file and timestamp_file.is_file():
-        _write_atomically(folder / "timestamp.txt", timestamp_file.read_text(errors="replace"))
-    _write_atomically(folder / RESULTS, json.dumps(result.to_json(), ensure_ascii=False))
+        write_atomically(folder / "timestamp.txt", timestamp_file.read_text(errors="replace"))
+    write_atomically(folder / RESULTS, json.dumps(result.to_json(), ensure_ascii=False))
 
 
 def read_results(autograded_root: Path, assignment: str):
@@ -124,7 +106,7 @@ def read_results(autograded_root: Path, assignment: str):
         yield SubmissionResult.from_json(json.loads(path.read_text(encoding="utf-8")))
 
 
-def _write_atomically(path: Path, text: str):
+def write_atomically(path: Path, text: str):
     # a fixed temporary name: a grader killed mid-write leaves one stray file, which the next write replaces
     temporary = path.with_name(f".{path.name}.partial")
     temporary.write_text(text, encoding="utf-8")

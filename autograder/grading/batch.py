@@ -365,8 +365,6 @@ def _save(writer, spec: AssignmentSpec, job: SubmittedNotebook, result: Submissi
           autograded_root: Path, service: bool = False):
     from nbgrader.utils import parse_utc
 
-    from .autograded import write_autograded
-
     submitted = None
     if job.path is not None and result.status == "graded":  # an error result has no run to show
         submitted = read_submitted(spec, job.path)
@@ -379,20 +377,29 @@ def _save(writer, spec: AssignmentSpec, job: SubmittedNotebook, result: Submissi
     # a batch's result goes into nbgrader's tables only if it counts over the student's attempts in the service
     counts = service or writer.counts_over_service(result.student, result.score, timestamp)
     if counts:  # in place before the grades commit, so a resumed batch skips only submissions written in full
-        write_autograded(autograded_root / result.student / spec.name, spec, result, submitted, job.timestamp_file)
+        write_copy(writer.course_root, autograded_root / result.student / spec.name, spec, result, submitted,
+                   job.timestamp_file)
     writer.save(result, submitted, timestamp, job.fingerprint, counts=counts, service=service)
 
 
-def read_submitted(spec, path: Path):
-    """The submitted notebook as read, None if it cannot be; for an nbgrader assignment, name -> each notebook."""
+def write_copy(course_root: Path, folder: Path, spec, result: SubmissionResult, submitted, timestamp_file) -> None:
+    """The submission's autograded copy in `folder` (autograded.write_autograded; an nbgrader assignment's,
+    nbresults.write_graded, each of its notebooks from the submitted folder)."""
+    from .autograded import write_autograded
+
     if isinstance(spec, NbgraderSpec):
-        notebooks = {}
-        for name in spec.notebooks:
-            try:
-                notebooks[Path(name).stem] = nb.read(path / name)
-            except nb.NotebookError:
-                continue
-        return notebooks
+        from .nbresults import write_graded
+
+        write_graded(folder, Path(course_root) / "source" / spec.name, result, submitted, timestamp_file)
+    else:
+        write_autograded(folder, spec, result, submitted, timestamp_file)
+
+
+def read_submitted(spec, path: Path):
+    """The submitted notebook as read, None if it cannot be; of an nbgrader assignment, the folder of its
+    notebooks (each read where it is needed)."""
+    if isinstance(spec, NbgraderSpec):
+        return path if path.is_dir() else None
     try:
         return nb.read(path)
     except nb.NotebookError:

@@ -103,6 +103,8 @@ class SubmissionResult:
     cell_outputs: dict = field(default_factory=dict)  # cell index -> (output text, error or None)
     cell_displays: dict = field(default_factory=dict)  # cell index -> the figures it displayed, for formgrader
     flags: list[str] = field(default_factory=list)   # why the instructor should look at it (the "needs attention")
+    # an nbgrader assignment's notebooks as graded here (nbtests.NotebookGrade), for their autograded copies; not JSON
+    notebooks: list = field(default_factory=list, repr=False, compare=False)
 
     def to_json(self) -> dict:
         return {"student": self.student, "assignment": self.assignment, "score": self.score,

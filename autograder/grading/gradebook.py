@@ -485,15 +485,22 @@ class GradebookWriter:
                                    .values(late_submission_penalty=penalty))
 
     def _submitted(self, submitted, notebook: str):
-        """Of what was submitted, the notebook named `notebook` (an nbgrader assignment's are name -> notebook)."""
-        return (submitted or {}).get(notebook) if isinstance(self.spec, NbgraderSpec) else submitted
+        """Of what was submitted, the notebook named `notebook` (of an nbgrader assignment's, read from the folder
+        that holds them); None if it cannot be read."""
+        if not isinstance(self.spec, NbgraderSpec):
+            return submitted
+        try:
+            return nb.read(submitted / f"{notebook}.ipynb") if submitted is not None else None
+        except nb.NotebookError:
+            return None
 
     def _grade_values(self, result, submitted, layout: _NotebookLayout) -> dict[str, float | None]:
         """Grade cell name -> auto_score: the points of each check; for a written answer, None (to be graded
         by hand) unless it was left as released, which autograde scores 0 as nbgrader does; a task, none."""
-        return {test.name: (0.0 if self._unchanged(submitted, test.name, layout.name) else None) if test.manual
-                else test.score for test in result.tests
-                if (test.notebook or self.notebook_id) == layout.name and test.name not in layout.tasks}
+        tests = {test.name.removeprefix(f"{test.notebook}/"): test for test in result.tests  # "stem/id": a shared id
+                 if (test.notebook or self.notebook_id) == layout.name}
+        return {name: (0.0 if self._unchanged(submitted, name, layout.name) else None) if test.manual else test.score
+                for name, test in tests.items() if name not in layout.tasks}
 
     def _comment_values(self, submitted, layout: _NotebookLayout) -> dict[str, str | None]:
         """As nbgrader: an answer left as released says so."""

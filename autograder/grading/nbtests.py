@@ -60,6 +60,7 @@ class NotebookGrade:
     flags: list[str] = field(default_factory=list)   # why the instructor should look: the report's "needs attention"
     notes: list[str] = field(default_factory=list)
     cells: dict = field(default_factory=dict)        # grade id -> the test cell with this run's outputs (gradebook)
+    cell_outputs: dict = field(default_factory=dict)  # index of a submitted cell -> (its output, its error or None)
 
     @property
     def score(self) -> float:
@@ -114,6 +115,7 @@ def grade_nbgrader_notebook(sandbox: Sandbox, course: Course, source_path: Path,
     finally:
         runner.close()
     result.notes = runner.notes
+    result.cell_outputs = runner.cell_outputs
     tampered = bool(restored.get("events")) if replies else False  # a trace or a hunt set up before the tests
     submitted_ids = {_meta(cell).get("grade_id"): cell for cell in submitted.cells}
     for cell in source.cells:
@@ -127,9 +129,9 @@ def grade_nbgrader_notebook(sandbox: Sandbox, course: Course, source_path: Path,
         else:
             answer = submitted_ids.get(grade_id)
             score = None if meta.get("task") else _grade_of(answer) if answer is not None else 0.0
-            result.tests.append(TestResult(grade_id, score or 0.0, points, "Written answer: to be graded by your "
-                                           "instructor." if score is None else "Written answer: not answered yet.",
-                                           manual=True, pending=score is None))
+            result.tests.append(TestResult(grade_id, score or 0.0, points, "To be graded by your instructor."
+                                           if score is None else "Written answer: not answered yet.", manual=True,
+                                           pending=score is None))
     return result
 
 
@@ -175,9 +177,11 @@ def _test_result(cell, reply: dict | None, tampered: bool) -> tuple[TestResult, 
         score = 0.0
         text = "The test's points are held back: your instructor will look at this notebook."
         graded.outputs.append(nbformat.v4.new_output("error", ename="HeldBack", evalue=text, traceback=[]))
-    elif error:
-        said = bounded(str(error.get("text") or ""), 300)  # a bare `assert` says nothing more than its type
-        text = f"The test failed: {bounded(str(error.get('type')), 100)}" + (f": {said}" if said else ".")
+    elif error and str(error.get("text")).strip():
+        text = f"The test failed: {bounded(str(error.get('type')), 100)}: {bounded(str(error.get('text')), 300)}"
+    elif error:  # a bare `assert` says nothing more than its type
+        text = f"The test failed: {bounded(str(error.get('type')), 100)}" + (
+            " (one of its assertions does not hold for your code)." if error.get("type") == "AssertionError" else ".")
     elif score < points:
         text = ("The test wrote to stderr, which counts as failed." if reply.get("stderr") else
                 f"The test gave {score:g} of {points:g} points.")
@@ -225,26 +229,24 @@ def _spec(folder: Path, notebooks: tuple[str, ...], _stamps: tuple) -> NbgraderS
 def grade_nbgrader_submission(sandbox: Sandbox, course: Course, spec: NbgraderSpec, student: str, folder: Path
                               ) -> SubmissionResult:
     """Grade a submission of an nbgrader assignment (a folder holding its notebooks): each notebook by its test
-    cells, one after another in this sandbox; whatever the notebooks contain, the result is a score and messages."""
-    started = time.monotonic()
-    result = SubmissionResult(student, spec.name, 0.0, spec.max_score, "graded")
+    cells, one after another in this sandbox, into one result (nbresults.submission_result) that keeps each
+    notebook's grade for its autograded copy; whatever the notebooks contain, the result is a score and messages."""
+    from .nbresults import not_graded, submission_result
+
+    started, graded = time.monotonic(), []
     try:
         for name in spec.notebooks:
-            stem, path = Path(name).stem, Path(folder) / name
-            cells = [cell for cell in spec.cells if cell.notebook == stem]
+            source, path = course.root / "source" / spec.name / name, Path(folder) / name
             if not path.is_file():
-                result.tests += _not_graded(cells, f"{name} was not in the submission.")
+                graded.append(not_graded(source, f"{name} was not handed in."))
                 continue
             try:
-                graded = grade_nbgrader_notebook(sandbox, course, course.root / "source" / spec.name / name, path)
+                graded.append(grade_nbgrader_notebook(sandbox, course, source, path))
             except (OSError, ValueError, KeyError, AttributeError, TypeError) as error:  # not a notebook nbformat reads
                 logger.warning("%s's %s could not be read: %s", student, name, error)
-                result.tests += _not_graded(cells, f"{name} could not be opened as a notebook. Download a fresh copy "
-                                                   "and copy your work into it.")
-                continue
-            result.tests += [_in(test, stem) for test in graded.tests]
-            result.notes += [f"{name}: {note}" for note in graded.notes]
-            result.flags += [f"{name}: {flag}" for flag in graded.flags]
+                graded.append(not_graded(source, f"{name} could not be read: open it in Jupyter, save it and hand it "
+                                                 "in again."))
+        result = submission_result(student, spec.name, graded)
     except SandboxError:  # the grader's own machinery: no submission is to blame
         raise
     except Exception as error:  # whatever a submission does, it ends as that submission's result
@@ -252,16 +254,5 @@ def grade_nbgrader_submission(sandbox: Sandbox, course: Course, spec: NbgraderSp
         result = error_result(spec, student, "The grader could not finish checking these notebooks "
                                              f"({type(error).__name__}: {bounded(str(error), 300)}). Your "
                                              "instructor will look at it; nothing you submitted was lost.")
-    result.score = round(sum(test.score for test in result.tests), 4)
     result.seconds = time.monotonic() - started
     return result
-
-
-def _in(test: TestResult, notebook: str) -> TestResult:
-    test.notebook = notebook
-    return test
-
-
-def _not_graded(cells: list[GradedCell], why: str) -> list[TestResult]:
-    return [TestResult(cell.grade_id, 0.0, cell.points, why, manual=cell.by_hand, notebook=cell.notebook)
-            for cell in cells]

@@ -197,6 +197,7 @@ def add_command(commands) -> None:
 
 def run_export(args) -> int:
     from ..course.config import load_course
+    from ..grading.nbtests import nbgrader_assignments  # assignments graded by their own test cells
 
     course = load_course()
     db_url = args.db or course.db_url
@@ -206,7 +207,7 @@ def run_export(args) -> int:
             path = nbgrader_export(course.root, db_url, destination)
             print(f"nbgrader export wrote {path}")
             return 0
-        grades = read_grades(db_url, list(course.assignments))
+        grades = read_grades(db_url, [*course.assignments, *nbgrader_assignments(course)])
         if args.format == "canvas":
             roster_rows = _canvas_roster_rows(args.roster) if args.roster else None
             header, rows, left_out = canvas_table(grades, course.canvas_assignment_ids, roster_rows)

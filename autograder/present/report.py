@@ -109,10 +109,12 @@ class ClassReport:
         lines.append("  exercises passed:")
         for exercise, (passed, total) in self.exercises.items():
             lines.append(f"    {exercise:<26} {passed:>4}/{total:<4} {_percent(passed, total):>5}")
-        lines.append("  hidden checks passed least often:")
+        if self.checks:  # an nbgrader assignment's test cells have none of their own
+            lines.append("  hidden checks passed least often:")
         for (exercise, check), (passed, total) in sorted(self.checks.items(), key=lambda i: i[1][0] / i[1][1])[:5]:
             lines.append(f"    {check:<58} {_percent(passed, total):>5}")
-        lines.append("  most frequent mistakes (students):")
+        if self.mistakes:
+            lines.append("  most frequent mistakes (students):")
         for (exercise, kind), students in self.frequent_mistakes()[:10]:
             lines.append(f"    {len(students):>4}  {exercise}: {kind} ({_names(students)})")
         if self.attention:
@@ -222,34 +224,58 @@ def exercise_code(notebook, editable, released=frozenset()) -> dict[str, str]:
             and cell.source.strip() and cell.source.strip() not in released}
 
 
+def notebooks_of(course, assignment: str) -> list[tuple[str, frozenset[str]]]:
+    """(notebook file name, the grade ids of its cells the student may not change) of each notebook of `assignment`:
+    one for the course's own assignments, each of them for an nbgrader assignment graded by its own test cells."""
+    from ..grading.grade import assignment_spec
+    from ..grading.nbresults import locked_ids
+    from ..grading.nbtests import nbgrader_assignments
+
+    if assignment in course.assignments:
+        spec = assignment_spec(course, assignment)
+        return [(spec.notebook, frozenset(spec.locked))]
+    return [(name, locked_ids(course.root / "source" / assignment / name))
+            for name in nbgrader_assignments(course)[assignment]]
+
+
 def build(course, autograded: Path, assignment: str, db_url: str | None = None) -> ClassReport:
     """The report of every graded submission of `assignment` under `autograded`, read one at a time, with the
     written answers' hand grades from the gradebook (the course's unless `db_url`)."""
     from ..course import notebook as nb
     from ..grading.autograded import read_results
-    from ..grading.grade import assignment_spec, with_hand_grades
+    from ..grading.grade import with_hand_grades
     from ..grading.gradebook import hand_grades
     from .similarity import similar_pairs
 
-    spec = assignment_spec(course, assignment)
-    editable = lambda cell: nb.grade_id(cell) not in spec.locked  # noqa: E731 (the student's cells, not the course's)
+    notebooks = notebooks_of(course, assignment)
+    several = len(notebooks) > 1
     report = ClassReport(assignment)
     by_hand = hand_grades(db_url or course.db_url, assignment)
-    codes = {}
-    release = nb.read(course.release_notebook(assignment)) if course.release_notebook(assignment).is_file() else None
-    # the course's own example cells, as released: the same in every notebook, nobody's solution
-    released = frozenset(cell.source.strip() for cell in (release.cells if release else ())
-                         if cell.get("cell_type") == "code" and not nb.grade_id(cell))
+    codes, given = {}, []
+    released, editable = {}, {}
+    for name, locked in notebooks:
+        # the student's cells, not the course's
+        editable[name] = lambda cell, locked=locked: nb.grade_id(cell) not in locked
+        paths = [course.root / folder / assignment / name for folder in ("release", "source")]
+        release = nb.read(paths[0]) if paths[0].is_file() else None
+        # the course's own example cells, as released: the same in every notebook, nobody's solution
+        released[name] = frozenset(cell.source.strip() for cell in (release.cells if release else ())
+                                   if cell.get("cell_type") == "code" and not nb.grade_id(cell))
+        given += [code for path in paths if path.is_file()
+                  for code in exercise_code(nb.read(path), editable[name]).values()]
     for result in read_results(autograded, assignment):
         result = with_hand_grades(result, by_hand.get(result.student, {}))
-        try:
-            notebook = nb.read(autograded / result.student / assignment / spec.notebook)
-        except (nb.NotebookError, OSError):
-            notebook = None
-        report.add(result, suspicious_code(notebook, editable))
-        codes[result.student] = exercise_code(notebook, editable, released)
-    given = [code for path in (course.release_notebook(assignment), course.source_notebook(assignment))
-             if path.is_file() for code in exercise_code(nb.read(path), editable).values()]
+        suspicious, codes[result.student] = [], {}
+        for name, _ in notebooks:
+            try:
+                notebook = nb.read(autograded / result.student / assignment / name)
+            except (nb.NotebookError, OSError):
+                notebook = None
+            suspicious += [(f"{cell} of {name}" if several else cell, what)
+                           for cell, what in suspicious_code(notebook, editable[name])]
+            codes[result.student].update({f"{name}: {key}" if several else key: code for key, code in
+                                          exercise_code(notebook, editable[name], released[name]).items()})
+        report.add(result, suspicious)
     report.similar = similar_pairs(codes, given)
     return report
 
@@ -332,12 +358,12 @@ def flag_attention(db_url: str, course, report: ClassReport) -> int:
     students = [item.student for item in report.attention]
     if not students:
         return 0
-    notebook_name = course.notebook(report.assignment).removesuffix(".ipynb")
+    names = [name.removesuffix(".ipynb") for name, _ in notebooks_of(course, report.assignment)]
     gradebook = open_gradebook(db_url)
     try:
         ids = select(SubmittedNotebook.id).join(SubmittedAssignment).join(Notebook).join(
             Assignment, Notebook.assignment_id == Assignment.id).where(
-            Assignment.name == report.assignment, Notebook.name == notebook_name,
+            Assignment.name == report.assignment, Notebook.name.in_(names),
             SubmittedAssignment.student_id.in_(students))
         done = gradebook.db.execute(update(SubmittedNotebook).where(SubmittedNotebook.id.in_(ids))
                                     .values(flagged=True))

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..grading.autograded import RESULTS, write_autograded
-from ..grading.batch import SandboxWorker, read_submitted, save_or_explain
+from ..grading.autograded import RESULTS
+from ..grading.batch import SandboxWorker, read_submitted, save_or_explain, write_copy
 from ..grading.grade import SubmissionResult, assignment_spec
 from ..grading.gradebook import GradebookError
 from ..grading.pipeline import STOP, Job, drain
@@ -271,7 +271,7 @@ class GradingService:
             written = self._record(attempt, job, result)
             _copy_atomically(written, own_copy)  # the same files: copied, not written out again
         else:
-            write_autograded(own_copy, spec, result, read_submitted(spec, job.path), job.timestamp_file)
+            write_copy(self.course.root, own_copy, spec, result, read_submitted(spec, job.path), job.timestamp_file)
             if counting != previous:  # a regrade lowered the counting attempt: another one counts now
                 if counting == BATCH:  # the batch's graded submission, back into nbgrader's tables
                     folder = self.course.root / "submitted" / attempt.student / attempt.assignment
