@@ -188,7 +188,7 @@ def test_the_instructors_pages_of_the_assignment_answer(ps1, attempts):
 
     _, server = ps1
     teacher = server.session("teacher", "instructor")
-    for path in ("/instructor/", "/instructor/students/hacker", attempts["hacker"]):
+    for path in ("/instructor/", "/instructor/students/hacker", "/instructor/report/ps1", attempts["hacker"]):
         assert teacher.get(f"{server.url}{path.replace('/attempts/', '/instructor/attempts/', 1)}").status_code == 200
     archive = zipfile.ZipFile(io.BytesIO(teacher.get(f"{server.url}/instructor/submissions/ps1.zip").content))
     assert {"submitted/hacker/ps1/problem1.ipynb", "submitted/hacker/ps1/problem2.ipynb"} <= set(archive.namelist())
