@@ -34,6 +34,7 @@ from .store import Attempt, Store
 logger = logging.getLogger(__name__)
 
 RETRY_SECONDS = 2.0   # a gradebook that went away is tried again this often; the attempt waits meanwhile
+RECORDED_SECONDS = 5.0   # how long a worker waits for an attempt to be recorded before drawing its figures anyway
 
 
 def attempt_folder(course, attempt: Attempt) -> Path:
@@ -60,14 +61,18 @@ def stored_result(course, attempt: Attempt) -> SubmissionResult | None:
 
 class _ServiceWorker(SandboxWorker):
     """batch.py's worker, remembering the attempt it grades: if its sandbox fails, that attempt is not lost. It
-    draws the figures of the attempt that counts only (an attempt not recorded yet is drawn: it may count)."""
+    draws the figures of the attempt that counts only, once the saver has recorded which one that is."""
 
     current: Job | None = None
-    store: Store | None = None
+    service: "GradingService | None" = None
     draw_at_end = False   # a server stopping does not wait for figures: their records are drawn at its next start
 
     def wanted(self, job) -> bool:
-        attempt = self.store.attempt(job.key) if self.store is not None and type(job.key) is int else None
+        service = self.service
+        if service is None or type(job.key) is not int:
+            return True
+        # the verdict was put in the results a moment ago: the saver records it (and which attempt counts) in ms
+        attempt = service.wait_graded(job.key, lambda: service.store.attempt(job.key), RECORDED_SECONDS)
         return attempt is not None and (not attempt.done or attempt.counts)
 
     def _grade(self, sandbox, job):
@@ -113,7 +118,7 @@ class GradingService:
 
     def _worker(self, backlog=()) -> _ServiceWorker:
         worker = _ServiceWorker(self.course, self.specs, self.jobs, self.results, backlog)
-        worker.store = self.store
+        worker.service = self
         return worker
 
     def refresh(self, course) -> None:
