@@ -46,7 +46,8 @@ def autograded_notebook(spec: AssignmentSpec, result: SubmissionResult, submitte
         for display in result.cell_displays.get(index, ()):
             if "pending" in display:  # drawn after the verdict: deferred.fill puts the figure here
                 cell.outputs.append(placeholder(display))
-            elif "image/png" in display and kept + len(display["image/png"]) <= MAX_DISPLAY_CHARS:  # a notebook rerun after a crash adds up
+            # (a notebook rerun after a crash adds up)
+            elif "image/png" in display and kept + len(display["image/png"]) <= MAX_DISPLAY_CHARS:
                 kept += len(display["image/png"])
                 cell.outputs.append({"output_type": "display_data", "data": dict(display), "metadata": {}})
         if error:

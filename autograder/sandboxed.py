@@ -160,7 +160,8 @@ def figure_snapshot(figure):
             data = pickle.dumps(figure, protocol=pickle.HIGHEST_PROTOCOL)
         except Exception:
             data = None
-        if data is not None and b"__main__" not in data and KeptDisplays.total + len(data) * 4 // 3 + 4 <= KeptDisplays.limit:
+        fits = data is not None and KeptDisplays.total + len(data) * 4 // 3 + 4 <= KeptDisplays.limit  # base64
+        if fits and b"__main__" not in data:
             KeptDisplays.snapshots.append(data)
             return f"{SNAPSHOT}{len(KeptDisplays.snapshots) - 1}"
     return figure_png(figure)

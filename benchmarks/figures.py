@@ -221,12 +221,14 @@ def notebooks(baseline: Path | None, repeats: int):
                               cwd=package, env={**os.environ, "PYTHONPATH": str(package)}, capture_output=True,
                               text=True, check=True)
         times, drawing = json.loads(done.stdout.splitlines()[-1])
-        print(f"{label:28s} " + " | ".join(f"{name[:2]} min {min(seconds):.3f} s, median {statistics.median(seconds):.3f} s"
-                                          for name, seconds in times.items()))
+        print(f"{label:28s} " + spread(times))
         if defer:
-            print(f"{'  its figures, drawn after':28s} " + " | ".join(
-                f"{name[:2]} min {min(seconds):.3f} s, median {statistics.median(seconds):.3f} s"
-                for name, seconds in drawing.items()))
+            print(f"{'  its figures, drawn after':28s} " + spread(drawing))
+
+
+def spread(times: dict) -> str:
+    return " | ".join(f"{name[:2]} min {min(seconds):.3f} s, median {statistics.median(seconds):.3f} s"
+                      for name, seconds in times.items())
 
 
 def main():

@@ -206,8 +206,9 @@ def main() -> None:
         report('nbgrader autograde "*"', notebooks, theirs_seconds, theirs_peak, theirs_cpu)
 
         print(f"throughput ratio: {theirs_seconds / ours_seconds:.1f}x (processor time: {theirs_cpu / ours_cpu:.1f}x)")
-        print(f"nbgrader's scores (with its figures) after {theirs_seconds:.1f} s: ours {theirs_seconds / ours_scores:.1f}x "
-              f"sooner for the scores, {theirs_seconds / ours_seconds:.1f}x sooner for the figures too")
+        print(f"nbgrader's scores (with its figures) after {theirs_seconds:.1f} s: ours "
+              f"{theirs_seconds / ours_scores:.1f}x sooner for the scores, {theirs_seconds / ours_seconds:.1f}x sooner "
+              "for the figures too")
         ours, theirs = scores(folder / "ours.db", course), scores(folder / "gradebook.db", course)
         differ = sorted(key for key in ours.keys() | theirs.keys() if ours.get(key) != theirs.get(key))
         if args.realistic:  # nbgrader removes a notebook whose kernel died or whose cell timed out (score 0)
