@@ -151,11 +151,12 @@ class SandboxWorker(threading.Thread):
 
     draw_at_end = True   # when `jobs` ends, draw what is left of the backlog before ending
 
-    def __init__(self, course, specs, jobs, results, backlog=()):
+    def __init__(self, course, specs, jobs, results, backlog=(), draw: bool = True):
         super().__init__(daemon=True)
         self.course, self.specs = course, specs  # filled in while the sandbox starts, before the first job
         self.jobs, self.results = jobs, results
         self.backlog: deque[Pending] = deque(backlog)   # e.g. records a killed grader left
+        self.draw = draw   # False: no autograded notebook is written (no gradebook), so no figure is drawn
 
     def run(self):
         sandbox = None
@@ -164,7 +165,7 @@ class SandboxWorker(threading.Thread):
             sandbox.defer_figures = self.course.keep_figures
             while (job := self._next(sandbox)) is not None:
                 result = self._grade(sandbox, job)
-                pending = set_aside(self.course, job, result) if sandbox.defer_figures else None
+                pending = set_aside(self.course, job, result) if sandbox.defer_figures and self.draw else None
                 self.results.put((job, result))
                 if pending is not None:
                     self.backlog.append(pending)
@@ -244,8 +245,8 @@ def grade_assignments(course: Course, assignments: list[str], db_url: str | None
 
         pool = [ClusterPool(scheduler, course, jobs, results)]
     else:
-        left = pending_records(course, assignments) if course.keep_figures else []
-        pool = [SandboxWorker(course, specs, jobs, results, left[number::max(1, workers)])
+        left = pending_records(course, assignments) if course.keep_figures and db_url else []
+        pool = [SandboxWorker(course, specs, jobs, results, left[number::max(1, workers)], draw=bool(db_url))
                 for number in range(max(1, workers))]
     for worker in pool:  # the sandboxes warm up while this thread reads the checks and opens the gradebook
         worker.start()

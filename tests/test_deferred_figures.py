@@ -4,6 +4,7 @@ in a record; the sink puts the drawn PNGs in place of the autograded notebook's 
 import base64
 import json
 import pickle
+from pathlib import Path
 from types import SimpleNamespace
 
 import matplotlib
@@ -118,7 +119,7 @@ def test_snapshots_are_set_aside_in_a_record_and_numbered_placeholders_take_thei
     assert deferred.set_aside(course, Job("bob", None, None, assignment="01"), result_with({2: ()})) is None
 
 
-def notebook_with(tmp_path, outputs) -> "Path":  # noqa: F821
+def notebook_with(tmp_path, outputs) -> Path:
     path = tmp_path / "graded.ipynb"
     path.write_text(json.dumps({"cells": [{"cell_type": "code", "outputs": outputs, "source": ""}],
                                 "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
