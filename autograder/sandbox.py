@@ -247,11 +247,11 @@ class Sandbox:
             socket.send_fds(self._main.socket, [b'{"op": "run"}'], [theirs.fileno()])
         theirs.close()
         pngs: list[str | None] = [None] * len(snapshots)
-        wall = 4 * self.course.cell_timeout + RENDER_DELAY
+        wall, answered = 4 * self.course.cell_timeout + RENDER_DELAY, 0
         try:
             send_message(ours, {"op": "render", "figures": snapshots, "limits": self._limits(),
                                 "delay": RENDER_DELAY})
-            for _ in snapshots:
+            for answered in range(len(snapshots)):
                 try:
                     reply = recv_message(ours, deadline=time.monotonic() + wall + GRACE)
                 except (OSError, DecodeError):
@@ -260,10 +260,13 @@ class Sandbox:
                 if type(index) is not int or not 0 <= index < len(snapshots):
                     break
                 pngs[index] = _png(reply.get("png"))
+            else:
+                answered = len(snapshots)
         except OSError:
             pass
         finally:
-            self._main.kill_child()  # done, or stuck, or interfering: either way this child's work is over
+            if answered < len(snapshots):  # stuck, gone or interfering: the rest is not drawn
+                self._main.kill_child()
             ours.close()
             self._main.wait_child()
         return pngs

@@ -108,3 +108,32 @@ def test_a_batch_killed_between_scores_and_figures_keeps_every_score_and_draws_t
         outputs = figure_outputs(root, student)
         assert len(outputs) == 1 and drawn(outputs[0])
     assert not list((records_folder(load_course(root)) / A1).iterdir())
+
+
+class _Exits:
+    def __reduce__(self):
+        return os._exit, (3,)
+
+
+class _Loops:
+    def __reduce__(self):
+        return exec, ("while True: pass",)
+
+
+def test_a_snapshot_that_loops_or_ends_its_process_is_not_drawn_and_the_sandbox_goes_on(course):
+    import dataclasses
+    import pickle
+
+    import matplotlib.pyplot as plt
+
+    figure = plt.figure(figsize=(2, 2))
+    plt.plot([0, 1])
+    good = base64.b64encode(pickle.dumps(figure)).decode()
+    plt.close(figure)
+    hostile = {name: base64.b64encode(pickle.dumps(kind())).decode() for name, kind in
+               (("exits", _Exits), ("loops", _Loops))}
+    with sandbox.Sandbox(dataclasses.replace(course, cell_timeout=1)) as box:
+        looped = box.render([hostile["loops"], good])  # stopped after its second of processor time
+        assert looped[0] is None and base64.b64decode(looped[1]).startswith(b"\x89PNG")
+        assert box.render([hostile["exits"], good]) == [None, None]  # the child is gone: nothing after it drawn
+        assert base64.b64decode(box.render([good])[0]).startswith(b"\x89PNG")
