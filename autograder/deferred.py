@@ -91,14 +91,20 @@ def set_aside(course, job: Job, result) -> Pending | None:
     if not snapshots:
         return None
     folder, stem = _stem(course, job)
-    folder.mkdir(parents=True, exist_ok=True)
-    for older in folder.glob(f"{stem}.*.json"):  # an earlier grading's: its placeholders are being replaced
-        older.unlink(missing_ok=True)
     path = folder / f"{stem}.{token}.json"
-    temporary = folder / f".{path.name}.partial"
-    temporary.write_text(json.dumps({"student": job.student, "assignment": job.assignment, "key": job.key,
-                                     "figures": snapshots}), encoding="utf-8")
-    os.replace(temporary, path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for older in folder.glob(f"{stem}.*.json"):  # an earlier grading's: its placeholders are being replaced
+            older.unlink(missing_ok=True)
+        temporary = folder / f".{path.name}.partial"
+        temporary.write_text(json.dumps({"student": job.student, "assignment": job.assignment, "key": job.key,
+                                         "figures": snapshots}), encoding="utf-8")
+        os.replace(temporary, path)
+    except OSError as error:  # e.g. a read-only course folder: the verdict matters, the figures are left out
+        logger.warning("the figures of %s / %s are not kept: %s", job.student, job.assignment, error)
+        for index, displays in result.cell_displays.items():
+            result.cell_displays[index] = tuple(display for display in displays if "pending" not in display)
+        return None
     return Pending(job, path)
 
 

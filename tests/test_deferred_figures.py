@@ -151,3 +151,10 @@ def test_figures_not_drawn_on_purpose_say_so(tmp_path):
     assert json.loads(path.read_text())["cells"][0]["outputs"][0]["data"] == {
         "text/plain": f"<F>\n{deferred.NOT_DRAWN_TEXT}"}
     assert deferred.fill(tmp_path / "missing.ipynb", deferred.Drawn(pending, None), 10) == 0
+
+
+def test_figures_that_cannot_be_set_aside_are_left_out_and_the_verdict_stands(tmp_path):
+    (tmp_path / ".autograder-cache").write_text("a file where the folder would go")
+    result = result_with({3: ({"figure": "AAA", "text/plain": "<F>"}, {"image/png": PNG, "text/plain": "i"})})
+    assert deferred.set_aside(SimpleNamespace(root=tmp_path), Job("ann", None, None, assignment="01"), result) is None
+    assert result.cell_displays == {3: ({"image/png": PNG, "text/plain": "i"},)} and result.score == 7.0
