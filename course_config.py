@@ -30,7 +30,7 @@ c.Autograder.atol = 1e-8
 # Limits for one submission in the sandbox (`autograder grade`).
 c.Autograder.cell_timeout = 5           # wall seconds for one cell or one call of a student's function, at most
 # Within it, each cell and call gets max(budget_floor, budget_factor x what the instructor's solution needs there) of
-# processor time, timed on the grading machine (autograder/budgets.py); a function that ran out of time once gets
+# processor time, timed on the grading machine (autograder/engine/budgets.py); a function that ran out of time once gets
 # budget_floor afterwards. Honest code 100 times slower than the solution passes; an endless loop costs a fraction
 # of a second. A cell the student wrote gets the budget of the solution's slowest cell.
 c.Autograder.budget_floor = 0.1         # processor seconds any cell or call gets at least

@@ -8,11 +8,13 @@ import os
 import sys
 from pathlib import Path
 
-from .config import NoCourse, course_folder, load_course
+from .course.config import NoCourse, course_folder, load_course
 
 # The demo grades the sample class bundled with the package, and submit sends a notebook to a service: neither
 # needs a course folder of its own.
 WITHOUT_A_COURSE = ("demo", "submit")
+# Verbs that also take an assignment of an nbgrader course graded by its notebooks' own test cells (nbtests.py).
+IN_NOTEBOOKS_TOO = ("grade", "feedback", "report")
 
 # A worker alternates between its sandbox running student code and the grader running checks; one extra
 # worker keeps every core busy meanwhile (measured: +20 to +50% notebooks per second on 2 cores).
@@ -20,10 +22,10 @@ DEFAULT_WORKERS = (os.cpu_count() or 1) + 1
 
 # Verbs that live in their stage's module: each has `add_command(commands)`, which adds its sub-parser with
 # `set_defaults(run=...)` and keeps heavy imports inside the run function (a cold start stays fast).
-VERB_MODULES: tuple[str, ...] = ("autograder.lms.gradescope", "autograder.feedback", "autograder.report",
-                                 "autograder.lms.lti", "autograder.lms.roster", "autograder.lms.collect",
-                                 "autograder.lms.export", "autograder.scaffold", "autograder.web.cli",
-                                 "autograder.submit")
+VERB_MODULES: tuple[str, ...] = ("autograder.lms.gradescope", "autograder.present.feedback",
+                                 "autograder.present.report", "autograder.lms.lti_cli", "autograder.lms.roster",
+                                 "autograder.lms.collect", "autograder.lms.export", "autograder.authoring.scaffold",
+                                 "autograder.web.cli", "autograder.submit")
 
 
 # One format for every message on stderr: the commands', the service's threads' and the libraries' warnings.
@@ -129,8 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "assignment", None) is not None:  # every verb that names one assignment
         course = load_course()
         known = list(course.assignments)
-        if args.command == "grade":  # and the ones graded by their notebooks' own test cells (nbtests.py)
-            from .nbtests import nbgrader_assignments
+        if args.command in IN_NOTEBOOKS_TOO:  # and the ones graded by their notebooks' own test cells (nbtests.py)
+            from .grading.nbtests import nbgrader_assignments
 
             known += nbgrader_assignments(course)
         if args.assignment not in known:
@@ -140,14 +142,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_release(args) -> int:
-    from .release import release
+    from .grading.nbtests import nbgrader_assignments
+    from .authoring.release import release
 
     course = load_course()
-    assignments = args.assignments or list(course.assignments)
-    unknown = [name for name in assignments if name not in course.assignments]
+    in_notebooks = nbgrader_assignments(course)  # graded by their own test cells: every notebook of each released
+    known = [*course.assignments, *in_notebooks]
+    assignments = args.assignments or known
+    unknown = [name for name in assignments if name not in known]
     if unknown:
-        print(f"Unknown assignment(s): {', '.join(unknown)}. The course has: {', '.join(course.assignments)}",
-              file=sys.stderr)
+        print(f"Unknown assignment(s): {', '.join(unknown)}. The course has: {', '.join(known)}", file=sys.stderr)
         return 2
     problems = release(course, assignments)
     for problem in problems:
@@ -156,14 +160,21 @@ def run_release(args) -> int:
         print(f"Release refused: {len(problems)} problem(s) above.", file=sys.stderr)
         return 1
     for name in assignments:
-        print(f"released {course.release_notebook(name).relative_to(course.root)}: no solution or hidden check in it")
+        if name in in_notebooks:
+            folder = course.root / "release" / name
+            others = sorted(path.name for path in folder.iterdir() if path.suffix != ".ipynb")
+            print(f"released {folder.relative_to(course.root)}: {', '.join(in_notebooks[name])}"
+                  + (f" and {', '.join(others)}" if others else "") + ": no solution or hidden test in them")
+        else:
+            print(f"released {course.release_notebook(name).relative_to(course.root)}: no solution or hidden check "
+                  "in it")
     return 0
 
 
 def run_grade(args) -> int:
-    from .batch import grade_assignments, starting_line
-    from .distributed import ClusterError
-    from .sandbox import SandboxError
+    from .grading.batch import grade_assignments, starting_line
+    from .grading.distributed import ClusterError
+    from .engine.sandbox import SandboxError
 
     course = load_course()
     if args.all == (args.assignment is not None):
@@ -172,7 +183,7 @@ def run_grade(args) -> int:
     db_url = args.db or (None if args.notebook is not None else course.db_url)
     failures: tuple[type[Exception], ...] = (SandboxError, ClusterError)
     if db_url:  # one notebook without a gradebook need not import SQLAlchemy (a good part of a cold start)
-        from .gradebook import GradebookError, check_url, safe_url
+        from .grading.gradebook import GradebookError, check_url, safe_url
 
         failures += (GradebookError,)
         try:
@@ -180,7 +191,7 @@ def run_grade(args) -> int:
         except GradebookError as error:
             print(f"autograder grade: {error}", file=sys.stderr)
             return 2
-    from .nbtests import grade_nbgrader_assignment, nbgrader_assignments
+    from .grading.nbtests import grade_nbgrader_assignment, nbgrader_assignments
 
     in_notebooks = [name for name in nbgrader_assignments(course) if args.all or name == args.assignment]
     try:
@@ -210,7 +221,7 @@ def run_grade(args) -> int:
 
 
 def _grade_one(course, args) -> int:
-    from .batch import SubmittedNotebook, grade_batch
+    from .grading.batch import SubmittedNotebook, grade_batch
 
     job = SubmittedNotebook(args.student or args.notebook.stem, args.notebook, None)
     results = []
@@ -221,8 +232,7 @@ def _grade_one(course, args) -> int:
 
 def _print_one(result) -> None:
     """One notebook's verdict, printed as soon as it is saved (its figures are drawn after)."""
-    from .scores import fraction
-    from .pages import points
+    from .results.scores import fraction, points
 
     print(f"{result.student} / {result.assignment}: {points(result.score, result.max_score)}"
           + (f" ({result.reason})" if result.status == "error" else ""))

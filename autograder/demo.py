@@ -5,9 +5,9 @@ import json
 import shutil
 from pathlib import Path
 
-from .batch import find_submissions, grade_assignments, starting_line
-from .config import load_course
-from .scores import fraction
+from .grading.batch import find_submissions, grade_assignments, starting_line
+from .course.config import load_course
+from .results.scores import fraction
 
 
 def run_demo(folder: Path, workers: int) -> int:

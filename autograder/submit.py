@@ -1,7 +1,8 @@
 """`autograder submit NOTEBOOK`: send a notebook downloaded from the service for grading, from a terminal.
 
-The notebook's metadata says where it goes and carries the student's submit key (web/api.py); a notebook
-without them asks for them once and keeps them there. The protocol is the one the notebook's own `submit()`
+The notebook's metadata says where it goes and carries the student's submit key (web/api.py); for a notebook
+without one, a key pasted from the assignment's page ("Get a submit key"), given with --key or asked for at a
+terminal, is checked with the service and kept there. The protocol is the one the notebook's own `submit()`
 speaks (visible_check.py, copied into every release): one client, whatever the front end.
 """
 from __future__ import annotations
@@ -20,13 +21,17 @@ def add_command(commands):
     parser.add_argument("notebook", type=Path, metavar="NOTEBOOK", help="the saved .ipynb file")
     parser.add_argument("--wait", type=float, default=WAIT_SECONDS, metavar="SECONDS",
                         help=f"how long to wait for the verdict (default: {WAIT_SECONDS})")
+    parser.add_argument("--key", metavar="KEY", help="a submit key from the assignment's page (\"Get a submit key\"), "
+                                                      "for a notebook that has none; it is then kept in the notebook")
     parser.set_defaults(run=run_submit)
 
 
 def run_submit(args) -> int:
+    import getpass
     import json
+    import sys
 
-    from .visible_check import _send
+    from .checking.visible_check import _send
 
     try:
         with open(args.notebook, encoding="utf-8") as file:
@@ -35,6 +40,7 @@ def run_submit(args) -> int:
         logger.error("autograder submit: %s is not a notebook that can be read (%s: %s); nothing was sent.",
                      args.notebook, type(error).__name__, str(error)[:200])
         return 2
-    attempt = _send(args.notebook, ask=input, say=lambda line: print(line, flush=True), store_key=True,
-                    seconds=args.wait)
+    # a key is asked for without echoing it, and only of someone at a terminal: a script gives --key
+    ask = getpass.getpass if sys.stdin is not None and sys.stdin.isatty() else None
+    attempt = _send(args.notebook, args.key, ask=ask, say=lambda line: print(line, flush=True), seconds=args.wait)
     return 0 if attempt is not None else 1

@@ -49,8 +49,8 @@ from matplotlib import rc_context  # noqa: E402
 from matplotlib.figure import Figure as Canvas  # noqa: E402
 
 import sandboxed  # noqa: E402  (the sandbox's own module, as the zygote imports it)
-from autograder import pages  # noqa: E402
-from autograder.checks import Figure, Series  # noqa: E402
+from autograder.present import pages  # noqa: E402
+from autograder.checking.checks import Figure, Series  # noqa: E402
 
 
 def semilogy_losses():
@@ -178,9 +178,9 @@ def report(name: str, times: dict[str, list[float]]):
 
 GRADE_NOTEBOOKS = """
 import dataclasses, json, sys, time
-from autograder.config import load_course
-from autograder.grade import assignment_spec, grade_notebook
-from autograder.sandbox import Sandbox
+from autograder.course.config import load_course
+from autograder.grading.grade import assignment_spec, grade_notebook
+from autograder.engine.sandbox import Sandbox
 
 root, keep, repeats, defer = sys.argv[1], sys.argv[2] == "True", int(sys.argv[3]), sys.argv[4] == "True"
 course = dataclasses.replace(load_course(root), keep_figures=keep)

@@ -39,7 +39,7 @@ from make_class import course_assignments, random_student_id, realistic_trouble,
 from nbgrader.api import Gradebook  # noqa: E402
 
 from autograder.cli import DEFAULT_WORKERS  # noqa: E402
-from autograder.config import load_course  # noqa: E402
+from autograder.course.config import load_course  # noqa: E402
 
 
 def tree_memory_bytes(root_pid: int) -> int:

@@ -35,7 +35,7 @@ from grading_throughput import ROOT, SAMPLE_SECONDS, make_course, timed, tree_me
 from make_class import build_notebook, random_choices, random_student_id  # noqa: E402
 from nbgrader.api import Gradebook  # noqa: E402
 
-from autograder.config import load_course  # noqa: E402
+from autograder.course.config import load_course  # noqa: E402
 
 
 def write_submissions(folder: Path, assignment: str, notebook: str, count: int, seed: int) -> None:

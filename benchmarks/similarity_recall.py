@@ -17,8 +17,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from similarity_class import ASSIGNMENTS, KINDS, labelled_class  # noqa: E402
 
-from autograder import similarity  # noqa: E402
-from autograder.similarity import similar_pairs  # noqa: E402
+from autograder.present import similarity  # noqa: E402
+from autograder.present.similarity import similar_pairs  # noqa: E402
 
 
 def twin_share(labelled) -> float:

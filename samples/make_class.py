@@ -464,8 +464,8 @@ def _course_cells(course_root: Path, assignment: str) -> dict:
 
     import matplotlib
 
-    from autograder.config import load_course
-    from autograder.grade import assignment_spec
+    from autograder.course.config import load_course
+    from autograder.grading.grade import assignment_spec
 
     matplotlib.use("agg")
     spec = assignment_spec(load_course(course_root), assignment)
@@ -484,10 +484,10 @@ def _earned(course_root: Path, assignment: str, exercise: str, variant: str, stu
     import contextlib
     import io
 
-    from autograder.checks import earned, load_references, run_exercise
-    from autograder.config import load_course
-    from autograder.grade import assignment_spec
-    from autograder.submission import local_submission
+    from autograder.checking.checks import earned, load_references, run_exercise
+    from autograder.course.config import load_course
+    from autograder.grading.grade import assignment_spec
+    from autograder.engine.submission import local_submission
 
     spec = assignment_spec(load_course(course_root), assignment)
     task = next(e for e in spec.exercises if e.name == exercise)
@@ -529,7 +529,7 @@ def readme_table(course_root: Path = COURSE_ROOT) -> str:
     """The "Who is who" table of samples/README.md: every submission's profile and EXPECTED points (scores as
     the tools show them: at most two decimals)."""
     sys.path.insert(0, str(COURSE_ROOT))  # run as a script, the package beside samples/
-    from autograder.scores import score
+    from autograder.results.scores import score
 
     lines = ["| student | assignment | profile | expected auto points |", "| --- | --- | --- | --- |"]
     for assignment, students in SAMPLE_CLASS.items():

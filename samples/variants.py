@@ -1254,10 +1254,10 @@ HOSTILE = {
                 print(path, "-> cannot open:", type(error).__name__, error)
         try:
             import inspect
-            import autograder.checks
+            import autograder.checking.checks
             import autograder.hidden
-            print(inspect.getsource(autograder.checks))
-            for path in glob.glob(os.path.join(os.path.dirname(autograder.checks.__file__), "hidden", "*.py")):
+            print(inspect.getsource(autograder.checking.checks))
+            for path in glob.glob(os.path.join(os.path.dirname(autograder.checking.checks.__file__), "hidden", "*.py")):
                 print(open(path).read())
         except Exception as error:
             print("import autograder ->", type(error).__name__, error)

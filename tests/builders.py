@@ -1,7 +1,7 @@
 """Submitted notebooks for tests: the instructor's solution with some cells changed, added or removed."""
 import nbformat
 
-from autograder import notebook as nb
+from autograder.course import notebook as nb
 
 
 def solution(course, assignment):

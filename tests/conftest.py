@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.config import load_course
+from autograder.course.config import load_course
 from course_files import ROOT, copy_course
 
 # `.venv/bin/python -m pytest` runs without the environment activated: put its bin/ first on PATH, so that every

@@ -6,7 +6,7 @@ matplotlib.use("agg")
 import nbformat  # noqa: E402
 from IPython.core.interactiveshell import InteractiveShell  # noqa: E402
 
-from autograder import notebook as nb  # noqa: E402
+from autograder.course import notebook as nb  # noqa: E402
 
 
 class _Shell(InteractiveShell):

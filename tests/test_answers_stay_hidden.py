@@ -5,10 +5,10 @@ import re
 
 import pytest
 
-from autograder.check_audit import answer_leaks, shows, value_answers, wrong_values
-from autograder.checks import checks_in, run_check, check_file
-from autograder.expect import WrongResult, expect_close
-from autograder.submission import local_submission
+from autograder.authoring.check_audit import answer_leaks, shows, value_answers, wrong_values
+from autograder.checking.checks import checks_in, run_check, check_file
+from autograder.checking.expect import WrongResult, expect_close
+from autograder.engine.submission import local_submission
 from course_files import ASSIGNMENTS
 
 

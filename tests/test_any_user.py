@@ -21,8 +21,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.batch import SubmittedNotebook, grade_batch
-from autograder.config import load_course
+from autograder.grading.batch import SubmittedNotebook, grade_batch
+from autograder.course.config import load_course
 from builders import replaced, solution, write
 from course_files import ROOT
 from make_class import EXPECTED
@@ -31,7 +31,7 @@ pytestmark = pytest.mark.slow
 
 USER = "agtest"
 A1 = "01-gradient-descent"
-COURSE_FILES = ("source", "release", "samples", "course_config.py", "nbgrader_config.py", "autograder/hidden")
+COURSE_FILES = ("source", "release", "samples", "course_config.py", "nbgrader_config.py", "hidden")
 
 
 def _grading_user() -> str:
@@ -210,8 +210,8 @@ def test_a_course_whose_first_cells_fail_makes_each_submission_an_error(course, 
 
 STUDENT_VS_SANDBOX = r'''
 import json, os, signal, sys, time
-from autograder.config import load_course
-from autograder.sandbox import Sandbox
+from autograder.course.config import load_course
+from autograder.engine.sandbox import Sandbox
 
 ATTACK = """
 import os, signal
@@ -262,3 +262,38 @@ def test_a_submission_that_shares_the_sandboxs_user_cannot_reach_the_next_one(in
     assert "'memory': 'Permission denied'" in seen
     for where in ("/tmp", "/dev"):
         assert f"'{where}/left-behind': 'Read-only file system'" in seen
+
+
+def test_a_user_without_privileges_releases_and_grades_an_nbgrader_course_with_nbgraders_scores(installed, tmp_path):
+    """nbgrader's user-guide ps1 as it is (issue 28), in a folder the user owns: the user releases and grades it, and
+    every cell's score in the user's gradebook is the one `nbgrader autograde` gives (run here on a copy, as the
+    agreement test does)."""
+    from test_nbgrader_course import PS1, autograde, nbgrader_cells
+
+    user, workspace, python = installed
+    ours, theirs = workspace / "ps1", tmp_path / "ps1"
+    for root in (ours, theirs):
+        shutil.copytree(PS1 / "source", root / "source")
+        shutil.copytree(PS1 / "submitted", root / "submitted")
+        (root / "nbgrader_config.py").write_text("c = get_config()\nc.CourseDirectory.course_id = 'ps1course'\n")
+    record = pwd.getpwnam(user)
+    for folder, _, names in os.walk(ours):
+        for path in [folder, *(os.path.join(folder, name) for name in names)]:
+            os.chown(path, record.pw_uid, record.pw_gid)
+    said = []
+    for verb in ("release", "grade"):
+        started = time.monotonic()
+        done = subprocess.run(_as_user(user, [python, "-m", "autograder", verb, "ps1"]), capture_output=True,
+                              text=True, cwd=ours, env=_clean_environment(workspace), timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
+        said.append(done.stdout)
+        print(f"{verb} as {user}: {time.monotonic() - started:.1f} s")
+    assert said[0].startswith("released release/ps1: problem1.ipynb, problem2.ipynb and jupyter.png")
+    assert (ours / "release" / "ps1" / "jupyter.png").stat().st_uid == record.pw_uid
+    autograde(theirs, "ps1")
+    students, notebooks = ("bitdiddle", "hacker"), ("problem1", "problem2")
+    expected = nbgrader_cells(theirs, "ps1", students, notebooks)
+    assert nbgrader_cells(ours, "ps1", students, notebooks) == expected
+    for student in students:  # and the summary's totals are nbgrader's
+        total = sum(score or 0 for (who, _, _), score in expected.items() if who == student)
+        assert f"  {student}: {total:g} of 13 points graded automatically" in said[1]

@@ -10,8 +10,8 @@ import sqlite3
 import nbformat
 import pytest
 
-from autograder.batch import grade_batch
-from autograder.config import load_course
+from autograder.grading.batch import grade_batch
+from autograder.course.config import load_course
 from builders import inserted, replaced, solution, write
 from course_files import copy_course
 

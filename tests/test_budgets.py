@@ -1,4 +1,4 @@
-"""Time budgets from the reference (autograder/budgets.py): each cell and call of a submission gets
+"""Time budgets from the reference (autograder/engine/budgets.py): each cell and call of a submission gets
 max(floor, factor x what the instructor's solution needs there), in processor time, within cell_timeout; a
 function that ran out of time once gets the floor; a student who catches the timeout is stopped soon after.
 And the sandbox works wherever the interpreter lives, a virtual environment under /tmp included."""
@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from autograder.budgets import Budgets, Measurement, Reference, cell_key, duration, reference_for
-from autograder.checks import check_file
-from autograder.grade import assignment_spec, grade_notebook
-from autograder.sandbox import Sandbox
-from autograder.submission import StudentCodeError
+from autograder.engine.budgets import Budgets, Measurement, Reference, cell_key, duration, reference_for
+from autograder.checking.checks import check_file
+from autograder.grading.grade import assignment_spec, grade_notebook
+from autograder.engine.sandbox import Sandbox
+from autograder.engine.submission import StudentCodeError
 from builders import replaced, solution, write
 from course_files import ROOT, copy_course
 from venvs import venv_with_these_packages

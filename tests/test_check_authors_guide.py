@@ -14,7 +14,7 @@ def test_every_example_of_the_guide_runs_as_shown():
 
 
 def test_the_code_the_guide_quotes_is_in_the_course_s_checks():
-    hidden = "\n".join(path.read_text() for path in sorted((ROOT / "autograder" / "hidden").glob("test_*.py")))
+    hidden = "\n".join(path.read_text() for path in sorted((ROOT / "hidden").glob("test_*.py")))
     quoted = [block for block in re.findall(r"```python\n(.*?)```", GUIDE.read_text(), re.S) if ">>>" not in block]
     assert len(quoted) >= 3
     for block in quoted:

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from autograder.sandbox import Sandbox
+from autograder.engine.sandbox import Sandbox
 from clean_slate_probe import POLLUTERS, SECRET, polluter, probe
 from course_files import ROOT
 from venvs import venv_with_these_packages
@@ -108,7 +108,8 @@ def test_the_invariant_holds_with_the_interpreter_in_a_virtual_environment_under
     installed.mkdir()
     for number in range(20000):  # what a real environment's packages hold, in files
         (installed / f"module_{number}.py").touch()
-    script = ("import json\nfrom autograder.config import load_course\nfrom autograder.sandbox import Sandbox\n"
+    script = ("import json\nfrom autograder.course.config import load_course\n"
+              "from autograder.engine.sandbox import Sandbox\n"
               "from clean_slate_probe import POLLUTERS, polluter\nfrom test_clean_slate import probed, run_cell\n"
               f"with Sandbox(load_course({str(ROOT)!r})) as sandbox:\n"
               "    fresh = probed(sandbox)\n    run_cell(sandbox, polluter(sorted(POLLUTERS)))\n"

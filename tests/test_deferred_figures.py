@@ -15,9 +15,10 @@ import pytest  # noqa: E402
 from matplotlib import pyplot as plt  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
-from autograder import deferred, sandboxed  # noqa: E402
-from autograder.grade import SubmissionResult  # noqa: E402
-from autograder.pipeline import Job  # noqa: E402
+from autograder.engine import sandboxed  # noqa: E402
+from autograder.grading import deferred  # noqa: E402
+from autograder.grading.grade import SubmissionResult  # noqa: E402
+from autograder.grading.pipeline import Job  # noqa: E402
 
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"x" * 40).decode()
 

@@ -1,6 +1,6 @@
 """The documentation's table of the course (docs/index.md) is the course: its assignments, notebooks and points as course_config.py and the
 source notebooks have them, so an added assignment or a changed point cannot go unnoticed."""
-from autograder import notebook as nb
+from autograder.course import notebook as nb
 from course_files import ROOT
 
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder.grade import assignment_spec, grade_notebook
-from autograder.sandbox import Sandbox, isolation
+from autograder.grading.grade import assignment_spec, grade_notebook
+from autograder.engine.sandbox import Sandbox, isolation
 from builders import inserted, release, replaced, solution, write
 
 pytestmark = pytest.mark.slow  # sandboxes
@@ -238,7 +238,7 @@ def test_monkeypatched_builtins_fool_nothing(grade, course):
     assert "check_df" in [test.name for test in result.tests if test.score == 0]
 
 
-@pytest.mark.parametrize("target", ["autograder/hidden/test_01_gradient_descent.py",
+@pytest.mark.parametrize("target", ["hidden/test_01_gradient_descent.py",
                                     "source/01-gradient-descent/gradient_descent.ipynb", "gradebook.db",
                                     "course_config.py"])
 def test_course_files_cannot_be_read(grade, course, target):

@@ -8,10 +8,10 @@ from collections import Counter
 
 import pytest
 
-from autograder.batch import find_submissions, grade_batch
-from autograder.grade import SubmissionResult
-from autograder.report import UNNAMED
-from autograder.view import build
+from autograder.grading.batch import find_submissions, grade_batch
+from autograder.grading.grade import SubmissionResult
+from autograder.present.report import UNNAMED
+from autograder.present.view import build
 from make_class import EXPECTED
 
 pytestmark = pytest.mark.slow  # grades a class in sandboxes once, then renders its pages (and a browser)
@@ -260,7 +260,7 @@ def feedback_page(course, folder, db):
 def test_a_written_answer_not_graded_yet_is_not_counted_as_0_then_its_hand_grade_shows_everywhere(course, written):
     from nbgrader.api import Gradebook
 
-    from autograder.lms.lti import gradebook_scores
+    from autograder.lms.ags import gradebook_scores
 
     folder, db = written
     html = feedback_page(course, folder, db)

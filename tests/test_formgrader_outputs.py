@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from autograder.sandbox import MAX_DISPLAY_CHARS
+from autograder.engine.sandbox import MAX_DISPLAY_CHARS
 from builders import inserted, solution, write
 from course_files import copy_course
 

@@ -18,12 +18,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from autograder import notebook as nb
-from autograder import plain
-from autograder.grade import assignment_spec, cells_to_run
-from autograder.plain import DecodeError, Opaque, decode, encode, recv_message
-from autograder.sandbox import Run, SandboxError
-from autograder.submission import StudentCodeError, describe
+from autograder.course import notebook as nb
+from autograder.engine import plain
+from autograder.grading.grade import assignment_spec, cells_to_run
+from autograder.engine.plain import DecodeError, Opaque, decode, encode, recv_message
+from autograder.engine.sandbox import Run, SandboxError
+from autograder.engine.submission import StudentCodeError, describe
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "100"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])

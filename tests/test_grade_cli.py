@@ -125,7 +125,7 @@ def test_without_bubblewrap_grading_works_and_warns(course):
                           cwd=course.root, capture_output=True, text=True,
                           env={**os.environ, "AUTOGRADER_ISOLATION": "processes"})
     assert done.returncode == 0, done.stderr
-    assert "WARNING autograder.sandbox: isolation is reduced" in done.stderr
+    assert "WARNING autograder.engine.sandbox: isolation is reduced" in done.stderr
     assert "7 of 9 points" in done.stdout
 
 

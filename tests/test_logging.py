@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.batch import find_submissions
+from autograder.grading.batch import find_submissions
 from autograder.cli import StderrHandler, configure_logging, main, parse_args
 from course_files import ROOT
 
@@ -32,16 +32,16 @@ def test_a_warning_reaches_stderr_in_the_one_format(logs, capsys, course, tmp_pa
     os.mkdir(os.fsencode(tmp_path) + b"/caf\xe9")  # not UTF-8: no student id
     logs(logging.INFO)
     assert list(find_submissions(course, A1, tmp_path)) == []
-    assert re.fullmatch(f"{STAMP} WARNING autograder.batch: the folder .*caf.* is not a student id \\(rename it\\); "
-                        "it was not graded\n", capsys.readouterr().err)
+    assert re.fullmatch(f"{STAMP} WARNING autograder.grading.batch: the folder .*caf.* is not a student id "
+                        "\\(rename it\\); it was not graded\n", capsys.readouterr().err)
 
 
 def test_a_command_refusing_logs_one_error_line(logs, capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("AUTOGRADER_COURSE_ROOT", str(ROOT))
     assert main(["feedback", A1, "--autograded", str(tmp_path)]) == 1
     out, err = capsys.readouterr()
-    assert out == "" and re.fullmatch(f"{STAMP} ERROR autograder.feedback: No graded results of {A1} in {tmp_path}: "
-                                      f"run `autograder grade {A1}` first.\n", err)
+    assert out == "" and re.fullmatch(f"{STAMP} ERROR autograder.present.feedback: No graded results of {A1} "
+                                      f"in {tmp_path}: run `autograder grade {A1}` first.\n", err)
 
 
 @pytest.mark.parametrize("argv, shown", [

@@ -7,12 +7,12 @@ from pathlib import Path
 import numpy as np
 from hypothesis import given, settings, strategies as st
 
-from autograder.checks import CheckResult
-from autograder.expect import WrongResult, expect_close
-from autograder.grade import Runner
-from autograder.report import mistakes_made
+from autograder.checking.checks import CheckResult
+from autograder.checking.expect import WrongResult, expect_close
+from autograder.grading.grade import Runner
+from autograder.present.report import mistakes_made
 
-VISIBLE_CHECK = Path(__file__).resolve().parent.parent / "autograder" / "visible_check.py"
+VISIBLE_CHECK = Path(__file__).resolve().parent.parent / "autograder" / "checking" / "visible_check.py"
 WORDS = st.text("abcdefghij xyz", max_size=12)
 NUMBERS = st.floats(-1e6, 1e6, allow_nan=False) | st.integers(-1000, 1000)
 SCALARS = st.booleans() | NUMBERS | st.none() | WORDS

@@ -11,8 +11,8 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from autograder import notebook as nb
-from autograder.grade import assignment_spec
+from autograder.course import notebook as nb
+from autograder.grading.grade import assignment_spec
 from course_files import ASSIGNMENTS, copy_course
 
 pytestmark = pytest.mark.slow  # runs nbgrader autograde beside autograder grade

@@ -1,7 +1,7 @@
 """An nbgrader course, unchanged (issue 28): nbgrader's user-guide course ps1 (tests/data/nbgrader_ps1, with its
 licence) and a small course of our own with hidden tests, graded by their in-notebook test cells in the sandbox
-(autograder/nbtests.py), give nbgrader's own scores on every cell; students who bend the tests get nothing for it
-and are flagged."""
+(autograder/grading/nbtests.py), give nbgrader's own scores on every cell; students who bend the tests get nothing for
+it and are flagged."""
 import os
 import shutil
 import subprocess
@@ -13,8 +13,8 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from autograder.nbtests import grade_nbgrader_notebook, released
-from autograder.sandbox import Sandbox
+from autograder.grading.nbtests import grade_nbgrader_notebook, released
+from autograder.engine.sandbox import Sandbox
 
 pytestmark = pytest.mark.slow  # runs nbgrader autograde and the sandbox
 
@@ -125,7 +125,8 @@ def courses(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def ours(courses, course):
-    """Every submission of both courses graded by autograder/nbtests.py: (course, student, notebook, cell) -> grade."""
+    """Every submission of both courses graded by autograder/grading/nbtests.py: (course, student, notebook, cell) ->
+    grade."""
     grades, flags = {}, {}
     with Sandbox(course) as sandbox:
         for key, (root, assignment, students, notebooks) in courses.items():

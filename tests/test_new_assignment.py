@@ -13,12 +13,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from autograder import notebook as nb
-from autograder import scaffold
-from autograder.checks import load_checks
-from autograder.config import load_course
-from autograder.lint import lint_source
-from autograder.scaffold import ScaffoldError, new_assignment, with_assignment
+from autograder.course import notebook as nb
+from autograder.authoring import scaffold
+from autograder.checking.checks import load_checks
+from autograder.course.config import load_course
+from autograder.authoring.lint import lint_source
+from autograder.authoring.scaffold import ScaffoldError, new_assignment, with_assignment
 from course_files import ROOT
 
 FILES_OF_A_COURSE = ("course_config.py", "nbgrader_config.py")
@@ -42,13 +42,13 @@ def tree(root: Path) -> dict[str, bytes]:
 def test_new_writes_the_notebook_its_checks_and_the_config_entry(small_course):
     made = new_assignment(small_course, "05-momentum")
     assert made.notebook == small_course / "source" / "05-momentum" / "momentum.ipynb"
-    assert made.check_file == small_course / "autograder" / "hidden" / "test_05_momentum.py"
+    assert made.check_file == small_course / "hidden" / "test_05_momentum.py"
     course = load_course(small_course)
     assert list(course.assignments)[-1:] == ["05-momentum"]
     assert course.assignments == {**load_course(ROOT).assignments, "05-momentum": "momentum.ipynb"}
     assert course.canvas_assignment_ids["05-momentum"] == 0
-    assert sorted(tree(small_course)) == ["autograder/hidden/test_05_momentum.py", *FILES_OF_A_COURSE,
-                                          "source/05-momentum/momentum.ipynb"]
+    assert sorted(tree(small_course)) == sorted([*FILES_OF_A_COURSE, "hidden/test_05_momentum.py",
+                                                 "source/05-momentum/momentum.ipynb"])
 
 
 def test_the_config_edit_adds_one_line_and_keeps_the_rest(small_course):
@@ -67,7 +67,8 @@ def test_the_new_notebook_follows_every_convention_release_checks(small_course):
     nbformat.validate(notebook)
     assert lint_source(made.notebook, "05-momentum") == []
     helper = [cell for cell in notebook.cells if nb.grade_id(cell) == "check_helpers"]
-    assert [cell.source for cell in helper] == [(ROOT / "autograder" / "visible_check.py").read_text().strip()]
+    visible_check = ROOT / "autograder" / "checking" / "visible_check.py"
+    assert [cell.source for cell in helper] == [visible_check.read_text().strip()]
     calls = [nb.hidden_call(cell.source) for cell in notebook.cells if nb.is_autograder_test(cell)]
     assert [(call.assignment, call.exercise, call.names) for call in calls] == [
         ("05-momentum", "squared_error", ("squared_error",))]
@@ -93,7 +94,7 @@ def test_a_started_folder_is_refused(small_course):
     (small_course / "source" / "05-momentum").mkdir(parents=True)
     with pytest.raises(ScaffoldError, match="already exists"):
         new_assignment(small_course, "05-momentum")
-    assert not (small_course / "autograder").exists()
+    assert not (small_course / "hidden").exists()
 
 
 @pytest.mark.parametrize("name", ["", "-05", "05 momentum", "05/momentum", "../05", "05.momentum", "momentum!",
@@ -131,7 +132,7 @@ def test_any_name_is_taken_whole_or_refused_with_nothing_written(small_course, n
         assert ("test_" + name.replace("-", "_")).isidentifier()
     finally:  # the next example starts from the same course
         shutil.rmtree(small_course / "source")
-        shutil.rmtree(small_course / "autograder")
+        shutil.rmtree(small_course / "hidden")
         (small_course / "course_config.py").write_bytes(before["course_config.py"])
         load_course.cache_clear()
 
@@ -199,7 +200,7 @@ def test_the_command_says_what_it_wrote_and_refuses_with_exit_2(small_course):
     assert "autograder release 05-momentum" in done.stdout
     again = new("05-momentum")
     assert again.returncode == 2
-    assert " ERROR autograder.scaffold: autograder new: The course already has the assignment '05-momentum'" \
+    assert " ERROR autograder.authoring.scaffold: autograder new: The course already has the assignment '05-momentum'" \
         in again.stderr
 
 

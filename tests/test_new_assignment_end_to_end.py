@@ -11,7 +11,7 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from autograder.config import load_course
+from autograder.course.config import load_course
 from builders import cell_index, replaced, write
 from course_files import copy_course
 
@@ -36,7 +36,7 @@ MOMENTUM_CELLS = [
         "### END HIDDEN TESTS\n"
         'check("momentum_step(1.0, 0.5, 0.9)", lambda: momentum_step(1.0, 0.5, 0.9), 0.4)\n'
         "### BEGIN HIDDEN TESTS\n"
-        "from autograder.checks import assert_hidden_checks_pass\n"
+        "from autograder.checking.checks import assert_hidden_checks_pass\n"
         'assert_hidden_checks_pass("05-momentum", "momentum_step", momentum_step=momentum_step)\n'
         "### END HIDDEN TESTS",
         metadata={"nbgrader": {"grade": True, "grade_id": "check_momentum_step", "locked": True, "points": 3,
@@ -82,7 +82,7 @@ def momentum(tmp_path_factory):
     at = cell_index(notebook, "check_squared_error") + 1
     notebook.cells[at:at] = MOMENTUM_CELLS
     nbformat.write(notebook, str(source))
-    check_file = root / "autograder" / "hidden" / "test_05_momentum.py"
+    check_file = root / "hidden" / "test_05_momentum.py"
     check_file.write_text(check_file.read_text() + MOMENTUM_CHECK)
     assert "released release/05-momentum/momentum.ipynb" in run("autograder", "release", A5, root=root)
     solved = nbformat.read(str(source), as_version=4)

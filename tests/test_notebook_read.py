@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from autograder import notebook as nb
+from autograder.course import notebook as nb
 
 # levels: the notebook (1), its metadata (2), then what a test nests inside it
 NOTEBOOK = '{"nbformat": 4, "nbformat_minor": 5, "cells": [], "metadata": {"deep": %s}}'

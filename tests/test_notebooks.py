@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from nbclient import NotebookClient
 
-from autograder import notebook as nb
-from autograder.checks import load_checks
+from autograder.course import notebook as nb
+from autograder.checking.checks import load_checks
 from course_files import ASSIGNMENTS, ROOT
 from notebook_runner import run_notebook
 
@@ -33,7 +33,8 @@ def test_source_notebook_runs_in_jupyter_and_every_check_passes(course, assignme
 def test_check_helper_cell_is_the_visible_check_module(course, assignment):
     notebook = nbformat.read(str(course.source_notebook(assignment)), as_version=4)
     helper = [cell for cell in notebook.cells if nb.grade_id(cell) == "check_helpers"]
-    assert [cell.source.strip() for cell in helper] == [(ROOT / "autograder" / "visible_check.py").read_text().strip()]
+    visible_check = ROOT / "autograder" / "checking" / "visible_check.py"
+    assert [cell.source.strip() for cell in helper] == [visible_check.read_text().strip()]
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)

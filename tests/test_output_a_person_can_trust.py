@@ -8,11 +8,12 @@ from types import SimpleNamespace
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from autograder import scores
-from autograder.batch import BatchSummary
+from autograder.results import scores
+from autograder.grading.batch import BatchSummary
 from autograder.demo import ERROR, LEGEND, STOPPED, mark, table_lines
-from autograder.lms.lti import StudentScore
-from autograder.pages import count, environment, points
+from autograder.lms.ags import StudentScore
+from autograder.results.scores import count, points
+from autograder.present.pages import environment
 from autograder.web.results import Standing
 
 PACKAGE = Path(scores.__file__).resolve().parent

@@ -9,10 +9,10 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autograder.batch import SKIPPED, BatchSink, BatchSummary, _JsonReport
-from autograder.grade import error_result
-from autograder.pipeline import STOP, Job, drain, other_assignments
-from autograder.spec import AssignmentSpec, Exercise
+from autograder.grading.batch import SKIPPED, BatchSink, BatchSummary, _JsonReport
+from autograder.grading.grade import error_result
+from autograder.grading.pipeline import STOP, Job, drain, other_assignments
+from autograder.course.spec import AssignmentSpec, Exercise
 
 SPECS = {name: AssignmentSpec(name, f"{name}.ipynb", (Exercise(f"{name}_ex", "ex", ("f",), 2.0),), {}, {},
                               frozenset({f"{name}_ex"})) for name in ("01", "02", "03")}

@@ -9,8 +9,8 @@ import pytest
 from nbgrader.api import Gradebook
 from sqlalchemy import create_engine, text
 
-import autograder.batch as batch
-from autograder.gradebook import GradebookError
+import autograder.grading.batch as batch
+from autograder.grading.gradebook import GradebookError
 from course_files import copy_course
 from postgres_server import PostgresServer, free_port
 from random_submissions import write_submissions

@@ -12,11 +12,12 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from autograder.checks import CheckResult, Figure, Series, earned, load_checks, load_references, run_fairly, weight_of
-from autograder.grade import SubmissionResult
-from autograder.grade import TestResult as ExerciseResult  # not a pytest class
-from autograder.plain import swap_in
-from autograder.submission import local_submission
+from autograder.checking.checks import (CheckResult, Figure, Series, earned, load_checks, load_references, run_fairly,
+    weight_of)
+from autograder.grading.grade import SubmissionResult
+from autograder.grading.grade import TestResult as ExerciseResult  # not a pytest class
+from autograder.engine.plain import swap_in
+from autograder.engine.submission import local_submission
 
 # ---------------------------------------------------------------------------------------------------------
 # The result model and its JSON

@@ -1,7 +1,7 @@
-"""The reference's times cached on disk (autograder/budgets.py): a new grading process reads them instead of timing the
-instructor's solution again; a changed solution, check file or setting is timed again; a corrupt or foreign cache
-file is ignored; processes writing the cache at once leave a whole file. Fast: `measure` stands in for the sandbox's
-runs of the solution (it records times into the real Measurement, as the sandbox does)."""
+"""The reference's times cached on disk (autograder/engine/budgets.py): a new grading process reads them instead of
+timing the instructor's solution again; a changed solution, check file or setting is timed again; a corrupt or foreign
+cache file is ignored; processes writing the cache at once leave a whole file. Fast: `measure` stands in for the
+sandbox's runs of the solution (it records times into the real Measurement, as the sandbox does)."""
 import dataclasses
 import json
 import multiprocessing
@@ -11,9 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from autograder import budgets
-from autograder.budgets import Reference, cache_path, read_cached, reference_for, write_cached
-from autograder.checks import check_file
+from autograder.engine import budgets
+from autograder.engine.budgets import Reference, cache_path, read_cached, reference_for, write_cached
+from autograder.checking.checks import check_file
 from course_files import copy_course
 
 A1 = "01-gradient-descent"

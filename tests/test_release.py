@@ -7,10 +7,10 @@ import sys
 import nbformat
 import pytest
 
-from autograder import notebook as nb
-from autograder.checks import check_file
-from autograder.config import load_course
-from autograder.release import generate, verify_release
+from autograder.course import notebook as nb
+from autograder.checking.checks import check_file
+from autograder.course.config import load_course
+from autograder.authoring.release import generate, verify_release
 from course_files import ASSIGNMENTS, ROOT
 
 
@@ -199,7 +199,7 @@ def test_update_steps_downhill(submission):
 
 
 def test_release_refuses_a_broken_check_file_naming_file_and_line(course, tmp_path):
-    from autograder.lint import lint_check_file
+    from autograder.authoring.lint import lint_check_file
 
     path = tmp_path / "test_01_gradient_descent.py"
     path.write_text(BROKEN_CHECKS)
@@ -215,7 +215,31 @@ def test_release_refuses_a_broken_check_file_naming_file_and_line(course, tmp_pa
 
 
 def test_the_course_check_files_and_references_pass_the_release_checks(course):
-    from autograder.lint import lint_check_file
+    from autograder.authoring.lint import lint_check_file
 
     for assignment in ASSIGNMENTS:
         assert lint_check_file(assignment, course.source_notebook(assignment)) == []
+
+
+def test_an_nbgrader_course_with_stubs_of_its_own_is_released_with_them(tmp_path):
+    """A course whose nbgrader_config.py sets ClearSolutions' stubs: the leak check looks for those, not ours."""
+    from autograder.authoring.release import nbgrader_stubs, verify_nbgrader_release
+
+    (tmp_path / "nbgrader_config.py").write_text("c = get_config()\nc.ClearSolutions.code_stub = "
+                                                 "{'python': '# write your answer\\npass'}\n"
+                                                 "c.ClearSolutions.text_stub = 'Your words here'\n")
+    source, release = nbformat.v4.new_notebook(), nbformat.v4.new_notebook()
+    solution = "def f():\n    ### BEGIN SOLUTION\n    return 42\n    ### END SOLUTION"
+    for notebook, code, text in ((source, solution, "Because."),
+                                 (release, "def f():\n    # write your answer\n    pass", "Your words here")):
+        notebook.cells = [nbformat.v4.new_code_cell(code), nbformat.v4.new_markdown_cell(text)]
+        for cell, name in zip(notebook.cells, ("f", "why")):
+            cell.metadata["nbgrader"] = {"grade_id": name, "solution": True, "grade": False, "locked": False}
+    for folder, notebook in (("source", source), ("release", release)):
+        (tmp_path / folder).mkdir()
+        nbformat.write(notebook, str(tmp_path / folder / "a.ipynb"))
+    stubs = nbgrader_stubs(tmp_path)
+    assert stubs == ("# write your answer", "Your words here")
+    assert verify_nbgrader_release(tmp_path / "source", tmp_path / "release", stubs) == []
+    missing = verify_nbgrader_release(tmp_path / "source", tmp_path / "release")  # looking for ours instead
+    assert len(missing) == 2 and "no 'YOUR CODE HERE' stub" in missing[0]

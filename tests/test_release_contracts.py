@@ -6,11 +6,11 @@ import shutil
 import nbformat
 import pytest
 
-from autograder import notebook as nb
-from autograder.config import load_course
-from autograder.checks import load_checks
-from autograder.lint import KEEP_GOING, keeps_going, lint_source
-from autograder.scaffold import new_assignment
+from autograder.course import notebook as nb
+from autograder.course.config import load_course
+from autograder.checking.checks import load_checks
+from autograder.authoring.lint import KEEP_GOING, keeps_going, lint_source
+from autograder.authoring.scaffold import new_assignment
 from course_files import ROOT
 
 A5 = "05-momentum"
@@ -44,6 +44,18 @@ def test_a_check_file_under_another_name_is_refused_naming_the_right_one(scaffol
     assert len(problems) == 1
     assert "no hidden-check file" in problems[0] and "test_05_momentum.py" in problems[0]
     assert "rename test_05-momentum.py to it" in problems[0]
+
+
+def test_checks_left_inside_the_package_folder_are_refused_saying_where_they_belong(scaffolded):
+    """A course made while the checks shipped in the package kept them in autograder/hidden/: nothing is read from
+    there, and release says to move them."""
+    old = scaffolded.check_file.parent.parent / "autograder" / "hidden" / scaffolded.check_file.name
+    old.parent.mkdir(parents=True)
+    scaffolded.check_file.rename(old)
+    problems = lint_source(scaffolded.notebook, A5)
+    assert problems == [f"{scaffolded.check_file}: no hidden-check file. The course's checks are in "
+                        "autograder/hidden/, inside the package's folder, where they were kept before; they now "
+                        "belong to the course in hidden/: move the folder (`git mv autograder/hidden hidden`)."]
 
 
 def test_a_check_without_its_exercise_mark_is_refused(scaffolded):
@@ -87,7 +99,7 @@ def test_a_check_file_that_does_not_load_is_refused(scaffolded):
 def test_an_edited_check_helper_cell_is_refused(scaffolded):
     edit_cell(scaffolded.notebook, "check_helpers", lambda cell: setattr(cell, "source", cell.source + "\n# mine"))
     [problem] = lint_source(scaffolded.notebook, A5)
-    assert "('check_helpers'): the check helper cell differs from autograder/visible_check.py" in problem
+    assert "('check_helpers'): the check helper cell differs from autograder/checking/visible_check.py" in problem
 
 
 def test_check_cells_without_a_helper_cell_are_refused(scaffolded):

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autograder.similarity import similar_pairs, tokens
+from autograder.present.similarity import similar_pairs, tokens
 from similarity_class import ASSIGNMENTS, KINDS, labelled_class
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -167,7 +167,7 @@ import sys
 import time
 sys.path.insert(0, "tests")
 from similarity_class import labelled_class
-from autograder.similarity import similar_pairs
+from autograder.present.similarity import similar_pairs
 for assignment in ("01-gradient-descent", "04-linear-regression"):
     labelled = labelled_class(assignment, 3)
     for pair in similar_pairs(labelled.codes, labelled.given):
@@ -185,7 +185,7 @@ def test_the_same_pairs_and_figures_under_any_hash_seed():
 
 @pytest.mark.slow
 def test_the_report_shows_the_highlighted_matches_at_360_and_1280_pixels(tmp_path):
-    from autograder.report import ClassReport, render_report
+    from autograder.present.report import ClassReport, render_report
     from headless_chromium import chromium, layout
 
     labelled = labelled_class("04-linear-regression", 0)

@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from autograder.expect import course_tolerances, expect_close, is_close
+from autograder.checking.expect import course_tolerances, expect_close, is_close
 
 
 def test_the_runners_course_decides_and_the_working_directory_does_not(course, tmp_path, monkeypatch):

@@ -12,10 +12,10 @@ import time
 import pytest
 from nbgrader.api import Gradebook
 
-from autograder import sandbox
-from autograder.batch import grade_batch
-from autograder.config import load_course
-from autograder.deferred import PENDING_TEXT, records_folder
+from autograder.engine import sandbox
+from autograder.grading.batch import grade_batch
+from autograder.course.config import load_course
+from autograder.grading.deferred import PENDING_TEXT, records_folder
 from builders import inserted, solution, write
 from course_files import copy_course
 

@@ -1,4 +1,4 @@
-"""The one result view (autograder/view.py): properties over any result and any policy, and the service page's
+"""The one result view (autograder/present/view.py): properties over any result and any policy, and the service page's
 old faults on the issue's own example. Fast: no sandbox, no browser."""
 import re
 from datetime import datetime, timezone
@@ -6,9 +6,9 @@ from datetime import datetime, timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autograder.checks import CheckResult, Figure, Series
-from autograder.grade import SubmissionResult, TestResult
-from autograder.view import VISIBILITY, Shown, build
+from autograder.checking.checks import CheckResult, Figure, Series
+from autograder.grading.grade import SubmissionResult, TestResult
+from autograder.present.view import VISIBILITY, Shown, build
 
 WORDS = st.text(alphabet="abcdefxyz ()[]=,.`", min_size=1, max_size=30)
 
@@ -168,8 +168,8 @@ def test_the_view_needs_neither_the_sandbox_nor_the_web_application():
     import subprocess
     import sys
 
-    code = ("import sys, autograder.view\n"
-            "print(sorted(m for m in sys.modules if m.startswith(('flask', 'autograder.web', 'autograder.sandbox', "
-            "'autograder.grade'))))")
+    code = ("import sys, autograder.present.view\n"
+            "print(sorted(m for m in sys.modules if m.startswith(('flask', 'autograder.web', "
+            "'autograder.engine.sandbox', 'autograder.grading.grade'))))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"

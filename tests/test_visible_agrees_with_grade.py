@@ -4,9 +4,9 @@ but earns every hidden point (relu_slope returning 1 at exactly 0 did)."""
 import numpy as np
 import pytest
 
-from autograder import check_audit
-from autograder.checks import check_file, earned, run_exercise
-from autograder.submission import local_submission
+from autograder.authoring import check_audit
+from autograder.checking.checks import check_file, earned, run_exercise
+from autograder.engine.submission import local_submission
 from course_files import ASSIGNMENTS
 
 ZERO_CHECK_START = '@pytest.mark.exercise("relu_slope")\ndef test_relu_slope_is_zero_at_exactly_zero'

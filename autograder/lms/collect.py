@@ -130,7 +130,7 @@ class RosterIndex:
 
     @classmethod
     def from_gradebook(cls, db_url: str) -> "RosterIndex":
-        from ..gradebook import open_gradebook
+        from ..grading.gradebook import open_gradebook
 
         with open_gradebook(db_url) as gradebook:
             students = [(s.id, s.first_name or "", s.last_name or "", s.lms_user_id) for s in gradebook.students]
@@ -307,7 +307,7 @@ def add_command(commands) -> None:
 
 
 def run_collect(args) -> int:
-    from ..config import load_course
+    from ..course.config import load_course
 
     course = load_course()
     try:

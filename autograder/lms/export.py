@@ -22,7 +22,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..scores import fraction
+from ..results.scores import fraction
 from .csvfiles import LmsFileError, write_table
 
 logger = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ class Grades:
 
 def read_grades(db_url: str, assignments: list[str]) -> Grades:
     """Every student's score of every assignment, as nbgrader's export computes it."""
-    from ..gradebook import lms_score, open_gradebook  # first: it makes nbgrader's import fast
+    from ..grading.gradebook import lms_score, open_gradebook  # first: it makes nbgrader's import fast
     from nbgrader.api import MissingEntry  # noqa: I001
 
     scores, feedback, max_scores, unfinished = {}, {}, {}, []
@@ -196,7 +196,8 @@ def add_command(commands) -> None:
 
 
 def run_export(args) -> int:
-    from ..config import load_course
+    from ..course.config import load_course
+    from ..grading.nbtests import nbgrader_assignments  # assignments graded by their own test cells
 
     course = load_course()
     db_url = args.db or course.db_url
@@ -206,7 +207,7 @@ def run_export(args) -> int:
             path = nbgrader_export(course.root, db_url, destination)
             print(f"nbgrader export wrote {path}")
             return 0
-        grades = read_grades(db_url, list(course.assignments))
+        grades = read_grades(db_url, [*course.assignments, *nbgrader_assignments(course)])
         if args.format == "canvas":
             roster_rows = _canvas_roster_rows(args.roster) if args.roster else None
             header, rows, left_out = canvas_table(grades, course.canvas_assignment_ids, roster_rows)
@@ -240,7 +241,7 @@ def run_export(args) -> int:
 
 def _nobody(args, left_out: list[str], db_url: str) -> str:
     """Why an export would hold no student (then nothing is written: an import of a header alone changes nothing)."""
-    from ..gradebook import safe_url
+    from ..grading.gradebook import safe_url
 
     if not left_out:
         return f"the gradebook {safe_url(db_url)} has no students yet. Grade first (autograder grade), or give --db."

@@ -22,7 +22,7 @@ import traceback
 import zipfile
 from pathlib import Path
 
-from .. import scores
+from ..results import scores
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ def add_command(commands):
 
 
 def run(args) -> int:
-    from ..config import load_course
+    from ..course.config import load_course
 
     course = load_course()
     output = args.output or Path(f"{args.assignment}-gradescope.zip")
@@ -111,7 +111,7 @@ def run(args) -> int:
           + (f" and {scores.score(written)} for written answers" if written else "")
           + f"; hidden checks {settings['visibility']}, check cells {settings['check_cell_visibility']})")
     if written:
-        from ..pages import count
+        from ..results.scores import count
 
         graded = sum(len(student["grades"]) for student in graded_by_hand)
         print(f"It packs {count(graded, 'written answer')} graded by hand in the gradebook, of "
@@ -128,9 +128,9 @@ def gradescope_settings(course, assignment: str, visibility: str | None = None,
     submitted to the wrong assignment without packing their notebooks or checks."""
     from traitlets.config.loader import PyFileConfigLoader
 
-    from .. import notebook as nb
-    from ..config import CONFIG_FILE
-    from ..grade import assignment_spec
+    from ..course import notebook as nb
+    from ..course.config import CONFIG_FILE
+    from ..grading.grade import assignment_spec
 
     configured = PyFileConfigLoader(CONFIG_FILE, path=str(course.root)).load_config().Gradescope
     chosen = {"visibility": visibility or configured.get("visibility", DEFAULT_VISIBILITY),
@@ -159,7 +159,7 @@ def packed_hand_grades(db_url: str, assignment: str) -> list[dict]:
     match them to a Gradescope user; [] without a gradebook or hand grades."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from ..gradebook import hand_grades, open_gradebook, safe_url
+    from ..grading.gradebook import hand_grades, open_gradebook, safe_url
 
     try:
         graded = hand_grades(db_url, assignment)
@@ -184,7 +184,7 @@ def packed_files(course, assignment: str) -> dict[str, Path]:
     root, package = course.root, Path(__file__).resolve().parent.parent
     files = {f"{COURSE_FOLDER}/{name}": root / name for name in ("course_config.py", "nbgrader_config.py")}
     for path in sorted(package.rglob("*.py")):
-        if "__pycache__" in path.parts or path.parent == package / "hidden":  # the course's checks, below
+        if "__pycache__" in path.parts:
             continue
         files[f"{COURSE_FOLDER}/autograder/{path.relative_to(package).as_posix()}"] = path
     files[packed_check_file(assignment)] = course_check_file(course, assignment)
@@ -200,7 +200,7 @@ def packed_files(course, assignment: str) -> dict[str, Path]:
 
 def course_check_file(course, assignment: str) -> Path:
     """`assignment`'s hidden check file, as the course holds it; ValueError when there is none."""
-    from ..checks import check_file
+    from ..checking.checks import check_file
 
     path = check_file(assignment, course.root)
     if not path.is_file():
@@ -211,8 +211,8 @@ def course_check_file(course, assignment: str) -> Path:
 
 def packed_check_file(assignment: str) -> str:
     """The name in the zip of `assignment`'s hidden checks: where check_file finds them in the unpacked course."""
-    from ..checks import check_file_name
-    from ..config import hidden_checks_folder
+    from ..checking.checks import check_file_name
+    from ..course.config import hidden_checks_folder
 
     return (hidden_checks_folder(Path(COURSE_FOLDER)) / check_file_name(assignment)).as_posix()
 
@@ -292,10 +292,10 @@ def results_json(result, spec, settings: dict, submitted=None, remarks: tuple[st
     `hand_grades` (grade id -> gradebook.HandGrade) are the instructor's grades of this student's written answers:
     a graded answer is a test with its points and the grader's comment, counted in the score; one not graded
     yet is a test without points ("to be graded by your instructor"), left out of the score, not counted as 0."""
-    from .. import notebook as nb
-    from ..grade import with_hand_grades
-    from ..pages import count
-    from ..view import build
+    from ..course import notebook as nb
+    from ..grading.grade import with_hand_grades
+    from ..results.scores import count
+    from ..present.view import build
 
     hidden, visible = settings["visibility"], settings["check_cell_visibility"]
     if result.status == "graded":
@@ -340,7 +340,7 @@ def results_json(result, spec, settings: dict, submitted=None, remarks: tuple[st
 def _written_answer_test(test, status: str, visibility: str) -> dict:
     """A written answer: its hand grade and the grader's comment once graded; until then, no points at all
     (Gradescope would show "0.0 / 2.0"), and the output says why."""
-    from ..pages import count
+    from ..results.scores import count
 
     name = f"Written answer ({test.name})"
     if status == "graded" and test.pending:
@@ -354,7 +354,7 @@ def _written_answer_test(test, status: str, visibility: str) -> dict:
 
 def _score_lines(result, score: float) -> list[str]:
     """What the score counts, said plainly when a written answer is left out of it for now."""
-    from ..view import headline
+    from ..present.view import headline
 
     pending = result.pending_points if result.status == "graded" else 0.0
     if not pending:
@@ -370,7 +370,7 @@ def _check_cell_test(exercise, index: int | None, cell_outputs: dict, visibility
     elif index not in cell_outputs:
         status, output = "failed", "The check cell did not run (the time limit for the notebook was reached first)."
     else:
-        from ..grade import check_cell_verdict
+        from ..grading.grade import check_cell_verdict
 
         text, error = cell_outputs[index]
         failure, _ = check_cell_verdict(text, error)
@@ -399,49 +399,94 @@ def failure_json(settings: dict, message: str) -> dict:
 
 
 def grade_submission(root: Path) -> dict:
-    """Grade what Gradescope put in `root`/submission; whatever happens, a valid results.json dict."""
+    """Grade what Gradescope put in `root`/submission into `root`/results/results.json; whatever happens, a valid
+    one. Returns what it holds."""
     started = time.monotonic()
     settings = {}
     try:
         settings = json.loads((root / "source" / COURSE_FOLDER / SETTINGS_FILE).read_text())
-        results = _grade_submission(root, settings)
+        return _grade_submission(root, settings, started)
     except Exception:  # the grader failed, not the student: say so kindly, keep the details for the instructor
         traceback.print_exc(file=sys.stdout)
         results = failure_json(settings, "The autograder failed while grading your notebook, so it got no points "
                                "for now. This is not a problem with your work: please tell your instructor, who "
                                "can see what went wrong.")
-    results["execution_time"] = round(time.monotonic() - started, 1)
-    return results
+        results["execution_time"] = round(time.monotonic() - started, 1)
+        write_results(results_file(root), results)
+        return results
 
 
-def _grade_submission(root: Path, settings: dict) -> dict:
-    from .. import notebook as nb
-    from ..config import load_course
-    from ..grade import AssignmentSpec, assignment_spec, error_result, grade_notebook
-    from ..pipeline import other_assignments
-    from ..sandbox import Sandbox, isolation
+def results_file(root: Path) -> Path:
+    return root / "results" / "results.json"
+
+
+class ResultsFile:
+    """The Gradescope runner's pipeline Sink (pipeline.Sink): the submission's result as results_json says it (the
+    one result view, view.build, under the zip's visibility settings), written whole to results.json."""
+
+    def __init__(self, path: Path, spec, settings: dict, remarks: tuple[str, ...] = (), hand_grades: dict | None = None,
+                 started: float | None = None):
+        self.path, self.spec, self.settings, self.remarks, self.hand_grades = path, spec, settings, remarks, hand_grades
+        self.started = time.monotonic() if started is None else started
+        self.written: dict | None = None
+
+    def take(self, job, result) -> None:
+        from ..course import notebook as nb
+        from ..engine.sandbox import isolation
+
+        submitted = None
+        if job.path is not None:
+            print(f"{job.path}: {scores.score(result.score)} points ({result.status}); "
+                  f"isolation: {isolation()}, python: {sys.executable}")
+            try:
+                submitted = nb.read(job.path)
+            except nb.NotebookError:
+                pass
+        results = results_json(result, self.spec, self.settings, submitted, self.remarks, self.hand_grades)
+        results["execution_time"] = round(time.monotonic() - self.started, 1)
+        write_results(self.path, results)
+        self.written = results
+
+    def pool_ended(self, error: BaseException | None) -> None:
+        if error is not None:  # the sandbox failed, not the notebook: grade_submission says so
+            raise error
+
+
+def _grade_submission(root: Path, settings: dict, started: float) -> dict:
+    """One job through the pipeline, as `autograder grade` and the service grade: a warm local sandbox
+    (batch.SandboxWorker) as the pool, drained into a ResultsFile."""
+    import queue
+
+    from ..grading.batch import SandboxWorker
+    from ..course.config import load_course
+    from ..grading.grade import AssignmentSpec, assignment_spec, error_result
+    from ..grading.pipeline import Job, drain
 
     course = load_course(root / "source" / COURSE_FOLDER)
     spec = assignment_spec(course, settings["assignment"])
     student = _student_id(root)
     path, problem = find_notebook(root / "submission", spec.notebook)
-    if path is None:
-        return results_json(error_result(spec, student, problem), spec, settings)
-    remarks = () if path.name == spec.notebook else (
+    remarks = () if path is None or path.name == spec.notebook else (
         f"Graded {path.name}, the only notebook in your submission (the assignment's notebook is {spec.notebook}).",)
+    sink = ResultsFile(results_file(root), spec, settings, remarks,
+                       _hand_grades_of(root / "source" / COURSE_FOLDER / HAND_GRADES_FILE, _users(root)), started)
+    job = Job(student, path, None, assignment=spec.name)
+    if path is None:  # nothing to run: the sink says what was found instead
+        sink.take(job, error_result(spec, student, problem))
+        return sink.written
     # the zip holds only this assignment's checks: the others are known by their notebook and grade ids
-    others = other_assignments({name: AssignmentSpec(name, other["notebook"], (), {}, {}, frozenset(other["grade_ids"]))
-                                for name, other in settings["other_assignments"].items()}, spec.name)
-    with Sandbox(course) as sandbox:
-        result = grade_notebook(sandbox, course, spec, student, path, others)
-    print(f"{path}: {scores.score(result.score)} points ({result.status}); "
-          f"isolation: {isolation()}, python: {sys.executable}")
+    specs = {**{name: AssignmentSpec(name, other["notebook"], (), {}, {}, frozenset(other["grade_ids"]))
+                for name, other in settings["other_assignments"].items()}, spec.name: spec}
+    jobs, results = queue.Queue(), queue.Queue()
+    jobs.put(job)
+    jobs.put(None)
+    pool = SandboxWorker(course, specs, jobs, results)
+    pool.start()
     try:
-        submitted = nb.read(path)
-    except nb.NotebookError:
-        submitted = None
-    return results_json(result, spec, settings, submitted, remarks,
-                        _hand_grades_of(root / "source" / COURSE_FOLDER / HAND_GRADES_FILE, _users(root)))
+        drain(results, sink, pools=1)
+    finally:
+        pool.join()
+    return sink.written
 
 
 def _users(root: Path) -> list[dict]:
@@ -456,7 +501,7 @@ def _users(root: Path) -> list[dict]:
 def _hand_grades_of(path: Path, users: list[dict]) -> dict:
     """grade id -> HandGrade of the gradebook student who is the first of `users` found in the packed hand
     grades: by email (any case), else by Gradescope's student id (sid) as nbgrader's student id; {} if none."""
-    from ..gradebook import HandGrade
+    from ..grading.gradebook import HandGrade
 
     try:
         students = json.loads(path.read_text())["students"]
@@ -492,8 +537,7 @@ def write_results(path: Path, results: dict):
 
 
 def main() -> int:
-    root = Path(os.environ.get(ROOT_VARIABLE) or "/autograder")
-    write_results(root / "results" / "results.json", grade_submission(root))
+    grade_submission(Path(os.environ.get(ROOT_VARIABLE) or "/autograder"))
     return 0
 
 

@@ -15,16 +15,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from .platform import CONFIG_SECTION, MEMBERSHIP_TYPE, LtiError, describe, json_body
+from .platform import MEMBERSHIP_TYPE, describe, json_body
+from .settings import CONFIG_SECTION, MATCHES, LtiError
 
-# c.LTI.roster_match -> (the NRPS member field, how an instructor calls it)
-MATCHES = {"email": ("email", "email address"), "id_number": ("lis_person_sourcedid", "ID number"),
-           "login": ("ext_user_username", "login")}
 MAX_PAGES = 1000   # a platform whose "next" never ends is not followed for ever
 
 
 def fetch_members(client, url: str) -> list[dict]:
-    """Every member of the context, asked with `client` (an lti.PlatformClient), following `Link: <...>;
+    """Every member of the context, asked with `client` (a platform.PlatformClient), following `Link: <...>;
     rel="next"`; LtiError when the LMS refuses."""
     members, seen = [], set()
     for _ in range(MAX_PAGES):
@@ -102,7 +100,7 @@ def record_roster(db_url: str, members: list[dict], match: str, add_missing: boo
 
     LtiError (nothing written) when no Learner carries the identifier `match` names.
     """
-    from ..gradebook import open_gradebook  # first: it makes nbgrader's import fast
+    from ..grading.gradebook import open_gradebook  # first: it makes nbgrader's import fast
     from nbgrader.api import Student  # noqa: I001
     from .roster import STUDENT_ID
 

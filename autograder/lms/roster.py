@@ -184,7 +184,7 @@ def import_roster(db_url: str, roster: Roster) -> ImportReport:
     Nothing is written if any student conflicts with the gradebook (a known LMS user id under another id);
     students of the gradebook missing from the roster stay as they are.
     """
-    from ..gradebook import open_gradebook  # first: it makes nbgrader's import fast
+    from ..grading.gradebook import open_gradebook  # first: it makes nbgrader's import fast
     from nbgrader.api import Student  # noqa: I001
 
     with open_gradebook(db_url) as gradebook:
@@ -269,7 +269,7 @@ def add_command(commands) -> None:
 
 
 def run_import(args) -> int:
-    from ..config import load_course
+    from ..course.config import load_course
 
     course = load_course()
     db_url = args.db or course.db_url

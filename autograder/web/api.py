@@ -92,15 +92,16 @@ def _owner():
         raise Refused(f"Too many requests at once. Please wait {seconds} seconds and try again; nothing was sent "
                       "for grading.", 429, **{"Retry-After": str(seconds)})
     if token is None:
-        raise Refused("This request has no submit key. Download the notebook again from the assignment's page of "
-                      "the service: it carries your key.", 401, **{"WWW-Authenticate": "Bearer"})
+        raise Refused("This request has no submit key. Get one with \"Get a submit key\" on the assignment's page "
+                      "(or download the notebook again: it carries one).", 401, **{"WWW-Authenticate": "Bearer"})
     owner = _service().store.submit_key(token)
     if owner is None:
         if limit.wait("address " + str(request.remote_addr)):  # guessing keys costs the address its requests
             raise Refused("Too many requests at once. Please wait a minute and try again.", 429,
                           **{"Retry-After": "60"})
-        raise Refused("This submit key is not valid: it was withdrawn, or it is not one of this service's. Download "
-                      "the notebook again from the assignment's page and copy your code into it.", 403)
+        raise Refused("This submit key is not valid: it expired, a newer key replaced it, it was withdrawn, or it is "
+                      "not one of this service's. Get a new one with \"Get a submit key\" on the assignment's page "
+                      "(or download the notebook again) and use it instead.", 403)
     from .student import released
 
     if not released(owner.assignment):  # the course is read again when course_config.py or release/ changed

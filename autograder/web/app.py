@@ -16,7 +16,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.routing import IntegerConverter
 
-from .. import scores
+from ..results import scores
 from .auth import SessionInterface, csrf, current_user
 
 logger = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ class Service:
         return self._course
 
     def _reload(self, seen) -> None:
-        from ..config import load_course
+        from ..course.config import load_course
         from .policies import check_policies
 
         try:
@@ -79,7 +79,7 @@ class Service:
 
 def _course_state(root: Path) -> tuple:
     """What says the course changed: the modification times of course_config.py, release/ and its folders."""
-    from ..config import CONFIG_FILE
+    from ..course.config import CONFIG_FILE
 
     def stamp(path: Path):
         try:
@@ -100,8 +100,8 @@ def create_app(course=None, db_url: str | None = None, *, secret_key: str | None
                max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB, grading: bool = True) -> Flask:
     """The web application on `course` (default: the course found from here) and gradebook `db_url` (default:
     the course's). `grading=False` builds it without starting sandboxes (for `serve links`)."""
-    from ..config import load_course
-    from ..gradebook import check_url
+    from ..course.config import load_course
+    from ..grading.gradebook import check_url
     from .grading import GradingService
     from .policies import check_policies
     from .store import Store
@@ -174,7 +174,7 @@ def _share_result_templates(app: Flask) -> None:
     """A result page draws its result with the feedback page's macros (result_view.html) and filters."""
     from jinja2 import ChoiceLoader, FileSystemLoader
 
-    from .. import pages
+    from ..present import pages
 
     # the service's own templates first: the package's base.html is the offline pages'
     app.jinja_env.loader = ChoiceLoader([app.jinja_env.loader, FileSystemLoader(str(pages.TEMPLATES))])
@@ -201,7 +201,7 @@ def _error_pages(app: Flask) -> None:
     """Every refusal and failure answered with the service's own page (never Werkzeug's bare one)."""
     from werkzeug.exceptions import HTTPException
 
-    from ..gradebook import GradebookError
+    from ..grading.gradebook import GradebookError
 
     def page(status, title, message, headers=()):
         if request.path.startswith("/api/"):  # the API answers JSON, even for its errors (api.py)

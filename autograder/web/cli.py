@@ -49,10 +49,10 @@ def add_command(commands):
 
 
 def run_serve(args) -> int:
-    from ..config import load_course
-    from ..distributed import ClusterError
-    from ..gradebook import GradebookError
-    from ..sandbox import SandboxError
+    from ..course.config import load_course
+    from ..grading.distributed import ClusterError
+    from ..grading.gradebook import GradebookError
+    from ..engine.sandbox import SandboxError
     from .app import DEFAULT_MAX_UPLOAD_MB, create_app
     from .policies import PolicyError
     from .server import CONNECTIONS, PortInUse, check_port, make_server, serve_until_stopped
@@ -100,8 +100,8 @@ def run_serve(args) -> int:
 
 
 def run_links(args) -> int:
-    from ..config import load_course
-    from ..gradebook import GradebookError
+    from ..course.config import load_course
+    from ..grading.gradebook import GradebookError
     from .app import create_app
     from .auth import link_token
     from .gradebook_view import students
@@ -140,7 +140,7 @@ def _unknown_students(db_url: str, asked: list[str], create: bool) -> str:
     --create says it is a new student, who is then added to the gradebook."""
     import difflib
 
-    from ..gradebook import open_gradebook
+    from ..grading.gradebook import open_gradebook
     from .gradebook_view import students
 
     known = students(db_url)
@@ -163,7 +163,7 @@ def _unknown_students(db_url: str, asked: list[str], create: bool) -> str:
 
 
 def run_revoke(args) -> int:
-    from ..config import load_course
+    from ..course.config import load_course
     from .store import Store
 
     course = load_course()

@@ -9,7 +9,7 @@ _local = threading.local()   # one nbgrader Gradebook per server thread: its ses
 
 
 def _gradebook(db_url: str):
-    from ..gradebook import open_gradebook
+    from ..grading.gradebook import open_gradebook
 
     books = getattr(_local, "books", None)
     if books is None:
@@ -34,7 +34,7 @@ def counting_marks(db_url: str, assignment: str, student: str, notebook: str) ->
     """The hand grades and late penalty nbgrader's gradebook holds for the student's submission; none if not found."""
     from nbgrader.api import MissingEntry
 
-    from ..gradebook import notebook_hand_grades
+    from ..grading.gradebook import notebook_hand_grades
 
     gradebook = _gradebook(db_url)
     try:

@@ -20,14 +20,14 @@ from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from .. import notebook as nb
-from ..autograded import RESULTS, write_autograded
-from ..batch import SandboxWorker, save_or_explain
-from ..deferred import Drawn, fill, pending_records
-from ..grade import SubmissionResult, assignment_spec
-from ..gradebook import GradebookError
-from ..pipeline import STOP, Job, drain
-from ..sandbox import MAX_DISPLAY_CHARS
+from ..course import notebook as nb
+from ..grading.autograded import RESULTS, write_autograded
+from ..grading.batch import SandboxWorker, save_or_explain
+from ..grading.deferred import Drawn, fill, pending_records
+from ..grading.grade import SubmissionResult, assignment_spec
+from ..grading.gradebook import GradebookError
+from ..grading.pipeline import STOP, Job, drain
+from ..engine.sandbox import MAX_DISPLAY_CHARS
 from .policies import BATCH, Graded, counting_attempt, policy
 from .store import Attempt, Store
 
@@ -104,7 +104,7 @@ class GradingService:
         """Start the sandboxes and the saver, and queue every attempt acknowledged but not yet graded."""
         self.store.drop_unacknowledged()  # uploads a killed server never acknowledged: the student was not told
         if self.scheduler:
-            from ..distributed import ClusterPool
+            from ..grading.distributed import ClusterPool
 
             self.pool = [ClusterPool(self.scheduler, self.course, self.jobs, self.results, service=True)]
         else:
@@ -347,7 +347,7 @@ class GradingService:
         if assignment in self.writers and self.writers[assignment].spec != self.specs[assignment]:
             self.writers.pop(assignment).close()  # released again while the service runs: its cells may differ
         if assignment not in self.writers:
-            from ..gradebook import GradebookWriter
+            from ..grading.gradebook import GradebookWriter
 
             due = policy(self.course, assignment).due
             if due is not None:  # nbgrader's late penalty needs the due date in its gradebook
@@ -374,7 +374,7 @@ def _copy_atomically(source: Path, destination: Path) -> None:
 
 
 def set_due_date(db_url: str, assignment: str, due) -> None:
-    from ..gradebook import open_gradebook
+    from ..grading.gradebook import open_gradebook
 
     gradebook = open_gradebook(db_url)
     try:

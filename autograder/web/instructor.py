@@ -44,9 +44,9 @@ def overview():
 @blueprint.get("/report/<assignment>")
 @instructor_required
 def report(assignment):
-    from ..checks import Figure, Series
-    from ..pages import svg
-    from ..report import build
+    from ..checking.checks import Figure, Series
+    from ..present.pages import svg
+    from ..present.report import build
 
     svc = service()
     if assignment not in svc.course.assignments:

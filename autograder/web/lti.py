@@ -30,7 +30,7 @@ from datetime import timedelta
 from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, delete, insert, select, update
 
-from .. import scores
+from ..results import scores
 from .auth import csrf, current_user, sign_in
 from .store import utcnow
 
@@ -200,7 +200,7 @@ def _tool_conf():
     from cryptography.hazmat.primitives import serialization
     from pylti1p3.tool_config import ToolConfDict
 
-    from ..lms.lti import load_settings, read_private_key
+    from ..lms.settings import load_settings, read_private_key
 
     settings = load_settings(service().course.root)
     missing = [name for name in ("issuer", "client_id", "deployment_id", "auth_url", "platform_jwks_url")
@@ -247,7 +247,7 @@ def login():
     """OIDC login initiation: back to the platform's authorization URL with a fresh state and nonce."""
     from pylti1p3.exception import OIDCException
 
-    from ..lms.lti import LtiError
+    from ..lms.settings import LtiError
 
     try:
         conf, settings, _ = _tool_conf()
@@ -268,7 +268,7 @@ def launch():
     """The id_token from the platform: validated, the person signed in, sent to their page."""
     from pylti1p3.exception import LtiException
 
-    from ..lms.lti import LtiError
+    from ..lms.settings import LtiError
 
     try:
         conf, settings, _ = _tool_conf()
@@ -340,7 +340,7 @@ def deep_link():
 @blueprint.get("/jwks.json")
 def jwks():
     """The tool's public keyset, for the platform to check the tool's signatures (and keyset URL registration)."""
-    from ..lms.lti import LtiError, load_settings, public_jwk, read_private_key
+    from ..lms.settings import LtiError, load_settings, public_jwk, read_private_key
 
     settings = load_settings(service().course.root)
     try:
@@ -425,7 +425,7 @@ def _assignment_of(claims: dict) -> str | None:
 
 def _student_of(claims: dict, match: str) -> str:
     """The gradebook student this launch is: by `sub` as lms_user_id, else by `match` (recorded then)."""
-    from ..gradebook import open_gradebook
+    from ..grading.gradebook import open_gradebook
     from nbgrader.api import Student  # noqa: I001
     from ..lms.nrps import member_key, student_key
 
@@ -459,8 +459,9 @@ def _refresh_roster(settings, claims: dict) -> None:
     db_url, match = service().db_url, settings.roster_match
 
     def refresh():
-        from ..lms.lti import MEMBERSHIP_SCOPE, LtiError, PlatformClient, read_private_key
         from ..lms.nrps import fetch_members, record_roster
+        from ..lms.platform import MEMBERSHIP_SCOPE, PlatformClient
+        from ..lms.settings import LtiError, read_private_key
 
         try:
             client = PlatformClient(settings, read_private_key(settings.private_key_path), (MEMBERSHIP_SCOPE,))
@@ -481,7 +482,7 @@ def _instructor_id(claims: dict) -> str:
 
 
 def _max_score(assignment: str) -> float | None:
-    from ..grade import assignment_spec
+    from ..grading.grade import assignment_spec
 
     try:
         return float(assignment_spec(service().course, assignment).max_score)
@@ -505,7 +506,7 @@ def _remember_services(claims: dict, context: int) -> None:
 def init_lti(app) -> None:
     """Register the LTI endpoints on the service (`create_app` calls it); with c.LTI registered, scores are
     published after grading by a thread started on the first request (not by `serve links`)."""
-    from ..lms.lti import LtiError, load_settings
+    from ..lms.settings import LtiError, load_settings
 
     from ..lms.links import create_tables
 
@@ -606,8 +607,9 @@ class ScorePublisher:
 
     def _publish_one(self, attempt) -> tuple[str, str]:
         """(state, what the LMS did with this student's score, in one sentence) after publishing it."""
+        from ..lms.ags import exercise_names, gradebook_scores, publish
         from ..lms.links import LinkError, served_link
-        from ..lms.lti import LtiError, exercise_names, gradebook_scores, load_settings, publish, with_link
+        from ..lms.settings import LtiError, load_settings, with_link
 
         svc = self.app.extensions["autograder"]
         try:

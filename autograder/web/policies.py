@@ -9,7 +9,7 @@ from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 from typing import Hashable, Iterable
 
-from ..view import VISIBILITY, Shown  # noqa: F401 (VISIBILITY: what a student sees of a result, less to more)
+from ..present.view import VISIBILITY, Shown  # noqa: F401 (VISIBILITY: what a student sees of a result, less to more)
 
 COUNTING = ("best", "last")
 

@@ -7,8 +7,8 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from ..grade import SubmissionResult, with_hand_grades
-from ..view import ResultView, Shown, build, headline
+from ..grading.grade import SubmissionResult, with_hand_grades
+from ..present.view import ResultView, Shown, build, headline
 from .gradebook_view import GradebookMarks
 
 CACHE_SIZE = 256                     # result views kept built

@@ -61,12 +61,14 @@ SESSIONS = Table(
 SUBMIT_KEYS = Table(
     "autograder_submit_keys", METADATA,
     # the SHA-256 of the key a downloaded notebook carries in its metadata (api.py): a copy of this table submits
-    # nothing; a key is its student's for one assignment of this service's course
+    # nothing; a key is its student's for one assignment of this service's course, until it expires, is revoked
+    # (`serve revoke`) or is replaced: at most SUBMIT_KEYS_LIVE per student and assignment are in force
     Column("key", String(64), primary_key=True),
     Column("student", String(128), nullable=False, index=True),
     Column("assignment", String(128), nullable=False),
     Column("created_at", DateTime, nullable=False),
     Column("revoked_at", DateTime),
+    Column("expires_at", DateTime),                      # NULL in rows of the first version: created_at + lifetime
 )
 EXTENSIONS = Table(
     "autograder_extensions", METADATA,
@@ -77,6 +79,8 @@ EXTENSIONS = Table(
 )
 
 
+SUBMIT_KEYS_LIVE = 5     # submit keys in force per student and assignment: a new one replaces the oldest beyond
+SUBMIT_KEY_DAYS = 180    # a submit key's lifetime (a term, with its resits), never beyond the sign-in link's
 MAX_ID = 2 ** 31 - 1   # the largest id an Integer column holds in PostgreSQL (SQLite's go to 2**63 - 1)
 
 
@@ -167,10 +171,11 @@ class Store:
     """The service tables; every method is one short transaction, safe from any thread."""
 
     def __init__(self, db_url: str):
-        from ..graded import create_graded_table
+        from ..grading.graded import create_graded_table
 
         self.engine = engine_for(db_url)
         METADATA.create_all(self.engine)
+        _add_expires_column(self.engine)
         create_graded_table(self.engine)  # the batch's graded submissions: attempts of the same history
 
     def close(self):
@@ -235,7 +240,7 @@ class Store:
         """What `autograder grade` graded (with each full result if `results`), each counting unless a service
         attempt of its student and assignment does. Rows the service itself wrote there before it kept to its
         own table are not batch attempts."""
-        from ..graded import GRADED, is_batch_fingerprint
+        from ..grading.graded import GRADED, is_batch_fingerprint
 
         columns = [column for column in GRADED.c if column.name != "result"]
         query = select(*columns, *([GRADED.c.result] if results else [])).order_by(GRADED.c.student,
@@ -335,19 +340,33 @@ class Store:
 
     # submit keys (a downloaded notebook's, for submitting from where the student works: api.py)
 
-    def add_submit_key(self, student: str, assignment: str) -> str:
-        """A new submit key of `student` for `assignment`; returns the key (kept here only as a hash)."""
-        key = secrets.token_urlsafe(32)
+    def add_submit_key(self, student: str, assignment: str, not_after: datetime | None = None) -> str:
+        """A new submit key of `student` for `assignment`; returns the key (kept here only as a hash). It lasts
+        SUBMIT_KEY_DAYS, never beyond `not_after` (the sign-in link's expiry). The table stays bounded: keys over
+        (expired, revoked) are forgotten, and the student's oldest keys of `assignment` beyond SUBMIT_KEYS_LIVE
+        with them."""
+        key, now, lifetime = secrets.token_urlsafe(32), utcnow(), timedelta(days=SUBMIT_KEY_DAYS)
+        expires = min(now + lifetime, not_after or now + lifetime)
         with self.engine.begin() as connection:
-            connection.execute(insert(SUBMIT_KEYS).values(key=_session_key(key), student=student,
-                                                          assignment=assignment, created_at=utcnow()))
+            over = SUBMIT_KEYS.c.revoked_at.is_not(None) | (SUBMIT_KEYS.c.expires_at <= now) | \
+                (SUBMIT_KEYS.c.expires_at.is_(None) & (SUBMIT_KEYS.c.created_at <= now - lifetime))
+            connection.execute(delete(SUBMIT_KEYS).where(over))
+            same = (SUBMIT_KEYS.c.student == student) & (SUBMIT_KEYS.c.assignment == assignment)
+            kept = [row.key for row in connection.execute(select(SUBMIT_KEYS.c.key).where(same).order_by(
+                SUBMIT_KEYS.c.created_at.desc()).limit(SUBMIT_KEYS_LIVE - 1))]
+            connection.execute(delete(SUBMIT_KEYS).where(same & SUBMIT_KEYS.c.key.not_in(kept)))
+            connection.execute(insert(SUBMIT_KEYS).values(key=_session_key(key), student=student, assignment=assignment,
+                                                          created_at=now, expires_at=expires))
         return key
 
     def submit_key(self, key: str) -> SubmitKey | None:
-        """Whose `key` is, if it is one this service gave and it was not revoked."""
+        """Whose `key` is, if it is one this service gave and it is in force (not revoked, replaced or expired)."""
         with self.engine.connect() as connection:
             row = connection.execute(select(SUBMIT_KEYS).where(SUBMIT_KEYS.c.key == _session_key(key))).first()
-        return SubmitKey(row.student, row.assignment) if row is not None and row.revoked_at is None else None
+        if row is None or row.revoked_at is not None:
+            return None
+        expires = row.expires_at or row.created_at + timedelta(days=SUBMIT_KEY_DAYS)
+        return SubmitKey(row.student, row.assignment) if utcnow() < expires else None
 
     def revoke_submit_keys(self, student: str) -> int:
         """Revoke every submit key of `student` (`serve revoke --user`); returns how many were valid."""
@@ -376,6 +395,21 @@ class Store:
             if hours > 0:
                 connection.execute(insert(EXTENSIONS).values(student=student, assignment=assignment, hours=hours,
                                                              granted_at=utcnow()))
+
+
+def _add_expires_column(engine) -> None:
+    """The submit keys' `expires_at`, which the table's first version lacked."""
+    from sqlalchemy import inspect, text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    if "expires_at" in {column["name"] for column in inspect(engine).get_columns(SUBMIT_KEYS.name)}:
+        return
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(f"ALTER TABLE {SUBMIT_KEYS.name} ADD COLUMN expires_at TIMESTAMP"))
+    except SQLAlchemyError:  # another process added it meanwhile
+        if "expires_at" not in {column["name"] for column in inspect(engine).get_columns(SUBMIT_KEYS.name)}:
+            raise
 
 
 def _session_key(session_id: str) -> str:

@@ -8,7 +8,8 @@ import threading
 from collections import defaultdict
 from datetime import timedelta
 
-from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, current_app, jsonify, make_response, redirect, render_template, request, send_file, \
+    url_for
 
 from .auth import current_user, sign_in, sign_out, student_required, user_for_token
 from .policies import policy
@@ -81,8 +82,12 @@ def release(assignment):
     course = service().course
     if not released(assignment):
         abort(404)
+    if request.headers.get("Sec-Fetch-Site") in ("cross-site", "same-site"):
+        # another site's page cannot make keys (a new key replaces the oldest beyond store.SUBMIT_KEYS_LIVE): the
+        # download starts from this service's own page, or from the address bar
+        return redirect(url_for("student.assignment", assignment=assignment), code=303)
     notebook = json.loads(course.release_notebook(assignment).read_text(encoding="utf-8"))
-    key = service().store.add_submit_key(current_user().user_id, assignment)
+    key = new_submit_key(assignment)
     notebook.setdefault("metadata", {})["autograder"] = {"service": request.url_root.rstrip("/"),
                                                          "assignment": assignment, "key": key}
     response = send_file(io.BytesIO((json.dumps(notebook, indent=1, ensure_ascii=False) + "\n").encode()),
@@ -90,6 +95,35 @@ def release(assignment):
                          mimetype="application/x-ipynb+json")
     response.headers["Cache-Control"] = "no-store"  # it carries a key: no shared cache keeps a copy
     return response
+
+
+@blueprint.post("/assignments/<assignment>/key")
+@student_required
+def submit_key(assignment):
+    """A new submit key, shown once, for a notebook that has none (one not downloaded from here): the one answer
+    that holds it is this POST's, which no cache keeps, so no page a browser fetches again shows it."""
+    if not released(assignment):
+        abort(404)
+    key = pasted_key(request.url_root, new_submit_key(assignment))
+    response = make_response(render_template("student/key.html", assignment=assignment, key=key))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def pasted_key(service_url: str, key: str) -> str:
+    """`key` as a student pastes it into a notebook that has none: "ag1.<the service's URL, base64url>.<key>", one
+    string that says where to submit as well (visible_check._pasted_key and the labextension read it)."""
+    import base64
+
+    where = base64.urlsafe_b64encode(service_url.rstrip("/").encode()).decode().rstrip("=")
+    return f"ag1.{where}.{key}"  # ag1: the format's first version
+
+
+def new_submit_key(assignment: str) -> str:
+    """A new submit key of the signed-in student for `assignment`; it ends with their sign-in link, if any."""
+    user = current_user()
+    link = service().store.link(user.extra["link"]) if user.via == "link" and user.extra.get("link") else None
+    return service().store.add_submit_key(user.user_id, assignment, link.expires_at if link else None)
 
 
 @blueprint.post("/assignments/<assignment>/attempts")
@@ -119,7 +153,7 @@ def take_attempt(student: str, assignment: str, data: bytes):
     """Check `data`, a notebook of `student` for `assignment`, against the policy (attempts left, minutes between)
     and the limits, store it and queue it for grading: the acknowledged Attempt, or NotTaken. Every way of
     submitting (the page's upload, api.py's endpoint) goes through here."""
-    from ..pipeline import other_assignments
+    from ..grading.pipeline import other_assignments
     from .grading import numbered_folder
     from .uploads import Refused, check_notebook, store_upload, without_submit_key
 
@@ -256,7 +290,7 @@ def assignment_state(student: str, assignment: str) -> dict:
 
 def batch_standing_of(batch):
     """What the batch's graded submission counts for (results.counted), as `standings` for the service's."""
-    from ..grade import SubmissionResult
+    from ..grading.grade import SubmissionResult
     from .results import counted
 
     if batch is None:
@@ -267,8 +301,8 @@ def batch_standing_of(batch):
 
 def render_batch_attempt(student: str, assignment: str, instructor: bool):
     """The result page of the submission `autograder grade` graded, as an attempt's (render_attempt)."""
-    from ..grade import SubmissionResult
-    from ..view import Shown
+    from ..grading.grade import SubmissionResult
+    from ..present.view import Shown
     from .results import result_view
 
     svc = service()
@@ -313,7 +347,7 @@ def render_attempt(found, instructor: bool):
 def attempt_view(found, instructor: bool):
     """The ResultView of a graded attempt under what its policy shows now (everything to an instructor); None
     while it is not graded, or when its result cannot be read."""
-    from ..view import Shown
+    from ..present.view import Shown
     from .grading import stored_result
     from .results import result_view
 

@@ -7,8 +7,8 @@ import tempfile
 from datetime import datetime
 from pathlib import Path
 
-from .. import notebook as nb
-from ..grade import AssignmentSpec
+from ..course import notebook as nb
+from ..grading.grade import AssignmentSpec
 
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f UTC"   # nbgrader's timestamp.txt
 

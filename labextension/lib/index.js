@@ -1,6 +1,7 @@
 // A Submit button in the notebook's toolbar (JupyterLab 4, Notebook 7): save, send what was saved to the course's
 // autograder service with the key of the notebook's metadata (autograder/web/api.py), show the verdict in a panel.
-import { ToolbarButton } from '@jupyterlab/apputils';
+// A notebook without a key in force asks for one, pasted from the assignment's page, and keeps it in its metadata.
+import { Dialog, showDialog, ToolbarButton } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
 
 const WAIT = 20; // seconds the service holds a status request until the attempt is graded
@@ -53,6 +54,77 @@ class ResultPanel extends Widget {
   }
 }
 
+// a key as the assignment's page shows it, "ag1.<the service's URL, base64url>.<key>" (web/student.py); the same
+// reading as visible_check._pasted_key
+const PASTED = /^ag1\.([A-Za-z0-9_-]{4,400})\.([A-Za-z0-9_-]{16,128})$/;
+const SERVICE_URL = new RegExp('^https?://([A-Za-z0-9.-]+|\\[[0-9A-Fa-f:.]+\\])(:[0-9]{1,5})?' +
+                               "(/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?$");
+const NOT_A_KEY = 'That is not a submit key. On the assignment\'s page, press "Get a submit key" and copy the whole ' +
+                  'key (it starts with ag1.).';
+
+export function pastedKey(text) {
+  const found = PASTED.exec(String(text).trim());
+  let service = '';
+  if (found) {
+    const base64 = found[1].replace(/-/g, '+').replace(/_/g, '/');
+    try {
+      const bytes = Uint8Array.from(atob(base64 + '='.repeat((4 - (base64.length % 4)) % 4)), c => c.charCodeAt(0));
+      service = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    } catch (error) {
+      service = ''; // not base64, or not UTF-8
+    }
+  }
+  if (!SERVICE_URL.test(service)) {
+    throw new Error(NOT_A_KEY);
+  }
+  return { service: service.replace(/\/+$/, ''), key: found[2] };
+}
+
+class KeyBody extends Widget {
+  // the dialog's body: where to get a key (the assignment's page, linked when the notebook knows it) and a field
+  constructor(page) {
+    super();
+    this.addClass('autograder-key-dialog');
+    const intro = document.createElement('p');
+    intro.append('This notebook needs your submit key. On ');
+    if (page) {
+      const anchor = document.createElement('a');
+      anchor.href = page;
+      anchor.target = '_blank';
+      anchor.rel = 'noopener';
+      anchor.textContent = "the assignment's page";
+      anchor.className = 'autograder-key-page';
+      Object.assign(anchor.style, { color: 'var(--jp-content-link-color)', textDecoration: 'underline' });
+      intro.append(anchor);
+    } else {
+      intro.append("the assignment's page of the course's service");
+    }
+    intro.append(', press "Get a submit key", copy the key and paste it here.');
+    intro.style.maxWidth = '420px';
+    this.input = document.createElement('input');
+    this.input.className = 'jp-mod-styled autograder-key';
+    this.input.placeholder = 'ag1.…';
+    this.input.autocomplete = 'off';
+    this.input.spellcheck = false;
+    this.input.style.width = '100%';
+    this.node.append(intro, this.input);
+  }
+
+  getValue() {
+    return this.input.value;
+  }
+}
+
+async function askKey(page) {
+  const answer = await showDialog({
+    title: 'Your submit key',
+    body: new KeyBody(page),
+    buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Use this key' })],
+    focusNodeSelector: 'input'
+  });
+  return answer.button.accept ? answer.value : null;
+}
+
 async function call(url, key, body) {
   const answer = await fetch(url, {
     method: body === undefined ? 'GET' : 'POST',
@@ -67,6 +139,9 @@ async function call(url, key, body) {
   }
   if (!answer.ok && !json.error) {
     throw new TypeError(`HTTP ${answer.status}`);
+  }
+  if (json.error) {
+    json.status = answer.status;
   }
   return json;
 }
@@ -104,28 +179,55 @@ async function submit(app, panel, context) {
   }
   app.shell.activateById(panel.id);
   panel.clear();
-  const where = context.model.getMetadata('autograder') || {};
-  if (!where.service || !where.key) {
-    panel.say("This notebook does not say where to submit it. Download it from the assignment's page of the " +
-              'service and copy your code into it.', 'autograder-error');
-    return;
-  }
-  const service = where.service.replace(/\/+$/, '');
   await context.save();
-  const saved = await app.serviceManager.contents.get(context.path, { content: true, type: 'notebook' });
+  const where = context.model.getMetadata('autograder') || {};
+  let service = (where.service || '').replace(/\/+$/, '');
+  let key = where.key;
+  let state;
   let attempt;
   try {
-    const state = await call(`${service}/api/assignment`, where.key);
-    if (state.error) {
-      panel.say(state.error, 'autograder-error');
-      return;
+    if (service && key) {
+      state = await call(`${service}/api/assignment`, key);
+      if (state.error) {
+        panel.say(state.error, 'autograder-error');
+        if (state.status !== 403) {
+          return;
+        }
+        key = undefined; // expired, replaced or withdrawn: ask for a new one
+      }
     }
+    if (!key) {
+      const page = service && where.assignment ? `${service}/assignments/${encodeURIComponent(where.assignment)}` : '';
+      const pasted = await askKey(page);
+      if (pasted === null) {
+        panel.say('Nothing was sent: this notebook needs a submit key.', 'autograder-error');
+        return;
+      }
+      let found;
+      try {
+        found = pastedKey(pasted);
+      } catch (error) {
+        panel.say(`${error.message} Nothing was sent.`, 'autograder-error');
+        return;
+      }
+      service = found.service;
+      state = await call(`${service}/api/assignment`, found.key);
+      if (state.error) {
+        panel.say(`${state.error} Nothing was sent or kept.`, 'autograder-error');
+        return;
+      }
+      key = found.key;
+      context.model.setMetadata('autograder', { ...where, service, assignment: state.assignment, key });
+      panel.say("Your key is now kept in this notebook's metadata: you will not be asked again.", 'autograder-kept');
+      await context.save();
+    }
+    const saved = await app.serviceManager.contents.get(context.path, { content: true, type: 'notebook' });
     panel.say(`${state.assignment}: ${state.policy}.`, 'autograder-policy');
     if (state.left <= 0) {
       panel.say('No attempts are left; nothing was sent.', 'autograder-error');
       return;
     }
-    attempt = await call(`${service}/api/submit`, where.key, JSON.stringify(saved.content));
+    attempt = await call(`${service}/api/submit`, key, JSON.stringify(saved.content));
     if (attempt.error) {
       panel.say(attempt.error, 'autograder-error');
       return;
@@ -138,7 +240,7 @@ async function submit(app, panel, context) {
   const waiting = panel.say(`Sent: attempt ${attempt.number}. Grading...`);
   try {
     while (!attempt.done) {
-      attempt = await call(`${attempt.status_url}?wait=${WAIT}`, where.key);
+      attempt = await call(`${attempt.status_url}?wait=${WAIT}`, key);
       if (attempt.error) {
         panel.say(attempt.error, 'autograder-error');
         return;

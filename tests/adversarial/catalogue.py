@@ -16,7 +16,7 @@ from typing import Callable
 import nbformat
 
 import make_class
-from autograder import notebook as nb
+from autograder.course import notebook as nb
 from builders import cell_index, inserted, replaced, solution
 from course_files import ASSIGNMENTS
 
@@ -168,7 +168,7 @@ PATCH_PYTEST_AND_ASSERT = code('''
     sys.modules["pytest"] = fake
     builtins.AssertionError = type("AssertionError", (Exception,), {})
     builtins.__dict__["assert_hidden_checks_pass"] = lambda *args, **kwargs: None
-    for name in ["autograder", "autograder.checks", "autograder.expect"]:
+    for name in ["autograder", "autograder.checking.checks", "autograder.checking.expect"]:
         sys.modules[name] = types.ModuleType(name)
     print("patched pytest, AssertionError and the hidden-check entry point")
 ''')
@@ -183,7 +183,8 @@ def read_hidden_checks(targets: Targets) -> str:
     return code(f'''
         import glob, os
         stolen = None
-        for path in [{str(targets.hidden_checks)!r}, *glob.glob("/work/*/autograder/hidden/*.py"),
+        for path in [{str(targets.hidden_checks)!r}, *glob.glob("/work/*/hidden/*.py"),
+                     *glob.glob("/work/*/autograder/hidden/*.py"),
                      *glob.glob("/usr/local/lib/python3*/site-packages/autograder/hidden/*.py")]:
             try:
                 stolen = open(path).read()

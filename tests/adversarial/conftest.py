@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from autograder.batch import grade_batch
-from autograder.checks import check_file
-from autograder.config import load_course
-from autograder.grade import SubmissionResult, assignment_spec
+from autograder.grading.batch import grade_batch
+from autograder.checking.checks import check_file
+from autograder.course.config import load_course
+from autograder.grading.grade import SubmissionResult, assignment_spec
 from builders import solution, write
 from catalogue import A1, BY_STUDENT, CONTROL, HOSTILE, Targets, victim_answers_text
 from expectations import digest

@@ -7,8 +7,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from autograder.grade import SubmissionResult
-from autograder.sandbox import FIRST_UID
+from autograder.grading.grade import SubmissionResult
+from autograder.engine.sandbox import FIRST_UID
 from test_engine_hostile import processes_of
 
 

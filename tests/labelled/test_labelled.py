@@ -9,10 +9,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import notebook as nb
-from autograder.batch import grade_assignments
-from autograder.config import load_course
-from autograder.grade import assignment_spec
+from autograder.course import notebook as nb
+from autograder.grading.batch import grade_assignments
+from autograder.course.config import load_course
+from autograder.grading.grade import assignment_spec
 from labelled_cases import CASES, Code
 from make_class import VARIANTS, build_notebook
 

@@ -7,7 +7,7 @@ from datetime import datetime
 import pytest
 from lms_files import CLASS, Person, canvas_member, moodle_csv, moodle_member, notebook_bytes, write_zip
 
-from autograder.batch import find_submissions
+from autograder.grading.batch import find_submissions
 from autograder.lms.collect import RosterIndex, archive_members, collect
 from autograder.lms.csvfiles import LmsFileError
 from autograder.lms.roster import import_roster, read_roster

@@ -11,8 +11,8 @@ from lms_files import CLASS, Person, canvas_csv, moodle_csv
 from nbgrader.api import Gradebook, MissingEntry
 from sqlalchemy.exc import SAWarning
 
-from autograder.grade import assignment_spec
-from autograder.gradebook import record_assignment
+from autograder.grading.grade import assignment_spec
+from autograder.grading.gradebook import record_assignment
 from autograder.lms.csvfiles import LmsFileError, write_table
 from autograder.lms.export import canvas_table, moodle_table, nbgrader_export, plain_table, read_grades
 from autograder.lms.roster import import_roster, read_roster
@@ -25,7 +25,7 @@ CANVAS_IDS = {assignment: 9001 + number for number, assignment in enumerate(ASSI
 def fill_scores(db_url: str, course) -> None:
     """Real nbgrader submissions: every student but one submits each graded assignment; points follow a pattern,
     01's written answer gets a manual score, one submission carries a late penalty."""
-    warnings.filterwarnings("ignore", category=SAWarning, module="nbgrader.api")  # as autograder/gradebook.py
+    warnings.filterwarnings("ignore", category=SAWarning, module="nbgrader.api")  # as autograder/grading/gradebook.py
     for assignment in GRADED:
         record_assignment(db_url, course, assignment_spec(course, assignment))
     with Gradebook(db_url) as gradebook:

@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autograder.grade import assignment_spec
-from autograder.config import load_course
+from autograder.grading.grade import assignment_spec
+from autograder.course.config import load_course
 from builders import replaced, solution, write
 from venvs import venv_with_these_packages
 
@@ -124,8 +124,8 @@ def test_zip_holds_the_scripts_at_its_root_and_only_this_assignments_files(zips)
     names = set(infos)
     assert {"course/course_config.py", "course/nbgrader_config.py", "course/pyproject.toml",
             "course/source/02-slopes-and-updates/slopes_and_updates.ipynb",
-            "course/autograder/hidden/test_02_slopes_and_updates.py", "course/autograder/sandbox.py"} <= names
-    assert [name for name in names if "/hidden/" in name] == ["course/autograder/hidden/test_02_slopes_and_updates.py"]
+            "course/hidden/test_02_slopes_and_updates.py", "course/autograder/engine/sandbox.py"} <= names
+    assert [name for name in names if "hidden/" in name] == ["course/hidden/test_02_slopes_and_updates.py"]
     assert not [name for name in names if name.startswith("course/source/") and A2 not in name]
     assert not [name for name in names if name.endswith(".db") or "__pycache__" in name
                 or name.split("/")[1:2] in (["submitted"], ["autograded"], ["release"], ["samples"], ["tests"])]
@@ -161,11 +161,11 @@ def test_setup_sh_installs_the_zips_package_into_the_chosen_python(zips, tmp_pat
                           text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "autograder installed for 01-gradient-descent" in done.stdout
-    where = subprocess.run([str(throwaway_python), "-c", "import autograder.checks as c; print(c.HIDDEN); "
-                            "print(sorted(p.name for p in c.HIDDEN.glob('*.py')))"],
+    where = subprocess.run([str(throwaway_python), "-c", "import autograder, pathlib; p = pathlib.Path(autograder."
+                            "__file__).parent; print(p); print(sorted(f.name for f in p.rglob('test_*.py')))"],
                            cwd="/", env=env, capture_output=True, text=True, check=True).stdout.splitlines()
     assert where[0].startswith(str(throwaway_python.parent.parent))
-    assert where[1] == "['test_01_gradient_descent.py']"
+    assert where[1] == "[]"  # the hidden checks stay in the zip's course folder, out of the installed package
     # this machine's own install is untouched: still the editable checkout
     mine = subprocess.run([sys.executable, "-c", "import autograder; print(autograder.__file__)"], cwd="/",
                           capture_output=True, text=True, check=True).stdout.strip()
@@ -283,7 +283,7 @@ def test_a_grader_crash_still_writes_a_valid_result(gradescope, zips, tmp_path):
     with zipfile.ZipFile(zips[A4]) as source, zipfile.ZipFile(broken, "w") as target:
         for info in source.infolist():
             content = source.read(info)
-            if info.filename == "course/autograder/sandbox.py":
+            if info.filename == "course/autograder/engine/sandbox.py":
                 content += b"\nraise RuntimeError('the sandbox module is broken')\n"
             target.writestr(info, content)
     results = gradescope(A4, {"linear_regression.ipynb": solution_of(A4)}, archive=broken)
@@ -339,7 +339,7 @@ def hand_grade(db, student, email, score, comment):
     """A submission of 01 whose written answer the instructor graded in formgrader (nbgrader's API, as it does)."""
     from sqlalchemy.exc import SAWarning
 
-    from autograder.gradebook import open_gradebook, record_assignment
+    from autograder.grading.gradebook import open_gradebook, record_assignment
 
     course = load_course(ROOT)
     record_assignment(db, course, assignment_spec(course, A1))
@@ -416,8 +416,8 @@ def test_any_submission_metadata_gives_a_list_of_users_and_no_crash(tmp_path_fac
 
 
 def test_one_point_left_to_grade_is_singular_and_a_hand_grade_of_0_counts_as_graded(course):
-    from autograder.grade import SubmissionResult, TestResult
-    from autograder.gradebook import HandGrade
+    from autograder.grading.grade import SubmissionResult, TestResult
+    from autograder.grading.gradebook import HandGrade
     from autograder.lms.gradescope import results_json
 
     spec = assignment_spec(course, A1)

@@ -1,5 +1,6 @@
-"""The Gradescope zip takes the course's hidden checks from the course, whatever the package's install: built from
-a plain (non-editable) install, it grades as `autograder grade` does; with no check file, no zip is written."""
+"""The course's hidden checks belong to the course, never to the package: the wheel holds none (student code can read
+the installed package's files), grading from a plain (non-editable) install finds the course's, and the Gradescope
+zip built from that install grades as `autograder grade` does; with no check file, no zip is written."""
 import json
 import os
 import shutil
@@ -28,18 +29,30 @@ def clean_env(**extra) -> dict:
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory):
-    """A virtual environment holding a copy of this project's package in its site-packages (pip install of a copy,
-    not editable), outside /tmp: the sandbox mounts a fresh /tmp, so the grading Python must live elsewhere."""
+def wheel(tmp_path_factory) -> Path:
+    """The wheel pip builds from a copy of this repository's project files, the course's hidden/ folder beside them
+    as in the repository (a wheel that picked it up would show it)."""
     project = tmp_path_factory.mktemp("project")
-    shutil.copytree(ROOT / "autograder", project / "autograder", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("autograder", "hidden"):
+        shutil.copytree(ROOT / name, project / name, ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, project / name)
+    built = tmp_path_factory.mktemp("wheel")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+                    "--disable-pip-version-check", "--wheel-dir", str(built), str(project)],
+                   check=True, env=clean_env(), cwd="/")
+    return next(built.glob("autograder-*.whl"))
+
+
+@pytest.fixture(scope="module")
+def installed(wheel):
+    """A virtual environment holding the wheel in its site-packages (not editable), outside /tmp: the sandbox mounts a
+    fresh /tmp, so the grading Python must live elsewhere."""
     folder = Path(tempfile.mkdtemp(prefix="autograder-installed-", dir="/var/tmp"))
     try:
         python = venv_with_these_packages(folder)  # the dependencies: this Python's, even run from a venv
         subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-                        "--disable-pip-version-check", str(project)], check=True, env=clean_env(), cwd="/")
+                        "--disable-pip-version-check", str(wheel)], check=True, env=clean_env(), cwd="/")
         yield python
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -49,11 +62,19 @@ def installed(tmp_path_factory):
 def course(tmp_path_factory):
     """A course folder of its own, with its hidden checks, its sample submissions of A1 and nothing of the package."""
     root = copy_course(tmp_path_factory.mktemp("course") / "course")
-    shutil.copytree(ROOT / "autograder" / "hidden", root / "autograder" / "hidden",
-                    ignore=shutil.ignore_patterns("__pycache__"))
     for student in STUDENTS:
         shutil.copytree(SAMPLES / student / A1, root / "submitted" / student / A1)
     return root
+
+
+@pytest.mark.slow
+def test_the_wheel_holds_no_hidden_check(wheel):
+    with zipfile.ZipFile(wheel) as opened:
+        names = opened.namelist()
+    assert "autograder/checking/checks.py" in names and "autograder/lms/gradescope.py" in names
+    hidden = {path.name for path in (ROOT / "hidden").glob("test_*.py")}
+    assert len(hidden) == 4
+    assert [name for name in names if name.rpartition("/")[2] in hidden or "hidden/" in name] == []
 
 
 @pytest.mark.slow
@@ -71,10 +92,10 @@ def test_a_zip_built_from_a_plain_install_grades_as_autograder_grade(installed, 
                            cwd=course, env=clean_env(), capture_output=True, text=True)
     assert built.returncode == 0, built.stderr[-3000:]
     with zipfile.ZipFile(archive) as opened:
-        assert ([name for name in opened.namelist() if "/hidden/" in name]
-                == ["course/autograder/hidden/test_01_gradient_descent.py"])
-        packed = opened.read("course/autograder/hidden/test_01_gradient_descent.py")
-    assert packed == (course / "autograder" / "hidden" / "test_01_gradient_descent.py").read_bytes()
+        assert ([name for name in opened.namelist() if "hidden/" in name]
+                == ["course/hidden/test_01_gradient_descent.py"])
+        packed = opened.read("course/hidden/test_01_gradient_descent.py")
+    assert packed == (course / "hidden" / "test_01_gradient_descent.py").read_bytes()
 
     graded = subprocess.run([str(installed), "-m", "autograder", "grade", A1, "--json", str(tmp_path / "grade.json"),
                              "--no-progress", "--workers", "1"], cwd=course, env=clean_env(), capture_output=True,
@@ -104,32 +125,25 @@ def test_a_zip_built_from_a_plain_install_grades_as_autograder_grade(installed, 
 def test_without_its_check_file_no_zip_is_written(installed, course, tmp_path):
     course_without = tmp_path / "course"
     shutil.copytree(course, course_without, ignore=shutil.ignore_patterns("submitted"))
-    (course_without / "autograder" / "hidden" / "test_01_gradient_descent.py").unlink()
-    site_packages = installed.parent.parent / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" \
-        / "site-packages" / "autograder" / "hidden" / "test_01_gradient_descent.py"
-    site_packages.rename(site_packages.with_suffix(".away"))  # nor in the installed package
-    try:
-        done = subprocess.run([str(installed), "-m", "autograder", "gradescope", A1, "--output",
-                               str(tmp_path / "a1.zip")], cwd=course_without, env=clean_env(), capture_output=True,
-                              text=True)
-    finally:
-        site_packages.with_suffix(".away").rename(site_packages)
+    (course_without / "hidden" / "test_01_gradient_descent.py").unlink()
+    done = subprocess.run([str(installed), "-m", "autograder", "gradescope", A1, "--output",
+                           str(tmp_path / "a1.zip")], cwd=course_without, env=clean_env(), capture_output=True,
+                          text=True)
     assert done.returncode == 2 and done.stdout == ""
     assert (f"ERROR autograder.lms.gradescope: autograder gradescope: the hidden checks of {A1} are not at "
-            f"{course_without / 'autograder' / 'hidden' / 'test_01_gradient_descent.py'}: without them every "
+            f"{course_without / 'hidden' / 'test_01_gradient_descent.py'}: without them every "
             "submission would score 0, so no zip was written.\n") in done.stderr
     assert not list(tmp_path.glob("a1.zip*"))
 
 
 def test_the_zip_packs_the_courses_own_checks_wherever_it_is_run_from(tmp_path, monkeypatch):
-    from autograder.config import load_course
+    from autograder.course.config import load_course
     from autograder.lms.gradescope import packed_files
 
     root = copy_course(tmp_path / "course")
-    (root / "autograder" / "hidden").mkdir(parents=True)
-    own = root / "autograder" / "hidden" / "test_01_gradient_descent.py"
-    own.write_text((ROOT / "autograder" / "hidden" / own.name).read_text() + "# this course's own version\n")
+    own = root / "hidden" / "test_01_gradient_descent.py"
+    own.write_text((ROOT / "hidden" / own.name).read_text() + "# this course's own version\n")
     monkeypatch.chdir(ROOT)  # another course's folder: what counts is the course the zip is built for
     files = packed_files(load_course(root), A1)
     assert [(name, path) for name, path in files.items() if "/hidden/" in name] == [
-        ("course/autograder/hidden/test_01_gradient_descent.py", own)]
+        ("course/hidden/test_01_gradient_descent.py", own)]

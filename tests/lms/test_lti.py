@@ -12,9 +12,9 @@ from nbgrader.api import Gradebook
 from sqlalchemy.exc import SAWarning
 
 from autograder.cli import main
-from autograder.grade import assignment_spec
-from autograder.gradebook import record_assignment
-from autograder.lms.lti import create_key_pair, public_jwk
+from autograder.grading.grade import assignment_spec
+from autograder.grading.gradebook import record_assignment
+from autograder.lms.settings import create_key_pair, public_jwk, read_private_key
 
 A1 = "01-gradient-descent"
 AUTO = ["check_df", "check_gradient_descent_update", "check_gradient_descent", "check_max_stable_learning_rate"]
@@ -331,7 +331,7 @@ def test_once_the_written_answer_is_graded_by_hand_the_lms_gets_its_points_and_t
 
 
 def test_the_comment_says_one_point_in_the_singular_and_names_each_waiting_answer():
-    from autograder.lms.lti import StudentScore
+    from autograder.lms.ags import StudentScore
 
     score = StudentScore("ann", "u-ann", 7.5, 9.0, 1.0, (("df", 1.0, 1.0), ("written answer", 0.5, 1.0),
                                                         ("written answer", None, 1.0)),
@@ -357,7 +357,7 @@ def test_a_score_the_platform_holds_differently_is_not_counted_published(lti_cou
 
 
 def test_a_platform_that_grants_no_result_scope_stops_the_publish_before_posting(lti_course, capsys):
-    from autograder.lms.lti import LINEITEM_READ_SCOPE, SCORE_SCOPE
+    from autograder.lms.platform import LINEITEM_READ_SCOPE, SCORE_SCOPE
 
     lti_course.platform.grant = {SCORE_SCOPE, LINEITEM_READ_SCOPE}
     status, out, err = lti_course.publish(capsys)
@@ -497,7 +497,7 @@ def test_a_links_table_from_before_contexts_gives_its_rows_to_the_served_course_
     from sqlalchemy import create_engine, text
 
     from autograder.lms.links import ContextKey, create_tables, note_launch, record_link, served_link
-    from autograder.lms.lti import LtiSettings
+    from autograder.lms.settings import LtiSettings
 
     engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
     ours, theirs = "https://lms/c/1", "https://lms/c/2"
@@ -562,8 +562,8 @@ def test_roster_of_an_assignment_never_launched_says_what_to_do(lti_course, caps
     out, err = capsys.readouterr()
     assert (status, out) == (1, "")
     assert err.count("\n") == 1 and err.endswith(
-        " ERROR autograder.lms.lti: autograder lti roster: No launch of 01-gradient-descent from the LMS is on record, "
-        "so its link on the LMS is not known yet. Open the assignment's activity once from the LMS (as instructor or "
+        " ERROR autograder.lms.lti_cli: autograder lti roster: No launch of 01-gradient-descent from the LMS is on "
+        "record, so its link on the LMS is not known yet. Open the assignment's activity once from the LMS (as instructor or "
         "student) while `autograder serve` runs, then run this again; or use `autograder lti roster "
         "--context` for every member of the course.\n")
     assert platform.requests == [] and lms_user_ids(lti_course.db) == before
@@ -614,7 +614,7 @@ def test_config_prints_every_value_an_lms_administrator_pastes(lti_course, capsy
     assert "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly" in out
     pem = out[out.index("-----BEGIN PUBLIC KEY-----"):out.index("-----END PUBLIC KEY-----") + 24]
     jwk = json.loads(next(line for line in out.splitlines() if line.startswith('{"kty"')))
-    assert jwk == public_jwk(__import__("autograder.lms.lti", fromlist=["x"]).read_private_key(lti_course.key))
+    assert jwk == public_jwk(read_private_key(lti_course.key))
     assert load_pem_public_key(pem.encode()).public_numbers().e == 65537
     canvas = json.loads(out[out.index("Paste JSON):\n") + len("Paste JSON):\n"):out.index("\n\nThen copy")])
     assert canvas["oidc_initiation_url"] == "https://grader.uni.edu/lti/login"
@@ -625,7 +625,7 @@ def test_config_prints_every_value_an_lms_administrator_pastes(lti_course, capsy
 # ---------------------------------------------------------------- only the served LMS course's URLs
 def logged(stderr: str) -> str:
     """A command's error message as it wrote it, without the log line's time, level and logger."""
-    return stderr.partition(" ERROR autograder.lms.lti: ")[2]
+    return stderr.partition(" ERROR autograder.lms.lti_cli: ")[2]
 
 
 def test_publish_refuses_a_line_item_of_another_lms_course_and_sends_nothing(lti_course, capsys):
@@ -707,7 +707,7 @@ def test_contexts_lists_the_lms_courses_that_launched_and_approves_one(lti_cours
     from sqlalchemy import create_engine
 
     from autograder.lms.links import bound_contexts
-    from autograder.lms.lti import load_settings
+    from autograder.lms.settings import load_settings
 
     record_launch(lti_course.db, A1, "rl-1")
     record_launch(lti_course.db, A1, "rl-2", context=2)

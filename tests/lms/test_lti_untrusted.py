@@ -3,9 +3,9 @@ only a real number on a positive scale ever counts as a score held."""
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from autograder.lms.lti import held_fractions
-from autograder.lms.nrps import MATCHES, is_learner, member_key, refusal
-from autograder.lms.lti import StudentScore
+from autograder.lms.ags import StudentScore, held_fractions
+from autograder.lms.nrps import is_learner, member_key, refusal
+from autograder.lms.settings import MATCHES
 
 json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20),
                            lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,

@@ -168,7 +168,7 @@ def test_cli_failure_leaves_the_gradebook_unchanged_and_exits_1(course_copy, tmp
 def test_moodle_import_keeps_id_numbers_apart_and_clears_an_id_number_used_as_lms_user_id(tmp_path, db_url):
     from nbgrader.api import Gradebook
 
-    from autograder.gradebook import open_gradebook
+    from autograder.grading.gradebook import open_gradebook
     from autograder.lms.roster import id_numbers
 
     with Gradebook(db_url) as gradebook:   # as an earlier version's import left it: ID number, email as LTI ids

@@ -57,7 +57,7 @@ class ThreadServer:
 
     def __init__(self, course_root: Path, url_scheme: str = "http", **options):
         """`url_scheme="https"`: as behind an HTTPS proxy (`autograder serve --https`), still plain HTTP here."""
-        from autograder.config import load_course
+        from autograder.course.config import load_course
         from autograder.web import create_app
         from autograder.web.server import bound_port, make_server
 

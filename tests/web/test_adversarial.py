@@ -42,7 +42,7 @@ def verdict(result):
 
 
 def test_hostile_notebooks_grade_through_the_web_as_in_a_batch(server, hostile_files):
-    from autograder.batch import SubmittedNotebook, grade_batch
+    from autograder.grading.batch import SubmittedNotebook, grade_batch
     from autograder.web.grading import stored_result
 
     uploaded = {}

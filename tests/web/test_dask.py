@@ -10,9 +10,9 @@ import sys
 import pytest
 import requests
 
-from autograder.batch import SubmittedNotebook, grade_batch
-from autograder.config import load_course
-from autograder.distributed import sandbox_count
+from autograder.grading.batch import SubmittedNotebook, grade_batch
+from autograder.course.config import load_course
+from autograder.grading.distributed import sandbox_count
 from served import A1, ProcessServer, csrf_token, sample, upload, wait_done
 from test_crash import links
 from test_distributed import LoopbackCluster, verdicts

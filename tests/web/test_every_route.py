@@ -193,7 +193,7 @@ def upload_two_attempts(app) -> None:
 
 def lti_config(folder) -> str:
     """A registration with an LMS that is not there: launches get as far as their checks take them."""
-    from autograder.lms.lti import create_key_pair
+    from autograder.lms.settings import create_key_pair
 
     create_key_pair(folder / "tool.pem")
     dead = "http://127.0.0.1:9"  # the discard port: nothing listens
@@ -207,7 +207,7 @@ def lti_config(folder) -> str:
 def fast_app(tmp_path_factory):
     """The app on a course of its own, registered with an LMS, without sandboxes; ada and grace have uploaded
     (attempts 1 and 2)."""
-    from autograder.config import load_course
+    from autograder.course.config import load_course
     from autograder.web import create_app
     from autograder.web import student
 
@@ -334,7 +334,7 @@ def test_refusals_are_the_services_pages_with_what_their_status_needs(fast_app):
 
 
 def test_an_unexpected_error_is_the_services_page_and_its_traceback_is_logged(tmp_path, errors):
-    from autograder.config import load_course
+    from autograder.course.config import load_course
     from autograder.web import create_app
 
     app = create_app(load_course(make_course(tmp_path / "course")), grading=False)

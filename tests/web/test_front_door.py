@@ -15,7 +15,7 @@ import requests
 
 from served import A1, A2, ThreadServer, make_course, message, sample, upload
 
-from autograder import notebook as nb
+from autograder.course import notebook as nb
 
 
 @pytest.fixture(scope="module")

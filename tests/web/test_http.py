@@ -10,7 +10,7 @@ import requests
 
 from served import A1, A2, message, sample, upload, upload_of_size, wait_done
 
-from autograder.scores import score
+from autograder.results.scores import score
 
 pytestmark = pytest.mark.slow  # the service in a server process
 
@@ -25,8 +25,8 @@ def graded_attempt(server, client, assignment, notebook_bytes):
 
 
 def test_the_counting_attempt_is_in_nbgrader_gradebook_as_autograder_grade_writes_it(server):
-    from autograder.autograded import read_results
-    from autograder.gradebook import open_gradebook
+    from autograder.grading.autograded import read_results
+    from autograder.grading.gradebook import open_gradebook
 
     client = server.session("ada")
     path, state = graded_attempt(server, client, A1, sample("ada_lovelace", A1).read_bytes())
@@ -47,7 +47,7 @@ def test_the_counting_attempt_is_in_nbgrader_gradebook_as_autograder_grade_write
 
 
 def test_the_best_attempt_counts_and_a_worse_one_leaves_the_gradebook_alone(server):
-    from autograder.gradebook import open_gradebook
+    from autograder.grading.gradebook import open_gradebook
 
     client = server.session("grace")
     first, _ = graded_attempt(server, client, A1, sample("ada_lovelace", A1).read_bytes())
@@ -217,7 +217,7 @@ def test_the_minimum_time_between_attempts_is_kept(server):
 
 
 def test_a_late_attempt_is_marked_and_scored_with_nbgraders_late_penalty(server):
-    from autograder.gradebook import open_gradebook
+    from autograder.grading.gradebook import open_gradebook
 
     client = server.session("ada")
     path, state = graded_attempt(server, client, A2, sample("ada_lovelace", A2).read_bytes())
@@ -241,7 +241,7 @@ def test_a_score_only_policy_without_a_due_date_shows_no_messages_and_says_they_
 
 def give_hand_grade(server, student, points):
     """As formgrader saves a manual grade: through nbgrader's API, into the service's gradebook."""
-    from autograder.gradebook import open_gradebook
+    from autograder.grading.gradebook import open_gradebook
 
     gradebook = open_gradebook(server.service.db_url)
     try:
@@ -254,7 +254,7 @@ def give_hand_grade(server, student, points):
 
 def lms_score(server, assignment, student):
     """What nbgrader's gradebook counts for the submission: its score less its late penalty."""
-    from autograder.gradebook import lms_score as counted, open_gradebook
+    from autograder.grading.gradebook import lms_score as counted, open_gradebook
 
     gradebook = open_gradebook(server.service.db_url)
     try:

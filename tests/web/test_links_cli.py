@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from autograder.gradebook import open_gradebook
+from autograder.grading.gradebook import open_gradebook
 from autograder.web.gradebook_view import students
 
 pytestmark = pytest.mark.slow  # each case runs the command, which opens the service

@@ -24,8 +24,8 @@ from served import A1, TEST_CONFIG, ThreadServer, make_course, sample
 sys.path.insert(0, str(Path(__file__).parent.parent / "lms"))  # the platform lives with the other LMS tests
 from lti_platform import INSTRUCTOR, LEARNER, LtiPlatform, pem_pair  # noqa: E402
 
-from autograder.lms.lti import create_key_pair, public_jwk  # noqa: E402
-from autograder.scores import score  # noqa: E402
+from autograder.lms.settings import create_key_pair, public_jwk  # noqa: E402
+from autograder.results.scores import score  # noqa: E402
 from autograder.web.lti import PUBLISHED, publication  # noqa: E402
 from autograder.web.store import utcnow  # noqa: E402
 
@@ -45,7 +45,7 @@ def lti(tmp_path_factory):
                 "platform_jwks_url": platform.jwks_url, "retry_delay": 0.01, "timeout": 5, "contexts": ["context-1"]}
     config = TEST_CONFIG + "".join(f"\nc.LTI.{name} = {value!r}" for name, value in settings.items()) + "\n"
     course = make_course(folder / "course", config)
-    from autograder.config import load_course
+    from autograder.course.config import load_course
 
     with Gradebook(load_course(course).db_url) as gradebook:
         gradebook.update_or_create_student("ada", email="ada@uni.edu", first_name="Ada", last_name="Lovelace")
@@ -109,7 +109,7 @@ def test_a_student_launches_in_the_browser_uploads_and_the_score_arrives_at_the_
     with Gradebook(server.service.db_url) as gradebook:
         assert gradebook.find_student("ada").lms_user_id == "u-ada"   # recorded from the launch
     from autograder.lms.links import served_link
-    from autograder.lms.lti import load_settings
+    from autograder.lms.settings import load_settings
 
     link = served_link(server.service.store.engine, load_settings(server.course.root), A1)
     assert (link["context"].name, link["resource_link"], link["lineitem"], link["lineitems"], link["memberships"]) == (
@@ -310,7 +310,7 @@ def test_the_tools_keyset_is_served(lti):
 
 def test_without_the_tools_key_a_launch_gets_a_page_and_no_keyset_is_served(lti):
     server, platform, _ = lti
-    from autograder.lms.lti import load_settings
+    from autograder.lms.settings import load_settings
 
     key = load_settings(server.course.root).private_key_path
     key.rename(key.with_suffix(".away"))

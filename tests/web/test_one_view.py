@@ -3,7 +3,7 @@
 - under the course's default policy (worked example, no due date) a page says only what is true for it;
 - every student and instructor page, the feedback pages and the class report fit 360 px and read at 1280 px in
   headless Chromium (nothing wider than the window, nothing sticking out of its box or overlapping a sibling), with
-  no serious or critical axe-core violation; screenshots of each are saved."""
+  no serious or critical axe-core violation (the page of a new submit key too); screenshots of each are saved."""
 import html as markup
 import os
 import re
@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as ready
+from selenium.webdriver.support.ui import WebDriverWait
 
-from autograder.feedback import render_feedback
+from autograder.present.feedback import render_feedback
 from autograder.web.grading import stored_result
 from served import SAMPLES, ThreadServer, make_course, upload, wait_done
 
@@ -244,9 +246,30 @@ def test_every_student_and_instructor_page_fits_360_and_1280_pixels_without_seri
     assert not problems, "\n".join(problems)
 
 
+def test_the_page_of_a_new_submit_key_fits_360_and_1280_pixels_without_serious_accessibility_faults(
+        graded_class, browser, screenshots):
+    """The answer of "Get a submit key" (a POST's: check_page cannot fetch it again), reached by pressing it."""
+    server, _ = graded_class
+    browser.delete_all_cookies()
+    browser.get(server.link("ada_lovelace"))
+    problems = []
+    for width in WIDTHS:
+        browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+            "width": width, "height": 800, "deviceScaleFactor": 1, "mobile": width < 600})
+        browser.get(f"{server.url}/assignments/{A1}")
+        browser.find_element(By.ID, "get-key-button").click()
+        shown = WebDriverWait(browser, 20).until(ready.presence_of_element_located((By.ID, "submit-key")))
+        assert shown.get_attribute("value").startswith("ag1.")
+        problems += [f"key at {width} px: {problem}" for problem in browser.execute_script(LAYOUT)]
+        browser.execute_script(AXE.read_text(encoding="utf-8"))
+        problems += [f"key at {width} px: {violation}" for violation in browser.execute_async_script(AXE_RUN)]
+        screenshot(browser, screenshots, f"submit-key-{width}")
+    assert not problems, "\n".join(problems)
+
+
 def test_the_feedback_pages_and_the_class_report_fit_360_and_1280_pixels(graded_class, browser, screenshots,
                                                                           tmp_path):
-    from autograder.report import build, render_report
+    from autograder.present.report import build, render_report
 
     server, attempts = graded_class
     problems = []

@@ -47,7 +47,7 @@ def test_a_wrong_policy_is_named_with_what_is_allowed(course, policies, says):
 
 
 def test_the_best_attempt_is_chosen_after_nbgraders_late_penalty(tmp_path):
-    from autograder.config import load_course
+    from autograder.course.config import load_course
     from autograder.web.grading import GradingService
     from autograder.web.policies import BATCH
     from autograder.web.store import Attempt, BatchAttempt, Store

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from autograder.deferred import NOT_DRAWN_TEXT, records_folder
+from autograder.grading.deferred import NOT_DRAWN_TEXT, records_folder
 from builders import inserted, replaced, solution
 from served import A1, ONE_ASSIGNMENT_CONFIG, ThreadServer, make_course, upload, wait_done
 

@@ -2,20 +2,21 @@
 rate limit at its edge, and every answer JSON under any header and body (Hypothesis). The same API on a real
 server, graded, is test_submit_served.py."""
 import json
+import re
 import time
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from autograder import notebook as nb
+from autograder.course import notebook as nb
 from autograder.web.api import RateLimit
-from served import A1, ONE_ASSIGNMENT_CONFIG, make_course
+from served import A1, ONE_ASSIGNMENT_CONFIG, csrf_token, make_course
 
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
-    from autograder.config import load_course
+    from autograder.course.config import load_course
     from autograder.web import create_app
 
     served = create_app(load_course(make_course(tmp_path_factory.mktemp("api") / "course", ONE_ASSIGNMENT_CONFIG)),
@@ -24,14 +25,19 @@ def app(tmp_path_factory):
     served.extensions["autograder"].close()
 
 
-def download(app, student: str):
-    """A signed-in student's download of the release notebook: (the notebook as JSON, its submit key)."""
+def signed_in(app, student: str, days: float = 1):
+    """A test client signed in as `student` with a link valid `days`."""
     from autograder.web.auth import link_token
 
     client = app.test_client()
-    link = app.extensions["autograder"].store.add_link(student, "student", 1)
+    link = app.extensions["autograder"].store.add_link(student, "student", days)
     assert client.get(f"/signin/{link_token(app.secret_key, link.id)}").status_code == 302
-    answer = client.get(f"/assignments/{A1}/release")
+    return client
+
+
+def download(app, student: str):
+    """A signed-in student's download of the release notebook: (the notebook as JSON, its submit key)."""
+    answer = signed_in(app, student).get(f"/assignments/{A1}/release")
     assert answer.status_code == 200 and answer.headers["Cache-Control"] == "no-store"
     notebook = json.loads(answer.data)
     return notebook, notebook["metadata"]["autograder"]["key"]
@@ -202,3 +208,112 @@ def test_the_assignment_page_says_how_to_submit_from_jupyter_and_shows_no_key(ap
     assert "run <code>submit()</code> in a cell" in page
     assert "<code>autograder submit gradient_descent.ipynb</code>" in page
     assert key not in page
+
+
+def get_a_key(client):
+    """Press "Get a submit key" on the assignment's page: (the POST's answer, the key as shown there)."""
+    page = client.get(f"/assignments/{A1}").get_data(as_text=True)
+    answer = client.post(f"/assignments/{A1}/key", data={"csrf_token": csrf_token(page)})
+    shown = re.search(r'id="submit-key" type="text" readonly size="60" value="([^"]+)"', answer.get_data(as_text=True))
+    return answer, shown and shown.group(1)
+
+
+def key_rows(app, student: str) -> list:
+    from sqlalchemy import select
+
+    from autograder.web.store import SUBMIT_KEYS
+
+    with app.extensions["autograder"].store.engine.connect() as connection:
+        return list(connection.execute(select(SUBMIT_KEYS).where(SUBMIT_KEYS.c.student == student)))
+
+
+def test_get_a_submit_key_shows_a_new_key_once_in_its_post_answer_only(app):
+    from autograder.checking.visible_check import _pasted_key
+
+    client = signed_in(app, "lise")
+    before = client.get(f"/assignments/{A1}").get_data(as_text=True)
+    assert 'id="get-key-button">Get a submit key</button>' in before
+    answer, shown = get_a_key(client)
+    assert answer.status_code == 200 and answer.headers["Cache-Control"] == "no-store"
+    service, key = _pasted_key(shown)
+    assert service == "http://localhost" and shown.startswith("ag1.")
+    assert answer.get_data(as_text=True).count(key) == 1
+    assert "Paste it when your notebook asks for a submit key" in answer.get_data(as_text=True)
+    assert 'id="copy-key">Copy</button>' in answer.get_data(as_text=True)
+    state = app.test_client().get("/api/assignment", headers=bearer(key))
+    assert state.status_code == 200 and state.json["assignment"] == A1
+    assert key not in json.dumps(state.json)
+    pages = [client.get(path).get_data(as_text=True) for path in
+             ("/", "/assignments", f"/assignments/{A1}", "/api/assignment")]
+    assert not [page[:80] for page in pages if key in page]
+    assert _pasted_key(get_a_key(client)[1])[1] != key  # each press a new key
+
+
+def test_get_a_submit_key_needs_the_pages_csrf_token_and_a_signed_in_student(app):
+    client = signed_in(app, "lise_meitner")
+    refused = client.post(f"/assignments/{A1}/key", data={})
+    assert refused.status_code == 400 and key_rows(app, "lise_meitner") == []
+    assert app.test_client().post(f"/assignments/{A1}/key", data={}).status_code in (400, 401)
+    assert client.get(f"/assignments/{A1}/key").status_code == 405  # no GET answer ever holds a new key
+
+
+def test_a_student_has_at_most_the_live_keys_of_the_bound_and_the_oldest_is_refused_with_how_to_get_one(app):
+    from autograder.web.store import SUBMIT_KEYS_LIVE
+
+    store = app.extensions["autograder"].store
+    keys = [store.add_submit_key("rosalind", A1) for _ in range(SUBMIT_KEYS_LIVE)]
+    client = app.test_client()
+    assert [client.get("/api/assignment", headers=bearer(key)).status_code for key in keys] == [200] * SUBMIT_KEYS_LIVE
+    newest = store.add_submit_key("rosalind", A1)
+    oldest = client.get("/api/assignment", headers=bearer(keys[0]))
+    assert oldest.status_code == 403
+    assert oldest.json["error"] == ("This submit key is not valid: it expired, a newer key replaced it, it was "
+                                    "withdrawn, or it is not one of this service's. Get a new one with \"Get a submit "
+                                    "key\" on the assignment's page (or download the notebook again) and use it "
+                                    "instead.")
+    assert [client.get("/api/assignment", headers=bearer(key)).status_code for key in [*keys[1:], newest]] == \
+        [200] * SUBMIT_KEYS_LIVE
+    assert len(key_rows(app, "rosalind")) == SUBMIT_KEYS_LIVE  # the table stays bounded
+
+
+def test_a_key_ends_with_the_sign_in_link_or_after_its_lifetime_and_keys_over_are_forgotten(app):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from autograder.web.store import SUBMIT_KEY_DAYS, SUBMIT_KEYS, utcnow
+
+    store = app.extensions["autograder"].store
+    _, shown = get_a_key(signed_in(app, "chien_shiung", days=2))
+    row, = key_rows(app, "chien_shiung")
+    link, = _links(store, "chien_shiung")
+    assert row.expires_at == link.expires_at  # the link's 2 days, not SUBMIT_KEY_DAYS
+    lasting = store.add_submit_key("chien_shiung", "other")
+    over = store.add_submit_key("chien_shiung", A1, not_after=utcnow())
+    assert store.submit_key(over) is None and store.submit_key(lasting) is not None
+    with store.engine.begin() as connection:  # a row of the table's first version: no expires_at of its own
+        connection.execute(update(SUBMIT_KEYS).where(SUBMIT_KEYS.c.student == "chien_shiung").values(
+            expires_at=None, created_at=utcnow() - timedelta(days=SUBMIT_KEY_DAYS, seconds=1)))
+    assert store.submit_key(lasting) is None
+    store.add_submit_key("someone_else", A1)
+    assert key_rows(app, "chien_shiung") == []  # expired keys are not kept
+
+
+def _links(store, user: str):
+    from sqlalchemy import select
+
+    from autograder.web.store import LINKS
+
+    with store.engine.connect() as connection:
+        return [store.link(row.id) for row in connection.execute(select(LINKS.c.id).where(LINKS.c.user_id == user))]
+
+
+def test_a_page_of_another_site_cannot_make_a_download_and_its_key(app):
+    client = signed_in(app, "grace_hopper")
+    for site in ("cross-site", "same-site"):
+        answer = client.get(f"/assignments/{A1}/release", headers={"Sec-Fetch-Site": site})
+        assert answer.status_code == 303 and answer.headers["Location"].endswith(f"/assignments/{A1}")
+    assert key_rows(app, "grace_hopper") == []
+    for site in ("same-origin", "none"):  # a click on the assignment's page; the address bar
+        assert client.get(f"/assignments/{A1}/release", headers={"Sec-Fetch-Site": site}).status_code == 200
+    assert len(key_rows(app, "grace_hopper")) == 2

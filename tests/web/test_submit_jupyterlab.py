@@ -1,8 +1,10 @@
 """The JupyterLab Submit button (the prebuilt extension in autograder/labextensions), in a real JupyterLab driven
 by headless Chromium, against a real service on loopback: open the downloaded release with a solution in it,
-click Submit, read the graded result in the notebook's panel."""
+click Submit, read the graded result in the notebook's panel; a notebook without a key asks for one, refuses what
+is not a key and keeps the one from "Get a submit key"."""
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -28,9 +30,11 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture
-def lab(tmp_path):
-    """JupyterLab on loopback in `tmp_path`, with the package's extension and no token; its URL."""
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """JupyterLab on loopback in a folder of its own, with the package's extension and no token: (its URL, the
+    folder)."""
+    tmp_path = tmp_path_factory.mktemp("lab")
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root", f"--port={port}", "--ip=127.0.0.1",
@@ -48,7 +52,7 @@ def lab(tmp_path):
     else:
         process.kill()
         raise AssertionError("JupyterLab did not start")
-    yield url
+    yield url, tmp_path
     process.terminate()
     try:
         process.wait(timeout=20)
@@ -56,9 +60,10 @@ def lab(tmp_path):
         process.kill()
 
 
-def test_the_submit_button_shows_the_graded_result_in_the_notebook(server, lab, tmp_path):
+def test_the_submit_button_shows_the_graded_result_in_the_notebook(server, lab):
     from nbgrader.api import Gradebook
 
+    lab, tmp_path = lab
     student = "lab_grace"
     client = server.session(student)
     downloaded = client.get(f"{server.url}/assignments/{A1}/release").json()
@@ -69,7 +74,7 @@ def test_the_submit_button_shows_the_graded_result_in_the_notebook(server, lab, 
     with chromium(1400, 900) as browser:
         browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
         browser.set_window_size(1400, 900)
-        browser.get(f"{lab}/lab/tree/gradient_descent.ipynb")
+        browser.get(f"{lab}/lab/tree/gradient_descent.ipynb?reset")
         button = WebDriverWait(browser, 90).until(ready.element_to_be_clickable(
             (By.CSS_SELECTOR, ".autograder-submit")))  # a jp-button: JupyterLab 4's toolkit
         clicked = time.monotonic()
@@ -96,3 +101,46 @@ def test_the_submit_button_shows_the_graded_result_in_the_notebook(server, lab, 
         assert [s.student_id for s in gradebook.find_assignment(A1).submissions].count(student) == 1
     finally:
         gradebook.close()
+
+
+def test_a_notebook_without_a_key_asks_for_one_once_checks_it_and_keeps_it(server, lab):
+    from autograder.checking.visible_check import _pasted_key
+
+    lab, folder = lab
+    student = "lab_lise"
+    client = server.session(student)
+    posted = client.post(f"{server.url}/assignments/{A1}/key", data={"csrf_token": client.csrf})
+    shown = re.search(r'id="submit-key" type="text" readonly size="60" value="([^"]+)"', posted.text).group(1)
+    worked = json.loads(sample("ada_lovelace", A1).read_text())
+    worked["metadata"]["autograder"] = {"service": server.url, "assignment": A1}  # as an attempt's notebook: no key
+    path = folder / "keyless.ipynb"
+    path.write_text(json.dumps(worked))
+
+    def paste(text):
+        browser.find_element(By.CSS_SELECTOR, ".autograder-submit").click()
+        field = WebDriverWait(browser, 30).until(ready.visibility_of_element_located(
+            (By.CSS_SELECTOR, ".jp-Dialog input.autograder-key")))
+        page = browser.find_element(By.CSS_SELECTOR, ".jp-Dialog a.autograder-key-page").get_attribute("href")
+        field.send_keys(text)
+        browser.find_element(By.CSS_SELECTOR, ".jp-Dialog .jp-mod-accept").click()
+        return page
+
+    with chromium(1400, 900) as browser:
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+        browser.set_window_size(1400, 900)
+        browser.get(f"{lab}/lab/tree/keyless.ipynb?reset")  # this notebook alone, not the workspace of the last test
+        WebDriverWait(browser, 90).until(ready.element_to_be_clickable((By.CSS_SELECTOR, ".autograder-submit")))
+        assert paste("my password") == f"{server.url}/assignments/{A1}"
+        refusal = WebDriverWait(browser, 30).until(ready.visibility_of_element_located(
+            (By.CSS_SELECTOR, ".autograder-result .autograder-error"))).text
+        assert refusal == ("That is not a submit key. On the assignment's page, press \"Get a submit key\" and copy "
+                           "the whole key (it starts with ag1.). Nothing was sent.")
+        assert "key" not in json.loads(path.read_text())["metadata"]["autograder"]
+        paste(shown)
+        WebDriverWait(browser, 60).until(ready.visibility_of_element_located(
+            (By.CSS_SELECTOR, ".autograder-result .autograder-headline")))
+        kept = browser.find_element(By.CSS_SELECTOR, ".autograder-result .autograder-kept").text
+    assert kept == "Your key is now kept in this notebook's metadata: you will not be asked again."
+    assert json.loads(path.read_text())["metadata"]["autograder"] == {"service": server.url, "assignment": A1,
+                                                                      "key": _pasted_key(shown)[1]}
+    assert len(server.service.store.attempts(student, A1)) == 1

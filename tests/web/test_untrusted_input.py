@@ -5,8 +5,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from autograder import notebook as nb
-from autograder.grade import assignment_spec
+from autograder.course import notebook as nb
+from autograder.grading.grade import assignment_spec
 from autograder.web.uploads import Refused, check_notebook
 from served import A1
 

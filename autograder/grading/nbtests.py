@@ -1,0 +1,300 @@
+"""Grading a notebook of an nbgrader course as it is: its autograder test cells are the checks (issue 28).
+
+They run as `nbgrader autograde` runs them, with nbgrader's own scoring (`nbgrader.utils.determine_grade`: no points
+for an error or output on stderr, partial credit from a numeric result, else full points), but safer:
+- the student's cells run first, in the sandbox, with each test cell as released (its hidden tests cleared, as the
+  student saw it); only once they have all finished are the test cells, hidden tests restored from the source,
+  sent to the student's process and run in order. nbgrader runs each test cell in its place instead: a student cell
+  below a test cell that changes what it tested is the one case in which the two can differ;
+- before the tests, builtins and the modules tests assert with are put back as they were before the student's first
+  cell; what the student's code had changed is flagged, and it earns nothing;
+- introspection that could read a test (frames, the garbage collector, tracing) is seen by an audit hook set before
+  the student's first cell: it is flagged, and a test during which it happened earns 0;
+- the feedback names a test cell and its error, never its source.
+"""
+from __future__ import annotations
+
+import copy
+import logging
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+from nbformat import NotebookNode
+
+from ..checking.checks import bounded
+from ..course.config import Course
+from .grade import TestResult, Runner
+from ..engine.sandbox import Sandbox
+
+logger = logging.getLogger(__name__)
+
+
+def _meta(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {}) or {}
+
+
+def is_test_cell(cell) -> bool:
+    """An autograder test cell, as nbgrader tells one: a graded code cell that is not a solution."""
+    meta = _meta(cell)
+    return cell.get("cell_type") == "code" and bool(meta.get("grade")) and not meta.get("solution")
+
+
+def released(source: str) -> str:
+    """A test cell's source as the student received it: nbgrader's ClearHiddenTests on it."""
+    from nbgrader.preprocessors import ClearHiddenTests
+
+    cell = nbformat.v4.new_code_cell(source)
+    cell.metadata["nbgrader"] = {"grade": True, "solution": False, "locked": True}
+    cleared, _ = ClearHiddenTests().preprocess_cell(cell, {}, 0)
+    return cleared.source
+
+
+@dataclass
+class NotebookGrade:
+    notebook: str
+    tests: list[TestResult] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)   # why the instructor should look: the report's "needs attention"
+    notes: list[str] = field(default_factory=list)
+    cells: dict = field(default_factory=dict)        # grade id -> the test cell with this run's outputs (gradebook)
+    cell_outputs: dict = field(default_factory=dict)  # index of a submitted cell -> (its output, its error or None)
+
+    @property
+    def score(self) -> float:
+        return round(sum(test.score for test in self.tests), 4)
+
+
+def grade_nbgrader_notebook(sandbox: Sandbox, course: Course, source_path: Path, submitted_path: Path
+                            ) -> NotebookGrade:
+    """Grade one submitted notebook of an nbgrader assignment against its source notebook's test cells."""
+    source = nbformat.read(str(source_path), as_version=4)
+    submitted = nbformat.read(str(submitted_path), as_version=4)
+    result = NotebookGrade(Path(source_path).name)
+    by_id = {_meta(cell).get("grade_id"): cell for cell in source.cells if _meta(cell).get("grade_id")}
+    tests = [cell for cell in source.cells if is_test_cell(cell)]
+    cells = []
+    for index, cell in enumerate(submitted.cells):
+        if cell.get("cell_type") != "code":
+            continue
+        ours = by_id.get(_meta(cell).get("grade_id"))
+        if ours is not None and is_test_cell(ours):
+            text = released(ours.source)
+        elif ours is not None and _meta(ours).get("locked"):  # as nbgrader's OverwriteCells puts it back
+            text = ours.source
+        else:
+            text = cell.source
+        cells.append((index, text if isinstance(text, str) else ""))
+    replies: dict[str, dict | None] = {}
+    restored: dict = {}
+    runner = Runner(sandbox, cells, time.monotonic() + course.submission_timeout, (), ())
+    try:
+        for run, index in runner.checkpoints():
+            if index is not None:
+                continue
+            restored = run.restore() or {}
+            changed = [name for name in restored.get("changed", ()) if isinstance(name, str)]
+            if changed:
+                result.flags.append("changed what the tests rely on (put back before the tests): "
+                                    + ", ".join(bounded(name, 60) for name in changed[:10]))
+            seen = _count(restored)
+            for cell in tests:
+                reply = run.test(cell.source, course.cell_timeout)
+                replies[_meta(cell)["grade_id"]] = reply
+                if isinstance(reply, dict) and _count(reply) > seen:
+                    result.flags.append(f"looked into the grader's frames or memory during test "
+                                        f"{_meta(cell)['grade_id']}: {', '.join(map(str, reply.get('events', ())))}"
+                                        [:300])
+                    reply["cheated"] = True
+                    seen = _count(reply)
+            if restored.get("events"):
+                result.flags.append("used introspection that can read the tests: "
+                                    + ", ".join(map(str, restored["events"]))[:200])
+    finally:
+        runner.close()
+    result.notes = runner.notes
+    result.cell_outputs = runner.cell_outputs
+    tampered = bool(restored.get("events")) if replies else False  # a trace or a hunt set up before the tests
+    submitted_ids = {_meta(cell).get("grade_id"): cell for cell in submitted.cells}
+    for cell in source.cells:
+        meta = _meta(cell)
+        if not (meta.get("grade") or meta.get("task")):  # a task cell is graded by hand, as a whole
+            continue
+        grade_id, points = meta["grade_id"], float(meta.get("points", 0))
+        if is_test_cell(cell):
+            test, result.cells[grade_id] = _test_result(cell, replies.get(grade_id), tampered)
+            result.tests.append(test)
+        else:
+            answer = submitted_ids.get(grade_id)
+            score = None if meta.get("task") else _grade_of(answer) if answer is not None else 0.0
+            result.tests.append(TestResult(grade_id, score or 0.0, points, "To be graded by your instructor."
+                                           if score is None else "Written answer: not answered yet.", manual=True,
+                                           pending=score is None))
+    return result
+
+
+def _count(reply: dict) -> int:
+    """How many watched events the child had seen (its reply is the student's process's word: only an int counts)."""
+    return reply.get("seen") if type(reply.get("seen")) is int else 0
+
+
+def _grade_of(cell) -> float | None:
+    from nbgrader.utils import determine_grade
+
+    return determine_grade(cell)[0]
+
+
+def _test_result(cell, reply: dict | None, tampered: bool) -> tuple[TestResult, NotebookNode]:
+    """A test cell's points by nbgrader's determine_grade over the outputs this run gave it."""
+    from nbgrader.utils import determine_grade
+
+    meta = _meta(cell)
+    graded = copy.deepcopy(cell)
+    graded.outputs = []
+    if not isinstance(reply, dict):
+        what = "did not finish (the notebook's process ended or hung in it)"
+        graded.outputs.append(nbformat.v4.new_output("error", ename="Stopped", evalue=what, traceback=[]))
+        return TestResult(meta["grade_id"], 0.0, float(meta["points"]), f"The test {what}."), graded
+    if isinstance(reply.get("stdout"), str) and reply["stdout"]:
+        graded.outputs.append(nbformat.v4.new_output("stream", name="stdout", text=reply["stdout"]))
+    if isinstance(reply.get("stderr"), str) and reply["stderr"]:
+        graded.outputs.append(nbformat.v4.new_output("stream", name="stderr", text=reply["stderr"]))
+    error = reply.get("error") if isinstance(reply.get("error"), dict) else None
+    if error:
+        graded.outputs.append(nbformat.v4.new_output("error", ename=str(error.get("type")),
+                                                     evalue=str(error.get("text")), traceback=[]))
+    elif isinstance(reply.get("result"), str):
+        graded.outputs.append(nbformat.v4.new_output("execute_result", data={"text/plain": reply["result"]},
+                                                     execution_count=1))
+    try:
+        score, points = determine_grade(NotebookNode(graded))
+    except ValueError:  # a result above the cell's points: nbgrader stops there; here the test earns nothing
+        score, points = 0.0, float(meta["points"])
+        error = {"type": "ValueError", "text": "the test's result is more than its points"}
+    if reply.get("cheated") or (tampered and score):
+        score = 0.0
+        text = "The test's points are held back: your instructor will look at this notebook."
+        graded.outputs.append(nbformat.v4.new_output("error", ename="HeldBack", evalue=text, traceback=[]))
+    elif error and str(error.get("text")).strip():
+        text = f"The test failed: {bounded(str(error.get('type')), 100)}: {bounded(str(error.get('text')), 300)}"
+    elif error:  # a bare `assert` says nothing more than its type
+        text = f"The test failed: {bounded(str(error.get('type')), 100)}" + (
+            " (one of its assertions does not hold for your code)." if error.get("type") == "AssertionError" else ".")
+    elif score < points:
+        text = ("The test wrote to stderr, which counts as failed." if reply.get("stderr") else
+                f"The test gave {score:g} of {points:g} points.")
+    else:
+        text = "The test passed."
+    return TestResult(meta["grade_id"], float(score), float(points), text), graded
+
+
+def nbgrader_assignments(course: Course) -> dict[str, tuple[str, ...]]:
+    """The assignments of `source/` that nbgrader finds and course_config.py does not list, each with its notebooks:
+    graded by their own test cells (an assignment with a hidden check file is graded by it, as before)."""
+    from ..checking.checks import check_file
+
+    found = {}
+    for folder in sorted((course.root / "source").glob("*/")):
+        notebooks = tuple(sorted(path.name for path in folder.glob("*.ipynb")))
+        if folder.name in course.assignments or not notebooks:
+            continue
+        if not check_file(folder.name, course.root).is_file():
+                found[folder.name] = notebooks
+    return found
+
+
+def grade_nbgrader_assignment(course: Course, assignment: str, db_url: str, students: list[str] | None = None
+                              ) -> list[str]:
+    """Grade every submission of an nbgrader assignment (submitted/<student>/<assignment>/*.ipynb) by its test
+    cells, into nbgrader's gradebook as `nbgrader autograde` would; the summary's lines."""
+    import subprocess
+    import sys
+
+    from nbgrader.api import Gradebook, MissingEntry
+
+    from .gradebook import open_gradebook
+    from .nbresults import not_graded, write_submission
+
+    notebooks = nbgrader_assignments(course).get(assignment)
+    if notebooks is None:
+        raise KeyError(f"unknown assignment {assignment!r}: no folder source/{assignment} with notebooks")
+    with open_gradebook(db_url) as gradebook:  # a new one made in-process (nbgrader would run `alembic` from PATH)
+        try:
+            gradebook.find_assignment(assignment)
+            known = True
+        except MissingEntry:
+            known = False
+    if not known:  # nbgrader's own release step records the cells and the checksums of the released answers
+        done = subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force",
+                               f"--CourseDirectory.db_url={db_url}"], cwd=course.root, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"nbgrader generate_assignment {assignment} failed: {done.stderr[-2000:]}")
+    submitted = course.root / "submitted"
+    who = students or sorted(path.parent.name for path in submitted.glob(f"*/{assignment}") if path.is_dir())
+    lines, flagged = [], []
+    with Sandbox(course) as sandbox, warnings.catch_warnings():
+        # nbgrader's gradebook API and notebooks without cell ids warn on every submission; nothing to act on
+        warnings.filterwarnings("ignore", module="nbgrader.api")
+        warnings.filterwarnings("ignore", message="Cell is missing an id field")
+        for student in who:
+            total = maximum = 0.0
+            started, done = time.monotonic(), []
+            with Gradebook(db_url) as gradebook:
+                gradebook.update_or_create_student(student)
+                gradebook.update_or_create_submission(assignment, student)
+            for name in notebooks:
+                path = submitted / student / assignment / name
+                if not path.is_file():
+                    done.append((course.root / "source" / assignment / name, path, not_graded(
+                        course.root / "source" / assignment / name, f"{name} was not handed in.")))
+                    continue
+                try:
+                    graded = grade_nbgrader_notebook(sandbox, course, course.root / "source" / assignment / name,
+                                                     path)
+                except (OSError, ValueError, KeyError) as error:  # a notebook nbformat cannot read
+                    logger.warning("%s's %s could not be read: %s", student, name, error)
+                    flagged.append(f"{student} ({name}): the notebook could not be read ({error})"[:300])
+                    done.append((course.root / "source" / assignment / name, path, not_graded(
+                        course.root / "source" / assignment / name, f"{name} could not be read: open it in Jupyter, "
+                        "save it and hand it in again.")))
+                    continue
+                _save(db_url, assignment, student, course.root / "source" / assignment / name, path, graded)
+                done.append((course.root / "source" / assignment / name, path, graded))
+                total += graded.score
+                maximum += sum(test.max_score for test in graded.tests)
+                flagged += [f"{student} ({name}): {flag}" for flag in graded.flags]
+            write_submission(course.root, assignment, student, done, time.monotonic() - started)
+            lines.append(f"  {student}: {total:g} of {maximum:g} points graded automatically")
+    if flagged:
+        lines += ["  needs attention:", *(f"    {line}" for line in flagged)]
+    return [f"{assignment}: {len(who)} submissions graded by their notebooks' test cells", *lines]
+
+
+def _save(db_url: str, assignment: str, student: str, source_path: Path, path: Path, graded: NotebookGrade):
+    """Write a notebook's scores with nbgrader's own SaveAutoGrades: the test cells with this run's outputs, the
+    answers as submitted with the release's checksums (an untouched answer scores 0, as in nbgrader)."""
+    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.preprocessors import SaveAutoGrades
+
+    submitted = nbformat.read(str(path), as_version=4)
+    notebook_id = source_path.stem
+    source = {_meta(cell).get("grade_id"): _meta(cell) for cell in nbformat.read(str(source_path), 4).cells}
+    cells = []
+    with Gradebook(db_url) as gradebook:
+        for cell in submitted.cells:
+            grade_id = _meta(cell).get("grade_id")
+            if grade_id in graded.cells:
+                cells.append(graded.cells[grade_id])
+            elif grade_id in source and (source[grade_id].get("grade") or source[grade_id].get("solution")):
+                try:
+                    ours = gradebook.find_source_cell(grade_id, notebook_id, assignment)
+                except MissingEntry:
+                    continue
+                answer = copy.deepcopy(cell)
+                answer.metadata["nbgrader"] = {**source[grade_id], "checksum": ours.checksum}  # not the student's
+                cells.append(answer)
+    notebook = nbformat.v4.new_notebook(cells=cells)
+    resources = {"nbgrader": {"notebook": notebook_id, "assignment": assignment, "student": student,
+                              "db_url": db_url}}
+    SaveAutoGrades().preprocess(notebook, resources)
