@@ -46,8 +46,7 @@ def autograded_notebook(spec: AssignmentSpec, result: SubmissionResult, submitte
         for display in result.cell_displays.get(index, ()):
             if "pending" in display:  # drawn after the verdict: deferred.fill puts the figure here
                 cell.outputs.append(placeholder(display))
-            # (a notebook rerun after a crash adds up)
-            elif "image/png" in display and kept + len(display["image/png"]) <= MAX_DISPLAY_CHARS:
+            elif "image/png" in display and kept + len(display["image/png"]) <= MAX_DISPLAY_CHARS:  # reruns add up
                 kept += len(display["image/png"])
                 cell.outputs.append({"output_type": "display_data", "data": dict(display), "metadata": {}})
         if error:
