@@ -35,7 +35,7 @@ from make_class import build_notebook, notebook_name, random_choices, random_stu
 
 
 def write_class(folder: Path, students: int, assignment: str, seed: int) -> None:
-    for name in ("source", "release"):
+    for name in ("source", "release", "hidden"):  # the course's hidden checks live in the course folder
         shutil.copytree(ROOT / name, folder / name)
     for name in ("course_config.py", "nbgrader_config.py"):
         shutil.copy(ROOT / name, folder / name)

@@ -116,7 +116,7 @@ def timed(command: list[str], cwd: Path, may_fail: bool = False) -> tuple[float,
 
 
 def make_course(folder: Path, students: int, seed: int, realistic: bool = False) -> Path:
-    for name in ("source", "release"):
+    for name in ("source", "release", "hidden"):  # the course's hidden checks live in the course folder
         shutil.copytree(ROOT / name, folder / name)
     for name in ("course_config.py", "nbgrader_config.py"):
         shutil.copy(ROOT / name, folder / name)
