@@ -206,7 +206,7 @@ HABITS = (
     ("minus-equals", 0.5, re.compile(r"^(\s*)(\w+) = \2 - (.+)$", re.M), r"\1\2 -= \3"),
     ("range-from-0", 0.25, re.compile(r"\brange\(([^(),]+)\)"), r"range(0, \1)"),
     ("float64", 0.2, re.compile(r"dtype=float\b"), "dtype=np.float64"),
-    ("rate-last", 0.35, re.compile(r"\blearning_rate \* (\w+(?:\[\d\])?)"), r"\1 * learning_rate"),
+    ("rate-last", 0.35, re.compile(r"\blearning_rate \* (\w+(?:\[\d\])?)(?![\w(\[.])"), r"\1 * learning_rate"),
 )
 
 
