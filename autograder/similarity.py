@@ -16,6 +16,7 @@ a score change: the report shows the matched lines, what was discounted and how 
 from __future__ import annotations
 
 import ast
+import copy
 import dataclasses
 import hashlib
 import io
@@ -30,10 +31,12 @@ logger = logging.getLogger(__name__)
 
 K = 6                 # tokens per fingerprinted run: a run this long is rarely alike by chance
 WINDOW = 4            # winnowing window: every match of K + WINDOW - 1 tokens shares at least one indexed hash
-THRESHOLD = 0.85      # share of the smaller side's own code (weighted over exercises) that the other side has too
+THRESHOLD = 0.89      # share of the smaller side's own code (weighted over exercises) that the other side has too
 MIN_SHARED = 12       # tokens of shared, undiscounted code below which a pair is too short to judge
-MIN_LINES = 3         # lines of each side's own code the match must cover: fewer is too little to judge
+MIN_LINES = 2         # lines of each side's own code the match must cover: fewer is too little to judge
 MAX_PAIRS = 20
+EDIT = K              # an exercise whose sides differ by at most this many fingerprints each (one token changed)
+#                       and share twice that is alike, as a whole: a copy with a small edit
 WHOLE = 0.99          # a pair this alike is one code twice: a third student alike both is listed once
 TWIN = 0.9            # an exercise is written alike when the pair shares this much of the larger side's own code
 MIN_TWIN = 5          # own fingerprints an exercise needs before being written alike is evidence (not a one-liner)
@@ -213,9 +216,11 @@ _JUMPS = (ast.Return, ast.Raise, ast.Break, ast.Continue, ast.Yield, ast.YieldFr
           ast.Import, ast.ImportFrom, ast.Try, ast.With)
 
 
-def _effects(stmt: ast.stmt) -> tuple[set[str], set[str], bool]:
+def _effects(stmt: ast.stmt, bound: set[str]) -> tuple[set[str], set[str], bool]:
     """(names read, names written, whether the statement must keep its place) of one statement. A method call on a
-    name (`xs.append(...)`) and a store into its item or attribute write it; a bare expression may print or plot."""
+    name the student bound (`xs.append(...)`) and a store into its item or attribute write it (a call on a module,
+    `np.sum(...)`, does not: two statements that both call NumPy are still independent); a bare expression may print
+    or plot."""
     reads, writes = set(), set()
     barrier = False
     for node in ast.walk(stmt):
@@ -233,7 +238,7 @@ def _effects(stmt: ast.stmt) -> tuple[set[str], set[str], bool]:
             base = node.func.value
             while isinstance(base, (ast.Attribute, ast.Subscript)):
                 base = base.value
-            if isinstance(base, ast.Name):
+            if isinstance(base, ast.Name) and base.id in bound:
                 writes.add(base.id)
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             writes.add(node.name)
@@ -245,12 +250,12 @@ def _effects(stmt: ast.stmt) -> tuple[set[str], set[str], bool]:
     return reads, writes, barrier
 
 
-def _canonical_order(body: list[ast.stmt], key) -> list[ast.stmt]:
+def _canonical_order(body: list[ast.stmt], key, bound: set[str]) -> list[ast.stmt]:
     """The statements of `body` in one canonical order that keeps every dependency: of the statements whose
     dependencies are all placed, the one with the smallest name-blind `key` goes first (a topological sort)."""
     if len(body) < 2:
         return body
-    effects = [_effects(stmt) for stmt in body]
+    effects = [_effects(stmt, bound) for stmt in body]
     after = [set() for _ in body]
     for j, (reads_j, writes_j, barrier_j) in enumerate(effects):
         for i in range(j):
@@ -267,17 +272,85 @@ def _canonical_order(body: list[ast.stmt], key) -> list[ast.stmt]:
     return order
 
 
-def _normalise(tree: ast.AST, key) -> None:
+def _normalise(tree: ast.AST, key, bound: set[str]) -> None:
     for node in ast.walk(tree):
         for name in ("body", "orelse", "finalbody"):
             block = getattr(node, name, None)
             if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
                 setattr(node, name, _comprehensions(block))
     for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            bound |= _versions(node)
+    origins = _origins(tree, key, bound)
+
+    def ordered(stmt):   # name-blind, but a name is told by where it came from (`w = w - d_w` before `b = b - d_b`)
+        return key(stmt), tuple(origins.get(node.id, (2, (), 0)) for node in ast.walk(stmt)
+                                if isinstance(node, ast.Name) and node.id in bound)
+
+    for node in ast.walk(tree):
         for name in ("body", "orelse", "finalbody"):
             block = getattr(node, name, None)
             if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
-                setattr(node, name, _canonical_order(block, key))
+                setattr(node, name, _canonical_order(block, ordered, bound))
+
+
+def _header(stmt: ast.stmt) -> ast.stmt:
+    header = copy.copy(stmt)
+    for name in ("body", "orelse", "finalbody", "handlers"):
+        if isinstance(getattr(header, name, None), list):
+            setattr(header, name, [])
+    return header
+
+
+def _origins(tree: ast.AST, key, bound: set[str]) -> dict[str, tuple]:
+    """Where each bound name comes from, the same whatever it is called and wherever its statement stands: the
+    function parameter it is (by position), or the name-blind statement that first binds it and its place there."""
+    origins: dict[str, tuple] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            for index, arg in enumerate(a for a in ast.walk(node.args) if isinstance(a, ast.arg)):
+                origins.setdefault(arg.arg, (0, (), index))
+        elif isinstance(node, ast.stmt) and not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            stored = [n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+                      and n.id in bound]
+            if stored:   # a loop or branch by its header alone: its body is not in canonical order yet
+                blind = key(_header(node))
+                for index, name in enumerate(stored):
+                    origins.setdefault(name, (1, blind, index))
+    return origins
+
+
+def _versions(function: ast.FunctionDef) -> set[str]:
+    """A name assigned again in the function's own body (not in a loop or branch) becomes a new name from there on,
+    as in static single assignment: `x = np.array(x)` then `x -= d` is then the same as `value = np.array(x)` then
+    `value -= d`, as it computes the same. Returns the new names."""
+    current: dict[str, str] = {}
+    assigned = {arg.arg for arg in ast.walk(function.args) if isinstance(arg, ast.arg)}
+    new = set()
+
+    def rename(node: ast.AST) -> None:
+        for inner in ast.walk(node):
+            if isinstance(inner, ast.Name) and inner.id in current:
+                inner.id = current[inner.id]
+
+    for stmt in function.body:
+        targets = stmt.targets if isinstance(stmt, ast.Assign) else []
+        names = [n for target in targets for n in ast.walk(target) if isinstance(n, ast.Name)]
+        if not targets or not all(isinstance(n, (ast.Name, ast.Tuple, ast.List, ast.Starred))
+                                  for target in targets for n in ast.walk(target) if not isinstance(n, ast.expr_context)):
+            rename(stmt)
+            assigned |= {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+            continue
+        rename(stmt.value)
+        for name in names:
+            original = name.id
+            if original in assigned:
+                current[original] = name.id = f"{original}#{len(new) + 1}"
+                new.add(name.id)
+            else:
+                current.pop(original, None)
+                assigned.add(original)
+    return new
 
 
 _RENAMED = {"ListComp": "Comp", "GeneratorExp": "Comp"}   # [e for ...] and (e for ...) mean the same here
@@ -336,7 +409,7 @@ def _tree_tokens(code: str, kept: frozenset, names: set) -> list[tuple[str, int]
         _tokens(stmt, lambda n: "_" if n in bound else n, 0, out)
         return tuple(token for token, _ in out)
 
-    _normalise(tree, blind)
+    _normalise(tree, blind, bound)
     numbers: dict[str, str] = {}
 
     def name(original: str) -> str:
@@ -509,7 +582,9 @@ def _score(mine: dict[str, Prints], theirs: dict[str, Prints]) -> tuple[float, d
         counts[exercise] = (shared, len(a), len(b))
         size = max(len(a), len(b))
         size_total += size
-        if shared:
+        if shared >= 2 * EDIT and max(len(a), len(b)) - shared <= EDIT:
+            shared_total += size
+        elif shared:
             shared_total += size * shared / min(len(a), len(b))
     return (shared_total / size_total if size_total else 0.0), counts
 
