@@ -31,19 +31,17 @@ logger = logging.getLogger(__name__)
 
 K = 6                 # tokens per fingerprinted run: a run this long is rarely alike by chance
 WINDOW = 4            # winnowing window: every match of K + WINDOW - 1 tokens shares at least one indexed hash
-THRESHOLD = 0.89      # share of the smaller side's own code (weighted over exercises) that the other side has too
+THRESHOLD = 0.95      # share of the smaller side's own code (weighted over exercises) that the other side has too
 MIN_SHARED = 12       # tokens of shared, undiscounted code below which a pair is too short to judge
 MIN_LINES = 2         # lines of each side's own code the match must cover: fewer is too little to judge
 MAX_PAIRS = 20
+EDITED = 0.75
 EDIT = K              # an exercise whose sides differ by at most this many fingerprints each (one token changed)
 #                       and share twice that is alike, as a whole: a copy with a small edit
-WHOLE = 0.99          # a pair this alike is one code twice: a third student alike both is listed once
-TWIN = 0.9            # an exercise is written alike when the pair shares this much of the larger side's own code
-MIN_TWIN = 5          # own fingerprints an exercise needs before being written alike is evidence (not a one-liner)
-MERGED_COVER = 0.9    # share of a student's own code that two others' alike exercises must cover together
+WHOLE = 0.95          # a pair this alike is one code twice: a third student alike both is listed once
 MERGED_LINES = 2      # lines of each side a merged copy's half must cover (the union is the evidence)
-MERGED_NAMES = 1      # names of their own (bound, not the course's) an exercise alike must share to be rare
-MERGED_EVIDENCE = 9   # rarity-weighted own fingerprints each source of a merged copy must account for on its own
+MERGED_EVIDENCE = 4.0  # own fingerprints each source of a merged copy must give on its own cells, each weighted by
+#                        one over the number of others who handed in that very text
 
 GIVEN, COMMON, MATCH = "given", "common", "match"   # what a line of code is, for the report's highlight
 
@@ -482,18 +480,6 @@ def fingerprints(code: str, kept: frozenset = frozenset()) -> Prints:
     return Prints(code, hashes, [line for _, line in stream], names=frozenset(names))
 
 
-def _identifiers(code: str) -> set[str]:
-    """Every name in the course's code (its parameters too): a student binding one of them chose nothing."""
-    names = set()
-    try:
-        for token in tokenize.generate_tokens(io.StringIO(code).readline):
-            if token.type == tokenize.NAME:
-                names.add(token.string)
-    except (tokenize.TokenError, IndentationError, SyntaxError):
-        pass
-    return names
-
-
 def _code_lines(code: str) -> list[int]:
     """The 1-based numbers of the lines that hold code (not blank, not only a comment)."""
     return [number for number, text in enumerate(code.splitlines(), start=1)
@@ -542,10 +528,14 @@ def similar_pairs(codes: dict, given: list[str], threshold: float = THRESHOLD, l
                          if digest not in given_hashes and holders[exercise, digest] <= common}
     candidates = _candidates(prints)
     scores = {pair: _score(prints[pair[0]], prints[pair[1]]) for pair in candidates}
-    whole = {pair for pair, (figure, _) in scores.items() if figure >= threshold}
-    course = frozenset().union(*map(_identifiers, given)) if given else frozenset()
-    merged = _merged(prints, *_twins(prints, candidates, course), whole)
-    listed = {pair: figure for pair, (figure, _) in scores.items() if figure >= threshold}
+    whole = {pair for pair, (figure, _) in scores.items()
+             if figure >= threshold or (figure >= EDITED and _handed_in_alike(prints[pair[0]], prints[pair[1]]))}
+    merged = _merged(prints, whole)
+    listed = {pair: scores[pair][0] for pair in whole}
+    twice = {pair for pair, (figure, _) in scores.items() if figure >= WHOLE}   # one code twice, listed or not
+    for pair in merged:   # half of a merged copy may share too little for the index (a cell of ordinary code)
+        if pair not in scores:
+            scores[pair] = _score(prints[pair[0]], prints[pair[1]])
     listed.update({pair: scores[pair][0] for pair in merged if pair not in listed})
     pairs = []
     # most alike first; the evidence (the costly part) only for the pairs listed
@@ -556,7 +546,7 @@ def similar_pairs(codes: dict, given: list[str], threshold: float = THRESHOLD, l
                         min_lines=MERGED_LINES if half else MIN_LINES)
         if pair and half:
             pair = dataclasses.replace(pair, merged=merged[first, second])
-        repeated = _repeats(pair, pairs) if pair else None
+        repeated = _repeats(pair, pairs, twice) if pair else None
         if repeated:   # one lead, not two: said on the pair listed
             at, also = repeated
             pairs[at] = dataclasses.replace(pairs[at], also=pairs[at].also + (also,))
@@ -605,15 +595,14 @@ def _candidates(prints: dict[str, dict[str, Prints]]):
     return sorted(pair for pair, count in shared.items() if count >= 2)
 
 
-def _repeats(pair: SimilarPair, listed: list[SimilarPair]) -> tuple[int, tuple[str, str, str]] | None:
+def _repeats(pair: SimilarPair, listed: list[SimilarPair], twice: set) -> tuple[int, tuple[str, str, str]] | None:
     """(index of the listed pair, (z, y, x)) when `pair` (z, y) says again what a listed pair (z, x) said: y and x
     are listed as alike as a whole, and (z, x) with the same figure. A student alike two others who are copies of
     each other is one lead, not two (nor four, when both sides have a copy)."""
     whole = {}
-    for other in listed:
-        if other.similarity >= WHOLE:
-            whole.setdefault(other.first, set()).add(other.second)
-            whole.setdefault(other.second, set()).add(other.first)
+    for first, second in twice:   # alike as a whole: three students writing one code are one lead, not three
+        whole.setdefault(first, set()).add(second)
+        whole.setdefault(second, set()).add(first)
     for z, y in ((pair.first, pair.second), (pair.second, pair.first)):
         for x in sorted(whole.get(y, ())):
             for at, other in enumerate(listed):
@@ -622,74 +611,72 @@ def _repeats(pair: SimilarPair, listed: list[SimilarPair]) -> tuple[int, tuple[s
     return None
 
 
-def _twins(prints: dict[str, dict[str, Prints]], candidates, course: frozenset) -> tuple[dict, dict]:
-    """({(student, exercise): the others who wrote that exercise alike}, the same for alike with the very names they
-    bound, at least MERGED_NAMES of them not in the course's code): alike is nearly all of both sides' own code (not
-    a one-liner) shared."""
-    twins: dict[tuple[str, str], set[str]] = defaultdict(set)
-    named: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for first, second in candidates:
-        for exercise in sorted(prints[first].keys() & prints[second].keys()):
-            a, b = prints[first][exercise], prints[second][exercise]
-            if min(len(a.own), len(b.own)) >= MIN_TWIN and len(a.own & b.own) >= TWIN * max(len(a.own), len(b.own)):
-                twins[first, exercise].add(second)
-                twins[second, exercise].add(first)
-                if a.names == b.names and len(a.names - course) >= MERGED_NAMES:
-                    named[first, exercise].add(second)
-                    named[second, exercise].add(first)
-    return twins, named
-
-
-def _merged(prints: dict[str, dict[str, Prints]], twins, named, whole) -> dict[tuple[str, str], tuple[str, str, float]]:
-    """Merged copies: a student whose own code is, exercise by exercise, written alike by one of two others (some
-    exercises from A, the rest from B), where a whole-submission figure stays near one half.
-
-    Evidence that an exercise came from a source is rare code: an exercise written alike with the very names the
-    student bound (`named` twins), weighted by one over the number of students who wrote it so (code several share
-    points at none of them). Each source must account for MERGED_EVIDENCE such fingerprints on exercises the other
-    does not cover, and the two together must have written alike (`twins`, names aside) MERGED_COVER of the
-    copier's own code. A student already alike one of the two as a whole (`whole`: pairs over the threshold) is
-    that pair's, not a merger; and as the three of a merged copy also explain the sources' code by the copier's, the
-    strongest explanations are taken first and a copier is nobody's source. Returns {pair: (copier, other source,
-    share covered)} for both pairs of every merged copy found."""
-    explanations = []
-    for copier in sorted(prints):
-        mine = {exercise: len(value.own) for exercise, value in prints[copier].items() if value.own}
-        total = sum(mine.values())
-        covers: dict[str, set[str]] = defaultdict(set)
-        evidence: dict[str, Counter] = defaultdict(Counter)
-        for exercise in sorted(mine):
-            for other in twins.get((copier, exercise), ()):
-                covers[other].add(exercise)
-            alike = named.get((copier, exercise), set())
-            for other in alike:
-                evidence[other][exercise] = mine[exercise] / len(alike)
-        best = None
-        # a source needs that much evidence in all: code many share (in a large class, hundreds) is never a source
-        sources = sorted(other for other, weights in evidence.items() if sum(weights.values()) >= MERGED_EVIDENCE)
-        for i, first in enumerate(sources):
-            for second in sources[i + 1:]:
-                if {tuple(sorted((copier, first))), tuple(sorted((copier, second)))} & whole:
-                    continue
-                only_first, only_second = covers[first] - covers[second], covers[second] - covers[first]
-                if min(sum(evidence[first][e] for e in only_first),
-                       sum(evidence[second][e] for e in only_second)) < MERGED_EVIDENCE:
-                    continue
-                covered = sum(mine[e] for e in covers[first] | covers[second]) / total
-                weight = sum(evidence[first].values()) + sum(evidence[second].values())
-                if covered >= MERGED_COVER and (best is None or (covered, weight) > best[0]):
-                    best = ((covered, weight), first, second)
-        if best:
-            explanations.append((-best[0][0], -best[0][1], copier, best[1], best[2]))
+def _merged(prints: dict[str, dict[str, Prints]], whole) -> dict[tuple[str, str], tuple[str, str, float]]:
+    """Merged copies: a student who handed in some cells as A did and the rest as B did, where a whole-submission
+    figure stays near one half (`_verbatim_halves` finds them). A student already alike one of the two as a whole
+    (`whole`: the pairs listed) is that pair's, not a merger; and as the three of a merged copy also explain the
+    sources' code by the copier's, the strongest explanations are taken first, a copier is nobody's source and a
+    source is the source of one merged copy. Returns {pair: (copier, other source, share of the copier's own code
+    the two cover)} for both pairs of every merged copy found."""
     found, copiers, sources = {}, set(), set()
-    for minus_covered, _, copier, first, second in sorted(explanations):
-        if copier in sources or {first, second} & copiers:
+    for minus_covered, _, copier, first, second in sorted(_verbatim_halves(prints, whole)):
+        if copier in sources or {first, second} & (copiers | sources):
             continue
         copiers.add(copier)
         sources |= {first, second}
         found[tuple(sorted((copier, first)))] = (copier, second, -minus_covered)
         found[tuple(sorted((copier, second)))] = (copier, first, -minus_covered)
     return found
+
+
+def _text(code: str) -> str:
+    return "\n".join(line.rstrip() for line in code.strip().splitlines())
+
+
+def _handed_in_alike(mine: dict[str, Prints], theirs: dict[str, Prints]) -> bool:
+    """Whether the two handed in the very same text in every cell but one (a copy with an edit of its own)."""
+    cells = set(mine) | set(theirs)
+    same = sum(1 for e in cells if e in mine and e in theirs and _text(mine[e].code) == _text(theirs[e].code))
+    return len(cells) >= 2 and same >= len(cells) - 1
+
+
+def _verbatim_halves(prints: dict[str, dict[str, Prints]], whole) -> list[tuple]:
+    """Merged copies handed in as they were copied: every cell of the copier's is, text for text, the cell of one of
+    two others, each of whom supplies cells the other does not. The evidence each source must give on its own cells
+    is rare own code: own fingerprints weighted by one over the number of students who handed in that very text (a
+    one-liner half the class wrote points at nobody). Returns (-1 (all covered), -evidence, copier, A, B)."""
+    texts: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for student, mine in prints.items():
+        for exercise, value in mine.items():
+            texts[exercise, _text(value.code)].add(student)
+    explanations = []
+    for copier in sorted(prints):
+        mine = {exercise: texts[exercise, _text(value.code)] for exercise, value in prints[copier].items()}
+        if len(mine) < 2:
+            continue
+        evidence: dict[str, Counter] = defaultdict(Counter)
+        for exercise, holders in sorted(mine.items()):
+            own = len(prints[copier][exercise].own)
+            if own and len(holders) - 1 <= own / MERGED_EVIDENCE:   # else no holder can reach the bar with it
+                for other in holders - {copier}:
+                    evidence[other][exercise] = own / (len(holders) - 1)
+        sources = sorted(other for other, weights in evidence.items() if sum(weights.values()) >= MERGED_EVIDENCE)
+        best = None
+        for i, first in enumerate(sources):
+            for second in sources[i + 1:]:
+                with_first = {exercise for exercise, holders in mine.items() if first in holders}
+                with_second = {exercise for exercise, holders in mine.items() if second in holders}
+                if (with_first | with_second != set(mine) or len(with_first) == len(mine)
+                        or len(with_second) == len(mine)
+                        or {tuple(sorted((copier, first))), tuple(sorted((copier, second)))} & whole):
+                    continue
+                alone = (sum(evidence[first][e] for e in with_first - with_second),
+                         sum(evidence[second][e] for e in with_second - with_first))
+                if min(alone) >= MERGED_EVIDENCE and (best is None or sum(alone) > best[0]):
+                    best = (sum(alone), first, second)
+        if best:
+            explanations.append((-1.0, -best[0], copier, best[1], best[2]))
+    return explanations
 
 
 def _compare(first: str, second: str, figure: float, mine: dict[str, Prints], theirs: dict[str, Prints],
