@@ -309,10 +309,11 @@ def _origins(tree: ast.AST, key, bound: set[str]) -> dict[str, tuple]:
             for index, arg in enumerate(a for a in ast.walk(node.args) if isinstance(a, ast.arg)):
                 origins.setdefault(arg.arg, (0, (), index))
         elif isinstance(node, ast.stmt) and not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            stored = [n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+            header = _header(node)   # a loop or branch by its header alone: its body is not in canonical order yet
+            stored = [n.id for n in ast.walk(header) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
                       and n.id in bound]
-            if stored:   # a loop or branch by its header alone: its body is not in canonical order yet
-                blind = key(_header(node))
+            if stored:
+                blind = key(header)
                 for index, name in enumerate(stored):
                     origins.setdefault(name, (1, blind, index))
     return origins
@@ -532,7 +533,11 @@ def similar_pairs(codes: dict, given: list[str], threshold: float = THRESHOLD, l
              if figure >= threshold or (figure >= EDITED and _handed_in_alike(prints[pair[0]], prints[pair[1]]))}
     merged = _merged(prints, whole)
     listed = {pair: scores[pair][0] for pair in whole}
-    twice = {pair for pair, (figure, _) in scores.items() if figure >= WHOLE}   # one code twice, listed or not
+    twice: dict[str, set[str]] = defaultdict(set)   # alike as a whole (one code twice), listed or not
+    for (first, second), (figure, _) in scores.items():
+        if figure >= WHOLE:
+            twice[first].add(second)
+            twice[second].add(first)
     for pair in merged:   # half of a merged copy may share too little for the index (a cell of ordinary code)
         if pair not in scores:
             scores[pair] = _score(prints[pair[0]], prints[pair[1]])
@@ -595,19 +600,17 @@ def _candidates(prints: dict[str, dict[str, Prints]]):
     return sorted(pair for pair, count in shared.items() if count >= 2)
 
 
-def _repeats(pair: SimilarPair, listed: list[SimilarPair], twice: set) -> tuple[int, tuple[str, str, str]] | None:
+def _repeats(pair: SimilarPair, listed: list[SimilarPair], whole: dict) -> tuple[int, tuple[str, str, str]] | None:
     """(index of the listed pair, (z, y, x)) when `pair` (z, y) says again what a listed pair (z, x) said: y and x
     are listed as alike as a whole, and (z, x) with the same figure. A student alike two others who are copies of
-    each other is one lead, not two (nor four, when both sides have a copy)."""
-    whole = {}
-    for first, second in twice:   # alike as a whole: three students writing one code are one lead, not three
-        whole.setdefault(first, set()).add(second)
-        whole.setdefault(second, set()).add(first)
+    each other is one lead, not two (nor four, when both sides have a copy; nor three, when three wrote one code).
+    `whole`: student -> the others alike them as a whole."""
+    index = {frozenset((other.first, other.second)): at for at, other in enumerate(listed)}
     for z, y in ((pair.first, pair.second), (pair.second, pair.first)):
         for x in sorted(whole.get(y, ())):
-            for at, other in enumerate(listed):
-                if {other.first, other.second} == {z, x} and abs(other.similarity - pair.similarity) < 0.02:
-                    return at, (z, y, x)
+            at = index.get(frozenset((z, x)))
+            if at is not None and abs(listed[at].similarity - pair.similarity) < 0.02:
+                return at, (z, y, x)
     return None
 
 
