@@ -39,8 +39,9 @@ EDITED = 0.75
 EDIT = K              # an exercise whose sides differ by at most this many fingerprints each (one token changed)
 #                       and share twice that is alike, as a whole: a copy with a small edit
 WHOLE = 0.95          # a pair this alike is one code twice: a third student alike both is listed once
-MERGED_LINES = 2      # lines of each side a merged copy's half must cover (the union is the evidence)
-MERGED_EVIDENCE = 4.0  # own fingerprints each source of a merged copy must give on its own cells, each weighted by
+MERGED_LINES = 1      # lines of each side a merged copy's half must cover (the cells handed in as they are: the
+#                       evidence is the two halves together, and each half is shown)
+MERGED_EVIDENCE = 6.0  # own fingerprints each source of a merged copy must give on its own cells, each weighted by
 #                        one over the number of others who handed in that very text
 
 GIVEN, COMMON, MATCH = "given", "common", "match"   # what a line of code is, for the report's highlight
@@ -548,7 +549,7 @@ def similar_pairs(codes: dict, given: list[str], threshold: float = THRESHOLD, l
         half = (first, second) in merged and figure < threshold
         # half of a merged copy rests on the copier's code being covered by two others: a short match is enough
         pair = _compare(first, second, figure, prints[first], prints[second], given_hashes, common, holders,
-                        min_lines=MERGED_LINES if half else MIN_LINES)
+                        min_lines=MERGED_LINES if half else MIN_LINES, min_shared=1 if half else MIN_SHARED)
         if pair and half:
             pair = dataclasses.replace(pair, merged=merged[first, second])
         repeated = _repeats(pair, pairs, twice) if pair else None
@@ -647,7 +648,7 @@ def _verbatim_halves(prints: dict[str, dict[str, Prints]], whole) -> list[tuple]
     """Merged copies handed in as they were copied: every cell of the copier's is, text for text, the cell of one of
     two others, each of whom supplies cells the other does not. The evidence each source must give on its own cells
     is rare own code: own fingerprints weighted by one over the number of students who handed in that very text (a
-    one-liner half the class wrote points at nobody). Returns (-1 (all covered), -evidence, copier, A, B)."""
+    one-liner half the class wrote points at nobody). Returns (-1 (all covered), -strength, copier, A, B)."""
     texts: dict[tuple[str, str], set[str]] = defaultdict(set)
     for student, mine in prints.items():
         for exercise, value in mine.items():
@@ -675,15 +676,18 @@ def _verbatim_halves(prints: dict[str, dict[str, Prints]], whole) -> list[tuple]
                     continue
                 alone = (sum(evidence[first][e] for e in with_first - with_second),
                          sum(evidence[second][e] for e in with_second - with_first))
-                if min(alone) >= MERGED_EVIDENCE and (best is None or sum(alone) > best[0]):
-                    best = (sum(alone), first, second)
+                # the weaker source decides: a source's own copier plus a chance twin of a one-liner is weak on one side
+                strength = (min(alone), sum(alone))
+                if min(alone) >= MERGED_EVIDENCE and (best is None or strength > best[0]):
+                    best = (strength, first, second)
         if best:
-            explanations.append((-1.0, -best[0], copier, best[1], best[2]))
+            explanations.append((-1.0, tuple(-x for x in best[0]), copier, best[1], best[2]))
     return explanations
 
 
 def _compare(first: str, second: str, figure: float, mine: dict[str, Prints], theirs: dict[str, Prints],
-             given_hashes: set[int], common: int, holders: Counter, min_lines: int = MIN_LINES) -> SimilarPair | None:
+             given_hashes: set[int], common: int, holders: Counter, min_lines: int = MIN_LINES,
+             min_shared: int = MIN_SHARED) -> SimilarPair | None:
     """The pair with its evidence: per exercise both codes, each line marked; None when the shared code is too short
     to judge (fewer than MIN_SHARED tokens, or fewer than MIN_LINES lines of either side)."""
     matched: list[ExerciseMatch] = []
@@ -704,7 +708,7 @@ def _compare(first: str, second: str, figure: float, mine: dict[str, Prints], th
         matched.append(ExerciseMatch(exercise, _highlight(a, lines_a, given_hashes, common, holders, exercise),
                                      _highlight(b, lines_b, given_hashes, common, holders, exercise),
                                      len(shared) / min(len(a.own), len(b.own))))
-    if len(shared_hashes) + K - 1 < MIN_SHARED or min(len(covered_first), len(covered_second)) < min_lines:
+    if len(shared_hashes) + K - 1 < min_shared or min(len(covered_first), len(covered_second)) < min_lines:
         return None
     return SimilarPair(first, second, figure, tuple(matched), (len(covered_first), own_first),
                        (len(covered_second), own_second))
