@@ -336,8 +336,9 @@ def _versions(function: ast.FunctionDef) -> set[str]:
     for stmt in function.body:
         targets = stmt.targets if isinstance(stmt, ast.Assign) else []
         names = [n for target in targets for n in ast.walk(target) if isinstance(n, ast.Name)]
-        if not targets or not all(isinstance(n, (ast.Name, ast.Tuple, ast.List, ast.Starred))
-                                  for target in targets for n in ast.walk(target) if not isinstance(n, ast.expr_context)):
+        plain = all(isinstance(n, (ast.Name, ast.Tuple, ast.List, ast.Starred, ast.expr_context))
+                    for target in targets for n in ast.walk(target))
+        if not targets or not plain:   # `xs[i] = e`, `a.b = e`: a store into a value, not a new name
             rename(stmt)
             assigned |= {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
             continue
