@@ -10,8 +10,10 @@ The normalised syntax tree, read in order, is a token stream; every run of `K` t
 What counts is what is left after discounting the course's code (the release notebook, the reference solution) and
 the runs of tokens that many students share (the ordinary answer, as MOSS's -m option). A pair is scored per exercise
 on the share of the SMALLER side that the other side has too (a copy with code of its own added stays contained),
-combined over exercises weighted by how much own code each exercise has. A pair is a lead for a conversation, never
-a score change: the report shows the matched lines, what was discounted and how many lines the figure rests on.
+combined over exercises weighted by how much own code each exercise has. A student whose every cell is, text for
+text, one of two others' (with rare own code from each) is a merged copy: both pairs are listed. A pair is a lead for
+a conversation, never a score change: the report shows the matched lines, what was discounted and how many lines the
+figure rests on.
 """
 from __future__ import annotations
 
@@ -454,7 +456,6 @@ class Prints:
     hashes: list[int]                      # one per run of K tokens, in token order: run i spans tokens i..i+K-1
     token_lines: list[int]                 # the source line of every token
     own: set[int] = field(default_factory=set)   # the hashes left after the discounts
-    names: frozenset = frozenset()         # the names the student bound, as written: an unrenamed copy keeps them
 
     def winnowed(self) -> set[int]:
         """MOSS's winnowing: the smallest hash of every window of WINDOW runs."""
@@ -476,11 +477,10 @@ class Prints:
 
 
 def fingerprints(code: str, kept: frozenset = frozenset()) -> Prints:
-    names: set[str] = set()
-    stream = tokens(code, kept, names)
+    stream = tokens(code, kept)
     words = tuple(token for token, _ in stream)
     hashes = [_digest(words[start:start + K]) for start in range(len(stream) - K + 1)]
-    return Prints(code, hashes, [line for _, line in stream], names=frozenset(names))
+    return Prints(code, hashes, [line for _, line in stream])
 
 
 def _code_lines(code: str) -> list[int]:
