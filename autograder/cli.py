@@ -202,27 +202,37 @@ def run_grade(args) -> int:
         if args.notebook is not None:
             return _grade_one(course, args)
         print(starting_line(args.workers, args.scheduler), flush=True)
+
+        def scores_done(summaries):  # every score is in the gradebook: said before any figure is drawn
+            print("\n".join(line for summary in summaries for line in summary.lines()))
+            print(f"  gradebook: {safe_url(db_url)}", flush=True)
+
         names = [*course.assignments, *in_notebooks] if args.all else [args.assignment]
         summaries = grade_assignments(course, names, db_url, args.workers, args.json, progress=not args.no_progress,
-                                      regrade=args.regrade, scheduler=args.scheduler)
+                                      regrade=args.regrade, scheduler=args.scheduler, on_scores=scores_done)
     except failures as error:
         print(f"autograder grade failed: {error}", file=sys.stderr)
         return 1
-    print("\n".join(line for summary in summaries for line in summary.lines()))
-    print(f"  gradebook: {safe_url(db_url)}")
+    for summary in summaries:
+        if line := summary.figures_line():
+            print(line)
     return 0
 
 
 def _grade_one(course, args) -> int:
     from .grading.batch import SubmittedNotebook, grade_batch
-    from .results.scores import fraction
-    from .results.scores import points
 
     job = SubmittedNotebook(args.student or args.notebook.stem, args.notebook, None)
     results = []
     grade_batch(course, args.assignment, args.db, 1, args.json, submissions=[job], progress=False,
-                on_result=results.append, regrade=True)
-    result = results[0]
+                on_result=results.append, regrade=True, on_scores=lambda summaries: _print_one(results[0]))
+    return 0
+
+
+def _print_one(result) -> None:
+    """One notebook's verdict, printed as soon as it is saved (its figures are drawn after)."""
+    from .results.scores import fraction, points
+
     print(f"{result.student} / {result.assignment}: {points(result.score, result.max_score)}"
           + (f" ({result.reason})" if result.status == "error" else ""))
     for note in result.notes:
@@ -231,7 +241,7 @@ def _grade_one(course, args) -> int:
         print(f"  {test.name}: {fraction(test.score, test.max_score)}")
         for line in test.output.splitlines():
             print(f"      {line}")
-    return 0
+    sys.stdout.flush()
 
 
 def run_demo(args) -> int:

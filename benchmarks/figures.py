@@ -182,31 +182,53 @@ from autograder.course.config import load_course
 from autograder.grading.grade import assignment_spec, grade_notebook
 from autograder.engine.sandbox import Sandbox
 
-root, keep, repeats = sys.argv[1], sys.argv[2] == "True", int(sys.argv[3])
+root, keep, repeats, defer = sys.argv[1], sys.argv[2] == "True", int(sys.argv[3]), sys.argv[4] == "True"
 course = dataclasses.replace(load_course(root), keep_figures=keep)
-seconds = {}
+seconds, drawing = {}, {}
+
+
+def snapshots(result):
+    return [display["figure"] for displays in result.cell_displays.values() for display in displays
+            if "figure" in display]
+
+
 with Sandbox(course) as sandbox:
+    sandbox.defer_figures = defer  # the verdict first: figures kept as snapshots, drawn after by sandbox.render
     for name in ("02-slopes-and-updates", "03-backpropagation", "04-linear-regression"):
         spec, path = assignment_spec(course, name), course.source_notebook(name)
         grade_notebook(sandbox, course, spec, "warm", path)  # the reference's timing, first-use imports
-        seconds[name] = [grade_notebook(sandbox, course, spec, "honest", path).seconds for _ in range(repeats)]
-print(json.dumps(seconds))
+        seconds[name], drawing[name] = [], []
+        for _ in range(repeats):
+            result = grade_notebook(sandbox, course, spec, "honest", path)
+            seconds[name].append(result.seconds)
+            if defer:
+                started = time.monotonic()
+                assert all(sandbox.render(snapshots(result)))
+                drawing[name].append(time.monotonic() - started)
+print(json.dumps([seconds, drawing]))
 """
 
 
 def notebooks(baseline: Path | None, repeats: int):
-    variants = {"after, figures": (ROOT, True), "after, keep_figures=False": (ROOT, False)}
+    variants = {"after, figures at once": (ROOT, True, False), "after, figures after verdict": (ROOT, True, True),
+                "after, keep_figures=False": (ROOT, False, False)}
     if baseline:
-        variants = {"before, figures": (baseline, True), **variants,
-                    "before, keep_figures=False": (baseline, False)}
+        variants = {"before, figures": (baseline, True, False), **variants,
+                    "before, keep_figures=False": (baseline, False, False)}
     print(f"\nan honest notebook graded in a sandbox (the solution), wall seconds a notebook, {repeats} repeats")
-    for label, (package, keep) in variants.items():
-        done = subprocess.run([sys.executable, "-c", GRADE_NOTEBOOKS, str(ROOT), str(keep), str(repeats)],
+    for label, (package, keep, defer) in variants.items():
+        done = subprocess.run([sys.executable, "-c", GRADE_NOTEBOOKS, str(ROOT), str(keep), str(repeats), str(defer)],
                               cwd=package, env={**os.environ, "PYTHONPATH": str(package)}, capture_output=True,
                               text=True, check=True)
-        times = json.loads(done.stdout.splitlines()[-1])
-        print(f"{label:28s} " + " | ".join(f"{name[:2]} min {min(seconds):.3f} s, median {statistics.median(seconds):.3f} s"
-                                          for name, seconds in times.items()))
+        times, drawing = json.loads(done.stdout.splitlines()[-1])
+        print(f"{label:28s} " + spread(times))
+        if defer:
+            print(f"{'  its figures, drawn after':28s} " + spread(drawing))
+
+
+def spread(times: dict) -> str:
+    return " | ".join(f"{name[:2]} min {min(seconds):.3f} s, median {statistics.median(seconds):.3f} s"
+                      for name, seconds in times.items())
 
 
 def main():

@@ -44,7 +44,7 @@ c.Autograder.policies = {"default": {"attempts": 1000, "before_due": "full"}}
 
 
 def make_course(folder: Path, keep_figures: bool = True) -> Path:
-    for name in ("source", "release"):
+    for name in ("source", "release", "hidden"):  # the course's hidden checks live in the course folder
         shutil.copytree(ROOT / name, folder / name)
     for name in ("course_config.py", "nbgrader_config.py"):
         shutil.copy(ROOT / name, folder / name)

@@ -206,7 +206,7 @@ HABITS = (
     ("minus-equals", 0.5, re.compile(r"^(\s*)(\w+) = \2 - (.+)$", re.M), r"\1\2 -= \3"),
     ("range-from-0", 0.25, re.compile(r"\brange\(([^(),]+)\)"), r"range(0, \1)"),
     ("float64", 0.2, re.compile(r"dtype=float\b"), "dtype=np.float64"),
-    ("rate-last", 0.35, re.compile(r"\blearning_rate \* (\w+(?:\[\d\])?)"), r"\1 * learning_rate"),
+    ("rate-last", 0.35, re.compile(r"\blearning_rate \* (\w+(?:\[\d\])?)(?![\w(\[.])"), r"\1 * learning_rate"),
 )
 
 
@@ -260,6 +260,15 @@ def _has_loop(assignment: str, styles: dict[str, Style]) -> bool:
     return any("@loop" in WAYS[assignment][exercise][style.way] for exercise, style in styles.items())
 
 
+def _give_loop(assignment: str, styles: dict[str, Style], rng: random.Random) -> None:
+    """Make one exercise of a student's a way with a loop in it (no honest student has one: a comprehension copy
+    needs one to rewrite)."""
+    choices = [(exercise, way) for exercise in sorted(styles) for way, template in enumerate(WAYS[assignment][exercise])
+               if "@loop" in template]
+    exercise, way = rng.choice(choices)
+    styles[exercise].way = way
+
+
 def _write(assignment: str, headers: dict[str, str], styles: dict[str, Style]) -> dict[str, str]:
     return {exercise: cell(headers[exercise], render(WAYS[assignment][exercise][style.way], style))
             for exercise, style in styles.items()}
@@ -295,22 +304,45 @@ def labelled_class(assignment: str, seed: int, honest: int = 23) -> Labelled:
             style.habits = own
     codes = {student: _write(assignment, headers, mine) for student, mine in styles.items()}
     copies = {}
-    originals = iter(rng.sample(sorted(styles), len(styles)))
+    order = rng.sample(sorted(styles), len(styles))
+    unused = list(order)
+
+    def next_original(fits=lambda student: True) -> str:
+        """The next honest student in the shuffled order that fits, passing over those that do not (as before, so
+        every class the generator could build stays the same); when the order runs out, the first passed over that
+        fits, and when none fits, the next unused student is given a way that fits."""
+        while order:
+            student = order.pop(0)
+            if fits(student):
+                unused.remove(student)
+                return student
+        student = next((s for s in unused if fits(s)), None)
+        if student is None:
+            student = unused[0]
+            _give_loop(assignment, styles[student], rng)
+            codes[student] = _write(assignment, headers, styles[student])
+        unused.remove(student)
+        return student
+
     number = honest
     for kind in KINDS:
         copier = f"s{seed:02d}_{number:03d}"
         number += 1
-        original = next(originals)
         if kind == "comprehension":
-            while not _has_loop(assignment, styles[original]):
-                original = next(originals)
+            original = next_original(lambda student: _has_loop(assignment, styles[student]))
+        else:
+            original = next_original()
         mine = {e: Style(**vars(style)) for e, style in styles[original].items()}
         if kind == "verbatim" or kind == "bug":
             codes[copier] = dict(codes[original])
             if kind == "bug":
                 sizes = sorted(exercises, key=lambda e: -len(codes[original][e]))
                 target = sizes[rng.randrange(2)]
-                codes[copier][target] = _add_bug(codes[original][target], rng)
+                # an exercise with nothing to break (`np.subtract(x, np.multiply(...))`): the next longest
+                for exercise in [target] + [e for e in sizes if e != target]:
+                    codes[copier][exercise] = _add_bug(codes[original][exercise], rng)
+                    if codes[copier][exercise] != codes[original][exercise]:
+                        break
         elif kind == "renamed":
             for e, style in mine.items():
                 style.names = _names(rng, avoid=style.names)
@@ -325,7 +357,7 @@ def labelled_class(assignment: str, seed: int, honest: int = 23) -> Labelled:
                 style.loop = not style.loop
             codes[copier] = _write(assignment, headers, mine)
         elif kind == "merged":
-            other = next(originals)
+            other = next_original()
             half = set(rng.sample(exercises, len(exercises) // 2))
             codes[copier] = {e: codes[original if e in half else other][e] for e in exercises}
             copies[tuple(sorted((other, copier)))] = kind

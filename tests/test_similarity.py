@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from autograder.present.similarity import similar_pairs, tokens
-from similarity_class import ASSIGNMENTS, KINDS, labelled_class
+from similarity_class import ASSIGNMENTS, HABITS, KINDS, labelled_class
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -99,22 +99,76 @@ def _run(seeds):
     return found, planted, honest
 
 
-def test_planted_copies_are_found_and_at_most_one_honest_pair_is_listed_in_every_class():
-    found, planted, honest = _run(range(8))
+def test_planted_copies_are_found_and_at_most_one_honest_pair_is_listed_in_every_held_out_class():
+    # seeds 200-214: held out (the thresholds were chosen on seeds 0-199); docs/similarity.md has all of 200-299
+    found, planted, honest = _run(range(200, 215))
     for kind in KINDS:
         if kind != "merged":
             assert found[kind] >= 0.9 * planted[kind], (kind, found, planted)
-    # merged copies, measured (see docs/similarity.md): 14 of 32, before the merged rule 3
-    assert found["merged"] >= 14 and max(honest) <= 1, (found, honest)
+    assert found["merged"] >= 0.6 * planted["merged"] and max(honest) <= 1, (found, planted, honest)
 
 
-def test_a_student_alike_a_copied_pair_is_one_lead_not_two():
-    # 01, seed 3: s03_026 copied s03_016 whole; s03_010, honest, wrote two exercises as s03_016 did
-    labelled = labelled_class("01-gradient-descent", 3)
-    assert labelled.copies[("s03_016", "s03_026")] == "comprehension"
-    listed = {(p.first, p.second): p for p in similar_pairs(labelled.codes, labelled.given)}
-    assert ("s03_016", "s03_026") in listed and ("s03_010", "s03_026") not in listed
-    assert listed["s03_010", "s03_016"].also == (("s03_010", "s03_026", "s03_016"),)
+def test_three_students_with_one_code_are_one_lead_not_three():
+    code = {"fit": "def fit(x, y):\n    total = 0.0\n    for a, b in zip(x, y):\n        total += (a * 3 - b) ** 2\n"
+                   "    return total / len(x)\n",
+            "sse": "def sse(x, y):\n    values = [abs(a - b) for a, b in zip(x, y)]\n    return max(values) * 7\n"}
+    renamed = {exercise: text.replace("total", "acc").replace("values", "out") for exercise, text in code.items()}
+    pairs = similar_pairs({"x": code, "y": dict(code), "z": renamed}, given=[])
+    assert [(p.first, p.second) for p in pairs] == [("x", "y")]
+    assert sorted(pairs[0].also) == [("x", "z", "y"), ("y", "z", "x")]
+
+
+def test_a_name_assigned_again_reads_as_a_new_name():
+    reused = "def f(x, g, rate):\n    x = np.array(x, dtype=float)\n    x -= rate * g\n    return x\n"
+    fresh = "def f(x, g, rate):\n    value = np.array(x, dtype=float)\n    value -= rate * g\n    return value\n"
+    assert words(reused) == words(fresh)
+    assert words(reused) != words(fresh.replace("value = np.array(x", "value = np.array(g"))
+
+
+def test_calls_on_a_module_order_nothing_but_calls_on_own_names_do():
+    first = "def f(x, y):\n    e = x - y\n    db = 2 * np.sum(e)\n    dw = 2 * np.sum(e * x)\n    return dw, db\n"
+    swapped = "def f(x, y):\n    e = x - y\n    dw = 2 * np.sum(e * x)\n    db = 2 * np.sum(e)\n    return dw, db\n"
+    assert words(first) == words(swapped)
+    popped = "def f(xs):\n    v = xs.pop()\n    n = len(xs)\n    return v, n\n"
+    counted = "def f(xs):\n    n = len(xs)\n    v = xs.pop()\n    return v, n\n"   # counts before popping
+    assert words(popped) != words(counted)
+
+
+def test_statements_alike_but_for_their_names_are_ordered_by_where_the_names_come_from():
+    body = "def fit(x, weight, bias, rate):\n    dw, db = grad(x, weight, bias)\n{}    return weight, bias\n"
+    one = "    weight = weight - rate * dw\n    bias = bias - rate * db\n"
+    other = "    bias = bias - rate * db\n    weight = weight - rate * dw\n"
+    assert words(body.format(one)) == words(body.format(other))
+
+
+def test_an_exercise_with_one_token_changed_still_counts_as_alike():
+    fit = ("def fit(x, y):\n    total = 0.0\n    for a, b in zip(x, y):\n        total += (a * 3 - b) ** 2\n"
+           "    return total / len(x) + max(x) - min(y)\n")
+    sse = "def sse(x, y):\n    values = [abs(a - b) for a, b in zip(x, y)]\n    return max(values) * 7 + sum(values)\n"
+    ada = {"fit": fit, "sse": sse}
+    bob = {"fit": fit.replace("a * 3", "a * 4"), "sse": sse.replace("values", "out")}
+    pairs = similar_pairs({"ada": ada, "bob": bob}, given=[])
+    assert [(p.first, p.second, p.percent) for p in pairs] == [("ada", "bob", 100)]
+
+
+def test_the_labelled_class_builds_every_seed_and_every_copy_differs_as_planted():
+    for assignment in ASSIGNMENTS:
+        for seed in range(40):
+            for honest in (7, 23):   # 7: every honest student is copied, so the generator runs out of choices
+                labelled = labelled_class(assignment, seed, honest=honest)
+                assert Counter(labelled.copies.values()) == {kind: 2 if kind == "merged" else 1 for kind in KINDS}
+                for (original, copier), kind in labelled.copies.items():
+                    same = sum(labelled.codes[original][e] == labelled.codes[copier][e] for e in labelled.codes[copier])
+                    if kind == "bug":   # one exercise changed, always (some have nothing to break: the next one)
+                        assert same == len(labelled.codes[copier]) - 1, (assignment, seed, honest)
+    labelled_class("04-linear-regression", 9)   # raised StopIteration: no honest student with a loop left
+
+
+def test_a_habit_rewrites_only_what_it_says():
+    rate_last = next(pattern for name, _, pattern, _ in HABITS if name == "rate-last")
+    assert rate_last.sub(r"\1 * learning_rate", "x - learning_rate * grad(x0)") == "x - learning_rate * grad(x0)"
+    assert rate_last.sub(r"\1 * learning_rate", "w - learning_rate * g[0]") == "w - g[0] * learning_rate"
+    assert rate_last.sub(r"\1 * learning_rate", "learning_rate * np.asarray(g)") == "learning_rate * np.asarray(g)"
 
 
 def test_a_merged_copy_is_listed_with_both_sources_and_says_so():
@@ -128,9 +182,10 @@ def test_a_merged_copy_is_listed_with_both_sources_and_says_so():
     else:
         raise AssertionError("no merged copy found with both its sources in seeds 0-2 of 04")
     first, second = (listed[pair] for pair in sources)
-    assert first.merged[0] == second.merged[0] == copier and first.merged[2] >= 0.9
+    assert first.merged[0] == second.merged[0] == copier and first.merged[2] == 1.0
     assert {first.merged[1], second.merged[1]} == {p for pair in sources for p in pair} - {copier}
-    assert first.percent < 85 and any(line.kind == "match" for m in first.exercises for line in m.first)
+    assert max(first.percent, second.percent) < 95   # neither half is alike as a whole
+    assert all(any(line.kind == "match" for m in pair.exercises for line in m.first) for pair in (first, second))
 
 
 def test_two_students_who_each_wrote_half_alike_one_other_are_not_a_merger_when_names_differ():
@@ -188,12 +243,10 @@ def test_the_report_shows_the_highlighted_matches_at_360_and_1280_pixels(tmp_pat
     from autograder.present.report import ClassReport, render_report
     from headless_chromium import chromium, layout
 
-    labelled = labelled_class("04-linear-regression", 0)
+    labelled = labelled_class("04-linear-regression", 0)   # with a merged copy found with both sources: two notes
     report = ClassReport("04-linear-regression", max_score=4.0, scores=[2.0, 3.0])
     report.similar = similar_pairs(labelled.codes, labelled.given)
-    merged = labelled_class("04-linear-regression", 1)   # a merged copy found with both its sources: two notes
-    report.similar += [pair for pair in similar_pairs(merged.codes, merged.given) if pair.merged]
-    copied = labelled_class("01-gradient-descent", 3)   # a pair alike a copied pair: one note
+    copied = labelled_class("04-linear-regression", 51)   # three students with one code: two notes on one pair
     report.similar += [pair for pair in similar_pairs(copied.codes, copied.given) if pair.also]
     page = tmp_path / "report.html"
     page.write_text(render_report(report, tmp_path, tmp_path), encoding="utf-8")
@@ -208,7 +261,7 @@ def test_the_report_shows_the_highlighted_matches_at_360_and_1280_pixels(tmp_pat
                                           "p => p.getBoundingClientRect().width > 0).length")
             also = driver.execute_script("return [...document.querySelectorAll('.similar .also')].filter("
                                          "p => p.getBoundingClientRect().width > 0).length")
-            assert marks >= 10 and greyed >= 2 and notes == 2 and also == 1, (marks, greyed, notes, also)
+            assert marks >= 10 and greyed >= 2 and notes == 2 and also == 2, (marks, greyed, notes, also)
             driver.execute_script("document.querySelector('.similar').scrollIntoView()")
             if os.environ.get("SIMILARITY_SCREENSHOTS"):
                 driver.save_screenshot(os.path.join(os.environ["SIMILARITY_SCREENSHOTS"], f"similar-{width}.png"))

@@ -41,6 +41,8 @@ MAX_TEMPLATES = 2    # templates a sandbox keeps (one per assignment prefix): `g
 MAX_DISPLAY_CHARS = 2 * 1024 * 1024  # PNG (base64) a submission's figures keep for the autograded notebook
 TEMPLATE_TIMEOUT = 60      # seconds the course's leading cells may take in a template
 MAX_TEMPLATE_PACKET = 60000  # bytes of the course's leading cells a template is sent in one packet
+# seconds each figure's render waits first: a test's hook (a render made slow on purpose), 0 otherwise
+RENDER_DELAY = float(os.environ.get("AUTOGRADER_RENDER_DELAY", "0") or 0)
 
 
 class SandboxError(RuntimeError):
@@ -126,6 +128,9 @@ class Sandbox:
         self._process = None
         self._templates: dict = {}
         self.max_templates = MAX_TEMPLATES  # the web service keeps one per assignment: its uploads come mixed
+        # figures displayed by a submission come back as snapshots ({"figure", "text/plain"}) for `render` to draw
+        # after the verdict, instead of PNGs drawn while the cell runs (the batch's and the service's workers)
+        self.defer_figures = False
         self._current: Run | None = None
         self._start()
 
@@ -210,16 +215,61 @@ class Sandbox:
             control = self._template(prefix) if prefix else self._main
             socket.send_fds(control.socket, [b'{"op": "run"}'], [theirs.fileno()])
         theirs.close()
-        limits = {"memory_bytes": self.course.memory_mb * 1024 * 1024, "cpu_seconds": int(self.course.cpu_seconds),
-                  "file_bytes": 16 * 1024 * 1024, "max_processes": self.course.max_processes,
-                  "output_chars": self.course.max_output_kb * 1024, "cell_timeout": self.course.cell_timeout,
-                  "display_chars": MAX_DISPLAY_CHARS if self.course.keep_figures else 0}
+        limits = self._limits()
         budgets = budgets or Budgets(self.course, None, {})
         limits["cell_budgets"] = {str(index): [budgets.cell(index), budgets.wall(budgets.cell(index))]
                                   for index, _ in cells}
         limits["budget_floor"] = budgets.floor  # what a function that ran out of time once gets afterwards
         self._current = Run(self, control, ours, cells, limits, deadline, checkpoints, budgets)
         return self._current
+
+    def _limits(self) -> dict:
+        return {"memory_bytes": self.course.memory_mb * 1024 * 1024, "cpu_seconds": int(self.course.cpu_seconds),
+                "file_bytes": 16 * 1024 * 1024, "max_processes": self.course.max_processes,
+                "output_chars": self.course.max_output_kb * 1024, "cell_timeout": self.course.cell_timeout,
+                "display_chars": MAX_DISPLAY_CHARS if self.course.keep_figures else 0,
+                "defer_figures": self.defer_figures}
+
+    def render(self, snapshots: list[str]) -> list[str | None]:
+        """Draw figure snapshots (as a submission's run sent them, opaque here: the grader never unpickles a
+        student's figure) as PNGs, in a fresh child of the zygote at the lowest priority: each PNG (base64), or
+        None for one that could not be drawn within the cell time limit."""
+        if self._current is not None:
+            self._current.close()
+            self._current = None
+        if self._process.poll() is not None or (self.child_uid < 0 and not self._serving()):
+            self._restart()
+        ours, theirs = socket.socketpair()
+        try:
+            socket.send_fds(self._main.socket, [b'{"op": "run"}'], [theirs.fileno()])
+        except OSError:
+            self._restart()
+            socket.send_fds(self._main.socket, [b'{"op": "run"}'], [theirs.fileno()])
+        theirs.close()
+        pngs: list[str | None] = [None] * len(snapshots)
+        wall, answered = 4 * self.course.cell_timeout + RENDER_DELAY, 0
+        try:
+            send_message(ours, {"op": "render", "figures": snapshots, "limits": self._limits(),
+                                "delay": RENDER_DELAY})
+            for answered in range(len(snapshots)):
+                try:
+                    reply = recv_message(ours, deadline=time.monotonic() + wall + GRACE)
+                except (OSError, DecodeError):
+                    break
+                index = reply.get("index") if isinstance(reply, dict) and reply.get("op") == "rendered" else None
+                if type(index) is not int or not 0 <= index < len(snapshots):
+                    break
+                pngs[index] = _png(reply.get("png"))
+            else:
+                answered = len(snapshots)
+        except OSError:
+            pass
+        finally:
+            if answered < len(snapshots):  # stuck, gone or interfering: the rest is not drawn
+                self._main.kill_child()
+            ours.close()
+            self._main.wait_child()
+        return pngs
 
     def _serving(self) -> bool:
         """Whether the zygote and every template answer. When the grader is not root, students share their user and
@@ -397,6 +447,19 @@ class _Control:
         return {"status": "sandbox restarted", "max_rss_kb": 0}
 
 
+def _png(data) -> str | None:
+    """`data` if it is a PNG in base64 (what a render child sends is checked like anything from a sandbox)."""
+    import base64
+    import binascii
+
+    if type(data) is not str or len(data) > MAX_DISPLAY_CHARS:
+        return None
+    try:
+        return data if base64.b64decode(data, validate=True).startswith(b"\x89PNG") else None
+    except (binascii.Error, ValueError):
+        return None
+
+
 def _site_dirs():
     """Package folders the interpreter imports from outside its prefixes: those `site` knows, and those a .pth file
     added (a venv made to see another venv's packages)."""
@@ -510,14 +573,15 @@ class Run:
 
     def _kept_displays(self, displays) -> tuple:
         """The displays of a cell as the child reported them, only well-formed ones and within the size limit
-        (the student's code can write anything in their place)."""
+        (the student's code can write anything in their place): a PNG, or a figure's snapshot to draw later."""
         kept = []
         for display in displays if type(displays) is list else ():
-            if (type(display) is dict and set(display) == {"image/png", "text/plain"}
-                    and all(type(value) is str for value in display.values())
-                    and len(display["image/png"]) <= self._display_left):
-                self._display_left -= len(display["image/png"])
-                kept.append(display)
+            if (type(display) is dict and set(display) in ({"image/png", "text/plain"}, {"figure", "text/plain"})
+                    and all(type(value) is str for value in display.values())):
+                size = len(display.get("image/png") or display["figure"])
+                if size <= self._display_left:
+                    self._display_left -= size
+                    kept.append(display)
         return tuple(kept)
 
     def _end(self, why: str):

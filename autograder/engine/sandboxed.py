@@ -14,6 +14,7 @@ import io
 import json
 import math
 import os
+import pickle
 import resource
 import select
 import shutil
@@ -142,19 +143,52 @@ class PlainLogFormatter(LogFormatterSciNotation):
         return f"{sign}{base ** (exponent - whole):.3g}×{base_text}{str(whole).translate(SUPERSCRIPTS)}"
 
 
+MAX_SNAPSHOTS = 20   # figures a submission may leave to be drawn after its verdict; later ones are drawn at once
+SNAPSHOT = "\0snapshot:"   # what the deferring formatter hands the publisher in place of a PNG
+
+
+def figure_snapshot(figure):
+    """A figure the student's code displayed, kept to be drawn after the verdict (the `defer_figures` limit): a
+    pickled copy, taken now, so the figure is drawn as it was displayed even if later cells change or close it
+    (about 3 ms for the course's figures, a render costs 50 to 200). A figure that cannot be pickled (a lambda in a
+    formatter), that refers to the notebook's own names (another process could not load it), or whose copy would
+    pass this submission's limits, is drawn at once, as without deferring."""
+    if not figure.axes and not figure.lines:
+        return None
+    if len(KeptDisplays.snapshots) < MAX_SNAPSHOTS:
+        try:
+            data = pickle.dumps(figure, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception:
+            data = None
+        fits = data is not None and KeptDisplays.total + len(data) * 4 // 3 + 4 <= KeptDisplays.limit  # base64
+        if fits and b"__main__" not in data:
+            KeptDisplays.snapshots.append(data)
+            return f"{SNAPSHOT}{len(KeptDisplays.snapshots) - 1}"
+    return figure_png(figure)
+
+
 class KeptDisplays(DisplayPublisher):
-    """The shell's display publisher: keeps each displayed figure's PNG for the autograded notebook, up to
-    `limit` characters of PNG a submission; past that, and for everything else, prints the text as before."""
+    """The shell's display publisher: keeps each displayed figure's PNG (or, deferring, a snapshot of it to draw
+    after the verdict) for the autograded notebook, up to `limit` characters a submission; past that, and for
+    everything else, prints the text as before."""
 
     limit = 0
     kept: list = []
+    snapshots: list = []   # pickled figures, deferring: the publisher takes each as its display is kept
     total = 0
 
     def publish(self, data, metadata=None, *args, **kwargs):
-        png = data.get("image/png") if isinstance(data, dict) else None
-        if isinstance(png, bytes):
-            import base64
+        import base64
 
+        png = data.get("image/png") if isinstance(data, dict) else None
+        if isinstance(png, str) and png.startswith(SNAPSHOT):
+            number = int(png[len(SNAPSHOT):])
+            snapshot = base64.b64encode(type(self).snapshots[number]).decode("ascii")
+            type(self).snapshots[number] = b""  # sent with the cell's outcome: only the count is still needed
+            type(self).total += len(snapshot)
+            type(self).kept.append({"figure": snapshot, "text/plain": str(data.get("text/plain", ""))[:200]})
+            return
+        if isinstance(png, bytes):
             png = base64.b64encode(png).decode("ascii")
         if isinstance(png, str) and self.total + len(png) <= type(self).limit:
             type(self).total += len(png)
@@ -288,13 +322,21 @@ def run_child(sock, child_uid, shell=None):
     sys.stdout = sys.stderr = output
     KeptDisplays.limit, KeptDisplays.total = request["limits"].get("display_chars", 0), 0
     KeptDisplays.take()  # what a template's own cells displayed belongs to no student
+    KeptDisplays.snapshots = []
+    signal.signal(signal.SIGALRM, _on_alarm)
+    signal.signal(signal.SIGPROF, _on_alarm)
+    CONNECTION[:] = [sock]
+    if request.get("op") == "render":
+        render_snapshots(sock, request)
+        return
     shell = shell or new_shell()
     if not KeptDisplays.limit:  # figures are not kept: not rendering them saves most of a figure's cost
         shell.display_formatter.active_types = ["text/plain"]
-    signal.signal(signal.SIGALRM, _on_alarm)
-    signal.signal(signal.SIGPROF, _on_alarm)
+    elif request["limits"].get("defer_figures"):  # drawn after the verdict, by render_snapshots in another child
+        from matplotlib.figure import Figure
+
+        shell.display_formatter.formatters["image/png"].for_type(Figure, figure_snapshot)
     EXHAUSTED.floor = request["limits"].get("budget_floor", 0.0)
-    CONNECTION[:] = [sock]
     cell_timeout = request["limits"]["cell_timeout"]
     cell_budgets = request["limits"].get("cell_budgets", {})  # str(index) -> [processor, wall] seconds
     me = os.getpid()
@@ -314,6 +356,28 @@ def run_child(sock, child_uid, shell=None):
             serve(sock, shell.user_ns, cell_timeout, me)
     send_message(sock, {"op": "ready"})
     serve(sock, shell.user_ns, cell_timeout, me, shell, watch)
+
+
+def render_snapshots(sock, request):
+    """Render mode, after the verdicts: draw each pickled figure of `request["figures"]` as PNG and send it
+    ({"op": "rendered", "index", "png"}, png None when it could not be drawn). At the lowest priority: the next
+    students' grading, in other children of this machine, comes first."""
+    import base64
+
+    os.nice(19)
+    timeout = request["limits"]["cell_timeout"]
+    for index, data in enumerate(request.get("figures", ())):
+        time.sleep(float(request.get("delay", 0)))  # a test's hook: a render made slow on purpose
+        png = None
+        arm(timeout, 4 * timeout)  # wall time: at nice 19, other work may hold the processors
+        try:
+            png = figure_png(pickle.loads(base64.b64decode(data)))
+        except BaseException:  # CellTimeout, or a snapshot that does not load or draw: the placeholder says so
+            png = None
+        finally:
+            disarm()
+        send_message(sock, {"op": "rendered", "index": index,
+                            "png": base64.b64encode(png).decode("ascii") if png else None})
 
 
 # Introspection that could read a test's source or expected values out of the grader's frames or memory. Always

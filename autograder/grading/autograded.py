@@ -10,6 +10,7 @@ import textwrap
 from pathlib import Path
 
 from ..course import notebook as nb
+from .deferred import placeholder
 from .grade import AssignmentSpec, SubmissionResult
 from ..results.scores import score
 from ..engine.sandbox import MAX_DISPLAY_CHARS
@@ -43,7 +44,9 @@ def autograded_notebook(spec: AssignmentSpec, result: SubmissionResult, submitte
         if output:
             cell.outputs.append(_stream(output))
         for display in result.cell_displays.get(index, ()):
-            if kept + len(display["image/png"]) <= MAX_DISPLAY_CHARS:  # a notebook rerun after a crash adds up
+            if "pending" in display:  # drawn after the verdict: deferred.fill puts the figure here
+                cell.outputs.append(placeholder(display))
+            elif "image/png" in display and kept + len(display["image/png"]) <= MAX_DISPLAY_CHARS:  # reruns add up
                 kept += len(display["image/png"])
                 cell.outputs.append({"output_type": "display_data", "data": dict(display), "metadata": {}})
         if error:

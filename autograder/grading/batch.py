@@ -20,6 +20,7 @@ import statistics
 import sys
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -29,10 +30,11 @@ from tqdm import tqdm
 from ..course import notebook as nb
 from ..checking.checks import check_file
 from ..course.config import Course
+from .deferred import Drawn, Pending, fill, pending_records, set_aside
 from .grade import AssignmentSpec, SubmissionResult, assignment_spec, error_result, grade_notebook
 from .nbtests import grade_nbgrader_submission, nbgrader_assignments, nbgrader_spec
 from .pipeline import Job, drain, other_assignments
-from ..engine.sandbox import Sandbox
+from ..engine.sandbox import MAX_DISPLAY_CHARS, Sandbox
 from ..results.scores import score
 from ..course.spec import NbgraderSpec
 
@@ -60,6 +62,8 @@ class BatchSummary:
     notebook: str = ""            # the file looked for in each student's folder
     began: float | None = None    # time.monotonic() when the first of its notebooks began to be graded
     ended: float | None = None    # ... and when the last one's result arrived
+    drawn: int = 0                # notebooks whose figures were drawn after their verdicts
+    drawn_at: float | None = None  # time.monotonic() when the last of them was in place
     flagged: list = field(default_factory=list)   # "student: why", for the "needs attention" lines
 
     @property
@@ -82,6 +86,13 @@ class BatchSummary:
         self.began = min(arrived - result.seconds, self.began if self.began is not None else arrived)
         self.ended = max(arrived, self.ended if self.ended is not None else arrived)
         self.flagged += [f"{result.student}: {flag}" for flag in result.flags]
+
+    def figures_line(self) -> str | None:
+        """When the figures drawn after the verdicts were done, if there were any."""
+        if not self.drawn:
+            return None
+        after = f", {self.drawn_at - self.ended:.1f} s after the last score" if self.ended is not None else ""
+        return f"{self.assignment}: figures drawn for {self.drawn} notebook{'s' if self.drawn != 1 else ''}{after}"
 
     def add_skipped(self, stored: dict):
         """Count a submission an earlier run graded; its score still counts in the class's mean and median."""
@@ -140,25 +151,62 @@ def find_submissions(course: Course, assignment: str, folder: Path | None = None
 class SandboxWorker(threading.Thread):
     """The local pipeline Pool (pipeline.Pool), one per sandbox: a thread with its own warm Sandbox (each run forked
     from its zygote), grading each job of `jobs` into `results` as (job, result); at the end (None, None), or
-    (None, error) when the sandbox itself failed. The service's pool uses it too."""
+    (None, error) when the sandbox itself failed. The service's pool uses it too.
 
-    def __init__(self, course, specs, jobs, results):
+    The verdict first: with `keep_figures`, a result's figures are set aside (deferred.py) before it is put in
+    `results`, and this worker draws them, one notebook at a time, only while no job waits in `jobs` (and at the
+    end), each as (job, deferred.Drawn). So the slot is free for the next student at the verdict; a notebook's
+    figures wait in `backlog` (their record on disk: the backlog holds only names) for an idle moment."""
+
+    draw_at_end = True   # when `jobs` ends, draw what is left of the backlog before ending
+
+    def __init__(self, course, specs, jobs, results, backlog=(), draw: bool = True):
         super().__init__(daemon=True)
         self.course, self.specs = course, specs  # filled in while the sandbox starts, before the first job
         self.jobs, self.results = jobs, results
+        self.backlog: deque[Pending] = deque(backlog)   # e.g. records a killed grader left
+        self.draw = draw   # False: no autograded notebook is written (no gradebook), so no figure is drawn
 
     def run(self):
         sandbox = None
         try:
             sandbox = Sandbox(self.course)
-            while (job := self.jobs.get()) is not None:
-                self.results.put((job, self._grade(sandbox, job)))
+            sandbox.defer_figures = self.course.keep_figures
+            while (job := self._next(sandbox)) is not None:
+                result = self._grade(sandbox, job)
+                pending = set_aside(self.course, job, result) if sandbox.defer_figures and self.draw else None
+                self.results.put((job, result))
+                if pending is not None:
+                    self.backlog.append(pending)
+            while self.backlog and self.course.keep_figures and self.draw_at_end:
+                self._draw(sandbox, self.backlog.popleft())
         except BaseException as error:  # the grader itself failed: stop the batch
             self.results.put((None, error))
         finally:
             self.results.put((None, None))  # the batch need not wait for the sandbox to wind down
             if sandbox is not None:
                 sandbox.close()
+
+    def _next(self, sandbox):
+        """The next job; while none waits, the figures of the backlog are drawn, a notebook at a time."""
+        while True:
+            try:
+                return self.jobs.get_nowait()
+            except queue.Empty:
+                if not self.backlog or not self.course.keep_figures:
+                    return self.jobs.get()
+                self._draw(sandbox, self.backlog.popleft())
+
+    def _draw(self, sandbox, pending: Pending):
+        snapshots = pending.load()
+        if snapshots is None:  # drawn already, or graded again since
+            return
+        pngs = tuple(sandbox.render(snapshots)) if self.wanted(pending.job) else None
+        self.results.put((pending.job, Drawn(pending, pngs)))
+
+    def wanted(self, job) -> bool:
+        """Whether the figures of `job` are to be drawn (the service's: only the attempt that counts)."""
+        return True
 
     def _grade(self, sandbox, job: SubmittedNotebook) -> SubmissionResult:
         spec = self.specs[job.assignment]
@@ -173,7 +221,7 @@ class SandboxWorker(threading.Thread):
 def grade_batch(course: Course, assignment: str, db_url: str | None, workers: int = 2,
                 json_path: Path | None = None, submissions: Iterable[SubmittedNotebook] | None = None,
                 autograded_root: Path | None = None, progress: bool = True, on_result=None,
-                regrade: bool = False, scheduler: str | None = None) -> BatchSummary:
+                regrade: bool = False, scheduler: str | None = None, on_scores=None) -> BatchSummary:
     """Grade every submission of one assignment, writing each result as it arrives; returns the closing summary.
 
     With `scheduler` (tcp://HOST:PORT), a Dask cluster grades instead of local sandboxes (distributed.py);
@@ -181,18 +229,22 @@ def grade_batch(course: Course, assignment: str, db_url: str | None, workers: in
 
     With a gradebook, a submission already graded unchanged is skipped unless `regrade`; the JSON report
     then holds its stored result, marked `"from_earlier_run": true`. A gradebook that cannot be opened or
-    written raises GradebookError (a malformed URL before any sandbox starts), leaving no JSON report."""
+    written raises GradebookError (a malformed URL before any sandbox starts), leaving no JSON report.
+
+    The verdicts come first: once every score is in the gradebook and the JSON report is complete, `on_scores`
+    is called with the summaries; the figures are drawn after (deferred.py), and this returns when they are."""
     return grade_assignments(course, [assignment], db_url, workers, json_path,
                              None if submissions is None else {assignment: submissions}, autograded_root,
-                             progress, on_result, regrade, scheduler)[0]
+                             progress, on_result, regrade, scheduler, on_scores)[0]
 
 
 def grade_assignments(course: Course, assignments: list[str], db_url: str | None, workers: int = 2,
                       json_path: Path | None = None, submissions: dict[str, Iterable] | None = None,
                       autograded_root: Path | None = None, progress: bool = True, on_result=None,
-                      regrade: bool = False, scheduler: str | None = None) -> list[BatchSummary]:
+                      regrade: bool = False, scheduler: str | None = None, on_scores=None) -> list[BatchSummary]:
     """`grade_batch` for several assignments in one pass: one pool of sandboxes (each started once, its
-    zygote warm for every assignment), one gradebook, one JSON report; a summary per assignment."""
+    zygote warm for every assignment), one gradebook, one JSON report; a summary per assignment. Figures a killed
+    batch left to draw (deferred.pending_records) are drawn too, once every score of this batch is in."""
     if db_url:
         from .gradebook import check_url
 
@@ -204,7 +256,9 @@ def grade_assignments(course: Course, assignments: list[str], db_url: str | None
 
         pool = [ClusterPool(scheduler, course, jobs, results)]
     else:
-        pool = [SandboxWorker(course, specs, jobs, results) for _ in range(max(1, workers))]
+        left = pending_records(course, assignments) if course.keep_figures and db_url else []
+        pool = [SandboxWorker(course, specs, jobs, results, left[number::max(1, workers)], draw=bool(db_url))
+                for number in range(max(1, workers))]
     for worker in pool:  # the sandboxes warm up while this thread reads the checks and opens the gradebook
         worker.start()
     writers: dict = {}
@@ -240,8 +294,11 @@ def grade_assignments(course: Course, assignments: list[str], db_url: str | None
                 f"the Dask cluster at {scheduler}" if scheduler else f"{len(pool)} sandbox(es)")
     bar = tqdm(total=total, desc=f"grading {assignments[0] if len(assignments) == 1 else 'every assignment'}",
                unit="nb", disable=not progress, file=sys.stderr, dynamic_ncols=True)
-    sink = BatchSink(course, specs, writers, report, summaries, autograded_root, on_result, bar)
+    sink = BatchSink(course, specs, writers, report, summaries, autograded_root, on_result, bar, total,
+                     lambda: on_scores([summaries[name] for name in assignments]) if on_scores else None)
     try:
+        if not total:
+            sink.scores_done()
         drain(results, sink, len(pool))
     except BaseException:
         report.discard()  # a failed batch leaves any earlier report as it was
@@ -250,7 +307,8 @@ def grade_assignments(course: Course, assignments: list[str], db_url: str | None
         bar.close()
         for writer in writers.values():
             writer.close()
-    report.close()
+    if sink.left:  # a pool ended without every verdict (cannot happen without an error): the report all the same
+        report.close()
     return [summaries[name] for name in assignments]
 
 
@@ -261,12 +319,16 @@ class BatchSink:
     (SKIPPED) is reported from the gradebook. A pool whose grading failed stops the batch."""
 
     def __init__(self, course: Course, specs: dict, writers: dict, report: _JsonReport, summaries: dict,
-                 autograded_root: Path | None = None, on_result=None, bar=None):
+                 autograded_root: Path | None = None, on_result=None, bar=None, total: int = 0, on_scores=None):
         self.course, self.specs, self.writers, self.report, self.summaries = course, specs, writers, report, summaries
         self.autograded_root = autograded_root or course.root / "autograded"
         self.on_result, self.bar = on_result, bar
+        self.left, self.on_scores = total, on_scores   # verdicts still to come; what to call once none is
 
     def take(self, job: Job, result) -> None:
+        if isinstance(result, Drawn):
+            self._fill(job, result)
+            return
         summary = self.summaries[job.assignment]
         if result is SKIPPED:
             stored = self.writers[job.assignment].stored_result(job.student)
@@ -284,6 +346,28 @@ class BatchSink:
                 self.on_result(result)
         if self.bar is not None:
             self.bar.update(1)
+        self.left -= 1
+        if self.left == 0:
+            self.scores_done()
+
+    def scores_done(self) -> None:
+        """Every verdict is saved: the JSON report is complete, and the caller hears of it before any figure."""
+        self.report.close()
+        if self.bar is not None:
+            self.bar.close()
+        if self.on_scores:
+            self.on_scores()
+
+    def _fill(self, job: Job, drawn: Drawn) -> None:
+        """Put a notebook's figures, drawn after its verdict, in its autograded copy; then its record goes."""
+        spec = self.specs.get(job.assignment)
+        if spec is not None:
+            fill(self.autograded_root / job.student / job.assignment / spec.notebook, drawn, MAX_DISPLAY_CHARS)
+        drawn.pending.done()
+        summary = self.summaries.get(job.assignment)
+        if summary is not None:
+            summary.drawn += 1
+            summary.drawn_at = time.monotonic()
 
     def pool_ended(self, error: BaseException | None) -> None:
         if error is not None:
@@ -432,6 +516,7 @@ class _JsonReport:
             self.file.write("\n]\n")
             self.file.close()
             os.replace(self.partial, self.path)
+            self.file = None
 
     def discard(self):
         """The batch failed: leave any earlier report as it was."""

@@ -10,12 +10,15 @@ The normalised syntax tree, read in order, is a token stream; every run of `K` t
 What counts is what is left after discounting the course's code (the release notebook, the reference solution) and
 the runs of tokens that many students share (the ordinary answer, as MOSS's -m option). A pair is scored per exercise
 on the share of the SMALLER side that the other side has too (a copy with code of its own added stays contained),
-combined over exercises weighted by how much own code each exercise has. A pair is a lead for a conversation, never
-a score change: the report shows the matched lines, what was discounted and how many lines the figure rests on.
+combined over exercises weighted by how much own code each exercise has. A student whose every cell is, text for
+text, one of two others' (with rare own code from each) is a merged copy: both pairs are listed. A pair is a lead for
+a conversation, never a score change: the report shows the matched lines, what was discounted and how many lines the
+figure rests on.
 """
 from __future__ import annotations
 
 import ast
+import copy
 import dataclasses
 import hashlib
 import io
@@ -30,17 +33,18 @@ logger = logging.getLogger(__name__)
 
 K = 6                 # tokens per fingerprinted run: a run this long is rarely alike by chance
 WINDOW = 4            # winnowing window: every match of K + WINDOW - 1 tokens shares at least one indexed hash
-THRESHOLD = 0.85      # share of the smaller side's own code (weighted over exercises) that the other side has too
+THRESHOLD = 0.95      # share of the smaller side's own code (weighted over exercises) that the other side has too
 MIN_SHARED = 12       # tokens of shared, undiscounted code below which a pair is too short to judge
-MIN_LINES = 3         # lines of each side's own code the match must cover: fewer is too little to judge
+MIN_LINES = 2         # lines of each side's own code the match must cover: fewer is too little to judge
 MAX_PAIRS = 20
-WHOLE = 0.99          # a pair this alike is one code twice: a third student alike both is listed once
-TWIN = 0.9            # an exercise is written alike when the pair shares this much of the larger side's own code
-MIN_TWIN = 5          # own fingerprints an exercise needs before being written alike is evidence (not a one-liner)
-MERGED_COVER = 0.9    # share of a student's own code that two others' alike exercises must cover together
-MERGED_LINES = 2      # lines of each side a merged copy's half must cover (the union is the evidence)
-MERGED_NAMES = 1      # names of their own (bound, not the course's) an exercise alike must share to be rare
-MERGED_EVIDENCE = 9   # rarity-weighted own fingerprints each source of a merged copy must account for on its own
+EDITED = 0.75
+EDIT = K              # an exercise whose sides differ by at most this many fingerprints each (one token changed)
+#                       and share twice that is alike, as a whole: a copy with a small edit
+WHOLE = 0.95          # a pair this alike is one code twice: a third student alike both is listed once
+MERGED_LINES = 1      # lines of each side a merged copy's half must cover (the cells handed in as they are: the
+#                       evidence is the two halves together, and each half is shown)
+MERGED_EVIDENCE = 6.0  # own fingerprints each source of a merged copy must give on its own cells, each weighted by
+#                        one over the number of others who handed in that very text
 
 GIVEN, COMMON, MATCH = "given", "common", "match"   # what a line of code is, for the report's highlight
 
@@ -213,9 +217,11 @@ _JUMPS = (ast.Return, ast.Raise, ast.Break, ast.Continue, ast.Yield, ast.YieldFr
           ast.Import, ast.ImportFrom, ast.Try, ast.With)
 
 
-def _effects(stmt: ast.stmt) -> tuple[set[str], set[str], bool]:
+def _effects(stmt: ast.stmt, bound: set[str]) -> tuple[set[str], set[str], bool]:
     """(names read, names written, whether the statement must keep its place) of one statement. A method call on a
-    name (`xs.append(...)`) and a store into its item or attribute write it; a bare expression may print or plot."""
+    name the student bound (`xs.append(...)`) and a store into its item or attribute write it (a call on a module,
+    `np.sum(...)`, does not: two statements that both call NumPy are still independent); a bare expression may print
+    or plot."""
     reads, writes = set(), set()
     barrier = False
     for node in ast.walk(stmt):
@@ -233,7 +239,7 @@ def _effects(stmt: ast.stmt) -> tuple[set[str], set[str], bool]:
             base = node.func.value
             while isinstance(base, (ast.Attribute, ast.Subscript)):
                 base = base.value
-            if isinstance(base, ast.Name):
+            if isinstance(base, ast.Name) and base.id in bound:
                 writes.add(base.id)
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             writes.add(node.name)
@@ -245,12 +251,12 @@ def _effects(stmt: ast.stmt) -> tuple[set[str], set[str], bool]:
     return reads, writes, barrier
 
 
-def _canonical_order(body: list[ast.stmt], key) -> list[ast.stmt]:
+def _canonical_order(body: list[ast.stmt], key, bound: set[str]) -> list[ast.stmt]:
     """The statements of `body` in one canonical order that keeps every dependency: of the statements whose
     dependencies are all placed, the one with the smallest name-blind `key` goes first (a topological sort)."""
     if len(body) < 2:
         return body
-    effects = [_effects(stmt) for stmt in body]
+    effects = [_effects(stmt, bound) for stmt in body]
     after = [set() for _ in body]
     for j, (reads_j, writes_j, barrier_j) in enumerate(effects):
         for i in range(j):
@@ -267,17 +273,87 @@ def _canonical_order(body: list[ast.stmt], key) -> list[ast.stmt]:
     return order
 
 
-def _normalise(tree: ast.AST, key) -> None:
+def _normalise(tree: ast.AST, key, bound: set[str]) -> None:
     for node in ast.walk(tree):
         for name in ("body", "orelse", "finalbody"):
             block = getattr(node, name, None)
             if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
                 setattr(node, name, _comprehensions(block))
     for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            bound |= _versions(node)
+    origins = _origins(tree, key, bound)
+
+    def ordered(stmt):   # name-blind, but a name is told by where it came from (`w = w - d_w` before `b = b - d_b`)
+        return key(stmt), tuple(origins.get(node.id, (2, (), 0)) for node in ast.walk(stmt)
+                                if isinstance(node, ast.Name) and node.id in bound)
+
+    for node in ast.walk(tree):
         for name in ("body", "orelse", "finalbody"):
             block = getattr(node, name, None)
             if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
-                setattr(node, name, _canonical_order(block, key))
+                setattr(node, name, _canonical_order(block, ordered, bound))
+
+
+def _header(stmt: ast.stmt) -> ast.stmt:
+    header = copy.copy(stmt)
+    for name in ("body", "orelse", "finalbody", "handlers"):
+        if isinstance(getattr(header, name, None), list):
+            setattr(header, name, [])
+    return header
+
+
+def _origins(tree: ast.AST, key, bound: set[str]) -> dict[str, tuple]:
+    """Where each bound name comes from, the same whatever it is called and wherever its statement stands: the
+    function parameter it is (by position), or the name-blind statement that first binds it and its place there."""
+    origins: dict[str, tuple] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            for index, arg in enumerate(a for a in ast.walk(node.args) if isinstance(a, ast.arg)):
+                origins.setdefault(arg.arg, (0, (), index))
+        elif isinstance(node, ast.stmt) and not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            header = _header(node)   # a loop or branch by its header alone: its body is not in canonical order yet
+            stored = [n.id for n in ast.walk(header) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+                      and n.id in bound]
+            if stored:
+                blind = key(header)
+                for index, name in enumerate(stored):
+                    origins.setdefault(name, (1, blind, index))
+    return origins
+
+
+def _versions(function: ast.FunctionDef) -> set[str]:
+    """A name assigned again in the function's own body (not in a loop or branch) becomes a new name from there on,
+    as in static single assignment: `x = np.array(x)` then `x -= d` is then the same as `value = np.array(x)` then
+    `value -= d`, as it computes the same. Returns the new names."""
+    current: dict[str, str] = {}
+    assigned = {arg.arg for arg in ast.walk(function.args) if isinstance(arg, ast.arg)}
+    new = set()
+
+    def rename(node: ast.AST) -> None:
+        for inner in ast.walk(node):
+            if isinstance(inner, ast.Name) and inner.id in current:
+                inner.id = current[inner.id]
+
+    for stmt in function.body:
+        targets = stmt.targets if isinstance(stmt, ast.Assign) else []
+        names = [n for target in targets for n in ast.walk(target) if isinstance(n, ast.Name)]
+        plain = all(isinstance(n, (ast.Name, ast.Tuple, ast.List, ast.Starred, ast.expr_context))
+                    for target in targets for n in ast.walk(target))
+        if not targets or not plain:   # `xs[i] = e`, `a.b = e`: a store into a value, not a new name
+            rename(stmt)
+            assigned |= {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+            continue
+        rename(stmt.value)
+        for name in names:
+            original = name.id
+            if original in assigned:
+                current[original] = name.id = f"{original}#{len(new) + 1}"
+                new.add(name.id)
+            else:
+                current.pop(original, None)
+                assigned.add(original)
+    return new
 
 
 _RENAMED = {"ListComp": "Comp", "GeneratorExp": "Comp"}   # [e for ...] and (e for ...) mean the same here
@@ -336,7 +412,7 @@ def _tree_tokens(code: str, kept: frozenset, names: set) -> list[tuple[str, int]
         _tokens(stmt, lambda n: "_" if n in bound else n, 0, out)
         return tuple(token for token, _ in out)
 
-    _normalise(tree, blind)
+    _normalise(tree, blind, bound)
     numbers: dict[str, str] = {}
 
     def name(original: str) -> str:
@@ -380,7 +456,6 @@ class Prints:
     hashes: list[int]                      # one per run of K tokens, in token order: run i spans tokens i..i+K-1
     token_lines: list[int]                 # the source line of every token
     own: set[int] = field(default_factory=set)   # the hashes left after the discounts
-    names: frozenset = frozenset()         # the names the student bound, as written: an unrenamed copy keeps them
 
     def winnowed(self) -> set[int]:
         """MOSS's winnowing: the smallest hash of every window of WINDOW runs."""
@@ -402,23 +477,10 @@ class Prints:
 
 
 def fingerprints(code: str, kept: frozenset = frozenset()) -> Prints:
-    names: set[str] = set()
-    stream = tokens(code, kept, names)
+    stream = tokens(code, kept)
     words = tuple(token for token, _ in stream)
     hashes = [_digest(words[start:start + K]) for start in range(len(stream) - K + 1)]
-    return Prints(code, hashes, [line for _, line in stream], names=frozenset(names))
-
-
-def _identifiers(code: str) -> set[str]:
-    """Every name in the course's code (its parameters too): a student binding one of them chose nothing."""
-    names = set()
-    try:
-        for token in tokenize.generate_tokens(io.StringIO(code).readline):
-            if token.type == tokenize.NAME:
-                names.add(token.string)
-    except (tokenize.TokenError, IndentationError, SyntaxError):
-        pass
-    return names
+    return Prints(code, hashes, [line for _, line in stream])
 
 
 def _code_lines(code: str) -> list[int]:
@@ -469,10 +531,18 @@ def similar_pairs(codes: dict, given: list[str], threshold: float = THRESHOLD, l
                          if digest not in given_hashes and holders[exercise, digest] <= common}
     candidates = _candidates(prints)
     scores = {pair: _score(prints[pair[0]], prints[pair[1]]) for pair in candidates}
-    whole = {pair for pair, (figure, _) in scores.items() if figure >= threshold}
-    course = frozenset().union(*map(_identifiers, given)) if given else frozenset()
-    merged = _merged(prints, *_twins(prints, candidates, course), whole)
-    listed = {pair: figure for pair, (figure, _) in scores.items() if figure >= threshold}
+    whole = {pair for pair, (figure, _) in scores.items()
+             if figure >= threshold or (figure >= EDITED and _handed_in_alike(prints[pair[0]], prints[pair[1]]))}
+    merged = _merged(prints, whole)
+    listed = {pair: scores[pair][0] for pair in whole}
+    twice: dict[str, set[str]] = defaultdict(set)   # alike as a whole (one code twice), listed or not
+    for (first, second), (figure, _) in scores.items():
+        if figure >= WHOLE:
+            twice[first].add(second)
+            twice[second].add(first)
+    for pair in merged:   # half of a merged copy may share too little for the index (a cell of ordinary code)
+        if pair not in scores:
+            scores[pair] = _score(prints[pair[0]], prints[pair[1]])
     listed.update({pair: scores[pair][0] for pair in merged if pair not in listed})
     pairs = []
     # most alike first; the evidence (the costly part) only for the pairs listed
@@ -480,10 +550,10 @@ def similar_pairs(codes: dict, given: list[str], threshold: float = THRESHOLD, l
         half = (first, second) in merged and figure < threshold
         # half of a merged copy rests on the copier's code being covered by two others: a short match is enough
         pair = _compare(first, second, figure, prints[first], prints[second], given_hashes, common, holders,
-                        min_lines=MERGED_LINES if half else MIN_LINES)
+                        min_lines=MERGED_LINES if half else MIN_LINES, min_shared=1 if half else MIN_SHARED)
         if pair and half:
             pair = dataclasses.replace(pair, merged=merged[first, second])
-        repeated = _repeats(pair, pairs) if pair else None
+        repeated = _repeats(pair, pairs, twice) if pair else None
         if repeated:   # one lead, not two: said on the pair listed
             at, also = repeated
             pairs[at] = dataclasses.replace(pairs[at], also=pairs[at].also + (also,))
@@ -509,7 +579,9 @@ def _score(mine: dict[str, Prints], theirs: dict[str, Prints]) -> tuple[float, d
         counts[exercise] = (shared, len(a), len(b))
         size = max(len(a), len(b))
         size_total += size
-        if shared:
+        if shared >= 2 * EDIT and max(len(a), len(b)) - shared <= EDIT:
+            shared_total += size
+        elif shared:
             shared_total += size * shared / min(len(a), len(b))
     return (shared_total / size_total if size_total else 0.0), counts
 
@@ -530,85 +602,30 @@ def _candidates(prints: dict[str, dict[str, Prints]]):
     return sorted(pair for pair, count in shared.items() if count >= 2)
 
 
-def _repeats(pair: SimilarPair, listed: list[SimilarPair]) -> tuple[int, tuple[str, str, str]] | None:
+def _repeats(pair: SimilarPair, listed: list[SimilarPair], whole: dict) -> tuple[int, tuple[str, str, str]] | None:
     """(index of the listed pair, (z, y, x)) when `pair` (z, y) says again what a listed pair (z, x) said: y and x
     are listed as alike as a whole, and (z, x) with the same figure. A student alike two others who are copies of
-    each other is one lead, not two (nor four, when both sides have a copy)."""
-    whole = {}
-    for other in listed:
-        if other.similarity >= WHOLE:
-            whole.setdefault(other.first, set()).add(other.second)
-            whole.setdefault(other.second, set()).add(other.first)
+    each other is one lead, not two (nor four, when both sides have a copy; nor three, when three wrote one code).
+    `whole`: student -> the others alike them as a whole."""
+    index = {frozenset((other.first, other.second)): at for at, other in enumerate(listed)}
     for z, y in ((pair.first, pair.second), (pair.second, pair.first)):
         for x in sorted(whole.get(y, ())):
-            for at, other in enumerate(listed):
-                if {other.first, other.second} == {z, x} and abs(other.similarity - pair.similarity) < 0.02:
-                    return at, (z, y, x)
+            at = index.get(frozenset((z, x)))
+            if at is not None and abs(listed[at].similarity - pair.similarity) < 0.02:
+                return at, (z, y, x)
     return None
 
 
-def _twins(prints: dict[str, dict[str, Prints]], candidates, course: frozenset) -> tuple[dict, dict]:
-    """({(student, exercise): the others who wrote that exercise alike}, the same for alike with the very names they
-    bound, at least MERGED_NAMES of them not in the course's code): alike is nearly all of both sides' own code (not
-    a one-liner) shared."""
-    twins: dict[tuple[str, str], set[str]] = defaultdict(set)
-    named: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for first, second in candidates:
-        for exercise in sorted(prints[first].keys() & prints[second].keys()):
-            a, b = prints[first][exercise], prints[second][exercise]
-            if min(len(a.own), len(b.own)) >= MIN_TWIN and len(a.own & b.own) >= TWIN * max(len(a.own), len(b.own)):
-                twins[first, exercise].add(second)
-                twins[second, exercise].add(first)
-                if a.names == b.names and len(a.names - course) >= MERGED_NAMES:
-                    named[first, exercise].add(second)
-                    named[second, exercise].add(first)
-    return twins, named
-
-
-def _merged(prints: dict[str, dict[str, Prints]], twins, named, whole) -> dict[tuple[str, str], tuple[str, str, float]]:
-    """Merged copies: a student whose own code is, exercise by exercise, written alike by one of two others (some
-    exercises from A, the rest from B), where a whole-submission figure stays near one half.
-
-    Evidence that an exercise came from a source is rare code: an exercise written alike with the very names the
-    student bound (`named` twins), weighted by one over the number of students who wrote it so (code several share
-    points at none of them). Each source must account for MERGED_EVIDENCE such fingerprints on exercises the other
-    does not cover, and the two together must have written alike (`twins`, names aside) MERGED_COVER of the
-    copier's own code. A student already alike one of the two as a whole (`whole`: pairs over the threshold) is
-    that pair's, not a merger; and as the three of a merged copy also explain the sources' code by the copier's, the
-    strongest explanations are taken first and a copier is nobody's source. Returns {pair: (copier, other source,
-    share covered)} for both pairs of every merged copy found."""
-    explanations = []
-    for copier in sorted(prints):
-        mine = {exercise: len(value.own) for exercise, value in prints[copier].items() if value.own}
-        total = sum(mine.values())
-        covers: dict[str, set[str]] = defaultdict(set)
-        evidence: dict[str, Counter] = defaultdict(Counter)
-        for exercise in sorted(mine):
-            for other in twins.get((copier, exercise), ()):
-                covers[other].add(exercise)
-            alike = named.get((copier, exercise), set())
-            for other in alike:
-                evidence[other][exercise] = mine[exercise] / len(alike)
-        best = None
-        # a source needs that much evidence in all: code many share (in a large class, hundreds) is never a source
-        sources = sorted(other for other, weights in evidence.items() if sum(weights.values()) >= MERGED_EVIDENCE)
-        for i, first in enumerate(sources):
-            for second in sources[i + 1:]:
-                if {tuple(sorted((copier, first))), tuple(sorted((copier, second)))} & whole:
-                    continue
-                only_first, only_second = covers[first] - covers[second], covers[second] - covers[first]
-                if min(sum(evidence[first][e] for e in only_first),
-                       sum(evidence[second][e] for e in only_second)) < MERGED_EVIDENCE:
-                    continue
-                covered = sum(mine[e] for e in covers[first] | covers[second]) / total
-                weight = sum(evidence[first].values()) + sum(evidence[second].values())
-                if covered >= MERGED_COVER and (best is None or (covered, weight) > best[0]):
-                    best = ((covered, weight), first, second)
-        if best:
-            explanations.append((-best[0][0], -best[0][1], copier, best[1], best[2]))
+def _merged(prints: dict[str, dict[str, Prints]], whole) -> dict[tuple[str, str], tuple[str, str, float]]:
+    """Merged copies: a student who handed in some cells as A did and the rest as B did, where a whole-submission
+    figure stays near one half (`_verbatim_halves` finds them). A student already alike one of the two as a whole
+    (`whole`: the pairs listed) is that pair's, not a merger; and as the three of a merged copy also explain the
+    sources' code by the copier's, the strongest explanations are taken first, a copier is nobody's source and a
+    source is the source of one merged copy. Returns {pair: (copier, other source, share of the copier's own code
+    the two cover)} for both pairs of every merged copy found."""
     found, copiers, sources = {}, set(), set()
-    for minus_covered, _, copier, first, second in sorted(explanations):
-        if copier in sources or {first, second} & copiers:
+    for minus_covered, _, copier, first, second in sorted(_verbatim_halves(prints, whole)):
+        if copier in sources or {first, second} & (copiers | sources):
             continue
         copiers.add(copier)
         sources |= {first, second}
@@ -617,8 +634,61 @@ def _merged(prints: dict[str, dict[str, Prints]], twins, named, whole) -> dict[t
     return found
 
 
+def _text(code: str) -> str:
+    return "\n".join(line.rstrip() for line in code.strip().splitlines())
+
+
+def _handed_in_alike(mine: dict[str, Prints], theirs: dict[str, Prints]) -> bool:
+    """Whether the two handed in the very same text in every cell but one (a copy with an edit of its own)."""
+    cells = set(mine) | set(theirs)
+    same = sum(1 for e in cells if e in mine and e in theirs and _text(mine[e].code) == _text(theirs[e].code))
+    return len(cells) >= 2 and same >= len(cells) - 1
+
+
+def _verbatim_halves(prints: dict[str, dict[str, Prints]], whole) -> list[tuple]:
+    """Merged copies handed in as they were copied: every cell of the copier's is, text for text, the cell of one of
+    two others, each of whom supplies cells the other does not. The evidence each source must give on its own cells
+    is rare own code: own fingerprints weighted by one over the number of students who handed in that very text (a
+    one-liner half the class wrote points at nobody). Returns (-1 (all covered), -strength, copier, A, B)."""
+    texts: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for student, mine in prints.items():
+        for exercise, value in mine.items():
+            texts[exercise, _text(value.code)].add(student)
+    explanations = []
+    for copier in sorted(prints):
+        mine = {exercise: texts[exercise, _text(value.code)] for exercise, value in prints[copier].items()}
+        if len(mine) < 2:
+            continue
+        evidence: dict[str, Counter] = defaultdict(Counter)
+        for exercise, holders in sorted(mine.items()):
+            own = len(prints[copier][exercise].own)
+            if own and len(holders) - 1 <= own / MERGED_EVIDENCE:   # else no holder can reach the bar with it
+                for other in holders - {copier}:
+                    evidence[other][exercise] = own / (len(holders) - 1)
+        sources = sorted(other for other, weights in evidence.items() if sum(weights.values()) >= MERGED_EVIDENCE)
+        best = None
+        for i, first in enumerate(sources):
+            for second in sources[i + 1:]:
+                with_first = {exercise for exercise, holders in mine.items() if first in holders}
+                with_second = {exercise for exercise, holders in mine.items() if second in holders}
+                if (with_first | with_second != set(mine) or len(with_first) == len(mine)
+                        or len(with_second) == len(mine)
+                        or {tuple(sorted((copier, first))), tuple(sorted((copier, second)))} & whole):
+                    continue
+                alone = (sum(evidence[first][e] for e in with_first - with_second),
+                         sum(evidence[second][e] for e in with_second - with_first))
+                # the weaker source decides: a source's own copier plus a chance twin of a one-liner is weak on one side
+                strength = (min(alone), sum(alone))
+                if min(alone) >= MERGED_EVIDENCE and (best is None or strength > best[0]):
+                    best = (strength, first, second)
+        if best:
+            explanations.append((-1.0, tuple(-x for x in best[0]), copier, best[1], best[2]))
+    return explanations
+
+
 def _compare(first: str, second: str, figure: float, mine: dict[str, Prints], theirs: dict[str, Prints],
-             given_hashes: set[int], common: int, holders: Counter, min_lines: int = MIN_LINES) -> SimilarPair | None:
+             given_hashes: set[int], common: int, holders: Counter, min_lines: int = MIN_LINES,
+             min_shared: int = MIN_SHARED) -> SimilarPair | None:
     """The pair with its evidence: per exercise both codes, each line marked; None when the shared code is too short
     to judge (fewer than MIN_SHARED tokens, or fewer than MIN_LINES lines of either side)."""
     matched: list[ExerciseMatch] = []
@@ -639,7 +709,7 @@ def _compare(first: str, second: str, figure: float, mine: dict[str, Prints], th
         matched.append(ExerciseMatch(exercise, _highlight(a, lines_a, given_hashes, common, holders, exercise),
                                      _highlight(b, lines_b, given_hashes, common, holders, exercise),
                                      len(shared) / min(len(a.own), len(b.own))))
-    if len(shared_hashes) + K - 1 < MIN_SHARED or min(len(covered_first), len(covered_second)) < min_lines:
+    if len(shared_hashes) + K - 1 < min_shared or min(len(covered_first), len(covered_second)) < min_lines:
         return None
     return SimilarPair(first, second, figure, tuple(matched), (len(covered_first), own_first),
                        (len(covered_second), own_second))

@@ -22,9 +22,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ..grading.autograded import RESULTS
 from ..grading.batch import SandboxWorker, read_submitted, save_or_explain, write_copy
+from ..grading.deferred import Drawn, fill, pending_records
 from ..grading.grade import SubmissionResult, assignment_spec
 from ..grading.gradebook import GradebookError
 from ..grading.pipeline import STOP, Job, drain
+from ..engine.sandbox import MAX_DISPLAY_CHARS
 from ..course.spec import NbgraderSpec
 from .policies import BATCH, Graded, counting_attempt, policy
 from .store import Attempt, Store
@@ -32,6 +34,7 @@ from .store import Attempt, Store
 logger = logging.getLogger(__name__)
 
 RETRY_SECONDS = 2.0   # a gradebook that went away is tried again this often; the attempt waits meanwhile
+RECORDED_SECONDS = 5.0   # how long a worker waits for an attempt to be recorded before drawing its figures anyway
 
 
 def attempt_folder(course, attempt: Attempt) -> Path:
@@ -82,9 +85,20 @@ def stored_result(course, attempt: Attempt) -> SubmissionResult | None:
 
 
 class _ServiceWorker(SandboxWorker):
-    """batch.py's worker, remembering the attempt it grades: if its sandbox fails, that attempt is not lost."""
+    """batch.py's worker, remembering the attempt it grades: if its sandbox fails, that attempt is not lost. It
+    draws the figures of the attempt that counts only, once the saver has recorded which one that is."""
 
     current: Job | None = None
+    service: "GradingService | None" = None
+    draw_at_end = False   # a server stopping does not wait for figures: their records are drawn at its next start
+
+    def wanted(self, job) -> bool:
+        service = self.service
+        if service is None or type(job.key) is not int:
+            return True
+        # the verdict was put in the results a moment ago: the saver records it (and which attempt counts) in ms
+        attempt = service.wait_graded(job.key, lambda: service.store.attempt(job.key), RECORDED_SECONDS)
+        return attempt is not None and (not attempt.done or attempt.counts)
 
     def _grade(self, sandbox, job):
         sandbox.max_templates = len(self.specs)  # uploads of every assignment come mixed: keep each one's warm
@@ -120,12 +134,18 @@ class GradingService:
 
             self.pool = [ClusterPool(self.scheduler, self.course, self.jobs, self.results, service=True)]
         else:
-            self.pool = [_ServiceWorker(self.course, self.specs, self.jobs, self.results) for _ in range(self.workers)]
+            left = pending_records(self.course, attempts=True) if self.course.keep_figures else []
+            self.pool = [self._worker(left[number::self.workers]) for number in range(self.workers)]
         for worker in self.pool:
             worker.start()
         self.saver.start()
         for attempt in self.store.attempts(status="queued"):
             self.enqueue(attempt)
+
+    def _worker(self, backlog=()) -> _ServiceWorker:
+        worker = _ServiceWorker(self.course, self.specs, self.jobs, self.results, backlog)
+        worker.service = self
+        return worker
 
     def refresh(self, course) -> None:
         """Grade with `course` as re-read (app.Service.course): the spec of each assignment added or released
@@ -200,7 +220,14 @@ class GradingService:
 
     def take(self, job: Job, result: SubmissionResult) -> None:
         """Record the graded attempt `job.key`, retrying while the database is away; then queue it again if a
-        regrade was asked for while it was graded, or tell the pages waiting for it."""
+        regrade was asked for while it was graded, or tell the pages waiting for it. Figures drawn after an
+        attempt's verdict (deferred.Drawn) go into its autograded copies."""
+        if isinstance(result, Drawn):
+            try:
+                self._fill(job, result)
+            except Exception:  # e.g. the database away: the record stays, drawn again at the next start
+                logger.exception("the figures of attempt %s were not put in place", job.key)
+            return
         attempt_id = job.key
         while not self._stopping:
             try:
@@ -223,6 +250,17 @@ class GradingService:
             self._grade_again(attempt_id, job)
         if graded is not None:
             graded.set()
+
+    def _fill(self, job: Job, drawn: Drawn) -> None:
+        """The attempt's figures into its own autograded copy and into the course's, where that copy is this
+        attempt's (the placeholders' token says so); then the record of them goes."""
+        attempt = self.store.attempt(job.key) if type(job.key) is int else None
+        spec = self.specs.get(job.assignment)
+        if attempt is not None and spec is not None:
+            for folder in (attempt_folder(self.course, attempt) / "autograded",
+                           self.course.root / "autograded" / attempt.student / attempt.assignment):
+                fill(folder / spec.notebook, drawn, MAX_DISPLAY_CHARS)
+        drawn.pending.done()
 
     def _grade_again(self, attempt_id: int, job: Job) -> None:
         """A regrade asked for while the attempt was graded: its row back to "queued", its job in the queue."""
@@ -253,7 +291,7 @@ class GradingService:
         for index in ended:
             if self.pool[index].current is not None:
                 self.jobs.put(self.pool[index].current)
-            self.pool[index] = _ServiceWorker(self.course, self.specs, self.jobs, self.results)
+            self.pool[index] = self._worker(self.pool[index].backlog)
             self.pool[index].start()
 
     def _finish(self, attempt_id: int, job: Job, result: SubmissionResult) -> None:
