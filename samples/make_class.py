@@ -484,7 +484,8 @@ def _earned(course_root: Path, assignment: str, exercise: str, variant: str, stu
     import contextlib
     import io
 
-    from autograder.checking.checks import earned, load_references, run_exercise
+    from autograder.checking.checks import load_references, run_exercise
+    from autograder.results.model import earned
     from autograder.course.config import load_course
     from autograder.grading.grade import assignment_spec
     from autograder.engine.submission import local_submission

@@ -7,10 +7,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from autograder.present import pages
-from autograder.checking.checks import CheckResult, Figure, Series
+from autograder.results.model import CheckResult, Figure, Series
 from autograder.present.feedback import render_feedback
-from autograder.grading.grade import SubmissionResult
-from autograder.grading.grade import TestResult as ExerciseResult
+from autograder.results.model import SubmissionResult
+from autograder.results.model import TestResult as ExerciseResult
 from autograder.present.report import ClassReport, render_report
 from autograder.present.similarity import similar_pairs
 from headless_chromium import chromium, layout
@@ -177,7 +177,8 @@ def test_a_check_cells_numbers_come_out_to_6_digits_and_8_entries(numbers):
 
 
 def test_a_notebook_that_could_not_be_graded_says_why_once():
-    from autograder.grading.grade import AssignmentSpec, Exercise, error_result
+    from autograder.grading.grade import AssignmentSpec, Exercise
+    from autograder.results.model import error_result
 
     spec = AssignmentSpec(A2, "slopes.ipynb", (Exercise("check_predict", "predict", ("predict",), 1.0),), {}, {},
                           frozenset())

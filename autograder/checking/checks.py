@@ -14,41 +14,16 @@ import importlib.util
 import inspect
 import os
 import warnings
-from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from ..results import scores
+from ..results.model import CheckResult, Figure, Series, bounded, earned
 from ..course.config import find_root, hidden_checks_folder
 from ..engine.plain import swap_in
 from ..engine.submission import Submission, StudentCodeError, local_submission
-
-@dataclass(frozen=True)
-class Series:
-    label: str
-    x: tuple[float, ...]
-    y: tuple[float, ...]
-    style: str = "line"   # "line", "path" (points joined in order), "curve" (a thin background line) or "bar"
-
-
-@dataclass(frozen=True)
-class Figure:
-    title: str
-    x_label: str
-    y_label: str
-    series: tuple[Series, ...]
-
-    def to_json(self) -> dict:
-        return {"title": self.title, "x_label": self.x_label, "y_label": self.y_label,
-                "series": [{"label": s.label, "x": list(s.x), "y": list(s.y), "style": s.style} for s in self.series]}
-
-    @classmethod
-    def from_json(cls, data: dict) -> "Figure":
-        return cls(data["title"], data["x_label"], data["y_label"],
-                   tuple(Series(s["label"], tuple(s["x"]), tuple(s["y"]), s["style"]) for s in data["series"]))
-
 
 class Plots:
     """The `plots` fixture: figures a check draws for the student's feedback report.
@@ -74,25 +49,6 @@ def _series(label, x, y, style="line") -> Series | None:
     if len(xs) != len(ys) or not len(xs) or len(xs) > 5000 or not np.all(np.isfinite(ys)):
         return None
     return Series(label, tuple(xs.tolist()), tuple(ys.tolist()), style)  # tolist(): the same Python floats, faster
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    check: str      # the test function's name
-    exercise: str
-    passed: bool
-    message: str    # empty when passed; written for the student when not
-    mistake: str | None = None        # the known mistake it recognised, e.g. "dropped the factor 2"
-    figures: tuple[Figure, ...] = ()
-    weight: float = 1.0               # its share of the exercise's points, relative to the exercise's other checks
-
-
-def earned(checks, points: float) -> float:
-    """The points `checks` earn: the exercise's points split over its checks by weight."""
-    total = sum(check.weight for check in checks)
-    if not total:
-        return 0.0
-    return round(points * sum(check.weight for check in checks if check.passed) / total, 4)
 
 
 def check_file_name(assignment: str) -> str:
@@ -240,11 +196,6 @@ def helper_note(exercise: str, helpers: tuple[str, ...], own_mistake: bool, cras
     return (f"`{exercise}` was checked with a correct {names} in place of yours, which {'does' if one else 'do'} "
             f"not pass {'its' if one else 'their'} own checks yet: fix {'it' if one else 'them'} too. Even so, "
             f"`{exercise}` has a mistake of its own:")
-
-
-def bounded(text: str, limit: int = 2000) -> str:
-    """A message of at most about `limit` characters (a student's value can make one megabytes long)."""
-    return text if len(text) <= limit else text[:limit] + f" … ({len(text) - limit:,} more characters left out)"
 
 
 class HiddenChecksFailed(AssertionError):

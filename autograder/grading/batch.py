@@ -29,7 +29,8 @@ from tqdm import tqdm
 from ..course import notebook as nb
 from ..checking.checks import check_file
 from ..course.config import Course
-from .grade import AssignmentSpec, SubmissionResult, assignment_spec, error_result, grade_notebook
+from .grade import AssignmentSpec, assignment_spec, grade_notebook
+from ..results.model import SubmissionResult, error_result
 from .pipeline import Job, drain, other_assignments
 from ..engine.sandbox import Sandbox
 from ..results.scores import score

@@ -27,7 +27,8 @@ from pathlib import Path
 
 from ..checking.checks import check_file
 from ..course.config import Course, load_course
-from .grade import SubmissionResult, assignment_spec, error_result, grade_notebook
+from .grade import assignment_spec, grade_notebook
+from ..results.model import SubmissionResult, error_result
 from .pipeline import other_assignments
 from ..engine.sandbox import Sandbox, SandboxError
 

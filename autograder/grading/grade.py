@@ -13,17 +13,17 @@ from __future__ import annotations
 import logging
 import re
 import time
-from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 from ..course import notebook as nb
 from ..engine.budgets import Budgets, cell_key, duration, reference_for
-from ..checking.checks import CheckResult, Figure, bounded, check_file, earned, helper_note, load_checks, run_fairly
+from ..checking.checks import check_file, helper_note, load_checks, run_fairly
 from ..course.config import Course
 from ..checking.expect import course_tolerances
 from ..engine.sandbox import CourseSetupError, Run, Sandbox, SandboxError
 from ..course.spec import AssignmentSpec, Exercise, notebook_spec
+from ..results.model import MAX_NOTES, CheckResult, SubmissionResult, TestResult, bounded, earned, error_result
 
 logger = logging.getLogger(__name__)
 
@@ -40,103 +40,6 @@ def _spec(source_path: Path, assignment: str, notebook_name: str) -> AssignmentS
     spec = notebook_spec(source_path, assignment, notebook_name)
     load_checks(assignment)  # fail now, not mid-batch, if the check file is broken
     return spec
-
-
-@dataclass
-class TestResult:
-    name: str          # the autograded cell's grade id
-    score: float
-    max_score: float
-    output: str
-    manual: bool = False
-    checks: tuple[CheckResult, ...] = ()   # each hidden check's verdict, the mistake it named, its figures
-    visible_failed: bool = False           # the check cell's own (visible) checks failed
-    helpers: tuple[str, ...] = ()          # wrong helpers replaced by their references for the checks that count
-    pending: bool = False                  # a written answer not graded by hand yet: not counted, not 0
-
-    def to_json(self) -> dict:
-        return {"name": self.name, "score": self.score, "max_score": self.max_score, "output": self.output,
-                **({"manual": True} if self.manual else {}),
-                **({"visible_failed": True} if self.visible_failed else {}),
-                **({"helpers": list(self.helpers)} if self.helpers else {}),
-                **({"pending": True} if self.pending else {}),
-                **({"checks": [_check_json(check) for check in self.checks]} if self.checks else {})}
-
-    @classmethod
-    def from_json(cls, data: dict) -> "TestResult":
-        checks = tuple(CheckResult(c["name"], c.get("exercise", ""), c["passed"], c.get("message", ""), c.get("mistake"),
-                                   tuple(Figure.from_json(f) for f in c.get("figures", ())), c.get("weight", 1.0))
-                       for c in data.get("checks", ()))
-        return cls(data["name"], data["score"], data["max_score"], data["output"], data.get("manual", False),
-                   checks, data.get("visible_failed", False), tuple(data.get("helpers", ())), data.get("pending", False))
-
-    def check_lines(self) -> list[tuple[str, bool, float]]:
-        """Each hidden check as (its name in words, passed, the points it is worth): partial credit, check by check."""
-        total = sum(check.weight for check in self.checks)
-        return [(check.check.removeprefix("test_").replace("_", " "), check.passed,
-                 round(self.max_score * check.weight / total, 4) if total else 0.0) for check in self.checks]
-
-
-def _check_json(check: CheckResult) -> dict:
-    return {"name": check.check, "exercise": check.exercise, "passed": check.passed,
-            **({"message": check.message} if check.message else {}),
-            **({"mistake": check.mistake} if check.mistake else {}),
-            **({"weight": check.weight} if check.weight != 1 else {}),
-            **({"figures": [figure.to_json() for figure in check.figures]} if check.figures else {})}
-
-
-@dataclass
-class SubmissionResult:
-    student: str
-    assignment: str
-    score: float
-    max_score: float
-    status: str                           # "graded" or "error"
-    reason: str = ""                      # why, when status is "error"
-    tests: list[TestResult] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)   # what went wrong while running the notebook
-    seconds: float = 0.0
-    peak_memory_mb: float = 0.0           # the largest resident memory the student's code reached
-    cell_outputs: dict = field(default_factory=dict)  # cell index -> (output text, error or None)
-    cell_displays: dict = field(default_factory=dict)  # cell index -> the figures it displayed, for formgrader
-
-    def to_json(self) -> dict:
-        return {"student": self.student, "assignment": self.assignment, "score": self.score,
-                "max_score": self.max_score, "status": self.status,
-                **({"reason": self.reason} if self.status == "error" else {}),
-                "notes": self.notes, "seconds": round(self.seconds, 3),
-                "peak_memory_mb": round(self.peak_memory_mb, 1),
-                "cell_errors": self.cell_errors(),
-                "tests": [test.to_json() for test in self.tests]}
-
-    @property
-    def pending_points(self) -> float:
-        """Points of written answers your instructor has not graded yet: left out of the score, not counted as 0."""
-        return sum(test.max_score for test in self.tests if test.pending)
-
-    def headline(self) -> str:
-        """The score in words, e.g. "7 of 7 points so far; 2 more points to be graded by your instructor"."""
-        from ..results.scores import count, points
-
-        pending = self.pending_points
-        if not pending:
-            return points(self.score, self.max_score)
-        return (f"{points(self.score, self.max_score - pending)} so far; {count(pending, 'more point')} "
-                "to be graded by your instructor")
-
-    def cell_errors(self) -> list[dict]:
-        """The cells that raised, in notebook order: 1-based cell number, error type and (shortened) text."""
-        return [{"cell": index + 1, "type": str(error.get("type"))[:100], "text": str(error.get("text", ""))[:300]}
-                for index, (_, error) in sorted(self.cell_outputs.items()) if error][:MAX_CELL_ERRORS]
-
-    @classmethod
-    def from_json(cls, data: dict) -> "SubmissionResult":
-        """The result `to_json` described (without the cells' outputs, which it leaves out)."""
-        return cls(data["student"], data["assignment"], data["score"], data["max_score"], data["status"],
-                   data.get("reason", ""), [TestResult.from_json(test) for test in data["tests"]],
-                   list(data.get("notes", ())), data.get("seconds", 0.0), data.get("peak_memory_mb", 0.0),
-                   {error["cell"] - 1: ("", {"type": error["type"], "text": error["text"]})
-                    for error in data.get("cell_errors", ())})
 
 
 def grade_notebook(sandbox: Sandbox, course: Course, spec: AssignmentSpec, student: str,
@@ -166,15 +69,6 @@ def grade_notebook(sandbox: Sandbox, course: Course, spec: AssignmentSpec, stude
                                              "will look at it; nothing you submitted was lost.")
     result.seconds = time.monotonic() - started
     return result
-
-
-MAX_NOTES, MAX_CELL_ERRORS = 20, 50   # with `bounded` messages, these bound the size of a result
-
-
-def error_result(spec, student, reason) -> SubmissionResult:
-    tests = [TestResult(e.grade_id, 0.0, e.points, reason) for e in spec.exercises]
-    tests += [TestResult(grade_id, 0.0, points, reason, manual=True) for grade_id, points in spec.manual.items()]
-    return SubmissionResult(student, spec.name, 0.0, spec.max_score, "error", reason, tests)
 
 
 def _grade(sandbox, course, spec, student, path, other_specs, budgets_for) -> SubmissionResult:

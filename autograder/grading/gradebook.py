@@ -31,7 +31,8 @@ from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, SAW
 
 from ..course import notebook as nb
 from ..course.config import CONFIG_FILE, Course
-from .grade import AssignmentSpec, SubmissionResult
+from .grade import AssignmentSpec
+from ..results.model import SubmissionResult
 from .graded import GRADED, create_graded_table
 
 # nbgrader's import chain reaches jsonschema, which compiles a grammar for the "iri" string format (about

@@ -459,7 +459,8 @@ def _grade_submission(root: Path, settings: dict, started: float) -> dict:
 
     from ..grading.batch import SandboxWorker
     from ..course.config import load_course
-    from ..grading.grade import AssignmentSpec, assignment_spec, error_result
+    from ..grading.grade import AssignmentSpec, assignment_spec
+    from ..results.model import error_result
     from ..grading.pipeline import Job, drain
 
     course = load_course(root / "source" / COURSE_FOLDER)

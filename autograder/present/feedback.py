@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import pages
-from ..grading.grade import SubmissionResult
+from ..results.model import SubmissionResult
 from .view import build
 
 logger = logging.getLogger(__name__)

@@ -16,9 +16,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..checking.checks import CheckResult
+from ..results.model import CheckResult
 from .feedback import FOLDER, PAGE
-from ..grading.grade import SubmissionResult, TestResult
+from ..results.model import SubmissionResult, TestResult
 from .view import title
 
 logger = logging.getLogger(__name__)
@@ -302,7 +302,7 @@ def render_report(report: ClassReport, feedback: Path, here: Path, course_root: 
     """The report as one self-contained HTML page (inline styles and SVG), linking each student to their
     feedback page under `feedback` when it exists, relative to the report's folder `here`."""
     from . import pages
-    from ..checking.checks import Figure, Series
+    from ..results.model import Figure, Series
 
     histogram = report.histogram()
     chart = pages.svg(Figure(f"Scores of {len(report.scores)} submissions", "points", "students", (

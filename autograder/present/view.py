@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING
 from ..results.scores import count, points, score as format_score
 
 if TYPE_CHECKING:
-    from ..checking.checks import CheckResult, Figure
-    from ..grading.grade import SubmissionResult, TestResult
+    from ..results.model import CheckResult, Figure
+    from ..results.model import SubmissionResult, TestResult
 
 VISIBILITY = ("score", "worked example", "full")   # what a student sees of a result: less to more
 WORKED_EXAMPLE = "worked_example"   # the hidden checks on the notebook's own worked example carry this in their name
@@ -296,7 +296,7 @@ def _mistake(text: str, failed: list["CheckResult"]) -> str | None:
 def _source(text: str, failed: list["CheckResult"]) -> str:
     """Which failed check wrote `text` (grade._once may have shortened a repeated mistake's explanation); a
     message no check of the exercise matches counts as hidden, so that a policy never shows too much."""
-    from ..checking.checks import bounded
+    from ..results.model import bounded
 
     matching = [check for check in failed if check.message and (
         text == bounded(check.message) or text.startswith(_stem(check)))]

@@ -23,7 +23,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from ..course import notebook as nb
 from ..grading.autograded import RESULTS, write_autograded
 from ..grading.batch import SandboxWorker, save_or_explain
-from ..grading.grade import SubmissionResult, assignment_spec
+from ..grading.grade import assignment_spec
+from ..results.model import SubmissionResult
 from ..grading.gradebook import GradebookError
 from ..grading.pipeline import STOP, Job, drain
 from .policies import BATCH, Graded, counting_attempt, policy
