@@ -121,6 +121,14 @@ def test_the_graph_finds_a_circle_and_private_names(tmp_path):
     assert private == ["pkg.b:2 from pkg.sub.c import _helper", "pkg.sub.c:4 pkg.a._hidden"]
 
 
+def test_the_result_model_imports_nothing_above_it(package):
+    """results/ (the model, its wording, its numbers) is the bottom stage: every other stage may read a result."""
+    graph, _ = package
+    bottom = {module: targets for module, targets in graph.items() if module.startswith("autograder.results")}
+    assert {"autograder.results.model", "autograder.results.wording", "autograder.results.scores"} <= set(bottom)
+    assert set().union(*bottom.values()) <= set(bottom)
+
+
 # --- the stage order (written by relayout.py; a re-run rewrites everything below this line) ---
 
 # Bottom to top: a module may import its own tier and the tiers below, never a tier above (docs/pipeline.md).

@@ -165,7 +165,7 @@ def test_any_message_renders_as_escaped_text_with_code_spans(text):
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.floats(allow_nan=False, allow_infinity=False, width=64), max_size=20))
 def test_a_check_cells_numbers_come_out_to_6_digits_and_8_entries(numbers):
-    from autograder.grading.grade import in_our_style
+    from autograder.results.wording import in_our_style
 
     text = in_our_style(f"f(x) gave {[float(number) for number in numbers]!r}, but [1.0] was expected.")
     shown = re.search(r"returned \[(.*)\], but", text).group(1)

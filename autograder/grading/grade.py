@@ -11,7 +11,6 @@ helper it calls fails its own checks is re-checked with the helper's reference (
 from __future__ import annotations
 
 import logging
-import re
 import time
 from functools import lru_cache
 from pathlib import Path
@@ -23,7 +22,8 @@ from ..course.config import Course
 from ..checking.expect import course_tolerances
 from ..engine.sandbox import CourseSetupError, Run, Sandbox, SandboxError
 from ..course.spec import AssignmentSpec, Exercise, notebook_spec
-from ..results.model import MAX_NOTES, CheckResult, SubmissionResult, TestResult, bounded, earned, error_result
+from ..results.model import MAX_NOTES, SubmissionResult, TestResult, bounded, earned, error_result
+from ..results.wording import check_cell_verdict, essential, explained_once, in_our_style
 
 logger = logging.getLogger(__name__)
 
@@ -144,13 +144,13 @@ def _check(run: Run, runner: "Runner", spec: AssignmentSpec, exercise: Exercise,
     subject = visible.split(" gave ")[0] + " " if " gave " in visible else None
     repeats = [check for check in checks if not check.passed and subject and (
         "worked_example" in check.check or check.message.startswith(subject))]
-    failed = _once([check for check in checks if not check.passed and check not in repeats])
+    failed = explained_once([check for check in checks if not check.passed and check not in repeats])
     own_mistake = any(not check.passed for check in checks)
     if visible and (own_mistake or crashed or not helpers):  # with right helpers, a failed visible check was theirs
         named = dict.fromkeys(check.message[check.message.index(" It looks like you "):] for check in repeats
                               if " It looks like you " in check.message)  # the mistake the repeat named, kept
         failed.insert(0, f"The check cell under this exercise failed: {in_our_style(visible)}{''.join(named)}")
-    lines = ([helper_note(exercise.name, helpers, own_mistake, crashed)] if helpers else []) + _essential(failed)
+    lines = ([helper_note(exercise.name, helpers, own_mistake, crashed)] if helpers else []) + essential(failed)
     output = "\n".join(f"- {bounded(line)}" for line in lines)
     if not failed:
         output += ("\n" if output else "") + (f"All {len(checks)} checks passed." if len(checks) > 1
@@ -158,64 +158,6 @@ def _check(run: Run, runner: "Runner", spec: AssignmentSpec, exercise: Exercise,
     score = 0.0 if crashed else earned(checks, exercise.points)  # as nbgrader scores a cell that raised
     return TestResult(exercise.grade_id, score, exercise.points, output,
                       checks=tuple(checks), visible_failed=bool(visible), helpers=helpers)
-
-
-def with_hand_grades(result: SubmissionResult, grades: dict) -> SubmissionResult:
-    """The result with the instructor's grades of its written answers (grade id -> gradebook.HandGrade) in."""
-    from ..results.scores import points
-
-    for test in result.tests:
-        grade = grades.get(test.name) if test.manual else None
-        if grade is not None and grade.score is not None:
-            test.score, test.pending = float(grade.score), False
-            test.output = f"Written answer: graded by your instructor, {points(grade.score, test.max_score)}." + (
-                f" Comment: {grade.comment}" if grade.comment else "")
-    result.score = round(sum(test.score for test in result.tests), 4)
-    return result
-
-
-def check_cell_verdict(output: str, error: dict | None) -> tuple[str, bool]:
-    """Why a check cell's visible checks failed ("" if they passed), and whether it crashed rather than reported
-    a failed check (then, as in nbgrader, the exercise earns 0). A failed check prints "✗ ..." and perhaps
-    "Hint: ..." on the lines after it (graded cells set `_keep_going`; a CheckFailed error is a crash then)."""
-    if error:
-        return f"{error.get('type')}: {error.get('text', '')}", True
-    lines, failing = [], False
-    for line in output.splitlines():
-        failing = line.startswith("\N{BALLOT X} ") or (failing and line.startswith("Hint: "))
-        if failing:
-            lines.append(line.removeprefix("\N{BALLOT X} "))
-    return "\n".join(lines), False
-
-
-def _once(failed: list[CheckResult]) -> list[str]:
-    """The failed checks' messages, a known mistake's explanation and hint given only the first time it is named."""
-    messages, named = [], set()
-    for check in failed:
-        message = check.message
-        marker = f" It looks like you {check.mistake}."
-        if check.mistake and marker in message:
-            if check.mistake in named:
-                message = message[:message.index(marker)] + f" The same mistake as above ({check.mistake})."
-            named.add(check.mistake)
-        messages.append(message)
-    return messages
-
-
-def in_our_style(visible: str) -> str:
-    """A visible check's failure worded as the hidden checks word theirs: "returned", numbers to 6 digits."""
-    subject = visible.split(" gave ")[0]
-    text = re.sub(r"-?\d+\.\d+(?:e[-+]?\d+)?", lambda number: f"{float(number.group()):.6g}",
-                  visible.replace(" gave ", " is " if subject.isidentifier() else " returned ", 1))
-    # a long list shortened as describe() shortens arrays: its first 8 numbers, then "..."
-    return re.sub(r"\[((?:[^\[\],]+, ){8})[^\[\]]*\]", lambda items: f"[{items.group(1)}...]", text)
-
-
-def _essential(messages: list[str]) -> list[str]:
-    """Each message once; just one line when the exercise was simply not written yet."""
-    unique = list(dict.fromkeys(messages))
-    stub = [message for message in unique if "is not written yet" in message and "check cell" not in message]
-    return stub[:1] or unique
 
 
 def cells_to_run(spec: AssignmentSpec, notebook) -> list[tuple[int, str]]:

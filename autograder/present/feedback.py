@@ -40,7 +40,7 @@ def run_feedback(args) -> int:
     from ..grading.autograded import read_results
     from ..course.config import load_course
     from ..grading.gradebook import hand_grades
-    from ..grading.grade import with_hand_grades
+    from ..results.wording import with_hand_grades
 
     course = load_course()
     by_hand = hand_grades(args.db or course.db_url, args.assignment)

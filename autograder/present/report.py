@@ -227,7 +227,8 @@ def build(course, autograded: Path, assignment: str, db_url: str | None = None) 
     written answers' hand grades from the gradebook (the course's unless `db_url`)."""
     from ..course import notebook as nb
     from ..grading.autograded import read_results
-    from ..grading.grade import assignment_spec, with_hand_grades
+    from ..grading.grade import assignment_spec
+    from ..results.wording import with_hand_grades
     from ..grading.gradebook import hand_grades
     from .similarity import similar_pairs
 
