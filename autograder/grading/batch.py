@@ -294,7 +294,7 @@ def _feed(submissions, jobs, workers, results=None, inputs=None, done=None):
 def _grading_inputs(course: Course, assignment: str) -> bytes:
     """What a grade depends on besides the submission: the source notebook and the hidden checks."""
     digest = hashlib.sha256()
-    for path in (course.source_notebook(assignment), check_file(assignment)):
+    for path in (course.source_notebook(assignment), check_file(assignment, course.root)):
         digest.update(path.read_bytes())
     return digest.digest()
 

@@ -32,13 +32,13 @@ MAX_RESTARTS = 6
 
 def assignment_spec(course: Course, assignment: str) -> AssignmentSpec:
     """What to grade in an assignment, read from its source notebook and check file."""
-    return _spec(course.source_notebook(assignment), assignment, course.notebook(assignment))
+    return _spec(course.source_notebook(assignment), assignment, course.notebook(assignment), course.root)
 
 
 @lru_cache(maxsize=None)
-def _spec(source_path: Path, assignment: str, notebook_name: str) -> AssignmentSpec:
+def _spec(source_path: Path, assignment: str, notebook_name: str, root: Path) -> AssignmentSpec:
     spec = notebook_spec(source_path, assignment, notebook_name)
-    load_checks(assignment)  # fail now, not mid-batch, if the check file is broken
+    load_checks(assignment, root)  # fail now, not mid-batch, if the check file is broken
     return spec
 
 
@@ -50,7 +50,7 @@ def grade_notebook(sandbox: Sandbox, course: Course, spec: AssignmentSpec, stude
     first time this process grades the assignment."""
     started = time.monotonic()
     try:
-        reference = reference_for(course, spec.name, check_file(spec.name), lambda measurement: _grade(
+        reference = reference_for(course, spec.name, check_file(spec.name, course.root), lambda measurement: _grade(
             sandbox, course, spec, "reference", course.source_notebook(spec.name), other_specs, measurement.for_cells))
         started = time.monotonic()  # the reference's run (once a process) is not this submission's time
         result = _grade(sandbox, course, spec, student, path, other_specs,
@@ -101,7 +101,7 @@ def _grade(sandbox, course, spec, student, path, other_specs, budgets_for) -> Su
                              and graded[e.grade_id].score < e.points]
                     with course_tolerances(course):
                         graded[exercise.grade_id] = _check(run, runner, spec, exercise, student,
-                                                           test_cells.get(exercise.grade_id), wrong)
+                                                           test_cells.get(exercise.grade_id), wrong, course.root)
     finally:
         runner.close()
     result.tests = [graded.get(e.grade_id) or TestResult(
@@ -133,12 +133,13 @@ def _course_cell_key(spec: AssignmentSpec, cell, source: str) -> str | None:
 
 
 def _check(run: Run, runner: "Runner", spec: AssignmentSpec, exercise: Exercise, student: str,
-           check_cell: int | None, wrong_helpers: list[str]) -> TestResult:
-    """One exercise's hidden checks against the notebook as it stands (a wrong helper it calls replaced by the
-    reference, so that the exercise earns what its own code earns), plus its visible checks' verdict."""
+           check_cell: int | None, wrong_helpers: list[str], root: Path) -> TestResult:
+    """One exercise's hidden checks (the course's at `root`) against the notebook as it stands (a wrong helper it
+    calls replaced by the reference, so that the exercise earns what its own code earns), plus its visible checks'
+    verdict."""
     submission = run.submission(exercise.names, runner.missing_reason())
     checks, helpers = run_fairly(spec.name, exercise.name, submission, student,
-                                 wrong_helpers if run.alive else (), run.rebind)
+                                 wrong_helpers if run.alive else (), run.rebind, root)
     visible, crashed = runner.visible_failure(check_cell)
     # the check cell compared the worked example's value: its message reports it, a hidden check of it would repeat it
     subject = visible.split(" gave ")[0] + " " if " gave " in visible else None
