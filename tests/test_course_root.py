@@ -3,6 +3,7 @@ is found through the course). Each test grades a copy of the course whose check 
 the repository's own course folder (another course, whose checks want 2 (x - 3)), without AUTOGRADER_COURSE_ROOT."""
 import pytest
 
+from autograder.authoring.lint import lint_source
 from autograder.checking.checks import run_fairly
 from autograder.course.config import load_course
 from autograder.engine.submission import local_submission
@@ -62,3 +63,9 @@ def test_a_batch_of_the_course_graded_earns_what_its_own_checks_give(changed, co
                 on_result=results.append)
     df = next(test for test in results[0].tests if test.name == "check_df")
     assert df.score == 0.0 < df.max_score and "df(" in df.output
+
+
+def test_release_lints_the_check_file_of_the_course_released(changed):
+    (changed.root / "hidden" / "test_01_gradient_descent.py").unlink()
+    problems = lint_source(changed.source_notebook(A1), A1, changed.root)
+    assert problems[0].startswith(f"{changed.root / 'hidden' / 'test_01_gradient_descent.py'}: no hidden-check file")
