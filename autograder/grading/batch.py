@@ -31,7 +31,8 @@ from ..course import notebook as nb
 from ..checking.checks import check_file
 from ..course.config import Course
 from .deferred import Drawn, Pending, fill, pending_records, set_aside
-from .grade import AssignmentSpec, SubmissionResult, assignment_spec, error_result, grade_notebook
+from .grade import AssignmentSpec, assignment_spec, grade_notebook
+from ..results.model import SubmissionResult, error_result
 from .pipeline import Job, drain, other_assignments
 from ..engine.sandbox import MAX_DISPLAY_CHARS, Sandbox
 from ..results.scores import score
@@ -377,7 +378,7 @@ def _feed(submissions, jobs, workers, results=None, inputs=None, done=None):
 def _grading_inputs(course: Course, assignment: str) -> bytes:
     """What a grade depends on besides the submission: the source notebook and the hidden checks."""
     digest = hashlib.sha256()
-    for path in (course.source_notebook(assignment), check_file(assignment)):
+    for path in (course.source_notebook(assignment), check_file(assignment, course.root)):
         digest.update(path.read_bytes())
     return digest.digest()
 

@@ -27,7 +27,8 @@ from pathlib import Path
 
 from ..checking.checks import check_file
 from ..course.config import Course, load_course
-from .grade import SubmissionResult, assignment_spec, error_result, grade_notebook
+from .grade import assignment_spec, grade_notebook
+from ..results.model import SubmissionResult, error_result
 from .pipeline import other_assignments
 from ..engine.sandbox import Sandbox, SandboxError
 
@@ -106,13 +107,14 @@ def course_fingerprint(course: Course, assignment: str) -> str:
     course's limits and tolerances, and the grading engine's code. Where the course lives does not count.
     Computed once per process, so a worker's fingerprint is that of the code it has loaded."""
     settings = {key: value for key, value in dataclasses.asdict(course).items() if key not in ("root", "db_url")}
-    return _fingerprint(repr(sorted(settings.items())), course.source_notebook(assignment), assignment)
+    return _fingerprint(repr(sorted(settings.items())), course.source_notebook(assignment),
+                        check_file(assignment, course.root))
 
 
 @lru_cache(maxsize=None)
-def _fingerprint(settings: str, source: Path, assignment: str) -> str:
+def _fingerprint(settings: str, source: Path, checks: Path) -> str:
     digest = hashlib.sha256(settings.encode())
-    for path in (source, check_file(assignment), *(PACKAGE / name for name in ENGINE)):
+    for path in (source, checks, *(PACKAGE / name for name in ENGINE)):
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
 

@@ -24,9 +24,10 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
-from ..checking.checks import bounded
+from ..results.model import bounded
 from ..course.config import Course
-from .grade import TestResult, Runner
+from .grade import Runner
+from ..results.model import TestResult
 from ..engine.sandbox import Sandbox
 
 logger = logging.getLogger(__name__)
