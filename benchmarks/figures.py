@@ -50,7 +50,7 @@ from matplotlib.figure import Figure as Canvas  # noqa: E402
 
 import sandboxed  # noqa: E402  (the sandbox's own module, as the zygote imports it)
 from autograder.present import pages  # noqa: E402
-from autograder.checking.checks import Figure, Series  # noqa: E402
+from autograder.results.model import Figure, Series  # noqa: E402
 
 
 def semilogy_losses():

@@ -92,6 +92,18 @@ class Server:
             self.process.kill()
 
 
+def wait_for_figures(course: Path, timeout: float) -> float | None:
+    """The moment no figure record is left (the service deletes one when it has drawn its attempt's figures), or
+    None after `timeout` seconds."""
+    records = course / ".autograder-cache" / "figures"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not any(records.rglob("*.json")):
+            return time.monotonic()
+        time.sleep(0.2)
+    return None
+
+
 def signed_in(link: str) -> requests.Session:
     client = requests.Session()
     client.csrf = re.search(r'name="csrf_token" value="([^"]+)"', client.get(link).text).group(1)
@@ -161,6 +173,8 @@ def main() -> None:
             for index, upload in enumerate(uploads):
                 pool.submit(one, index, upload)
         wall = time.monotonic() - started
+        last_upload = started + (len(uploads) - 1) / args.rate
+        figures_done = wait_for_figures(course, timeout=300)
     finally:
         server.stop()
         grading = [json.loads(path.read_text())["seconds"]  # each notebook's own time in its sandbox
@@ -179,6 +193,10 @@ def main() -> None:
         print(f"grading time of one notebook in its sandbox: mean {statistics.mean(grading):.2f} s, "
               f"p50 {percentile(grading, .5):.2f} s, p95 {percentile(grading, .95):.2f} s; "
               f"{args.workers} sandboxes can finish at most {args.workers / statistics.mean(grading):.2f} per second")
+    if not args.no_figures:
+        print("figures of the counting attempts: " + (
+            f"all drawn {figures_done - last_upload:.1f} s after the last upload" if figures_done is not None else
+            "NOT all drawn within 300 s"))
     print(f"peak memory (Pss) of the server and its sandboxes: {server.peak / 2**20:.0f} MiB")
     for failure in failures[:10]:
         print(f"FAILED {failure}")

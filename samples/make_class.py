@@ -484,7 +484,8 @@ def _earned(course_root: Path, assignment: str, exercise: str, variant: str, stu
     import contextlib
     import io
 
-    from autograder.checking.checks import earned, load_references, run_exercise
+    from autograder.checking.checks import load_references, run_exercise
+    from autograder.results.model import earned
     from autograder.course.config import load_course
     from autograder.grading.grade import assignment_spec
     from autograder.engine.submission import local_submission
@@ -492,7 +493,7 @@ def _earned(course_root: Path, assignment: str, exercise: str, variant: str, stu
     spec = assignment_spec(load_course(course_root), assignment)
     task = next(e for e in spec.exercises if e.name == exercise)
     variants = course_variants(course_root.resolve(), assignment)
-    references = load_references(assignment)
+    references = load_references(assignment, course_root)
     namespace = dict(_course_cells(course_root, assignment))
     with contextlib.redirect_stdout(io.StringIO()):
         for other in variants:  # an exercise without a reference (a new assignment's): its correct version
@@ -507,7 +508,8 @@ def _earned(course_root: Path, assignment: str, exercise: str, variant: str, stu
         except Exception:  # the cell or its check cell stops with an error: nbgrader gives 0
             return 0.0
         values = {name: namespace[name] for name in task.names if name in namespace}
-        return earned(run_exercise(assignment, exercise, local_submission(values), student), task.points)
+        return earned(run_exercise(assignment, exercise, local_submission(values), student, root=course_root),
+                      task.points)
 
 
 # Known exceptions, confirmed by grading and reading the messages. None so far; kept for the record.

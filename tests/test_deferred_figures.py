@@ -17,7 +17,7 @@ from matplotlib.ticker import FuncFormatter  # noqa: E402
 
 from autograder.engine import sandboxed  # noqa: E402
 from autograder.grading import deferred  # noqa: E402
-from autograder.grading.grade import SubmissionResult  # noqa: E402
+from autograder.results.model import SubmissionResult  # noqa: E402
 from autograder.grading.pipeline import Job  # noqa: E402
 
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"x" * 40).decode()

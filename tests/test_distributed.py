@@ -21,7 +21,7 @@ from autograder.grading import distributed as cluster_grading
 from autograder.grading.batch import find_submissions, grade_batch
 from autograder.course.config import load_course
 from autograder.grading.distributed import ClusterError, ClusterPool, course_fingerprint, grade_task
-from autograder.grading.grade import SubmissionResult
+from autograder.results.model import SubmissionResult
 from course_files import ROOT, copy_course
 from make_class import EXPECTED
 

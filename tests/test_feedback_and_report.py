@@ -9,7 +9,7 @@ from collections import Counter
 import pytest
 
 from autograder.grading.batch import find_submissions, grade_batch
-from autograder.grading.grade import SubmissionResult
+from autograder.results.model import SubmissionResult
 from autograder.present.report import UNNAMED
 from autograder.present.view import build
 from make_class import EXPECTED

@@ -25,7 +25,7 @@ from matplotlib.ticker import FuncFormatter, LogFormatterSciNotation  # noqa: E4
 
 from autograder.present import pages
 from autograder.engine import sandboxed  # noqa: E402
-from autograder.checking.checks import Figure, Series  # noqa: E402
+from autograder.results.model import Figure, Series  # noqa: E402
 
 SUPERSCRIPT_DIGITS = str.maketrans("\u207b\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079", "-0123456789")
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from hypothesis import given, settings, strategies as st
 
-from autograder.checking.checks import CheckResult
+from autograder.results.model import CheckResult
 from autograder.checking.expect import WrongResult, expect_close
 from autograder.grading.grade import Runner
 from autograder.present.report import mistakes_made

@@ -7,10 +7,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from autograder.present import pages
-from autograder.checking.checks import CheckResult, Figure, Series
+from autograder.results.model import CheckResult, Figure, Series
 from autograder.present.feedback import render_feedback
-from autograder.grading.grade import SubmissionResult
-from autograder.grading.grade import TestResult as ExerciseResult
+from autograder.results.model import SubmissionResult
+from autograder.results.model import TestResult as ExerciseResult
 from autograder.present.report import ClassReport, render_report
 from autograder.present.similarity import similar_pairs
 from headless_chromium import chromium, layout
@@ -165,7 +165,7 @@ def test_any_message_renders_as_escaped_text_with_code_spans(text):
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.floats(allow_nan=False, allow_infinity=False, width=64), max_size=20))
 def test_a_check_cells_numbers_come_out_to_6_digits_and_8_entries(numbers):
-    from autograder.grading.grade import in_our_style
+    from autograder.results.wording import in_our_style
 
     text = in_our_style(f"f(x) gave {[float(number) for number in numbers]!r}, but [1.0] was expected.")
     shown = re.search(r"returned \[(.*)\], but", text).group(1)
@@ -177,7 +177,8 @@ def test_a_check_cells_numbers_come_out_to_6_digits_and_8_entries(numbers):
 
 
 def test_a_notebook_that_could_not_be_graded_says_why_once():
-    from autograder.grading.grade import AssignmentSpec, Exercise, error_result
+    from autograder.grading.grade import AssignmentSpec, Exercise
+    from autograder.results.model import error_result
 
     spec = AssignmentSpec(A2, "slopes.ipynb", (Exercise("check_predict", "predict", ("predict",), 1.0),), {}, {},
                           frozenset())

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from autograder.grading.batch import SKIPPED, BatchSink, BatchSummary, _JsonReport
-from autograder.grading.grade import error_result
+from autograder.results.model import error_result
 from autograder.grading.pipeline import STOP, Job, drain, other_assignments
 from autograder.course.spec import AssignmentSpec, Exercise
 

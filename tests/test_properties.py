@@ -12,10 +12,10 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from autograder.checking.checks import (CheckResult, Figure, Series, earned, load_checks, load_references, run_fairly,
-    weight_of)
-from autograder.grading.grade import SubmissionResult
-from autograder.grading.grade import TestResult as ExerciseResult  # not a pytest class
+from autograder.checking.checks import load_checks, load_references, run_fairly, weight_of
+from autograder.results.model import CheckResult, Figure, Series, earned
+from autograder.results.model import SubmissionResult
+from autograder.results.model import TestResult as ExerciseResult  # not a pytest class
 from autograder.engine.plain import swap_in
 from autograder.engine.submission import local_submission
 

@@ -6,8 +6,8 @@ from datetime import datetime, timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autograder.checking.checks import CheckResult, Figure, Series
-from autograder.grading.grade import SubmissionResult, TestResult
+from autograder.results.model import CheckResult, Figure, Series
+from autograder.results.model import SubmissionResult, TestResult
 from autograder.present.view import VISIBILITY, Shown, build
 
 WORDS = st.text(alphabet="abcdefxyz ()[]=,.`", min_size=1, max_size=30)

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from autograder.authoring import check_audit
-from autograder.checking.checks import check_file, earned, run_exercise
+from autograder.checking.checks import check_file, run_exercise
+from autograder.results.model import earned
 from autograder.engine.submission import local_submission
 from course_files import ASSIGNMENTS
 

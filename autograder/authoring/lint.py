@@ -25,13 +25,13 @@ HELPER_GRADE_ID = "check_helpers"  # the check helper cell's fixed grade id
 KEEP_GOING = "_keep_going = True"  # set by a check cell's first hidden block: a failed visible check then reports
 
 
-def lint_source(path: Path, assignment: str) -> list[str]:
-    """Every problem in one source notebook, each naming the notebook, the cell and the fix."""
+def lint_source(path: Path, assignment: str, root: Path | None = None) -> list[str]:
+    """Every problem in one source notebook of the course at `root`, each naming the notebook, the cell and the fix."""
     try:
         notebook = nb.read(path)
     except nb.NotebookError as error:
         return [f"{error}. Fix the JSON (for example by opening and saving it in Jupyter)."]
-    problems, seen = _check_file_problems(assignment), {}
+    problems, seen = _check_file_problems(assignment, root), {}
     checks_load = not problems
     validator = MetadataValidator()
     for index, cell in enumerate(notebook.cells):
@@ -51,8 +51,8 @@ def lint_source(path: Path, assignment: str) -> list[str]:
         seen.setdefault(name, index)
         problems += _regions(at, cell)
         if nb.is_autograder_test(cell) and checks_load:
-            problems += _hidden_call(at, cell, assignment)
-    return problems + _contracts(path, notebook, assignment, checks_load)
+            problems += _hidden_call(at, cell, assignment, root)
+    return problems + _contracts(path, notebook, assignment, checks_load, root)
 
 
 def _regions(at: str, cell) -> list[str]:
@@ -78,7 +78,7 @@ def _regions(at: str, cell) -> list[str]:
     return problems
 
 
-def _hidden_call(at: str, cell, assignment: str) -> list[str]:
+def _hidden_call(at: str, cell, assignment: str, root: Path | None = None) -> list[str]:
     try:
         call = nb.hidden_call(cell.source)
     except (SyntaxError, ValueError) as error:
@@ -88,19 +88,20 @@ def _hidden_call(at: str, cell, assignment: str) -> list[str]:
                 f"{nb.HIDDEN_CALL}({assignment!r}, <exercise>, <name>=<name>)."]
     if call.assignment != assignment:
         return [f"{at}: the hidden checks are for {call.assignment!r}, but this notebook is {assignment!r}."]
-    if call.exercise not in load_checks(assignment):
-        return [f"{at}: {check_file(assignment).name} has no checks marked "
+    if call.exercise not in load_checks(assignment, root):
+        return [f"{at}: {check_file(assignment, root).name} has no checks marked "
                 f"@pytest.mark.exercise({call.exercise!r}). Add them, or fix the exercise name."]
     return []
 
 
-def lint_check_file(assignment: str, source_path: Path, path: Path | None = None) -> list[str]:
+def lint_check_file(assignment: str, source_path: Path, path: Path | None = None,
+                    root: Path | None = None) -> list[str]:
     """Every problem of an assignment's hidden check file, each naming the file and line: a check without one
     exercise mark, a weight that is not a number of 0 or more, an exercise whose weights add up to 0, a check
     repeating the worked example that carries weight, and REFERENCES that are not right answers."""
-    if path is None and _check_file_problems(assignment):
+    if path is None and _check_file_problems(assignment, root):
         return []  # lint_source has said why the file is missing or does not load
-    path = path or check_file(assignment)
+    path = path or check_file(assignment, root)
     try:
         module_spec = importlib.util.spec_from_file_location(f"autograder_lint_{path.stem}", path)
         module = importlib.util.module_from_spec(module_spec)
@@ -206,9 +207,9 @@ def _solution_parameters(source_path: Path) -> dict[str, tuple[str, ...]]:
     return parameters
 
 
-def _check_file_problems(assignment: str) -> list[str]:
+def _check_file_problems(assignment: str, root: Path | None = None) -> list[str]:
     """The hidden-check file must exist under its one name and load, every check marked with its exercise."""
-    path = check_file(assignment)
+    path = check_file(assignment, root)
     if not path.is_file():
         near = sorted(other.name for other in path.parent.glob("test_*.py")
                       if assignment.replace("-", "_").lower() in other.stem.replace("-", "_").lower())
@@ -220,7 +221,7 @@ def _check_file_problems(assignment: str) -> list[str]:
                 f"{path.name} (test_ and the assignment's name with - as _)"
                 + (f"; rename {', '.join(near)} to it." if near else "; `autograder new` starts one.")]
     try:
-        load_checks(assignment)
+        load_checks(assignment, root)
     except LookupError as error:
         return [f"{path}: {error}. Mark every test_ function with the exercise it grades."]
     except Exception as error:  # an instructor's file: any error means it does not load
@@ -251,7 +252,7 @@ def keeps_going(source: str) -> bool:
     return False
 
 
-def _contracts(path: Path, notebook, assignment: str, checks_load: bool) -> list[str]:
+def _contracts(path: Path, notebook, assignment: str, checks_load: bool, root: Path | None = None) -> list[str]:
     """What the grader relies on beyond nbgrader's own rules, each with why."""
     problems = []
     helper = VISIBLE_CHECK.read_text(encoding="utf-8").strip()
@@ -288,9 +289,9 @@ def _contracts(path: Path, notebook, assignment: str, checks_load: bool) -> list
                         f"{HELPER_GRADE_ID!r}. Add a read-only cell with that grade id holding "
                         "autograder/checking/visible_check.py, before the first exercise.")
     if checks_load:
-        for exercise in load_checks(assignment):
+        for exercise in load_checks(assignment, root):
             if exercise not in called:
-                problems.append(f"{check_file(assignment)}: the checks of exercise {exercise!r} are never run: no "
-                                f"check cell of {path.name} calls {nb.HIDDEN_CALL}({assignment!r}, {exercise!r}, "
+                problems.append(f"{check_file(assignment, root)}: the checks of exercise {exercise!r} are never run: "
+                                f"no check cell of {path.name} calls {nb.HIDDEN_CALL}({assignment!r}, {exercise!r}, "
                                 "...). Add that call, or fix the exercise name.")
     return problems

@@ -44,13 +44,14 @@ def release(course: Course, assignments: list[str]) -> list[str]:
             continue
         source = course.source_notebook(assignment)
         with course_tolerances(course):  # the references are checked as the students will be
-            found = lint_source(source, assignment) + lint_check_file(assignment, source)
+            found = lint_source(source, assignment, course.root) + lint_check_file(assignment, source,
+                                                                                   root=course.root)
             if not found:  # the checks load and their references pass: now run them against wrong answers
                 checks = check_file(assignment, course.root)
                 found = answer_leaks(checks, source) + disagreements(checks, source)
         if not found:
             generate(course, assignment)
-            found = verify_release(source, course.release_notebook(assignment), assignment)
+            found = verify_release(source, course.release_notebook(assignment), assignment, course.root)
         if not found:
             register(course, assignment)
         problems += found
@@ -80,16 +81,17 @@ def register(course: Course, assignment: str) -> None:
     record_assignment(course.db_url, course, assignment_spec(course, assignment))
 
 
-def verify_release(source_path: Path, release_path: Path, assignment: str) -> list[str]:
-    """Every leak or missing stub in `release_path` compared with its source notebook."""
+def verify_release(source_path: Path, release_path: Path, assignment: str, root: Path | None = None) -> list[str]:
+    """Every leak or missing stub in `release_path` compared with its source notebook and the hidden checks of the
+    course at `root`."""
     try:
         source = nb.read(source_path)
     except nb.NotebookError as error:
         return [str(error)]
     public = _public_text(source)  # what the source shows students anyway is no secret
-    secrets = {text: kind for text, kind in (_secrets(source) | _check_file_secrets(assignment)).items()
+    secrets = {text: kind for text, kind in (_secrets(source) | _check_file_secrets(assignment, root)).items()
                if text not in public}
-    return _verify_notebook(source, release_path, secrets, _answers(source, assignment))
+    return _verify_notebook(source, release_path, secrets, _answers(source, assignment, root))
 
 
 def nbgrader_stubs(root: Path) -> tuple[str, str]:
@@ -199,13 +201,13 @@ def _answers_compared(release, release_path: Path, answers: dict[str, list]) -> 
     return problems
 
 
-def _answers(source, assignment: str) -> dict[str, list]:
+def _answers(source, assignment: str, root: Path | None = None) -> dict[str, list]:
     """Variable exercise -> the values that are its answer: the solution's own value, and the values the hidden
     checks compare the student's with (`expect_close(submission.name, value, ...)`)."""
     answers: dict[str, list] = {}
     for name, value in nb.solution_values(source):
         answers.setdefault(name, []).append(value)
-    for node in ast.walk(ast.parse(check_file(assignment).read_text())):
+    for node in ast.walk(ast.parse(check_file(assignment, root).read_text())):
         if isinstance(node, ast.Call) and len(node.args) >= 2 and isinstance(node.args[0], ast.Attribute) and (
                 getattr(node.args[0].value, "id", "") == "submission" and node.args[0].attr in answers):
             try:
@@ -282,9 +284,9 @@ def _secrets(source) -> dict[str, str]:
     return {text: kind for text, kind in secret.items() if len(text) >= 6 and not text.startswith("#")}
 
 
-def _check_file_secrets(assignment: str) -> dict[str, str]:
+def _check_file_secrets(assignment: str, root: Path | None = None) -> dict[str, str]:
     """Code lines and reference values of the assignment's hidden check file."""
-    path = check_file(assignment)
+    path = check_file(assignment, root)
     text = path.read_text()
     secrets = {line.strip(): "a line of the hidden checks" for line in text.splitlines()
                if len(line.strip()) >= 30 and not line.strip().startswith(("#", "import ", "from ", '"""'))}

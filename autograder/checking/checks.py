@@ -14,41 +14,16 @@ import importlib.util
 import inspect
 import os
 import warnings
-from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from ..results import scores
+from ..results.model import CheckResult, Figure, Series, bounded, earned
 from ..course.config import find_root, hidden_checks_folder
 from ..engine.plain import swap_in
 from ..engine.submission import Submission, StudentCodeError, local_submission
-
-@dataclass(frozen=True)
-class Series:
-    label: str
-    x: tuple[float, ...]
-    y: tuple[float, ...]
-    style: str = "line"   # "line", "path" (points joined in order), "curve" (a thin background line) or "bar"
-
-
-@dataclass(frozen=True)
-class Figure:
-    title: str
-    x_label: str
-    y_label: str
-    series: tuple[Series, ...]
-
-    def to_json(self) -> dict:
-        return {"title": self.title, "x_label": self.x_label, "y_label": self.y_label,
-                "series": [{"label": s.label, "x": list(s.x), "y": list(s.y), "style": s.style} for s in self.series]}
-
-    @classmethod
-    def from_json(cls, data: dict) -> "Figure":
-        return cls(data["title"], data["x_label"], data["y_label"],
-                   tuple(Series(s["label"], tuple(s["x"]), tuple(s["y"]), s["style"]) for s in data["series"]))
-
 
 class Plots:
     """The `plots` fixture: figures a check draws for the student's feedback report.
@@ -76,25 +51,6 @@ def _series(label, x, y, style="line") -> Series | None:
     return Series(label, tuple(xs.tolist()), tuple(ys.tolist()), style)  # tolist(): the same Python floats, faster
 
 
-@dataclass(frozen=True)
-class CheckResult:
-    check: str      # the test function's name
-    exercise: str
-    passed: bool
-    message: str    # empty when passed; written for the student when not
-    mistake: str | None = None        # the known mistake it recognised, e.g. "dropped the factor 2"
-    figures: tuple[Figure, ...] = ()
-    weight: float = 1.0               # its share of the exercise's points, relative to the exercise's other checks
-
-
-def earned(checks, points: float) -> float:
-    """The points `checks` earn: the exercise's points split over its checks by weight."""
-    total = sum(check.weight for check in checks)
-    if not total:
-        return 0.0
-    return round(points * sum(check.weight for check in checks if check.passed) / total, 4)
-
-
 def check_file_name(assignment: str) -> str:
     """The name of `assignment`'s hidden check file: test_<assignment with - as _>.py."""
     return f"test_{assignment.replace('-', '_')}.py"
@@ -106,9 +62,9 @@ def check_file(assignment: str, root: Path | None = None) -> Path:
     return hidden_checks_folder(root or find_root()) / check_file_name(assignment)
 
 
-def load_checks(assignment: str) -> dict[str, tuple]:
-    """Exercise name -> its check functions, in the order the file defines them."""
-    return checks_in(check_file(assignment))
+def load_checks(assignment: str, root: Path | None = None) -> dict[str, tuple]:
+    """Exercise name -> its check functions, in the order the file defines them (of the course at `root`)."""
+    return checks_in(check_file(assignment, root))
 
 
 @lru_cache(maxsize=None)
@@ -131,10 +87,10 @@ def checks_in(path: Path) -> dict[str, tuple]:
             for exercise, functions in by_exercise.items()}
 
 
-def load_references(assignment: str) -> dict:
+def load_references(assignment: str, root: Path | None = None) -> dict:
     """Exercise -> the reference implementation its callers are re-checked with when the student's own version
     fails its checks: the check file's REFERENCES, named explicitly there (`autograder release` checks them)."""
-    return dict(getattr(check_module(check_file(assignment)), "REFERENCES", {}))
+    return dict(getattr(check_module(check_file(assignment, root)), "REFERENCES", {}))
 def _exercise_mark(function):
     for mark in getattr(function, "pytestmark", []):
         if mark.name == "exercise":
@@ -163,10 +119,10 @@ def seed_for(student: str, check: str) -> int:
 
 
 def run_exercise(assignment: str, exercise: str, submission: Submission, student: str,
-                 weighted_only: bool = False) -> list[CheckResult]:
-    """Run every hidden check of one exercise (with `weighted_only`, those worth points); never raises for anything
-    the student's code did."""
-    checks = load_checks(assignment).get(exercise)
+                 weighted_only: bool = False, root: Path | None = None) -> list[CheckResult]:
+    """Run every hidden check of one exercise (with `weighted_only`, those worth points) of the course at `root`;
+    never raises for anything the student's code did."""
+    checks = load_checks(assignment, root).get(exercise)
     if not checks:
         raise LookupError(f"{assignment} has no hidden checks for exercise {exercise!r}")
     if weighted_only:
@@ -195,14 +151,15 @@ def run_check(check, exercise, submission, student) -> CheckResult:
 
 
 def run_fairly(assignment: str, exercise: str, submission: Submission, student: str, wrong_helpers,
-               rebind) -> tuple[list[CheckResult], tuple[str, ...]]:
+               rebind, root: Path | None = None) -> tuple[list[CheckResult], tuple[str, ...]]:
     """The exercise's checks, a mistake charged once: when some fail while helpers it may call fail their own
     checks, they run again with those helpers replaced by their references. `rebind({name: function})` makes
     the student's code call `function` for `name` (rebind({}) undoes it) and says whether it could.
 
-    Returns the checks that count and the wrong helpers the exercise was found to call (then the re-check's)."""
-    checks = run_exercise(assignment, exercise, submission, student)
-    references = load_references(assignment)
+    Returns the checks that count and the wrong helpers the exercise was found to call (then the re-check's).
+    The checks are those of the course at `root` (default: the course found from here, config.find_root)."""
+    checks = run_exercise(assignment, exercise, submission, student, root=root)
+    references = load_references(assignment, root)
     wrong = [name for name in dict.fromkeys(wrong_helpers) if name in references and name != exercise]
     if all(check.passed for check in checks) or not wrong:
         return checks, ()
@@ -211,7 +168,7 @@ def run_fairly(assignment: str, exercise: str, submission: Submission, student: 
         return checks, ()
     try:
         # the checks worth points: the worked example's, which the visible check covers, cost callbacks for nothing
-        rechecked = run_exercise(assignment, exercise, submission, student, weighted_only=True)
+        rechecked = run_exercise(assignment, exercise, submission, student, weighted_only=True, root=root)
     finally:
         rebind({})
     used = tuple(name for name in wrong if name in called)
@@ -240,11 +197,6 @@ def helper_note(exercise: str, helpers: tuple[str, ...], own_mistake: bool, cras
     return (f"`{exercise}` was checked with a correct {names} in place of yours, which {'does' if one else 'do'} "
             f"not pass {'its' if one else 'their'} own checks yet: fix {'it' if one else 'them'} too. Even so, "
             f"`{exercise}` has a mistake of its own:")
-
-
-def bounded(text: str, limit: int = 2000) -> str:
-    """A message of at most about `limit` characters (a student's value can make one megabytes long)."""
-    return text if len(text) <= limit else text[:limit] + f" … ({len(text) - limit:,} more characters left out)"
 
 
 class HiddenChecksFailed(AssertionError):
@@ -281,7 +233,7 @@ def assert_hidden_checks_pass(assignment: str, exercise: str, **values):
         warnings.showwarning = lambda *args, **kwargs: None
         results, helpers = run_fairly(assignment, exercise, local_submission(values), _student_from_cwd(),
                                       wrong if course.cascade and namespace is not None else (),
-                                      lambda functions: _rebind_locally(namespace, functions))
+                                      lambda functions: _rebind_locally(namespace, functions), course.root)
     score = earned(results, points)
     if namespace is not None:
         _VERDICTS[(assignment, exercise)] = (function, score >= points)

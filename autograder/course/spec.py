@@ -96,6 +96,13 @@ class NbgraderSpec:
     def max_score(self) -> float:
         return sum(cell.points for cell in self.cells)
 
+    def error_tests(self, reason: str) -> list:
+        """Every graded cell at 0 with `reason` (results.model.error_result: nothing could be graded)."""
+        from ..results.model import TestResult
+
+        return [TestResult(cell.grade_id, 0.0, cell.points, reason, manual=cell.by_hand, notebook=cell.notebook)
+                for cell in self.cells]
+
     @property
     def grade_ids(self) -> frozenset:
         """The graded cells' ids, of every notebook: what tells a notebook of this assignment from another's."""

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from ..course import notebook as nb
 from .deferred import placeholder
-from .grade import AssignmentSpec, SubmissionResult
+from .grade import AssignmentSpec
+from ..results.model import SubmissionResult
 from ..results.scores import score
 from ..engine.sandbox import MAX_DISPLAY_CHARS
 

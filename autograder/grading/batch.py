@@ -31,7 +31,8 @@ from ..course import notebook as nb
 from ..checking.checks import check_file
 from ..course.config import Course
 from .deferred import Drawn, Pending, fill, pending_records, set_aside
-from .grade import AssignmentSpec, SubmissionResult, assignment_spec, error_result, grade_notebook
+from .grade import AssignmentSpec, assignment_spec, grade_notebook
+from ..results.model import SubmissionResult, error_result
 from .nbtests import grade_nbgrader_submission, nbgrader_assignments, nbgrader_spec
 from .pipeline import Job, drain, other_assignments
 from ..engine.sandbox import MAX_DISPLAY_CHARS, Sandbox
@@ -390,7 +391,7 @@ def _grading_inputs(course: Course, assignment: str) -> bytes:
     """What a grade depends on besides the submission: the source notebook and the hidden checks (for an
     assignment graded by its notebooks' own test cells, its source notebooks)."""
     digest = hashlib.sha256()
-    paths = (course.source_notebook(assignment), check_file(assignment)) if assignment in course.assignments else \
+    paths = (course.source_notebook(assignment), check_file(assignment, course.root)) if assignment in course.assignments else \
         sorted((course.root / "source" / assignment).glob("*.ipynb"))
     for path in paths:
         digest.update(path.read_bytes())

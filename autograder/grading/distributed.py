@@ -27,7 +27,8 @@ from pathlib import Path
 
 from ..checking.checks import check_file
 from ..course.config import Course, load_course
-from .grade import SubmissionResult, assignment_spec, error_result, grade_notebook
+from .grade import assignment_spec, grade_notebook
+from ..results.model import SubmissionResult, error_result
 from .pipeline import other_assignments
 from ..engine.sandbox import Sandbox, SandboxError
 
@@ -127,7 +128,7 @@ def course_fingerprint(course: Course, assignment: str) -> str:
     Computed once per process, so a worker's fingerprint is that of the code it has loaded."""
     settings = {key: value for key, value in dataclasses.asdict(course).items() if key not in ("root", "db_url")}
     # an nbgrader assignment's source notebooks hold its tests
-    sources = (course.source_notebook(assignment), check_file(assignment)) if assignment in course.assignments else \
+    sources = (course.source_notebook(assignment), check_file(assignment, course.root)) if assignment in course.assignments else \
         tuple(sorted((course.root / "source" / assignment).glob("*.ipynb")))
     return _fingerprint(repr(sorted(settings.items())), sources)
 

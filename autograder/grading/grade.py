@@ -11,19 +11,19 @@ helper it calls fails its own checks is re-checked with the helper's reference (
 from __future__ import annotations
 
 import logging
-import re
 import time
-from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 from ..course import notebook as nb
 from ..engine.budgets import Budgets, cell_key, duration, reference_for
-from ..checking.checks import CheckResult, Figure, bounded, check_file, earned, helper_note, load_checks, run_fairly
+from ..checking.checks import check_file, helper_note, load_checks, run_fairly
 from ..course.config import Course
 from ..checking.expect import course_tolerances
 from ..engine.sandbox import CourseSetupError, Run, Sandbox, SandboxError
-from ..course.spec import AssignmentSpec, Exercise, NbgraderSpec, notebook_spec
+from ..course.spec import AssignmentSpec, Exercise, notebook_spec
+from ..results.model import MAX_NOTES, SubmissionResult, TestResult, bounded, earned, error_result
+from ..results.wording import check_cell_verdict, essential, explained_once, in_our_style
 
 logger = logging.getLogger(__name__)
 
@@ -32,118 +32,14 @@ MAX_RESTARTS = 6
 
 def assignment_spec(course: Course, assignment: str) -> AssignmentSpec:
     """What to grade in an assignment, read from its source notebook and check file."""
-    return _spec(course.source_notebook(assignment), assignment, course.notebook(assignment))
+    return _spec(course.source_notebook(assignment), assignment, course.notebook(assignment), course.root)
 
 
 @lru_cache(maxsize=None)
-def _spec(source_path: Path, assignment: str, notebook_name: str) -> AssignmentSpec:
+def _spec(source_path: Path, assignment: str, notebook_name: str, root: Path) -> AssignmentSpec:
     spec = notebook_spec(source_path, assignment, notebook_name)
-    load_checks(assignment)  # fail now, not mid-batch, if the check file is broken
+    load_checks(assignment, root)  # fail now, not mid-batch, if the check file is broken
     return spec
-
-
-@dataclass
-class TestResult:
-    name: str          # the autograded cell's grade id
-    score: float
-    max_score: float
-    output: str
-    manual: bool = False
-    checks: tuple[CheckResult, ...] = ()   # each hidden check's verdict, the mistake it named, its figures
-    visible_failed: bool = False           # the check cell's own (visible) checks failed
-    helpers: tuple[str, ...] = ()          # wrong helpers replaced by their references for the checks that count
-    pending: bool = False                  # a written answer not graded by hand yet: not counted, not 0
-    notebook: str = ""                     # of an nbgrader assignment's several notebooks, the test cell's (its stem)
-
-    def to_json(self) -> dict:
-        return {"name": self.name, "score": self.score, "max_score": self.max_score, "output": self.output,
-                **({"notebook": self.notebook} if self.notebook else {}),
-                **({"manual": True} if self.manual else {}),
-                **({"visible_failed": True} if self.visible_failed else {}),
-                **({"helpers": list(self.helpers)} if self.helpers else {}),
-                **({"pending": True} if self.pending else {}),
-                **({"checks": [_check_json(check) for check in self.checks]} if self.checks else {})}
-
-    @classmethod
-    def from_json(cls, data: dict) -> "TestResult":
-        checks = tuple(CheckResult(c["name"], c.get("exercise", ""), c["passed"], c.get("message", ""), c.get("mistake"),
-                                   tuple(Figure.from_json(f) for f in c.get("figures", ())), c.get("weight", 1.0))
-                       for c in data.get("checks", ()))
-        return cls(data["name"], data["score"], data["max_score"], data["output"], data.get("manual", False),
-                   checks, data.get("visible_failed", False), tuple(data.get("helpers", ())),
-                   data.get("pending", False), data.get("notebook", ""))
-
-    def check_lines(self) -> list[tuple[str, bool, float]]:
-        """Each hidden check as (its name in words, passed, the points it is worth): partial credit, check by check."""
-        total = sum(check.weight for check in self.checks)
-        return [(check.check.removeprefix("test_").replace("_", " "), check.passed,
-                 round(self.max_score * check.weight / total, 4) if total else 0.0) for check in self.checks]
-
-
-def _check_json(check: CheckResult) -> dict:
-    return {"name": check.check, "exercise": check.exercise, "passed": check.passed,
-            **({"message": check.message} if check.message else {}),
-            **({"mistake": check.mistake} if check.mistake else {}),
-            **({"weight": check.weight} if check.weight != 1 else {}),
-            **({"figures": [figure.to_json() for figure in check.figures]} if check.figures else {})}
-
-
-@dataclass
-class SubmissionResult:
-    student: str
-    assignment: str
-    score: float
-    max_score: float
-    status: str                           # "graded" or "error"
-    reason: str = ""                      # why, when status is "error"
-    tests: list[TestResult] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)   # what went wrong while running the notebook
-    seconds: float = 0.0
-    peak_memory_mb: float = 0.0           # the largest resident memory the student's code reached
-    cell_outputs: dict = field(default_factory=dict)  # cell index -> (output text, error or None)
-    cell_displays: dict = field(default_factory=dict)  # cell index -> the figures it displayed, for formgrader
-    flags: list[str] = field(default_factory=list)   # why the instructor should look at it (the "needs attention")
-    # an nbgrader assignment's notebooks as graded here (nbtests.NotebookGrade), for their autograded copies; not JSON
-    notebooks: list = field(default_factory=list, repr=False, compare=False)
-
-    def to_json(self) -> dict:
-        return {"student": self.student, "assignment": self.assignment, "score": self.score,
-                "max_score": self.max_score, "status": self.status,
-                **({"reason": self.reason} if self.status == "error" else {}),
-                "notes": self.notes, "seconds": round(self.seconds, 3),
-                "peak_memory_mb": round(self.peak_memory_mb, 1),
-                "cell_errors": self.cell_errors(),
-                **({"flags": self.flags} if self.flags else {}),
-                "tests": [test.to_json() for test in self.tests]}
-
-    @property
-    def pending_points(self) -> float:
-        """Points of written answers your instructor has not graded yet: left out of the score, not counted as 0."""
-        return sum(test.max_score for test in self.tests if test.pending)
-
-    def headline(self) -> str:
-        """The score in words, e.g. "7 of 7 points so far; 2 more points to be graded by your instructor"."""
-        from ..results.scores import count, points
-
-        pending = self.pending_points
-        if not pending:
-            return points(self.score, self.max_score)
-        return (f"{points(self.score, self.max_score - pending)} so far; {count(pending, 'more point')} "
-                "to be graded by your instructor")
-
-    def cell_errors(self) -> list[dict]:
-        """The cells that raised, in notebook order: 1-based cell number, error type and (shortened) text."""
-        return [{"cell": index + 1, "type": str(error.get("type"))[:100], "text": str(error.get("text", ""))[:300]}
-                for index, (_, error) in sorted(self.cell_outputs.items()) if error][:MAX_CELL_ERRORS]
-
-    @classmethod
-    def from_json(cls, data: dict) -> "SubmissionResult":
-        """The result `to_json` described (without the cells' outputs, which it leaves out)."""
-        return cls(data["student"], data["assignment"], data["score"], data["max_score"], data["status"],
-                   data.get("reason", ""), [TestResult.from_json(test) for test in data["tests"]],
-                   list(data.get("notes", ())), data.get("seconds", 0.0), data.get("peak_memory_mb", 0.0),
-                   {error["cell"] - 1: ("", {"type": error["type"], "text": error["text"]})
-                    for error in data.get("cell_errors", ())}, flags=list(data.get("flags", ())))
 
 
 def grade_notebook(sandbox: Sandbox, course: Course, spec: AssignmentSpec, student: str,
@@ -154,7 +50,7 @@ def grade_notebook(sandbox: Sandbox, course: Course, spec: AssignmentSpec, stude
     first time this process grades the assignment."""
     started = time.monotonic()
     try:
-        reference = reference_for(course, spec.name, check_file(spec.name), lambda measurement: _grade(
+        reference = reference_for(course, spec.name, check_file(spec.name, course.root), lambda measurement: _grade(
             sandbox, course, spec, "reference", course.source_notebook(spec.name), other_specs, measurement.for_cells))
         started = time.monotonic()  # the reference's run (once a process) is not this submission's time
         result = _grade(sandbox, course, spec, student, path, other_specs,
@@ -173,19 +69,6 @@ def grade_notebook(sandbox: Sandbox, course: Course, spec: AssignmentSpec, stude
                                              "will look at it; nothing you submitted was lost.")
     result.seconds = time.monotonic() - started
     return result
-
-
-MAX_NOTES, MAX_CELL_ERRORS = 20, 50   # with `bounded` messages, these bound the size of a result
-
-
-def error_result(spec, student, reason) -> SubmissionResult:
-    if isinstance(spec, NbgraderSpec):
-        return SubmissionResult(student, spec.name, 0.0, spec.max_score, "error", reason, [
-            TestResult(cell.grade_id, 0.0, cell.points, reason, manual=cell.by_hand, notebook=cell.notebook)
-            for cell in spec.cells])
-    tests = [TestResult(e.grade_id, 0.0, e.points, reason) for e in spec.exercises]
-    tests += [TestResult(grade_id, 0.0, points, reason, manual=True) for grade_id, points in spec.manual.items()]
-    return SubmissionResult(student, spec.name, 0.0, spec.max_score, "error", reason, tests)
 
 
 def _grade(sandbox, course, spec, student, path, other_specs, budgets_for) -> SubmissionResult:
@@ -218,7 +101,7 @@ def _grade(sandbox, course, spec, student, path, other_specs, budgets_for) -> Su
                              and graded[e.grade_id].score < e.points]
                     with course_tolerances(course):
                         graded[exercise.grade_id] = _check(run, runner, spec, exercise, student,
-                                                           test_cells.get(exercise.grade_id), wrong)
+                                                           test_cells.get(exercise.grade_id), wrong, course.root)
     finally:
         runner.close()
     result.tests = [graded.get(e.grade_id) or TestResult(
@@ -250,24 +133,25 @@ def _course_cell_key(spec: AssignmentSpec, cell, source: str) -> str | None:
 
 
 def _check(run: Run, runner: "Runner", spec: AssignmentSpec, exercise: Exercise, student: str,
-           check_cell: int | None, wrong_helpers: list[str]) -> TestResult:
-    """One exercise's hidden checks against the notebook as it stands (a wrong helper it calls replaced by the
-    reference, so that the exercise earns what its own code earns), plus its visible checks' verdict."""
+           check_cell: int | None, wrong_helpers: list[str], root: Path) -> TestResult:
+    """One exercise's hidden checks (the course's at `root`) against the notebook as it stands (a wrong helper it
+    calls replaced by the reference, so that the exercise earns what its own code earns), plus its visible checks'
+    verdict."""
     submission = run.submission(exercise.names, runner.missing_reason())
     checks, helpers = run_fairly(spec.name, exercise.name, submission, student,
-                                 wrong_helpers if run.alive else (), run.rebind)
+                                 wrong_helpers if run.alive else (), run.rebind, root)
     visible, crashed = runner.visible_failure(check_cell)
     # the check cell compared the worked example's value: its message reports it, a hidden check of it would repeat it
     subject = visible.split(" gave ")[0] + " " if " gave " in visible else None
     repeats = [check for check in checks if not check.passed and subject and (
         "worked_example" in check.check or check.message.startswith(subject))]
-    failed = _once([check for check in checks if not check.passed and check not in repeats])
+    failed = explained_once([check for check in checks if not check.passed and check not in repeats])
     own_mistake = any(not check.passed for check in checks)
     if visible and (own_mistake or crashed or not helpers):  # with right helpers, a failed visible check was theirs
         named = dict.fromkeys(check.message[check.message.index(" It looks like you "):] for check in repeats
                               if " It looks like you " in check.message)  # the mistake the repeat named, kept
         failed.insert(0, f"The check cell under this exercise failed: {in_our_style(visible)}{''.join(named)}")
-    lines = ([helper_note(exercise.name, helpers, own_mistake, crashed)] if helpers else []) + _essential(failed)
+    lines = ([helper_note(exercise.name, helpers, own_mistake, crashed)] if helpers else []) + essential(failed)
     output = "\n".join(f"- {bounded(line)}" for line in lines)
     if not failed:
         output += ("\n" if output else "") + (f"All {len(checks)} checks passed." if len(checks) > 1
@@ -275,64 +159,6 @@ def _check(run: Run, runner: "Runner", spec: AssignmentSpec, exercise: Exercise,
     score = 0.0 if crashed else earned(checks, exercise.points)  # as nbgrader scores a cell that raised
     return TestResult(exercise.grade_id, score, exercise.points, output,
                       checks=tuple(checks), visible_failed=bool(visible), helpers=helpers)
-
-
-def with_hand_grades(result: SubmissionResult, grades: dict) -> SubmissionResult:
-    """The result with the instructor's grades of its written answers (grade id -> gradebook.HandGrade) in."""
-    from ..results.scores import points
-
-    for test in result.tests:
-        grade = grades.get(test.name) if test.manual else None
-        if grade is not None and grade.score is not None:
-            test.score, test.pending = float(grade.score), False
-            test.output = f"Written answer: graded by your instructor, {points(grade.score, test.max_score)}." + (
-                f" Comment: {grade.comment}" if grade.comment else "")
-    result.score = round(sum(test.score for test in result.tests), 4)
-    return result
-
-
-def check_cell_verdict(output: str, error: dict | None) -> tuple[str, bool]:
-    """Why a check cell's visible checks failed ("" if they passed), and whether it crashed rather than reported
-    a failed check (then, as in nbgrader, the exercise earns 0). A failed check prints "✗ ..." and perhaps
-    "Hint: ..." on the lines after it (graded cells set `_keep_going`; a CheckFailed error is a crash then)."""
-    if error:
-        return f"{error.get('type')}: {error.get('text', '')}", True
-    lines, failing = [], False
-    for line in output.splitlines():
-        failing = line.startswith("\N{BALLOT X} ") or (failing and line.startswith("Hint: "))
-        if failing:
-            lines.append(line.removeprefix("\N{BALLOT X} "))
-    return "\n".join(lines), False
-
-
-def _once(failed: list[CheckResult]) -> list[str]:
-    """The failed checks' messages, a known mistake's explanation and hint given only the first time it is named."""
-    messages, named = [], set()
-    for check in failed:
-        message = check.message
-        marker = f" It looks like you {check.mistake}."
-        if check.mistake and marker in message:
-            if check.mistake in named:
-                message = message[:message.index(marker)] + f" The same mistake as above ({check.mistake})."
-            named.add(check.mistake)
-        messages.append(message)
-    return messages
-
-
-def in_our_style(visible: str) -> str:
-    """A visible check's failure worded as the hidden checks word theirs: "returned", numbers to 6 digits."""
-    subject = visible.split(" gave ")[0]
-    text = re.sub(r"-?\d+\.\d+(?:e[-+]?\d+)?", lambda number: f"{float(number.group()):.6g}",
-                  visible.replace(" gave ", " is " if subject.isidentifier() else " returned ", 1))
-    # a long list shortened as describe() shortens arrays: its first 8 numbers, then "..."
-    return re.sub(r"\[((?:[^\[\],]+, ){8})[^\[\]]*\]", lambda items: f"[{items.group(1)}...]", text)
-
-
-def _essential(messages: list[str]) -> list[str]:
-    """Each message once; just one line when the exercise was simply not written yet."""
-    unique = list(dict.fromkeys(messages))
-    stub = [message for message in unique if "is not written yet" in message and "check cell" not in message]
-    return stub[:1] or unique
 
 
 def cells_to_run(spec: AssignmentSpec, notebook) -> list[tuple[int, str]]:

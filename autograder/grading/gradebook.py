@@ -31,9 +31,11 @@ from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, SAW
 
 from ..course import notebook as nb
 from ..course.config import CONFIG_FILE, Course, config_file
-from .grade import AssignmentSpec, SubmissionResult
+from .grade import AssignmentSpec
+from ..results.model import SubmissionResult
 from ..course.spec import NbgraderSpec
 from .graded import GRADED, create_graded_table
+from .history import ATTEMPTS, BATCH, EXTENSIONS, Graded, counting_attempt, counting_rule
 
 # nbgrader's import chain reaches jsonschema, which compiles a grammar for the "iri" string format (about
 # 0.9 s) if rfc3987_syntax is installed; no notebook or gradebook schema uses that format.
@@ -304,8 +306,6 @@ class GradebookWriter:
                 self.gradebook = Gradebook(db_url)
                 _stamp_alembic(self.gradebook)
                 create_graded_table(self.gradebook.engine)
-                from ..web.store import ATTEMPTS
-
                 ATTEMPTS.create(self.gradebook.engine, checkfirst=True)  # the service's attempts: one history
                 record_assignment(db_url, course, spec)
             _write_ahead(self.gradebook)
@@ -345,10 +345,7 @@ class GradebookWriter:
 
     def counts_over_service(self, student: str, score: float, timestamp: datetime | None) -> bool:
         """Whether a batch result of `score` handed in at `timestamp` is the attempt that counts under the
-        assignment's counting policy (web/policies.py), over the student's graded attempts in the service."""
-        from ..web.policies import BATCH, Graded, counting_attempt, policy
-        from ..web.store import ATTEMPTS, EXTENSIONS
-
+        assignment's counting policy (history.counting_rule), over the student's graded attempts in the service."""
         try:
             where = (ATTEMPTS.c.student == student) & (ATTEMPTS.c.assignment == self.spec.name)
             attempts = self.gradebook.db.execute(select(ATTEMPTS).where(where, ATTEMPTS.c.status == "done")).all()
@@ -368,7 +365,7 @@ class GradebookWriter:
 
         history = [graded(row.id, row.score or 0.0, row.uploaded_at, row.number) for row in attempts]
         history.append(graded(BATCH, score, handed_in, 0))
-        return counting_attempt(policy(self.course, self.spec.name).counting, history) == BATCH
+        return counting_attempt(counting_rule(self.course, self.spec.name), history) == BATCH
 
     def save(self, result: SubmissionResult, submitted, timestamp: datetime | None = None,
              fingerprint: str = "", *, counts: bool = True, service: bool = False) -> None:
@@ -396,8 +393,6 @@ class GradebookWriter:
         if grades_too:
             self._save_grades(connection, result, submitted, timestamp)
         if batch:
-            from ..web.store import ATTEMPTS
-
             if grades_too:  # the batch's submission counts now, not any of the service's attempts
                 connection.execute(update(ATTEMPTS).where(
                     ATTEMPTS.c.student == result.student, ATTEMPTS.c.assignment == self.spec.name).values(counts=False))

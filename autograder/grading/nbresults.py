@@ -18,7 +18,7 @@ import nbformat
 
 from ..course import notebook as nb
 from .autograded import RESULTS, write_atomically
-from .grade import SubmissionResult, TestResult
+from ..results.model import SubmissionResult, TestResult
 
 
 def submission_result(student: str, assignment: str, graded: list, seconds: float = 0.0) -> SubmissionResult:

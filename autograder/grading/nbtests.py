@@ -24,9 +24,10 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
-from ..checking.checks import bounded
+from ..results.model import bounded
 from ..course.config import Course
-from .grade import Runner, SubmissionResult, TestResult, error_result
+from .grade import Runner
+from ..results.model import SubmissionResult, TestResult, error_result
 from ..engine.sandbox import Sandbox, SandboxError
 from ..course.spec import GradedCell, NbgraderSpec
 

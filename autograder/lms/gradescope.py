@@ -293,7 +293,7 @@ def results_json(result, spec, settings: dict, submitted=None, remarks: tuple[st
     a graded answer is a test with its points and the grader's comment, counted in the score; one not graded
     yet is a test without points ("to be graded by your instructor"), left out of the score, not counted as 0."""
     from ..course import notebook as nb
-    from ..grading.grade import with_hand_grades
+    from ..results.wording import with_hand_grades
     from ..results.scores import count
     from ..present.view import build
 
@@ -370,7 +370,7 @@ def _check_cell_test(exercise, index: int | None, cell_outputs: dict, visibility
     elif index not in cell_outputs:
         status, output = "failed", "The check cell did not run (the time limit for the notebook was reached first)."
     else:
-        from ..grading.grade import check_cell_verdict
+        from ..results.wording import check_cell_verdict
 
         text, error = cell_outputs[index]
         failure, _ = check_cell_verdict(text, error)
@@ -459,7 +459,8 @@ def _grade_submission(root: Path, settings: dict, started: float) -> dict:
 
     from ..grading.batch import SandboxWorker
     from ..course.config import load_course
-    from ..grading.grade import AssignmentSpec, assignment_spec, error_result
+    from ..grading.grade import AssignmentSpec, assignment_spec
+    from ..results.model import error_result
     from ..grading.pipeline import Job, drain
 
     course = load_course(root / "source" / COURSE_FOLDER)

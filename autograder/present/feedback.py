@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import pages
-from ..grading.grade import SubmissionResult
+from ..results.model import SubmissionResult
 from .view import build
 
 logger = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ def run_feedback(args) -> int:
     from ..grading.autograded import read_results
     from ..course.config import load_course
     from ..grading.gradebook import hand_grades
-    from ..grading.grade import with_hand_grades
+    from ..results.wording import with_hand_grades
 
     course = load_course()
     by_hand = hand_grades(args.db or course.db_url, args.assignment)

@@ -17,7 +17,7 @@ from pathlib import Path
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
-from ..checking.checks import Figure
+from ..results.model import Figure
 from ..results import scores
 from ..results.scores import score
 

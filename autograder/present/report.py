@@ -16,9 +16,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..checking.checks import CheckResult
+from ..results.model import CheckResult
 from .feedback import FOLDER, PAGE
-from ..grading.grade import SubmissionResult, TestResult
+from ..results.model import SubmissionResult, TestResult
 from .view import title
 
 logger = logging.getLogger(__name__)
@@ -243,7 +243,7 @@ def build(course, autograded: Path, assignment: str, db_url: str | None = None) 
     written answers' hand grades from the gradebook (the course's unless `db_url`)."""
     from ..course import notebook as nb
     from ..grading.autograded import read_results
-    from ..grading.grade import with_hand_grades
+    from ..results.wording import with_hand_grades
     from ..grading.gradebook import hand_grades
     from .similarity import similar_pairs
 
@@ -328,7 +328,7 @@ def render_report(report: ClassReport, feedback: Path, here: Path, course_root: 
     """The report as one self-contained HTML page (inline styles and SVG), linking each student to their
     feedback page under `feedback` when it exists, relative to the report's folder `here`."""
     from . import pages
-    from ..checking.checks import Figure, Series
+    from ..results.model import Figure, Series
 
     histogram = report.histogram()
     chart = pages.svg(Figure(f"Scores of {len(report.scores)} submissions", "points", "students", (

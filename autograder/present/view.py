@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING
 from ..results.scores import count, points, score as format_score
 
 if TYPE_CHECKING:
-    from ..checking.checks import CheckResult, Figure
-    from ..grading.grade import SubmissionResult, TestResult
+    from ..results.model import CheckResult, Figure
+    from ..results.model import SubmissionResult, TestResult
 
 VISIBILITY = ("score", "worked example", "full")   # what a student sees of a result: less to more
 WORKED_EXAMPLE = "worked_example"   # the hidden checks on the notebook's own worked example carry this in their name
@@ -136,7 +136,7 @@ def headline(score: float, max_score: float, pending: float = 0.0, late_penalty:
 
 def build(result: "SubmissionResult", shown: Shown = Shown(), late_penalty: float = 0.0,
           counts: bool = True) -> ResultView:
-    """What a reader sees of `result` under `shown`. Hand grades must already be in (grade.with_hand_grades);
+    """What a reader sees of `result` under `shown`. Hand grades must already be in (results.wording.with_hand_grades);
     `late_penalty` is nbgrader's, taken off the score; `counts` is False for a service attempt that is not the
     one whose written answers are graded by hand."""
     if shown.now not in VISIBILITY:
@@ -294,9 +294,9 @@ def _mistake(text: str, failed: list["CheckResult"]) -> str | None:
 
 
 def _source(text: str, failed: list["CheckResult"]) -> str:
-    """Which failed check wrote `text` (grade._once may have shortened a repeated mistake's explanation); a
+    """Which failed check wrote `text` (wording.explained_once may have shortened a repeated mistake's explanation); a
     message no check of the exercise matches counts as hidden, so that a policy never shows too much."""
-    from ..checking.checks import bounded
+    from ..results.model import bounded
 
     matching = [check for check in failed if check.message and (
         text == bounded(check.message) or text.startswith(_stem(check)))]

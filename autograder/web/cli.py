@@ -54,7 +54,7 @@ def run_serve(args) -> int:
     from ..grading.gradebook import GradebookError
     from ..engine.sandbox import SandboxError
     from .app import DEFAULT_MAX_UPLOAD_MB, create_app
-    from .policies import PolicyError
+    from ..grading.history import PolicyError
     from .server import CONNECTIONS, PortInUse, check_port, make_server, serve_until_stopped
 
     course = load_course()

@@ -23,12 +23,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from ..grading.autograded import RESULTS
 from ..grading.batch import SandboxWorker, read_submitted, save_or_explain, write_copy
 from ..grading.deferred import Drawn, fill, pending_records
-from ..grading.grade import SubmissionResult, assignment_spec
+from ..grading.grade import assignment_spec
+from ..results.model import SubmissionResult
 from ..grading.gradebook import GradebookError
 from ..grading.pipeline import STOP, Job, drain
 from ..engine.sandbox import MAX_DISPLAY_CHARS
+from ..grading.history import BATCH, Graded, counting_attempt
+from .policies import policy
 from ..course.spec import NbgraderSpec
-from .policies import BATCH, Graded, counting_attempt, policy
 from .store import Attempt, Store
 
 logger = logging.getLogger(__name__)
@@ -328,7 +330,7 @@ class GradingService:
 
     def _counting(self, attempt: Attempt, score: float, others: list[Attempt], batch=None) -> int | str:
         """The attempt that counts (its id, or BATCH) under the assignment's policy, over the service's graded
-        attempts and the batch's graded submission alike (policies.counting_attempt)."""
+        attempts and the batch's graded submission alike (history.counting_attempt)."""
         history = [Graded(other.id, self._after_late_penalty(other, other.score or 0.0), other.uploaded_at,
                           other.number) for other in others]
         history.append(Graded(attempt.id, self._after_late_penalty(attempt, score), attempt.uploaded_at,

@@ -44,7 +44,7 @@ def overview():
 @blueprint.get("/report/<assignment>")
 @instructor_required
 def report(assignment):
-    from ..checking.checks import Figure, Series
+    from ..results.model import Figure, Series
     from ..present.pages import svg
     from ..present.report import build
 

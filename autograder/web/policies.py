@@ -7,15 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
-from typing import Hashable, Iterable
 
+from ..grading.history import PolicyError, configured_policy, counting_of
 from ..present.view import VISIBILITY, Shown  # noqa: F401 (VISIBILITY: what a student sees of a result, less to more)
-
-COUNTING = ("best", "last")
-
-
-class PolicyError(ValueError):
-    """A policy in course_config.py that cannot be used; the message names it and says what is allowed."""
 
 
 @dataclass(frozen=True)
@@ -42,37 +36,9 @@ class Policy:
         return None if self.due is None else self.due + extension
 
 
-@dataclass(frozen=True)
-class Graded:
-    """One graded attempt of a student's history, from the service or from a batch run (`autograder grade`)."""
-    key: Hashable          # what identifies it: the service attempt's id, or BATCH
-    score: float           # after nbgrader's late penalty
-    submitted_at: datetime # when the student handed it in (UTC)
-    order: int = 0         # of attempts handed in at the same moment, the higher is the later
-
-
-BATCH = "batch"   # the key of the attempt `autograder grade` graded (there is at most one per student and assignment)
-
-
-def counting_attempt(counting: str, history: Iterable[Graded]) -> Hashable | None:
-    """The key of the attempt that counts under `counting`, over service and batch attempts alike: "last", the
-    one handed in last; "best", the highest score, of equal ones the one handed in last. None for no attempts."""
-    def handed_in(graded: Graded):
-        return graded.submitted_at, graded.order
-
-    attempts = list(history)
-    if not attempts:
-        return None
-    if counting == "last":
-        return max(attempts, key=handed_in).key
-    return max(attempts, key=lambda graded: (graded.score, *handed_in(graded))).key
-
-
 def policy(course, assignment: str) -> Policy:
     """The policy of `assignment`: the defaults, then the course's "default" entry, then its own."""
-    configured = course.policies or {}
-    merged = {**configured.get("default", {}), **configured.get(assignment, {})}
-    return _parse(merged, assignment)
+    return _parse(configured_policy(course, assignment), assignment)
 
 
 def check_policies(course) -> None:
@@ -118,7 +84,5 @@ def _parse(values: dict, assignment: str) -> Policy:
                 raise PolicyError(f"{where}: {key} must be one of {', '.join(map(repr, VISIBILITY))}")
             result = replace(result, **{key: values[key]})
     if "counting" in values:
-        if values["counting"] not in COUNTING:
-            raise PolicyError(f"{where}: counting must be 'best' or 'last', not {values['counting']!r}")
-        result = replace(result, counting=values["counting"])
+        result = replace(result, counting=counting_of(values, assignment))
     return result

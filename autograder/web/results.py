@@ -7,7 +7,8 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from ..grading.grade import SubmissionResult, with_hand_grades
+from ..results.wording import with_hand_grades
+from ..results.model import SubmissionResult
 from ..present.view import ResultView, Shown, build, headline
 from .gradebook_view import GradebookMarks
 

@@ -15,27 +15,13 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import Boolean, Column, DateTime, Float, Integer, MetaData, String, Table, Text, UniqueConstraint, \
-    create_engine, delete, event, insert, select, update
+from sqlalchemy import Column, DateTime, MetaData, String, Table, Text, create_engine, delete, event, insert, select, \
+    update
 from sqlalchemy.engine import make_url
 
+from ..grading.history import ATTEMPTS, EXTENSIONS, HISTORY
+
 METADATA = MetaData()
-ATTEMPTS = Table(
-    "autograder_attempts", METADATA,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("student", String(128), nullable=False, index=True),
-    Column("assignment", String(128), nullable=False),
-    Column("number", Integer, nullable=False),           # 1, 2, ... per student and assignment
-    Column("status", String(16), nullable=False),        # "receiving", "queued" (acknowledged) or "done"
-    Column("uploaded_at", DateTime, nullable=False),     # UTC
-    Column("finished_at", DateTime),
-    Column("outcome", String(16)),                       # "graded" or "error" (SubmissionResult.status)
-    Column("score", Float),
-    Column("max_score", Float),
-    Column("late", Boolean, nullable=False, default=False),
-    Column("counts", Boolean, nullable=False, default=False),  # the attempt in nbgrader's gradebook
-    UniqueConstraint("student", "assignment", "number"),
-)
 LINKS = Table(
     "autograder_links", METADATA,
     Column("id", String(32), primary_key=True),          # random: the signed token carries it
@@ -70,15 +56,6 @@ SUBMIT_KEYS = Table(
     Column("revoked_at", DateTime),
     Column("expires_at", DateTime),                      # NULL in rows of the first version: created_at + lifetime
 )
-EXTENSIONS = Table(
-    "autograder_extensions", METADATA,
-    Column("student", String(128), primary_key=True),
-    Column("assignment", String(128), primary_key=True),
-    Column("hours", Float, nullable=False),
-    Column("granted_at", DateTime, nullable=False),
-)
-
-
 SUBMIT_KEYS_LIVE = 5     # submit keys in force per student and assignment: a new one replaces the oldest beyond
 SUBMIT_KEY_DAYS = 180    # a submit key's lifetime (a term, with its resits), never beyond the sign-in link's
 MAX_ID = 2 ** 31 - 1   # the largest id an Integer column holds in PostgreSQL (SQLite's go to 2**63 - 1)
@@ -174,6 +151,7 @@ class Store:
         from ..grading.graded import create_graded_table
 
         self.engine = engine_for(db_url)
+        HISTORY.create_all(self.engine)  # the attempts and extensions: one history with the batch's
         METADATA.create_all(self.engine)
         _add_expires_column(self.engine)
         create_graded_table(self.engine)  # the batch's graded submissions: attempts of the same history

@@ -360,7 +360,7 @@ def assignment_state(student: str, assignment: str) -> dict:
 
 def batch_standing_of(batch):
     """What the batch's graded submission counts for (results.counted), as `standings` for the service's."""
-    from ..grading.grade import SubmissionResult
+    from ..results.model import SubmissionResult
     from .results import counted
 
     if batch is None:
@@ -371,7 +371,7 @@ def batch_standing_of(batch):
 
 def render_batch_attempt(student: str, assignment: str, instructor: bool):
     """The result page of the submission `autograder grade` graded, as an attempt's (render_attempt)."""
-    from ..grading.grade import SubmissionResult
+    from ..results.model import SubmissionResult
     from ..present.view import Shown
     from .results import result_view
 

@@ -20,7 +20,8 @@ import pytest
 from autograder.grading.batch import grade_batch
 from autograder.checking.checks import check_file
 from autograder.course.config import load_course
-from autograder.grading.grade import SubmissionResult, assignment_spec
+from autograder.grading.grade import assignment_spec
+from autograder.results.model import SubmissionResult
 from builders import solution, write
 from catalogue import A1, BY_STUDENT, CONTROL, HOSTILE, Targets, victim_answers_text
 from expectations import digest

@@ -7,7 +7,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from autograder.grading.grade import SubmissionResult
+from autograder.results.model import SubmissionResult
 from autograder.engine.sandbox import FIRST_UID
 from test_engine_hostile import processes_of
 

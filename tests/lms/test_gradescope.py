@@ -416,7 +416,7 @@ def test_any_submission_metadata_gives_a_list_of_users_and_no_crash(tmp_path_fac
 
 
 def test_one_point_left_to_grade_is_singular_and_a_hand_grade_of_0_counts_as_graded(course):
-    from autograder.grading.grade import SubmissionResult, TestResult
+    from autograder.results.model import SubmissionResult, TestResult
     from autograder.grading.gradebook import HandGrade
     from autograder.lms.gradescope import results_json
 

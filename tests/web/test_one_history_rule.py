@@ -1,15 +1,20 @@
 """The counting rule over one history: the service's attempts and the batch's graded submission alike
-(policies.counting_attempt), and the batch's record as the service reads it (Store.batch_attempts)."""
+(history.counting_attempt), and the batch's record as the service reads it (Store.batch_attempts)."""
 import json
+import re
 import sqlite3
+from dataclasses import replace
 from datetime import datetime, timedelta
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from autograder.web.policies import BATCH, Graded, counting_attempt
+from autograder.grading.history import BATCH, Graded, PolicyError, counting_attempt, counting_rule
+from autograder.web.policies import policy
 from autograder.web.store import Store
 
+A1 = "01-gradient-descent"
 START = datetime(2026, 10, 1)
 scores = st.sampled_from([0.0, 2.5, 5.0, 7.0, 9.0])   # few values: ties between attempts are common
 minutes = st.integers(0, 20)                           # few moments: attempts handed in at the same time too
@@ -70,6 +75,25 @@ def test_later_worse_web_attempts_never_replace_a_better_batch_grade_under_best(
     else:  # as good or better, and later: the web attempt
         assert counted != BATCH
     assert counting_attempt("last", [batch, *web]) == len(web_scores)
+
+
+COUNTINGS = st.sampled_from(["best", "last", "first", 3, None])   # with two a policy must refuse
+POLICIES = st.dictionaries(st.sampled_from(["default", A1, "02-slopes-and-updates"]),
+                           st.dictionaries(st.just("counting"), COUNTINGS, max_size=1), max_size=3)
+
+
+@given(POLICIES)
+def test_the_batch_counts_by_the_rule_the_service_counts_by(course, policies):
+    """The gradebook (batch) reads only the counting rule, the service the whole policy: they must agree, and
+    refuse a wrong rule with the same words."""
+    configured = replace(course, policies=policies)
+    try:
+        service = policy(configured, A1).counting
+    except PolicyError as error:
+        with pytest.raises(PolicyError, match=re.escape(str(error))):
+            counting_rule(configured, A1)
+    else:
+        assert counting_rule(configured, A1) == service
 
 
 def test_the_issue_s_case_best_keeps_the_batch_7_last_takes_the_web_5():

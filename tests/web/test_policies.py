@@ -4,7 +4,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from autograder.web.policies import Policy, PolicyError, check_policies, policy
+from autograder.grading.history import PolicyError
+from autograder.web.policies import Policy, check_policies, policy
 
 A1, A2 = "01-gradient-descent", "02-slopes-and-updates"
 
@@ -49,7 +50,7 @@ def test_a_wrong_policy_is_named_with_what_is_allowed(course, policies, says):
 def test_the_best_attempt_is_chosen_after_nbgraders_late_penalty(tmp_path):
     from autograder.course.config import load_course
     from autograder.web.grading import GradingService
-    from autograder.web.policies import BATCH
+    from autograder.grading.history import BATCH
     from autograder.web.store import Attempt, BatchAttempt, Store
     from served import ONE_ASSIGNMENT_CONFIG, make_course
 
