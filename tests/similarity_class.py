@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-KINDS = ("verbatim", "renamed", "reordered", "comprehension", "merged", "bug")
+KINDS = ("verbatim", "renamed", "reordered", "comprehension", "merged", "bug", "merged-renamed")
 
 NAMES = {
     "p": ["positions", "path", "xs", "history", "points", "trajectory"],
@@ -325,7 +325,7 @@ def labelled_class(assignment: str, seed: int, honest: int = 23) -> Labelled:
         return student
 
     number = honest
-    for kind in KINDS:
+    for kind in KINDS[:-1]:
         copier = f"s{seed:02d}_{number:03d}"
         number += 1
         if kind == "comprehension":
@@ -362,6 +362,21 @@ def labelled_class(assignment: str, seed: int, honest: int = 23) -> Labelled:
             codes[copier] = {e: codes[original if e in half else other][e] for e in exercises}
             copies[tuple(sorted((other, copier)))] = kind
         copies[tuple(sorted((original, copier)))] = kind
+    # merged from two students, then renamed and commented: planted last, from a stream of its own, so the classes of
+    # the other kinds are as they were
+    side = random.Random(f"{assignment}/{seed}/merged-renamed")
+    honest_students = sorted(styles)
+    pool = [student for student in honest_students if student in unused] if len(unused) >= 2 else honest_students
+    first, second = side.sample(pool, 2)
+    half = set(side.sample(exercises, len(exercises) // 2))
+    mine = {e: Style(**vars(styles[first if e in half else second][e])) for e in exercises}
+    for style in mine.values():
+        style.names = _names(side, avoid=style.names)
+        style.comments = tuple((side.randrange(10), side.choice(COMMENTS)) for _ in range(side.randrange(1, 3)))
+    copier = f"s{seed:02d}_{number:03d}"
+    codes[copier] = _write(assignment, headers, mine)
+    for source in (first, second):
+        copies[tuple(sorted((source, copier)))] = "merged-renamed"
     return Labelled(assignment, codes, copies, given_code(assignment))
 
 
