@@ -5,8 +5,8 @@
 Prints, for the seeds the thresholds were chosen on (--tuned) and for seeds never looked at while choosing them
 (--held-out) apart: per disguise kind how many planted copy pairs were listed, the honest pairs listed per class
 (how many classes list none, one, two...), the same classes with one more copier, merged and then renamed and
-commented (found, and the honest pairs listed then), how often an honest student's exercise has an honest twin (the generator's
-honest variety), and the CPU time `similar_pairs` takes for one class of about `--students` students
+commented (found, and the honest pairs listed then), how often an honest student's exercise has an honest twin (the
+generator's honest variety), and the CPU time `similar_pairs` takes for one class of about `--students` students
 (tests/similarity_class.py writes them all).
 """
 import argparse
