@@ -4,8 +4,9 @@
 
 Prints, for the seeds the thresholds were chosen on (--tuned) and for seeds never looked at while choosing them
 (--held-out) apart: per disguise kind how many planted copy pairs were listed, the honest pairs listed per class
-(how many classes list none, one, two...), how often an honest student's exercise has an honest twin (the generator's
-honest variety), and the CPU time `similar_pairs` takes for one class of about `--students` students
+(how many classes list none, one, two...), the same classes with one more copier, merged and then renamed and
+commented (found, and the honest pairs listed then), how often an honest student's exercise has an honest twin (the
+generator's honest variety), and the CPU time `similar_pairs` takes for one class of about `--students` students
 (tests/similarity_class.py writes them all).
 """
 import argparse
@@ -16,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from similarity_class import ASSIGNMENTS, KINDS, labelled_class  # noqa: E402
+from similarity_class import ASSIGNMENTS, KINDS, MERGED_RENAMED, labelled_class  # noqa: E402
 
 from autograder.present import similarity  # noqa: E402
 from autograder.present.similarity import similar_pairs  # noqa: E402
@@ -51,6 +52,7 @@ def seeds(text: str) -> range:
 
 def measure(what: str, seed_range: range) -> None:
     found, planted, honest, twins, over = Counter(), Counter(), [], [], []
+    renamed_found, renamed_honest = 0, []
     for assignment in ASSIGNMENTS:
         for seed in seed_range:
             labelled = labelled_class(assignment, seed)
@@ -62,6 +64,10 @@ def measure(what: str, seed_range: range) -> None:
             honest.append(len(listed - set(labelled.copies)))
             if honest[-1] > 1:
                 over.append(f"{assignment[:2]} seed {seed}")
+            labelled = labelled_class(assignment, seed, merged_renamed=True)
+            listed = {(pair.first, pair.second) for pair in similar_pairs(labelled.codes, labelled.given)}
+            renamed_found += sum(pair in listed for pair, kind in labelled.copies.items() if kind == MERGED_RENAMED)
+            renamed_honest.append(len(listed - set(labelled.copies)))
     print(f"{what}: {len(honest)} labelled classes of about 30 students ({', '.join(ASSIGNMENTS)}, "
           f"seeds {seed_range[0]}-{seed_range[-1]})")
     print(f"  {'disguise':<14} {'found':>9}  recall")
@@ -74,6 +80,10 @@ def measure(what: str, seed_range: range) -> None:
           + ", ".join(f"{n}: {per_class[n]}" for n in sorted(per_class)))
     if over:
         print(f"  classes with more than one honest pair: {', '.join(over)}")
+    per_class = Counter(renamed_honest)
+    print(f"  with a copy merged, then renamed and commented, in each class: {renamed_found}/{2 * len(honest)} "
+          f"({renamed_found / (2 * len(honest)):.0%}) of its pairs found; honest pairs {sum(renamed_honest)}, "
+          "classes listing " + ", ".join(f"{n}: {per_class[n]}" for n in sorted(per_class)))
     print(f"  honest students' exercises (10+ own fingerprints) another honest student wrote alike: "
           f"{sum(twins) / len(twins):.0%}")
 

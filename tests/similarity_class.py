@@ -17,6 +17,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 KINDS = ("verbatim", "renamed", "reordered", "comprehension", "merged", "bug")
+MERGED_RENAMED = "merged-renamed"   # planted only when asked: merged from two students, then renamed and commented
 
 NAMES = {
     "p": ["positions", "path", "xs", "history", "points", "trajectory"],
@@ -291,8 +292,9 @@ def _add_bug(code: str, rng: random.Random) -> str:
     return header + _ + body
 
 
-def labelled_class(assignment: str, seed: int, honest: int = 23) -> Labelled:
-    """About 30 students: `honest` who wrote their own code, and one planted copy group per disguise kind."""
+def labelled_class(assignment: str, seed: int, honest: int = 23, merged_renamed: bool = False) -> Labelled:
+    """About 30 students: `honest` who wrote their own code, and one planted copy group per disguise kind; with
+    `merged_renamed`, one more copier (MERGED_RENAMED), the same class otherwise."""
     rng = random.Random(f"{assignment}/{seed}")
     headers = release_headers(assignment)
     exercises = list(WAYS[assignment])
@@ -362,7 +364,28 @@ def labelled_class(assignment: str, seed: int, honest: int = 23) -> Labelled:
             codes[copier] = {e: codes[original if e in half else other][e] for e in exercises}
             copies[tuple(sorted((other, copier)))] = kind
         copies[tuple(sorted((original, copier)))] = kind
+    if merged_renamed:
+        _plant_merged_renamed(assignment, seed, headers, styles, codes, copies, unused, f"s{seed:02d}_{number:03d}")
     return Labelled(assignment, codes, copies, given_code(assignment))
+
+
+def _plant_merged_renamed(assignment: str, seed: int, headers: dict[str, str], styles: dict[str, dict[str, Style]],
+                          codes: dict, copies: dict, unused: list[str], copier: str) -> None:
+    """A copier who took half the exercises from one honest student and the rest from another (not copied yet, when
+    two are left), then renamed and commented them; from a stream of its own, so the class is otherwise the same."""
+    exercises = list(WAYS[assignment])
+    side = random.Random(f"{assignment}/{seed}/merged-renamed")
+    honest_students = sorted(styles)
+    pool = [student for student in honest_students if student in unused] if len(unused) >= 2 else honest_students
+    first, second = side.sample(pool, 2)
+    half = set(side.sample(exercises, len(exercises) // 2))
+    mine = {e: Style(**vars(styles[first if e in half else second][e])) for e in exercises}
+    for style in mine.values():
+        style.names = _names(side, avoid=style.names)
+        style.comments = tuple((side.randrange(10), side.choice(COMMENTS)) for _ in range(side.randrange(1, 3)))
+    codes[copier] = _write(assignment, headers, mine)
+    for source in (first, second):
+        copies[tuple(sorted((source, copier)))] = MERGED_RENAMED
 
 
 def given_code(assignment: str) -> list[str]:

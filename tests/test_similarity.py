@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from autograder.present.similarity import similar_pairs, tokens
-from similarity_class import ASSIGNMENTS, HABITS, KINDS, labelled_class
+from similarity_class import ASSIGNMENTS, HABITS, KINDS, MERGED_RENAMED, labelled_class
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -162,6 +162,25 @@ def test_the_labelled_class_builds_every_seed_and_every_copy_differs_as_planted(
                     if kind == "bug":   # one exercise changed, always (some have nothing to break: the next one)
                         assert same == len(labelled.codes[copier]) - 1, (assignment, seed, honest)
     labelled_class("04-linear-regression", 9)   # raised StopIteration: no honest student with a loop left
+
+
+def test_a_merged_and_renamed_copy_is_planted_in_the_same_class_and_is_its_sources_code_but_for_names():
+    for assignment in ASSIGNMENTS:
+        for seed, honest in ((0, 23), (1, 23), (2, 7)):   # 7: every honest student is copied already
+            plain = labelled_class(assignment, seed, honest=honest)
+            labelled = labelled_class(assignment, seed, honest=honest, merged_renamed=True)
+            (copier,) = set(labelled.codes) - set(plain.codes)
+            assert {s: c for s, c in labelled.codes.items() if s != copier} == plain.codes
+            sources = [set(pair) - {copier} for pair, kind in labelled.copies.items() if kind == MERGED_RENAMED]
+            assert {p: k for p, k in labelled.copies.items() if k != MERGED_RENAMED} == plain.copies
+            kept = frozenset(labelled.codes[copier])
+            supplied = Counter()
+            for exercise, code in labelled.codes[copier].items():
+                like = [source for (source,) in sources if words(labelled.codes[source][exercise], kept) == words(
+                    code, kept)]
+                assert like and all(labelled.codes[source][exercise] != code for source in like), (seed, exercise)
+                supplied.update(like)
+            assert len(supplied) == 2, (assignment, seed, supplied)
 
 
 def test_a_habit_rewrites_only_what_it_says():
