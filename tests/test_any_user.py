@@ -298,3 +298,58 @@ def test_a_user_without_privileges_releases_and_grades_an_nbgrader_course_with_n
     totals = [sum(score or 0 for (who, _, _), score in expected.items() if who == student) for student in students]
     # and the summary's (the pipeline's, as for any assignment) mean and median are of nbgrader's totals
     assert f"score: mean {statistics.mean(totals):.2f}, median {statistics.median(totals):.2f}" in said[1]
+
+
+def test_a_user_without_privileges_serves_an_nbgrader_course_with_nbgraders_scores(installed, tmp_path):
+    """ps1 served by `autograder serve` run as a user without privileges, from the user's non-editable install, in a
+    folder the user owns (issue 28): bitdiddle and hacker upload both notebooks as one attempt each through HTTP, and
+    every cell's score in the user's gradebook is the one `nbgrader autograde` gives (run here on a copy)."""
+    import re
+
+    import requests
+
+    from test_nbgrader_course import PS1, autograde, nbgrader_cells
+
+    user, workspace, python = installed
+    ours, theirs = workspace / "ps1-served", tmp_path / "ps1"
+    for root in (ours, theirs):
+        shutil.copytree(PS1 / "source", root / "source")
+        (root / "nbgrader_config.py").write_text("c = get_config()\nc.CourseDirectory.course_id = 'ps1course'\n")
+    shutil.copytree(PS1 / "submitted", theirs / "submitted")
+    record = pwd.getpwnam(user)
+    for folder, _, names in os.walk(ours):
+        for path in [folder, *(os.path.join(folder, name) for name in names)]:
+            os.chown(path, record.pw_uid, record.pw_gid)
+    students, notebooks = ("bitdiddle", "hacker"), ("problem1", "problem2")
+    env = _clean_environment(workspace)
+    server = subprocess.Popen(_as_user(user, [python, "-m", "autograder", "serve", "--port", "0", "--workers", "1"]),
+                              cwd=ours, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        url = "http://127.0.0.1:" + re.search(r"127\.0\.0\.1:(\d+)", server.stdout.readline()).group(1)
+        printed = subprocess.run(_as_user(user, [python, "-m", "autograder", "serve", "links", "--create", "--url",
+                                                 url, *(f"--student={student}" for student in students)]),
+                                 cwd=ours, env=env, capture_output=True, text=True, timeout=120)
+        assert printed.returncode == 0, printed.stderr[-3000:]
+        links = {line.split("\t")[1]: line.split("\t")[2] for line in printed.stdout.splitlines()}
+        for student in students:
+            client = requests.Session()
+            page = client.get(links[student], timeout=30)
+            page = client.get(f"{url}/assignments/ps1", timeout=30)
+            assert page.status_code == 200, page.text[:500]
+            token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+            files = [("notebook", (f"{name}.ipynb", (PS1 / "submitted" / student / "ps1" / f"{name}.ipynb")
+                                   .read_bytes())) for name in notebooks]
+            answer = client.post(f"{url}/assignments/ps1/attempts", data={"csrf_token": token}, files=files,
+                                 allow_redirects=False, timeout=60)
+            assert answer.status_code == 303, answer.text[:500]
+            path = answer.headers["Location"].removeprefix(url)
+            deadline = time.monotonic() + 180
+            while not client.get(f"{url}{path}/status?wait=5", timeout=30).json()["done"]:
+                assert time.monotonic() < deadline, f"{student}'s attempt was not graded within 180 s"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    autograde(theirs, "ps1")
+    expected = nbgrader_cells(theirs, "ps1", students, notebooks)
+    assert nbgrader_cells(ours, "ps1", students, notebooks) == expected
+    assert all(path.stat().st_uid == record.pw_uid for path in (ours / "autograded").rglob("*"))

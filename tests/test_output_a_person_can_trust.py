@@ -93,7 +93,7 @@ def test_the_legend_names_only_the_marks_the_table_has_and_says_what_they_mean()
 
 
 def result(student, seconds, score=1.0, max_score=7.0):
-    return SimpleNamespace(student=student, seconds=seconds, score=score, max_score=max_score, status="graded")
+    return SimpleNamespace(student=student, seconds=seconds, score=score, max_score=max_score, status="graded", flags=[])
 
 
 @given(st.lists(st.tuples(st.floats(min_value=0, max_value=100), st.floats(min_value=0, max_value=30)),
