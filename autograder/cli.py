@@ -14,7 +14,7 @@ from .course.config import NoCourse, course_folder, load_course
 # needs a course folder of its own.
 WITHOUT_A_COURSE = ("demo", "submit")
 # Verbs that also take an assignment of an nbgrader course graded by its notebooks' own test cells (nbtests.py).
-IN_NOTEBOOKS_TOO = ("grade", "feedback", "report")
+IN_NOTEBOOKS_TOO = ("grade", "feedback", "report", "lti")
 
 # A worker alternates between its sandbox running student code and the grader running checks; one extra
 # worker keeps every core busy meanwhile (measured: +20 to +50% notebooks per second on 2 cores).

@@ -31,6 +31,21 @@ def test_a_course_root_variable_naming_a_folder_without_a_course_is_refused(outs
     assert f"AUTOGRADER_COURSE_ROOT is {outside}, which has no course_config.py" in capsys.readouterr().err
 
 
+def test_a_course_root_variable_naming_an_nbgrader_course_finds_it(outside, monkeypatch):
+    """An nbgrader course as it is (nbgrader_config.py and source/, no course_config.py) is a course for
+    AUTOGRADER_COURSE_ROOT as it is for the working directory; nbgrader_config.py alone is not."""
+    from autograder.course.config import NoCourse, course_folder
+
+    (outside / "nbgrader_config.py").write_text("c = get_config()\n")
+    monkeypatch.setenv("AUTOGRADER_COURSE_ROOT", str(outside))
+    with pytest.raises(NoCourse, match="nor nbgrader_config.py with a source/ folder"):
+        course_folder()
+    (outside / "source").mkdir()
+    assert course_folder() == outside.resolve()
+    monkeypatch.delenv("AUTOGRADER_COURSE_ROOT")
+    assert course_folder(outside / "source") == outside.resolve()
+
+
 def test_a_subfolder_of_a_course_finds_the_course(outside, capsys, monkeypatch):
     monkeypatch.chdir(ROOT / "source")
     assert main(["grade", "no-such-assignment"]) == 2

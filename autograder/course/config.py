@@ -64,21 +64,27 @@ class NoCourse(LookupError):
     """No course folder where the command was run; the message says where it looked."""
 
 
+def is_nbgrader_course(folder: Path) -> bool:
+    """An nbgrader course as it is: its own nbgrader_config.py and a source/ folder."""
+    return (folder / NBGRADER_CONFIG).is_file() and (folder / "source").is_dir()
+
+
 def course_folder(start: Path | None = None) -> Path:
     """The course root as a command finds it: $AUTOGRADER_COURSE_ROOT, else the nearest folder upwards holding
-    course_config.py; raises NoCourse, naming the folder, when there is none."""
+    course_config.py (else nbgrader_config.py beside a source/ folder: an nbgrader course); raises NoCourse, naming the folder, when there is none."""
     if os.environ.get("AUTOGRADER_COURSE_ROOT"):
         root = Path(os.environ["AUTOGRADER_COURSE_ROOT"]).resolve()
-        if not (root / CONFIG_FILE).is_file():
-            raise NoCourse(f"AUTOGRADER_COURSE_ROOT is {root}, which has no {CONFIG_FILE}. Point it at your course "
-                           "folder, or unset it and run the command inside the course folder.")
+        if not (root / CONFIG_FILE).is_file() and not is_nbgrader_course(root):
+            raise NoCourse(f"AUTOGRADER_COURSE_ROOT is {root}, which has no {CONFIG_FILE} (nor {NBGRADER_CONFIG} "
+                           "with a source/ folder). Point it at your course folder, or unset it and run the command "
+                           "inside the course folder.")
         return root
     here = (start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
         if (folder / CONFIG_FILE).is_file():
             return folder
-    for folder in (here, *here.parents):  # else an nbgrader course, unchanged: its own config and a source/ folder
-        if (folder / NBGRADER_CONFIG).is_file() and (folder / "source").is_dir():
+    for folder in (here, *here.parents):  # else an nbgrader course, unchanged
+        if is_nbgrader_course(folder):
             return folder
     raise NoCourse(f"no course found: there is no {CONFIG_FILE} in {here} or any folder above it. Run the command "
                    f"in your course folder (the one holding {CONFIG_FILE}), or set AUTOGRADER_COURSE_ROOT to it.")

@@ -235,6 +235,31 @@ def test_a_student_launched_from_the_lms_uploads_and_the_score_arrives_in_its_co
         pytest.approx(hacker), 13, "FullyGraded")   # written answers' points wait for formgrader, as nbgrader's do
 
 
+def test_lti_publish_from_the_command_line_sends_the_gradebooks_score(ps1, platform, monkeypatch, capsys):
+    """`autograder lti publish ps1` (an assignment graded by its notebooks' test cells) sends the gradebook's score of
+    the launched student to the link's column, as for the course's own assignments."""
+    from autograder.cli import main
+
+    theirs, server = ps1
+    client = requests.Session()
+    url, form = launch_form(platform, client, user="u-ada", link="rl-ps1", title="Problem set 1: ps1",
+                            email="ada@uni.edu", name="Ada Lovelace")
+    landed = client.post(url, data=form)
+    assert landed.status_code == 200, landed.text[:300]
+    answer = client.post(f"{server.url}/assignments/ps1/attempts", data={"csrf_token": csrf_token(landed.text)},
+                         files=[("notebook", (name, data)) for name, data in submitted("hacker").items()],
+                         allow_redirects=False)
+    wait_done(client, server.url, answer.headers["Location"].removeprefix(server.url), timeout=120)
+    deadline = time.monotonic() + 90  # the service's own publication first, so that it cannot be the one we see
+    while (platform.ps1_lineitem, "u-ada") not in platform.scores and time.monotonic() < deadline:
+        time.sleep(0.2)
+    platform.scores.clear()
+    monkeypatch.setenv("AUTOGRADER_COURSE_ROOT", str(server.course.root))
+    assert main(["lti", "publish", "ps1"]) == 0, capsys.readouterr()
+    hacker = sum(score or 0 for (who, _, _), score in theirs.items() if who == "hacker")
+    assert platform.scores[(platform.ps1_lineitem, "u-ada")]["scoreGiven"] == pytest.approx(hacker)
+
+
 def test_deep_linking_offers_the_assignment_with_the_sum_of_its_cells_points(ps1, platform):
     _, server = ps1
     client = requests.Session()
