@@ -130,7 +130,7 @@ def test_unreachable_database_is_one_clear_message_and_writes_nothing(course_cop
     assert "Traceback" not in done.stderr
     assert "hush-hush" not in done.stdout + done.stderr
     assert sorted(path.name for path in course_copy.iterdir()) == [
-        "course_config.py", "nbgrader_config.py", "release", "source", "submitted"]
+        "course_config.py", "hidden", "nbgrader_config.py", "release", "source", "submitted"]
 
 
 def test_sqlite_gradebook_in_a_missing_folder_is_a_clear_message(course_copy):

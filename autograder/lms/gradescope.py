@@ -13,6 +13,7 @@ answer is "to be graded by your instructor", left out of the score rather than c
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -433,7 +434,10 @@ class ResultsFile:
     def take(self, job, result) -> None:
         from ..course import notebook as nb
         from ..engine.sandbox import isolation
+        from ..grading.deferred import Drawn
 
+        if isinstance(result, Drawn):  # figures drawn after the verdict: results.json shows none
+            return
         submitted = None
         if job.path is not None:
             print(f"{job.path}: {scores.score(result.score)} points ({result.status}); "
@@ -463,7 +467,8 @@ def _grade_submission(root: Path, settings: dict, started: float) -> dict:
     from ..results.model import error_result
     from ..grading.pipeline import Job, drain
 
-    course = load_course(root / "source" / COURSE_FOLDER)
+    # results.json shows no figure of the student's: none is kept, so none waits to be drawn after the verdict
+    course = dataclasses.replace(load_course(root / "source" / COURSE_FOLDER), keep_figures=False)
     spec = assignment_spec(course, settings["assignment"])
     student = _student_id(root)
     path, problem = find_notebook(root / "submission", spec.notebook)

@@ -99,7 +99,7 @@ class HostileBatch:
 
 
 def copy_course_with_secrets(dest: Path, secret: str) -> Path:
-    for name in ("source", "release"):
+    for name in ("source", "release", "hidden"):
         shutil.copytree(ROOT / name, dest / name)
     shutil.copy(ROOT / "nbgrader_config.py", dest / "nbgrader_config.py")
     (dest / "course_config.py").write_text((ROOT / "course_config.py").read_text() + f"\n# {secret}\n")

@@ -38,7 +38,7 @@ def graded(tmp_path_factory):
     """(student, assignment) -> SubmissionResult, for every case, graded in one batch of every assignment on a
     course copy."""
     root = tmp_path_factory.mktemp("labelled")
-    for name in ("source", "release"):
+    for name in ("source", "release", "hidden"):
         shutil.copytree(ROOT / name, root / name)
     for name in ("course_config.py", "nbgrader_config.py"):
         shutil.copy(ROOT / name, root / name)
