@@ -19,7 +19,7 @@ from nbgrader.api import Gradebook
 
 from autograder.grading import distributed as cluster_grading
 from autograder.grading.batch import find_submissions, grade_batch
-from autograder.course.config import load_course
+from autograder.course.config import course_at, load_course
 from autograder.grading.distributed import ClusterError, ClusterPool, course_fingerprint, grade_task
 from autograder.results.model import SubmissionResult
 from course_files import ROOT, copy_course
@@ -215,7 +215,7 @@ def test_fingerprint_ignores_where_the_course_lives_but_not_its_settings(course,
     assert course_fingerprint(load_course(course_copy), A1) == course_fingerprint(course, A1)
     config = course_copy / "course_config.py"
     config.write_text(config.read_text().replace("c.Autograder.rtol = 1e-6", "c.Autograder.rtol = 1e-3"))
-    load_course.cache_clear()
+    course_at.cache_clear()
     assert load_course(course_copy).rtol == 1e-3
     assert course_fingerprint(load_course(course_copy), A1) != course_fingerprint(course, A1)
 

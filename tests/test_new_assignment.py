@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from autograder.course import notebook as nb
 from autograder.authoring import scaffold
 from autograder.checking.checks import load_checks
-from autograder.course.config import load_course
+from autograder.course.config import course_at, load_course
 from autograder.authoring.lint import lint_source
 from autograder.authoring.scaffold import ScaffoldError, new_assignment, with_assignment
 from course_files import ROOT
@@ -30,9 +30,9 @@ def small_course(tmp_path, monkeypatch):
     for name in FILES_OF_A_COURSE:
         shutil.copy(ROOT / name, tmp_path / name)
     monkeypatch.setenv("AUTOGRADER_COURSE_ROOT", str(tmp_path))
-    load_course.cache_clear()
+    course_at.cache_clear()
     yield tmp_path
-    load_course.cache_clear()
+    course_at.cache_clear()
 
 
 def tree(root: Path) -> dict[str, bytes]:
@@ -134,7 +134,7 @@ def test_any_name_is_taken_whole_or_refused_with_nothing_written(small_course, n
         shutil.rmtree(small_course / "source")
         shutil.rmtree(small_course / "hidden")
         (small_course / "course_config.py").write_bytes(before["course_config.py"])
-        load_course.cache_clear()
+        course_at.cache_clear()
 
 
 def test_a_config_that_does_not_parse_is_refused(small_course):

@@ -50,3 +50,16 @@ def test_a_subfolder_of_a_course_finds_the_course(outside, capsys, monkeypatch):
     monkeypatch.chdir(ROOT / "source")
     assert main(["grade", "no-such-assignment"]) == 2
     assert capsys.readouterr().err.startswith("Unknown assignment 'no-such-assignment'")
+
+
+def test_the_course_read_follows_the_course_root_variable(outside, monkeypatch):
+    """load_course() reads the course AUTOGRADER_COURSE_ROOT names now, not the first one a process read (the service's
+    `lti publish` of an nbgrader course, run in the same process as another course, was refused as unknown)."""
+    from autograder.course.config import load_course
+
+    (outside / "nbgrader_config.py").write_text("c = get_config()\nc.CourseDirectory.course_id = 'elsewhere'\n")
+    (outside / "source").mkdir()
+    monkeypatch.setenv("AUTOGRADER_COURSE_ROOT", str(ROOT))
+    assert load_course().root == ROOT.resolve()
+    monkeypatch.setenv("AUTOGRADER_COURSE_ROOT", str(outside))
+    assert (load_course().root, load_course().course_id) == (outside.resolve(), "elsewhere")

@@ -7,7 +7,7 @@ import nbformat
 import pytest
 
 from autograder.course import notebook as nb
-from autograder.course.config import load_course
+from autograder.course.config import course_at
 from autograder.checking.checks import load_checks
 from autograder.authoring.lint import KEEP_GOING, keeps_going, lint_source
 from autograder.authoring.scaffold import new_assignment
@@ -22,10 +22,10 @@ def scaffolded(tmp_path, monkeypatch):
     for name in ("course_config.py", "nbgrader_config.py"):
         shutil.copy(ROOT / name, tmp_path / name)
     monkeypatch.setenv("AUTOGRADER_COURSE_ROOT", str(tmp_path))
-    load_course.cache_clear()
+    course_at.cache_clear()
     made = new_assignment(tmp_path, A5)
     yield made
-    load_course.cache_clear()
+    course_at.cache_clear()
 
 
 def edit_cell(path, grade_id, change):

@@ -58,7 +58,7 @@ def check_name(assignment: str, notebook: str) -> None:
 def new_assignment(root: Path, assignment: str, notebook: str | None = None) -> NewAssignment:
     """Add `assignment` to the course at `root`; raises ScaffoldError, having written nothing, if it cannot."""
     from ..checking.checks import check_file
-    from ..course.config import load_course
+    from ..course.config import course_at
 
     notebook = notebook or default_notebook(assignment)
     check_name(assignment, notebook)
@@ -82,7 +82,7 @@ def new_assignment(root: Path, assignment: str, notebook: str | None = None) -> 
     _write_all({target.check_file: _check_file_text(assignment),
                 target.notebook: _notebook_text(assignment, target.check_file.relative_to(root)),
                 config_path: new_config})  # the config last: the course learns of the assignment once its files exist
-    load_course.cache_clear()
+    course_at.cache_clear()
     return target
 
 

@@ -108,9 +108,15 @@ def config_file(root: Path) -> str:
         else NBGRADER_CONFIG
 
 
-@lru_cache(maxsize=None)
 def load_course(root: Path | None = None) -> Course:
-    root = Path(root).resolve() if root else find_root()
+    """The course at `root`, else the one find_root() finds now (read once per folder and process: the cache is
+    keyed by the folder, so a later change of AUTOGRADER_COURSE_ROOT or of the working directory is seen)."""
+    return course_at(Path(root).resolve() if root else find_root())
+
+
+@lru_cache(maxsize=None)
+def course_at(root: Path) -> Course:
+    """The course in the folder `root` (resolved), read once per process."""
     config = PyFileConfigLoader(config_file(root), path=str(root)).load_config()
     ours = {"assignments": {}, **{key: value for key, value in config.Autograder.items()}}  # nbgrader's: in source/
     db_url = config.CourseDirectory.get("db_url", "sqlite:///gradebook.db")
