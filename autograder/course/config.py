@@ -117,6 +117,11 @@ def load_course(root: Path | None = None) -> Course:
 @lru_cache(maxsize=None)
 def course_at(root: Path) -> Course:
     """The course in the folder `root` (resolved), read once per process."""
+    return read_course(root)
+
+
+def read_course(root: Path) -> Course:
+    """The course in the folder `root`, read from its configuration file now (the service, when the file changed)."""
     config = PyFileConfigLoader(config_file(root), path=str(root)).load_config()
     ours = {"assignments": {}, **{key: value for key, value in config.Autograder.items()}}  # nbgrader's: in source/
     db_url = config.CourseDirectory.get("db_url", "sqlite:///gradebook.db")

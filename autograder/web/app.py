@@ -64,11 +64,11 @@ class Service:
         return [*course.assignments, *(name for name in self.grader.specs if name not in course.assignments)]
 
     def _reload(self, seen) -> None:
-        from ..course.config import load_course
+        from ..course.config import read_course
         from .policies import check_policies
 
         try:
-            course = load_course.__wrapped__(self._course.root)  # not the cached one: the file changed
+            course = read_course(self._course.root)  # not the cached one: the file changed
             check_policies(course)
         except Exception as error:  # e.g. a file saved half-way through an edit: keep the course as it was
             logger.warning("course_config.py changed but cannot be used (%s); the service keeps the course as it "
