@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from .course.config import NoCourse, course_folder, load_course
+from .checking.checks import NoCheckFile
 
 # The demo grades the sample class bundled with the package, and submit sends a notebook to a service: neither
 # needs a course folder of its own.
@@ -138,7 +139,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.assignment not in known:
             print(f"Unknown assignment {args.assignment!r}. The course has: {', '.join(known)}", file=sys.stderr)
             return 2
-    return args.run(args)
+    try:
+        return args.run(args)
+    except NoCheckFile as error:  # a course whose checks are missing (or still where they used to live)
+        print(f"autograder {args.command}: {error}", file=sys.stderr)
+        return 2
 
 
 def run_release(args) -> int:

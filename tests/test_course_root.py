@@ -69,3 +69,22 @@ def test_release_lints_the_check_file_of_the_course_released(changed):
     (changed.root / "hidden" / "test_01_gradient_descent.py").unlink()
     problems = lint_source(changed.source_notebook(A1), A1, changed.root)
     assert problems[0].startswith(f"{changed.root / 'hidden' / 'test_01_gradient_descent.py'}: no hidden-check file")
+
+
+def test_a_course_whose_checks_are_still_in_autograder_hidden_is_told_to_move_them(tmp_path):
+    """A course made before the checks moved into the course's hidden/ keeps them in autograder/hidden/: every
+    command says where they must go, not a FileNotFoundError; a course with no check file at all is told how to
+    start one."""
+    import shutil
+
+    from autograder.checking.checks import NoCheckFile, load_checks
+
+    (tmp_path / "autograder").mkdir()
+    shutil.copytree(ROOT / "hidden", tmp_path / "autograder" / "hidden")
+    with pytest.raises(NoCheckFile, match=r"move that folder to hidden/ .*`git mv autograder/hidden hidden`"):
+        load_checks("01-gradient-descent", tmp_path)
+    shutil.rmtree(tmp_path / "autograder")
+    with pytest.raises(NoCheckFile, match=r"hidden checks are not at .*test_01_gradient_descent\.py\. Write them"):
+        load_checks("01-gradient-descent", tmp_path)
+    shutil.copytree(ROOT / "hidden", tmp_path / "hidden")
+    assert list(load_checks("01-gradient-descent", tmp_path))[0] == "df"  # the course's first exercise

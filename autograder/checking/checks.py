@@ -62,9 +62,21 @@ def check_file(assignment: str, root: Path | None = None) -> Path:
     return hidden_checks_folder(root or find_root()) / check_file_name(assignment)
 
 
+class NoCheckFile(LookupError):
+    """An assignment of course_config.py whose hidden check file is not in the course; the message says what to do."""
+
+
 def load_checks(assignment: str, root: Path | None = None) -> dict[str, tuple]:
     """Exercise name -> its check functions, in the order the file defines them (of the course at `root`)."""
-    return checks_in(check_file(assignment, root))
+    path = check_file(assignment, root)
+    if not path.is_file():
+        old = path.parent.parent / "autograder" / "hidden" / path.name
+        raise NoCheckFile(f"{assignment}: its hidden checks are not at {path}. " + (
+            "This course keeps them in autograder/hidden/, where they used to live: move that folder to hidden/ "
+            "in the course folder (`git mv autograder/hidden hidden`)." if old.is_file() else
+            "Write them there (`autograder new` starts a check file), or take the assignment out of "
+            "course_config.py."))
+    return checks_in(path)
 
 
 @lru_cache(maxsize=None)

@@ -24,6 +24,7 @@ php $LAB/scripts/point_tool.php $TYPEID $TOOL
 [ -f demo/gradebook.db ] || $AG demo > $OUT/demo.log 2>&1
 cp demo/gradebook.db gradebook.db
 cp $CHECKOUT/course_config.py course_config.py
+rm -rf hidden && cp -r $CHECKOUT/hidden hidden   # the course's hidden checks, as this checkout has them
 python3 $LAB/scripts/configure_lti.py course_config.py $LAB/lti.json $LAB/keys/lti-private-key.pem > /dev/null
 sed -i '/^c.LTI.\(auth_url\|platform_jwks_url\|contexts\|roster_match\) = /d' course_config.py
 cat >> course_config.py <<CONF
