@@ -5,10 +5,12 @@ what is weaker; root and that user grade at once on one machine; a course whose 
 Run as root, the user is a system user made for it (`agtest`), and the grader is what a user installs: a copy of the
 project pip-installed (not editable) into a virtual environment of that user, run in a copy of the course the user
 owns. Run as anyone else, the current user is the one tested (and no second user can grade at the same time)."""
+import contextlib
 import json
 import os
 import pwd
 import shutil
+import signal
 import statistics
 import site
 import stat
@@ -350,9 +352,40 @@ def test_a_user_without_privileges_serves_an_nbgrader_course_with_nbgraders_scor
             while not client.get(f"{url}{path}/status?wait=5", timeout=30).json()["done"]:
                 assert time.monotonic() < deadline, f"{student}'s attempt was not graded within 180 s"
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        _end_tree(server)
     autograde(theirs, "ps1")
     expected = nbgrader_cells(theirs, "ps1", students, notebooks)
     assert nbgrader_cells(ours, "ps1", students, notebooks) == expected
     assert all(path.stat().st_uid == record.pw_uid for path in (ours / "autograded").rglob("*"))
+
+
+def _end_tree(process: subprocess.Popen) -> None:
+    """Stop `process` and everything it started: a SIGTERM to the bwrap/runuser wrapper does not reach the user's
+    server, which would outlive the test."""
+    def descendants(pid: int) -> list[int]:
+        children = []
+        for stat_file in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat_file.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                child = int(stat_file.parent.name)
+                children += [child, *descendants(child)]
+        return children
+
+    tree = [process.pid, *descendants(process.pid)]
+    for pid in reversed(tree):  # the server first: it stops its sandboxes itself
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        pass
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in tree[1:]):
+        time.sleep(0.2)
+    for pid in tree:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    process.wait(timeout=10)
