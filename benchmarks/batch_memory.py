@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT / "samples"))
 
 import nbformat  # noqa: E402
 from make_class import build_notebook, notebook_name, random_choices, random_student_id  # noqa: E402
+from grading_throughput import descendants  # noqa: E402 (beside this script)
 
 
 def write_class(folder: Path, students: int, assignment: str, seed: int) -> None:
@@ -54,24 +55,6 @@ def rss_kb(pid: int, field: str = "VmRSS") -> int:
         return int(line.split()[1])
     except (OSError, ValueError):
         return 0
-
-
-def descendants(root: int) -> list[int]:
-    parents = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as stat:
-                    parents[int(entry)] = int(stat.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-    found, frontier = [], [root]
-    while frontier:
-        parent = frontier.pop()
-        children = [pid for pid, ppid in parents.items() if ppid == parent]
-        found += children
-        frontier += children
-    return found
 
 
 def folder_bytes(folder: Path) -> int:

@@ -42,12 +42,8 @@ from autograder.cli import DEFAULT_WORKERS  # noqa: E402
 from autograder.course.config import load_course  # noqa: E402
 
 
-def tree_memory_bytes(root_pid: int) -> int:
-    """Proportional set size (Pss) of a process and all its descendants, from /proc: pages that forked
-    processes share are counted once, split between them, rather than once per process.
-
-    Reading a process's smaps_rollup walks its page tables (several ms for a warm sandbox, and it holds the
-    process's memory map lock meanwhile), so only the tree's own processes are read."""
+def descendants(root: int) -> list[int]:
+    """Every process below `root`, from /proc's parent links."""
     parents = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -56,12 +52,22 @@ def tree_memory_bytes(root_pid: int) -> int:
                     parents[int(entry)] = int(stat.read().rsplit(")", 1)[1].split()[1])
             except (OSError, IndexError, ValueError):
                 continue
-    tree, frontier = [root_pid], [root_pid]
+    found, frontier = [], [root]
     while frontier:
         parent = frontier.pop()
         children = [pid for pid, ppid in parents.items() if ppid == parent]
-        tree += children
+        found += children
         frontier += children
+    return found
+
+
+def tree_memory_bytes(root_pid: int) -> int:
+    """Proportional set size (Pss) of a process and all its descendants, from /proc: pages that forked
+    processes share are counted once, split between them, rather than once per process.
+
+    Reading a process's smaps_rollup walks its page tables (several ms for a warm sandbox, and it holds the
+    process's memory map lock meanwhile), so only the tree's own processes are read."""
+    tree = [root_pid, *descendants(root_pid)]
     total = 0
     for pid in tree:
         try:

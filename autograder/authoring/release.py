@@ -172,17 +172,21 @@ def _verify_notebook(source, release_path: Path, secrets: dict[str, str], answer
     return problems
 
 
+def _code_trees(release):
+    """(index, cell, syntax tree) of each released code cell that parses: what the answer checks below read."""
+    for index, cell in enumerate(release.cells):
+        if cell.cell_type == "code":
+            try:
+                yield index, cell, ast.parse(cell.source)
+            except SyntaxError:
+                continue
+
+
 def _answers_compared(release, release_path: Path, answers: dict[str, list]) -> list[str]:
     """Visible tests that compare an exercise with its answer (`assert x == 42` where the solution sets `x = 42`):
     the student reads the answer off the test."""
     problems = []
-    for index, cell in enumerate(release.cells):
-        if cell.cell_type != "code":
-            continue
-        try:
-            tree = ast.parse(cell.source)
-        except SyntaxError:
-            continue
+    for index, cell, tree in _code_trees(release):
         for node in ast.walk(tree):
             if not (isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], ast.Eq)):
                 continue
@@ -221,13 +225,7 @@ def _answers_shown(release, release_path: Path, answers: dict[str, list]) -> lis
     """Visible checks that print an exercise's answer: `check(description, compute, expected)` shows
     `expected` whether the student's value is right or wrong, so it must not be the answer of what it checks."""
     problems = []
-    for index, cell in enumerate(release.cells):
-        if cell.cell_type != "code":
-            continue
-        try:
-            tree = ast.parse(cell.source)
-        except SyntaxError:
-            continue
+    for index, cell, tree in _code_trees(release):
         for node in ast.walk(tree):
             if not (isinstance(node, ast.Call) and getattr(node.func, "id", "") == "check" and len(node.args) >= 3):
                 continue
