@@ -130,9 +130,7 @@ class ClassReport:
                 for z, y, x in pair.also:
                     lines.append(f"      also {z} with {y}, by the same code ({y} and {x} are alike as a whole)")
                 if pair.merged:
-                    copier, other, _ = pair.merged
-                    lines.append(f"      possibly merged: every cell {copier} handed in is "
-                                 f"{({pair.first, pair.second} - {copier}).pop()}'s or {other}'s, word for word")
+                    lines.append(f"      {pair.merged.note}")
         return lines
 
 

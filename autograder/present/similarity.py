@@ -64,6 +64,40 @@ class ExerciseMatch:
 
 
 @dataclass(frozen=True)
+class Merged:
+    """Why a pair is listed as part of a merged copy: every cell `copier` handed in is, character for character,
+    `source`'s or one of `others`' (one name: that pair is listed too; more: they handed in those cells alike, so who
+    gave them cannot be told and none of those pairs is listed). `reverse`: `source` is as well explained as merged
+    from `copier`'s cells and these students', so which of the two merged cannot be told."""
+    copier: str
+    source: str
+    others: tuple[str, ...]
+    reverse: tuple[str, ...] = ()
+
+    @property
+    def note(self) -> str:
+        if self.reverse:
+            return (f"Possibly merged: every cell {self.copier} handed in is, character for character, {self.source}'s "
+                    f"or {_either(self.others)}'s, and every cell {self.source} handed in is {self.copier}'s or "
+                    f"{_either(self.reverse)}'s. Which of the two took the other's cells cannot be told from the code, "
+                    "so only this pair is listed.")
+        if len(self.others) > 1:
+            return (f"Possibly merged: every cell {self.copier} handed in is, character for character, {self.source}'s "
+                    f"or one that {_both(self.others)} handed in alike. Which of {_both(self.others)} gave those "
+                    "cannot be told, so only this pair is listed.")
+        return (f"Possibly merged: every cell {self.copier} handed in is, character for character, {self.source}'s or "
+                f"{self.others[0]}'s, each with code of their own that few others wrote; see that pair too.")
+
+
+def _either(names: tuple[str, ...]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+
+
+def _both(names: tuple[str, ...]) -> str:
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+@dataclass(frozen=True)
 class SimilarPair:
     first: str
     second: str
@@ -71,8 +105,7 @@ class SimilarPair:
     exercises: tuple[ExerciseMatch, ...] = ()
     first_lines: tuple[int, int] = (0, 0)    # (lines of first's own code the match covers, lines of own code)
     second_lines: tuple[int, int] = (0, 0)
-    merged: tuple[str, str, float] | None = None   # (copier, other source, share of the copier's own code the two
-    #                                                cover): the pair is listed as half of a merged copy
+    merged: Merged | None = None   # the pair is listed as part of a merged copy
     also: tuple[tuple[str, str, str], ...] = ()    # (z, y, x): z, of this pair, is alike y the same way, as y is
     #                                                alike x (of this pair) as a whole; (z, y) is not listed apart
 
@@ -531,13 +564,14 @@ def similar_pairs(codes: dict, given: list[str], threshold: float = THRESHOLD, l
                          if digest not in given_hashes and holders[exercise, digest] <= common}
     candidates = _candidates(prints)
     scores = {pair: _score(prints[pair[0]], prints[pair[1]]) for pair in candidates}
-    whole = {pair for pair, (figure, _) in scores.items()
-             if figure >= threshold or (figure >= EDITED and _handed_in_alike(prints[pair[0]], prints[pair[1]]))}
+    whole = {pair for pair, (figure, counts) in scores.items()
+             if (figure >= threshold and _departures(counts) <= 1)
+             or (figure >= EDITED and _handed_in_alike(prints[pair[0]], prints[pair[1]]))}
     merged = _merged(prints, whole)
     listed = {pair: scores[pair][0] for pair in whole}
     twice: dict[str, set[str]] = defaultdict(set)   # alike as a whole (one code twice), listed or not
-    for (first, second), (figure, _) in scores.items():
-        if figure >= WHOLE:
+    for (first, second), (figure, counts) in scores.items():
+        if figure >= WHOLE and _departures(counts) <= 1:
             twice[first].add(second)
             twice[second].add(first)
     for pair in merged:   # half of a merged copy may share too little for the index (a cell of ordinary code)
@@ -545,8 +579,13 @@ def similar_pairs(codes: dict, given: list[str], threshold: float = THRESHOLD, l
             scores[pair] = _score(prints[pair[0]], prints[pair[1]])
     listed.update({pair: scores[pair][0] for pair in merged if pair not in listed})
     pairs = []
-    # most alike first; the evidence (the costly part) only for the pairs listed
-    for (first, second), figure in sorted(listed.items(), key=lambda item: (-item[1], item[0])):
+    # most alike first (a tie, within a point, goes to the pair whose cells are written more alike as they were
+    # handed in: of three students with one code, the copy and its source lead); the evidence (the costly part) only
+    # for the pairs listed
+    written: dict[str, tuple] = {}   # each distinct cell text read once
+    order = {pair: (-round(figure, 2), -_surface(prints[pair[0]], prints[pair[1]], written), pair)
+             for pair, figure in listed.items()}
+    for (first, second), figure in sorted(listed.items(), key=lambda item: order[item[0]]):
         half = (first, second) in merged and figure < threshold
         # half of a merged copy rests on the copier's code being covered by two others: a short match is enough
         pair = _compare(first, second, figure, prints[first], prints[second], given_hashes, common, holders,
@@ -586,6 +625,40 @@ def _score(mine: dict[str, Prints], theirs: dict[str, Prints]) -> tuple[float, d
     return (shared_total / size_total if size_total else 0.0), counts
 
 
+def _departures(counts: dict[str, tuple[int, int, int]]) -> int:
+    """The exercises in which the two differ at all: own code on one side only, or own code the other lacks. One
+    code handed in twice departs in none, or in one (an edit of the copier's, an exercise done apart); two students
+    who wrote alike by chance part ways here and there."""
+    return sum(1 for shared, first, second in counts.values() if (first or second) and not shared == first == second)
+
+
+def _surface(mine: dict[str, Prints], theirs: dict[str, Prints], written: dict[str, tuple]) -> float:
+    """How alike the two cells of each exercise are as they were handed in, before any normalisation: 1 for the very
+    same text, 1/2 for the same names in the same order, averaged over the exercises both handed in. `written`:
+    cell text -> (its text, its names), filled as cells are read."""
+    both = sorted(set(mine) & set(theirs))
+    if not both:
+        return 0.0
+    alike = 0.0
+    for exercise in both:
+        a, b = (written.get(code) or written.setdefault(code, (_text(code), _names_written(code)))
+                for code in (mine[exercise].code, theirs[exercise].code))
+        alike += 1.0 if a[0] == b[0] else 0.5 if a[1] == b[1] else 0.0
+    return alike / len(both)
+
+
+def _names_written(code: str) -> tuple[str, ...]:
+    """The names in a cell, in the order they are first written (comments and layout aside)."""
+    seen: dict[str, None] = {}
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(code).readline):
+            if token.type == tokenize.NAME and not keyword.iskeyword(token.string):
+                seen.setdefault(token.string)
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        pass
+    return tuple(seen)
+
+
 def _candidates(prints: dict[str, dict[str, Prints]]):
     """The pairs sharing at least one winnowed own fingerprint, found through an index of fingerprints rather than by
     comparing every pair (2,000 students make two million pairs); ordered, each once."""
@@ -616,21 +689,33 @@ def _repeats(pair: SimilarPair, listed: list[SimilarPair], whole: dict) -> tuple
     return None
 
 
-def _merged(prints: dict[str, dict[str, Prints]], whole) -> dict[tuple[str, str], tuple[str, str, float]]:
+def _merged(prints: dict[str, dict[str, Prints]], whole) -> dict[tuple[str, str], Merged]:
     """Merged copies: a student who handed in some cells as A did and the rest as B did, where a whole-submission
     figure stays near one half (`_verbatim_halves` finds them). A student already alike one of the two as a whole
     (`whole`: the pairs listed) is that pair's, not a merger; and as the three of a merged copy also explain the
     sources' code by the copier's, the strongest explanations are taken first, a copier is nobody's source and a
-    source is the source of one merged copy. Returns {pair: (copier, other source, share of the copier's own code
-    the two cover)} for both pairs of every merged copy found."""
+    source is the source of one merged copy. A pair is listed only when no rival explanation (any with rare own code
+    from each source) says otherwise: when others handed in the very cells of one source too, or when a source is as
+    well explained as merged from the copier's cells and a third student's, only the pair every explanation agrees
+    on is listed. Returns {pair: Merged} for the pairs listed."""
     found, copiers, sources = {}, set(), set()
-    for minus_covered, _, copier, first, second in sorted(_verbatim_halves(prints, whole)):
-        if copier in sources or {first, second} & (copiers | sources):
+    explanations, rivals = _verbatim_halves(prints, whole)
+    for _, copier, first, second in sorted(explanations):
+        if copier in copiers | sources or {first, second} & (copiers | sources):
             continue
         copiers.add(copier)
         sources |= {first, second}
-        found[tuple(sorted((copier, first)))] = (copier, second, -minus_covered)
-        found[tuple(sorted((copier, second)))] = (copier, first, -minus_covered)
+        alike = [{a, b} for _, other, a, b in rivals if other == copier]   # this explanation is among them
+        # a source explained as merged from the copier's cells and a third student's: (source, third)
+        reverse = {(other, (set(a_b) - {copier}).pop()) for _, other, *a_b in rivals
+                   if other in (first, second) and copier in a_b}
+        agreed = set.intersection({first, second}, *alike)
+        if reverse:
+            agreed &= {by for by, _ in reverse}
+        for source in agreed:
+            others = tuple(sorted(set().union(*alike) - {source}))
+            back = tuple(sorted(third for by, third in reverse if by == source))
+            found[tuple(sorted((copier, source)))] = Merged(copier, source, others, back)
     return found
 
 
@@ -645,45 +730,63 @@ def _handed_in_alike(mine: dict[str, Prints], theirs: dict[str, Prints]) -> bool
     return len(cells) >= 2 and same >= len(cells) - 1
 
 
-def _verbatim_halves(prints: dict[str, dict[str, Prints]], whole) -> list[tuple]:
+def _verbatim_halves(prints: dict[str, dict[str, Prints]], whole) -> tuple[list[tuple], list[tuple]]:
     """Merged copies handed in as they were copied: every cell of the copier's is, text for text, the cell of one of
     two others, each of whom supplies cells the other does not. The evidence each source must give on its own cells
     is rare own code: own fingerprints weighted by one over the number of students who handed in that very text (a
-    one-liner half the class wrote points at nobody). Returns (-1 (all covered), -strength, copier, A, B)."""
+    one-liner half the class wrote points at nobody), at least MERGED_EVIDENCE from cells each of which reaches it.
+    Returns (the explanations that reach the bar, strongest first: ((-weaker, -both), copier, A, B); every
+    explanation with some rare own code from each source, the rivals: the same tuples)."""
     texts: dict[tuple[str, str], set[str]] = defaultdict(set)
     for student, mine in prints.items():
         for exercise, value in mine.items():
             texts[exercise, _text(value.code)].add(student)
-    explanations = []
+    explanations, rivals = [], []
     for copier in sorted(prints):
         mine = {exercise: texts[exercise, _text(value.code)] for exercise, value in prints[copier].items()}
         if len(mine) < 2:
             continue
-        evidence: dict[str, Counter] = defaultdict(Counter)
+        evidence: dict[str, Counter] = defaultdict(Counter)   # cells each of which reaches the bar
+        some: dict[str, Counter] = defaultdict(Counter)       # any rare own code
         for exercise, holders in sorted(mine.items()):
             own = len(prints[copier][exercise].own)
-            if own and len(holders) - 1 <= own / MERGED_EVIDENCE:   # else no holder can reach the bar with it
+            if own and len(holders) > 1:
                 for other in holders - {copier}:
-                    evidence[other][exercise] = own / (len(holders) - 1)
-        sources = sorted(other for other, weights in evidence.items() if sum(weights.values()) >= MERGED_EVIDENCE)
-        best = None
-        for i, first in enumerate(sources):
-            for second in sources[i + 1:]:
-                with_first = {exercise for exercise, holders in mine.items() if first in holders}
-                with_second = {exercise for exercise, holders in mine.items() if second in holders}
-                if (with_first | with_second != set(mine) or len(with_first) == len(mine)
-                        or len(with_second) == len(mine)
-                        or {tuple(sorted((copier, first))), tuple(sorted((copier, second)))} & whole):
-                    continue
-                alone = (sum(evidence[first][e] for e in with_first - with_second),
-                         sum(evidence[second][e] for e in with_second - with_first))
-                # the weaker source decides: a source's own copier plus a chance twin of a one-liner is weak on one side
-                strength = (min(alone), sum(alone))
-                if min(alone) >= MERGED_EVIDENCE and (best is None or strength > best[0]):
-                    best = (strength, first, second)
-        if best:
-            explanations.append((-1.0, tuple(-x for x in best[0]), copier, best[1], best[2]))
-    return explanations
+                    some[other][exercise] = own / (len(holders) - 1)
+                    if len(holders) - 1 <= own / MERGED_EVIDENCE:   # else no holder can reach the bar with it
+                        evidence[other][exercise] = own / (len(holders) - 1)
+        for first, second in _covering_pairs({exercise: holders - {copier} for exercise, holders in mine.items()}):
+            with_first = {exercise for exercise, holders in mine.items() if first in holders}
+            with_second = {exercise for exercise, holders in mine.items() if second in holders}
+            if {tuple(sorted((copier, first))), tuple(sorted((copier, second)))} & whole:
+                continue
+            weak = (sum(some[first][e] for e in with_first - with_second),
+                    sum(some[second][e] for e in with_second - with_first))
+            if min(weak) <= 0:
+                continue
+            alone = (sum(evidence[first][e] for e in with_first - with_second),
+                     sum(evidence[second][e] for e in with_second - with_first))
+            # the weaker source decides: a source's own copier plus a chance twin of a one-liner is weak on one side
+            strength = (-min(alone), -sum(alone))
+            rivals.append((strength, copier, first, second))
+            if min(alone) >= MERGED_EVIDENCE:
+                explanations.append((strength, copier, first, second))
+    return explanations, rivals
+
+
+def _covering_pairs(cells: dict[str, set[str]]) -> list[tuple[str, str]]:
+    """The pairs of students who between them handed in every one of `cells` (exercise -> who handed in that very
+    text), neither of them all: one of the two handed in the cell the fewest did, the other every cell the first did
+    not (a few set operations per holder of that cell, never every pair of the class)."""
+    if not cells or not all(cells.values()):
+        return []
+    fewest = min(sorted(cells), key=lambda exercise: len(cells[exercise]))
+    pairs = set()
+    every = set.intersection(*cells.values())
+    for first in cells[fewest] - every:
+        rest = [holders for holders in cells.values() if first not in holders]
+        pairs.update(tuple(sorted((first, second))) for second in set.intersection(*rest) - every)
+    return sorted(pairs)
 
 
 def _compare(first: str, second: str, figure: float, mine: dict[str, Prints], theirs: dict[str, Prints],
