@@ -182,25 +182,51 @@ def _uses(node: ast.AST, name: str) -> bool:
     return any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(node))
 
 
-def _accumulator(loop: ast.For) -> tuple[str, str, ast.expr, ast.expr | None] | None:
-    """(name, "append" or "add", element, condition) when `loop` only appends to or adds into one name."""
-    body, condition = loop.body, None
-    if loop.orelse or len(body) != 1:
-        return None
-    if isinstance(body[0], ast.If) and not body[0].orelse and len(body[0].body) == 1:
-        condition, body = body[0].test, body[0].body
-    stmt = body[0]
+def _accumulator(loop: ast.For) -> tuple[str, str, ast.expr | tuple, list[ast.comprehension]] | None:
+    """(name, "append", "add" or "dict", element, generators) when `loop` (and the loops and ifs nested in it, one
+    statement each) only appends to, adds into or sets items of one name: `xs.append(e)`, `xs += [e]`,
+    `xs = xs + [e]`; `s += e`, `s = s + e`; `d[k] = v` (element (k, v))."""
+    generators, node = [], loop
+    while True:
+        if node.orelse or len(node.body) != 1:
+            return None
+        body, conditions = node.body, []
+        while isinstance(body[0], ast.If) and not body[0].orelse and len(body[0].body) == 1:
+            conditions.append(body[0].test)
+            body = body[0].body
+        generators.append(ast.comprehension(target=node.target, iter=node.iter, ifs=conditions, is_async=0))
+        if isinstance(body[0], ast.For):
+            node = body[0]
+            continue
+        stmt = body[0]
+        break
+    single = lambda value: (isinstance(value, ast.List) and len(value.elts) == 1   # noqa: E731
+                            and not isinstance(value.elts[0], ast.Starred))
+    found = None
     if (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call) and isinstance(stmt.value.func, ast.Attribute)
             and stmt.value.func.attr == "append" and isinstance(stmt.value.func.value, ast.Name)
             and len(stmt.value.args) == 1 and not stmt.value.keywords):
-        name, kind, element = stmt.value.func.value.id, "append", stmt.value.args[0]
+        found = stmt.value.func.value.id, "append", stmt.value.args[0]
     elif isinstance(stmt, ast.AugAssign) and isinstance(stmt.op, ast.Add) and isinstance(stmt.target, ast.Name):
-        name, kind, element = stmt.target.id, "add", stmt.value
-    else:
+        found = (stmt.target.id, "append", stmt.value.elts[0]) if single(stmt.value) else (
+            stmt.target.id, "add", stmt.value)
+    elif isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
+        target, value = stmt.targets[0], stmt.value
+        if (isinstance(target, ast.Name) and isinstance(value, ast.BinOp) and isinstance(value.op, ast.Add)
+                and isinstance(value.left, ast.Name) and value.left.id == target.id):
+            found = (target.id, "append", value.right.elts[0]) if single(value.right) else (
+                target.id, "add", value.right)
+        elif (isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name)
+              and not isinstance(target.slice, ast.Slice)):
+            found = target.value.id, "dict", (target.slice, value)
+    if found is None:
         return None
-    if _uses(element, name) or _uses(loop.iter, name) or (condition is not None and _uses(condition, name)):
+    name, kind, element = found
+    parts = list(element) if kind == "dict" else [element]
+    parts += [g.iter for g in generators] + [test for g in generators for test in g.ifs]
+    if any(_uses(part, name) for part in parts):
         return None
-    return name, kind, element, condition
+    return name, kind, element, generators
 
 
 def _starts_empty(stmt: ast.stmt, name: str, kind: str) -> bool:
@@ -208,16 +234,20 @@ def _starts_empty(stmt: ast.stmt, name: str, kind: str) -> bool:
             and stmt.targets[0].id == name):
         return False
     value = stmt.value
-    if kind == "append":
-        return (isinstance(value, ast.List) and not value.elts) or (
-            isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id == "list"
-            and not value.args)
-    return isinstance(value, ast.Constant) and value.value == 0 and not isinstance(value.value, bool)
+    empty = {"append": (ast.List, "list"), "dict": (ast.Dict, "dict")}
+    if kind in empty:
+        node, call = empty[kind]
+        return (isinstance(value, node) and not (value.elts if kind == "append" else value.keys)) or (
+            isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id == call
+            and not value.args and not value.keywords)
+    return (isinstance(value, ast.Constant) and not isinstance(value.value, bool)
+            and isinstance(value.value, (int, float)) and value.value == 0)
 
 
 def _comprehensions(body: list[ast.stmt]) -> list[ast.stmt]:
-    """`xs = []` then `for t in it: xs.append(e)` becomes `xs = [e for t in it]` (and `s = 0` with `s += e`
-    becomes `s = sum(e for t in it)`), where the loop stood, when nothing in between touches the name."""
+    """`xs = []` then `for t in it: xs.append(e)` becomes `xs = [e for t in it]` (nested loops and ifs as the
+    comprehension's own; `s = 0` with `s += e` becomes `s = sum(e for t in it)`, `d = {}` with `d[k] = v` becomes
+    `d = {k: v for t in it}`), where the loop stood, when nothing in between touches the name."""
     body = list(body)
     for index, loop in enumerate(body):
         if not isinstance(loop, ast.For):
@@ -225,7 +255,7 @@ def _comprehensions(body: list[ast.stmt]) -> list[ast.stmt]:
         found = _accumulator(loop)
         if not found:
             continue
-        name, kind, element, condition = found
+        name, kind, element, generators = found
         for start in range(index - 1, -1, -1):
             if _starts_empty(body[start], name, kind):
                 break
@@ -236,11 +266,13 @@ def _comprehensions(body: list[ast.stmt]) -> list[ast.stmt]:
             start = None
         if start is None:
             continue
-        generator = ast.comprehension(target=loop.target, iter=loop.iter, ifs=[condition] if condition else [],
-                                      is_async=0)
-        value = (ast.ListComp(elt=element, generators=[generator]) if kind == "append" else
-                 ast.Call(func=ast.Name(id="sum", ctx=ast.Load()), args=[
-                     ast.GeneratorExp(elt=element, generators=[generator])], keywords=[]))
+        if kind == "append":
+            value = ast.ListComp(elt=element, generators=generators)
+        elif kind == "dict":
+            value = ast.DictComp(key=element[0], value=element[1], generators=generators)
+        else:
+            value = ast.Call(func=ast.Name(id="sum", ctx=ast.Load()),
+                             args=[ast.GeneratorExp(elt=element, generators=generators)], keywords=[])
         body[index] = ast.copy_location(ast.Assign(targets=[body[start].targets[0]], value=value), loop)
         body[start] = None
     return [stmt for stmt in body if stmt is not None]
@@ -316,10 +348,12 @@ def _normalise(tree: ast.AST, key, bound: set[str]) -> None:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             bound |= _versions(node)
     origins = _origins(tree, key, bound)
+    uses = _uses_of(tree, key, bound)
 
     def ordered(stmt):   # name-blind, but a name is told by where it came from (`w = w - d_w` before `b = b - d_b`)
-        return key(stmt), tuple(origins.get(node.id, (2, (), 0)) for node in ast.walk(stmt)
-                                if isinstance(node, ast.Name) and node.id in bound)
+        names = [node.id for node in ast.walk(stmt) if isinstance(node, ast.Name) and node.id in bound]
+        # and, when that is the same (`dw = 0` and `db = 0`), by where it is read
+        return key(stmt), tuple(origins.get(name, (2, (), 0)) for name in names), tuple(uses[name] for name in names)
 
     for node in ast.walk(tree):
         for name in ("body", "orelse", "finalbody"):
@@ -353,6 +387,22 @@ def _origins(tree: ast.AST, key, bound: set[str]) -> dict[str, tuple]:
                 for index, name in enumerate(stored):
                     origins.setdefault(name, (1, blind, index))
     return origins
+
+
+def _uses_of(tree: ast.AST, key, bound: set[str]) -> dict[str, tuple]:
+    """Where each bound name is read, whatever the statements' order: the name-blind statements (a loop or branch by
+    its header) that read it, each with the name's place among the names it reads, sorted."""
+    uses: dict[str, list] = defaultdict(list)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.stmt) and not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            header = _header(node)
+            read = [n.id for n in ast.walk(header) if isinstance(n, ast.Name) and n.id in bound
+                    and not isinstance(n.ctx, ast.Store)]
+            if read:
+                blind = key(header)
+                for index, name in enumerate(read):
+                    uses[name].append((blind, index))
+    return defaultdict(tuple, {name: tuple(sorted(found)) for name, found in uses.items()})
 
 
 def _versions(function: ast.FunctionDef) -> set[str]:
