@@ -3,9 +3,12 @@
 A request reaches the app as soon as its headers are read, its body still unread: the app refuses a body over the
 upload limit with its own page before reading it, and cheroot closes the connection after any 413, so the rest of
 the body is never read (docs/limits.md: why cheroot and not waitress, which reads every body before the app runs).
+A request is read by a thread of its own, so a client that sends it very slowly is disconnected (`_Watch`): its
+line and headers must arrive within HEADER_SECONDS, its body at BODY_BYTES every BODY_WINDOW seconds or faster.
 """
 from __future__ import annotations
 
+import _pyio
 import contextlib
 import errno
 import logging
@@ -15,7 +18,9 @@ import signal
 import socket
 import sys
 import threading
+import time
 
+from cheroot.makefile import MakeFile, StreamReader
 from cheroot.server import ChunkedRFile, HTTPConnection, HTTPRequest
 from cheroot.wsgi import Server
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -30,6 +35,10 @@ STOP_SECONDS = 1.5          # on SIGTERM, requests under way get this long, then
 MAX_CHUNKS = 16384          # a chunked body in more pieces is refused: 1-byte chunks cost 2.2 s an upload to parse
 PAUSE_SECONDS = 0.5         # out of file descriptors, the server stops accepting for this long
 CLOSE_SECONDS = 1           # then the sandboxes and the saver get this long (a killed server regrades, see grading.py)
+HEADER_SECONDS = 10         # a request's line and headers must all arrive within this of their first byte
+BODY_WINDOW = 10            # a body still arriving must bring BODY_BYTES in every window of this many seconds:
+BODY_BYTES = 10 * 1024      # 1 KB/s (a phone on a poor network sends 50 KB/s); slower holds a thread for nothing
+WATCH_SECONDS = 0.5         # how often the requests being read are looked at
 
 
 class PortInUse(Exception):
@@ -49,7 +58,112 @@ class _Chunks(ChunkedRFile):
         super()._fetch()
 
 
+class _Received(socket.SocketIO):
+    """A connection's socket, counting the bytes received: a body read in one call (`read(65536)`) shows no progress
+    until the call returns, the socket's count does."""
+
+    received = 0
+
+    def readinto(self, buffer):
+        count = super().readinto(buffer)
+        if count:
+            self.received += count
+        return count
+
+
+class _Reader(StreamReader):
+    """cheroot's reader of a connection's socket (pure-Python `_pyio`, as cheroot's own), over `_Received`."""
+
+    def __init__(self, sock, mode="rb", bufsize=_pyio.DEFAULT_BUFFER_SIZE):
+        _pyio.BufferedReader.__init__(self, _Received(sock, mode), bufsize)
+        self.bytes_read = 0
+
+    def received(self) -> int:
+        """The bytes of the connection's requests received and not read from the buffer yet."""
+        return self.raw.received - (len(self._read_buf) - self._read_pos)
+
+
+class _Watch:
+    """The requests being read, each with its deadline. A thread reads each request, so 128 clients sending theirs a
+    byte at a time would hold every thread (the slowloris pattern): a request whose headers are not all in after
+    HEADER_SECONDS, or whose body brought less than BODY_BYTES in the last BODY_WINDOW seconds, is disconnected. A
+    body is watched until all of it has arrived or the answer has begun (the app may refuse it unread)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._reading: dict = {}   # connection -> [request or None (headers), deadline, received then, body end]
+        self._stopped = threading.Event()
+
+    def headers(self, conn) -> None:
+        with self._lock:
+            self._reading[conn] = [None, time.monotonic() + HEADER_SECONDS, 0, 0]
+
+    def body(self, conn, request) -> None:
+        if not hasattr(conn.rfile, "received"):   # not a `_Reader`: nothing to tell progress by
+            return self.done(conn)
+        start = conn.rfile.received()   # the body starts here: what is buffered is the body's
+        length = None if request.chunked_read else int(request.inheaders.get(b"Content-Length") or 0)
+        with self._lock:
+            self._reading[conn] = [request, time.monotonic() + BODY_WINDOW, conn.rfile.raw.received,
+                                   None if length is None else start + length]
+
+    def done(self, conn) -> None:
+        with self._lock:
+            self._reading.pop(conn, None)
+
+    def start(self) -> None:
+        threading.Thread(target=self._run, name="slow-requests", daemon=True).start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    def _run(self) -> None:
+        while not self._stopped.wait(WATCH_SECONDS):
+            try:
+                for conn, what in self.late():
+                    logger.info("closed a connection from %s: %s", _peer(conn), what)
+                    with contextlib.suppress(OSError):
+                        conn.socket.shutdown(socket.SHUT_RDWR)   # the thread reading it sees the end of the stream
+            except Exception:   # the watch must go on whatever one connection does
+                logger.exception("looking at the requests being read failed")
+
+    def late(self, now: float | None = None) -> list[tuple]:
+        """The connections whose request came in too slowly (no longer watched), and why."""
+        now = time.monotonic() if now is None else now
+        late = []
+        with self._lock:
+            for conn, state in list(self._reading.items()):
+                request, deadline, before, end = state
+                if request is not None:
+                    received = conn.rfile.raw.received
+                    if request.sent_headers or (isinstance(request.rfile, ChunkedRFile) and request.rfile.closed
+                                                if end is None else received >= end):
+                        del self._reading[conn]   # all of the body is in, or the answer has begun
+                        continue
+                if now < deadline:
+                    continue
+                if request is not None and received - before >= BODY_BYTES:
+                    state[1:3] = now + BODY_WINDOW, received
+                    continue
+                del self._reading[conn]
+                late.append((conn, f"its request's headers took over {HEADER_SECONDS} s" if request is None else
+                             f"its request's body came in slower than {BODY_BYTES // BODY_WINDOW} bytes/s"))
+        return late
+
+
+def _peer(conn) -> str:
+    try:
+        return "%s:%s" % conn.socket.getpeername()[:2]
+    except OSError:
+        return "a client gone"
+
+
 class _Request(HTTPRequest):
+    def parse_request(self):
+        super().parse_request()
+        if self.ready:
+            self.server.watch.body(self.conn, self)
+
     def respond(self):
         if not self.chunked_read:
             return super().respond()
@@ -63,9 +177,33 @@ class _Request(HTTPRequest):
 class _Connection(HTTPConnection):
     RequestHandlerClass = _Request
 
+    def __init__(self, server, sock, makefile=MakeFile):
+        super().__init__(server, sock, makefile)
+        if makefile is MakeFile:   # a plain socket (HTTPS is a proxy's): count what arrives
+            self.rfile = _Reader(sock, "rb", self.rbufsize)
+
+    def communicate(self):
+        self.server.watch.headers(self)
+        try:
+            return super().communicate()
+        finally:
+            self.server.watch.done(self)
+
 
 class _Server(Server):
     ConnectionClass = _Connection
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.watch = _Watch()
+
+    def prepare(self):
+        super().prepare()
+        self.watch.start()
+
+    def stop(self):
+        self.watch.stop()
+        super().stop()
 
     def process_conn(self, conn):
         # cheroot gives a new connection a thread at once, which waits there for the first request: a class of
