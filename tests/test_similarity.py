@@ -310,6 +310,31 @@ def test_a_merged_copy_whose_other_cells_two_students_handed_in_alike_names_neit
         "alike. Which of b and d gave those cannot be told, so only this pair is listed.")
 
 
+LONG_FIT = "def fit(x, y, rate, epochs):\n" + "".join(
+    f"    w{i} = np.mean(x) * {i} + np.std(y) ** {i % 3} - rate / (epochs + {i})\n" for i in range(3)) + \
+    "    return [w0, w1, w2]\n"
+LONG_SSE = ("def sse(x, y):\n    d = np.subtract(y, x)\n    e = [abs(v) ** 3 for v in d if v > 0.25]\n"
+            "    return float(np.abs(d).max() * 3) - min(len(y), 2) + sum(e) / (1 + len(e))\n")
+
+
+def one_long_source():
+    """c: a's long fit (131 fingerprints, only a and c have it) and b's one-line sse (too short to point at b)."""
+    return {"a": {"fit": LONG_FIT, "sse": LONG_SSE}, "b": {"fit": _fit(2), "sse": "def sse(x, y):\n    return 7\n"},
+            "c": {"fit": LONG_FIT, "sse": "def sse(x, y):\n    return 7\n"}}
+
+
+def test_a_merged_copy_with_one_long_source_lists_that_pair_alone():
+    listed = similar_pairs(one_long_source(), given=[])
+    assert [(p.first, p.second, p.merged) for p in listed] == [("a", "c", Merged("c", "a", ("b",), alone=True))]
+    assert listed[0].percent < 75   # alike neither as a whole nor all cells but one: found as merged
+    assert listed[0].merged.note.endswith("b's cells are too short, or handed in alike by too many students, to "
+                                          "point at b, so only this pair is listed.")
+    # with a shorter source (under MERGED_STRONG fingerprints) and the other too short, nobody is listed
+    shorter = one_long_source()
+    shorter["a"]["fit"] = shorter["c"]["fit"] = "def fit(x, y, rate, epochs):\n    return np.mean(x) * rate - epochs ** 2\n"
+    assert similar_pairs(shorter, given=[]) == []
+
+
 def test_two_students_each_explained_as_merged_from_the_other_are_one_pair_and_the_page_says_so():
     # a = c's fit + d's sse and c = a's fit + b's sse: either merged the other's code; only (a, c) is certain
     codes = {"a": {"fit": _fit(0), "sse": _sse(0)}, "c": {"fit": _fit(0), "sse": _sse(1)},
@@ -389,6 +414,7 @@ def test_the_report_shows_the_highlighted_matches_at_360_and_1280_pixels(tmp_pat
     swapped = {"eve": {"fit": _fit(0), "sse": _sse(0)}, "fay": {"fit": _fit(0), "sse": _sse(1)},
                "gus": {"fit": _fit(1), "sse": _sse(1)}, "hal": {"fit": _fit(2), "sse": _sse(0)}}
     report.similar += similar_pairs(tied, given=[]) + similar_pairs(swapped, given=[])
+    report.similar += similar_pairs(one_long_source(), given=[])   # and a merged copy with one long source
     page = tmp_path / "report.html"
     page.write_text(render_report(report, tmp_path, tmp_path), encoding="utf-8")
     for width in (360, 1280):
@@ -402,12 +428,13 @@ def test_the_report_shows_the_highlighted_matches_at_360_and_1280_pixels(tmp_pat
                                           "p => p.getBoundingClientRect().width > 0).length")
             also = driver.execute_script("return [...document.querySelectorAll('.similar .also')].filter("
                                          "p => p.getBoundingClientRect().width > 0).length")
-            assert marks >= 10 and greyed >= 2 and notes == 4 and also == 2, (marks, greyed, notes, also)
+            assert marks >= 10 and greyed >= 2 and notes == 5 and also == 2, (marks, greyed, notes, also)
             shown = driver.execute_script("return [...document.querySelectorAll('.similar .merged')].map("
                                           "p => p.innerText)")
             assert "Which of bob and dee gave those cannot be told, so only this pair is listed." in shown[2], shown
             assert "every cell fay handed in is eve's or gus's" in shown[3] or \
                 "every cell eve handed in is, character for character, fay's" in shown[3], shown
+            assert "to point at b, so only this pair is listed." in shown[4], shown
             driver.execute_script("document.querySelector('.similar').scrollIntoView()")
             if os.environ.get("SIMILARITY_SCREENSHOTS"):
                 driver.save_screenshot(os.path.join(os.environ["SIMILARITY_SCREENSHOTS"], f"similar-{width}.png"))

@@ -45,6 +45,8 @@ MERGED_LINES = 1      # lines of each side a merged copy's half must cover (the 
 #                       evidence is the two halves together, and each half is shown)
 MERGED_EVIDENCE = 6.0  # own fingerprints each source of a merged copy must give on its own cells, each weighted by
 #                        one over the number of others who handed in that very text
+MERGED_STRONG = 60.0   # ... or one source alone, when the other's cells are too short or too common to point at
+#                        anyone: that pair alone is listed (long cells handed in character for character alike)
 
 GIVEN, COMMON, MATCH = "given", "common", "match"   # what a line of code is, for the report's highlight
 
@@ -73,6 +75,7 @@ class Merged:
     source: str
     others: tuple[str, ...]
     reverse: tuple[str, ...] = ()
+    alone: bool = False   # the other's cells are too short or too common to point at them: that pair is not listed
 
     @property
     def note(self) -> str:
@@ -85,6 +88,10 @@ class Merged:
             return (f"Possibly merged: every cell {self.copier} handed in is, character for character, {self.source}'s "
                     f"or one that {_both(self.others)} handed in alike. Which of {_both(self.others)} gave those "
                     "cannot be told, so only this pair is listed.")
+        if self.alone:
+            return (f"Possibly merged: every cell {self.copier} handed in is, character for character, {self.source}'s "
+                    f"or {self.others[0]}'s; {self.others[0]}'s cells are too short, or handed in alike by too many "
+                    f"students, to point at {self.others[0]}, so only this pair is listed.")
         return (f"Possibly merged: every cell {self.copier} handed in is, character for character, {self.source}'s or "
                 f"{self.others[0]}'s, each with code of their own that few others wrote; see that pair too.")
 
@@ -750,22 +757,23 @@ def _merged(prints: dict[str, dict[str, Prints]], whole) -> dict[tuple[str, str]
     on is listed. Returns {pair: Merged} for the pairs listed."""
     found, copiers, sources = {}, set(), set()
     explanations, rivals = _verbatim_halves(prints, whole)
-    for _, copier, first, second in sorted(explanations):
+    for _, copier, first, second, listable in sorted(explanations):
         if copier in copiers | sources or {first, second} & (copiers | sources):
             continue
         copiers.add(copier)
         sources |= {first, second}
-        alike = [{a, b} for _, other, a, b in rivals if other == copier]   # this explanation is among them
+        alike = [{a, b} for _, other, a, b, _ in rivals if other == copier]   # this explanation is among them
         # a source explained as merged from the copier's cells and a third student's: (source, third)
-        reverse = {(other, (set(a_b) - {copier}).pop()) for _, other, *a_b in rivals
+        reverse = {(other, (set(a_b) - {copier}).pop()) for _, other, *a_b, _ in rivals
                    if other in (first, second) and copier in a_b}
-        agreed = set.intersection({first, second}, *alike)
+        agreed = set.intersection({first, second}, *alike) & listable
         if reverse:
             agreed &= {by for by, _ in reverse}
         for source in agreed:
             others = tuple(sorted(set().union(*alike) - {source}))
             back = tuple(sorted(third for by, third in reverse if by == source))
-            found[tuple(sorted((copier, source)))] = Merged(copier, source, others, back)
+            found[tuple(sorted((copier, source)))] = Merged(copier, source, others, back,
+                                                           alone=len(listable) == 1 and not back and len(others) == 1)
     return found
 
 
@@ -818,9 +826,11 @@ def _verbatim_halves(prints: dict[str, dict[str, Prints]], whole) -> tuple[list[
                      sum(evidence[second][e] for e in with_second - with_first))
             # the weaker source decides: a source's own copier plus a chance twin of a one-liner is weak on one side
             strength = (-min(alone), -sum(alone))
-            rivals.append((strength, copier, first, second))
-            if min(alone) >= MERGED_EVIDENCE:
-                explanations.append((strength, copier, first, second))
+            # a source listed: one whose cells reach the bar; the other too weak to point at anyone is named only
+            listable = frozenset(source for source, weight in zip((first, second), alone) if weight >= MERGED_EVIDENCE)
+            rivals.append((strength, copier, first, second, listable))
+            if min(alone) >= MERGED_EVIDENCE or max(alone) >= MERGED_STRONG:
+                explanations.append((strength, copier, first, second, listable))
     return explanations, rivals
 
 
