@@ -3,6 +3,7 @@ licence) and a small course of our own with hidden tests, graded by their in-not
 (autograder/grading/nbtests.py), give nbgrader's own scores on every cell; students who bend the tests get nothing for
 it and are flagged."""
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from nbgrader.api import Gradebook
 
 from autograder.grading.nbtests import grade_nbgrader_notebook, released
 from autograder.engine.sandbox import Sandbox
+from autograder.results.scores import points
 
 pytestmark = pytest.mark.slow  # runs nbgrader autograde and the sandbox
 
@@ -237,6 +239,73 @@ def test_grading_on_a_dask_cluster_gives_nbgraders_scores(courses, tmp_path):
     assert "ps1: 2 submissions" in done.stdout and "graded: 2   errors: 0" in done.stdout
     _, assignment, students, notebooks = courses["ps1"]
     assert nbgrader_cells(root, assignment, students, notebooks) == nbgrader_cells(*courses["ps1"])
+
+
+def printed_cells(stdout: str) -> dict:
+    """`autograder grade ps1 PATH`'s lines "    <cell>: <score>/<points>" under "  <notebook>.ipynb...: ...": (notebook,
+    cell) -> score, None for a written answer still to be graded."""
+    cells, notebook = {}, None
+    for line in stdout.splitlines():
+        if heading := re.match(r"  (\S+)\.ipynb\b", line):
+            notebook = heading.group(1)
+        elif found := re.match(r"    (\S+): (?:([\d.]+)/[\d.]+|.*(to be graded by your instructor))$", line):
+            cells[notebook, found.group(1)] = None if found.group(3) else float(found.group(2))
+    return cells
+
+
+def ps1_points(root: Path, notebook: str | None = None) -> float:
+    """The points of ps1's graded cells (of one notebook, by its stem), from its source notebooks."""
+    from autograder.course.config import load_course
+    from autograder.grading.nbtests import nbgrader_spec
+
+    cells = nbgrader_spec(load_course(root), "ps1").cells
+    return sum(cell.points for cell in cells if notebook in (None, cell.notebook))
+
+
+def test_one_students_folder_from_the_command_line_gives_nbgraders_points_and_writes_nothing(courses, tmp_path):
+    root = unchanged_ps1(tmp_path / "ps1")
+    done = autograder_grade(root, "submitted/bitdiddle/ps1")
+    theirs = {(name, cell): score for (who, name, cell), score in nbgrader_cells(*courses["ps1"]).items()
+              if who == "bitdiddle"}
+    assert printed_cells(done.stdout) == theirs
+    total = points(sum(score or 0 for score in theirs.values()), ps1_points(root))
+    assert done.stdout.startswith(f"bitdiddle / ps1: {total} (")
+    assert "The test failed: AssertionError" in done.stdout and "missing" not in done.stdout
+    assert "ignored" not in done.stdout  # its jupyter.png and timestamp.txt are the assignment's, not stray
+    assert sorted(path.name for path in root.iterdir()) == ["nbgrader_config.py", "source", "submitted"]
+
+
+def test_one_notebook_from_the_command_line_and_the_other_is_missing(courses, tmp_path):
+    root = unchanged_ps1(tmp_path / "ps1")
+    done = autograder_grade(root, "submitted/bitdiddle/ps1/problem1.ipynb")
+    theirs = {(name, cell): score for (who, name, cell), score in nbgrader_cells(*courses["ps1"]).items()
+              if who == "bitdiddle" and name == "problem1"}
+    assert printed_cells(done.stdout) == theirs
+    assert f"  problem2.ipynb: missing, {points(0, ps1_points(root, 'problem2'))}\n" in done.stdout
+    total = points(sum(score or 0 for score in theirs.values()), ps1_points(root))
+    assert done.stdout.startswith(f"bitdiddle / ps1: {total}")
+
+
+def test_a_folder_with_a_stray_file_and_a_renamed_notebook_for_a_named_student_into_a_gradebook(courses, tmp_path):
+    """--student names the student; a file that is no notebook of ps1 is named and not graded; a notebook under
+    another name is told by its cells; with --db the grades are in that gradebook, nbgrader's for those cells."""
+    root = unchanged_ps1(tmp_path / "ps1")
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    shutil.copy(root / "submitted" / "hacker" / "ps1" / "problem1.ipynb", folder / "problem1 (1).ipynb")
+    (folder / "notes.txt").write_text("to do: problem 2")
+    done = autograder_grade(root, str(folder), "--student", "ben", "--db", f"sqlite:///{tmp_path / 'ben.db'}")
+    assert done.stdout.startswith("ben / ps1: ")
+    assert "  problem1.ipynb (given as problem1 (1).ipynb): " in done.stdout
+    assert f"  problem2.ipynb: missing, {points(0, ps1_points(root, 'problem2'))}\n" in done.stdout
+    assert "  ignored: notes.txt, not one of the notebooks of ps1 (problem1.ipynb, problem2.ipynb)\n" in done.stdout
+    theirs = {(name, cell): score for (who, name, cell), score in nbgrader_cells(*courses["ps1"]).items()
+              if who == "hacker" and name == "problem1"}
+    assert printed_cells(done.stdout) == theirs
+    with Gradebook(f"sqlite:///{tmp_path / 'ben.db'}") as gradebook:
+        assert {("problem1", grade.name): grade.auto_score for grade in
+                gradebook.find_submission_notebook("problem1", "ps1", "ben").grades} == theirs
+    assert (root / "autograded" / "ben" / "ps1" / "problem1.ipynb").is_file()
 
 
 def test_hidden_tests_are_not_in_the_students_process_while_their_cells_run(course):
