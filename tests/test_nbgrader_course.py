@@ -198,11 +198,17 @@ def autograder_grade(root: Path, *options: str, assignment: str = "ps1") -> subp
     return done
 
 
-def test_autograder_grade_on_the_unchanged_course_gives_nbgraders_scores(courses, tmp_path):
+@pytest.fixture(scope="module")
+def graded_locally(tmp_path_factory):
+    """ps1 as nbgrader lays it out, graded by `autograder grade ps1` in local sandboxes: (root, its run)."""
+    root = unchanged_ps1(tmp_path_factory.mktemp("local") / "ps1")
+    return root, autograder_grade(root)
+
+
+def test_autograder_grade_on_the_unchanged_course_gives_nbgraders_scores(courses, graded_locally):
     """`autograder grade ps1` in the course folder as nbgrader lays it out (nbgrader_config.py, no course_config.py):
     the assignment is found in source/, and the gradebook holds nbgrader's score on every cell."""
-    root = unchanged_ps1(tmp_path / "ps1")
-    done = autograder_grade(root)
+    root, done = graded_locally
     assert "ps1: 2 submissions" in done.stdout and "median 2.25 (out of 3 autograded; 10 by hand)" in done.stdout
     _, assignment, students, notebooks = courses["ps1"]
     assert nbgrader_cells(root, assignment, students, notebooks) == nbgrader_cells(*courses["ps1"])
@@ -225,8 +231,18 @@ def test_autograder_grade_lists_the_benders_under_needs_attention_and_keeps_thei
         assert {name: ours[who, "own", name] for name in honest} == honest
 
 
-def test_grading_on_a_dask_cluster_gives_nbgraders_scores(courses, tmp_path):
-    """`autograder grade ps1 --scheduler`: a Dask worker that has the course grades each student's notebooks."""
+def autograded(root: Path, student: str, name: str) -> dict:
+    """An autograded notebook of ps1 as formgrader and generate_feedback read it: each cell's type, source, outputs
+    and nbgrader metadata (not its execution times), and the notebook's metadata."""
+    notebook = nbformat.read(str(root / "autograded" / student / "ps1" / name), as_version=4)
+    return {"metadata": notebook.metadata, "cells": [
+        (cell.cell_type, cell.source, cell.get("outputs"), cell.metadata.get("nbgrader")) for cell in notebook.cells]}
+
+
+def test_grading_on_a_dask_cluster_gives_nbgraders_scores_and_the_local_batchs_autograded_notebooks(
+        courses, graded_locally, tmp_path):
+    """`autograder grade ps1 --scheduler`: a Dask worker that has the course grades each student's notebooks; their
+    autograded copies are the local batch's, and `nbgrader generate_feedback` works on them."""
     from test_distributed import LoopbackCluster
 
     root = unchanged_ps1(tmp_path / "ps1")
@@ -239,6 +255,17 @@ def test_grading_on_a_dask_cluster_gives_nbgraders_scores(courses, tmp_path):
     assert "ps1: 2 submissions" in done.stdout and "graded: 2   errors: 0" in done.stdout
     _, assignment, students, notebooks = courses["ps1"]
     assert nbgrader_cells(root, assignment, students, notebooks) == nbgrader_cells(*courses["ps1"])
+    local, _ = graded_locally
+    for who in students:
+        assert sorted(path.name for path in (root / "autograded" / who / "ps1").iterdir()) == sorted(
+            path.name for path in (local / "autograded" / who / "ps1").iterdir())
+        for name in notebooks:
+            assert autograded(root, who, f"{name}.ipynb") == autograded(local, who, f"{name}.ipynb"), (who, name)
+    feedback = subprocess.run([sys.executable, "-m", "nbgrader", "generate_feedback", "ps1"], cwd=root,
+                              capture_output=True, text=True)
+    assert feedback.returncode == 0, feedback.stderr[-3000:]
+    assert "AssertionError" in (root / "feedback" / "bitdiddle" / "ps1" / "problem1.html").read_text()
+    assert (root / "feedback" / "hacker" / "ps1" / "problem2.html").is_file()
 
 
 def printed_cells(stdout: str) -> dict:
