@@ -129,9 +129,9 @@ def write_graded(folder: Path, source: Path, result: SubmissionResult, submitted
     """The autograded copy of a submission graded through the pipeline into `folder`: each notebook's
     (autograded_copies), the timestamp and results.json, each file whole or not at all, results.json last."""
     folder.mkdir(parents=True, exist_ok=True)
-    for copy_ in autograded_copies(source, result, submitted):
-        if (source / copy_.notebook).is_file() and Path(copy_.notebook).name == copy_.notebook:  # a name, never a path
-            write_atomically(folder / copy_.notebook, copy_.text)
+    for made in autograded_copies(source, result, submitted):
+        if (source / made.notebook).is_file() and Path(made.notebook).name == made.notebook:  # a name, never a path
+            write_atomically(folder / made.notebook, made.text)
     if timestamp_file and timestamp_file.is_file():
         write_atomically(folder / "timestamp.txt", timestamp_file.read_text(errors="replace"))
     write_atomically(folder / RESULTS, json.dumps(result.to_json(), ensure_ascii=False))

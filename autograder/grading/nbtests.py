@@ -25,6 +25,7 @@ import nbformat
 from nbformat import NotebookNode
 
 from ..results.model import bounded
+from ..course import notebook as nb
 from ..course.config import Course
 from .grade import Runner
 from ..results.model import SubmissionResult, TestResult, error_result
@@ -231,8 +232,6 @@ def submission_files(course: Course, spec: NbgraderSpec, files: list[Path]) -> t
     """One student's files of `spec`'s assignment sorted out: notebook name -> the file that is that notebook (by its
     name, else by its graded cells: a download may have been renamed), and the files that are none of its notebooks
     (nor its other files in source/, nor nbgrader's timestamp.txt), which are not graded."""
-    from ..course import notebook as nb
-
     expected = {path.name for path in (course.root / "source" / spec.name).iterdir()} | {"timestamp.txt"}
     found = {path.name: path for path in files if path.name in spec.notebooks}
     ids = {name: {cell.grade_id for cell in spec.cells if cell.notebook == Path(name).stem} for name in spec.notebooks}
