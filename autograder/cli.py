@@ -85,14 +85,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     grade = commands.add_parser("grade", help="grade submitted notebooks into the gradebook")
     grade.add_argument("assignment", nargs="?", metavar="ASSIGNMENT")
     grade.add_argument("notebook", nargs="?", type=Path, metavar="NOTEBOOK",
-                       help="grade this one notebook and print the result (default: every submission in submitted/)")
+                       help="grade this one notebook and print the result (default: every submission in submitted/); "
+                            "of an assignment with several notebooks, a student's folder of them or one of them")
     grade.add_argument("--all", action="store_true",
                        help="grade the submissions of every assignment, in one run (the sandboxes start once)")
     grade.add_argument("--db", help="gradebook SQLAlchemy URL (default: the course's, sqlite:///gradebook.db)")
     grade.add_argument("--workers", type=int, default=DEFAULT_WORKERS,
                        help="sandboxes grading at once (default: one more than the cores)")
     grade.add_argument("--json", type=Path, metavar="PATH", help="also write every result to this JSON file")
-    grade.add_argument("--student", help="student id for a single NOTEBOOK (default: the file's name)")
+    grade.add_argument("--student", help="student id for a single NOTEBOOK (default: the file's name; of a folder "
+                                         "submitted/<student>/<assignment>, its student)")
     grade.add_argument("--no-progress", action="store_true", help="no progress bar")
     grade.add_argument("--scheduler", metavar="tcp://HOST:PORT",
                        help="grade on this Dask cluster's workers instead of local sandboxes")
@@ -199,11 +201,9 @@ def run_grade(args) -> int:
     from .grading.nbtests import nbgrader_assignments
 
     in_notebooks = list(nbgrader_assignments(course))  # graded by their notebooks' own test cells (issue 28)
-    if args.notebook is not None and args.assignment in in_notebooks:
-        print(f"autograder grade: {args.assignment} has several notebooks; grade its submissions in submitted/ "
-              "(without NOTEBOOK)", file=sys.stderr)
-        return 2
     try:
+        if args.notebook is not None and args.assignment in in_notebooks:
+            return _grade_one_submission(course, args)
         if args.notebook is not None:
             return _grade_one(course, args)
         print(starting_line(args.workers, args.scheduler), flush=True)
@@ -246,6 +246,78 @@ def _print_one(result) -> None:
         print(f"  {test.name}: {fraction(test.score, test.max_score)}")
         for line in test.output.splitlines():
             print(f"      {line}")
+    sys.stdout.flush()
+
+
+def _grade_one_submission(course, args) -> int:
+    """One student's notebooks of an nbgrader assignment (NOTEBOOK: their folder, or one notebook of it), graded
+    together and printed notebook by notebook; a notebook not there scores 0, a file that is none of them is named."""
+    import shutil
+    import tempfile
+
+    from .grading.batch import SubmittedNotebook, grade_batch
+    from .grading.nbtests import nbgrader_spec, submission_files
+
+    spec, given = nbgrader_spec(course, args.assignment), args.notebook
+    files = sorted(path for path in given.iterdir() if path.is_file() and not path.name.startswith(".")) \
+        if given.is_dir() else [given] if given.is_file() else []
+    found, ignored = submission_files(course, spec, files)
+    stamp = given / "timestamp.txt" if given.is_dir() else None
+    results = []
+    with tempfile.TemporaryDirectory(prefix="autograder-grade-") as folder:  # the notebooks under their own names
+        for name, path in found.items():
+            shutil.copyfile(path, Path(folder, name))
+        job = SubmittedNotebook(args.student or _student_of(given, spec.name), Path(folder),
+                                stamp if stamp is not None and stamp.is_file() else None)
+        grade_batch(course, spec.name, args.db, 1, args.json, submissions=[job], progress=False,
+                    on_result=results.append, regrade=True,
+                    on_scores=lambda summaries: _print_submission(results[0], spec, given, found, ignored))
+    return 0
+
+
+def _student_of(given: Path, assignment: str) -> str:
+    """The student a submission is of, by nbgrader's layout (submitted/<student>/<assignment>/), else its name."""
+    folder = given.resolve() if given.is_dir() else given.resolve().parent
+    if folder.name == assignment and folder.parent.name:
+        return folder.parent.name
+    return given.resolve().name if given.is_dir() else given.stem
+
+
+def _print_submission(result, spec, given: Path, found: dict, ignored: list) -> None:
+    """An nbgrader assignment's verdict, notebook by notebook, printed as soon as it is saved."""
+    from .results.scores import count, fraction, points
+
+    def total(earned: float, most: float, pending: float) -> str:
+        return points(earned, most) + (f" ({count(pending, 'point')} to be graded by your instructor)"
+                                       if pending else "")
+
+    print(f"{result.student} / {result.assignment}: {total(result.score, result.max_score, result.pending_points)}"
+          + (f" ({result.reason})" if result.status == "error" else ""))
+    if not given.exists():
+        print(f"  note: there is no file or folder {given}")
+    for notebook in result.notebooks:
+        most = sum(test.max_score for test in notebook.tests)
+        if notebook.notebook not in found:
+            print(f"  {notebook.notebook}: missing, 0 of {count(most, 'point')}")
+            continue
+        given_as = found[notebook.notebook].name
+        renamed = f" (given as {given_as})" if given_as != notebook.notebook else ""
+        print(f"  {notebook.notebook}{renamed}: " + total(sum(test.score for test in notebook.tests), most,
+                                                  sum(test.max_score for test in notebook.tests if test.pending)))
+        for flag in notebook.flags:
+            print(f"    needs attention: {flag}")
+        for note in (note for note in notebook.notes if note not in notebook.flags):
+            print(f"    note: {note}")
+        for test in notebook.tests:
+            if test.pending:
+                print(f"    {test.name}: {count(test.max_score, 'point')}, to be graded by your instructor")
+                continue
+            print(f"    {test.name}: {fraction(test.score, test.max_score)}")
+            if test.score < test.max_score and test.output not in notebook.notes:  # e.g. "could not be read": once
+                for line in test.output.splitlines():
+                    print(f"        {line}")
+    for path in ignored:
+        print(f"  ignored: {path.name}, not one of the notebooks of {result.assignment} ({spec.notebook})")
     sys.stdout.flush()
 
 

@@ -3,6 +3,7 @@ licence) and a small course of our own with hidden tests, graded by their in-not
 (autograder/grading/nbtests.py), give nbgrader's own scores on every cell; students who bend the tests get nothing for
 it and are flagged."""
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from nbgrader.api import Gradebook
 
 from autograder.grading.nbtests import grade_nbgrader_notebook, released
 from autograder.engine.sandbox import Sandbox
+from autograder.results.scores import points
 
 pytestmark = pytest.mark.slow  # runs nbgrader autograde and the sandbox
 
@@ -196,11 +198,17 @@ def autograder_grade(root: Path, *options: str, assignment: str = "ps1") -> subp
     return done
 
 
-def test_autograder_grade_on_the_unchanged_course_gives_nbgraders_scores(courses, tmp_path):
+@pytest.fixture(scope="module")
+def graded_locally(tmp_path_factory):
+    """ps1 as nbgrader lays it out, graded by `autograder grade ps1` in local sandboxes: (root, its run)."""
+    root = unchanged_ps1(tmp_path_factory.mktemp("local") / "ps1")
+    return root, autograder_grade(root)
+
+
+def test_autograder_grade_on_the_unchanged_course_gives_nbgraders_scores(courses, graded_locally):
     """`autograder grade ps1` in the course folder as nbgrader lays it out (nbgrader_config.py, no course_config.py):
     the assignment is found in source/, and the gradebook holds nbgrader's score on every cell."""
-    root = unchanged_ps1(tmp_path / "ps1")
-    done = autograder_grade(root)
+    root, done = graded_locally
     assert "ps1: 2 submissions" in done.stdout and "median 2.25 (out of 3 autograded; 10 by hand)" in done.stdout
     _, assignment, students, notebooks = courses["ps1"]
     assert nbgrader_cells(root, assignment, students, notebooks) == nbgrader_cells(*courses["ps1"])
@@ -223,8 +231,18 @@ def test_autograder_grade_lists_the_benders_under_needs_attention_and_keeps_thei
         assert {name: ours[who, "own", name] for name in honest} == honest
 
 
-def test_grading_on_a_dask_cluster_gives_nbgraders_scores(courses, tmp_path):
-    """`autograder grade ps1 --scheduler`: a Dask worker that has the course grades each student's notebooks."""
+def autograded(root: Path, student: str, name: str) -> dict:
+    """An autograded notebook of ps1 as formgrader and generate_feedback read it: each cell's type, source, outputs
+    and nbgrader metadata (not its execution times), and the notebook's metadata."""
+    notebook = nbformat.read(str(root / "autograded" / student / "ps1" / name), as_version=4)
+    return {"metadata": notebook.metadata, "cells": [
+        (cell.cell_type, cell.source, cell.get("outputs"), cell.metadata.get("nbgrader")) for cell in notebook.cells]}
+
+
+def test_grading_on_a_dask_cluster_gives_nbgraders_scores_and_the_local_batchs_autograded_notebooks(
+        courses, graded_locally, tmp_path):
+    """`autograder grade ps1 --scheduler`: a Dask worker that has the course grades each student's notebooks; their
+    autograded copies are the local batch's, and `nbgrader generate_feedback` works on them."""
     from test_distributed import LoopbackCluster
 
     root = unchanged_ps1(tmp_path / "ps1")
@@ -237,6 +255,84 @@ def test_grading_on_a_dask_cluster_gives_nbgraders_scores(courses, tmp_path):
     assert "ps1: 2 submissions" in done.stdout and "graded: 2   errors: 0" in done.stdout
     _, assignment, students, notebooks = courses["ps1"]
     assert nbgrader_cells(root, assignment, students, notebooks) == nbgrader_cells(*courses["ps1"])
+    local, _ = graded_locally
+    for who in students:
+        assert sorted(path.name for path in (root / "autograded" / who / "ps1").iterdir()) == sorted(
+            path.name for path in (local / "autograded" / who / "ps1").iterdir())
+        for name in notebooks:
+            assert autograded(root, who, f"{name}.ipynb") == autograded(local, who, f"{name}.ipynb"), (who, name)
+    feedback = subprocess.run([sys.executable, "-m", "nbgrader", "generate_feedback", "ps1"], cwd=root,
+                              capture_output=True, text=True)
+    assert feedback.returncode == 0, feedback.stderr[-3000:]
+    assert "AssertionError" in (root / "feedback" / "bitdiddle" / "ps1" / "problem1.html").read_text()
+    assert (root / "feedback" / "hacker" / "ps1" / "problem2.html").is_file()
+
+
+def printed_cells(stdout: str) -> dict:
+    """`autograder grade ps1 PATH`'s lines "    <cell>: <score>/<points>" under "  <notebook>.ipynb...: ...": (notebook,
+    cell) -> score, None for a written answer still to be graded."""
+    cells, notebook = {}, None
+    for line in stdout.splitlines():
+        if heading := re.match(r"  (\S+)\.ipynb\b", line):
+            notebook = heading.group(1)
+        elif found := re.match(r"    (\S+): (?:([\d.]+)/[\d.]+|.*(to be graded by your instructor))$", line):
+            cells[notebook, found.group(1)] = None if found.group(3) else float(found.group(2))
+    return cells
+
+
+def ps1_points(root: Path, notebook: str | None = None) -> float:
+    """The points of ps1's graded cells (of one notebook, by its stem), from its source notebooks."""
+    from autograder.course.config import load_course
+    from autograder.grading.nbtests import nbgrader_spec
+
+    cells = nbgrader_spec(load_course(root), "ps1").cells
+    return sum(cell.points for cell in cells if notebook in (None, cell.notebook))
+
+
+def test_one_students_folder_from_the_command_line_gives_nbgraders_points_and_writes_nothing(courses, tmp_path):
+    root = unchanged_ps1(tmp_path / "ps1")
+    done = autograder_grade(root, "submitted/bitdiddle/ps1")
+    theirs = {(name, cell): score for (who, name, cell), score in nbgrader_cells(*courses["ps1"]).items()
+              if who == "bitdiddle"}
+    assert printed_cells(done.stdout) == theirs
+    total = points(sum(score or 0 for score in theirs.values()), ps1_points(root))
+    assert done.stdout.startswith(f"bitdiddle / ps1: {total} (")
+    assert "The test failed: AssertionError" in done.stdout and "missing" not in done.stdout
+    assert "ignored" not in done.stdout  # its jupyter.png and timestamp.txt are the assignment's, not stray
+    assert sorted(path.name for path in root.iterdir()) == ["nbgrader_config.py", "source", "submitted"]
+
+
+def test_one_notebook_from_the_command_line_and_the_other_is_missing(courses, tmp_path):
+    root = unchanged_ps1(tmp_path / "ps1")
+    done = autograder_grade(root, "submitted/bitdiddle/ps1/problem1.ipynb")
+    theirs = {(name, cell): score for (who, name, cell), score in nbgrader_cells(*courses["ps1"]).items()
+              if who == "bitdiddle" and name == "problem1"}
+    assert printed_cells(done.stdout) == theirs
+    assert f"  problem2.ipynb: missing, {points(0, ps1_points(root, 'problem2'))}\n" in done.stdout
+    total = points(sum(score or 0 for score in theirs.values()), ps1_points(root))
+    assert done.stdout.startswith(f"bitdiddle / ps1: {total}")
+
+
+def test_a_folder_with_a_stray_file_and_a_renamed_notebook_for_a_named_student_into_a_gradebook(courses, tmp_path):
+    """--student names the student; a file that is no notebook of ps1 is named and not graded; a notebook under
+    another name is told by its cells; with --db the grades are in that gradebook, nbgrader's for those cells."""
+    root = unchanged_ps1(tmp_path / "ps1")
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    shutil.copy(root / "submitted" / "hacker" / "ps1" / "problem1.ipynb", folder / "problem1 (1).ipynb")
+    (folder / "notes.txt").write_text("to do: problem 2")
+    done = autograder_grade(root, str(folder), "--student", "ben", "--db", f"sqlite:///{tmp_path / 'ben.db'}")
+    assert done.stdout.startswith("ben / ps1: ")
+    assert "  problem1.ipynb (given as problem1 (1).ipynb): " in done.stdout
+    assert f"  problem2.ipynb: missing, {points(0, ps1_points(root, 'problem2'))}\n" in done.stdout
+    assert "  ignored: notes.txt, not one of the notebooks of ps1 (problem1.ipynb, problem2.ipynb)\n" in done.stdout
+    theirs = {(name, cell): score for (who, name, cell), score in nbgrader_cells(*courses["ps1"]).items()
+              if who == "hacker" and name == "problem1"}
+    assert printed_cells(done.stdout) == theirs
+    with Gradebook(f"sqlite:///{tmp_path / 'ben.db'}") as gradebook:
+        assert {("problem1", grade.name): grade.auto_score for grade in
+                gradebook.find_submission_notebook("problem1", "ps1", "ben").grades} == theirs
+    assert (root / "autograded" / "ben" / "ps1" / "problem1.ipynb").is_file()
 
 
 def test_hidden_tests_are_not_in_the_students_process_while_their_cells_run(course):

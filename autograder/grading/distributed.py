@@ -2,11 +2,12 @@
 
 Only the grading moves; the grader keeps its single gradebook writer and JSON report. Each task carries a
 notebook's bytes and its student's id (workers on other machines do not see the grader's files) and returns
-plain data: `SubmissionResult.to_json()` plus the cells' outputs. On a worker, each thread keeps one warm
-`Sandbox` for all the tasks it runs. Submissions are streamed: a few tasks per worker thread are in flight,
-never the whole batch, and each result is handed on as it arrives (ClusterPool, for the batch and the service
-alike). When a worker dies, the scheduler gives its tasks to another worker, and each submission still yields
-exactly one result.
+plain data: `SubmissionResult.to_json()` plus the cells' outputs (of an nbgrader assignment, the text of each of
+its notebooks' autograded copies, which the grader writes where the local batch writes them). On a worker, each
+thread keeps one warm `Sandbox` for all the tasks it runs. Submissions are streamed: a few tasks per worker
+thread are in flight, never the whole batch, and each result is handed on as it arrives (ClusterPool, for the
+batch and the service alike). When a worker dies, the scheduler gives its tasks to another worker, and each
+submission still yields exactly one result.
 
 Workers grade with their own installed copy of the course; every task carries the grader's fingerprint of
 the course (source notebook, hidden checks, limits, grading engine), and a worker whose copy differs refuses
@@ -36,9 +37,10 @@ CONNECT_TIMEOUT = 5.0      # seconds to reach the scheduler before giving up
 WORKER_TIMEOUT = 10.0      # seconds to wait for a first worker when the scheduler has none
 TASKS_PER_THREAD = 4       # tasks in flight per worker thread: enough to keep every thread busy
 PACKAGE = Path(__file__).resolve().parents[1]
+# the modules that run a notebook and its checks, and make an nbgrader assignment's autograded copies
 ENGINE = ("grading/grade.py", "course/spec.py", "checking/checks.py", "checking/expect.py",
           "engine/submission.py", "course/notebook.py", "engine/sandbox.py", "engine/sandboxed.py",
-          "engine/plain.py", "grading/nbtests.py")  # the modules that run a notebook and its checks
+          "engine/plain.py", "grading/nbtests.py", "grading/nbresults.py")
 
 
 class ClusterError(RuntimeError):
@@ -80,6 +82,7 @@ def grade_task(assignment: str, student: str, source: str, notebook: bytes | dic
 
 def _grade_notebooks(course: Course, assignment: str, student: str, notebooks: dict[str, bytes]) -> dict:
     """grade_task for an nbgrader assignment: its notebooks in a folder, graded by their own test cells."""
+    from .nbresults import autograded_copies
     from .nbtests import grade_nbgrader_submission, nbgrader_spec
 
     spec = nbgrader_spec(course, assignment)
@@ -91,7 +94,8 @@ def _grade_notebooks(course: Course, assignment: str, student: str, notebooks: d
             result = grade_nbgrader_submission(_thread_sandbox(course), course, spec, student, Path(folder))
         except SandboxError as error:
             raise SandboxError(f"on the Dask worker on {socket.gethostname()}: {error}") from None
-    return {**result.to_json(), "cell_outputs": []}
+        copies = autograded_copies(course.root / "source" / assignment, result, Path(folder))
+    return {**result.to_json(), "cell_outputs": [], "autograded": {copy.notebook: copy.text for copy in copies}}
 
 
 def _thread_sandbox(course: Course) -> Sandbox:
@@ -191,6 +195,10 @@ class Cluster:
 def _result(data: dict) -> SubmissionResult:
     result = SubmissionResult.from_json(data)
     result.cell_outputs = {index: (output, error) for index, output, error in data["cell_outputs"]}
+    if "autograded" in data:  # an nbgrader assignment's notebooks, autograded on the worker: written as the batch's
+        from .nbresults import Autograded
+
+        result.notebooks = [Autograded(name, text) for name, text in data["autograded"].items()]
     return result
 
 

@@ -104,16 +104,34 @@ def write_submission(course_root: Path, assignment: str, student: str, notebooks
     return result
 
 
+@dataclass
+class Autograded:
+    """A notebook's autograded copy made where it was graded (a Dask worker: distributed.py), as its text."""
+    notebook: str
+    text: str
+
+
+def autograded_copies(source: Path, result: SubmissionResult, submitted: Path | None) -> list[Autograded]:
+    """The autograded copy of each notebook of `result` graded here (result.notebooks: a result read back from JSON
+    has none), from `source`/<notebook> and the `submitted` folder; a copy made elsewhere (Autograded) as it is."""
+    copies = []
+    for graded in result.notebooks:
+        if isinstance(graded, Autograded):
+            copies.append(graded)
+        elif not isinstance(graded, NotGraded) and submitted is not None and (submitted / graded.notebook).is_file():
+            copies.append(Autograded(graded.notebook, nbformat.writes(
+                autograded_notebook(source / graded.notebook, submitted / graded.notebook, graded))))
+    return copies
+
+
 def write_graded(folder: Path, source: Path, result: SubmissionResult, submitted: Path | None,
                  timestamp_file: Path | None) -> None:
-    """The autograded copy of a submission graded through the pipeline into `folder`: each notebook graded in this
-    process (result.notebooks; a result read back from JSON or a Dask worker has none) from `source`/<notebook> and
-    the submitted folder, the timestamp and results.json, each file whole or not at all, results.json last."""
+    """The autograded copy of a submission graded through the pipeline into `folder`: each notebook's
+    (autograded_copies), the timestamp and results.json, each file whole or not at all, results.json last."""
     folder.mkdir(parents=True, exist_ok=True)
-    for graded in result.notebooks:
-        if not isinstance(graded, NotGraded) and submitted is not None and (submitted / graded.notebook).is_file():
-            write_atomically(folder / graded.notebook, nbformat.writes(
-                autograded_notebook(source / graded.notebook, submitted / graded.notebook, graded)))
+    for made in autograded_copies(source, result, submitted):
+        if (source / made.notebook).is_file() and Path(made.notebook).name == made.notebook:  # a name, never a path
+            write_atomically(folder / made.notebook, made.text)
     if timestamp_file and timestamp_file.is_file():
         write_atomically(folder / "timestamp.txt", timestamp_file.read_text(errors="replace"))
     write_atomically(folder / RESULTS, json.dumps(result.to_json(), ensure_ascii=False))

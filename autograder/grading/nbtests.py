@@ -25,6 +25,7 @@ import nbformat
 from nbformat import NotebookNode
 
 from ..results.model import bounded
+from ..course import notebook as nb
 from ..course.config import Course
 from .grade import Runner
 from ..results.model import SubmissionResult, TestResult, error_result
@@ -225,6 +226,29 @@ def _spec(folder: Path, notebooks: tuple[str, ...], _stamps: tuple) -> NbgraderS
                 cells.append(GradedCell(Path(name).stem, str(meta["grade_id"]), float(meta.get("points") or 0),
                                         by_hand=not is_test_cell(cell)))
     return NbgraderSpec(folder.name, notebooks, tuple(cells))
+
+
+def submission_files(course: Course, spec: NbgraderSpec, files: list[Path]) -> tuple[dict[str, Path], list[Path]]:
+    """One student's files of `spec`'s assignment sorted out: notebook name -> the file that is that notebook (by its
+    name, else by its graded cells: a download may have been renamed), and the files that are none of its notebooks
+    (nor its other files in source/, nor nbgrader's timestamp.txt), which are not graded."""
+    expected = {path.name for path in (course.root / "source" / spec.name).iterdir()} | {"timestamp.txt"}
+    found = {path.name: path for path in files if path.name in spec.notebooks}
+    ids = {name: {cell.grade_id for cell in spec.cells if cell.notebook == Path(name).stem} for name in spec.notebooks}
+    ignored = []
+    for path in files:
+        if path.name in expected:
+            continue
+        try:
+            graded = {nb.grade_id(cell) for cell in nb.read(path).cells} if path.suffix == ".ipynb" else set()
+        except nb.NotebookError:  # not a notebook: named among the files not graded
+            graded = set()
+        name = next((name for name in spec.notebooks if graded & ids[name]), None)
+        if name is None or name in found:
+            ignored.append(path)
+        else:
+            found[name] = path
+    return found, ignored
 
 
 def grade_nbgrader_submission(sandbox: Sandbox, course: Course, spec: NbgraderSpec, student: str, folder: Path
