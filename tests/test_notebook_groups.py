@@ -51,6 +51,10 @@ def test_each_notebook_has_a_heading_with_its_points_and_they_sum_to_the_total()
     assert view.notebooks[0].headline == "4 of 5 points so far; 5 more points to be graded by your instructor"
     assert [exercise.anchor for exercise in view.notebooks[0].exercises] == [test.name for test in problem1().tests]
     assert view.notes == ()  # the notebook's heading says it is missing: not the notes too
+    assert view.summary == "3 of 4 exercises work."
+    everything = submission_result("ada", "ps1", [NotebookGrade("problem1.ipynb", [
+        CellResult("correct_squares", 1.0, 1.0, "The test passed.")]), problem2])
+    assert build(everything).summary == "Every exercise handed in works: well done."
 
     page = render_feedback(graded, written=WRITTEN)
     text = text_of(page)

@@ -187,7 +187,7 @@ def build(result: "SubmissionResult", shown: Shown = Shown(), late_penalty: floa
                       headline(score, result.max_score, result.pending_points, late_penalty, result.score, counts),
                       result.status, result.reason if result.status == "error" else "",
                       tuple(note for note in result.notes if note not in missing),
-                      _summary(result.status, working, len(auto), exercises, shown.now),
+                      _summary(result.status, working, len(auto), exercises, shown.now, bool(missing)),
                       _withheld(exercises, shown), tuple(exercises), shown.now, notebooks)
 
 
@@ -220,11 +220,11 @@ def _also(view: ExerciseView, text: str, title: str) -> ExerciseView:
                                         else message for message in view.messages))
 
 
-def _summary(status: str, working: int, exercises: int, views, visibility: str) -> str:
+def _summary(status: str, working: int, exercises: int, views, visibility: str, missing: bool = False) -> str:
     if status == "error":
         return "Nothing could be checked this time; the box below says why and what to do."
-    if working == exercises:
-        return "Every exercise works: well done."
+    if working == exercises:  # a notebook not handed in has its own heading below
+        return "Every exercise handed in works: well done." if missing else "Every exercise works: well done."
     text = f"{working} of {exercises} exercises work."
     sources = {message.source for view in views for message in view.messages}
     if sources & {"hidden", "helper"}:
