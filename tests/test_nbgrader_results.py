@@ -95,6 +95,12 @@ def test_feedback_names_each_test_cell_with_its_points_and_error_and_no_hidden_t
     assert "written answer (part-a): 1 of 1 point" in html and "graded by your instructor, 1 of 1 point" in html
     assert "written answer (part-b): to be graded by your instructor" in html
     assert "2.5 of 6 points so far; 7 more points to be graded by your instructor" in html
+    # a heading per notebook, its points summing to the total (the hand grade of part-a in problem2's)
+    headings = re.findall(r"<h2>(problem\d\.ipynb): ([\d.]+) of ([\d.]+) points?", page)
+    assert [name for name, _, _ in headings] == ["problem1.ipynb", "problem2.ipynb"]
+    assert sum(float(score) for _, score, _ in headings) == results(root, "bitdiddle")["score"] + 1 == 2.5
+    assert "problem2.ipynb: 1 of 1 point so far; 2 more points to be graded by your instructor" in html
+    assert page.index("<h2>problem2.ipynb") < page.index("<h3>written answer (part-a)") and "not handed in" not in html
 
 
 def test_autograded_notebooks_keep_the_hidden_test_out_and_serve_nbgrader_generate_feedback(ps1):
@@ -159,3 +165,7 @@ def test_the_feedback_page_and_the_report_fit_a_phone_and_a_desktop(ps1, width, 
             assert all(left >= 0 and right <= width and box_width > 200 for left, right, box_width, *_ in
                        seen["figures"])
             browser.save_screenshot(str(tmp_path / f"{name}-{width}.png"))
+            if name == "feedback":
+                browser.execute_script("document.getElementById('notebook-problem2').scrollIntoView()")
+                browser.save_screenshot(str(tmp_path / f"{name}-{width}-problem2.png"))
+    print(f"screenshots in {tmp_path}")

@@ -37,7 +37,8 @@ def submission_result(student: str, assignment: str, graded: list, seconds: floa
         flags += [f"{notebook.notebook}: {flag}" for flag in notebook.flags]  # for the instructor's pages
     return SubmissionResult(student, assignment, round(sum(test.score for test in tests), 4),
                             round(sum(test.max_score for test in tests), 4), "graded", tests=tests, notes=notes,
-                            seconds=seconds, flags=flags, notebooks=list(graded))
+                            seconds=seconds, flags=flags, notebooks=list(graded),
+                            missing=[notebook.notebook for notebook in graded if getattr(notebook, "missing", False)])
 
 
 @dataclass
@@ -48,14 +49,15 @@ class NotGraded:
     tests: list[TestResult]
     notes: list[str]
     flags: tuple = ()
+    missing: bool = False   # not handed in (rather than unreadable)
 
 
-def not_graded(source_path: Path, why: str) -> NotGraded:
+def not_graded(source_path: Path, why: str, missing: bool = False) -> NotGraded:
     tests = [TestResult(nb.grade_id(cell), 0.0, float(nb.nbgrader_meta(cell).get("points", 0)), why,
                         manual=not nb.is_autograder_test(cell))
              for cell in nb.read(source_path).cells if nb.grade_id(cell) and (
                  nb.nbgrader_meta(cell).get("grade") or nb.nbgrader_meta(cell).get("task"))]
-    return NotGraded(Path(source_path).name, tests, [why])
+    return NotGraded(Path(source_path).name, tests, [why], missing=missing)
 
 
 def autograded_notebook(source_path: Path, submitted_path: Path, graded) -> nbformat.NotebookNode:

@@ -256,6 +256,7 @@ def grade_nbgrader_submission(sandbox: Sandbox, course: Course, spec: NbgraderSp
     """Grade a submission of an nbgrader assignment (a folder holding its notebooks): each notebook by its test
     cells, one after another in this sandbox, into one result (nbresults.submission_result) that keeps each
     notebook's grade for its autograded copy; whatever the notebooks contain, the result is a score and messages."""
+    from ..results.wording import not_handed_in
     from .nbresults import not_graded, submission_result
 
     started, graded = time.monotonic(), []
@@ -263,7 +264,7 @@ def grade_nbgrader_submission(sandbox: Sandbox, course: Course, spec: NbgraderSp
         for name in spec.notebooks:
             source, path = course.root / "source" / spec.name / name, Path(folder) / name
             if not path.is_file():
-                graded.append(not_graded(source, f"{name} was not handed in."))
+                graded.append(not_graded(source, not_handed_in(name), missing=True))
                 continue
             try:
                 graded.append(grade_nbgrader_notebook(sandbox, course, source, path))

@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from ..results.scores import count, points, score as format_score
+from ..results.wording import not_handed_in
 
 if TYPE_CHECKING:
     from ..results.model import CheckResult, Figure
@@ -101,6 +102,19 @@ class ExerciseView:
 
 
 @dataclass(frozen=True)
+class NotebookView:
+    """One notebook of an assignment of several (an nbgrader course's): its points and its cells' exercises."""
+    name: str                    # its file name
+    anchor: str                  # a page's link target
+    score: float
+    max_score: float
+    headline: str                # its points in words
+    exercises: tuple[ExerciseView, ...]
+    missing: bool = False        # not handed in: its cells are not listed, `note` says why they earn nothing
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class ResultView:
     student: str
     assignment: str
@@ -112,6 +126,7 @@ class ResultView:
     withheld: str                # what the policy leaves out now, and from when it shows it ("" if nothing)
     exercises: tuple[ExerciseView, ...]
     visibility: str
+    notebooks: tuple[NotebookView, ...] = ()   # the exercises by notebook, when they come from several
 
     def facts(self) -> list[str]:
         """Every message a reader is told, as plain text: for comparing readers, and for text-only readers."""
@@ -166,11 +181,38 @@ def build(result: "SubmissionResult", shown: Shown = Shown(), late_penalty: floa
     auto = [view for view in exercises if not view.manual]
     working = sum(view.works for view in auto)
     score = max(0.0, round(result.score - late_penalty, 4))
+    notebooks = _notebooks(result, exercises, counts)
+    missing = {not_handed_in(notebook.name) for notebook in notebooks if notebook.missing}  # its heading says it
     return ResultView(result.student, result.assignment,
                       headline(score, result.max_score, result.pending_points, late_penalty, result.score, counts),
-                      result.status, result.reason if result.status == "error" else "", tuple(result.notes),
-                      _summary(result.status, working, len(auto), exercises, shown.now),
-                      _withheld(exercises, shown), tuple(exercises), shown.now)
+                      result.status, result.reason if result.status == "error" else "",
+                      tuple(note for note in result.notes if note not in missing),
+                      _summary(result.status, working, len(auto), exercises, shown.now, bool(missing)),
+                      _withheld(exercises, shown), tuple(exercises), shown.now, notebooks)
+
+
+NOT_HANDED_IN = "This notebook was not handed in, so none of its cells could be graded."
+
+
+def _notebooks(result: "SubmissionResult", exercises: list[ExerciseView], counts: bool) -> tuple[NotebookView, ...]:
+    """The exercises grouped by the notebook their test cell is in, when an assignment has several notebooks (an
+    nbgrader course's); none for an assignment of one notebook, whose page has no notebook headings."""
+    names = list(dict.fromkeys(test.notebook for test in result.tests))
+    if len(names) < 2 or "" in names or result.status == "error":
+        return ()
+    missing = set(result.missing)
+    grouped = []
+    for stem in names:
+        tests = [(test, view) for test, view in zip(result.tests, exercises) if test.notebook == stem]
+        name = next((name for name in missing if name.removesuffix(".ipynb") == stem), f"{stem}.ipynb")
+        pending = sum(test.max_score for test, _ in tests if test.pending)
+        score = round(sum(test.score for test, _ in tests if not test.pending), 4)
+        max_score = round(sum(test.max_score for test, _ in tests), 4)
+        grouped.append(NotebookView(name, "notebook-" + re.sub(r"[^\w-]", "-", stem), score, max_score,
+                                    headline(score, max_score, pending, counts=counts),
+                                    tuple(view for _, view in tests), name in missing,
+                                    NOT_HANDED_IN if name in missing else ""))
+    return tuple(grouped)
 
 
 def _also(view: ExerciseView, text: str, title: str) -> ExerciseView:
@@ -178,11 +220,11 @@ def _also(view: ExerciseView, text: str, title: str) -> ExerciseView:
                                         else message for message in view.messages))
 
 
-def _summary(status: str, working: int, exercises: int, views, visibility: str) -> str:
+def _summary(status: str, working: int, exercises: int, views, visibility: str, missing: bool = False) -> str:
     if status == "error":
         return "Nothing could be checked this time; the box below says why and what to do."
-    if working == exercises:
-        return "Every exercise works: well done."
+    if working == exercises:  # a notebook not handed in has its own heading below
+        return "Every exercise handed in works: well done." if missing else "Every exercise works: well done."
     text = f"{working} of {exercises} exercises work."
     sources = {message.source for view in views for message in view.messages}
     if sources & {"hidden", "helper"}:

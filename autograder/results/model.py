@@ -118,6 +118,7 @@ class SubmissionResult:
     cell_outputs: dict = field(default_factory=dict)  # cell index -> (output text, error or None)
     cell_displays: dict = field(default_factory=dict)  # cell index -> the figures it displayed, for formgrader
     flags: list[str] = field(default_factory=list)   # why the instructor should look at it (the "needs attention")
+    missing: list[str] = field(default_factory=list)  # an nbgrader assignment's notebooks not handed in (file names)
     # an nbgrader assignment's notebooks as graded here (nbtests.NotebookGrade), for their autograded copies; not JSON
     notebooks: list = field(default_factory=list, repr=False, compare=False)
 
@@ -129,6 +130,7 @@ class SubmissionResult:
                 "peak_memory_mb": round(self.peak_memory_mb, 1),
                 "cell_errors": self.cell_errors(),
                 **({"flags": self.flags} if self.flags else {}),
+                **({"missing": self.missing} if self.missing else {}),
                 "tests": [test.to_json() for test in self.tests]}
 
     @property
@@ -156,7 +158,8 @@ class SubmissionResult:
                    data.get("reason", ""), [TestResult.from_json(test) for test in data["tests"]],
                    list(data.get("notes", ())), data.get("seconds", 0.0), data.get("peak_memory_mb", 0.0),
                    {error["cell"] - 1: ("", {"type": error["type"], "text": error["text"]})
-                    for error in data.get("cell_errors", ())}, flags=list(data.get("flags", ())))
+                    for error in data.get("cell_errors", ())}, flags=list(data.get("flags", ())),
+                   missing=list(data.get("missing", ())))
 
 
 MAX_NOTES, MAX_CELL_ERRORS = 20, 50   # with `bounded` messages, these bound the size of a result

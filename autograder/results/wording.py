@@ -8,6 +8,11 @@ from .scores import points
 from .model import CheckResult, SubmissionResult
 
 
+def not_handed_in(notebook: str) -> str:
+    """The note on a result that one of an nbgrader assignment's notebooks (its file name) was not handed in."""
+    return f"{notebook} was not handed in."
+
+
 def with_hand_grades(result: SubmissionResult, grades: dict) -> SubmissionResult:
     """The result with the instructor's grades of its written answers (grade id -> gradebook.HandGrade) in."""
     for test in result.tests:

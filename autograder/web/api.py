@@ -102,9 +102,12 @@ def _owner():
         raise Refused("This submit key is not valid: it expired, a newer key replaced it, it was withdrawn, or it is "
                       "not one of this service's. Get a new one with \"Get a submit key\" on the assignment's page "
                       "(or download the notebook again) and use it instead.", 403)
-    from .student import released
+    from .student import RETRY_PREPARING, preparing_message, released
 
     if not released(owner.assignment):  # the course is read again when course_config.py or release/ changed
+        if owner.assignment in _service().grader.preparing:
+            raise Refused(preparing_message(owner.assignment, request.method == "POST"), 503,
+                          **{"Retry-After": str(RETRY_PREPARING)})
         raise Refused(f"{owner.assignment} is no longer an assignment of this course.", 404)
     return owner
 

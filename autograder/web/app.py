@@ -211,14 +211,16 @@ def _error_pages(app: Flask) -> None:
     from werkzeug.exceptions import HTTPException
 
     from ..grading.gradebook import GradebookError
+    from .student import RETRY_PREPARING, BeingPrepared, preparing_message
 
-    def page(status, title, message, headers=()):
+    def page(status, title, message, headers=(), refresh=None):
         if request.path.startswith("/api/"):  # the API answers JSON, even for its errors (api.py)
             from .api import error
 
             response = error(f"{title}. {message}", status)
         else:
-            response = make_response(render_template("error.html", title=title, message=message), status)
+            response = make_response(render_template("error.html", title=title, message=message, refresh=refresh),
+                                     status)
         response.headers.extend(headers)
         return response
 
@@ -247,6 +249,13 @@ def _error_pages(app: Flask) -> None:
         return page(error.code or 500, title, message, headers)
 
     app.register_error_handler(HTTPException, refused)
+
+    def preparing(error: BeingPrepared):
+        # a page asked for (GET) reloads itself when the release should be ready; a form sent is not sent again
+        return page(503, "Almost ready", preparing_message(error.assignment, request.endpoint == "student.upload"),
+                    [("Retry-After", str(RETRY_PREPARING))], RETRY_PREPARING if request.method == "GET" else None)
+
+    app.register_error_handler(BeingPrepared, preparing)
     app.register_error_handler(CSRFError, lambda _: page(400, "Please try again", (
         "The form was too old or did not come from this site. Go back, reload the page and send it again. "
         "No attempt was used.")))

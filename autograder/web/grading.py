@@ -126,6 +126,7 @@ class GradingService:
         self._stopping = False
         self._releasing = False   # the server is stopping: pages stop waiting for results
         self._graded: dict[int, threading.Event] = {}   # attempt id -> set when it is recorded as graded
+        self.preparing: frozenset[str] = frozenset()   # assignments whose release the saver is making as it starts
         self.saver = threading.Thread(target=self._save_loop, daemon=True, name="autograder-saver")
 
     def start(self) -> None:
@@ -140,6 +141,8 @@ class GradingService:
             self.pool = [self._worker(left[number::self.workers]) for number in range(self.workers)]
         for worker in self.pool:
             worker.start()
+        # an nbgrader assignment's release is made (nbgrader generate_assignment) as the saver opens its gradebook
+        self.preparing = frozenset(name for name, spec in self.specs.items() if isinstance(spec, NbgraderSpec))
         self.saver.start()
         for attempt in self.store.attempts(status="queued"):
             self.enqueue(attempt)
@@ -215,6 +218,9 @@ class GradingService:
                 logger.warning("the gradebook cannot be opened yet (%s)", error)
                 self._close_writers()
                 break
+            finally:
+                self.preparing -= {assignment}
+        self.preparing = frozenset()  # made or failed: a page that needs a release it has not got is a 404 now
         drain(self.results, self)  # until close() puts STOP: a worker whose sandbox failed is replaced meanwhile
         self._close_writers()
 

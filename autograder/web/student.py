@@ -68,6 +68,36 @@ def released(assignment: str) -> bool:
         course.release_notebook(assignment).is_file()
 
 
+RETRY_PREPARING = 5   # seconds a reader is asked to wait while a release is being made (it takes a few)
+
+
+def preparing_message(assignment: str, sent: bool) -> str:
+    """What a student is told who asks for `assignment` while the service makes its release; `sent`: the request
+    carried a notebook."""
+    return (f"{assignment} is being prepared: the service has just started and is getting its notebooks ready, which "
+            "takes a few seconds. Please try again in a moment." +
+            (" Nothing was sent for grading, and no attempt was used." if sent else ""))
+
+
+class BeingPrepared(Exception):
+    """A request for an assignment whose release the service is still making as it starts (an nbgrader course's:
+    GradingService.preparing): answered 503 with Retry-After (app._error_pages), not 404."""
+
+    def __init__(self, assignment: str):
+        super().__init__(assignment)
+        self.assignment = assignment
+
+
+def require_release(assignment: str) -> None:
+    """Return when students can work on `assignment`; BeingPrepared while the service is making its release; else
+    a 404."""
+    if released(assignment):
+        return
+    if assignment in service().grader.preparing:
+        raise BeingPrepared(assignment)
+    abort(404)
+
+
 def several_notebooks(assignment: str) -> bool:
     """Whether `assignment` is an nbgrader course's, graded by its notebooks' own test cells (spec.NbgraderSpec)."""
     from ..course.spec import NbgraderSpec
@@ -96,8 +126,7 @@ def release(assignment):
     import json
 
     course = service().course
-    if not released(assignment):
-        abort(404)
+    require_release(assignment)
     if request.headers.get("Sec-Fetch-Site") in ("cross-site", "same-site"):
         # another site's page cannot make keys (a new key replaces the oldest beyond store.SUBMIT_KEYS_LIVE): the
         # download starts from this service's own page, or from the address bar
@@ -146,8 +175,7 @@ def zipped(folder, download_name: str, inside: str, pattern: str = "*", stamp: d
 def submit_key(assignment):
     """A new submit key, shown once, for a notebook that has none (one not downloaded from here): the one answer
     that holds it is this POST's, which no cache keeps, so no page a browser fetches again shows it."""
-    if not released(assignment):
-        abort(404)
+    require_release(assignment)
     key = pasted_key(request.url_root, new_submit_key(assignment))
     response = make_response(render_template("student/key.html", assignment=assignment, key=key))
     response.headers["Cache-Control"] = "no-store"
@@ -173,8 +201,7 @@ def new_submit_key(assignment: str) -> str:
 @blueprint.post("/assignments/<assignment>/attempts")
 @student_required
 def upload(assignment):
-    if not released(assignment):
-        abort(404)
+    require_release(assignment)
     chosen = [file for file in request.files.getlist("notebook") if file.filename]
     if not chosen:
         return _assignment_page(assignment, "Please choose your notebook file first, then press Submit.", 400)
@@ -326,8 +353,7 @@ def batch_attempt(assignment):
 
 
 def _assignment_page(assignment: str, message: str = "", status: int = 200):
-    if not released(assignment):
-        abort(404)
+    require_release(assignment)
     state = assignment_state(current_user().user_id, assignment)
     return render_template("student/assignment.html", state=state, message=message,
                            max_mb=current_app.config["AUTOGRADER_MAX_UPLOAD"] / 1024 / 1024), status

@@ -71,16 +71,51 @@ def ps1(tmp_path_factory, platform):
         config.write(platform.config_lines)
     with Gradebook(f"sqlite:///{served / 'gradebook.db'}") as gradebook:  # the LMS's ada, known by email
         gradebook.update_or_create_student("ada", email="ada@uni.edu", first_name="Ada", last_name="Lovelace")
+    gate = served / "release-gate"
+    with open(served / "nbgrader_config.py", "a") as config:  # nbgrader's release waits until the test opens it
+        config.write(RELEASE_GATE.format(gate=str(gate)))
     server = ThreadServer(served, workers=1)
-    server.app.extensions["autograder_lti"]["publisher"].interval = 0.2
-    platform.register_tool(server.url + "/lti/login", server.url + "/lti/launch")
     try:
+        server.while_preparing = asked_while_preparing(server)
+        gate.touch()
+        server.app.extensions["autograder_lti"]["publisher"].interval = 0.2
+        platform.register_tool(server.url + "/lti/login", server.url + "/lti/launch")
         deadline = time.monotonic() + 60  # the service records the assignment (nbgrader's release) as it starts
         while not (served / "release" / "ps1" / "problem2.ipynb").is_file() and time.monotonic() < deadline:
             time.sleep(0.2)
         yield nbgrader_cells(graded, "ps1", STUDENTS, NOTEBOOKS), server
     finally:
         server.close()
+
+
+# `nbgrader generate_assignment` (the service runs it as it starts) waits for the gate file: the test asks its pages
+# while the release is being made, as a student would in the seconds after a start
+RELEASE_GATE = """
+import os as _os, sys as _sys, time as _time
+_deadline = _time.monotonic() + 120
+while "generate_assignment" in _sys.argv and not _os.path.exists({gate!r}) and _time.monotonic() < _deadline:
+    _time.sleep(0.05)
+"""
+
+
+def asked_while_preparing(server) -> dict:
+    """The service's answers, while ps1's release is being made, to what needs the release and what does not."""
+    assert "ps1" in server.service.grader.preparing and not (server.course.root / "release" / "ps1").exists()
+    student = server.session("bitdiddle")
+    key = server.service.store.add_submit_key("bitdiddle", "ps1", None)  # as a release downloaded before would hold
+    answers = {
+        "page": student.get(f"{server.url}/assignments/ps1"),
+        "release": student.get(f"{server.url}/assignments/ps1/release"),
+        "upload": student.post(f"{server.url}/assignments/ps1/attempts", data={"csrf_token": student.csrf},
+                               files=[("notebook", (name, data)) for name, data in submitted("bitdiddle").items()]),
+        "key": student.post(f"{server.url}/assignments/ps1/key", data={"csrf_token": student.csrf}),
+        "api": requests.post(f"{server.url}/api/submit", headers={"Authorization": f"Bearer {key}"},
+                             data=submitted("bitdiddle")["problem1.ipynb"]),
+        "unknown": student.get(f"{server.url}/assignments/ps9"),
+        "home": student.get(f"{server.url}/"),
+    }
+    assert "ps1" in server.service.grader.preparing  # all of it asked before the release was made
+    return answers
 
 
 def submit(server, student: str, notebooks: dict[str, bytes]) -> str:
@@ -278,12 +313,78 @@ def test_deep_linking_offers_the_assignment_with_the_sum_of_its_cells_points(ps1
     assert items[0]["lineItem"]["scoreMaximum"] == 13
 
 
-def test_result_page_reads_on_a_phone_and_a_desktop(ps1, attempts, tmp_path):
+@pytest.fixture(scope="module")
+def halfway(ps1):
+    """The attempt page of a student whose first upload is problem1.ipynb alone (problem2 never handed in)."""
+    _, server = ps1
+    return submit(server, "halfway", {"problem1.ipynb": submitted("hacker")["problem1.ipynb"]})
+
+
+def text_of(page: str) -> str:
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).replace("\xa0", " ").split())
+
+
+def test_result_page_groups_the_test_cells_by_notebook_with_points_summing_to_the_total(ps1, attempts):
+    theirs, server = ps1
+    client = server.session("bitdiddle")
+    page = client.get(f"{server.url}{attempts['bitdiddle']}").text
+    text = text_of(page)
+    headings = re.findall(r"<h2>(problem\d\.ipynb): ([\d.]+) of ([\d.]+) points?\b", html.unescape(page))
+    assert [name for name, _, _ in headings] == ["problem1.ipynb", "problem2.ipynb"]
+    automatic = sum(score or 0 for (who, _, _), score in theirs.items() if who == "bitdiddle")
+    assert sum(float(score) for _, score, _ in headings) == pytest.approx(automatic)
+    assert client.get(f"{server.url}{attempts['bitdiddle']}/status").json()["score"] == pytest.approx(automatic)
+    for notebook in NOTEBOOKS:  # each notebook's cells under its heading, as the gradebook has them
+        section = page.split(f'id="notebook-{notebook}"')[1].split('<section class="notebook"')[0]
+        assert sorted(re.findall(r'<section class="exercise" id="([^"]+)"', section)) == sorted(
+            name for (who, book, name) in theirs if who == "bitdiddle" and book == notebook)
+    assert page.count("<h3>") == sum(who == "bitdiddle" for who, _, _ in theirs)
+    assert "not handed in" not in text and "squares(3)" not in page and "HIDDEN" not in page
+
+
+def test_a_notebook_never_handed_in_is_said_to_be_missing_once(ps1, halfway):
+    _, server = ps1
+    for client, path in ((server.session("halfway"), halfway),
+                         (server.session("teacher", "instructor"), f"/instructor{halfway}")):
+        page = client.get(f"{server.url}{path}").text
+        text = text_of(page)
+        assert "problem2.ipynb: 0 of 3 points This notebook was not handed in, so none of its cells could be " \
+               "graded." in text
+        assert text.count("not handed in") == 1 and 'id="part-a"' not in page and 'id="part-b"' not in page
+        assert re.search(r"problem1\.ipynb: [\d.]+ of [\d.]+ points", text)
+
+
+def test_result_page_reads_on_a_phone_and_a_desktop(ps1, attempts, halfway, tmp_path):
     _, server = ps1
     for width in (360, 1280):
-        with chromium(width, 900 if width > 400 else 740) as driver:
-            driver.get(server.link("bitdiddle"))
-            found = layout(driver, f"{server.url}{attempts['bitdiddle']}")
-            driver.save_screenshot(str(tmp_path / f"ps1-result-{width}.png"))
-            assert found["wide"] == [] and found["scrollWidth"] <= found["width"], found
+        for student, path in (("bitdiddle", attempts["bitdiddle"]), ("halfway", halfway)):
+            with chromium(width, 900 if width > 400 else 740) as driver:
+                driver.get(server.link(student))
+                found = layout(driver, f"{server.url}{path}")
+                driver.save_screenshot(str(tmp_path / f"ps1-result-{student}-{width}.png"))
+                assert found["wide"] == [] and found["scrollWidth"] <= found["width"], found
+                driver.execute_script("document.getElementById('notebook-problem2').scrollIntoView()")
+                driver.save_screenshot(str(tmp_path / f"ps1-result-{student}-{width}-problem2.png"))
     print(f"screenshots in {tmp_path}")
+
+
+def test_pages_that_need_the_release_are_503_while_it_is_made_and_the_others_answer(ps1):
+    """While `autograder serve` makes the release as it starts (nbgrader generate_assignment, held by the gate in
+    the course's nbgrader_config.py), what needs it answers "being prepared, try again" (not a 404); once made, it
+    answers."""
+    _, server = ps1
+    answers = server.while_preparing
+    for name in ("page", "release", "upload", "key"):
+        answer = answers[name]
+        assert (answer.status_code, answer.headers.get("Retry-After")) == (503, "5"), (name, answer.text[-500:])
+        assert answer.headers["Content-Type"].startswith("text/html") and "<h1>Almost ready</h1>" in answer.text
+        assert "ps1 is being prepared: the service has just started and is getting its notebooks ready, which " \
+               "takes a few seconds. Please try again in a moment." in text_of(answer.text)
+        assert ("no attempt was used" in answer.text) == (name == "upload")
+        assert ('<meta http-equiv="refresh" content="5">' in answer.text) == (name in ("page", "release"))
+    api = answers["api"]
+    assert (api.status_code, api.headers.get("Retry-After")) == (503, "5")
+    assert api.json()["error"].startswith("ps1 is being prepared") and "no attempt was used" in api.json()["error"]
+    assert answers["unknown"].status_code == 404 and answers["home"].status_code == 200
+    assert not server.service.grader.preparing  # made: the same page answers
+    assert server.session("bitdiddle").get(f"{server.url}/assignments/ps1").status_code == 200
