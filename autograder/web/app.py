@@ -22,6 +22,9 @@ from .auth import SessionInterface, csrf, current_user
 logger = logging.getLogger(__name__)
 DEFAULT_MAX_UPLOAD_MB = 8       # a notebook with its outputs; the release notebooks are under 100 kB
 SESSION_DAYS = 14
+# the parts (fields and files) of one form Werkzeug reads: ours have at most four fields, and an upload holds one
+# file per notebook of an assignment (nbgrader's have a few); Werkzeug's own 1,000 was answered "too large"
+MAX_FORM_PARTS = 100
 
 
 class RowId(IntegerConverter):
@@ -128,6 +131,9 @@ def create_app(course=None, db_url: str | None = None, *, secret_key: str | None
         # Werkzeug's guard on a stream refuses a body that reaches its maximum: one byte more lets a body of
         # exactly the limit through; `_refuse_large_bodies` holds the limit itself
         MAX_CONTENT_LENGTH=int(max_upload_mb * 1024 * 1024) + 1,
+        MAX_FORM_PARTS=MAX_FORM_PARTS,
+        # a field as long as the body may be: a 413 of a body within the limit is then one of too many parts
+        MAX_FORM_MEMORY_SIZE=int(max_upload_mb * 1024 * 1024),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         AUTOGRADER_LMS_IFRAME=lms_iframe,
@@ -239,9 +245,16 @@ def _error_pages(app: Flask) -> None:
               "the details in its log. Nothing you already submitted is lost. Please try again later."),
     }
 
+    too_many_parts = ("Too many files", (
+        f"This upload has more than {MAX_FORM_PARTS - 1} files, more than the service reads at once. Please choose "
+        "only the assignment's notebooks and submit them again. No attempt was used."))
+
     def refused(error: HTTPException):
         title, message = messages.get(error.code, (error.name, "The service cannot answer this request. Please "
                                                                 "use the links and buttons of its pages."))
+        if error.code == 413 and (request.content_length or 0) and \
+                request.content_length <= app.config["AUTOGRADER_MAX_UPLOAD"]:
+            title, message = too_many_parts  # Werkzeug's form parser: the one 413 of a body within the limit
         # keep what the status needs (Allow of a 405, Content-Range of a 416), not Werkzeug's content type
         headers = [(name, value) for name, value in error.get_headers() if name.lower() != "content-type"]
         return page(error.code or 500, title, message, headers)

@@ -1,0 +1,221 @@
+"""Uploads of several notebooks at once to an nbgrader assignment (nbgrader's ps1: problem1.ipynb, problem2.ipynb),
+built by Hypothesis from every kind of file name, size and content a stranger can send. The app runs in this
+process with Flask's test client and without sandboxes (nothing here is graded): the service's own form parsing,
+checks and storage, and the filesystem after each upload."""
+import itertools
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from served import message
+from test_nbgrader_course import PS1
+
+from autograder.web.app import MAX_FORM_PARTS
+from autograder.web.auth import link_token
+
+NOTEBOOKS = ("problem1.ipynb", "problem2.ipynb")
+LIMIT_MB = 1 / 16   # the upload limit of this app: 64 kB, so that a body just over it costs the test nothing
+LIMIT = 65536
+OUTSIDE = ("../../outside.ipynb", "/tmp/autograder-outside.ipynb", "..", "../", "/", "./problem1.ipynb",
+           "sub/../../problem2.ipynb", "C:\\Users\\x\\problem1.ipynb", "..\\..\\outside.ipynb")
+NAMES = (*NOTEBOOKS, "jupyter.png", "notebook", "PROBLEM1.IPYNB", "Problem2.ipynb", "problem1.ipynb ",
+         "problem1.ipynb.", "problem2.ipynb...", " problem2.ipynb", "problem1", "problem2.json", "x" * 300 + ".ipynb",
+         "problème 1 📓.ipynb", "問題1.ipynb", "\u202eknypi.1melborp", "a\tb.ipynb", "%2e%2e%2fproblem1.ipynb",
+         *OUTSIDE)
+json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+                           lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+                           max_leaves=20)
+students = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def ps1(tmp_path_factory):
+    """ps1 served as it is (nbgrader_config.py and source/), its release copied as nbgrader would write it, the app
+    without sandboxes; the course folder lies in a folder of its own, to see that nothing is written beside it."""
+    from autograder.course.config import load_course
+    from autograder.web import create_app
+
+    root = tmp_path_factory.mktemp("around") / "course"
+    shutil.copytree(PS1 / "source", root / "source")
+    shutil.copytree(PS1 / "source", root / "release")
+    (root / "nbgrader_config.py").write_text("c = get_config()\nc.CourseDirectory.course_id = 'ps1course'\n"
+                                             "c.Autograder.policies = {'default': {'attempts': 100}}\n")
+    app = create_app(load_course(root), grading=False, max_upload_mb=LIMIT_MB)
+    assert app.config["AUTOGRADER_MAX_UPLOAD"] == LIMIT
+    yield app
+    app.extensions["autograder"].close()
+
+
+def marked(name: str, mark: str) -> bytes:
+    """bitdiddle's notebook `name` with a markdown cell holding `mark`: which upload a stored notebook came from."""
+    notebook = json.loads((PS1 / "submitted" / "bitdiddle" / "ps1" / name).read_text())
+    notebook["cells"].append({"cell_type": "markdown", "metadata": {}, "source": mark})
+    return json.dumps(notebook).encode()
+
+
+CONTENTS = {  # kind -> what the upload's file holds, from a mark that tells two uploads apart
+    "problem1": lambda mark, *_: marked("problem1.ipynb", mark),
+    "problem2": lambda mark, *_: marked("problem2.ipynb", mark),
+    "empty": lambda mark, *_: b"",
+    "blank": lambda mark, *_: b" \n\t ",
+    "broken json": lambda mark, *_: marked("problem1.ipynb", mark)[:-40],
+    "no graded cells": lambda mark, *_: json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
+        {"cell_type": "markdown", "metadata": {}, "source": mark}]}).encode(),
+    "other json": lambda mark, value, blob: json.dumps(value).encode(),
+    "binary": lambda mark, value, blob: blob,
+}
+
+
+def client_of(app, student: str):
+    client = app.test_client()
+    link = app.extensions["autograder"].store.add_link(student, "student", 1)
+    page = client.get(f"/signin/{link_token(app.secret_key, link.id)}", follow_redirects=True)
+    assert page.status_code == 200
+    client.student = student
+    client.csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    return client
+
+
+def form(client, files: list[tuple[str, bytes]]) -> requests.PreparedRequest:
+    """The upload form with `files`, as a browser sends it."""
+    return requests.Request("POST", "http://localhost/", data={"csrf_token": client.csrf},
+                            files=[("notebook", (name, data)) for name, data in files] or None).prepare()
+
+
+def padded(client, files: list[tuple[str, bytes]], size: int) -> list[tuple[str, bytes]]:
+    """`files`, the last one padded with spaces (the same JSON, if it is JSON) to make the form `size` bytes."""
+    name, data = files[-1]
+    files = [*files[:-1], (name, data + b" " * (size - len(form(client, files).body)))]
+    assert len(form(client, files).body) == size
+    return files
+
+
+def post(client, files):
+    request = form(client, files)
+    return client.post("/assignments/ps1/attempts", data=request.body, content_type=request.headers["Content-Type"])
+
+
+def previous(app, client, student: str, kinds: tuple[str, ...]) -> dict[str, bytes]:
+    """An attempt of `student` holding the notebooks `kinds`, uploaded through the form and marked graded (as the
+    grader would): the latest attempt an upload takes its missing notebooks from. Its notebooks by file name."""
+    store = app.extensions["autograder"].store
+    sent = {f"{kind}.ipynb": marked(f"{kind}.ipynb", f"previous {student} {kind}") for kind in kinds}
+    answer = post(client, list(sent.items()))
+    assert answer.status_code == 303, message(answer.text)
+    attempt = store.attempt(int(answer.headers["Location"].rsplit("/", 1)[1]))
+    store.finish(attempt, "graded", 0.0, 13.0, attempt.id)
+    return sent
+
+
+def files_under(folder: Path) -> set[Path]:
+    return {path for path in folder.rglob("*") if not path.is_dir()}
+
+
+def expected_refusal(files: list[tuple[str, bytes, str]]) -> str | None:
+    """What the service says of these files (name, bytes, kind), before any limit: the beginning of the message of
+    the first file refused, or None when every file is a notebook of ps1, each once."""
+    if not any(name for name, _, _ in files):
+        return "Please choose your notebook file first"
+    chosen = [(name, data, kind) for name, data, kind in files if name]
+    if len(chosen) > len(NOTEBOOKS):
+        return f"You chose {len(chosen)} files, but ps1 has 2 notebooks"
+    seen = set()
+    for name, data, kind in chosen:
+        if not data.strip():
+            return "The file"  # ... is empty
+        if kind not in ("problem1", "problem2"):
+            return "The file"  # ... is not a Jupyter notebook that can be read / is none of the notebooks
+        if kind in seen:
+            return f"Two of the files are {kind}.ipynb"
+        seen.add(kind)
+    return None
+
+
+upload_files = st.lists(st.tuples(st.sampled_from(NAMES) | st.text(max_size=40), st.sampled_from(sorted(CONTENTS)),
+                                  json_values, st.binary(max_size=300)), max_size=len(NOTEBOOKS) + 3)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                    HealthCheck.too_slow])
+@given(files=upload_files, before=st.sampled_from([(), ("problem1", "problem2"), ("problem1",), ("problem2",)]),
+       size=st.sampled_from([None, None, LIMIT, LIMIT + 1]))
+def test_an_upload_of_several_files_is_stored_exactly_or_refused_with_a_message_at_no_cost(ps1, files, before, size):
+    student = f"s{next(students)}"
+    client = client_of(ps1, student)
+    earlier = previous(ps1, client, student, before) if before else {}
+    store = ps1.extensions["autograder"].store
+    root = Path(ps1.extensions["autograder"].course.root)
+    own = root / "service" / "attempts" / student
+    around = files_under(root.parent) - files_under(own)
+    sent = [(name, CONTENTS[kind](f"{student} file {index}", value, blob), kind)
+            for index, (name, kind, value, blob) in enumerate(files)]
+    if size is not None:
+        sent = sent or [("padding.ipynb", b"", "empty")]
+        sent = [(name, data, kind) for (name, data), (_, _, kind) in
+                zip(padded(client, [(name, data) for name, data, _ in sent], size), sent)]
+    attempts = len(store.attempts(student, "ps1"))
+
+    answer = post(client, [(name, data) for name, data, _ in sent])
+
+    assert answer.status_code in (303, 400, 413), answer.text
+    assert "Traceback" not in answer.text
+    assert files_under(root.parent) - files_under(own) - around <= {root / "gradebook.db-journal"}
+    assert not Path("/tmp/autograder-outside.ipynb").exists() and not (root.parent / "outside.ipynb").exists()
+    assert not list((root / "service" / "incoming").glob("*"))  # the checks' scratch files are gone
+    if size == LIMIT + 1:
+        assert answer.status_code == 413 and "larger than 0.0625 MB" in message(answer.text)
+        assert len(store.attempts(student, "ps1")) == attempts
+        return
+    refusal = expected_refusal(sent)
+    if refusal is not None:
+        assert answer.status_code == 400
+        said = message(answer.text)
+        assert said.startswith(refusal) and (said.endswith("No attempt was used.") or "choose your" in said), said
+        assert len(store.attempts(student, "ps1")) == attempts
+        return
+    assert answer.status_code == 303, message(answer.text)
+    assert len(store.attempts(student, "ps1")) == attempts + 1
+    stored = own / "ps1" / str(attempts + 1) / "submitted"
+    uploaded = {f"{kind}.ipynb": data for name, data, kind in sent if name}  # no name: no file chosen
+    assert {path.name: path.read_bytes() for path in stored.glob("*.ipynb")} == earlier | uploaded
+    assert sorted(path.name for path in stored.iterdir()) == sorted({*earlier, *uploaded, "timestamp.txt"})
+
+
+@pytest.fixture
+def client(ps1):
+    return client_of(ps1, f"s{next(students)}")
+
+
+def test_an_upload_of_as_many_files_as_the_assignment_has_notebooks_is_taken(ps1, client):
+    answer = post(client, [(name, marked(name, "both")) for name in NOTEBOOKS])
+    assert answer.status_code == 303
+
+
+def test_an_upload_of_one_file_more_than_the_assignment_has_notebooks_is_refused_before_reading_them(ps1, client):
+    files = [(name, marked(name, "both")) for name in NOTEBOOKS] + [("jupyter.png", b"\x89PNG\r\n")]
+    answer = post(client, files)
+    assert answer.status_code == 400
+    assert message(answer.text) == ("You chose 3 files, but ps1 has 2 notebooks (problem1.ipynb, problem2.ipynb). "
+                                    "Please choose each of them once: a notebook you leave out is taken from your "
+                                    "latest attempt. No attempt was used.")
+
+
+def test_an_upload_of_as_many_files_as_a_form_may_hold_gets_the_assignments_answer(ps1, client):
+    answer = post(client, [(f"n{index}.ipynb", b"{}") for index in range(MAX_FORM_PARTS - 1)])  # and the token
+    assert answer.status_code == 400
+    assert message(answer.text).startswith(f"You chose {MAX_FORM_PARTS - 1} files, but ps1 has 2 notebooks")
+
+
+def test_an_upload_of_more_files_than_a_form_may_hold_is_told_so_not_that_it_is_too_large(ps1, client):
+    answer = post(client, [(f"n{index}.ipynb", b"{}") for index in range(MAX_FORM_PARTS)])
+    assert answer.status_code == 413
+    assert message(answer.text) == (f"This upload has more than {MAX_FORM_PARTS - 1} files, more than the service "
+                                    "reads at once. Please choose only the assignment's notebooks and submit them "
+                                    "again. No attempt was used.")
+    assert ps1.extensions["autograder"].store.attempts(client.student, "ps1") == []
