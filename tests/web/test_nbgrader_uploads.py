@@ -27,6 +27,7 @@ OUTSIDE = ("../../outside.ipynb", "/tmp/autograder-outside.ipynb", "..", "../", 
 NAMES = (*NOTEBOOKS, "jupyter.png", "notebook", "PROBLEM1.IPYNB", "Problem2.ipynb", "problem1.ipynb ",
          "problem1.ipynb.", "problem2.ipynb...", " problem2.ipynb", "problem1", "problem2.json", "x" * 300 + ".ipynb",
          "problème 1 📓.ipynb", "問題1.ipynb", "\u202eknypi.1melborp", "a\tb.ipynb", "%2e%2e%2fproblem1.ipynb",
+         "problem1.ipynb\\", "\\", "a\\\\", 'say "hi".ipynb', "line\nbreak.ipynb",
          *OUTSIDE)
 json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
                            lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
@@ -117,12 +118,20 @@ def files_under(folder: Path) -> set[Path]:
     return {path for path in folder.rglob("*") if not path.is_dir()}
 
 
+def unreadable(name: str) -> bool:
+    """Whether Werkzeug reads no file name from the part a browser sends for a file named `name` (the name's
+    closing quote escaped by a backslash): the part is a form field, not a file."""
+    return (len(name) - len(name.rstrip("\\"))) % 2 == 1
+
+
 def expected_refusal(files: list[tuple[str, bytes, str]]) -> str | None:
     """What the service says of these files (name, bytes, kind), before any limit: the beginning of the message of
     the first file refused, or None when every file is a notebook of ps1, each once."""
-    if not any(name for name, _, _ in files):
+    if any(data and unreadable(name) for name, data, _ in files):
+        return "The service could not read the name of a file you chose"
+    if not any(name and not unreadable(name) for name, _, _ in files):
         return "Please choose your notebook file first"
-    chosen = [(name, data, kind) for name, data, kind in files if name]
+    chosen = [(name, data, kind) for name, data, kind in files if name and not unreadable(name)]
     if len(chosen) > len(NOTEBOOKS):
         return f"You chose {len(chosen)} files, but ps1 has 2 notebooks"
     seen = set()
@@ -182,7 +191,7 @@ def test_an_upload_of_several_files_is_stored_exactly_or_refused_with_a_message_
     assert answer.status_code == 303, message(answer.text)
     assert len(store.attempts(student, "ps1")) == attempts + 1
     stored = own / "ps1" / str(attempts + 1) / "submitted"
-    uploaded = {f"{kind}.ipynb": data for name, data, kind in sent if name}  # no name: no file chosen
+    uploaded = {f"{kind}.ipynb": data for name, data, kind in sent if name and not unreadable(name)}
     assert {path.name: path.read_bytes() for path in stored.glob("*.ipynb")} == earlier | uploaded
     assert sorted(path.name for path in stored.iterdir()) == sorted({*earlier, *uploaded, "timestamp.txt"})
 
@@ -218,4 +227,20 @@ def test_an_upload_of_more_files_than_a_form_may_hold_is_told_so_not_that_it_is_
     assert message(answer.text) == (f"This upload has more than {MAX_FORM_PARTS - 1} files, more than the service "
                                     "reads at once. Please choose only the assignment's notebooks and submit them "
                                     "again. No attempt was used.")
+    assert ps1.extensions["autograder"].store.attempts(client.student, "ps1") == []
+
+
+def test_a_file_whose_name_cannot_be_read_is_refused_not_mistaken_for_no_file(ps1, client):
+    answer = post(client, [("problem1.ipynb\\", marked("problem1.ipynb", "backslash"))])
+    assert answer.status_code == 400
+    assert message(answer.text) == ("The service could not read the name of a file you chose (a name ending in a "
+                                    "backslash \\ does that). Please give it the notebook's own name "
+                                    "(problem1.ipynb, problem2.ipynb) and submit again. No attempt was used.")
+
+
+def test_a_file_whose_name_cannot_be_read_beside_one_that_can_is_not_left_out_unnoticed(ps1, client):
+    answer = post(client, [("problem1.ipynb", marked("problem1.ipynb", "read")),
+                           ("problem2.ipynb\\", marked("problem2.ipynb", "backslash"))])
+    assert answer.status_code == 400
+    assert message(answer.text).startswith("The service could not read the name of a file you chose")
     assert ps1.extensions["autograder"].store.attempts(client.student, "ps1") == []
