@@ -246,3 +246,35 @@ def test_a_file_whose_name_cannot_be_read_beside_one_that_can_is_not_left_out_un
     assert answer.status_code == 400
     assert message(answer.text).startswith("The service could not read the name of a file you chose")
     assert ps1.extensions["autograder"].store.attempts(client.student, "ps1") == []
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                   HealthCheck.too_slow])
+@given(kind=st.sampled_from(sorted(CONTENTS)), value=json_values, blob=st.binary(max_size=300),
+       before=st.sampled_from([(), ("problem1", "problem2"), ("problem1",), ("problem2",)]),
+       size=st.sampled_from([None, LIMIT, LIMIT + 1]))
+def test_a_notebook_sent_to_the_api_is_stored_with_the_others_or_refused_in_json_at_no_cost(ps1, kind, value, blob,
+                                                                                             before, size):
+    student = f"s{next(students)}"
+    earlier = previous(ps1, client_of(ps1, student), student, before) if before else {}
+    store = ps1.extensions["autograder"].store
+    data = CONTENTS[kind](f"{student} api", value, blob)
+    data += b" " * (size - len(data)) if size else b""
+    attempts = len(store.attempts(student, "ps1"))
+
+    answer = ps1.test_client().post("/api/submit", data=data, content_type="application/x-ipynb+json",
+                                    headers={"Authorization": f"Bearer {store.add_submit_key(student, 'ps1')}"})
+
+    assert answer.mimetype == "application/json" and answer.status_code in (202, 400, 413), answer.text
+    refusal = "File too large. The file is larger than 0.0625 MB" if size == LIMIT + 1 else \
+        expected_refusal([("notebook", data, kind)])
+    if refusal is not None:
+        assert answer.status_code != 202 and re.match(refusal, answer.json["error"], re.S), answer.json
+        assert answer.json["error"].endswith(" No attempt was used.")
+        assert len(store.attempts(student, "ps1")) == attempts
+        return
+    assert answer.status_code == 202, answer.json
+    assert len(store.attempts(student, "ps1")) == attempts + 1
+    stored = Path(ps1.extensions["autograder"].course.root) / "service" / "attempts" / student / "ps1" / \
+        str(attempts + 1) / "submitted"
+    assert {path.name: path.read_bytes() for path in stored.glob("*.ipynb")} == earlier | {f"{kind}.ipynb": data}
