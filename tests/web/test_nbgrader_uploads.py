@@ -13,7 +13,7 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from served import message
+from served import ThreadServer, message
 from test_nbgrader_course import PS1
 
 from autograder.web.app import MAX_FORM_PARTS
@@ -35,6 +35,14 @@ json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats
 students = itertools.count()
 
 
+def ps1_course(root: Path) -> Path:
+    shutil.copytree(PS1 / "source", root / "source")
+    shutil.copytree(PS1 / "source", root / "release")
+    (root / "nbgrader_config.py").write_text("c = get_config()\nc.CourseDirectory.course_id = 'ps1course'\n"
+                                             "c.Autograder.policies = {'default': {'attempts': 100}}\n")
+    return root
+
+
 @pytest.fixture(scope="module")
 def ps1(tmp_path_factory):
     """ps1 served as it is (nbgrader_config.py and source/), its release copied as nbgrader would write it, the app
@@ -42,11 +50,7 @@ def ps1(tmp_path_factory):
     from autograder.course.config import load_course
     from autograder.web import create_app
 
-    root = tmp_path_factory.mktemp("around") / "course"
-    shutil.copytree(PS1 / "source", root / "source")
-    shutil.copytree(PS1 / "source", root / "release")
-    (root / "nbgrader_config.py").write_text("c = get_config()\nc.CourseDirectory.course_id = 'ps1course'\n"
-                                             "c.Autograder.policies = {'default': {'attempts': 100}}\n")
+    root = ps1_course(tmp_path_factory.mktemp("around") / "course")
     app = create_app(load_course(root), grading=False, max_upload_mb=LIMIT_MB)
     assert app.config["AUTOGRADER_MAX_UPLOAD"] == LIMIT
     yield app
@@ -278,3 +282,26 @@ def test_a_notebook_sent_to_the_api_is_stored_with_the_others_or_refused_in_json
     stored = Path(ps1.extensions["autograder"].course.root) / "service" / "attempts" / student / "ps1" / \
         str(attempts + 1) / "submitted"
     assert {path.name: path.read_bytes() for path in stored.glob("*.ipynb")} == earlier | {f"{kind}.ipynb": data}
+
+
+@pytest.mark.slow  # a server and a browser
+def test_a_browser_sends_a_name_ending_in_a_backslash_as_it_is_and_is_told_to_rename_the_file(tmp_path):
+    from selenium.webdriver.common.by import By
+
+    from headless_chromium import chromium
+
+    server = ThreadServer(ps1_course(tmp_path / "course"), grading=False)
+    chosen = [tmp_path / "problem1.ipynb\\", tmp_path / "problem2.ipynb"]
+    for path, name in zip(chosen, NOTEBOOKS):
+        path.write_bytes(marked(name, "chosen in the browser"))
+    try:
+        with chromium() as driver:
+            driver.get(server.link("ada"))
+            driver.get(f"{server.url}/assignments/ps1")
+            driver.find_element(By.ID, "notebook").send_keys("\n".join(map(str, chosen)))
+            driver.find_element(By.ID, "notebook").submit()
+            said = message(driver.page_source)
+    finally:
+        server.close()
+    assert said.startswith("The service could not read the name of a file you chose (a name ending in a backslash")
+    assert server.service.store.attempts("ada", "ps1") == []
