@@ -305,3 +305,19 @@ def test_a_browser_sends_a_name_ending_in_a_backslash_as_it_is_and_is_told_to_re
         server.close()
     assert said.startswith("The service could not read the name of a file you chose (a name ending in a backslash")
     assert server.service.store.attempts("ada", "ps1") == []
+
+
+def test_a_url_encoded_form_over_500_kb_within_the_upload_limit_is_refused_unread_and_not_called_a_file(tmp_path):
+    from autograder.course.config import load_course
+    from autograder.web import create_app
+
+    app = create_app(load_course(ps1_course(tmp_path / "course")), grading=False)  # 8 MB, over Werkzeug's 500 kB
+    try:
+        client = client_of(app, "ada")
+        answer = client.post("/assignments/ps1/attempts", data=f"csrf_token={client.csrf}&notebook={'x' * 600_000}",
+                             content_type="application/x-www-form-urlencoded")
+    finally:
+        app.extensions["autograder"].close()
+    assert answer.status_code == 413
+    assert message(answer.text) == ("The form sent is larger than the service reads (its fields, apart from files, "
+                                    "at most 500 kB). Go back, reload the page and send it again. No attempt was used.")
