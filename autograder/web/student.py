@@ -202,6 +202,10 @@ def new_submit_key(assignment: str) -> str:
 @student_required
 def upload(assignment):
     require_release(assignment)
+    if any(request.form.getlist("notebook")):  # a file whose name Werkzeug cannot read (ending in a backslash)
+        return _assignment_page(assignment, "The service could not read the name of a file you chose (a name "
+                                "ending in a backslash \\ does that). Please give it the notebook's own name "
+                                f"({notebook_names(assignment)}) and submit again. No attempt was used.", 400)
     chosen = [file for file in request.files.getlist("notebook") if file.filename]
     if not chosen:
         return _assignment_page(assignment, "Please choose your notebook file first, then press Submit.", 400)

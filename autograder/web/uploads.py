@@ -50,6 +50,10 @@ def check_nbgrader_notebooks(files: list[tuple[str, bytes]], spec: NbgraderSpec,
     """Notebook name -> the uploaded file that is that notebook of `spec`'s assignment (told by its graded cells,
     not by its file name, which a browser's download may have changed); raise Refused for a file that is none of
     them, cannot be read, or is a second copy of one."""
+    if len(files) > len(spec.notebooks):  # one file too many is a second copy or a stranger: say so before reading
+        raise Refused(f"You chose {len(files)} files, but {spec.name} has {len(spec.notebooks)} notebooks "
+                      f"({spec.notebook}). Please choose each of them once: a notebook you leave out is taken from "
+                      "your latest attempt.")
     ids = {name: {cell.grade_id for cell in spec.cells if cell.notebook == Path(name).stem} for name in spec.notebooks}
     found: dict[str, bytes] = {}
     for filename, data in files:
