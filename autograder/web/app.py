@@ -26,18 +26,25 @@ SESSION_DAYS = 14
 # the parts (fields and files) of one form Werkzeug reads: ours have at most four fields, and an upload holds one
 # file per notebook of an assignment (nbgrader's have a few); Werkzeug's own 1,000 was answered "too large"
 MAX_FORM_PARTS = 100
+FORM_BYTES = 500_000   # a URL-encoded form (never a file): parsed whole, so bounded apart (8 MB took 1 s and 325 MB)
 
 
 class Request(flask.Request):
     """Flask's request, whose multipart form may hold a field as long as the body may be (a form has at most
     MAX_FORM_PARTS parts), so that the 413 of a multipart body within the limit is one of too many parts; a
-    URL-encoded form keeps Werkzeug's 500 kB (parsing 8 MB of it took 1 s and 325 MB)."""
+    URL-encoded form is read only up to FORM_BYTES (Werkzeug 3.1.9 stopped bounding it by max_form_memory_size)."""
 
     @property
     def max_form_memory_size(self) -> int | None:
         if self.mimetype == "multipart/form-data":
             return current_app.config["AUTOGRADER_MAX_UPLOAD"]
         return super().max_form_memory_size
+
+    @property
+    def max_content_length(self) -> int | None:
+        if self.mimetype == "application/x-www-form-urlencoded":
+            return min(FORM_BYTES, super().max_content_length or FORM_BYTES)
+        return super().max_content_length
 
 
 class RowId(IntegerConverter):
@@ -263,8 +270,8 @@ def _error_pages(app: Flask) -> None:
         f"This upload has more than {MAX_FORM_PARTS - 1} files, more than the service reads at once. Please choose "
         "only the assignment's notebooks and submit them again. No attempt was used."))
     form_too_large = ("Form too large", (
-        "The form sent is larger than the service reads (its fields, apart from files, at most 500 kB). Go back, "
-        "reload the page and send it again. No attempt was used."))
+        f"The form sent is larger than the service reads (its fields, apart from files, at most "
+        f"{FORM_BYTES // 1000} kB). Go back, reload the page and send it again. No attempt was used."))
 
     def refused(error: HTTPException):
         title, message = messages.get(error.code, (error.name, "The service cannot answer this request. Please "

@@ -321,3 +321,25 @@ def test_a_url_encoded_form_over_500_kb_within_the_upload_limit_is_refused_unrea
     assert answer.status_code == 413
     assert message(answer.text) == ("The form sent is larger than the service reads (its fields, apart from files, "
                                     "at most 500 kB). Go back, reload the page and send it again. No attempt was used.")
+
+
+def test_a_url_encoded_form_is_read_up_to_form_bytes_and_refused_one_byte_over(tmp_path):
+    # Werkzeug 3.1.9 parses a URL-encoded body whole, whatever max_form_memory_size says: the app bounds it itself
+    from autograder.course.config import load_course
+    from autograder.web import create_app
+    from autograder.web.app import FORM_BYTES
+
+    app = create_app(load_course(ps1_course(tmp_path / "course")), grading=False)
+    try:
+        client = client_of(app, "ada")
+        answers = {}
+        for size in (FORM_BYTES, FORM_BYTES + 1):
+            head = f"csrf_token={client.csrf}&padding="
+            answers[size] = client.post("/assignments/ps1/attempts", data=head + "x" * (size - len(head)),
+                                        content_type="application/x-www-form-urlencoded")
+    finally:
+        app.extensions["autograder"].close()
+    assert answers[FORM_BYTES].status_code == 400   # read: no notebook chosen
+    assert message(answers[FORM_BYTES].text).startswith("Please choose your notebook file first")
+    assert answers[FORM_BYTES + 1].status_code == 413
+    assert message(answers[FORM_BYTES + 1].text).startswith("The form sent is larger than the service reads")
