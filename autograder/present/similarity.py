@@ -96,12 +96,12 @@ class Merged:
                 f"{self.others[0]}'s, each with code of their own that few others wrote; see that pair too.")
 
 
-def _either(names: tuple[str, ...]) -> str:
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+def _either(names: tuple[str, ...], conjunction: str = "or") -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} {conjunction} {names[-1]}"
 
 
 def _both(names: tuple[str, ...]) -> str:
-    return ", ".join(names[:-1]) + " and " + names[-1]
+    return _either(names, "and")
 
 
 @dataclass(frozen=True)
@@ -621,14 +621,15 @@ def similar_pairs(codes: dict, given: list[str], threshold: float = THRESHOLD, l
                          if digest not in given_hashes and holders[exercise, digest] <= common}
     candidates = _candidates(prints)
     scores = {pair: _score(prints[pair[0]], prints[pair[1]]) for pair in candidates}
-    whole = {pair for pair, (figure, counts) in scores.items()
-             if (figure >= threshold and _departures(counts) <= 1)
+    one_code = {pair for pair, (_, counts) in scores.items() if _departures(counts) <= 1}
+    whole = {pair for pair, (figure, _) in scores.items()
+             if (figure >= threshold and pair in one_code)
              or (figure >= EDITED and _handed_in_alike(prints[pair[0]], prints[pair[1]]))}
     merged = _merged(prints, whole)
     listed = {pair: scores[pair][0] for pair in whole}
     twice: dict[str, set[str]] = defaultdict(set)   # alike as a whole (one code twice), listed or not
-    for (first, second), (figure, counts) in scores.items():
-        if figure >= WHOLE and _departures(counts) <= 1:
+    for (first, second), (figure, _) in scores.items():
+        if figure >= WHOLE and (first, second) in one_code:
             twice[first].add(second)
             twice[second].add(first)
     for pair in merged:   # half of a merged copy may share too little for the index (a cell of ordinary code)
@@ -756,7 +757,10 @@ def _merged(prints: dict[str, dict[str, Prints]], whole) -> dict[tuple[str, str]
     well explained as merged from the copier's cells and a third student's, only the pair every explanation agrees
     on is listed. Returns {pair: Merged} for the pairs listed."""
     found, copiers, sources = {}, set(), set()
-    explanations, rivals = _verbatim_halves(prints, whole)
+    rivals = _verbatim_halves(prints, whole)
+    # an explanation is taken when both sources reach the bar, or one is long (then it alone is listed)
+    explanations = [rival for rival in rivals if -rival[0][0] >= MERGED_EVIDENCE
+                    or -rival[0][1] + rival[0][0] >= MERGED_STRONG]
     for _, copier, first, second, listable in sorted(explanations):
         if copier in copiers | sources or {first, second} & (copiers | sources):
             continue
@@ -788,18 +792,18 @@ def _handed_in_alike(mine: dict[str, Prints], theirs: dict[str, Prints]) -> bool
     return len(cells) >= 2 and same >= len(cells) - 1
 
 
-def _verbatim_halves(prints: dict[str, dict[str, Prints]], whole) -> tuple[list[tuple], list[tuple]]:
+def _verbatim_halves(prints: dict[str, dict[str, Prints]], whole) -> list[tuple]:
     """Merged copies handed in as they were copied: every cell of the copier's is, text for text, the cell of one of
     two others, each of whom supplies cells the other does not. The evidence each source must give on its own cells
     is rare own code: own fingerprints weighted by one over the number of students who handed in that very text (a
     one-liner half the class wrote points at nobody), at least MERGED_EVIDENCE from cells each of which reaches it.
-    Returns (the explanations that reach the bar, strongest first: ((-weaker, -both), copier, A, B); every
-    explanation with some rare own code from each source, the rivals: the same tuples)."""
+    Returns every explanation with some rare own code from each source (the rivals of the ones taken):
+    ((-weaker, -both), copier, A, B, the sources whose cells reach the bar)."""
     texts: dict[tuple[str, str], set[str]] = defaultdict(set)
     for student, mine in prints.items():
         for exercise, value in mine.items():
             texts[exercise, _text(value.code)].add(student)
-    explanations, rivals = [], []
+    rivals = []
     for copier in sorted(prints):
         mine = {exercise: texts[exercise, _text(value.code)] for exercise, value in prints[copier].items()}
         if len(mine) < 2:
@@ -829,9 +833,7 @@ def _verbatim_halves(prints: dict[str, dict[str, Prints]], whole) -> tuple[list[
             # a source listed: one whose cells reach the bar; the other too weak to point at anyone is named only
             listable = frozenset(source for source, weight in zip((first, second), alone) if weight >= MERGED_EVIDENCE)
             rivals.append((strength, copier, first, second, listable))
-            if min(alone) >= MERGED_EVIDENCE or max(alone) >= MERGED_STRONG:
-                explanations.append((strength, copier, first, second, listable))
-    return explanations, rivals
+    return rivals
 
 
 def _covering_pairs(cells: dict[str, set[str]]) -> list[tuple[str, str]]:

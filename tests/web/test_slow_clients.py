@@ -44,16 +44,8 @@ class Request:
         self.sent_headers, self.rfile = sent_headers, None
 
 
-def connection() -> Connection:
-    return Connection()
-
-
-def request(length: int, sent_headers: bool = False) -> Request:
-    return Request(length, sent_headers)
-
-
 def test_headers_are_given_header_seconds_and_not_a_moment_more():
-    watch, slow = _Watch(), connection()
+    watch, slow = _Watch(), Connection()
     started = time.monotonic()
     watch.headers(slow)
     assert watch.late(started + HEADER_SECONDS - 0.01) == []
@@ -64,10 +56,10 @@ def test_headers_are_given_header_seconds_and_not_a_moment_more():
 
 def test_a_body_must_bring_body_bytes_in_every_window_until_it_is_all_read():
     watcher = _Watch()
-    steady, slow, done = connection(), connection(), connection()
+    steady, slow, done = Connection(), Connection(), Connection()
     started = time.monotonic()
     for conn in (steady, slow, done):
-        watcher.body(conn, request(10 * BODY_BYTES))
+        watcher.body(conn, Request(10 * BODY_BYTES))
     steady.rfile.raw.received = BODY_BYTES          # exactly the bar: another window
     slow.rfile.raw.received = BODY_BYTES - 1        # a byte short: disconnected
     done.rfile.raw.received = 10 * BODY_BYTES       # all of it read: no longer watched
@@ -81,8 +73,8 @@ def test_a_body_must_bring_body_bytes_in_every_window_until_it_is_all_read():
 
 
 def test_a_body_the_app_answers_without_reading_is_not_watched():
-    watcher, refused = _Watch(), connection()
-    answered = request(10 ** 9, sent_headers=True)   # a 413 page sent before the body was read
+    watcher, refused = _Watch(), Connection()
+    answered = Request(10 ** 9, sent_headers=True)   # a 413 page sent before the body was read
     watcher.body(refused, answered)
     assert watcher.late(time.monotonic() + 100 * BODY_WINDOW) == []
 
